@@ -1,0 +1,173 @@
+import type { CellOps } from './backend.js';
+import { TWO32, checkBigCount, checkCount, highWord } from './count.js';
+import { UnknownFieldError, UnsafeIntegerError } from './errors.js';
+import { OWNED_CELLS_OFFSET, type SetGeometry } from './layout.js';
+
+/**
+ * One u64 counter of a set. Updates are relaxed with respect to every other counter: no
+ * ordering between two counters is promised, even within one set.
+ */
+export interface Counter {
+  readonly field: string;
+  /** Adds 1. */
+  inc(): void;
+  /** Adds `n`, a safe non-negative integer; anything else throws InvalidCountError and adds nothing. */
+  add(n: number): void;
+  /** Adds `n`, 0 <= n < 2^64; the cell wraps modulo 2^64 like `fetch_add` on a u64. */
+  addBigInt(n: bigint): void;
+  /** The current total as a number; throws UnsafeIntegerError above 2^53 - 1 rather than rounding. */
+  value(): number;
+  /** The current total, exact, 0 <= v < 2^64. */
+  valueBigInt(): bigint;
+}
+
+/** Where a set's cells are, for reading and for this thread's writes. */
+export interface SetPlacement {
+  readonly setName: string;
+  readonly dataOffset: number;
+  readonly geometry: SetGeometry;
+  /** This thread's owned stripe, or -1 when it writes the shared cells with atomic adds. */
+  readonly ownedStripe: number;
+}
+
+abstract class CounterBase implements Counter {
+  readonly field: string;
+  protected readonly ops: CellOps;
+  private readonly setName: string;
+  // Read geometry. For a plain set only `sharedCell` is used.
+  private readonly sharedCell: number;
+  private readonly firstOwned: number;
+  private readonly cellOffset: number;
+  private readonly stride: number;
+  private readonly stripes: number;
+
+  constructor(ops: CellOps, p: SetPlacement, index: number, field: string) {
+    this.ops = ops;
+    this.field = field;
+    this.setName = p.setName;
+    const g = p.geometry;
+    this.sharedCell = p.dataOffset + index * 8;
+    this.cellOffset = OWNED_CELLS_OFFSET + index * 8;
+    this.firstOwned = p.dataOffset + g.sharedBlockBytes + this.cellOffset;
+    this.stride = g.stride;
+    this.stripes = g.stripes;
+  }
+
+  abstract inc(): void;
+  protected abstract addSplit(lo: number, hi: number): void;
+
+  add(n: number): void {
+    if ((n >>> 0) === n) {
+      this.addSplit(n, 0);
+      return;
+    }
+    checkCount(n);
+    const hi = highWord(n);
+    this.addSplit(n - hi * TWO32, hi);
+  }
+
+  addBigInt(n: bigint): void {
+    checkBigCount(n);
+    this.addSplit(Number(n & 0xffffffffn), Number(n >> 32n));
+  }
+
+  value(): number {
+    const v =
+      this.stripes === 0
+        ? this.ops.readShared(this.sharedCell)
+        : this.ops.readStriped(this.sharedCell, this.firstOwned, this.cellOffset, this.stride, this.stripes);
+    if (v < 0) throw new UnsafeIntegerError(this.setName, this.field);
+    return v;
+  }
+
+  valueBigInt(): bigint {
+    return this.stripes === 0
+      ? this.ops.readShared64(this.sharedCell)
+      : this.ops.readStriped64(this.sharedCell, this.firstOwned, this.cellOffset, this.stride, this.stripes);
+  }
+}
+
+/** Writes a cell any thread may write: a 64-bit atomic add. */
+class SharedCounter extends CounterBase {
+  private readonly cell: number;
+  constructor(ops: CellOps, p: SetPlacement, index: number, field: string) {
+    super(ops, p, index, field);
+    this.cell = p.dataOffset + index * 8;
+  }
+  inc(): void {
+    this.ops.sharedInc(this.cell);
+  }
+  protected addSplit(lo: number, hi: number): void {
+    this.ops.sharedAdd(this.cell, lo, hi);
+  }
+}
+
+/** Writes this thread's own stripe: a plain load and store (see assembly/counters.ts). */
+class OwnedCounter extends CounterBase {
+  private readonly seq: number;
+  private readonly cell: number;
+  constructor(ops: CellOps, p: SetPlacement, index: number, field: string) {
+    super(ops, p, index, field);
+    this.seq = p.dataOffset + p.geometry.sharedBlockBytes + p.ownedStripe * p.geometry.stride;
+    this.cell = this.seq + OWNED_CELLS_OFFSET + index * 8;
+  }
+  inc(): void {
+    this.ops.ownedInc(this.seq, this.cell);
+  }
+  protected addSplit(lo: number, hi: number): void {
+    this.ops.ownedAdd(this.seq, this.cell, lo, hi);
+  }
+}
+
+/** Address of `field`'s cell in this thread's write target, and the stripe's sequence word. */
+export function writeTarget(p: SetPlacement, index: number): { seq: number; cell: number; owned: boolean } {
+  if (p.ownedStripe < 0) return { seq: 0, cell: p.dataOffset + index * 8, owned: false };
+  const seq = p.dataOffset + p.geometry.sharedBlockBytes + p.ownedStripe * p.geometry.stride;
+  return { seq, cell: seq + OWNED_CELLS_OFFSET + index * 8, owned: true };
+}
+
+export function makeCounter(ops: CellOps, p: SetPlacement, index: number, field: string): Counter {
+  return p.ownedStripe >= 0 ? new OwnedCounter(ops, p, index, field) : new SharedCounter(ops, p, index, field);
+}
+
+/**
+ * A named set of u64 counters in a registry's shared memory. Every thread that opens the
+ * same name gets the same cells. A snapshot reads each counter atomically, one after
+ * another: it is not a transaction across counters.
+ */
+export class CounterSet<F extends string = string> {
+  readonly name: string;
+  readonly fields: readonly F[];
+  readonly striped: boolean;
+  private readonly byField: Map<string, Counter>;
+  private readonly list: readonly Counter[];
+
+  /** @internal */
+  constructor(ops: CellOps, placement: SetPlacement, fields: readonly F[]) {
+    this.name = placement.setName;
+    this.fields = Object.freeze([...fields]);
+    this.striped = placement.geometry.striped;
+    this.list = fields.map((f, i) => makeCounter(ops, placement, i, f));
+    this.byField = new Map(this.list.map((c) => [c.field, c]));
+  }
+
+  counter(field: F): Counter {
+    const c = this.byField.get(field);
+    if (c === undefined) throw new UnknownFieldError(this.name, field, this.fields);
+    return c;
+  }
+
+  /** `{ field: number }`; throws UnsafeIntegerError if any counter is above 2^53 - 1. */
+  snapshot(): Record<F, number> {
+    const out = {} as Record<F, number>;
+    for (const c of this.list) out[c.field as F] = c.value();
+    return out;
+  }
+
+  /** `{ field: bigint }`, exact for every value. */
+  snapshotBigInt(): Record<F, bigint> {
+    const out = {} as Record<F, bigint>;
+    for (const c of this.list) out[c.field as F] = c.valueBigInt();
+    return out;
+  }
+}

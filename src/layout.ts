@@ -1,0 +1,103 @@
+/*
+ * Layout of a registry's shared memory. Every offset is in bytes from the start of the
+ * one shared WebAssembly.Memory; both backends and every thread read the same numbers.
+ *
+ *   0      header (64 bytes): magic, layout version, capacity, stripe count, the slot
+ *          counter that hands each attached thread its stripe, the bump pointer, where
+ *          the directory is and how many slots it has
+ *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
+ *   ...    records, bump-allocated upward, every one 128-byte aligned, never freed
+ *
+ * The memory is created with initial == maximum pages and never grown: every thread
+ * holds views of one SharedArrayBuffer, and growing would leave their views stale.
+ * Fresh memory is zero and the bump pointer never hands out the same bytes twice, so a
+ * new record's cells start at 0 with no explicit clearing.
+ */
+
+export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
+export const LAYOUT_VERSION = 1;
+export const PAGE_BYTES = 65536;
+
+/** Header words, as indexes into an Int32Array of the memory. */
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_CAPACITY = 2;
+export const H_STRIPES = 3;
+export const H_NEXT_SLOT = 4;
+export const H_ALLOC_TOP = 5;
+export const H_DIR_OFFSET = 6;
+export const H_DIR_SLOTS = 7;
+export const HEADER_BYTES = 64;
+
+/**
+ * 128 bytes: two 64-byte cache lines. Adjacent-line prefetchers pull lines in pairs, so
+ * blocks that different threads write must not share a 128-byte block.
+ */
+export const BLOCK = 128;
+
+/*
+ * A record: a 32-byte head, the name and signature as UTF-8, then (128-aligned) the data.
+ *   +0 hash of the name   +4 kind code   +8 name length   +12 signature length
+ *   +16 data offset       +20 data bytes
+ * The signature is JSON describing what the name holds (kind, fields, striping, config):
+ * any thread can compare it, and an exporter can enumerate a registry from it alone.
+ */
+export const R_HASH = 0;
+export const R_KIND = 4;
+export const R_NAME_LEN = 8;
+export const R_SIG_LEN = 12;
+export const R_DATA = 16;
+export const R_DATA_BYTES = 20;
+export const RECORD_HEAD_BYTES = 32;
+
+export const DEFAULT_CAPACITY_BYTES = 4 * 1024 * 1024;
+export const MIN_CAPACITY_BYTES = PAGE_BYTES;
+export const MAX_CAPACITY_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_STRIPES = 16;
+export const MAX_STRIPES = 256;
+
+export const MAX_NAME_BYTES = 256;
+
+export function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** Directory slots for a capacity: one per KiB, a power of two, at least 64. */
+export function directorySlotsFor(capacityBytes: number): number {
+  let slots = 64;
+  while (slots * 1024 < capacityBytes) slots *= 2;
+  return slots;
+}
+
+/*
+ * A counter set's data.
+ *
+ * Plain set: F shared cells, 8 bytes each.
+ *
+ * Striped set with S stripes:
+ *   shared stripe   F cells (atomic adds from threads without a stripe of their own),
+ *                   padded to a 128-byte block
+ *   owned stripe i  at sharedBlock + i * stride: a sequence word (+0, 8 bytes with
+ *                   padding) then F cells; stride = 8 + 8F rounded up to 128
+ * Each owned stripe has one writer (see registry.ts), so its block is written by one
+ * thread only; readers sum the shared cell and the S owned cells.
+ */
+export interface SetGeometry {
+  readonly striped: boolean;
+  readonly fieldCount: number;
+  readonly stripes: number;
+  readonly sharedBlockBytes: number;
+  readonly stride: number;
+  readonly dataBytes: number;
+}
+
+export const OWNED_CELLS_OFFSET = 8;
+
+export function setGeometry(fieldCount: number, striped: boolean, stripes: number): SetGeometry {
+  if (!striped) {
+    return { striped, fieldCount, stripes: 0, sharedBlockBytes: fieldCount * 8, stride: 0, dataBytes: fieldCount * 8 };
+  }
+  const sharedBlockBytes = alignUp(fieldCount * 8, BLOCK);
+  const stride = alignUp(OWNED_CELLS_OFFSET + fieldCount * 8, BLOCK);
+  return { striped, fieldCount, stripes, sharedBlockBytes, stride, dataBytes: sharedBlockBytes + stripes * stride };
+}
