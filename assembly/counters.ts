@@ -141,3 +141,10 @@ export function readStriped(sharedCell: u32, firstOwned: u32, cellOffset: u32, s
 export function readStriped64(sharedCell: u32, firstOwned: u32, cellOffset: u32, stride: u32, stripes: u32): u64 {
   return sumStriped(sharedCell, firstOwned, cellOffset, stride, stripes);
 }
+
+// ---- ABI ----------------------------------------------------------------------------
+// Bumped whenever an export changes meaning or the host's layout version changes; the
+// host refuses a module (e.g. from a handle built by another version) that disagrees.
+export function abiVersion(): i32 {
+  return 1;
+}

@@ -1,12 +1,11 @@
 import type { CellOps } from './backend.js';
-import { instantiateCore } from './wasm-module.js';
+import type { CoreExports } from './wasm-module.js';
 
 /**
  * The Wasm backend: the hot operations are the module's exports themselves, with no JS
  * wrapper in between, so a Counter's `inc()` is one property load and one call into Wasm.
  */
-export function wasmCellOps(module: WebAssembly.Module, memory: WebAssembly.Memory): CellOps {
-  const x = instantiateCore(module, memory);
+export function wasmCellOps(x: CoreExports): CellOps {
   return {
     kind: 'wasm',
     sharedInc: x.sharedInc,

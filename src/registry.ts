@@ -42,7 +42,7 @@ import {
   directorySlotsFor,
   setGeometry,
 } from './layout.js';
-import { coreModule, isCoreModule } from './wasm-module.js';
+import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
 
 export interface RegistryOptions {
   /** Which implementation this thread uses for counter operations. Default `'wasm'`. */
@@ -181,6 +181,11 @@ export class StatsRegistry {
    */
   readonly slot: number;
   /** @internal */ readonly ops: CellOps;
+  /**
+   * @internal This thread's instance of the core on the registry's memory (wasm backend
+   * only). Components cast it to the exports they declare.
+   */
+  readonly core: CoreExports | undefined;
   /** @internal */ readonly views: MemoryViews;
   private readonly memory: WebAssembly.Memory;
   private readonly module: WebAssembly.Module | undefined;
@@ -193,7 +198,8 @@ export class StatsRegistry {
     this.capacityBytes = this.views.i32[H_CAPACITY]! >>> 0;
     this.stripes = this.views.i32[H_STRIPES]!;
     this.module = module;
-    this.ops = backend === 'wasm' ? wasmCellOps(module ?? coreModule(), memory) : jsCellOps(memory);
+    this.core = backend === 'wasm' ? instantiateCore(module ?? coreModule(), memory) : undefined;
+    this.ops = this.core !== undefined ? wasmCellOps(this.core) : jsCellOps(memory);
     this.slot = Atomics.add(this.views.i32, H_NEXT_SLOT, 1);
   }
 

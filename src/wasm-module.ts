@@ -1,16 +1,7 @@
 import { WASM_BASE64 } from './generated/wasm-bytes.js';
 
-/** Export names the host relies on; a handle's module must provide all of them. */
-export const REQUIRED_EXPORTS = [
-  'sharedInc',
-  'sharedAdd',
-  'ownedInc',
-  'ownedAdd',
-  'readShared',
-  'readShared64',
-  'readStriped',
-  'readStriped64',
-] as const;
+/** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
+export const CORE_ABI_VERSION = 1;
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -26,13 +17,28 @@ export function coreModule(): WebAssembly.Module {
   return compiled;
 }
 
+/** Whether `value` is a build of this package's core with the ABI this host expects. */
+const verified = new WeakSet<WebAssembly.Module>();
+
 export function isCoreModule(value: unknown): value is WebAssembly.Module {
   if (!(value instanceof WebAssembly.Module)) return false;
-  const names = new Set(WebAssembly.Module.exports(value).map((e) => e.name));
-  return REQUIRED_EXPORTS.every((n) => names.has(n));
+  if (verified.has(value)) return true;
+  if (!WebAssembly.Module.exports(value).some((e) => e.name === 'abiVersion')) return false;
+  // Instantiating needs a memory; a throwaway one is enough to call abiVersion().
+  const probe = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  const x = instantiateCore(value, probe) as unknown as { abiVersion(): number };
+  if (x.abiVersion() !== CORE_ABI_VERSION) return false;
+  verified.add(value);
+  return true;
 }
 
+/**
+ * The counter exports. Other components (circuit breaker, stats structs) declare the
+ * exports they use next to their own code and read them from the same instance
+ * (`StatsRegistry.core`).
+ */
 export type CoreExports = {
+  abiVersion(): number;
   sharedInc(cell: number): void;
   sharedAdd(cell: number, lo: number, hi: number): void;
   ownedInc(seq: number, cell: number): void;
