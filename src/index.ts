@@ -13,3 +13,5 @@ export {
   InvalidHandleError,
   UnsafeIntegerError,
 } from './errors.js';
+export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
+export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';

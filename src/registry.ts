@@ -14,6 +14,7 @@
  */
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
+import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
 import { type MemoryViews, type RecordInfo, findOrCreate, listRecords, utf8 } from './directory.js';
@@ -293,6 +294,14 @@ export class StatsRegistry {
     return this.openEntry(name, 'counters', { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) =>
       new CounterSet<F>(this.ops, { setName: name, dataOffset, geometry, ownedStripe: this.ownedStripe(striped) }, fields),
     );
+  }
+
+  /**
+   * Gets or creates the circuit breaker `name`, shared by every thread of the registry
+   * (docs/breaker.md). Another config for the same name throws NameConflictError.
+   */
+  circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
+    return openCircuitBreaker(this, name, config, options);
   }
 
   /** The directory's entries, as any thread sees them now. */

@@ -1,0 +1,84 @@
+/*
+ * A circuit breaker's record data, and the encoding of its state word. This file and
+ * assembly/breaker.ts are two halves of one contract: a 'wasm' thread and a 'js' thread
+ * run the same state machine on the same bytes, so every constant here has its twin there
+ * (the header comment of assembly/breaker.ts explains why the state lives in one word).
+ *
+ *   +0     control block, one 128-byte block of its own:
+ *            +0 the state word (i32), read by every permit request
+ *            +4 trip count: consecutive failures when the breaker last opened from Closed
+ *   +128   counters: a striped counter set of COUNTER_FIELDS (layout.ts setGeometry),
+ *          each thread adding to its own stripe (or the shared stripe, see registry.ts)
+ *
+ * The state word has a block to itself because it is read on every permit and written
+ * only on a state change: counter updates from other threads would otherwise invalidate
+ * its cache line on every call. A fresh record is all zero, which is Closed with no
+ * failures and zero counters, so a record is usable the moment the directory publishes
+ * it, before any thread has run its constructor.
+ */
+import { BLOCK, type SetGeometry, setGeometry } from '../layout.js';
+
+export const STATE_CLOSED = 0;
+export const STATE_OPEN = 1;
+export const STATE_HALF_OPEN = 2;
+export const CODE_MASK = 3;
+
+export const PAYLOAD_SHIFT = 2;
+/** Ticks (ms of the shared clock) are kept modulo 2^30. */
+export const TICK_MASK = 0x3fffffff;
+/** An elapsed time within this many ticks below 2^30 is a clock read just behind the stamp. */
+export const SKEW_TICKS = 1024;
+export const FAILURE_ONE = 1 << PAYLOAD_SHIFT;
+export const CLAIM_SHIFT = 2;
+export const CLAIM_ONE = 1 << CLAIM_SHIFT;
+export const SUCCESS_SHIFT = 8;
+export const SUCCESS_ONE = 1 << SUCCESS_SHIFT;
+export const SMALL_MASK = 63;
+
+/** Byte offsets in the control block. */
+export const C_WORD = 0;
+export const C_TRIP = 4;
+export const CONTROL_BYTES = BLOCK;
+
+/** The counters, in cell order (assembly/breaker.ts addresses them as F_* = index * 8). */
+export const COUNTER_FIELDS = [
+  'total_calls',
+  'success_count',
+  'failure_count',
+  'total_duration_nanos',
+  'rejected_calls',
+  'times_opened',
+] as const;
+export type CounterField = (typeof COUNTER_FIELDS)[number];
+export const F_TOTAL_CALLS = 0;
+export const F_SUCCESS = 1;
+export const F_FAILURE = 2;
+export const F_DURATION = 3;
+export const F_REJECTED = 4;
+export const F_TIMES_OPENED = 5;
+
+/** Results of the state-machine operations (same values in the Wasm exports). */
+export const REJECTED = 0;
+export const ADMITTED = 1;
+export const NEED_CLOCK = 2;
+export const DONE = 0;
+export const CHANGED = 1;
+/** `now` argument meaning "the caller has not read the clock". */
+export const NO_CLOCK = -1;
+
+export interface BreakerGeometry {
+  readonly counters: SetGeometry;
+  readonly countersOffset: number;
+  readonly dataBytes: number;
+}
+
+export function breakerGeometry(stripes: number): BreakerGeometry {
+  const counters = setGeometry(COUNTER_FIELDS.length, true, stripes);
+  return { counters, countersOffset: CONTROL_BYTES, dataBytes: CONTROL_BYTES + counters.dataBytes };
+}
+
+/** The state a word reads as: its code, with the unknown code 3 read as Open. */
+export function stateCodeOf(word: number): number {
+  const code = word & CODE_MASK;
+  return code === 3 ? STATE_OPEN : code;
+}

@@ -1,0 +1,65 @@
+import { CounterSet, type SetPlacement, writeTarget } from '../counter-set.js';
+import { InvalidOptionsError, describe } from '../errors.js';
+import { type StatsRegistry, checkName } from '../registry.js';
+import { CircuitBreaker, type BreakerBinding } from './circuit-breaker.js';
+import { type Clock, monotonicClock } from './clock.js';
+import { type CircuitBreakerConfig, resolveConfig } from './config.js';
+import { COUNTER_FIELDS, breakerGeometry } from './layout.js';
+import { StateWatcher } from './notify.js';
+import { jsBreakerOps } from './ops-js.js';
+import { wasmBreakerOps } from './ops-wasm.js';
+
+/** Per-thread options of `registry.circuitBreaker` (not part of the shared config). */
+export interface CircuitBreakerOptions {
+  /**
+   * Where this thread reads time for the breaker: milliseconds on a base shared by every
+   * thread using the breaker. Default: the process's monotonic clock (see docs/breaker.md).
+   * Meant for tests and simulations: a fake clock must be shared by all the threads it
+   * drives (e.g. read from a SharedArrayBuffer), return finite numbers and not throw.
+   */
+  clock?: Clock;
+}
+
+function checkOptions(options: unknown): Clock | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionsError('options', `must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'clock') throw new InvalidOptionsError(key, 'unknown option (known: clock)');
+  }
+  const clock = (options as CircuitBreakerOptions).clock;
+  if (clock !== undefined && typeof clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
+  return clock;
+}
+
+/** @internal The body of `StatsRegistry.circuitBreaker`. */
+export function openCircuitBreaker(registry: StatsRegistry, name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
+  checkName(name);
+  const resolved = resolveConfig(config);
+  const clock = checkOptions(options);
+  const geometry = breakerGeometry(registry.stripes);
+  const breaker = registry.openEntry(name, 'circuitBreaker', { ...resolved }, geometry.dataBytes, (dataOffset) => {
+    const placement: SetPlacement = {
+      setName: name,
+      dataOffset: dataOffset + geometry.countersOffset,
+      geometry: geometry.counters,
+      ownedStripe: registry.ownedStripe(true),
+    };
+    const target = writeTarget(placement, 0);
+    const binding: BreakerBinding = {
+      name,
+      config: resolved,
+      backend: registry.backend,
+      ctl: dataOffset,
+      cells: target.cell,
+      owned: target.owned ? 1 : 0,
+      ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
+      i32: registry.views.i32,
+      counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
+      watcher: new StateWatcher(registry.views.i32, dataOffset),
+    };
+    return new CircuitBreaker(binding, monotonicClock);
+  });
+  return clock === undefined ? breaker : breaker.withClock(clock);
+}

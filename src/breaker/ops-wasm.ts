@@ -1,0 +1,30 @@
+import { InvalidHandleError } from '../errors.js';
+import type { BreakerOps } from './ops.js';
+
+/** The breaker exports of the core (assembly/breaker.ts), as this module declares them. */
+interface BreakerExports {
+  cbAcquire(ctl: number, cells: number, owned: number, successThreshold: number, timeoutMs: number, now: number): number;
+  cbSuccess(ctl: number, cells: number, owned: number, durationNanos: number, successThreshold: number): number;
+  cbFailure(ctl: number, cells: number, owned: number, durationNanos: number, failureThreshold: number, now: number): number;
+  cbForce(ctl: number, cells: number, owned: number, target: number, now: number): number;
+}
+
+const cache = new WeakMap<object, BreakerOps>();
+
+/**
+ * The Wasm backend: the exports themselves, unwrapped, so a permit is one property load
+ * and one call into Wasm. `core` is the registry's instance for this thread.
+ */
+export function wasmBreakerOps(core: object): BreakerOps {
+  let ops = cache.get(core);
+  if (ops === undefined) {
+    const x = core as Partial<BreakerExports>;
+    if (typeof x.cbAcquire !== 'function' || typeof x.cbSuccess !== 'function' || typeof x.cbFailure !== 'function' || typeof x.cbForce !== 'function') {
+      // A handle can carry a core compiled by another build of the package.
+      throw new InvalidHandleError('its core module has no circuit breaker exports (built by another version of atomic-stats?)');
+    }
+    ops = { acquire: x.cbAcquire, success: x.cbSuccess, failure: x.cbFailure, force: x.cbForce };
+    cache.set(core, ops);
+  }
+  return ops;
+}
