@@ -4,8 +4,7 @@
 // mode 'rpc': answers { id, op, args } messages with { id, result } / { id, error }.
 // mode 'failures': records failures on several breakers in rounds, all workers starting
 //   each round together (a barrier on `sync`).
-// mode 'race': for each trial, waits for the trial's generation in `sync`, then asks for
-//   `attempts` permits and writes how many it got into `results`.
+// mode 'race': trials of the half-open race, driven by worker 0 (see below).
 import { parentPort, workerData } from 'node:worker_threads';
 import { StatsRegistry } from '../../dist/index.js';
 
@@ -80,23 +79,35 @@ if (mode === 'rpc') {
   }
   parentPort.postMessage({ done: true });
 } else if (mode === 'race') {
-  // sync[0]: trial generation published by the main thread; sync[1]: workers finished.
-  const { names, configs, attempts, index, trials } = workerData;
+  // Half-open race. For each trial, every worker arrives (sync[1]); worker 0 waits for
+  // all of them, opens that trial's breaker at the current time, advances the shared
+  // clock by the timeout and publishes the trial (sync[0]); the others spin on sync[0] so
+  // that they are running, not asleep, when it is published, and every worker then asks
+  // for `attempts` permits at once. results[t * 8 + index] gets the permits it got.
+  const { names, configs, attempts, index, trials, parties } = workerData;
   const sync = new Int32Array(workerData.sync);
   const results = new Int32Array(workerData.results);
   const breakers = names.map((n, i) => open(n, configs[i]));
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const spinUntil = (cond) => {
+    // Spin, napping 1 ms now and then so that 4 spinning workers on 2 cores still let
+    // the others (and the worker being waited for) run.
+    for (let spins = 1; !cond(); spins++) if (spins % 20000 === 0) Atomics.wait(nap, 0, 0, 1);
+  };
   for (let t = 0; t < trials; t++) {
-    // Spin briefly (so the workers start together), then sleep on the word.
-    let spins = 0;
-    while (Atomics.load(sync, 0) <= t) {
-      if (++spins > 2000) Atomics.wait(sync, 0, t, 100);
-    }
     const b = breakers[t % breakers.length];
+    Atomics.add(sync, 1, 1);
+    if (index === 0) {
+      spinUntil(() => Atomics.load(sync, 1) >= parties * (t + 1));
+      b.forceOpen();
+      Atomics.add(clockI32, 0, configs[t % breakers.length].timeoutMs);
+      Atomics.store(sync, 0, t + 1);
+    } else {
+      spinUntil(() => Atomics.load(sync, 0) > t);
+    }
     let admitted = 0;
     for (let a = 0; a < attempts; a++) if (b.tryAcquire()) admitted++;
     results[t * 8 + index] = admitted;
-    Atomics.add(sync, 1, 1);
-    Atomics.notify(sync, 1);
   }
   parentPort.postMessage({ done: true });
 }
