@@ -62,4 +62,5 @@ if (!flag('--no-write') && !only && !quick) {
   writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(run, null, 2) + '\n');
   writeFileSync(new URL('./results/latest.md', import.meta.url), renderMarkdown(run));
   console.log('wrote bench/results/latest.json and bench/results/latest.md');
+  await import('./publish.mjs');
 }
