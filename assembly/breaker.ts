@@ -41,12 +41,14 @@
  * is paid only while the breaker is Open or about to open.
  *
  * Counters (total_calls ... times_opened) are the registry's striped u64 cells (see
- * counters.ts): `cells` is this thread's write target, its owned stripe (plain stores,
- * one writer) when `owned` is 1, else the shared stripe (atomic adds). No decision reads
- * a counter, so they need no ordering with the state word; a snapshot is not a
- * transaction. Durations arrive as f64 nanoseconds already validated by the host
- * (finite, 0 <= d < 2^64) and are truncated to an integer (i64.trunc_sat_f64_u), the same
- * value the JS twin computes with Math.floor.
+ * counters.ts), right after the control block: the shared stripe at ctl + 128, then the
+ * owned stripes. `stripe` is this thread's owned stripe (plain stores, one writer), or 0
+ * for a thread without one, which adds atomically to the shared stripe; a duration of
+ * 2^30 ns or more also goes to the shared stripe, as counters.ts requires of owned adds.
+ * No decision reads a counter, so they need no ordering with the state word; a snapshot
+ * is not a transaction. Durations arrive as f64 nanoseconds already validated by the
+ * host (finite, 0 <= d < 2^64) and are truncated to an integer (i64.trunc_sat_f64_u), the
+ * same value the JS twin computes with Math.floor.
  *
  * Memory ordering: Wasm atomics are sequentially consistent, which is what the CAS loops
  * need and more. The one non-atomic-looking step is the transition's side effects (the
@@ -80,15 +82,18 @@ const SMALL_MASK: i32 = 63;
 // failures when it last opened from Closed, shown while not Closed).
 const C_TRIP: u32 = 4;
 
-// Counter cells, byte offsets from `cells` (field order of src/breaker/layout.ts). In an
-// owned stripe the stripe's sequence word is 8 bytes before the first cell.
+// Counter fields, in the order of src/breaker/layout.ts. Shared cell of field i: ctl +
+// SHARED_CELLS + 8i. In an owned stripe: low word at stripe + 4i, high word at stripe +
+// OWNED_HIGH + 8i (layout.ts setGeometry for 6 fields; the host checks the constant).
 const F_TOTAL_CALLS: u32 = 0;
-const F_SUCCESS: u32 = 8;
-const F_FAILURE: u32 = 16;
-const F_DURATION: u32 = 24;
-const F_REJECTED: u32 = 32;
-const F_TIMES_OPENED: u32 = 40;
-const SEQ_BEFORE_CELLS: u32 = 8;
+const F_SUCCESS: u32 = 1;
+const F_FAILURE: u32 = 2;
+const F_DURATION: u32 = 3;
+const F_REJECTED: u32 = 4;
+const F_TIMES_OPENED: u32 = 5;
+const SHARED_CELLS: u32 = 128;
+const OWNED_HIGH: u32 = 24;
+const OWNED_ADD_LIMIT: u64 = 1 << 30;
 
 // Results.
 const REJECTED: i32 = 0;
@@ -98,16 +103,16 @@ const DONE: i32 = 0;
 const CHANGED: i32 = 1;
 
 @inline
-function bump(cells: u32, owned: i32, field: u32): void {
-  if (owned != 0) ownedInc(cells - SEQ_BEFORE_CELLS, cells + field);
-  else atomic.add<u64>(cells + field, 1);
+function bump(ctl: u32, stripe: u32, field: u32): void {
+  if (stripe != 0) ownedInc(stripe + field * 4, stripe + OWNED_HIGH + field * 8);
+  else atomic.add<u64>(ctl + SHARED_CELLS + field * 8, 1);
 }
 
 @inline
-function addDuration(cells: u32, owned: i32, nanos: f64): void {
+function addDuration(ctl: u32, stripe: u32, nanos: f64): void {
   const d = <u64>nanos;
-  if (owned != 0) ownedAdd(cells - SEQ_BEFORE_CELLS, cells + F_DURATION, <u32>d, <u32>(d >> 32));
-  else atomic.add<u64>(cells + F_DURATION, d);
+  if (stripe != 0 && d < OWNED_ADD_LIMIT) ownedAdd(stripe + F_DURATION * 4, stripe + OWNED_HIGH + F_DURATION * 8, <u32>d);
+  else atomic.add<u64>(ctl + SHARED_CELLS + F_DURATION * 8, d);
 }
 
 @inline
@@ -123,8 +128,8 @@ function timeoutElapsed(word: i32, now: i32, timeoutMs: i32): bool {
 
 // A transition into Open (from Closed or HalfOpen) has been won by this thread.
 @inline
-function opened(ctl: u32, cells: u32, owned: i32): void {
-  bump(cells, owned, F_TIMES_OPENED);
+function opened(ctl: u32, stripe: u32): void {
+  bump(ctl, stripe, F_TIMES_OPENED);
   atomic.notify(ctl, -1);
 }
 
@@ -135,7 +140,7 @@ function opened(ctl: u32, cells: u32, owned: i32): void {
  * first probe; in HalfOpen a probe is admitted by a CAS that raises the claim count while
  * it is below `successThreshold`, so the claims of all threads together never exceed it.
  */
-export function cbAcquire(ctl: u32, cells: u32, owned: i32, successThreshold: i32, timeoutMs: i32, now: i32): i32 {
+export function cbAcquire(ctl: u32, stripe: u32, successThreshold: i32, timeoutMs: i32, now: i32): i32 {
   for (;;) {
     const w = atomic.load<i32>(ctl);
     const code = w & CODE_MASK;
@@ -159,7 +164,7 @@ export function cbAcquire(ctl: u32, cells: u32, owned: i32, successThreshold: i3
     // before and after, so this is not a state change: not counted, not notified.
     if (atomic.cmpxchg<i32>(ctl, w, openWord(now)) == w) break;
   }
-  bump(cells, owned, F_REJECTED);
+  bump(ctl, stripe, F_REJECTED);
   return REJECTED;
 }
 
@@ -169,10 +174,10 @@ export function cbAcquire(ctl: u32, cells: u32, owned: i32, successThreshold: i3
  * HalfOpen: one more success, and the thread whose success reaches `successThreshold`
  * closes it. Returns CHANGED when this call closed the breaker.
  */
-export function cbSuccess(ctl: u32, cells: u32, owned: i32, durationNanos: f64, successThreshold: i32): i32 {
-  bump(cells, owned, F_TOTAL_CALLS);
-  bump(cells, owned, F_SUCCESS);
-  addDuration(cells, owned, durationNanos);
+export function cbSuccess(ctl: u32, stripe: u32, durationNanos: f64, successThreshold: i32): i32 {
+  bump(ctl, stripe, F_TOTAL_CALLS);
+  bump(ctl, stripe, F_SUCCESS);
+  addDuration(ctl, stripe, durationNanos);
   for (;;) {
     const w = atomic.load<i32>(ctl);
     const code = w & CODE_MASK;
@@ -199,7 +204,7 @@ export function cbSuccess(ctl: u32, cells: u32, owned: i32, durationNanos: f64, 
  * time: with NO_CLOCK this returns NEED_CLOCK before changing anything (counters
  * included), and the host calls again with it. Returns CHANGED when this call opened it.
  */
-export function cbFailure(ctl: u32, cells: u32, owned: i32, durationNanos: f64, failureThreshold: i32, now: i32): i32 {
+export function cbFailure(ctl: u32, stripe: u32, durationNanos: f64, failureThreshold: i32, now: i32): i32 {
   let result = DONE;
   for (;;) {
     const w = atomic.load<i32>(ctl);
@@ -213,7 +218,7 @@ export function cbFailure(ctl: u32, cells: u32, owned: i32, durationNanos: f64, 
       if (now < 0) return NEED_CLOCK;
       if (atomic.cmpxchg<i32>(ctl, w, openWord(now)) == w) {
         atomic.store<i32>(ctl + C_TRIP, failures);
-        opened(ctl, cells, owned);
+        opened(ctl, stripe);
         result = CHANGED;
         break;
       }
@@ -222,14 +227,14 @@ export function cbFailure(ctl: u32, cells: u32, owned: i32, durationNanos: f64, 
     if (code != HALF_OPEN) break;
     if (now < 0) return NEED_CLOCK;
     if (atomic.cmpxchg<i32>(ctl, w, openWord(now)) == w) {
-      opened(ctl, cells, owned);
+      opened(ctl, stripe);
       result = CHANGED;
       break;
     }
   }
-  bump(cells, owned, F_TOTAL_CALLS);
-  bump(cells, owned, F_FAILURE);
-  addDuration(cells, owned, durationNanos);
+  bump(ctl, stripe, F_TOTAL_CALLS);
+  bump(ctl, stripe, F_FAILURE);
+  addDuration(ctl, stripe, durationNanos);
   return result;
 }
 
@@ -238,7 +243,7 @@ export function cbFailure(ctl: u32, cells: u32, owned: i32, durationNanos: f64, 
  * open period) or forceClosed (target CLOSED: consecutive failures, probes and stamp all
  * cleared). Returns CHANGED when the state code changed (counted and notified).
  */
-export function cbForce(ctl: u32, cells: u32, owned: i32, target: i32, now: i32): i32 {
+export function cbForce(ctl: u32, stripe: u32, target: i32, now: i32): i32 {
   const next = target == CLOSED ? CLOSED : openWord(now);
   for (;;) {
     const w = atomic.load<i32>(ctl);
@@ -251,7 +256,7 @@ export function cbForce(ctl: u32, cells: u32, owned: i32, target: i32, now: i32)
     }
     if (code == CLOSED) atomic.store<i32>(ctl + C_TRIP, w >>> PAYLOAD_SHIFT);
     if (code == CLOSED || code == HALF_OPEN) {
-      opened(ctl, cells, owned);
+      opened(ctl, stripe);
       return CHANGED;
     }
     return DONE;

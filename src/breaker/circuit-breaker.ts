@@ -26,10 +26,8 @@ export interface BreakerBinding {
   readonly backend: BackendKind;
   /** Byte offset of the control block (the state word). */
   readonly ctl: number;
-  /** This thread's counter write target (first cell). */
-  readonly cells: number;
-  /** 1: `cells` is this thread's own stripe; 0: the shared stripe. */
-  readonly owned: number;
+  /** This thread's owned counter stripe, or 0: add to the shared stripe. */
+  readonly stripe: number;
   readonly ops: BreakerOps;
   readonly i32: Int32Array;
   readonly counters: CounterSet<CounterField>;
@@ -70,8 +68,7 @@ export class CircuitBreaker {
   readonly backend: BackendKind;
   private readonly ops: BreakerOps;
   private readonly ctl: number;
-  private readonly cells: number;
-  private readonly owned: number;
+  private readonly stripe: number;
   private readonly successThreshold: number;
   private readonly failureThreshold: number;
   private readonly timeoutMs: number;
@@ -86,8 +83,7 @@ export class CircuitBreaker {
     this.backend = binding.backend;
     this.ops = binding.ops;
     this.ctl = binding.ctl;
-    this.cells = binding.cells;
-    this.owned = binding.owned;
+    this.stripe = binding.stripe;
     this.successThreshold = binding.config.successThreshold;
     this.failureThreshold = binding.config.failureThreshold;
     this.timeoutMs = binding.config.timeoutMs;
@@ -108,9 +104,9 @@ export class CircuitBreaker {
    * Reads the clock only while the breaker is Open.
    */
   tryAcquire(): boolean {
-    const r = this.ops.acquire(this.ctl, this.cells, this.owned, this.successThreshold, this.timeoutMs, NO_CLOCK);
+    const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, NO_CLOCK);
     if (r !== NEED_CLOCK) return r === ADMITTED;
-    return this.ops.acquire(this.ctl, this.cells, this.owned, this.successThreshold, this.timeoutMs, nowTicks(this.clock())) === ADMITTED;
+    return this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, nowTicks(this.clock())) === ADMITTED;
   }
 
   /**
@@ -119,7 +115,7 @@ export class CircuitBreaker {
    */
   recordSuccess(durationNanos: number): void {
     if (!(typeof durationNanos === 'number' && durationNanos >= 0 && durationNanos < TWO64)) checkDuration(durationNanos);
-    this.ops.success(this.ctl, this.cells, this.owned, durationNanos, this.successThreshold);
+    this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold);
   }
 
   /**
@@ -133,8 +129,8 @@ export class CircuitBreaker {
   }
 
   private failed(durationNanos: number): void {
-    if (this.ops.failure(this.ctl, this.cells, this.owned, durationNanos, this.failureThreshold, NO_CLOCK) === NEED_CLOCK) {
-      this.ops.failure(this.ctl, this.cells, this.owned, durationNanos, this.failureThreshold, stampTicks(this.clock()));
+    if (this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, NO_CLOCK) === NEED_CLOCK) {
+      this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, stampTicks(this.clock()));
     }
   }
 
@@ -180,7 +176,7 @@ export class CircuitBreaker {
     if (isThenable(result)) {
       return result.then(
         (value) => {
-          this.ops.success(this.ctl, this.cells, this.owned, this.elapsedNanos(start), this.successThreshold);
+          this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
           return value;
         },
         (err: unknown) => {
@@ -189,7 +185,7 @@ export class CircuitBreaker {
         },
       ) as R;
     }
-    this.ops.success(this.ctl, this.cells, this.owned, this.elapsedNanos(start), this.successThreshold);
+    this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
     return result;
   }
 
@@ -210,12 +206,12 @@ export class CircuitBreaker {
    * a new open period). Counted in `times_opened` unless it was already Open.
    */
   forceOpen(): void {
-    this.ops.force(this.ctl, this.cells, this.owned, STATE_OPEN, stampTicks(this.clock()));
+    this.ops.force(this.ctl, this.stripe, STATE_OPEN, stampTicks(this.clock()));
   }
 
   /** Closes the breaker from any state, clearing consecutive failures and half-open probes. */
   forceClosed(): void {
-    this.ops.force(this.ctl, this.cells, this.owned, STATE_CLOSED, 0);
+    this.ops.force(this.ctl, this.stripe, STATE_CLOSED, 0);
   }
 
   /**

@@ -7,8 +7,11 @@
  *   +0     control block, one 128-byte block of its own:
  *            +0 the state word (i32), read by every permit request
  *            +4 trip count: consecutive failures when the breaker last opened from Closed
- *   +128   counters: a striped counter set of COUNTER_FIELDS (layout.ts setGeometry),
- *          each thread adding to its own stripe (or the shared stripe, see registry.ts)
+ *   +128   counters: a striped counter set of COUNTER_FIELDS (layout.ts setGeometry):
+ *          the shared stripe (u64 cells, atomic adds), then one owned stripe per slot
+ *          (u32 low words at +4i, u64 high words at +OWNED_HIGH_OFFSET+8i; the protocol
+ *          is assembly/counters.ts's). A thread passes its owned stripe's address to the
+ *          state machine, or 0 when it has none and adds to the shared stripe.
  *
  * The state word has a block to itself because it is read on every permit and written
  * only on a state change: counter updates from other threads would otherwise invalidate
@@ -16,7 +19,7 @@
  * failures and zero counters, so a record is usable the moment the directory publishes
  * it, before any thread has run its constructor.
  */
-import { BLOCK, type SetGeometry, setGeometry } from '../layout.js';
+import { BLOCK, OWNED_ADD_LIMIT, type SetGeometry, setGeometry } from '../layout.js';
 
 export const STATE_CLOSED = 0;
 export const STATE_OPEN = 1;
@@ -56,6 +59,10 @@ export const F_FAILURE = 2;
 export const F_DURATION = 3;
 export const F_REJECTED = 4;
 export const F_TIMES_OPENED = 5;
+/** Offset of the high words in an owned stripe of the counters (checked in breakerGeometry). */
+export const OWNED_HIGH_OFFSET = 24;
+/** Owned stripes take adds below this; larger ones go to the shared stripe. */
+export { OWNED_ADD_LIMIT };
 
 /** Results of the state-machine operations (same values in the Wasm exports). */
 export const REJECTED = 0;
@@ -74,6 +81,8 @@ export interface BreakerGeometry {
 
 export function breakerGeometry(stripes: number): BreakerGeometry {
   const counters = setGeometry(COUNTER_FIELDS.length, true, stripes);
+  // assembly/breaker.ts addresses owned cells with this constant.
+  if (counters.highOffset !== OWNED_HIGH_OFFSET) throw new Error(`atomic-stats: breaker counter layout changed (high words at ${counters.highOffset})`);
   return { counters, countersOffset: CONTROL_BYTES, dataBytes: CONTROL_BYTES + counters.dataBytes };
 }
 

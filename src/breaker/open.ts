@@ -1,4 +1,5 @@
-import { CounterSet, type SetPlacement, writeTarget } from '../counter-set.js';
+import { CounterSet, type SetPlacement } from '../counter-set.js';
+import { cellAddresses } from '../layout.js';
 import { InvalidOptionsError, describe } from '../errors.js';
 import { type StatsRegistry, checkName } from '../registry.js';
 import { CircuitBreaker, type BreakerBinding } from './circuit-breaker.js';
@@ -46,14 +47,13 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
       geometry: geometry.counters,
       ownedStripe: registry.ownedStripe(true),
     };
-    const target = writeTarget(placement, 0);
+    const stripe = placement.ownedStripe < 0 ? 0 : cellAddresses(geometry.counters, placement.dataOffset, 0, placement.ownedStripe).low;
     const binding: BreakerBinding = {
       name,
       config: resolved,
       backend: registry.backend,
       ctl: dataOffset,
-      cells: target.cell,
-      owned: target.owned ? 1 : 0,
+      stripe,
       ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
       i32: registry.views.i32,
       counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),

@@ -1,11 +1,11 @@
 import type { CellOps } from '../backend.js';
-import { TWO32 } from '../count.js';
 import {
   ADMITTED,
   CHANGED,
   CLAIM_ONE,
   CLAIM_SHIFT,
   CODE_MASK,
+  CONTROL_BYTES,
   C_TRIP,
   DONE,
   FAILURE_ONE,
@@ -15,6 +15,8 @@ import {
   F_SUCCESS,
   F_TIMES_OPENED,
   F_TOTAL_CALLS,
+  OWNED_ADD_LIMIT,
+  OWNED_HIGH_OFFSET,
   NEED_CLOCK,
   PAYLOAD_SHIFT,
   REJECTED,
@@ -29,7 +31,7 @@ import {
 } from './layout.js';
 import type { BreakerOps } from './ops.js';
 
-const SEQ_BEFORE_CELLS = 8;
+const TWO32 = 4294967296;
 
 function openWord(now: number): number {
   return ((now & TICK_MASK) << PAYLOAD_SHIFT) | STATE_OPEN;
@@ -60,35 +62,28 @@ class JsBreakerOps implements BreakerOps {
     this.cellOps = cellOps;
   }
 
-  private bump(cells: number, owned: number, field: number): void {
-    const cell = cells + field * 8;
-    if (owned !== 0) this.cellOps.ownedInc(cells - SEQ_BEFORE_CELLS, cell);
-    else this.cellOps.sharedInc(cell);
+  private bump(ctl: number, stripe: number, field: number): void {
+    if (stripe !== 0) this.cellOps.ownedInc(stripe + field * 4, stripe + OWNED_HIGH_OFFSET + field * 8);
+    else this.cellOps.sharedInc(ctl + CONTROL_BYTES + field * 8);
   }
 
-  private addDuration(cells: number, owned: number, nanos: number): void {
-    const cell = cells + F_DURATION * 8;
-    let lo: number;
-    let hi: number;
-    if ((nanos >>> 0) === nanos) {
-      lo = nanos;
-      hi = 0;
+  private addDuration(ctl: number, stripe: number, nanos: number): void {
+    // Validated by the caller: finite, 0 <= nanos < 2^64. Truncate like i64.trunc_sat_f64_u.
+    const d = Math.floor(nanos);
+    if (stripe !== 0 && d < OWNED_ADD_LIMIT) {
+      this.cellOps.ownedAdd(stripe + F_DURATION * 4, stripe + OWNED_HIGH_OFFSET + F_DURATION * 8, d);
     } else {
-      // Validated by the caller: finite, 0 <= nanos < 2^64. Truncate like i64.trunc_sat_f64_u.
-      const d = Math.floor(nanos);
-      hi = Math.floor(d / TWO32);
-      lo = d - hi * TWO32;
+      const hi = Math.floor(d / TWO32);
+      this.cellOps.sharedAdd(ctl + CONTROL_BYTES + F_DURATION * 8, d - hi * TWO32, hi);
     }
-    if (owned !== 0) this.cellOps.ownedAdd(cells - SEQ_BEFORE_CELLS, cell, lo, hi);
-    else this.cellOps.sharedAdd(cell, lo, hi);
   }
 
-  private opened(w: number, cells: number, owned: number): void {
-    this.bump(cells, owned, F_TIMES_OPENED);
-    Atomics.notify(this.i32, w);
+  private opened(ctl: number, stripe: number): void {
+    this.bump(ctl, stripe, F_TIMES_OPENED);
+    Atomics.notify(this.i32, ctl >>> 2);
   }
 
-  acquire(ctl: number, cells: number, owned: number, successThreshold: number, timeoutMs: number, now: number): number {
+  acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     for (;;) {
@@ -111,14 +106,14 @@ class JsBreakerOps implements BreakerOps {
       }
       if (Atomics.compareExchange(i32, w, word, openWord(now)) === word) break;
     }
-    this.bump(cells, owned, F_REJECTED);
+    this.bump(ctl, stripe, F_REJECTED);
     return REJECTED;
   }
 
-  success(ctl: number, cells: number, owned: number, durationNanos: number, successThreshold: number): number {
-    this.bump(cells, owned, F_TOTAL_CALLS);
-    this.bump(cells, owned, F_SUCCESS);
-    this.addDuration(cells, owned, durationNanos);
+  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
+    this.bump(ctl, stripe, F_TOTAL_CALLS);
+    this.bump(ctl, stripe, F_SUCCESS);
+    this.addDuration(ctl, stripe, durationNanos);
     const i32 = this.i32;
     const w = ctl >>> 2;
     for (;;) {
@@ -140,7 +135,7 @@ class JsBreakerOps implements BreakerOps {
     }
   }
 
-  failure(ctl: number, cells: number, owned: number, durationNanos: number, failureThreshold: number, now: number): number {
+  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     let result = DONE;
@@ -156,7 +151,7 @@ class JsBreakerOps implements BreakerOps {
         if (now < 0) return NEED_CLOCK;
         if (Atomics.compareExchange(i32, w, word, openWord(now)) === word) {
           Atomics.store(i32, (ctl + C_TRIP) >>> 2, failures);
-          this.opened(w, cells, owned);
+          this.opened(ctl, stripe);
           result = CHANGED;
           break;
         }
@@ -165,18 +160,18 @@ class JsBreakerOps implements BreakerOps {
       if (code !== STATE_HALF_OPEN) break;
       if (now < 0) return NEED_CLOCK;
       if (Atomics.compareExchange(i32, w, word, openWord(now)) === word) {
-        this.opened(w, cells, owned);
+        this.opened(ctl, stripe);
         result = CHANGED;
         break;
       }
     }
-    this.bump(cells, owned, F_TOTAL_CALLS);
-    this.bump(cells, owned, F_FAILURE);
-    this.addDuration(cells, owned, durationNanos);
+    this.bump(ctl, stripe, F_TOTAL_CALLS);
+    this.bump(ctl, stripe, F_FAILURE);
+    this.addDuration(ctl, stripe, durationNanos);
     return result;
   }
 
-  force(ctl: number, cells: number, owned: number, target: number, now: number): number {
+  force(ctl: number, stripe: number, target: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     const next = target === STATE_CLOSED ? STATE_CLOSED : openWord(now);
@@ -191,7 +186,7 @@ class JsBreakerOps implements BreakerOps {
       }
       if (code === STATE_CLOSED) Atomics.store(i32, (ctl + C_TRIP) >>> 2, word >>> PAYLOAD_SHIFT);
       if (code === STATE_CLOSED || code === STATE_HALF_OPEN) {
-        this.opened(w, cells, owned);
+        this.opened(ctl, stripe);
         return CHANGED;
       }
       return DONE;

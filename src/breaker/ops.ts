@@ -1,19 +1,19 @@
 /**
  * The breaker's state-machine operations, one call each, on addresses the host laid out:
- * `ctl` is the record's control block, `cells` this thread's counter write target, `owned`
- * 1 when that is the thread's own stripe (plain stores) and 0 for the shared stripe
- * (atomic adds). Two implementations with the same semantics on the same memory: the Wasm
+ * `ctl` is the record's control block (the counters' shared stripe follows it), `stripe`
+ * this thread's owned counter stripe, or 0 for a thread without one (atomic adds to the
+ * shared stripe). Two implementations with the same semantics on the same memory: the Wasm
  * exports of assembly/breaker.ts (ops-wasm.ts) and their Atomics twin (ops-js.ts).
  * Results and arguments are the constants of layout.ts; every argument and result is an
  * i32 or an f64, so no call allocates.
  */
 export interface BreakerOps {
   /** ADMITTED, REJECTED, or NEED_CLOCK (when `now` is NO_CLOCK and the time is needed). */
-  acquire(ctl: number, cells: number, owned: number, successThreshold: number, timeoutMs: number, now: number): number;
+  acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, now: number): number;
   /** DONE or CHANGED (this call closed the breaker). */
-  success(ctl: number, cells: number, owned: number, durationNanos: number, successThreshold: number): number;
+  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number;
   /** DONE, CHANGED (this call opened it), or NEED_CLOCK having changed nothing. */
-  failure(ctl: number, cells: number, owned: number, durationNanos: number, failureThreshold: number, now: number): number;
+  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number;
   /** Force to STATE_OPEN (stamped `now`) or STATE_CLOSED. DONE or CHANGED. */
-  force(ctl: number, cells: number, owned: number, target: number, now: number): number;
+  force(ctl: number, stripe: number, target: number, now: number): number;
 }
