@@ -5,7 +5,7 @@ import { InvalidCountError, InvalidOptionsError } from '../errors.js';
 import { type Clock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
-import { ADMITTED, type CounterField, NEED_CLOCK, NO_CLOCK, STATE_CLOSED, STATE_OPEN } from './layout.js';
+import { ADMITTED, CODE_MASK, type CounterField, NEED_CLOCK, NO_CLOCK, STATE_CLOSED, STATE_OPEN } from './layout.js';
 import {
   type CircuitBreakerMetrics,
   type CircuitBreakerMetricsBigInt,
@@ -68,6 +68,9 @@ export class CircuitBreaker {
   readonly backend: BackendKind;
   private readonly ops: BreakerOps;
   private readonly ctl: number;
+  private readonly i32: Int32Array;
+  /** Index of the state word in `i32`. */
+  private readonly word: number;
   private readonly stripe: number;
   private readonly successThreshold: number;
   private readonly failureThreshold: number;
@@ -83,6 +86,8 @@ export class CircuitBreaker {
     this.backend = binding.backend;
     this.ops = binding.ops;
     this.ctl = binding.ctl;
+    this.i32 = binding.i32;
+    this.word = binding.ctl >>> 2;
     this.stripe = binding.stripe;
     this.successThreshold = binding.config.successThreshold;
     this.failureThreshold = binding.config.failureThreshold;
@@ -104,6 +109,10 @@ export class CircuitBreaker {
    * Reads the clock only while the breaker is Open.
    */
   tryAcquire(): boolean {
+    // Closed is decided by one seq-cst load of the state word, the same load the Wasm
+    // export starts with; doing it here saves the crossing into Wasm (which costs more
+    // than the load) on the hot path. Any other state goes to the backend's state machine.
+    if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) return true;
     const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, NO_CLOCK);
     if (r !== NEED_CLOCK) return r === ADMITTED;
     return this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, nowTicks(this.clock())) === ADMITTED;
@@ -219,7 +228,7 @@ export class CircuitBreaker {
    * still reads Open until a permit request moves it to HalfOpen.
    */
   get state(): CircuitState {
-    return stateOfWord(Atomics.load(this.binding.i32, this.ctl >>> 2));
+    return stateOfWord(Atomics.load(this.i32, this.word));
   }
 
   /**

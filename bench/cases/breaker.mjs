@@ -1,0 +1,200 @@
+// "circuit breaker" rows of BENCH.md (issue 4).
+//
+// 1. The synchronous guard: one permit + one recorded success per operation, on one
+//    breaker shared by every thread, both backends, 1 and 2 threads; the "before" is the
+//    same work under a lock word (the original's Mutex<Stats>). verify() reads the shared
+//    breaker and requires exactly one call, one success and 100 ns per operation.
+// 2. call(async fn): one awaited call of the same async function per operation, through
+//    this breaker, opossum's fire(), cockatiel's execute() and a bare await (the floor).
+//    Each variant counts the function's real executions, and verify() requires exactly
+//    one per operation (and, for this breaker, the same in its shared counters).
+import CircuitBreakerOpossum from 'opossum';
+import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
+import { StatsRegistry } from '../../dist/index.js';
+
+const NAME = 'bench';
+const DURATION = 100;
+
+export const cases = [
+  { id: 'breaker/guard-mutex', table: 'circuit breaker: sync guard (permit + record success)', variant: 'lock word, plain fields (before)', threads: [1, 2], baseline: true },
+  { id: 'breaker/guard-wasm', table: 'circuit breaker: sync guard (permit + record success)', variant: 'Wasm backend tryAcquire + recordSuccess', threads: [1, 2] },
+  { id: 'breaker/guard-js', table: 'circuit breaker: sync guard (permit + record success)', variant: 'JS backend tryAcquire + recordSuccess', threads: [1, 2] },
+  { id: 'breaker/await-bare', table: 'circuit breaker: call(async fn)', variant: 'bare await of the async fn (floor)', threads: [1], kind: 'tinybench', baseline: true },
+  { id: 'breaker/call-wasm', table: 'circuit breaker: call(async fn)', variant: 'atomic-stats call(), Wasm backend', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/call-js', table: 'circuit breaker: call(async fn)', variant: 'atomic-stats call(), JS backend', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/cockatiel', table: 'circuit breaker: call(async fn)', variant: 'cockatiel execute (ConsecutiveBreaker)', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/opossum', table: 'circuit breaker: call(async fn)', variant: 'opossum fire (timeout off)', threads: [1], kind: 'tinybench' },
+];
+
+// The "before" of the guard: the breaker's state and counters behind one lock word,
+// taken with compareExchange for the permit and again for the record (u64s as u32 pairs).
+//   i32[0] lock, i32[1] state, u32[4..5] total_calls, [6..7] success_count,
+//   [8..9] total_duration_nanos, i32[10] consecutive_failures
+function mutexBreaker(sab) {
+  const i32 = new Int32Array(sab);
+  const u32 = new Uint32Array(sab);
+  const lock = () => {
+    while (Atomics.compareExchange(i32, 0, 0, 1) !== 0);
+  };
+  const unlock = () => Atomics.store(i32, 0, 0);
+  const add = (at, n) => {
+    const v = u32[at] + n;
+    if (v > 0xffffffff) {
+      u32[at] = v - 0x100000000;
+      u32[at + 1] += 1;
+    } else u32[at] = v;
+  };
+  return {
+    tryAcquire() {
+      lock();
+      const closed = i32[1] === 0;
+      unlock();
+      return closed;
+    },
+    recordSuccess(d) {
+      lock();
+      add(4, 1);
+      add(6, 1);
+      add(8, d);
+      if (i32[1] === 0) i32[10] = 0;
+      unlock();
+    },
+  };
+}
+
+const read64 = (u32, at) => u32[at + 1] * 4294967296 + u32[at];
+
+export async function setup(id) {
+  if (id === 'breaker/guard-mutex') return { sab: new SharedArrayBuffer(64) };
+  if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-')) {
+    const backend = id.endsWith('-js') ? 'js' : 'wasm';
+    const registry = StatsRegistry.create({ backend });
+    registry.circuitBreaker(NAME);
+    return { handle: registry.handle, backend };
+  }
+  return {};
+}
+
+export async function prepare(id, data) {
+  if (id === 'breaker/guard-mutex') {
+    const b = mutexBreaker(data.sab);
+    return {
+      run(n) {
+        for (let i = 0; i < n; i++) if (b.tryAcquire()) b.recordSuccess(DURATION);
+      },
+    };
+  }
+  if (id.startsWith('breaker/guard-')) {
+    const b = StatsRegistry.attach(data.handle, { backend: data.backend }).circuitBreaker(NAME);
+    return {
+      run(n) {
+        for (let i = 0; i < n; i++) if (b.tryAcquire()) b.recordSuccess(DURATION);
+      },
+    };
+  }
+
+  // call(async fn) cases: the same async function everywhere, counting its executions.
+  let executed = 0;
+  const work = async () => ++executed;
+  const report = () => executed;
+  if (id === 'breaker/await-bare') {
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await work();
+      },
+      report,
+    };
+  }
+  if (id.startsWith('breaker/call-')) {
+    const b = StatsRegistry.attach(data.handle, { backend: data.backend }).circuitBreaker(NAME);
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await b.call(work);
+      },
+      report,
+    };
+  }
+  if (id === 'breaker/cockatiel') {
+    const policy = cockatielBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await policy.execute(work);
+      },
+      report,
+    };
+  }
+  if (id === 'breaker/opossum') {
+    // Defaults except the per-call timeout: this breaker's call() has none, and opossum's
+    // would add a timer per call. errorThresholdPercentage etc. do not matter here: every
+    // call succeeds.
+    const cb = new CircuitBreakerOpossum(work, { timeout: false, resetTimeout: 30_000 });
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await cb.fire();
+      },
+      report() {
+        const successes = cb.stats.successes;
+        // Its rolling-window interval would keep the worker alive.
+        cb.shutdown();
+        return { executed, successes };
+      },
+    };
+  }
+  throw new Error(`unknown case ${id}`);
+}
+
+export async function verify(id, data, totalOps, reports) {
+  if (id === 'breaker/guard-mutex') {
+    const u32 = new Uint32Array(data.sab);
+    const got = [read64(u32, 4), read64(u32, 6), read64(u32, 8)];
+    const want = [totalOps, totalOps, totalOps * DURATION];
+    if (got.join() !== want.join()) throw new Error(`${id}: counted ${got}, expected ${want}`);
+    return;
+  }
+  if (id === 'breaker/opossum') {
+    const { executed, successes } = reports[0];
+    if (executed !== totalOps) throw new Error(`${id}: ran ${executed}, expected ${totalOps}`);
+    // opossum's stats are a rolling window: they may have dropped old buckets.
+    if (successes > totalOps) throw new Error(`${id}: opossum counted ${successes} successes of ${totalOps}`);
+    return;
+  }
+  if (!id.startsWith('breaker/guard-') && reports[0] !== totalOps) {
+    throw new Error(`${id}: ran ${reports[0]}, expected ${totalOps}`);
+  }
+  if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-')) {
+    const m = StatsRegistry.attach(data.handle, { backend: data.backend }).circuitBreaker(NAME).metricsBigInt();
+    const n = BigInt(totalOps);
+    const ok =
+      m.total_calls === n &&
+      m.success_count === n &&
+      m.rejected_calls === 0n &&
+      m.current_state === 'Closed' &&
+      (id.startsWith('breaker/guard-') ? m.total_duration_nanos === n * BigInt(DURATION) : true);
+    if (!ok) throw new Error(`${id}: breaker shows ${JSON.stringify(m, (_, v) => (typeof v === 'bigint' ? String(v) : v))} after ${totalOps} operations`);
+  }
+}
+
+export function targets(results) {
+  const ns = (id, t = 1) => results.find((r) => r.id === id && r.threads === t)?.median;
+  const out = [];
+  const push = (name, measured, target, pass) => out.push({ name, measured, target, pass });
+  for (const b of ['wasm', 'js']) {
+    const g = ns(`breaker/guard-${b}`);
+    if (g) push(`breaker sync guard (permit + record), ${b === 'wasm' ? 'Wasm' : 'JS'} backend, 1 thread`, `${g.toFixed(1)} ns`, '≤ 40 ns', g <= 40);
+  }
+  const bare = ns('breaker/await-bare');
+  const call = ns('breaker/call-wasm');
+  const cock = ns('breaker/cockatiel');
+  const opo = ns('breaker/opossum');
+  if (bare && call && cock) {
+    const ours = call - bare;
+    const theirs = cock - bare;
+    push('call(async fn) overhead over bare await vs cockatiel execute overhead', `${ours.toFixed(0)} vs ${theirs.toFixed(0)} ns (${(ours / theirs).toFixed(2)}×)`, '≤ 0.33×', ours <= theirs / 3);
+  }
+  if (bare && call && opo) {
+    const ours = call - bare;
+    const theirs = opo - bare;
+    push('call(async fn) overhead over bare await vs opossum fire overhead', `${ours.toFixed(0)} vs ${theirs.toFixed(0)} ns (${(ours / theirs).toFixed(2)}×)`, '≤ 0.10×', ours <= theirs / 10);
+  }
+  return out;
+}
