@@ -6,6 +6,9 @@
 //    breaker and requires exactly one call, one success and 100 ns per operation.
 // 2. call(async fn): one awaited call of the same async function per operation, through
 //    this breaker, opossum's fire(), cockatiel's execute() and a bare await (the floor).
+//    call() measures each call's duration (two clock reads); opossum does too (Date.now),
+//    cockatiel only when a listener asks for durations, so it is run both ways, and a
+//    bare await with two performance.now() reads shows what the timing alone costs.
 //    Each variant counts the function's real executions, and verify() requires exactly
 //    one per operation (and, for this breaker, the same in its shared counters).
 import CircuitBreakerOpossum from 'opossum';
@@ -20,9 +23,11 @@ export const cases = [
   { id: 'breaker/guard-wasm', table: 'circuit breaker: sync guard (permit + record success)', variant: 'Wasm backend tryAcquire + recordSuccess', threads: [1, 2] },
   { id: 'breaker/guard-js', table: 'circuit breaker: sync guard (permit + record success)', variant: 'JS backend tryAcquire + recordSuccess', threads: [1, 2] },
   { id: 'breaker/await-bare', table: 'circuit breaker: call(async fn)', variant: 'bare await of the async fn (floor)', threads: [1], kind: 'tinybench', baseline: true },
+  { id: 'breaker/await-timed', table: 'circuit breaker: call(async fn)', variant: 'bare await + two performance.now() (the cost of timing it)', threads: [1], kind: 'tinybench' },
   { id: 'breaker/call-wasm', table: 'circuit breaker: call(async fn)', variant: 'atomic-stats call(), Wasm backend', threads: [1], kind: 'tinybench' },
   { id: 'breaker/call-js', table: 'circuit breaker: call(async fn)', variant: 'atomic-stats call(), JS backend', threads: [1], kind: 'tinybench' },
   { id: 'breaker/cockatiel', table: 'circuit breaker: call(async fn)', variant: 'cockatiel execute (ConsecutiveBreaker)', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/cockatiel-timed', table: 'circuit breaker: call(async fn)', variant: 'cockatiel execute, timing each call (onSuccess listener)', threads: [1], kind: 'tinybench' },
   { id: 'breaker/opossum', table: 'circuit breaker: call(async fn)', variant: 'opossum fire (timeout off)', threads: [1], kind: 'tinybench' },
 ];
 
@@ -105,6 +110,19 @@ export async function prepare(id, data) {
       report,
     };
   }
+  if (id === 'breaker/await-timed') {
+    let totalMs = 0;
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) {
+          const t = performance.now();
+          await work();
+          totalMs += performance.now() - t;
+        }
+      },
+      report,
+    };
+  }
   if (id.startsWith('breaker/call-')) {
     const b = StatsRegistry.attach(data.handle, { backend: data.backend }).circuitBreaker(NAME);
     return {
@@ -114,8 +132,11 @@ export async function prepare(id, data) {
       report,
     };
   }
-  if (id === 'breaker/cockatiel') {
+  if (id === 'breaker/cockatiel' || id === 'breaker/cockatiel-timed') {
     const policy = cockatielBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
+    // cockatiel reads the clock around a call only when someone listens for durations.
+    let totalMs = 0;
+    if (id === 'breaker/cockatiel-timed') policy.onSuccess(({ duration }) => (totalMs += duration));
     return {
       async runAsync(n) {
         for (let i = 0; i < n; i++) await policy.execute(work);
