@@ -13,3 +13,27 @@ export {
   InvalidHandleError,
   UnsafeIntegerError,
 } from './errors.js';
+export { StepExecutionStats, EventBusStats, WorkerSubscriberStats } from './stats/index.js';
+export type { StatsOptions } from './stats/index.js';
+export type { StepExecutionStatsSnapshot, StepExecutionStatsBigIntSnapshot } from './stats/step-execution-stats.js';
+export type { InProcessEventBusStats, InProcessEventBusBigIntStats, EventBusLiveCounts } from './stats/event-bus-stats.js';
+export type { WorkerEventSubscriberStats, WorkerEventSubscriberBigIntStats } from './stats/worker-subscriber-stats.js';
+export {
+  InProcessEventBus,
+  InProcessEventBusBuilder,
+  BroadcastReceiver,
+  createDomainEvent,
+  InvalidPatternError,
+  InvalidEventError,
+  HandlerFailedError,
+  ReceiverClosedError,
+} from './bus/index.js';
+export type {
+  DomainEvent,
+  DomainEventInit,
+  EventMetadata,
+  EventHandler,
+  InProcessEventBusOptions,
+  BusLogger,
+  BroadcastReceiverHandle,
+} from './bus/index.js';
