@@ -37,3 +37,25 @@ export type {
   BusLogger,
   BroadcastReceiverHandle,
 } from './bus/index.js';
+export {
+  WorkerEventSubscriber,
+  SubscriberClosedError,
+  CompletionSender,
+  convertCompletion,
+  DEFAULT_FAILURE_MESSAGE,
+  CorrelationTimeoutError,
+  CompletionConversionError,
+  DuplicateCorrelationError,
+} from './subscriber/index.js';
+export type {
+  WorkerEventSubscriberOptions,
+  ResultListener,
+  SubscriberLogger,
+  StepExecutionCompletionEvent,
+  StepExecutionResult,
+  StepExecutionMetadata,
+  StepExecutionError,
+  PendingExecution,
+  Correlation,
+  CorrelatedStepResult,
+} from './subscriber/index.js';
