@@ -97,7 +97,7 @@ export class EventBusStats {
    * anything else throws InvalidCountError and records nothing.
    */
   recordRustDispatch(errorCount = 0): void {
-    if ((errorCount >>> 0) === errorCount) {
+    if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount) {
       this.k.busRust(this.seq, this.cells, errorCount, 0);
       return;
     }
@@ -118,6 +118,7 @@ export class EventBusStats {
 
   /** `ffi_channel_lagged += count`: events receivers lost by falling behind. */
   recordFfiLagged(count: number): void {
+    if (typeof count !== 'number') checkCount(count);
     this.c.ffi_channel_lagged.add(count);
   }
 

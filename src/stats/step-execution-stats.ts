@@ -59,7 +59,8 @@ export class StepExecutionStats {
    * difference first); anything else throws InvalidCountError and records nothing.
    */
   recordSuccess(ms: number): void {
-    if ((ms >>> 0) === ms) {
+    // typeof first: `>>>` on a BigInt throws a TypeError, not our InvalidCountError.
+    if (typeof ms === 'number' && (ms >>> 0) === ms) {
       this.k.stepSuccess(this.seq, this.cells, ms, 0);
       return;
     }
