@@ -187,7 +187,11 @@ export class LocalChannel implements Link, ReceiverChannel {
 /** The bus's side of a receiver that lives in (or was handed to) another thread. */
 export class RemoteLink implements Link {
   private next = 0;
+  // Sequence number of pending[0]: everything before it was posted or expired here.
   private posted = 0;
+  // End of the last batch actually posted. Not `posted`: events expired here, before
+  // posting, never travel, and counting them as in flight would stall the link forever.
+  private sentEnd = 0;
   private pending: DomainEvent[] = [];
   private scheduled = false;
   private portClosed = false;
@@ -244,13 +248,14 @@ export class RemoteLink implements Link {
     this.scheduled = false;
     if (this.pending.length === 0 || !this.isOpen()) return;
     const ctrl = this.ctrl;
-    if (((this.posted - Atomics.load(ctrl, C_ARRIVED)) | 0) >= this.capacity) {
+    if (((this.sentEnd - Atomics.load(ctrl, C_ARRIVED)) | 0) >= this.capacity) {
       Atomics.store(ctrl, C_STALLED, 1);
-      if (((this.posted - Atomics.load(ctrl, C_ARRIVED)) | 0) >= this.capacity) return;
+      if (((this.sentEnd - Atomics.load(ctrl, C_ARRIVED)) | 0) >= this.capacity) return;
       Atomics.store(ctrl, C_STALLED, 0);
     }
     const batch: Batch = [this.posted, this.pending];
     this.posted = (this.posted + this.pending.length) | 0;
+    this.sentEnd = this.posted;
     this.pending = [];
     this.port.postMessage(batch);
   }
