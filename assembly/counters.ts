@@ -1,47 +1,68 @@
 /*
  * Counter cells in the shared memory. The host (src/layout.ts) decides where every cell
  * lives; this module only does arithmetic at the addresses it is given. It owns no memory:
- * no static data, no heap, no globals written after start, so that instantiating it once
- * per thread on the same shared memory cannot overwrite anything.
+ * no static data, no heap, no globals written after start, so instantiating it once per
+ * thread on the same shared memory cannot overwrite anything.
  *
- * Two kinds of cell, both 8 bytes, 8-byte aligned, little-endian u64:
+ * Two kinds of cell.
  *
- * 1. Shared cells (plain sets, and the shared stripe of a striped set). Any thread may
- *    write; every update is `i64.atomic.rmw.add`, every read `i64.atomic.load`. Wasm has
- *    only sequentially consistent atomics, so this is at least as strong as the relaxed
- *    `fetch_add` the spec asks for. Wrap-around at 2^64 is the instruction's own.
+ * 1. Shared cells (plain sets, and the shared stripe of a striped set): one u64, 8-byte
+ *    aligned. Any thread may write; every update is `i64.atomic.rmw.add`, every read
+ *    `i64.atomic.load`. Wasm has only sequentially consistent atomics, which is at least
+ *    the relaxed `fetch_add` the spec asks for. Wrap-around at 2^64 is the instruction's.
  *
- * 2. Owned cells (the stripes of a striped set). Exactly one thread ever writes a given
- *    stripe (the thread holding that stripe's slot, see src/registry.ts), so an update
- *    needs no read-modify-write: it is a plain load and a plain store. Readers in other
- *    threads race with those stores, which is benign only if they can never observe a
- *    torn value. Neither memory model promises that for a plain 64-bit store (ECMA-262
- *    IsNoTearConfiguration excludes unordered BigInt64 accesses; the Wasm model only
- *    guarantees naturally aligned accesses of at most 32 bits not to tear). So an owned
- *    cell is kept as two u32 halves:
- *      - the common update touches only the low half, with one aligned 32-bit plain
- *        store: tear-free in both models, so a reader sees either the old or the new low
- *        word, each paired with the unchanged high word;
- *      - an update that changes the high half (a carry out of the low word, or an add of
- *        2^32 or more) is rare and goes through the stripe's sequence word, a seqlock:
- *        seq becomes odd, both halves are stored with atomic stores, seq becomes even.
- *        A reader loads seq, high, low, seq again (all atomic loads) and retries when the
- *        two seq values differ or are odd. All of these are seq-cst atomics, so a reader
- *        that sees a new half also sees the odd seq that was stored before it.
- *    A plain low-word store that precedes a carry in program order happens-before the
- *    carry's atomic stores, so a reader that got the even seq after the carry cannot see
- *    that older low word (coherence): the halves it returns are always a pair that
- *    existed. Readers may see a slightly stale total; a snapshot is a set of
- *    individually consistent loads, not a transaction.
+ * 2. Owned cells (the stripes of a striped set). Exactly one thread ever writes a stripe
+ *    (the thread holding that stripe's slot, see src/registry.ts), so the common update
+ *    needs no read-modify-write instruction: a plain load and a plain store. Readers in
+ *    other threads race with those stores, and the race must be benign: a reader must
+ *    never assemble a value the counter never held.
+ *
+ *    What the memory models promise for a racing plain store: a naturally aligned access
+ *    of at most 32 bits does not tear (ECMA-262 IsNoTearConfiguration for integer typed
+ *    arrays; the Wasm model likewise, WebAssembly/threads#199), and nothing else. A plain
+ *    64-bit store may tear, and a plain store is not ordered with the writer's other
+ *    stores as another thread sees them (no happens-before edge comes from a plain
+ *    write), so a reader cannot combine two separately written words and expect them to
+ *    match -- not even under a seqlock, whose sequence check says nothing about plain
+ *    stores made after it. (On x86 they happen to arrive in order; on ARM they need not.)
+ *
+ *    So an owned cell is arranged so that ONE plain-written 32-bit word is enough:
+ *
+ *      low word  (u32, written plainly by the owner):  tag:8 | low:24
+ *      high word (u64, atomic store by the owner, atomic load by readers): high
+ *      value = high * 2^24 + low  (mod 2^64)
+ *      invariant kept by the writer: every low word it stores carries tag = high mod 256
+ *      for the high in effect when that low word was written.
+ *
+ *    An update that stays below 2^24 in `low` is one plain 32-bit store (tag kept). An
+ *    update that overflows `low` stores the new high atomically, then the low word with
+ *    the new tag (the carry; once per 2^24 units of value).
+ *
+ *    A reader loads high (H), the low word (tag t, low l), then high again. The tag says
+ *    which high the low word belongs to: the one of the form H + d with d = t - H mod 256
+ *    taken in [-128, 127]. value = (H + d) * 2^24 + l is then exactly the cell's value
+ *    just after that low word was written -- whatever order the stores became visible
+ *    in, and whether or not a carry was in flight. The one assumption: the owner's high
+ *    moved by fewer than 128 between the write the reader saw and the high it loaded.
+ *    A single update moves high by at most 64 (updates of 2^30 or more go to the shared
+ *    stripe instead, see the host), and the reader retries while high changes under it,
+ *    so that needs over 2^31 units written between two adjacent loads of one reader.
+ *    A reader never waits for a writer: a thread terminated in the middle of a carry
+ *    leaves a cell that still reads exactly (its value before that carry).
+ *
+ * Readers may see a slightly stale total; a snapshot is a set of individually exact
+ * loads, not a transaction.
  */
 
-// Bounded spin for a reader that finds a carry in progress. A carry is four stores with
-// no loop or call between them, so a live writer finishes it almost at once; the bound
-// only matters if the writing thread was terminated in the middle, where the reader
-// gives up waiting and returns the halves it read rather than hanging.
-const SEQ_SPIN_LIMIT: i32 = 1 << 20;
-
 const MAX_SAFE: u64 = 9007199254740991; // 2^53 - 1
+const LOW_BITS: u32 = 24;
+const LOW_MASK: u32 = 0xffffff;
+const TAG_MASK: u32 = 0xff000000;
+// A reader retries while the high word changes under it; a carry happens once per 2^24
+// units, so more than a few retries means a writer adding at an absurd rate. After this
+// many the reader keeps the last triple: the tag arithmetic is exact for it anyway unless
+// high moved by 128 or more.
+const READ_RETRIES: i32 = 64;
 
 // ---- shared cells -------------------------------------------------------------------
 
@@ -55,66 +76,61 @@ export function sharedAdd(cell: u32, lo: u32, hi: u32): void {
 
 // ---- owned cells --------------------------------------------------------------------
 
-// Slow path of an owned update: the high word changes, so publish both halves under the
-// stripe's sequence word. Only the owning thread writes `seq`, so a plain load of it is
-// its own last store.
+// The carry: `t` (< 2^31) is the new low part before reduction. Only the owner writes
+// `high`, so a plain load of it reads its own last store.
 @inline
-function ownedCarry(seq: u32, cell: u32, newLo: u32, hiDelta: u32): void {
-  const s = load<u32>(seq);
-  atomic.store<u32>(seq, s + 1);
-  atomic.store<u32>(cell, newLo);
-  atomic.store<u32>(cell + 4, load<u32>(cell + 4) + hiDelta);
-  atomic.store<u32>(seq, s + 2);
+function ownedCarry(low: u32, high: u32, t: u32): void {
+  const h = load<u64>(high) + <u64>(t >>> LOW_BITS);
+  atomic.store<u64>(high, h);
+  atomic.store<u32>(low, (<u32>h << LOW_BITS) | (t & LOW_MASK));
 }
 
-export function ownedInc(seq: u32, cell: u32): void {
-  const lo = load<u32>(cell) + 1;
-  if (lo != 0) {
-    store<u32>(cell, lo);
+export function ownedInc(low: u32, high: u32): void {
+  const w = load<u32>(low);
+  const t = (w & LOW_MASK) + 1;
+  if (t <= LOW_MASK) {
+    store<u32>(low, (w & TAG_MASK) | t);
   } else {
-    ownedCarry(seq, cell, 0, 1);
+    ownedCarry(low, high, t);
   }
 }
 
-export function ownedAdd(seq: u32, cell: u32, lo: u32, hi: u32): void {
-  const old = load<u32>(cell);
-  const sum = old + lo;
-  const carry: u32 = sum < old ? 1 : 0;
-  if ((hi | carry) == 0) {
-    store<u32>(cell, sum);
+/** `n` < 2^30 (the host sends larger adds to the shared stripe). */
+export function ownedAdd(low: u32, high: u32, n: u32): void {
+  const w = load<u32>(low);
+  const t = (w & LOW_MASK) + n;
+  if (t <= LOW_MASK) {
+    store<u32>(low, (w & TAG_MASK) | t);
   } else {
-    ownedCarry(seq, cell, sum, hi + carry);
+    ownedCarry(low, high, t);
   }
 }
 
 @inline
-function readOwned(seq: u32, cell: u32): u64 {
-  let hi: u32 = 0;
-  let lo: u32 = 0;
-  for (let spins = 0; ; spins++) {
-    const s1 = atomic.load<u32>(seq);
-    hi = atomic.load<u32>(cell + 4);
-    lo = atomic.load<u32>(cell);
-    const s2 = atomic.load<u32>(seq);
-    if ((s1 == s2 && (s1 & 1) == 0) || spins >= SEQ_SPIN_LIMIT) break;
+function readOwned(low: u32, high: u32): u64 {
+  let h: u64 = 0;
+  let w: u32 = 0;
+  for (let tries = 0; tries < READ_RETRIES; tries++) {
+    h = atomic.load<u64>(high);
+    w = atomic.load<u32>(low);
+    if (atomic.load<u64>(high) == h) break;
   }
-  return (<u64>hi << 32) | <u64>lo;
+  // d = (tag - h) mod 256, as a signed value in [-128, 127]
+  const d = <i32>(((w >>> LOW_BITS) - <u32>h + 128) & 0xff) - 128;
+  return ((h + <u64>(<i64>d)) << LOW_BITS) + <u64>(w & LOW_MASK);
 }
 
 // ---- reads --------------------------------------------------------------------------
-// A striped field's value is its shared-stripe cell plus its cell in every owned stripe,
-// summed modulo 2^64. `sharedCell` is the field's cell in the shared stripe;
-// `firstOwned` the field's cell in owned stripe 0; each owned stripe is `stride` bytes,
-// and its sequence word is the first word of the stripe, `cellOffset` bytes before the
-// field's cell.
+// A striped field's value is its cell in the shared stripe plus its owned cell in every
+// owned stripe, summed modulo 2^64. `firstLow`/`firstHigh` are the field's words in
+// owned stripe 0; each further stripe is `stride` bytes on.
 
 @inline
-function sumStriped(sharedCell: u32, firstOwned: u32, cellOffset: u32, stride: u32, stripes: u32): u64 {
+function sumStriped(sharedCell: u32, firstLow: u32, firstHigh: u32, stride: u32, stripes: u32): u64 {
   let total = atomic.load<u64>(sharedCell);
-  let cell = firstOwned;
   for (let i: u32 = 0; i < stripes; i++) {
-    total += readOwned(cell - cellOffset, cell);
-    cell += stride;
+    const at = i * stride;
+    total += readOwned(firstLow + at, firstHigh + at);
   }
   return total;
 }
@@ -134,17 +150,17 @@ export function readShared64(cell: u32): u64 {
   return atomic.load<u64>(cell);
 }
 
-export function readStriped(sharedCell: u32, firstOwned: u32, cellOffset: u32, stride: u32, stripes: u32): f64 {
-  return toSafeNumber(sumStriped(sharedCell, firstOwned, cellOffset, stride, stripes));
+export function readStriped(sharedCell: u32, firstLow: u32, firstHigh: u32, stride: u32, stripes: u32): f64 {
+  return toSafeNumber(sumStriped(sharedCell, firstLow, firstHigh, stride, stripes));
 }
 
-export function readStriped64(sharedCell: u32, firstOwned: u32, cellOffset: u32, stride: u32, stripes: u32): u64 {
-  return sumStriped(sharedCell, firstOwned, cellOffset, stride, stripes);
+export function readStriped64(sharedCell: u32, firstLow: u32, firstHigh: u32, stride: u32, stripes: u32): u64 {
+  return sumStriped(sharedCell, firstLow, firstHigh, stride, stripes);
 }
 
 // ---- ABI ----------------------------------------------------------------------------
-// Bumped whenever an export changes meaning or the host's layout version changes; the
-// host refuses a module (e.g. from a handle built by another version) that disagrees.
+// Bumped whenever an export changes meaning or the host's layout changes; the host
+// refuses a module (e.g. from a handle made by another version) that disagrees.
 export function abiVersion(): i32 {
-  return 1;
+  return 2;
 }

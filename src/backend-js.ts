@@ -1,21 +1,22 @@
 import type { CellOps } from './backend.js';
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
-const SEQ_SPIN_LIMIT = 1 << 20;
-const TWO32 = 4294967296;
+const LOW_MASK = 0xffffff;
+const TAG_MASK = 0xff000000;
+const READ_RETRIES = 64;
 
 /**
- * The pure-JS twin of assembly/counters.ts: same cells, same protocol (see the comment
- * at the top of that file for why owned cells are two u32 halves under a seqlock).
+ * The pure-JS twin of assembly/counters.ts: same cells, same protocol (the comment at
+ * the top of that file explains the owned cells' tagged low word).
  *
  * Shared cells use Atomics on a BigUint64Array: the same 8-byte atomic RMW as Wasm's
- * `i64.atomic.rmw.add`, so JS and Wasm threads can add to one cell. (Splitting into two
- * 32-bit atomics would be faster here but would race with the Wasm 64-bit add, and a
- * reader could see the low word wrapped before the high word was bumped.)
+ * `i64.atomic.rmw.add`, so JS and Wasm threads can add to one cell. (Two 32-bit atomics
+ * would be cheaper here but would race with the Wasm 64-bit add, and a reader could see
+ * the low word wrapped before the high word was bumped.)
  *
- * Owned cells use a plain Uint32Array store for the low word: ECMA-262 makes aligned
- * integer typed-array accesses tear-free (IsNoTearConfiguration), so racing readers see
- * the old or the new word.
+ * Owned low words are written with a plain Uint32Array store: ECMA-262 makes aligned
+ * integer typed-array accesses tear-free (IsNoTearConfiguration), so a racing reader
+ * sees the old or the new word, and the word's tag makes it readable on its own.
  */
 class JsCellOps implements CellOps {
   readonly kind = 'js' as const;
@@ -35,44 +36,41 @@ class JsCellOps implements CellOps {
     Atomics.add(this.u64, cell >>> 3, hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));
   }
 
-  ownedInc(seq: number, cell: number): void {
-    const i = cell >>> 2;
-    const lo = this.u32[i]! + 1;
-    if (lo < TWO32) this.u32[i] = lo;
-    else this.carry(seq, i, 0, 1);
+  ownedInc(low: number, high: number): void {
+    const i = low >>> 2;
+    const w = this.u32[i]!;
+    const t = (w & LOW_MASK) + 1;
+    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    else this.carry(i, high, t);
   }
 
-  ownedAdd(seq: number, cell: number, lo: number, hi: number): void {
-    const i = cell >>> 2;
-    const sum = this.u32[i]! + lo;
-    if (hi === 0 && sum < TWO32) this.u32[i] = sum;
-    else this.carry(seq, i, sum >>> 0, hi + (sum >= TWO32 ? 1 : 0));
+  ownedAdd(low: number, high: number, n: number): void {
+    const i = low >>> 2;
+    const w = this.u32[i]!;
+    const t = (w & LOW_MASK) + n;
+    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    else this.carry(i, high, t);
   }
 
-  private carry(seq: number, i: number, newLo: number, hiDelta: number): void {
-    const u32 = this.u32;
-    const s = seq >>> 2;
-    const v = u32[s]!;
-    Atomics.store(u32, s, v + 1);
-    Atomics.store(u32, i, newLo);
-    Atomics.store(u32, i + 1, (u32[i + 1]! + hiDelta) >>> 0);
-    Atomics.store(u32, s, v + 2);
+  // New high first, then the low word tagged with it (see assembly/counters.ts).
+  private carry(i: number, high: number, t: number): void {
+    const j = high >>> 3;
+    const h = BigInt.asUintN(64, this.u64[j]! + BigInt(Math.floor(t / 0x1000000)));
+    Atomics.store(this.u64, j, h);
+    Atomics.store(this.u32, i, ((Number(h & 0xffn) << 24) | (t & LOW_MASK)) >>> 0);
   }
 
-  private readOwned(seq: number, cell: number): bigint {
-    const u32 = this.u32;
-    const s = seq >>> 2;
-    const i = cell >>> 2;
-    let hi = 0;
-    let lo = 0;
-    for (let spins = 0; ; spins++) {
-      const s1 = Atomics.load(u32, s);
-      hi = Atomics.load(u32, i + 1);
-      lo = Atomics.load(u32, i);
-      const s2 = Atomics.load(u32, s);
-      if ((s1 === s2 && (s1 & 1) === 0) || spins >= SEQ_SPIN_LIMIT) break;
+  private readOwned(low: number, high: number): bigint {
+    const j = high >>> 3;
+    let h = 0n;
+    let w = 0;
+    for (let tries = 0; tries < READ_RETRIES; tries++) {
+      h = Atomics.load(this.u64, j);
+      w = Atomics.load(this.u32, low >>> 2);
+      if (Atomics.load(this.u64, j) === h) break;
     }
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    const d = (((w >>> 24) - Number(h & 0xffn) + 128) & 0xff) - 128;
+    return ((h + BigInt(d)) << 24n) + BigInt(w & LOW_MASK);
   }
 
   readShared(cell: number): number {
@@ -84,18 +82,14 @@ class JsCellOps implements CellOps {
     return Atomics.load(this.u64, cell >>> 3);
   }
 
-  readStriped(sharedCell: number, firstOwned: number, cellOffset: number, stride: number, stripes: number): number {
-    const v = this.readStriped64(sharedCell, firstOwned, cellOffset, stride, stripes);
+  readStriped(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): number {
+    const v = this.readStriped64(sharedCell, firstLow, firstHigh, stride, stripes);
     return v > MAX_SAFE_BIG ? -1 : Number(v);
   }
 
-  readStriped64(sharedCell: number, firstOwned: number, cellOffset: number, stride: number, stripes: number): bigint {
+  readStriped64(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): bigint {
     let total = Atomics.load(this.u64, sharedCell >>> 3);
-    let cell = firstOwned;
-    for (let k = 0; k < stripes; k++) {
-      total += this.readOwned(cell - cellOffset, cell);
-      cell += stride;
-    }
+    for (let k = 0; k < stripes; k++) total += this.readOwned(firstLow + k * stride, firstHigh + k * stride);
     return BigInt.asUintN(64, total);
   }
 }

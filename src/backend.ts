@@ -3,7 +3,8 @@
  * (layout.ts). Two implementations with the same semantics on the same memory:
  * backend-wasm.ts (the AssemblyScript core) and backend-js.ts (Atomics on views). A 'js'
  * thread and a 'wasm' thread can update the same cells: both use 64-bit atomic adds on
- * shared cells and the same seqlocked u32 halves on owned stripes.
+ * shared cells and the same tagged low/high words on owned stripes
+ * (assembly/counters.ts explains the owned-cell protocol).
  *
  * Numbers crossing the boundary are u32 halves (`lo`, `hi`), never an i64, which would
  * arrive in JS as a heap-allocated BigInt. Number reads return -1 for a value above
@@ -15,10 +16,11 @@ export interface CellOps {
   readonly kind: BackendKind;
   sharedInc(cell: number): void;
   sharedAdd(cell: number, lo: number, hi: number): void;
-  ownedInc(seq: number, cell: number): void;
-  ownedAdd(seq: number, cell: number, lo: number, hi: number): void;
+  ownedInc(low: number, high: number): void;
+  /** `n` < 2^30 (OWNED_ADD_LIMIT). */
+  ownedAdd(low: number, high: number, n: number): void;
   readShared(cell: number): number;
   readShared64(cell: number): bigint;
-  readStriped(sharedCell: number, firstOwned: number, cellOffset: number, stride: number, stripes: number): number;
-  readStriped64(sharedCell: number, firstOwned: number, cellOffset: number, stride: number, stripes: number): bigint;
+  readStriped(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): number;
+  readStriped64(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): bigint;
 }

@@ -6,7 +6,7 @@ export const MAX_U64 = (1n << 64n) - 1n;
 /**
  * Throws unless `n` is a safe non-negative integer (0 <= n <= 2^53 - 1), the range a
  * JS number holds exactly. The caller has already taken the common fast path
- * (`(n >>> 0) === n`, an integer below 2^32), so this is the slow path and the error path.
+ * (a number with `(n >>> 0) === n`: an integer below 2^32), so this is the slow path and the error path.
  */
 export function checkCount(n: unknown): asserts n is number {
   if (typeof n !== 'number') throw new InvalidCountError(n, 'not a number');

@@ -1,7 +1,7 @@
 import type { CellOps } from './backend.js';
 import { TWO32, checkBigCount, checkCount, highWord } from './count.js';
 import { UnknownFieldError, UnsafeIntegerError } from './errors.js';
-import { OWNED_CELLS_OFFSET, type SetGeometry } from './layout.js';
+import { OWNED_ADD_LIMIT, type SetGeometry, cellAddresses } from './layout.js';
 
 /**
  * One u64 counter of a set. Updates are relaxed with respect to every other counter: no
@@ -35,9 +35,9 @@ abstract class CounterBase implements Counter {
   protected readonly ops: CellOps;
   private readonly setName: string;
   // Read geometry. For a plain set only `sharedCell` is used.
-  private readonly sharedCell: number;
-  private readonly firstOwned: number;
-  private readonly cellOffset: number;
+  protected readonly sharedCell: number;
+  private readonly firstLow: number;
+  private readonly firstHigh: number;
   private readonly stride: number;
   private readonly stripes: number;
 
@@ -46,9 +46,10 @@ abstract class CounterBase implements Counter {
     this.field = field;
     this.setName = p.setName;
     const g = p.geometry;
-    this.sharedCell = p.dataOffset + index * 8;
-    this.cellOffset = OWNED_CELLS_OFFSET + index * 8;
-    this.firstOwned = p.dataOffset + g.sharedBlockBytes + this.cellOffset;
+    const first = cellAddresses(g, p.dataOffset, index, 0);
+    this.sharedCell = first.shared;
+    this.firstLow = first.low;
+    this.firstHigh = first.high;
     this.stride = g.stride;
     this.stripes = g.stripes;
   }
@@ -57,7 +58,8 @@ abstract class CounterBase implements Counter {
   protected abstract addSplit(lo: number, hi: number): void;
 
   add(n: number): void {
-    if ((n >>> 0) === n) {
+    // typeof first: `>>>` throws a TypeError on a BigInt or a Symbol.
+    if (typeof n === 'number' && (n >>> 0) === n) {
       this.addSplit(n, 0);
       return;
     }
@@ -75,7 +77,7 @@ abstract class CounterBase implements Counter {
     const v =
       this.stripes === 0
         ? this.ops.readShared(this.sharedCell)
-        : this.ops.readStriped(this.sharedCell, this.firstOwned, this.cellOffset, this.stride, this.stripes);
+        : this.ops.readStriped(this.sharedCell, this.firstLow, this.firstHigh, this.stride, this.stripes);
     if (v < 0) throw new UnsafeIntegerError(this.setName, this.field);
     return v;
   }
@@ -83,47 +85,41 @@ abstract class CounterBase implements Counter {
   valueBigInt(): bigint {
     return this.stripes === 0
       ? this.ops.readShared64(this.sharedCell)
-      : this.ops.readStriped64(this.sharedCell, this.firstOwned, this.cellOffset, this.stride, this.stripes);
+      : this.ops.readStriped64(this.sharedCell, this.firstLow, this.firstHigh, this.stride, this.stripes);
   }
 }
 
 /** Writes a cell any thread may write: a 64-bit atomic add. */
 class SharedCounter extends CounterBase {
-  private readonly cell: number;
-  constructor(ops: CellOps, p: SetPlacement, index: number, field: string) {
-    super(ops, p, index, field);
-    this.cell = p.dataOffset + index * 8;
-  }
   inc(): void {
-    this.ops.sharedInc(this.cell);
+    this.ops.sharedInc(this.sharedCell);
   }
   protected addSplit(lo: number, hi: number): void {
-    this.ops.sharedAdd(this.cell, lo, hi);
+    this.ops.sharedAdd(this.sharedCell, lo, hi);
   }
 }
 
-/** Writes this thread's own stripe: a plain load and store (see assembly/counters.ts). */
+/**
+ * Writes this thread's own stripe: a plain load and store (assembly/counters.ts). An add
+ * of 2^30 or more goes to the shared stripe instead, which keeps every owned update's
+ * step of the high word small enough for readers to place the low word exactly.
+ */
 class OwnedCounter extends CounterBase {
-  private readonly seq: number;
-  private readonly cell: number;
+  private readonly low: number;
+  private readonly high: number;
   constructor(ops: CellOps, p: SetPlacement, index: number, field: string) {
     super(ops, p, index, field);
-    this.seq = p.dataOffset + p.geometry.sharedBlockBytes + p.ownedStripe * p.geometry.stride;
-    this.cell = this.seq + OWNED_CELLS_OFFSET + index * 8;
+    const mine = cellAddresses(p.geometry, p.dataOffset, index, p.ownedStripe);
+    this.low = mine.low;
+    this.high = mine.high;
   }
   inc(): void {
-    this.ops.ownedInc(this.seq, this.cell);
+    this.ops.ownedInc(this.low, this.high);
   }
   protected addSplit(lo: number, hi: number): void {
-    this.ops.ownedAdd(this.seq, this.cell, lo, hi);
+    if (hi === 0 && lo < OWNED_ADD_LIMIT) this.ops.ownedAdd(this.low, this.high, lo);
+    else this.ops.sharedAdd(this.sharedCell, lo, hi);
   }
-}
-
-/** Address of `field`'s cell in this thread's write target, and the stripe's sequence word. */
-export function writeTarget(p: SetPlacement, index: number): { seq: number; cell: number; owned: boolean } {
-  if (p.ownedStripe < 0) return { seq: 0, cell: p.dataOffset + index * 8, owned: false };
-  const seq = p.dataOffset + p.geometry.sharedBlockBytes + p.ownedStripe * p.geometry.stride;
-  return { seq, cell: seq + OWNED_CELLS_OFFSET + index * 8, owned: true };
 }
 
 export function makeCounter(ops: CellOps, p: SetPlacement, index: number, field: string): Counter {

@@ -75,29 +75,45 @@ export function directorySlotsFor(capacityBytes: number): number {
  * Plain set: F shared cells, 8 bytes each.
  *
  * Striped set with S stripes:
- *   shared stripe   F cells (atomic adds from threads without a stripe of their own),
- *                   padded to a 128-byte block
- *   owned stripe i  at sharedBlock + i * stride: a sequence word (+0, 8 bytes with
- *                   padding) then F cells; stride = 8 + 8F rounded up to 128
+ *   shared stripe   F u64 cells (atomic adds from threads without a stripe of their own,
+ *                   and adds of 2^30 or more), padded to a 128-byte block
+ *   owned stripe i  at sharedBlock + i * stride: F low words (u32: tag:8 | low:24),
+ *                   padded to 8 bytes, then F high words (u64); stride rounded up to 128
  * Each owned stripe has one writer (see registry.ts), so its block is written by one
- * thread only; readers sum the shared cell and the S owned cells.
+ * thread only; readers sum the shared cell and the S owned cells (assembly/counters.ts
+ * explains the low/high split).
  */
 export interface SetGeometry {
   readonly striped: boolean;
   readonly fieldCount: number;
   readonly stripes: number;
   readonly sharedBlockBytes: number;
+  /** Offset of the high words within an owned stripe. */
+  readonly highOffset: number;
   readonly stride: number;
   readonly dataBytes: number;
 }
 
-export const OWNED_CELLS_OFFSET = 8;
+/** Adds of at least this much go to the shared stripe (keeps an owned high word's step small). */
+export const OWNED_ADD_LIMIT = 2 ** 30;
 
 export function setGeometry(fieldCount: number, striped: boolean, stripes: number): SetGeometry {
   if (!striped) {
-    return { striped, fieldCount, stripes: 0, sharedBlockBytes: fieldCount * 8, stride: 0, dataBytes: fieldCount * 8 };
+    const bytes = fieldCount * 8;
+    return { striped, fieldCount, stripes: 0, sharedBlockBytes: bytes, highOffset: 0, stride: 0, dataBytes: bytes };
   }
   const sharedBlockBytes = alignUp(fieldCount * 8, BLOCK);
-  const stride = alignUp(OWNED_CELLS_OFFSET + fieldCount * 8, BLOCK);
-  return { striped, fieldCount, stripes, sharedBlockBytes, stride, dataBytes: sharedBlockBytes + stripes * stride };
+  const highOffset = alignUp(fieldCount * 4, 8);
+  const stride = alignUp(highOffset + fieldCount * 8, BLOCK);
+  return { striped, fieldCount, stripes, sharedBlockBytes, highOffset, stride, dataBytes: sharedBlockBytes + stripes * stride };
+}
+
+/** Addresses of field `index`'s cells in a set whose data starts at `dataOffset`. */
+export function cellAddresses(g: SetGeometry, dataOffset: number, index: number, stripe: number) {
+  const ownedBase = dataOffset + g.sharedBlockBytes + stripe * g.stride;
+  return {
+    shared: dataOffset + index * 8,
+    low: ownedBase + index * 4,
+    high: ownedBase + g.highOffset + index * 8,
+  };
 }

@@ -1,7 +1,7 @@
 import { WASM_BASE64 } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
-export const CORE_ABI_VERSION = 1;
+export const CORE_ABI_VERSION = 2;
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -41,12 +41,12 @@ export type CoreExports = {
   abiVersion(): number;
   sharedInc(cell: number): void;
   sharedAdd(cell: number, lo: number, hi: number): void;
-  ownedInc(seq: number, cell: number): void;
-  ownedAdd(seq: number, cell: number, lo: number, hi: number): void;
+  ownedInc(low: number, high: number): void;
+  ownedAdd(low: number, high: number, n: number): void;
   readShared(cell: number): number;
   readShared64(cell: number): bigint;
-  readStriped(sharedCell: number, firstOwned: number, cellOffset: number, stride: number, stripes: number): number;
-  readStriped64(sharedCell: number, firstOwned: number, cellOffset: number, stride: number, stripes: number): bigint;
+  readStriped(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): number;
+  readStriped64(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): bigint;
 };
 
 export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {

@@ -20,6 +20,7 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: BufferSource);
     static exports(module: Module): ModuleExportDescriptor[];
+  static imports(module: Module): ModuleExportDescriptor[];
   }
   class Instance {
     constructor(module: Module, imports?: Record<string, Record<string, unknown>>);
