@@ -53,6 +53,15 @@ describe.each(BACKENDS)('StepExecutionStats (%s backend)', (backend) => {
       expect(s.totalExecutionTimeMs()).toBe(time);
     });
 
+    it('durations just below 2^30 stay on the owned path and carry exactly', () => {
+      const s = open();
+      for (let i = 0; i < 20; i++) s.recordSuccess(2 ** 30 - 1);
+      expect(s.totalExecutionTimeMs()).toBe(20n * (2n ** 30n - 1n));
+      s.recordSuccess(2 ** 30);
+      expect(s.totalExecutionTimeMs()).toBe(21n * 2n ** 30n - 20n);
+      expect(s.snapshot().total_succeeded).toBe(21);
+    });
+
     it('a success of 0 ms counts the execution and adds no time', () => {
       const s = open();
       s.recordSuccess(0);

@@ -3,7 +3,7 @@ import type { Counter } from '../counter-set.js';
 import { InvalidCountError } from '../errors.js';
 import type { BusField } from './fields.js';
 import type { StatsKernels } from './kernels.js';
-import type { StatsPlacement } from './open.js';
+import { OWNED_ADD_LIMIT, type StatsPlacement } from './open.js';
 
 /** The live fields of a bus snapshot: read from the bus itself, not stored counters. */
 export interface EventBusLiveCounts {
@@ -65,17 +65,21 @@ function checkLive(live: unknown): EventBusLiveCounts {
  */
 export class EventBusStats {
   readonly name: string;
-  private readonly seq: number;
-  private readonly cells: number;
+  private readonly a: number;
+  private readonly b: number;
   private readonly k: StatsKernels;
+  private readonly sharedA: number;
+  private readonly sharedK: StatsKernels;
   private readonly c: Readonly<Record<BusField, Counter>>;
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<BusField>) {
     this.name = name;
-    this.seq = p.seq;
-    this.cells = p.cells;
+    this.a = p.a;
+    this.b = p.b;
     this.k = p.kernels;
+    this.sharedA = p.sharedA;
+    this.sharedK = p.sharedKernels;
     this.c = {
       total_events_dispatched: p.set.counter('total_events_dispatched'),
       rust_handler_dispatches: p.set.counter('rust_handler_dispatches'),
@@ -97,13 +101,13 @@ export class EventBusStats {
    * anything else throws InvalidCountError and records nothing.
    */
   recordRustDispatch(errorCount = 0): void {
-    if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount) {
-      this.k.busRust(this.seq, this.cells, errorCount, 0);
+    if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount && errorCount < OWNED_ADD_LIMIT) {
+      this.k.busRust(this.a, this.b, errorCount, 0);
       return;
     }
     checkCount(errorCount);
     const hi = highWord(errorCount);
-    this.k.busRust(this.seq, this.cells, errorCount - hi * TWO32, hi);
+    this.sharedK.busRust(this.sharedA, 0, errorCount - hi * TWO32, hi);
   }
 
   /** `ffi_channel_dispatches += 1`: an event went to the open receivers (once per event). */
@@ -125,15 +129,17 @@ export class EventBusStats {
   /**
    * @internal A whole publish in one call: total += 1, the handler step when `flags &
    * PUB_RUST` (with `errors` failures), one ffi dispatch (`flags & PUB_FFI`) or one drop,
-   * and `lagged` lost events. `errors` and `lagged` are small non-negative integers.
+   * and `lagged` lost events. `errors` and `lagged` are non-negative int32s.
    */
   recordPublish(flags: number, errors: number, lagged: number): void {
-    this.k.busPublish(this.seq, this.cells, flags, errors, lagged);
+    if ((errors | lagged) < OWNED_ADD_LIMIT) this.k.busPublish(this.a, this.b, flags, errors, lagged);
+    else this.sharedK.busPublish(this.sharedA, 0, flags, errors, lagged);
   }
 
   /** @internal The broadcast step of a publish that finished after its handlers settled. */
   recordFfiStep(flags: number, lagged: number): void {
-    this.k.busFfi(this.seq, this.cells, flags, lagged);
+    if (lagged < OWNED_ADD_LIMIT) this.k.busFfi(this.a, this.b, flags, lagged);
+    else this.sharedK.busFfi(this.sharedA, 0, flags, lagged);
   }
 
   /**

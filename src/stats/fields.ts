@@ -1,6 +1,7 @@
 /*
- * Field lists of the stats structs, in cell order. assembly/stats.ts addresses the cells
- * by these positions (field i is at `cells + 8 * i`), so this file and that one change
+ * Field lists of the stats structs, in cell order. assembly/stats.ts and kernels.ts address
+ * the cells by these positions (field i: owned low word a + 4i and high word b + 8i, shared
+ * cell a + 8i; see kernels.ts), so these files change
  * together; test/step-stats.test.ts and test/bus-stats.test.ts record through every path
  * and read each field back by name, on both backends, which catches a mismatch.
  */

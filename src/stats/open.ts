@@ -1,6 +1,6 @@
-import { CounterSet, type SetPlacement, writeTarget } from '../counter-set.js';
+import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { InvalidOptionsError } from '../errors.js';
-import { setGeometry } from '../layout.js';
+import { OWNED_ADD_LIMIT, cellAddresses, setGeometry } from '../layout.js';
 import { type EntryKind, type StatsRegistry, checkName } from '../registry.js';
 import { type StatsKernels, statsKernels } from './kernels.js';
 
@@ -15,13 +15,17 @@ export interface StatsOptions {
   striped?: boolean;
 }
 
+export { OWNED_ADD_LIMIT };
+
 /** Where one thread records into a struct, and how it reads it back. */
 export interface StatsPlacement<F extends string> {
-  /** This thread's stripe sequence word (owned) or 0 (shared). */
-  readonly seq: number;
-  /** The struct's first cell in this thread's write target. */
-  readonly cells: number;
+  /** Kernel arguments for this thread's write target (kernels.ts: owned low/high words, or shared cells). */
+  readonly a: number;
+  readonly b: number;
   readonly kernels: StatsKernels;
+  /** The shared cells and their kernels, for records whose count is OWNED_ADD_LIMIT or more. */
+  readonly sharedA: number;
+  readonly sharedKernels: StatsKernels;
   /** Reads (snapshots) and the single-field record methods go through the generic counters. */
   readonly set: CounterSet<F>;
 }
@@ -58,11 +62,15 @@ export function openStats<F extends string, T>(
   const geometry = setGeometry(fields.length, striped, registry.stripes);
   return registry.openEntry(name, kind, { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) => {
     const placement: SetPlacement = { setName: name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) };
-    const target = writeTarget(placement, 0);
+    const stripe = placement.ownedStripe;
+    const first = cellAddresses(geometry, dataOffset, 0, stripe < 0 ? 0 : stripe);
+    const shared = statsKernels(registry, false);
     return build({
-      seq: target.seq,
-      cells: target.cell,
-      kernels: statsKernels(registry, target.owned),
+      a: stripe < 0 ? first.shared : first.low,
+      b: stripe < 0 ? 0 : first.high,
+      kernels: stripe < 0 ? shared : statsKernels(registry, true),
+      sharedA: first.shared,
+      sharedKernels: shared,
       set: new CounterSet<F>(registry.ops, placement, fields),
     });
   });

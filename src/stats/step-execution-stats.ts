@@ -1,7 +1,7 @@
 import { TWO32, checkCount, highWord } from '../count.js';
 import type { Counter } from '../counter-set.js';
 import type { StatsKernels } from './kernels.js';
-import type { StatsPlacement } from './open.js';
+import { OWNED_ADD_LIMIT, type StatsPlacement } from './open.js';
 import type { StepField } from './fields.js';
 
 /** Snapshot DTO, keys as in the original system's API. */
@@ -33,9 +33,11 @@ export interface StepExecutionStatsBigIntSnapshot {
  */
 export class StepExecutionStats {
   readonly name: string;
-  private readonly seq: number;
-  private readonly cells: number;
+  private readonly a: number;
+  private readonly b: number;
   private readonly k: StatsKernels;
+  private readonly sharedA: number;
+  private readonly sharedK: StatsKernels;
   private readonly executed: Counter;
   private readonly succeeded: Counter;
   private readonly failed: Counter;
@@ -44,9 +46,11 @@ export class StepExecutionStats {
   /** @internal */
   constructor(name: string, p: StatsPlacement<StepField>) {
     this.name = name;
-    this.seq = p.seq;
-    this.cells = p.cells;
+    this.a = p.a;
+    this.b = p.b;
     this.k = p.kernels;
+    this.sharedA = p.sharedA;
+    this.sharedK = p.sharedKernels;
     this.executed = p.set.counter('total_executed');
     this.succeeded = p.set.counter('total_succeeded');
     this.failed = p.set.counter('total_failed');
@@ -60,18 +64,20 @@ export class StepExecutionStats {
    */
   recordSuccess(ms: number): void {
     // typeof first: `>>>` on a BigInt throws a TypeError, not our InvalidCountError.
-    if (typeof ms === 'number' && (ms >>> 0) === ms) {
-      this.k.stepSuccess(this.seq, this.cells, ms, 0);
+    if (typeof ms === 'number' && (ms >>> 0) === ms && ms < OWNED_ADD_LIMIT) {
+      this.k.stepSuccess(this.a, this.b, ms, 0);
       return;
     }
+    // Slow path: validation, and durations of 2^30 ms (12 days) or more, which go to the
+    // shared cells (an owned stripe takes smaller steps only; the totals are the same).
     checkCount(ms);
     const hi = highWord(ms);
-    this.k.stepSuccess(this.seq, this.cells, ms - hi * TWO32, hi);
+    this.sharedK.stepSuccess(this.sharedA, 0, ms - hi * TWO32, hi);
   }
 
   /** One failed execution: executed and failed, in one backend call. */
   recordFailure(): void {
-    this.k.stepFailure(this.seq, this.cells);
+    this.k.stepFailure(this.a, this.b);
   }
 
   /**

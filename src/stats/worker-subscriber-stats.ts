@@ -38,16 +38,16 @@ function checkWorkerId(workerId: unknown): string {
  */
 export class WorkerSubscriberStats {
   readonly name: string;
-  private readonly seq: number;
-  private readonly cells: number;
+  private readonly a: number;
+  private readonly b: number;
   private readonly k: StatsKernels;
   private readonly c: Readonly<Record<SubscriberField, Counter>>;
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<SubscriberField>) {
     this.name = name;
-    this.seq = p.seq;
-    this.cells = p.cells;
+    this.a = p.a;
+    this.b = p.b;
     this.k = p.kernels;
     this.c = {
       completions_received: p.set.counter('completions_received'),
@@ -60,7 +60,7 @@ export class WorkerSubscriberStats {
 
   /** `completions_received += 1` and `successful_completions` or `failed_completions += 1`, in one call. */
   recordCompletion(success: boolean): void {
-    this.k.subCompletion(this.seq, this.cells, success === true ? DONE_SUCCESS : 0);
+    this.k.subCompletion(this.a, this.b, success === true ? DONE_SUCCESS : 0);
   }
 
   /**
@@ -68,7 +68,7 @@ export class WorkerSubscriberStats {
    * DONE_CONVERSION_ERROR | DONE_UNMATCHED (src/stats/fields.ts).
    */
   recordOutcome(flags: number): void {
-    this.k.subCompletion(this.seq, this.cells, flags);
+    this.k.subCompletion(this.a, this.b, flags);
   }
 
   /** `conversion_errors += 1`. */
