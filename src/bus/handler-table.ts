@@ -32,6 +32,11 @@ const CACHE_LIMIT = 4096;
 export class HandlerTable {
   private readonly subs = new Map<string, Subscription>();
   private cache = new Map<string, MatchList>();
+  // One-entry cache in front of the map: a publisher usually repeats one name (often the
+  // same string literal), and an equality test of two identical strings is cheaper than
+  // a Map lookup.
+  private lastName: string | undefined = undefined;
+  private lastList: MatchList = EMPTY;
   private count = 0;
 
   /** Distinct pattern strings with at least one handler. */
@@ -52,7 +57,7 @@ export class HandlerTable {
     }
     sub.handlers.push(handler);
     this.count++;
-    this.cache = new Map();
+    this.invalidate();
   }
 
   /** Removes one registration of `handler` on `pattern`; false if there is none. */
@@ -64,19 +69,32 @@ export class HandlerTable {
     sub.handlers.splice(i, 1);
     if (sub.handlers.length === 0) this.subs.delete(pattern);
     this.count--;
-    this.cache = new Map();
+    this.invalidate();
     return true;
   }
 
   clear(): void {
     this.subs.clear();
     this.count = 0;
-    this.cache = new Map();
+    this.invalidate();
   }
 
   match(eventName: string): MatchList {
-    const hit = this.cache.get(eventName);
-    if (hit !== undefined) return hit;
+    if (eventName === this.lastName) return this.lastList;
+    let list = this.cache.get(eventName);
+    if (list === undefined) list = this.compute(eventName);
+    this.lastName = eventName;
+    this.lastList = list;
+    return list;
+  }
+
+  private invalidate(): void {
+    this.cache = new Map();
+    this.lastName = undefined;
+    this.lastList = EMPTY;
+  }
+
+  private compute(eventName: string): MatchList {
     const handlers: EventHandler[] = [];
     const patterns: string[] = [];
     for (const [pattern, sub] of this.subs) {

@@ -10,9 +10,10 @@
  * Owned forms take counts below 2^30 only (OWNED_ADD_LIMIT); the structs send a record
  * with a larger count to the shared form.
  *
- * The JS twins do not re-implement the cell protocol: they call the same CellOps the
- * counters use (src/backend-js.ts), so a JS thread and a Wasm thread can record into one
- * struct at the same time and there is one JS copy of the protocol to keep right.
+ * The JS twins follow the same protocol on the same cells (the shared ones call the
+ * counters' CellOps, the owned ones inline only the protocol's plain-store fast path and
+ * call CellOps for the rest), so a JS thread and a Wasm thread can record into one struct
+ * at the same time.
  */
 import type { CellOps } from '../backend.js';
 import type { StatsRegistry } from '../registry.js';
@@ -57,13 +58,37 @@ const SUB_FAILED = 2;
 const SUB_CONVERSION = 3;
 const SUB_UNMATCHED = 4;
 
+const LOW_MASK = 0xffffff;
+const TAG_MASK = 0xff000000;
+
+/*
+ * The common case of an owned update, a plain store of the low word with its tag kept,
+ * is inlined here (the same two lines as src/backend-js.ts), so that a record is a few
+ * typed-array accesses in the caller's own optimized code rather than a chain of calls.
+ * Anything else (a carry into the high word) is handed to the core's CellOps, which
+ * re-reads the word and does the whole protocol of assembly/counters.ts.
+ */
 class JsOwnedKernels implements StatsKernels {
-  constructor(private readonly o: CellOps) {}
+  private readonly u32: Uint32Array;
+  constructor(
+    private readonly o: CellOps,
+    buffer: ArrayBufferLike,
+  ) {
+    this.u32 = new Uint32Array(buffer);
+  }
   private inc(a: number, b: number, field: number): void {
-    this.o.ownedInc(a + field * 4, b + field * 8);
+    const i = (a >>> 2) + field;
+    const w = this.u32[i]!;
+    const t = (w & LOW_MASK) + 1;
+    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    else this.o.ownedInc(a + field * 4, b + field * 8);
   }
   private add(a: number, b: number, field: number, n: number): void {
-    this.o.ownedAdd(a + field * 4, b + field * 8, n);
+    const i = (a >>> 2) + field;
+    const w = this.u32[i]!;
+    const t = (w & LOW_MASK) + n;
+    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    else this.o.ownedAdd(a + field * 4, b + field * 8, n);
   }
   stepSuccess(a: number, b: number, ms: number): void {
     this.inc(a, b, 0);
@@ -173,7 +198,7 @@ export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKern
       }
       pair = [wasmKernels(x, false), wasmKernels(x, true)];
     } else {
-      pair = [new JsSharedKernels(registry.ops), new JsOwnedKernels(registry.ops)];
+      pair = [new JsSharedKernels(registry.ops), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];
     }
     cache.set(registry, pair);
   }
