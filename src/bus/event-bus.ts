@@ -2,6 +2,8 @@ import { InvalidOptionsError } from '../errors.js';
 import type { StatsRegistry } from '../registry.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
 import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
+import type { StatsKernels } from '../stats/kernels.js';
+import { OWNED_ADD_LIMIT } from '../layout.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, InvalidEventError } from './errors.js';
@@ -53,6 +55,13 @@ export class InProcessEventBus {
   private readonly broadcaster: Broadcaster;
   private readonly logger: BusLogger;
   private readonly record: boolean;
+  // The stats' whole-publish kernel and its arguments, held here so that the one record
+  // call of a synchronous publish is a single call from publish() itself: every level of
+  // JS call between them cost measurable time (the kernel is the only thing publish()
+  // cannot inline, a Wasm export in particular).
+  private readonly k: StatsKernels;
+  private readonly ka: number;
+  private readonly kb: number;
 
   constructor(options: InProcessEventBusOptions) {
     const c: BusConfig = checkBusOptions(options);
@@ -63,6 +72,10 @@ export class InProcessEventBus {
     this.logger = c.logger;
     this.record = c.recordStats;
     this.stats = c.registry.eventBusStats(c.name);
+    const w = this.stats.publishWriter();
+    this.k = w.k;
+    this.ka = w.a;
+    this.kb = w.b;
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
   }
 
@@ -131,7 +144,8 @@ export class InProcessEventBus {
     if (typeof eventName !== 'string') throw new InvalidEventError(event, 'event_name must be a string');
 
     if (this.table.handlerCount === 0) {
-      this.broadcastStep(event, 0, 0);
+      const lagged = this.broadcaster.publish(event);
+      if (this.record) this.recordPublish(lagged >= 0 ? PUB_FFI : 0, 0, lagged);
       return undefined;
     }
     const list = this.table.match(eventName);
@@ -151,14 +165,16 @@ export class InProcessEventBus {
     }
     if (pending !== undefined) return this.settle(event, errors, pending);
     if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(event, errors);
-    this.broadcastStep(event, PUB_RUST, errors);
+    const lagged = this.broadcaster.publish(event);
+    if (this.record) this.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors, lagged);
     return undefined;
   }
 
-  /** Step 3 of a synchronous publish, and the one record call for the whole publish. */
-  private broadcastStep(event: DomainEvent, rust: number, errors: number): void {
-    const lagged = this.broadcaster.publish(event);
-    if (this.record) this.stats.recordPublish(rust | (lagged >= 0 ? PUB_FFI : 0), errors, lagged > 0 ? lagged : 0);
+  /** The one record call of a synchronous publish. `lagged` is -1 (no receiver) or the events lost. */
+  private recordPublish(flags: number, errors: number, lagged: number): void {
+    const l = lagged > 0 ? lagged : 0;
+    if ((errors | l) < OWNED_ADD_LIMIT) this.k.busPublish(this.ka, this.kb, flags, errors, l);
+    else this.stats.recordPublish(flags, errors, l);
   }
 
   private settle(event: DomainEvent, syncErrors: number, pending: PendingCall[]): Promise<void> {

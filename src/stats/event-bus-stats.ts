@@ -136,6 +136,16 @@ export class EventBusStats {
     else this.sharedK.busPublish(this.sharedA, 0, flags, errors, lagged);
   }
 
+  /**
+   * @internal The arguments of this thread's whole-publish kernel, for a caller that
+   * records on its hottest path without the extra call levels (InProcessEventBus): call
+   * `k.busPublish(a, b, flags, errors, lagged)` when `(errors | lagged) < OWNED_ADD_LIMIT`,
+   * recordPublish() otherwise.
+   */
+  publishWriter(): { readonly k: StatsKernels; readonly a: number; readonly b: number } {
+    return { k: this.k, a: this.a, b: this.b };
+  }
+
   /** @internal The broadcast step of a publish that finished after its handlers settled. */
   recordFfiStep(flags: number, lagged: number): void {
     if (lagged < OWNED_ADD_LIMIT) this.k.busFfi(this.a, this.b, flags, lagged);

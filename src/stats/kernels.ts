@@ -58,15 +58,18 @@ const SUB_FAILED = 2;
 const SUB_CONVERSION = 3;
 const SUB_UNMATCHED = 4;
 
-const LOW_MASK = 0xffffff;
-const TAG_MASK = 0xff000000;
-
 /*
  * The common case of an owned update, a plain store of the low word with its tag kept,
  * is inlined here (the same two lines as src/backend-js.ts), so that a record is a few
  * typed-array accesses in the caller's own optimized code rather than a chain of calls.
  * Anything else (a carry into the high word) is handed to the core's CellOps, which
  * re-reads the word and does the whole protocol of assembly/counters.ts.
+ *
+ * The masks, field indexes and flags are written as literals, not as the named constants
+ * above: the bundler turns module constants into `var`s, which V8 must reload (and, for
+ * 0xff000000, unbox from a heap number) on every use, and that alone doubled the cost of
+ * these few instructions. 0xffffff = the low 24 bits; -16777216 = 0xff000000 (the tag)
+ * as an int32; field indexes and flags as in fields.ts.
  */
 class JsOwnedKernels implements StatsKernels {
   private readonly u32: Uint32Array;
@@ -79,48 +82,81 @@ class JsOwnedKernels implements StatsKernels {
   private inc(a: number, b: number, field: number): void {
     const i = (a >>> 2) + field;
     const w = this.u32[i]!;
-    const t = (w & LOW_MASK) + 1;
-    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    const t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
     else this.o.ownedInc(a + field * 4, b + field * 8);
   }
   private add(a: number, b: number, field: number, n: number): void {
     const i = (a >>> 2) + field;
     const w = this.u32[i]!;
-    const t = (w & LOW_MASK) + n;
-    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    const t = (w & 0xffffff) + n;
+    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
     else this.o.ownedAdd(a + field * 4, b + field * 8, n);
   }
+  // The hot record paths below repeat inc()'s two lines instead of calling it: inside a
+  // large caller (InProcessEventBus.publish) TurboFan runs out of inlining budget, and a
+  // real call per cell cost more than the cells themselves.
   stepSuccess(a: number, b: number, ms: number): void {
-    this.inc(a, b, 0);
-    this.inc(a, b, STEP_SUCCEEDED);
-    if (ms !== 0) this.add(a, b, STEP_TIME, ms);
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // total_executed
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    w = u[i + 1]!; // total_succeeded
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
+    else this.o.ownedInc(a + 4, b + 8);
+    if (ms !== 0) this.add(a, b, 3, ms); // total_execution_time_ms
   }
   stepFailure(a: number, b: number): void {
-    this.inc(a, b, 0);
-    this.inc(a, b, STEP_FAILED);
+    this.inc(a, b, 0); // total_executed
+    this.inc(a, b, 2); // total_failed
   }
   busRust(a: number, b: number, errors: number): void {
-    this.inc(a, b, BUS_RUST);
-    if (errors !== 0) this.add(a, b, BUS_ERRORS, errors);
+    this.inc(a, b, 1); // rust_handler_dispatches
+    if (errors !== 0) this.add(a, b, 3, errors); // rust_handler_errors
   }
   busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void {
-    this.inc(a, b, 0);
-    if ((flags & PUB_RUST) !== 0) {
-      this.inc(a, b, BUS_RUST);
-      if (errors !== 0) this.add(a, b, BUS_ERRORS, errors);
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // total_events_dispatched
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    if ((flags & 1) !== 0) {
+      // PUB_RUST: rust_handler_dispatches (+ rust_handler_errors)
+      w = u[i + 1]!;
+      t = (w & 0xffffff) + 1;
+      if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
+      else this.o.ownedInc(a + 4, b + 8);
+      if (errors !== 0) this.add(a, b, 3, errors);
     }
-    this.inc(a, b, (flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS);
-    if (lagged !== 0) this.add(a, b, BUS_LAGGED, lagged);
+    const f = (flags & 2) !== 0 ? 2 : 4; // PUB_FFI ? ffi_channel_dispatches : ffi_channel_drops
+    w = u[i + f]!;
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
+    else this.o.ownedInc(a + f * 4, b + f * 8);
+    if (lagged !== 0) this.add(a, b, 5, lagged); // ffi_channel_lagged
   }
   busFfi(a: number, b: number, flags: number, lagged: number): void {
-    this.inc(a, b, (flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS);
-    if (lagged !== 0) this.add(a, b, BUS_LAGGED, lagged);
+    this.inc(a, b, (flags & 2) !== 0 ? 2 : 4);
+    if (lagged !== 0) this.add(a, b, 5, lagged);
   }
   subCompletion(a: number, b: number, flags: number): void {
-    this.inc(a, b, 0);
-    this.inc(a, b, (flags & DONE_SUCCESS) !== 0 ? SUB_SUCCEEDED : SUB_FAILED);
-    if ((flags & DONE_CONVERSION_ERROR) !== 0) this.inc(a, b, SUB_CONVERSION);
-    if ((flags & DONE_UNMATCHED) !== 0) this.inc(a, b, SUB_UNMATCHED);
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // completions_received
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    const f = (flags & 1) !== 0 ? 1 : 2; // DONE_SUCCESS ? successful : failed
+    w = u[i + f]!;
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
+    else this.o.ownedInc(a + f * 4, b + f * 8);
+    if ((flags & 2) !== 0) this.inc(a, b, 3); // DONE_CONVERSION_ERROR: conversion_errors
+    if ((flags & 4) !== 0) this.inc(a, b, 4); // DONE_UNMATCHED: unmatched_correlations
   }
 }
 
