@@ -126,4 +126,20 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
       });
     });
   });
+
+  it('counts across the 2^24 boundary of an owned low word (the carry into the high word) stay exact', () => {
+    const r = StatsRegistry.create({ backend });
+    const bus = r.eventBusStats('carry-bus');
+    const sub = r.workerSubscriberStats('carry-sub');
+    const step = r.stepExecutionStats('carry-step');
+    const n = 2 ** 24 + 3;
+    for (let i = 0; i < n; i++) {
+      bus.recordPublish(1, 0, 0);
+      sub.recordCompletion(true);
+      step.recordSuccess(1);
+    }
+    expect(bus.snapshot()).toMatchObject({ total_events_dispatched: n, rust_handler_dispatches: n, ffi_channel_drops: n, ffi_channel_dispatches: 0 });
+    expect(sub.snapshot()).toMatchObject({ completions_received: n, successful_completions: n, failed_completions: 0 });
+    expect(step.snapshot()).toEqual({ total_executed: n, total_succeeded: n, total_failed: 0, average_execution_time_ms: 1 });
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  createDomainEvent,
   InProcessEventBus,
   InvalidEventError,
   InvalidOptionsError,
@@ -443,6 +444,24 @@ describe.each(BACKENDS)('InProcessEventBus (%s backend)', (backend) => {
       bus.publish(testEvent('a'));
       expect(bus.getStatisticsBigInt()).toMatchObject({ total_events_dispatched: 1n, ffi_channel_drops: 1n, ffi_subscriber_count: 0 });
     });
+  });
+
+  it('createDomainEvent fills id, version, correlation id and time, and the bus accepts it', () => {
+    const e = createDomainEvent({
+      event_name: 'payment.charged',
+      payload: { amount: 5 },
+      metadata: { task_uuid: 't', namespace: 'n', fired_by: 'me' },
+    });
+    expect(e.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(e.event_version).toBe('1.0');
+    expect(e.metadata.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Number.isNaN(Date.parse(e.metadata.fired_at))).toBe(false);
+    expect(e.metadata).toMatchObject({ task_uuid: 't', namespace: 'n', fired_by: 'me' });
+    const bus = newBus();
+    let got: DomainEvent | undefined;
+    bus.subscribe('payment.*', (ev) => void (got = ev));
+    bus.publish(e);
+    expect(got).toBe(e);
   });
 
   describe('invalid configuration', () => {
