@@ -16,6 +16,7 @@
  * at the same time.
  */
 import type { CellOps } from '../backend.js';
+import { InvalidHandleError } from '../errors.js';
 import type { StatsRegistry } from '../registry.js';
 import { PUB_FFI, PUB_RUST, DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from './fields.js';
 
@@ -230,7 +231,7 @@ export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKern
     if (registry.core !== undefined) {
       const x = registry.core as unknown as StatsCoreExports;
       if (typeof x.stepSuccessOwned !== 'function') {
-        throw new Error('atomic-stats: the Wasm core of this registry has no stats exports (a core built before assembly/stats.ts)');
+        throw new InvalidHandleError('the Wasm core of this registry has no stats exports (a core built before assembly/stats.ts)');
       }
       pair = [wasmKernels(x, false), wasmKernels(x, true)];
     } else {
