@@ -2,3 +2,4 @@
 // follows (host-laid-out addresses, no static data, no heap).
 export * from './counters';
 export * from './breaker';
+export * from './stats';

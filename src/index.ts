@@ -15,3 +15,49 @@ export {
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';
+export { StepExecutionStats, EventBusStats, WorkerSubscriberStats } from './stats/index.js';
+export type { StatsOptions } from './stats/index.js';
+export type { StepExecutionStatsSnapshot, StepExecutionStatsBigIntSnapshot } from './stats/step-execution-stats.js';
+export type { InProcessEventBusStats, InProcessEventBusBigIntStats, EventBusLiveCounts } from './stats/event-bus-stats.js';
+export type { WorkerEventSubscriberStats, WorkerEventSubscriberBigIntStats } from './stats/worker-subscriber-stats.js';
+export {
+  InProcessEventBus,
+  InProcessEventBusBuilder,
+  BroadcastReceiver,
+  createDomainEvent,
+  InvalidPatternError,
+  InvalidEventError,
+  HandlerFailedError,
+  ReceiverClosedError,
+} from './bus/index.js';
+export type {
+  DomainEvent,
+  DomainEventInit,
+  EventMetadata,
+  EventHandler,
+  InProcessEventBusOptions,
+  BusLogger,
+  BroadcastReceiverHandle,
+} from './bus/index.js';
+export {
+  WorkerEventSubscriber,
+  SubscriberClosedError,
+  CompletionSender,
+  convertCompletion,
+  DEFAULT_FAILURE_MESSAGE,
+  CorrelationTimeoutError,
+  CompletionConversionError,
+  DuplicateCorrelationError,
+} from './subscriber/index.js';
+export type {
+  WorkerEventSubscriberOptions,
+  ResultListener,
+  SubscriberLogger,
+  StepExecutionCompletionEvent,
+  StepExecutionResult,
+  StepExecutionMetadata,
+  StepExecutionError,
+  PendingExecution,
+  Correlation,
+  CorrelatedStepResult,
+} from './subscriber/index.js';

@@ -44,6 +44,8 @@ import {
   setGeometry,
 } from './layout.js';
 import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
+import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
+import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
 export interface RegistryOptions {
   /** Which implementation this thread uses for counter operations. Default `'wasm'`. */
@@ -302,6 +304,21 @@ export class StatsRegistry {
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
     return openCircuitBreaker(this, name, config, options);
+  }
+
+  /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
+  stepExecutionStats(name: string, options?: StatsOptions): StepExecutionStats {
+    return openStepExecutionStats(this, name, options);
+  }
+
+  /** Gets or creates the event-bus stats `name` (striped by default); see EventBusStats. */
+  eventBusStats(name: string, options?: StatsOptions): EventBusStats {
+    return openEventBusStats(this, name, options);
+  }
+
+  /** Gets or creates the completion-listener stats `name` (striped by default); see WorkerSubscriberStats. */
+  workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
+    return openWorkerSubscriberStats(this, name, options);
   }
 
   /** The directory's entries, as any thread sees them now. */

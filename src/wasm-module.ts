@@ -1,7 +1,7 @@
 import { WASM_BASE64 } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
-export const CORE_ABI_VERSION = 3;
+export const CORE_ABI_VERSION = 4;
 
 let compiled: WebAssembly.Module | undefined;
 

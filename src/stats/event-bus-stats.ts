@@ -1,0 +1,192 @@
+import { TWO32, checkCount, highWord } from '../count.js';
+import type { Counter } from '../counter-set.js';
+import { InvalidCountError } from '../errors.js';
+import type { BusField } from './fields.js';
+import type { StatsKernels } from './kernels.js';
+import { OWNED_ADD_LIMIT, type StatsPlacement } from './open.js';
+
+/** The live fields of a bus snapshot: read from the bus itself, not stored counters. */
+export interface EventBusLiveCounts {
+  /** Distinct pattern strings with at least one handler. */
+  rust_subscriber_patterns: number;
+  /** Handlers over all patterns. */
+  rust_handler_count: number;
+  /** Broadcast receivers open now. */
+  ffi_subscriber_count: number;
+}
+
+/** Snapshot DTO `InProcessEventBusStats`, keys as in the original system's API. */
+export interface InProcessEventBusStats extends EventBusLiveCounts {
+  total_events_dispatched: number;
+  rust_handler_dispatches: number;
+  ffi_channel_dispatches: number;
+  rust_handler_errors: number;
+  ffi_channel_drops: number;
+  /** Events lost by receivers that fell more than `ffiChannelBufferSize` behind (beyond the original). */
+  ffi_channel_lagged: number;
+}
+
+/** The same with every stored counter exact. */
+export interface InProcessEventBusBigIntStats extends EventBusLiveCounts {
+  total_events_dispatched: bigint;
+  rust_handler_dispatches: bigint;
+  ffi_channel_dispatches: bigint;
+  rust_handler_errors: bigint;
+  ffi_channel_drops: bigint;
+  ffi_channel_lagged: bigint;
+}
+
+const NO_LIVE: EventBusLiveCounts = { rust_subscriber_patterns: 0, rust_handler_count: 0, ffi_subscriber_count: 0 };
+
+function checkLive(live: unknown): EventBusLiveCounts {
+  if (live === undefined) return NO_LIVE;
+  if (live === null || typeof live !== 'object') throw new InvalidCountError(live, 'live counts must be an object');
+  const l = live as Record<string, unknown>;
+  for (const key of ['rust_subscriber_patterns', 'rust_handler_count', 'ffi_subscriber_count'] as const) {
+    const v = l[key];
+    if (v !== undefined) checkCount(v);
+  }
+  return {
+    rust_subscriber_patterns: (l.rust_subscriber_patterns as number | undefined) ?? 0,
+    rust_handler_count: (l.rust_handler_count as number | undefined) ?? 0,
+    ffi_subscriber_count: (l.ffi_subscriber_count as number | undefined) ?? 0,
+  };
+}
+
+/**
+ * The counters of an event bus, shared by every thread that opens the same name
+ * (`registry.eventBusStats(name)`); InProcessEventBus records into one, and a bus of your
+ * own can too. Every record method is one call into the backend.
+ *
+ * Counters are independent u64 cells: no ordering between them is promised and a
+ * snapshot is a set of individually atomic reads, not a transaction. So
+ * `total_events_dispatched == ffi_channel_dispatches + ffi_channel_drops` holds whenever
+ * no publish is in flight, not necessarily in a snapshot taken during one.
+ */
+export class EventBusStats {
+  readonly name: string;
+  private readonly a: number;
+  private readonly b: number;
+  private readonly k: StatsKernels;
+  private readonly sharedA: number;
+  private readonly sharedK: StatsKernels;
+  private readonly c: Readonly<Record<BusField, Counter>>;
+
+  /** @internal */
+  constructor(name: string, p: StatsPlacement<BusField>) {
+    this.name = name;
+    this.a = p.a;
+    this.b = p.b;
+    this.k = p.kernels;
+    this.sharedA = p.sharedA;
+    this.sharedK = p.sharedKernels;
+    this.c = {
+      total_events_dispatched: p.set.counter('total_events_dispatched'),
+      rust_handler_dispatches: p.set.counter('rust_handler_dispatches'),
+      ffi_channel_dispatches: p.set.counter('ffi_channel_dispatches'),
+      rust_handler_errors: p.set.counter('rust_handler_errors'),
+      ffi_channel_drops: p.set.counter('ffi_channel_drops'),
+      ffi_channel_lagged: p.set.counter('ffi_channel_lagged'),
+    };
+  }
+
+  /** `total_events_dispatched += 1`. */
+  recordDispatch(): void {
+    this.c.total_events_dispatched.inc();
+  }
+
+  /**
+   * One dispatch to handlers: `rust_handler_dispatches += 1` and `rust_handler_errors +=
+   * errorCount`, in one backend call. `errorCount` is a safe non-negative integer;
+   * anything else throws InvalidCountError and records nothing.
+   */
+  recordRustDispatch(errorCount = 0): void {
+    if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount && errorCount < OWNED_ADD_LIMIT) {
+      this.k.busRust(this.a, this.b, errorCount, 0);
+      return;
+    }
+    checkCount(errorCount);
+    const hi = highWord(errorCount);
+    this.sharedK.busRust(this.sharedA, 0, errorCount - hi * TWO32, hi);
+  }
+
+  /** `ffi_channel_dispatches += 1`: an event went to the open receivers (once per event). */
+  recordFfiDispatch(): void {
+    this.c.ffi_channel_dispatches.inc();
+  }
+
+  /** `ffi_channel_drops += 1`: an event found no open receiver. */
+  recordFfiDrop(): void {
+    this.c.ffi_channel_drops.inc();
+  }
+
+  /** `ffi_channel_lagged += count`: events receivers lost by falling behind. */
+  recordFfiLagged(count: number): void {
+    if (typeof count !== 'number') checkCount(count);
+    this.c.ffi_channel_lagged.add(count);
+  }
+
+  /**
+   * @internal A whole publish in one call: total += 1, the handler step when `flags &
+   * PUB_RUST` (with `errors` failures), one ffi dispatch (`flags & PUB_FFI`) or one drop,
+   * and `lagged` lost events. `errors` and `lagged` are non-negative int32s.
+   */
+  recordPublish(flags: number, errors: number, lagged: number): void {
+    if ((errors | lagged) < OWNED_ADD_LIMIT) this.k.busPublish(this.a, this.b, flags, errors, lagged);
+    else this.sharedK.busPublish(this.sharedA, 0, flags, errors, lagged);
+  }
+
+  /**
+   * @internal The arguments of this thread's whole-publish kernel, for a caller that
+   * records on its hottest path without the extra call levels (InProcessEventBus): call
+   * `k.busPublish(a, b, flags, errors, lagged)` when `(errors | lagged) < OWNED_ADD_LIMIT`,
+   * recordPublish() otherwise.
+   */
+  publishWriter(): { readonly k: StatsKernels; readonly a: number; readonly b: number } {
+    return { k: this.k, a: this.a, b: this.b };
+  }
+
+  /** @internal The broadcast step of a publish that finished after its handlers settled. */
+  recordFfiStep(flags: number, lagged: number): void {
+    if (lagged < OWNED_ADD_LIMIT) this.k.busFfi(this.a, this.b, flags, lagged);
+    else this.sharedK.busFfi(this.sharedA, 0, flags, lagged);
+  }
+
+  /**
+   * Number snapshot with the live fields you pass (0 when omitted). Throws
+   * UnsafeIntegerError rather than round a counter above 2^53 - 1; see
+   * {@link snapshotBigInt}.
+   */
+  snapshot(live?: Partial<EventBusLiveCounts>): InProcessEventBusStats {
+    const l = checkLive(live);
+    const c = this.c;
+    return {
+      total_events_dispatched: c.total_events_dispatched.value(),
+      rust_handler_dispatches: c.rust_handler_dispatches.value(),
+      ffi_channel_dispatches: c.ffi_channel_dispatches.value(),
+      rust_handler_errors: c.rust_handler_errors.value(),
+      ffi_channel_drops: c.ffi_channel_drops.value(),
+      ffi_channel_lagged: c.ffi_channel_lagged.value(),
+      rust_subscriber_patterns: l.rust_subscriber_patterns,
+      rust_handler_count: l.rust_handler_count,
+      ffi_subscriber_count: l.ffi_subscriber_count,
+    };
+  }
+
+  /** Exact snapshot: every stored counter a bigint. */
+  snapshotBigInt(live?: Partial<EventBusLiveCounts>): InProcessEventBusBigIntStats {
+    const l = checkLive(live);
+    const c = this.c;
+    return {
+      total_events_dispatched: c.total_events_dispatched.valueBigInt(),
+      rust_handler_dispatches: c.rust_handler_dispatches.valueBigInt(),
+      ffi_channel_dispatches: c.ffi_channel_dispatches.valueBigInt(),
+      rust_handler_errors: c.rust_handler_errors.valueBigInt(),
+      ffi_channel_drops: c.ffi_channel_drops.valueBigInt(),
+      ffi_channel_lagged: c.ffi_channel_lagged.valueBigInt(),
+      rust_subscriber_patterns: l.rust_subscriber_patterns,
+      rust_handler_count: l.rust_handler_count,
+      ffi_subscriber_count: l.ffi_subscriber_count,
+    };
+  }
+}

@@ -1,0 +1,243 @@
+/*
+ * The multi-cell record paths of the stats structs, one function per record method, in
+ * two implementations over the same cells: the Wasm exports of assembly/stats.ts and
+ * their pure-JS twins below. Each comes in an "owned" form (this thread's own stripe:
+ * plain loads and stores of tagged low words, see assembly/counters.ts) and a "shared"
+ * form (64-bit atomic adds); both take the same arguments (a, b, ...), so a struct keeps
+ * one kernel object and calls it without branching on its placement:
+ *   owned:  a = field 0's low word, b = field 0's high word (field i: a + 4i, b + 8i)
+ *   shared: a = field 0's cell (field i: a + 8i), b unused.
+ * Owned forms take counts below 2^30 only (OWNED_ADD_LIMIT); the structs send a record
+ * with a larger count to the shared form.
+ *
+ * The JS twins follow the same protocol on the same cells (the shared ones call the
+ * counters' CellOps, the owned ones inline only the protocol's plain-store fast path and
+ * call CellOps for the rest), so a JS thread and a Wasm thread can record into one struct
+ * at the same time.
+ */
+import type { CellOps } from '../backend.js';
+import { InvalidHandleError } from '../errors.js';
+import type { StatsRegistry } from '../registry.js';
+import { PUB_FFI, PUB_RUST, DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from './fields.js';
+
+export interface StatsKernels {
+  stepSuccess(a: number, b: number, msLo: number, msHi: number): void;
+  stepFailure(a: number, b: number): void;
+  busRust(a: number, b: number, errLo: number, errHi: number): void;
+  busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void;
+  busFfi(a: number, b: number, flags: number, lagged: number): void;
+  subCompletion(a: number, b: number, flags: number): void;
+}
+
+/** The exports of assembly/stats.ts, read from the registry's core instance. */
+interface StatsCoreExports {
+  stepSuccessOwned: StatsKernels['stepSuccess'];
+  stepSuccessShared: StatsKernels['stepSuccess'];
+  stepFailureOwned: StatsKernels['stepFailure'];
+  stepFailureShared: StatsKernels['stepFailure'];
+  busRustOwned: StatsKernels['busRust'];
+  busRustShared: StatsKernels['busRust'];
+  busPublishOwned: StatsKernels['busPublish'];
+  busPublishShared: StatsKernels['busPublish'];
+  busFfiOwned: StatsKernels['busFfi'];
+  busFfiShared: StatsKernels['busFfi'];
+  subCompletionOwned: StatsKernels['subCompletion'];
+  subCompletionShared: StatsKernels['subCompletion'];
+}
+
+// Field indexes (fields.ts).
+const STEP_SUCCEEDED = 1;
+const STEP_FAILED = 2;
+const STEP_TIME = 3;
+const BUS_RUST = 1;
+const BUS_FFI = 2;
+const BUS_ERRORS = 3;
+const BUS_DROPS = 4;
+const BUS_LAGGED = 5;
+const SUB_SUCCEEDED = 1;
+const SUB_FAILED = 2;
+const SUB_CONVERSION = 3;
+const SUB_UNMATCHED = 4;
+
+/*
+ * The common case of an owned update, a plain store of the low word with its tag kept,
+ * is inlined here (the same two lines as src/backend-js.ts), so that a record is a few
+ * typed-array accesses in the caller's own optimized code rather than a chain of calls.
+ * Anything else (a carry into the high word) is handed to the core's CellOps, which
+ * re-reads the word and does the whole protocol of assembly/counters.ts.
+ *
+ * The masks, field indexes and flags are written as literals, not as the named constants
+ * above: the bundler turns module constants into `var`s, which V8 must reload (and, for
+ * 0xff000000, unbox from a heap number) on every use, and that alone doubled the cost of
+ * these few instructions. 0xffffff = the low 24 bits; -16777216 = 0xff000000 (the tag)
+ * as an int32; field indexes and flags as in fields.ts.
+ */
+class JsOwnedKernels implements StatsKernels {
+  private readonly u32: Uint32Array;
+  constructor(
+    private readonly o: CellOps,
+    buffer: ArrayBufferLike,
+  ) {
+    this.u32 = new Uint32Array(buffer);
+  }
+  private inc(a: number, b: number, field: number): void {
+    const i = (a >>> 2) + field;
+    const w = this.u32[i]!;
+    const t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a + field * 4, b + field * 8);
+  }
+  private add(a: number, b: number, field: number, n: number): void {
+    const i = (a >>> 2) + field;
+    const w = this.u32[i]!;
+    const t = (w & 0xffffff) + n;
+    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
+    else this.o.ownedAdd(a + field * 4, b + field * 8, n);
+  }
+  // The hot record paths below repeat inc()'s two lines instead of calling it: inside a
+  // large caller (InProcessEventBus.publish) TurboFan runs out of inlining budget, and a
+  // real call per cell cost more than the cells themselves.
+  stepSuccess(a: number, b: number, ms: number): void {
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // total_executed
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    w = u[i + 1]!; // total_succeeded
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
+    else this.o.ownedInc(a + 4, b + 8);
+    if (ms !== 0) this.add(a, b, 3, ms); // total_execution_time_ms
+  }
+  stepFailure(a: number, b: number): void {
+    this.inc(a, b, 0); // total_executed
+    this.inc(a, b, 2); // total_failed
+  }
+  busRust(a: number, b: number, errors: number): void {
+    this.inc(a, b, 1); // rust_handler_dispatches
+    if (errors !== 0) this.add(a, b, 3, errors); // rust_handler_errors
+  }
+  busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void {
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // total_events_dispatched
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    if ((flags & 1) !== 0) {
+      // PUB_RUST: rust_handler_dispatches (+ rust_handler_errors)
+      w = u[i + 1]!;
+      t = (w & 0xffffff) + 1;
+      if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
+      else this.o.ownedInc(a + 4, b + 8);
+      if (errors !== 0) this.add(a, b, 3, errors);
+    }
+    const f = (flags & 2) !== 0 ? 2 : 4; // PUB_FFI ? ffi_channel_dispatches : ffi_channel_drops
+    w = u[i + f]!;
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
+    else this.o.ownedInc(a + f * 4, b + f * 8);
+    if (lagged !== 0) this.add(a, b, 5, lagged); // ffi_channel_lagged
+  }
+  busFfi(a: number, b: number, flags: number, lagged: number): void {
+    this.inc(a, b, (flags & 2) !== 0 ? 2 : 4);
+    if (lagged !== 0) this.add(a, b, 5, lagged);
+  }
+  subCompletion(a: number, b: number, flags: number): void {
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // completions_received
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    const f = (flags & 1) !== 0 ? 1 : 2; // DONE_SUCCESS ? successful : failed
+    w = u[i + f]!;
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
+    else this.o.ownedInc(a + f * 4, b + f * 8);
+    if ((flags & 2) !== 0) this.inc(a, b, 3); // DONE_CONVERSION_ERROR: conversion_errors
+    if ((flags & 4) !== 0) this.inc(a, b, 4); // DONE_UNMATCHED: unmatched_correlations
+  }
+}
+
+class JsSharedKernels implements StatsKernels {
+  constructor(private readonly o: CellOps) {}
+  stepSuccess(a: number, _b: number, msLo: number, msHi: number): void {
+    const o = this.o;
+    o.sharedInc(a);
+    o.sharedInc(a + STEP_SUCCEEDED * 8);
+    if (msLo !== 0 || msHi !== 0) o.sharedAdd(a + STEP_TIME * 8, msLo, msHi);
+  }
+  stepFailure(a: number): void {
+    this.o.sharedInc(a);
+    this.o.sharedInc(a + STEP_FAILED * 8);
+  }
+  busRust(a: number, _b: number, errLo: number, errHi: number): void {
+    this.o.sharedInc(a + BUS_RUST * 8);
+    if (errLo !== 0 || errHi !== 0) this.o.sharedAdd(a + BUS_ERRORS * 8, errLo, errHi);
+  }
+  busPublish(a: number, _b: number, flags: number, errors: number, lagged: number): void {
+    const o = this.o;
+    o.sharedInc(a);
+    if ((flags & PUB_RUST) !== 0) {
+      o.sharedInc(a + BUS_RUST * 8);
+      if (errors !== 0) o.sharedAdd(a + BUS_ERRORS * 8, errors, 0);
+    }
+    o.sharedInc(a + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS) * 8);
+    if (lagged !== 0) o.sharedAdd(a + BUS_LAGGED * 8, lagged, 0);
+  }
+  busFfi(a: number, _b: number, flags: number, lagged: number): void {
+    this.o.sharedInc(a + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS) * 8);
+    if (lagged !== 0) this.o.sharedAdd(a + BUS_LAGGED * 8, lagged, 0);
+  }
+  subCompletion(a: number, _b: number, flags: number): void {
+    const o = this.o;
+    o.sharedInc(a);
+    o.sharedInc(a + ((flags & DONE_SUCCESS) !== 0 ? SUB_SUCCEEDED : SUB_FAILED) * 8);
+    if ((flags & DONE_CONVERSION_ERROR) !== 0) o.sharedInc(a + SUB_CONVERSION * 8);
+    if ((flags & DONE_UNMATCHED) !== 0) o.sharedInc(a + SUB_UNMATCHED * 8);
+  }
+}
+
+function wasmKernels(x: StatsCoreExports, owned: boolean): StatsKernels {
+  // The export functions themselves, no JS wrapper: a record is one property load and
+  // one call into Wasm.
+  return owned
+    ? {
+        stepSuccess: x.stepSuccessOwned,
+        stepFailure: x.stepFailureOwned,
+        busRust: x.busRustOwned,
+        busPublish: x.busPublishOwned,
+        busFfi: x.busFfiOwned,
+        subCompletion: x.subCompletionOwned,
+      }
+    : {
+        stepSuccess: x.stepSuccessShared,
+        stepFailure: x.stepFailureShared,
+        busRust: x.busRustShared,
+        busPublish: x.busPublishShared,
+        busFfi: x.busFfiShared,
+        subCompletion: x.subCompletionShared,
+      };
+}
+
+const cache = new WeakMap<StatsRegistry, [shared: StatsKernels, owned: StatsKernels]>();
+
+/** This thread's kernels on `registry`, for a struct written through an owned stripe or the shared cells. */
+export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKernels {
+  let pair = cache.get(registry);
+  if (pair === undefined) {
+    if (registry.core !== undefined) {
+      const x = registry.core as unknown as StatsCoreExports;
+      if (typeof x.stepSuccessOwned !== 'function') {
+        throw new InvalidHandleError('the Wasm core of this registry has no stats exports (a core built before assembly/stats.ts)');
+      }
+      pair = [wasmKernels(x, false), wasmKernels(x, true)];
+    } else {
+      pair = [new JsSharedKernels(registry.ops), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];
+    }
+    cache.set(registry, pair);
+  }
+  return owned ? pair[1] : pair[0];
+}

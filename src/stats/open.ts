@@ -1,0 +1,77 @@
+import { CounterSet, type SetPlacement } from '../counter-set.js';
+import { InvalidOptionsError } from '../errors.js';
+import { OWNED_ADD_LIMIT, cellAddresses, setGeometry } from '../layout.js';
+import { type EntryKind, type StatsRegistry, checkName } from '../registry.js';
+import { type StatsKernels, statsKernels } from './kernels.js';
+
+export interface StatsOptions {
+  /**
+   * Give every attached thread its own stripe of the struct (default true): a record
+   * is then plain loads and stores on cells no other thread writes, instead of atomic
+   * read-modify-writes on cells every thread fights over. Costs `stripes + 1` 128-byte
+   * blocks. Every thread must open a name with the same striping (NameConflictError
+   * otherwise).
+   */
+  striped?: boolean;
+}
+
+export { OWNED_ADD_LIMIT };
+
+/** Where one thread records into a struct, and how it reads it back. */
+export interface StatsPlacement<F extends string> {
+  /** Kernel arguments for this thread's write target (kernels.ts: owned low/high words, or shared cells). */
+  readonly a: number;
+  readonly b: number;
+  readonly kernels: StatsKernels;
+  /** The shared cells and their kernels, for records whose count is OWNED_ADD_LIMIT or more. */
+  readonly sharedA: number;
+  readonly sharedKernels: StatsKernels;
+  /** Reads (snapshots) and the single-field record methods go through the generic counters. */
+  readonly set: CounterSet<F>;
+}
+
+function checkStatsOptions(options: unknown): boolean {
+  if (options === undefined) return true;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionsError('options', 'must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'striped') throw new InvalidOptionsError(key, 'unknown option (known: striped)');
+  }
+  const striped = (options as StatsOptions).striped;
+  if (striped === undefined) return true;
+  if (typeof striped !== 'boolean') throw new InvalidOptionsError('striped', 'must be a boolean');
+  return striped;
+}
+
+/**
+ * Get-or-create of a stats struct: a registry entry of `kind` whose data is a counter set
+ * of `fields` (so the generic readers, exporters and `entries()` understand it), with
+ * this thread's record kernels bound to its stripe.
+ */
+export function openStats<F extends string, T>(
+  registry: StatsRegistry,
+  kind: EntryKind,
+  name: string,
+  fields: readonly F[],
+  options: StatsOptions | undefined,
+  build: (p: StatsPlacement<F>) => T,
+): T {
+  checkName(name);
+  const striped = checkStatsOptions(options);
+  const geometry = setGeometry(fields.length, striped, registry.stripes);
+  return registry.openEntry(name, kind, { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) => {
+    const placement: SetPlacement = { setName: name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) };
+    const stripe = placement.ownedStripe;
+    const first = cellAddresses(geometry, dataOffset, 0, stripe < 0 ? 0 : stripe);
+    const shared = statsKernels(registry, false);
+    return build({
+      a: stripe < 0 ? first.shared : first.low,
+      b: stripe < 0 ? 0 : first.high,
+      kernels: stripe < 0 ? shared : statsKernels(registry, true),
+      sharedA: first.shared,
+      sharedKernels: shared,
+      set: new CounterSet<F>(registry.ops, placement, fields),
+    });
+  });
+}

@@ -1,0 +1,123 @@
+import { TWO32, checkCount, highWord } from '../count.js';
+import type { Counter } from '../counter-set.js';
+import type { StatsKernels } from './kernels.js';
+import { OWNED_ADD_LIMIT, type StatsPlacement } from './open.js';
+import type { StepField } from './fields.js';
+
+/** Snapshot DTO, keys as in the original system's API. */
+export interface StepExecutionStatsSnapshot {
+  total_executed: number;
+  total_succeeded: number;
+  total_failed: number;
+  /** total_execution_time_ms / total_executed (failures included), 0 when nothing ran. */
+  average_execution_time_ms: number;
+}
+
+/** The same, every counter exact. */
+export interface StepExecutionStatsBigIntSnapshot {
+  total_executed: bigint;
+  total_succeeded: bigint;
+  total_failed: bigint;
+  average_execution_time_ms: number;
+}
+
+/**
+ * Step execution statistics shared by every thread that opens the same name
+ * (`registry.stepExecutionStats(name)`).
+ *
+ * Each counter is an independent u64: a record method is one call into the backend that
+ * updates several cells, but not as a transaction, and a snapshot is a set of
+ * individually atomic reads. A snapshot taken while other threads record may therefore
+ * show, say, `total_executed` one ahead of `total_succeeded + total_failed`; once the
+ * recording threads are quiet the totals agree exactly.
+ */
+export class StepExecutionStats {
+  readonly name: string;
+  private readonly a: number;
+  private readonly b: number;
+  private readonly k: StatsKernels;
+  private readonly sharedA: number;
+  private readonly sharedK: StatsKernels;
+  private readonly executed: Counter;
+  private readonly succeeded: Counter;
+  private readonly failed: Counter;
+  private readonly time: Counter;
+
+  /** @internal */
+  constructor(name: string, p: StatsPlacement<StepField>) {
+    this.name = name;
+    this.a = p.a;
+    this.b = p.b;
+    this.k = p.kernels;
+    this.sharedA = p.sharedA;
+    this.sharedK = p.sharedKernels;
+    this.executed = p.set.counter('total_executed');
+    this.succeeded = p.set.counter('total_succeeded');
+    this.failed = p.set.counter('total_failed');
+    this.time = p.set.counter('total_execution_time_ms');
+  }
+
+  /**
+   * One successful execution of `ms` milliseconds: executed, succeeded and total time, in
+   * one backend call. `ms` is a safe non-negative integer (round a `performance.now()`
+   * difference first); anything else throws InvalidCountError and records nothing.
+   */
+  recordSuccess(ms: number): void {
+    // typeof first: `>>>` on a BigInt throws a TypeError, not our InvalidCountError.
+    if (typeof ms === 'number' && (ms >>> 0) === ms && ms < OWNED_ADD_LIMIT) {
+      this.k.stepSuccess(this.a, this.b, ms, 0);
+      return;
+    }
+    // Slow path: validation, and durations of 2^30 ms (12 days) or more, which go to the
+    // shared cells (an owned stripe takes smaller steps only; the totals are the same).
+    checkCount(ms);
+    const hi = highWord(ms);
+    this.sharedK.stepSuccess(this.sharedA, 0, ms - hi * TWO32, hi);
+  }
+
+  /** One failed execution: executed and failed, in one backend call. */
+  recordFailure(): void {
+    this.k.stepFailure(this.a, this.b);
+  }
+
+  /**
+   * Number snapshot. Throws UnsafeIntegerError (changing nothing) if a counter is above
+   * 2^53 - 1 rather than round it; use {@link snapshotBigInt} then. The average is a
+   * float computed from the exact totals.
+   */
+  snapshot(): StepExecutionStatsSnapshot {
+    const executedN = this.executed.value();
+    const succeeded = this.succeeded.value();
+    const failed = this.failed.value();
+    return {
+      total_executed: executedN,
+      total_succeeded: succeeded,
+      total_failed: failed,
+      average_execution_time_ms: average(this.time.valueBigInt(), BigInt(executedN)),
+    };
+  }
+
+  /** Exact snapshot: every counter a bigint. */
+  snapshotBigInt(): StepExecutionStatsBigIntSnapshot {
+    const executed = this.executed.valueBigInt();
+    return {
+      total_executed: executed,
+      total_succeeded: this.succeeded.valueBigInt(),
+      total_failed: this.failed.valueBigInt(),
+      average_execution_time_ms: average(this.time.valueBigInt(), executed),
+    };
+  }
+
+  /** The total execution time in ms, exact (not part of the DTO; the average is derived from it). */
+  totalExecutionTimeMs(): bigint {
+    return this.time.valueBigInt();
+  }
+}
+
+function average(total: bigint, count: bigint): number {
+  if (count === 0n) return 0;
+  // Integer part exactly, then the remainder as a fraction: no precision lost to
+  // converting a huge total before dividing.
+  const whole = total / count;
+  return Number(whole) + Number(total - whole * count) / Number(count);
+}

@@ -1,0 +1,115 @@
+import type { Counter } from '../counter-set.js';
+import { InvalidOptionsError } from '../errors.js';
+import { DONE_SUCCESS } from './fields.js';
+import type { SubscriberField } from './fields.js';
+import type { StatsKernels } from './kernels.js';
+import type { StatsPlacement } from './open.js';
+
+/** Snapshot DTO `WorkerEventSubscriberStats`, keys as in the original system's API. */
+export interface WorkerEventSubscriberStats {
+  worker_id: string;
+  completions_received: number;
+  successful_completions: number;
+  failed_completions: number;
+  conversion_errors: number;
+  unmatched_correlations: number;
+}
+
+/** The same with every counter exact. */
+export interface WorkerEventSubscriberBigIntStats {
+  worker_id: string;
+  completions_received: bigint;
+  successful_completions: bigint;
+  failed_completions: bigint;
+  conversion_errors: bigint;
+  unmatched_correlations: bigint;
+}
+
+function checkWorkerId(workerId: unknown): string {
+  if (typeof workerId !== 'string') throw new InvalidOptionsError('workerId', 'must be a string');
+  return workerId;
+}
+
+/**
+ * The counters of a completion listener, shared by every thread that opens the same name
+ * (`registry.workerSubscriberStats(name)`); WorkerEventSubscriber records into one.
+ * Independent u64 cells, snapshots not transactional (see EventBusStats): `received ==
+ * successful + failed` holds whenever no record is in flight.
+ */
+export class WorkerSubscriberStats {
+  readonly name: string;
+  private readonly a: number;
+  private readonly b: number;
+  private readonly k: StatsKernels;
+  private readonly c: Readonly<Record<SubscriberField, Counter>>;
+
+  /** @internal */
+  constructor(name: string, p: StatsPlacement<SubscriberField>) {
+    this.name = name;
+    this.a = p.a;
+    this.b = p.b;
+    this.k = p.kernels;
+    this.c = {
+      completions_received: p.set.counter('completions_received'),
+      successful_completions: p.set.counter('successful_completions'),
+      failed_completions: p.set.counter('failed_completions'),
+      conversion_errors: p.set.counter('conversion_errors'),
+      unmatched_correlations: p.set.counter('unmatched_correlations'),
+    };
+  }
+
+  /** `completions_received += 1` and `successful_completions` or `failed_completions += 1`, in one call. */
+  recordCompletion(success: boolean): void {
+    this.k.subCompletion(this.a, this.b, success === true ? DONE_SUCCESS : 0);
+  }
+
+  /**
+   * @internal Everything one completion does, in one call: `flags` is DONE_SUCCESS |
+   * DONE_CONVERSION_ERROR | DONE_UNMATCHED (src/stats/fields.ts).
+   */
+  recordOutcome(flags: number): void {
+    this.k.subCompletion(this.a, this.b, flags);
+  }
+
+  /** `conversion_errors += 1`. */
+  recordConversionError(): void {
+    this.c.conversion_errors.inc();
+  }
+
+  /** `unmatched_correlations += 1`. */
+  recordUnmatchedCorrelation(): void {
+    this.c.unmatched_correlations.inc();
+  }
+
+  /**
+   * Number snapshot, labelled with `workerId` (the counters are shared by name; the id is
+   * the asking subscriber's). Throws UnsafeIntegerError rather than round a counter above
+   * 2^53 - 1; see {@link snapshotBigInt}.
+   */
+  snapshot(workerId = ''): WorkerEventSubscriberStats {
+    const id = checkWorkerId(workerId);
+    const c = this.c;
+    return {
+      worker_id: id,
+      completions_received: c.completions_received.value(),
+      successful_completions: c.successful_completions.value(),
+      failed_completions: c.failed_completions.value(),
+      conversion_errors: c.conversion_errors.value(),
+      unmatched_correlations: c.unmatched_correlations.value(),
+    };
+  }
+
+  /** Exact snapshot: every counter a bigint. */
+  snapshotBigInt(workerId = ''): WorkerEventSubscriberBigIntStats {
+    const id = checkWorkerId(workerId);
+    const c = this.c;
+    return {
+      worker_id: id,
+      completions_received: c.completions_received.valueBigInt(),
+      successful_completions: c.successful_completions.valueBigInt(),
+      failed_completions: c.failed_completions.valueBigInt(),
+      conversion_errors: c.conversion_errors.valueBigInt(),
+      unmatched_correlations: c.unmatched_correlations.valueBigInt(),
+    };
+  }
+}
