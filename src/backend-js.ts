@@ -1,8 +1,10 @@
 import type { CellOps } from './backend.js';
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+// The hot paths below spell their masks as literals: the bundler turns module constants
+// into `var`s that V8 reloads on every call, and 0xff000000 is not even a small integer
+// (it would be unboxed from a heap number each time). -16777216 is 0xff000000 as an int32.
 const LOW_MASK = 0xffffff;
-const TAG_MASK = 0xff000000;
 const READ_RETRIES = 64;
 
 /**
@@ -39,16 +41,16 @@ class JsCellOps implements CellOps {
   ownedInc(low: number, high: number): void {
     const i = low >>> 2;
     const w = this.u32[i]!;
-    const t = (w & LOW_MASK) + 1;
-    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    const t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
     else this.carry(i, high, t);
   }
 
   ownedAdd(low: number, high: number, n: number): void {
     const i = low >>> 2;
     const w = this.u32[i]!;
-    const t = (w & LOW_MASK) + n;
-    if (t <= LOW_MASK) this.u32[i] = (w & TAG_MASK) | t;
+    const t = (w & 0xffffff) + n;
+    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
     else this.carry(i, high, t);
   }
 
