@@ -300,7 +300,7 @@ export class StatsRegistry {
 
   /**
    * Gets or creates the circuit breaker `name`, shared by every thread of the registry
-   * (docs/breaker.md). Another config for the same name throws NameConflictError.
+   * (the README, "Circuit breaker"). Another config for the same name throws NameConflictError.
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
     return openCircuitBreaker(this, name, config, options);

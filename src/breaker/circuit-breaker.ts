@@ -57,7 +57,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  *   until its result is recorded;
  * - `call(fn)` / `execute(fn)`, which do both around a function and measure its duration.
  *
- * Semantics are SPEC §3; see docs/breaker.md for the choices made where it is silent.
+ * Semantics are SPEC §3; see the README, "Circuit breaker" for the choices made where it is silent.
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */
@@ -261,7 +261,7 @@ export class CircuitBreaker {
    * Returns a function that unsubscribes. Delivery is asynchronous and coalesced: the
    * listener gets the state as it is when this thread's watcher runs, never the same
    * state twice in a row, and may miss a state that lasted a moment. A pending listener
-   * does not keep the process alive. See docs/breaker.md.
+   * does not keep the process alive. See the README, "Circuit breaker".
    */
   onStateChange(listener: (change: StateChange) => void): () => void {
     if (typeof listener !== 'function') throw new InvalidOptionsError('listener', 'must be a function');

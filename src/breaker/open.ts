@@ -14,7 +14,7 @@ import { wasmBreakerOps } from './ops-wasm.js';
 export interface CircuitBreakerOptions {
   /**
    * Where this thread reads time for the breaker: milliseconds on a base shared by every
-   * thread using the breaker. Default: the process's monotonic clock (see docs/breaker.md).
+   * thread using the breaker. Default: the process's monotonic clock (see the README, "Circuit breaker").
    * Meant for tests and simulations: a fake clock must be shared by all the threads it
    * drives (e.g. read from a SharedArrayBuffer), return finite numbers and not throw.
    */
