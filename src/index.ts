@@ -61,3 +61,5 @@ export type {
   Correlation,
   CorrelatedStepResult,
 } from './subscriber/index.js';
+export { sanitizeName } from './export/collect.js';
+export type { MetricFamily, MetricSample, MetricType, CollectOptions } from './export/collect.js';

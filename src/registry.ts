@@ -14,6 +14,7 @@
  */
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
+import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
 import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
@@ -319,6 +320,15 @@ export class StatsRegistry {
   /** Gets or creates the completion-listener stats `name` (striped by default); see WorkerSubscriberStats. */
   workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
     return openWorkerSubscriberStats(this, name, options);
+  }
+
+  /**
+   * One read of every entry of the registry, created by any thread, as metric families
+   * (what the Prometheus and OpenTelemetry adapters export). Reads the shared memory
+   * only: no message to any worker. See `collectFamilies` for the naming.
+   */
+  collect(options?: CollectOptions): MetricFamily[] {
+    return collectFamilies(this, options);
   }
 
   /** The directory's entries, as any thread sees them now. */
