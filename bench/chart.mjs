@@ -6,8 +6,8 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 const run = JSON.parse(readFileSync(new URL('./results/latest.json', import.meta.url), 'utf8'));
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-const W = 860;
-const LABEL = 300;
+const W = 1040;
+const LABEL = 420;
 const BAR_H = 14;
 const GAP = 4;
 const colors = { 1: '#4e79a7', 2: '#f28e2b', 3: '#59a14f', 4: '#e15759' };
