@@ -349,6 +349,37 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
       expect(breaker.metrics()).toMatchObject({ total_calls: 2, failure_count: 1 });
     });
 
+    it('a native promise comes back as is, recorded before the caller resumes', async () => {
+      const { breaker, clock } = breakerOn(backend, { failureThreshold: 5 });
+      const original = Promise.resolve(1);
+      const p = breaker.call(() => original);
+      expect(p).toBe(original);
+      clock.advance(4);
+      await p;
+      // Our reaction was attached first, so the success is already recorded here.
+      expect(breaker.metrics()).toMatchObject({ total_calls: 1, success_count: 1, total_duration_nanos: 4_000_000 });
+      const failing = Promise.reject(new Error('x'));
+      const q = breaker.call(() => failing);
+      expect(q).toBe(failing);
+      await expect(q).rejects.toThrow('x');
+      expect(breaker.metrics()).toMatchObject({ total_calls: 2, failure_count: 1 });
+    });
+
+    it('any other thenable has its then called exactly once', async () => {
+      const { breaker } = breakerOn(backend, { failureThreshold: 5 });
+      let thenCalls = 0;
+      const lazy = {
+        then(onOk: (v: number) => unknown, onErr: (e: unknown) => unknown) {
+          thenCalls++; // like a query builder: every then() would run the query again
+          return Promise.resolve(9).then(onOk, onErr);
+        },
+      };
+      const p = breaker.call(() => lazy as unknown as Promise<number>);
+      await expect(p).resolves.toBe(9);
+      expect(thenCalls).toBe(1);
+      expect(breaker.metrics()).toMatchObject({ total_calls: 1, success_count: 1 });
+    });
+
     it('rejection: call throws synchronously, execute returns a rejected promise; neither runs fn', async () => {
       const { breaker } = breakerOn(backend, { failureThreshold: 1 });
       breaker.recordFailure(0);

@@ -182,7 +182,21 @@ export class CircuitBreaker {
       this.failed(this.elapsedNanos(start));
       throw err;
     }
+    if (result instanceof Promise) {
+      // A native promise is returned as it is, with our reaction attached first: it runs
+      // before any reaction the caller adds (reactions run in the order they were added),
+      // so the result is recorded before the caller's await resumes, and the caller's
+      // await costs no extra promise hop. The derived promise of our `then` is never
+      // exposed; its rejection handler returns normally, so it cannot go unhandled.
+      result.then(
+        () => this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold),
+        () => this.failed(this.elapsedNanos(start)),
+      );
+      return result;
+    }
     if (isThenable(result)) {
+      // Any other thenable gets exactly one `then` call (some start their work on every
+      // `then`, like query builders), and the caller gets the derived promise.
       return result.then(
         (value) => {
           this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
