@@ -1,3 +1,4 @@
+import type { CellOps } from './backend.js';
 import { WASM_BASE64 } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
@@ -37,17 +38,7 @@ export function isCoreModule(value: unknown): value is WebAssembly.Module {
  * exports they use next to their own code and read them from the same instance
  * (`StatsRegistry.core`).
  */
-export type CoreExports = {
-  abiVersion(): number;
-  sharedInc(cell: number): void;
-  sharedAdd(cell: number, lo: number, hi: number): void;
-  ownedInc(low: number, high: number): void;
-  ownedAdd(low: number, high: number, n: number): void;
-  readShared(cell: number): number;
-  readShared64(cell: number): bigint;
-  readStriped(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): number;
-  readStriped64(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): bigint;
-};
+export type CoreExports = { abiVersion(): number } & Omit<CellOps, 'kind'>;
 
 export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
   // The module has no data segments and no start function that writes memory, so this
