@@ -6,6 +6,7 @@
 // Everything shown is read from the shared memory; the only messages are the
 // completions (that is the subscriber's job), start/stop, and each worker's final report,
 // which the summary checks the shared totals against.
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { InProcessEventBus, StatsRegistry, WorkerEventSubscriber, createDomainEvent } from 'atomic-stats';
@@ -33,7 +34,15 @@ else if (options !== undefined) await run(options);
 async function run({ durationMs, workers: workerCount, port }) {
   const tty = process.stdout.isTTY === true;
   const c = colors(tty && !process.env.NO_COLOR);
-  const out = (line) => process.stdout.write(`${line}\n`);
+  // Output piped into something that quit (`| head`) ends the run like Ctrl-C would.
+  let outClosed = false;
+  const write = (text) => outClosed || process.stdout.write(text);
+  const out = (line) => write(`${line}\n`);
+  process.stdout.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+    outClosed = true;
+    stop('closed output');
+  });
 
   // One owned stripe per thread (main + workers) keeps every thread on plain stores.
   let stripes = 16;
@@ -55,7 +64,7 @@ async function run({ durationMs, workers: workerCount, port }) {
   const elapsed = () => performance.now() - t0;
   const changes = [];
   const control = new InProcessEventBus({ registry, name: CONTROL_BUS_NAME });
-  const runId = crypto.randomUUID();
+  const runId = randomUUID();
   const announce = (event_name, payload) =>
     control.publish(createDomainEvent({ event_name, payload, metadata: { task_uuid: runId, namespace: 'demo', fired_by: 'main' } }));
   const logChange = (change) => {
@@ -120,8 +129,7 @@ async function run({ durationMs, workers: workerCount, port }) {
       failure ??= `${workerId} failed: ${err?.stack ?? err}`;
       stop('a worker error');
     });
-    w.exited = new Promise((resolve) => w.once('exit', resolve));
-    workers.push(w);
+    workers.push({ worker: w, exited: new Promise((resolve) => w.once('exit', resolve)) });
   }
 
   const stopSchedule = startOutageSchedule(health, (state) => announce(state === OUTAGE ? 'downstream.outage' : 'downstream.recovered', {}));
@@ -155,22 +163,21 @@ async function run({ durationMs, workers: workerCount, port }) {
   let drawn = 0;
   const draw = (stopping) => {
     const lines = frameLines(sample(stopping), c);
-    process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A\r` : ''}\x1b[J${lines.join('\n')}\n`);
+    write(`${drawn > 0 ? `\x1b[${drawn}A\r` : ''}\x1b[J${lines.join('\n')}\n`);
     drawn = lines.length;
   };
-  if (tty) process.stdout.write('\x1b[?25l');
+  if (tty) write('\x1b[?25l');
   const ticker = tty ? setInterval(() => draw(false), 250) : setInterval(() => out(plainLine(sample())), 1000);
   if (tty) draw(false);
 
   let stopReason;
-  let stopped;
   let markFinished;
   const finished = new Promise((resolve) => (markFinished = resolve));
   const durationTimer = setTimeout(() => stop('--duration'), durationMs);
   const onSignal = (signal) => {
     // A second Ctrl-C while stopping means "now": the cleanup is what is stuck.
     if (stopReason !== undefined) {
-      if (tty) process.stdout.write('\x1b[?25h');
+      if (tty) write('\x1b[?25h');
       process.exit(130);
     }
     stop(signal);
@@ -179,27 +186,30 @@ async function run({ durationMs, workers: workerCount, port }) {
   process.on('SIGTERM', onSignal);
 
   function stop(reason) {
-    if (stopReason !== undefined) return stopped;
+    if (stopReason !== undefined) return;
     stopReason = reason;
     clearTimeout(durationTimer);
     stopSchedule();
     clearInterval(ticker);
     if (tty) draw(true);
-    for (const w of workers) w.postMessage({ type: 'stop' });
-    stopped = shutdown();
-    return stopped;
+    for (const { worker } of workers) worker.postMessage({ type: 'stop' });
+    shutdown().catch((err) => {
+      process.stderr.write(`error: stopping failed: ${err?.stack ?? err}\n`);
+      process.exitCode = 1;
+      markFinished();
+    });
   }
 
   async function shutdown() {
     // Each worker finishes the steps it has in flight, flushes its completions and exits
     // by itself; one that does not in time is terminated (and the checks will say so).
     await Promise.all(
-      workers.map(async (w) => {
+      workers.map(async ({ worker, exited }) => {
         let timer;
         const late = new Promise((resolve) => (timer = setTimeout(resolve, WORKER_STOP_TIMEOUT_MS, 'late')));
-        if ((await Promise.race([w.exited, late])) === 'late') {
+        if ((await Promise.race([exited, late])) === 'late') {
           failure ??= 'a worker did not stop in time and was terminated';
-          await w.terminate();
+          await worker.terminate();
         }
         clearTimeout(timer);
       }),
@@ -215,7 +225,7 @@ async function run({ durationMs, workers: workerCount, port }) {
     if (tty) draw(true);
     const final = sample(true);
     const workerReports = workers.map((_, i) => reports.get(`worker-${i + 1}`) ?? { workerId: `worker-${i + 1}`, published: NaN, completionsSent: NaN });
-    const { lines, failed } = summaryLines({ ...final, reason: stopReason, workerReports, byType: final.byType });
+    const { lines, failed } = summaryLines({ ...final, reason: stopReason, workerReports });
     for (const line of lines) out(line);
     if (failure !== undefined) process.stderr.write(`error: ${failure}\n`);
 
@@ -223,7 +233,7 @@ async function run({ durationMs, workers: workerCount, port }) {
     subscriber.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (tty) process.stdout.write('\x1b[?25h');
+    if (tty) write('\x1b[?25h');
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     if (failed > 0 || failure !== undefined) process.exitCode = 1;

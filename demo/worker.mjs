@@ -133,11 +133,9 @@ parentPort.on('message', (msg) => {
     // this thread alive and it exits by itself.
     parentPort.removeAllListeners('message');
     parentPort.unref();
-    setTimeout(() => console.error(workerId, process.getActiveResourcesInfo()), 500).unref();
   };
   if (inFlight === 0) finish();
   else drained = finish;
 });
 
-parentPort.postMessage({ type: 'ready', workerId });
 pump();
