@@ -171,6 +171,7 @@ async function run({ durationMs, workers: workerCount, port }) {
   if (tty) draw(false);
 
   let stopReason;
+  let stoppedAtMs;
   let markFinished;
   const finished = new Promise((resolve) => (markFinished = resolve));
   const durationTimer = setTimeout(() => stop('--duration'), durationMs);
@@ -188,6 +189,7 @@ async function run({ durationMs, workers: workerCount, port }) {
   function stop(reason) {
     if (stopReason !== undefined) return;
     stopReason = reason;
+    stoppedAtMs = elapsed();
     clearTimeout(durationTimer);
     stopSchedule();
     clearInterval(ticker);
@@ -225,7 +227,7 @@ async function run({ durationMs, workers: workerCount, port }) {
     if (tty) draw(true);
     const final = sample(true);
     const workerReports = workers.map((_, i) => reports.get(`worker-${i + 1}`) ?? { workerId: `worker-${i + 1}`, published: NaN, completionsSent: NaN });
-    const { lines, failed } = summaryLines({ ...final, reason: stopReason, workerReports });
+    const { lines, failed } = summaryLines({ ...final, elapsedMs: stoppedAtMs, reason: stopReason, workerReports });
     for (const line of lines) out(line);
     if (failure !== undefined) process.stderr.write(`error: ${failure}\n`);
 
