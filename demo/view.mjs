@@ -1,0 +1,142 @@
+// What the demo prints: the live frame (TTY), the once-a-second line (not a TTY), and the
+// summary. Pure functions of a sample of the shared stats, so they are easy to test and
+// the main thread keeps the I/O. Lines stay under 80 columns: the terminal's size is
+// never asked for, and a line that wrapped would throw off the in-place redraw.
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const compact = (n) => (n < 100_000 ? fmt(n) : n < 100_000_000 ? `${(n / 1e3).toFixed(0)}k` : `${Math.round(n / 1e6)}M`);
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const pct = (r) => `${(r * 100).toFixed(1)}%`;
+
+export function colors(enabled) {
+  const c = (code) => (enabled ? (s) => `\x1b[${code}m${s}\x1b[0m` : (s) => s);
+  return { bold: c('1'), dim: c('2'), red: c('31'), green: c('32'), yellow: c('33') };
+}
+
+const SHORT = { order_placed: 'placed', payment_requested: 'payment', shipment_requested: 'shipment', order_cancelled: 'cancelled' };
+
+const paint = (c, state) => (state === 'Closed' ? c.green : state === 'Open' ? c.red : c.yellow)(state);
+
+/** Events per second over the last second or so of samples. */
+export class RateMeter {
+  history = [];
+  update(t, values) {
+    this.history.push({ t, values });
+    while (this.history.length > 2 && t - this.history[1].t >= 1000) this.history.shift();
+    const first = this.history[0];
+    const dt = (t - first.t) / 1000;
+    const rates = {};
+    for (const k of Object.keys(values)) rates[k] = dt > 0 ? (values[k] - first.values[k]) / dt : 0;
+    return rates;
+  }
+}
+
+function bar(fraction, width) {
+  const n = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return `[${'#'.repeat(n)}${'·'.repeat(width - n)}]`;
+}
+
+/** The TTY frame, as lines. */
+export function frameLines(s, c) {
+  const { bus, sub, steps, breaker, byType } = s;
+  const left = Math.max(0, s.durationMs - s.elapsedMs);
+  const lines = [
+    c.bold(`atomic-stats demo · ${s.workers} worker${s.workers === 1 ? '' : 's'} + main thread · one shared memory`),
+    `${bar(s.elapsedMs / s.durationMs, 24)} ${secs(Math.min(s.elapsedMs, s.durationMs))} / ${secs(s.durationMs)}` +
+      (s.stopping ? c.yellow('  stopping…') : `  ${secs(left)} left`),
+    '',
+    // Padded by the visible text: the colour codes have no width.
+    `downstream   ${s.outage ? c.red('OUTAGE ') : c.green('healthy')}                    breaker "${s.breakerName}" ${paint(c, breaker.current_state)}`,
+    `events       ${compact(bus.total_events_dispatched).padStart(9)} published  ${compact(s.rates.events).padStart(7)}/s` +
+      `   handler errors ${compact(bus.rust_handler_errors)}`,
+    `  by type    ${Object.entries(byType).map(([k, v]) => `${SHORT[k] ?? k} ${compact(v)}`).join(' · ')}`,
+    `completions  ${compact(sub.completions_received).padStart(9)} received   ${compact(s.rates.completions).padStart(7)}/s` +
+      `   ok ${compact(sub.successful_completions)} · failed ${compact(sub.failed_completions)}`,
+    `  failed by  downstream error ${compact(s.reasons.downstream_error)} · circuit open ${compact(s.reasons.circuit_open)}`,
+    `steps        ${compact(steps.total_executed).padStart(9)} executed   avg ${steps.average_execution_time_ms.toFixed(2)} ms`,
+    `breaker      calls ${compact(breaker.total_calls)} · failed ${compact(breaker.failure_count)} · rejected ${compact(breaker.rejected_calls)} · opened ${breaker.times_opened}×`,
+    '',
+    c.dim('recent changes'),
+  ];
+  const recent = s.changes.slice(-5);
+  for (const ch of recent) lines.push(`  ${secs(ch.atMs).padStart(7)}  ${ch.text}`);
+  for (let i = recent.length; i < 5; i++) lines.push('');
+  lines.push(c.dim(`metrics: ${s.metricsUrl}   Ctrl-C stops`));
+  return lines;
+}
+
+/** The once-a-second line when stdout is not a terminal. */
+export function plainLine(s) {
+  const { bus, sub, breaker } = s;
+  return (
+    `[${secs(s.elapsedMs).padStart(7)}] events ${bus.total_events_dispatched} (${fmt(s.rates.events)}/s)` +
+    ` · completions ${sub.completions_received} (ok ${sub.successful_completions}, failed ${sub.failed_completions})` +
+    ` · breaker ${breaker.current_state} (opened ${breaker.times_opened}, rejected ${breaker.rejected_calls})` +
+    ` · downstream ${s.outage ? 'OUTAGE' : 'healthy'}`
+  );
+}
+
+export const changeLine = (ch) => `[${secs(ch.atMs).padStart(7)}] ${ch.text}`;
+
+/**
+ * The invariants the shared counters must satisfy once nothing is in flight. Each is
+ * [description, left, right]; the summary prints them as "ok"/"FAIL" lines.
+ */
+export function checks(f) {
+  const { bus, sub, steps, breaker, byType, reasons, workerReports } = f;
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const publishedByWorkers = sum(workerReports.map((r) => r.published));
+  const sentByWorkers = sum(workerReports.map((r) => r.completionsSent));
+  const stepEvents = byType.payment_requested + byType.shipment_requested;
+  return [
+    ['events published == sum over workers', bus.total_events_dispatched, publishedByWorkers],
+    ['events published == sum of events by type', bus.total_events_dispatched, sum(Object.values(byType))],
+    ['handler dispatches == events published', bus.rust_handler_dispatches, bus.total_events_dispatched],
+    ['events published == channel dispatches + drops', bus.total_events_dispatched, bus.ffi_channel_dispatches + bus.ffi_channel_drops],
+    ['completions received == sent by workers', sub.completions_received, sentByWorkers],
+    ['completions received == successful + failed', sub.completions_received, sub.successful_completions + sub.failed_completions],
+    ['completions received == step events published', sub.completions_received, stepEvents],
+    ['steps executed == completions received', steps.total_executed, sub.completions_received],
+    ['steps succeeded == successful completions', steps.total_succeeded, sub.successful_completions],
+    ['breaker calls + rejected == completions received', breaker.total_calls + breaker.rejected_calls, sub.completions_received],
+    ['breaker successes == successful completions', breaker.success_count, sub.successful_completions],
+    ['breaker failures == failed for downstream error', breaker.failure_count, reasons.downstream_error],
+    ['breaker rejected == failed for circuit open', breaker.rejected_calls, reasons.circuit_open],
+    ['handler errors == failed completions', bus.rust_handler_errors, sub.failed_completions],
+    ['conversion errors == 0', sub.conversion_errors, 0],
+  ];
+}
+
+// "Closed -> Open -> HalfOpen -> ...": the states the main thread's listener heard, which
+// may skip a state that lasted a moment (times_opened counts every opening).
+function statePath(changes) {
+  const seen = changes.filter((ch) => ch.kind === 'breaker');
+  if (seen.length === 0) return 'none besides Closed';
+  const states = [seen[0].previous, ...seen.map((ch) => ch.state)];
+  const shown = states.length > 13 ? [...states.slice(0, 6), '…', ...states.slice(-6)] : states;
+  return `${shown.join(' -> ')} (${seen.length} changes)`;
+}
+
+/** The summary, as lines; `failed` is the number of checks that did not hold. */
+export function summaryLines(f) {
+  const { bus, sub, steps, breaker, byType, reasons, workerReports } = f;
+  const results = checks(f);
+  const failed = results.filter(([, a, b]) => a !== b).length;
+  const lines = [
+    '',
+    `summary: ran ${secs(f.elapsedMs)} with ${f.workers} worker${f.workers === 1 ? '' : 's'}, stopped by ${f.reason}`,
+    `  events published       ${bus.total_events_dispatched}  (${workerReports.map((r) => `${r.workerId} ${r.published}`).join(' + ')})`,
+    `    by type              ${Object.entries(byType).map(([k, v]) => `${k.replace('_', '.')} ${v}`).join(', ')}`,
+    `    handlers             ${bus.rust_handler_dispatches} dispatches, ${bus.rust_handler_errors} errors; broadcast: ${bus.ffi_channel_dispatches} delivered, ${bus.ffi_channel_drops} without receivers`,
+    `  completions received   ${sub.completions_received}  (successful ${sub.successful_completions}, failed ${sub.failed_completions}: downstream error ${reasons.downstream_error}, circuit open ${reasons.circuit_open})`,
+    `  steps executed         ${steps.total_executed}  (succeeded ${steps.total_succeeded}, failed ${steps.total_failed}, average ${steps.average_execution_time_ms.toFixed(2)} ms)`,
+    `  breaker "${f.breakerName}"   ${breaker.current_state}  (calls ${breaker.total_calls}: ok ${breaker.success_count}, failed ${breaker.failure_count}; ` +
+      `rejected ${breaker.rejected_calls}; opened ${breaker.times_opened} times; failure rate ${pct(breaker.failure_rate)}; ` +
+      `average call ${(breaker.average_duration_nanos / 1e6).toFixed(2)} ms)`,
+    `  breaker states seen    ${statePath(f.changes)}`,
+    '  checks',
+    ...results.map(([what, a, b]) => `    ${a === b ? 'ok  ' : 'FAIL'}  ${what} (${a} == ${b})`),
+    failed === 0 ? `  all ${results.length} checks passed` : `  ${failed} of ${results.length} checks FAILED`,
+  ];
+  return { lines, failed };
+}
