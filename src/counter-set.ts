@@ -1,7 +1,7 @@
 import type { CellOps } from './backend.js';
 import { TWO32, checkBigCount, checkCount, highWord } from './count.js';
 import { UnknownFieldError, UnsafeIntegerError } from './errors.js';
-import { OWNED_ADD_LIMIT, type SetGeometry, cellAddresses } from './layout.js';
+import { type SetGeometry, cellAddresses } from './layout.js';
 
 /**
  * One u64 counter of a set. Updates are relaxed with respect to every other counter: no
@@ -117,7 +117,9 @@ class OwnedCounter extends CounterBase {
     this.ops.ownedInc(this.low, this.high);
   }
   protected addSplit(lo: number, hi: number): void {
-    if (hi === 0 && lo < OWNED_ADD_LIMIT) this.ops.ownedAdd(this.low, this.high, lo);
+    // 0x40000000 = OWNED_ADD_LIMIT, as a literal: a bundled module constant is a `var`
+    // V8 reloads on every call (and 2^30 is not a small integer, so it is unboxed too).
+    if (hi === 0 && lo < 0x40000000) this.ops.ownedAdd(this.low, this.high, lo);
     else this.ops.sharedAdd(this.sharedCell, lo, hi);
   }
 }

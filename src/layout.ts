@@ -94,7 +94,11 @@ export interface SetGeometry {
   readonly dataBytes: number;
 }
 
-/** Adds of at least this much go to the shared stripe (keeps an owned high word's step small). */
+/**
+ * Adds of at least this much go to the shared stripe (keeps an owned high word's step
+ * small). The hot paths test it as the literal 0x40000000 (see OwnedCounter) and the
+ * layout test checks that the two agree.
+ */
 export const OWNED_ADD_LIMIT = 2 ** 30;
 
 export function setGeometry(fieldCount: number, striped: boolean, stripes: number): SetGeometry {

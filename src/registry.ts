@@ -20,6 +20,7 @@ import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
 import { type MemoryViews, type RecordInfo, findOrCreate, listRecords, utf8 } from './directory.js';
 import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { checkOptionsObject } from './options.js';
 import {
   DEFAULT_CAPACITY_BYTES,
   DEFAULT_STRIPES,
@@ -112,17 +113,6 @@ export type EntryKind = keyof typeof KIND_CODES;
 
 const FIELD_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_FIELDS = 64;
-
-function checkOptionsObject(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionsError(what, 'must be an object');
-  }
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw new InvalidOptionsError(key, `unknown option (known: ${allowed.join(', ')})`);
-  }
-  return value as Record<string, unknown>;
-}
 
 function checkBackend(value: unknown): BackendKind {
   if (value === undefined) return 'wasm';

@@ -343,3 +343,10 @@ describe('StatsRegistry.attach', () => {
     expect(() => StatsRegistry.attach(h, { stripes: 4 } as never)).toThrow(InvalidOptionsError);
   });
 });
+
+describe('layout constants spelled as literals on hot paths', () => {
+  it('OWNED_ADD_LIMIT is the 0x40000000 the hot paths compare against', async () => {
+    const { OWNED_ADD_LIMIT } = await import('../src/layout.js');
+    expect(OWNED_ADD_LIMIT).toBe(0x40000000);
+  });
+});

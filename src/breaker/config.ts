@@ -6,6 +6,7 @@
  * stored (and raced on) in shared memory.
  */
 import { InvalidOptionsError, describe } from '../errors.js';
+import { checkOptionsObject } from '../options.js';
 
 /** What a breaker is configured with; every field is optional when creating one. */
 export interface CircuitBreakerConfig {
@@ -54,16 +55,7 @@ export const CircuitBreakerConfig = Object.freeze({
 });
 
 function checkObject(config: unknown): CircuitBreakerConfig {
-  if (config === undefined) return {};
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw new InvalidOptionsError('config', `must be an object, got ${describe(config)}`);
-  }
-  for (const key of Object.keys(config)) {
-    if (!(FIELDS as string[]).includes(key)) {
-      throw new InvalidOptionsError(key, `unknown circuit breaker option (known: ${FIELDS.join(', ')})`);
-    }
-  }
-  return config as CircuitBreakerConfig;
+  return checkOptionsObject(config, FIELDS, 'config') as CircuitBreakerConfig;
 }
 
 /** Fills in defaults and validates; throws InvalidOptionsError naming the first bad field. */

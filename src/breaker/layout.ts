@@ -19,7 +19,7 @@
  * failures and zero counters, so a record is usable the moment the directory publishes
  * it, before any thread has run its constructor.
  */
-import { BLOCK, OWNED_ADD_LIMIT, type SetGeometry, setGeometry } from '../layout.js';
+import { BLOCK, type SetGeometry, setGeometry } from '../layout.js';
 
 export const STATE_CLOSED = 0;
 export const STATE_OPEN = 1;
@@ -61,8 +61,6 @@ export const F_REJECTED = 4;
 export const F_TIMES_OPENED = 5;
 /** Offset of the high words in an owned stripe of the counters (checked in breakerGeometry). */
 export const OWNED_HIGH_OFFSET = 24;
-/** Owned stripes take adds below this; larger ones go to the shared stripe. */
-export { OWNED_ADD_LIMIT };
 
 /** Results of the state-machine operations (same values in the Wasm exports). */
 export const REJECTED = 0;

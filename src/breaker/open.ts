@@ -1,6 +1,7 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { cellAddresses } from '../layout.js';
-import { InvalidOptionsError, describe } from '../errors.js';
+import { InvalidOptionsError } from '../errors.js';
+import { checkOptionsObject } from '../options.js';
 import { type StatsRegistry, checkName } from '../registry.js';
 import { CircuitBreaker, type BreakerBinding } from './circuit-breaker.js';
 import { type Clock, monotonicClock } from './clock.js';
@@ -22,16 +23,9 @@ export interface CircuitBreakerOptions {
 }
 
 function checkOptions(options: unknown): Clock | undefined {
-  if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionsError('options', `must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'clock') throw new InvalidOptionsError(key, 'unknown option (known: clock)');
-  }
-  const clock = (options as CircuitBreakerOptions).clock;
+  const clock = checkOptionsObject(options, ['clock'], 'options').clock;
   if (clock !== undefined && typeof clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
-  return clock;
+  return clock as Clock | undefined;
 }
 
 /** @internal The body of `StatsRegistry.circuitBreaker`. */

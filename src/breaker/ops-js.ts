@@ -15,7 +15,6 @@ import {
   F_SUCCESS,
   F_TIMES_OPENED,
   F_TOTAL_CALLS,
-  OWNED_ADD_LIMIT,
   OWNED_HIGH_OFFSET,
   NEED_CLOCK,
   PAYLOAD_SHIFT,
@@ -30,8 +29,8 @@ import {
   TICK_MASK,
 } from './layout.js';
 import type { BreakerOps } from './ops.js';
+import { TWO32, highWord } from '../count.js';
 
-const TWO32 = 4294967296;
 
 function openWord(now: number): number {
   return ((now & TICK_MASK) << PAYLOAD_SHIFT) | STATE_OPEN;
@@ -70,10 +69,10 @@ class JsBreakerOps implements BreakerOps {
   private addDuration(ctl: number, stripe: number, nanos: number): void {
     // Validated by the caller: finite, 0 <= nanos < 2^64. Truncate like i64.trunc_sat_f64_u.
     const d = Math.floor(nanos);
-    if (stripe !== 0 && d < OWNED_ADD_LIMIT) {
+    if (stripe !== 0 && d < 0x40000000 /* OWNED_ADD_LIMIT, literal: see counter-set.ts */) {
       this.cellOps.ownedAdd(stripe + F_DURATION * 4, stripe + OWNED_HIGH_OFFSET + F_DURATION * 8, d);
     } else {
-      const hi = Math.floor(d / TWO32);
+      const hi = highWord(d);
       this.cellOps.sharedAdd(ctl + CONTROL_BYTES + F_DURATION * 8, d - hi * TWO32, hi);
     }
   }

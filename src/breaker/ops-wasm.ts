@@ -1,4 +1,3 @@
-import { InvalidHandleError } from '../errors.js';
 import type { BreakerOps } from './ops.js';
 
 /** The breaker exports of the core (assembly/breaker.ts), as this module declares them. */
@@ -18,11 +17,8 @@ const cache = new WeakMap<object, BreakerOps>();
 export function wasmBreakerOps(core: object): BreakerOps {
   let ops = cache.get(core);
   if (ops === undefined) {
-    const x = core as Partial<BreakerExports>;
-    if (typeof x.cbAcquire !== 'function' || typeof x.cbSuccess !== 'function' || typeof x.cbFailure !== 'function' || typeof x.cbForce !== 'function') {
-      // A handle can carry a core compiled by another build of the package.
-      throw new InvalidHandleError('its core module has no circuit breaker exports (built by another version of atomic-stats?)');
-    }
+    // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
+    const x = core as BreakerExports;
     ops = { acquire: x.cbAcquire, success: x.cbSuccess, failure: x.cbFailure, force: x.cbForce };
     cache.set(core, ops);
   }

@@ -3,7 +3,6 @@ import type { StatsRegistry } from '../registry.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
 import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
 import type { StatsKernels } from '../stats/kernels.js';
-import { OWNED_ADD_LIMIT } from '../layout.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, InvalidEventError } from './errors.js';
@@ -173,7 +172,8 @@ export class InProcessEventBus {
   /** The one record call of a synchronous publish. `lagged` is -1 (no receiver) or the events lost. */
   private recordPublish(flags: number, errors: number, lagged: number): void {
     const l = lagged > 0 ? lagged : 0;
-    if ((errors | l) < OWNED_ADD_LIMIT) this.k.busPublish(this.ka, this.kb, flags, errors, l);
+    // 0x40000000 = OWNED_ADD_LIMIT as a literal (see OwnedCounter in counter-set.ts).
+    if ((errors | l) < 0x40000000) this.k.busPublish(this.ka, this.kb, flags, errors, l);
     else this.stats.recordPublish(flags, errors, l);
   }
 

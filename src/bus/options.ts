@@ -1,4 +1,5 @@
 import { InvalidOptionsError } from '../errors.js';
+import { checkOptionsObject } from '../options.js';
 import { StatsRegistry, checkName } from '../registry.js';
 
 /** Where handler failures are reported. `console` fits; so does a pino or winston logger. */
@@ -57,13 +58,7 @@ function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
 }
 
 export function checkBusOptions(options: unknown): BusConfig {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionsError('options', 'must be an object with at least registry and name');
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.includes(key)) throw new InvalidOptionsError(key, `unknown option (known: ${KNOWN.join(', ')})`);
-  }
+  const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with at least registry and name' });
   if (!(o.registry instanceof StatsRegistry)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
   const logger = o.logger ?? console;
   if (typeof (logger as BusLogger).warn !== 'function') throw new InvalidOptionsError('logger', 'must have a warn(message, details) method');

@@ -3,7 +3,7 @@ import type { Counter } from '../counter-set.js';
 import { InvalidCountError } from '../errors.js';
 import type { BusField } from './fields.js';
 import type { StatsKernels } from './kernels.js';
-import { OWNED_ADD_LIMIT, type StatsPlacement } from './open.js';
+import type { StatsPlacement } from './open.js';
 
 /** The live fields of a bus snapshot: read from the bus itself, not stored counters. */
 export interface EventBusLiveCounts {
@@ -101,7 +101,7 @@ export class EventBusStats {
    * anything else throws InvalidCountError and records nothing.
    */
   recordRustDispatch(errorCount = 0): void {
-    if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount && errorCount < OWNED_ADD_LIMIT) {
+    if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount && errorCount < 0x40000000 /* OWNED_ADD_LIMIT, literal: see counter-set.ts */) {
       this.k.busRust(this.a, this.b, errorCount, 0);
       return;
     }
@@ -132,7 +132,7 @@ export class EventBusStats {
    * and `lagged` lost events. `errors` and `lagged` are non-negative int32s.
    */
   recordPublish(flags: number, errors: number, lagged: number): void {
-    if ((errors | lagged) < OWNED_ADD_LIMIT) this.k.busPublish(this.a, this.b, flags, errors, lagged);
+    if ((errors | lagged) < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busPublish(this.a, this.b, flags, errors, lagged);
     else this.sharedK.busPublish(this.sharedA, 0, flags, errors, lagged);
   }
 
@@ -148,7 +148,7 @@ export class EventBusStats {
 
   /** @internal The broadcast step of a publish that finished after its handlers settled. */
   recordFfiStep(flags: number, lagged: number): void {
-    if (lagged < OWNED_ADD_LIMIT) this.k.busFfi(this.a, this.b, flags, lagged);
+    if (lagged < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busFfi(this.a, this.b, flags, lagged);
     else this.sharedK.busFfi(this.sharedA, 0, flags, lagged);
   }
 

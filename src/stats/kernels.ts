@@ -16,7 +16,6 @@
  * at the same time.
  */
 import type { CellOps } from '../backend.js';
-import { InvalidHandleError } from '../errors.js';
 import type { StatsRegistry } from '../registry.js';
 import { PUB_FFI, PUB_RUST, DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from './fields.js';
 
@@ -229,10 +228,8 @@ export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKern
   let pair = cache.get(registry);
   if (pair === undefined) {
     if (registry.core !== undefined) {
+      // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
       const x = registry.core as unknown as StatsCoreExports;
-      if (typeof x.stepSuccessOwned !== 'function') {
-        throw new InvalidHandleError('the Wasm core of this registry has no stats exports (a core built before assembly/stats.ts)');
-      }
       pair = [wasmKernels(x, false), wasmKernels(x, true)];
     } else {
       pair = [new JsSharedKernels(registry.ops), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];

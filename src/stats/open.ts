@@ -1,6 +1,7 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { InvalidOptionsError } from '../errors.js';
-import { OWNED_ADD_LIMIT, cellAddresses, setGeometry } from '../layout.js';
+import { checkOptionsObject } from '../options.js';
+import { cellAddresses, setGeometry } from '../layout.js';
 import { type EntryKind, type StatsRegistry, checkName } from '../registry.js';
 import { type StatsKernels, statsKernels } from './kernels.js';
 
@@ -15,7 +16,6 @@ export interface StatsOptions {
   striped?: boolean;
 }
 
-export { OWNED_ADD_LIMIT };
 
 /** Where one thread records into a struct, and how it reads it back. */
 export interface StatsPlacement<F extends string> {
@@ -31,14 +31,7 @@ export interface StatsPlacement<F extends string> {
 }
 
 function checkStatsOptions(options: unknown): boolean {
-  if (options === undefined) return true;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionsError('options', 'must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'striped') throw new InvalidOptionsError(key, 'unknown option (known: striped)');
-  }
-  const striped = (options as StatsOptions).striped;
+  const striped = checkOptionsObject(options, ['striped'], 'options').striped;
   if (striped === undefined) return true;
   if (typeof striped !== 'boolean') throw new InvalidOptionsError('striped', 'must be a boolean');
   return striped;

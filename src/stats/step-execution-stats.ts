@@ -1,7 +1,7 @@
 import { TWO32, checkCount, highWord } from '../count.js';
 import type { Counter } from '../counter-set.js';
 import type { StatsKernels } from './kernels.js';
-import { OWNED_ADD_LIMIT, type StatsPlacement } from './open.js';
+import type { StatsPlacement } from './open.js';
 import type { StepField } from './fields.js';
 
 /** Snapshot DTO, keys as in the original system's API. */
@@ -64,7 +64,7 @@ export class StepExecutionStats {
    */
   recordSuccess(ms: number): void {
     // typeof first: `>>>` on a BigInt throws a TypeError, not our InvalidCountError.
-    if (typeof ms === 'number' && (ms >>> 0) === ms && ms < OWNED_ADD_LIMIT) {
+    if (typeof ms === 'number' && (ms >>> 0) === ms && ms < 0x40000000 /* OWNED_ADD_LIMIT, literal: see counter-set.ts */) {
       this.k.stepSuccess(this.a, this.b, ms, 0);
       return;
     }

@@ -1,5 +1,6 @@
 import { type MessagePort, MessageChannel } from 'node:worker_threads';
 import { InvalidOptionsError } from '../errors.js';
+import { checkOptionsObject } from '../options.js';
 import { StatsRegistry, checkName } from '../registry.js';
 import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../stats/fields.js';
 import type { WorkerEventSubscriberBigIntStats, WorkerEventSubscriberStats, WorkerSubscriberStats } from '../stats/worker-subscriber-stats.js';
@@ -70,13 +71,7 @@ export class WorkerEventSubscriber {
   private closed = false;
 
   constructor(options: WorkerEventSubscriberOptions) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new InvalidOptionsError('options', 'must be an object with registry, name and workerId');
-    }
-    const o = options as unknown as Record<string, unknown>;
-    for (const key of Object.keys(o)) {
-      if (!KNOWN.includes(key)) throw new InvalidOptionsError(key, `unknown option (known: ${KNOWN.join(', ')})`);
-    }
+    const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with registry, name and workerId' });
     if (!(o.registry instanceof StatsRegistry)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
     if (typeof o.workerId !== 'string' || o.workerId.length === 0) throw new InvalidOptionsError('workerId', 'must be a non-empty string');
     const t = o.correlationTimeoutMs ?? 30_000;
