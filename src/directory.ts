@@ -120,6 +120,20 @@ export interface CreateRequest {
   readonly dataBytes: number;
 }
 
+/** How many records are published (counts slots; decodes nothing). */
+export function countRecords(v: MemoryViews): number {
+  const dir = v.i32[H_DIR_OFFSET]! >>> 2;
+  const slots = v.i32[H_DIR_SLOTS]!;
+  let n = 0;
+  for (let k = 0; k < slots; k++) if (Atomics.load(v.i32, dir + k) !== 0) n++;
+  return n;
+}
+
+/** Bytes handed out by the bump allocator so far (header and directory included). */
+export function usedBytes(v: MemoryViews): number {
+  return Atomics.load(v.i32, H_ALLOC_TOP) >>> 0;
+}
+
 /** Every published record, in directory order. */
 export function listRecords(v: MemoryViews): RecordInfo[] {
   const dir = v.i32[H_DIR_OFFSET]! >>> 2;

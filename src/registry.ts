@@ -18,7 +18,7 @@ import { type CollectOptions, type MetricFamily, collectFamilies } from './expor
 import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
-import { type MemoryViews, type RecordInfo, findOrCreate, listRecords, utf8 } from './directory.js';
+import { type MemoryViews, type RecordInfo, countRecords, findOrCreate, listRecords, usedBytes, utf8 } from './directory.js';
 import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
 import { checkOptionsObject } from './options.js';
 import {
@@ -332,9 +332,9 @@ export class StatsRegistry {
   /** Bytes of the shared memory in use (header, directory, entries) and in all. */
   usage(): { usedBytes: number; capacityBytes: number; entries: number } {
     return {
-      usedBytes: Atomics.load(this.views.i32, H_ALLOC_TOP) >>> 0,
+      usedBytes: usedBytes(this.views),
       capacityBytes: this.capacityBytes,
-      entries: listRecords(this.views).length,
+      entries: countRecords(this.views),
     };
   }
 

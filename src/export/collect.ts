@@ -23,7 +23,7 @@
  */
 import type { InProcessEventBus } from '../bus/event-bus.js';
 import { CounterSet } from '../counter-set.js';
-import { listRecords } from '../directory.js';
+import { listRecords, usedBytes } from '../directory.js';
 import { setGeometry } from '../layout.js';
 import type { StatsRegistry } from '../registry.js';
 
@@ -97,6 +97,9 @@ const BREAKER_GAUGES: Record<string, string> = {
 };
 const STATE_CODE = { Closed: 0, Open: 1, HalfOpen: 2 } as const;
 
+// Families by name, in first-seen order. Every sample's labels carry the entry's raw name
+// (names are unique in the directory), so no two samples of a family share labels even
+// when two names sanitize alike.
 class Families {
   private readonly byName = new Map<string, MetricFamily>();
   add(name: string, type: MetricType, help: string, labels: Record<string, string>, value: bigint | number): void {
@@ -105,15 +108,7 @@ class Families {
       f = { name, help, type, samples: [] };
       this.byName.set(name, f);
     }
-    const key = JSON.stringify(labels);
-    const same = f.samples.findIndex((s) => JSON.stringify(s.labels) === key);
-    if (same < 0) f.samples.push({ labels, value });
-    else {
-      // Two entries whose names differ only in characters that sanitize alike land on the
-      // same series; their sum is the honest total.
-      const prev = f.samples[same]!.value;
-      f.samples[same] = { labels, value: typeof prev === 'bigint' && typeof value === 'bigint' ? prev + value : Number(prev) + Number(value) };
-    }
+    f.samples.push({ labels, value });
   }
   list(): MetricFamily[] {
     return [...this.byName.values()];
@@ -150,7 +145,7 @@ export function collectFamilies(registry: StatsRegistry, options: CollectOptions
   // Always present, so an exporter registered on an empty registry still has a family
   // whose collection discovers the entries created later.
   out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', {}, records.length);
-  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', {}, registry.usage().usedBytes);
+  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', {}, usedBytes(registry.views));
   for (const record of records) {
     let d: { kind?: string; fields?: string[]; striped?: boolean };
     try {
