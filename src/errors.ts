@@ -2,31 +2,83 @@
  * Every error atomic-stats throws on purpose is an {@link AtomicStatsError}; each kind of
  * mistake has its own subclass and a stable `code`, so callers can branch with
  * `instanceof` or on `err.code`. A call that throws one of these has changed nothing.
+ *
+ * Why `instanceof` is overridden. The package ships an ESM and a CJS build; a process that
+ * loads both (an ESM app with a CJS dependency, say) holds two copies of every class, and a
+ * prototype check fails across them: an error thrown by one copy is not `instanceof` the
+ * other copy's class. So each error carries a brand under a registry symbol
+ * (`Symbol.for`, the same symbol in every copy and every realm of the process): its
+ * `code`. `x instanceof SomeError` is true when `x` carries the brand and, for a subclass,
+ * when the brand equals that class's static `code`. A subclass that declares no static
+ * `code` of its own falls back to the ordinary prototype check, so forgetting it can
+ * never make the check over-match.
  */
+
+/** Every `code` an {@link AtomicStatsError} can carry. */
+export type ErrorCode =
+  | 'ERR_INVALID_COUNT'
+  | 'ERR_UNKNOWN_FIELD'
+  | 'ERR_NAME_CONFLICT'
+  | 'ERR_REGISTRY_FULL'
+  | 'ERR_INVALID_OPTIONS'
+  | 'ERR_INVALID_HANDLE'
+  | 'ERR_UNSAFE_INTEGER'
+  | 'ERR_CIRCUIT_OPEN'
+  | 'ERR_INVALID_PATTERN'
+  | 'ERR_INVALID_EVENT'
+  | 'ERR_HANDLER_FAILED'
+  | 'ERR_RECEIVER_CLOSED'
+  | 'ERR_CORRELATION_TIMEOUT'
+  | 'ERR_COMPLETION_CONVERSION'
+  | 'ERR_DUPLICATE_CORRELATION'
+  | 'ERR_SUBSCRIBER_CLOSED';
+
+const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
+const prototypeCheck = Function.prototype[Symbol.hasInstance];
+
 export class AtomicStatsError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  /**
+   * The code shared by every error of this class (`undefined` on this base class, whose
+   * `instanceof` matches every atomic-stats error).
+   */
+  static readonly code: ErrorCode | undefined = undefined;
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = new.target.name;
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: code });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== AtomicStatsError && !Object.prototype.hasOwnProperty.call(this, 'code')) return prototypeCheck.call(this, value);
+    if (value === null || typeof value !== 'object') return false;
+    const brand = (value as { [BRAND]?: unknown })[BRAND];
+    if (typeof brand !== 'string') return false;
+    const code = (this as { code?: string }).code;
+    return code === undefined || code === brand;
   }
 }
 
 /** A count given to `add` (or a duration, an error count) that is not a safe non-negative integer. */
 export class InvalidCountError extends AtomicStatsError {
+  static override readonly code = 'ERR_INVALID_COUNT';
+  declare readonly code: 'ERR_INVALID_COUNT';
   readonly value: unknown;
   constructor(value: unknown, reason: string) {
-    super('ERR_INVALID_COUNT', `invalid count ${describe(value)}: ${reason}`);
+    super(InvalidCountError.code, `invalid count ${describe(value)}: ${reason}`);
     this.value = value;
   }
 }
 
 /** A field name that is not part of the counter set. */
 export class UnknownFieldError extends AtomicStatsError {
+  static override readonly code = 'ERR_UNKNOWN_FIELD';
+  declare readonly code: 'ERR_UNKNOWN_FIELD';
   readonly field: unknown;
   readonly setName: string;
   constructor(setName: string, field: unknown, known: readonly string[]) {
-    super('ERR_UNKNOWN_FIELD', `unknown field ${describe(field)} in "${setName}" (fields: ${known.join(', ')})`);
+    super(UnknownFieldError.code, `unknown field ${describe(field)} in "${setName}" (fields: ${known.join(', ')})`);
     this.field = field;
     this.setName = setName;
   }
@@ -34,6 +86,8 @@ export class UnknownFieldError extends AtomicStatsError {
 
 /** A name already registered with another kind, another field list, striping or config. */
 export class NameConflictError extends AtomicStatsError {
+  static override readonly code = 'ERR_NAME_CONFLICT';
+  declare readonly code: 'ERR_NAME_CONFLICT';
   readonly entryName: string;
   constructor(entryName: string, existing: string, requested: string) {
     super(
@@ -46,25 +100,31 @@ export class NameConflictError extends AtomicStatsError {
 
 /** The registry's fixed memory (or its directory) has no room for another entry. */
 export class RegistryFullError extends AtomicStatsError {
+  static override readonly code = 'ERR_REGISTRY_FULL';
+  declare readonly code: 'ERR_REGISTRY_FULL';
   constructor(message: string) {
-    super('ERR_REGISTRY_FULL', message);
+    super(RegistryFullError.code, message);
   }
 }
 
 /** An option, a name or a config value that is out of range or of the wrong type. */
 export class InvalidOptionsError extends AtomicStatsError {
+  static override readonly code = 'ERR_INVALID_OPTIONS';
+  declare readonly code: 'ERR_INVALID_OPTIONS';
   /** The option or argument at fault, e.g. `"stripes"` or `"failureThreshold"`. */
   readonly option: string;
   constructor(option: string, message: string) {
-    super('ERR_INVALID_OPTIONS', `${option}: ${message}`);
+    super(InvalidOptionsError.code, `${option}: ${message}`);
     this.option = option;
   }
 }
 
 /** A value passed to `StatsRegistry.attach` that is not a handle of a compatible registry. */
 export class InvalidHandleError extends AtomicStatsError {
+  static override readonly code = 'ERR_INVALID_HANDLE';
+  declare readonly code: 'ERR_INVALID_HANDLE';
   constructor(message: string) {
-    super('ERR_INVALID_HANDLE', `not an atomic-stats registry handle: ${message}`);
+    super(InvalidHandleError.code, `not an atomic-stats registry handle: ${message}`);
   }
 }
 
@@ -73,6 +133,8 @@ export class InvalidHandleError extends AtomicStatsError {
  * cannot hold exactly. The counter is fine: read it with `valueBigInt()` / `snapshotBigInt()`.
  */
 export class UnsafeIntegerError extends AtomicStatsError {
+  static override readonly code = 'ERR_UNSAFE_INTEGER';
+  declare readonly code: 'ERR_UNSAFE_INTEGER';
   readonly field: string;
   constructor(setName: string, field: string) {
     super(

@@ -6,6 +6,8 @@ import type { CircuitState } from './state.js';
  * passed) or HalfOpen with every probe slot taken. `breakerName` names the breaker.
  */
 export class CircuitOpenError extends AtomicStatsError {
+  static override readonly code = 'ERR_CIRCUIT_OPEN';
+  declare readonly code: 'ERR_CIRCUIT_OPEN';
   readonly breakerName: string;
   /** The state that rejected the call. */
   readonly state: CircuitState;

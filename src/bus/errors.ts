@@ -2,24 +2,30 @@ import { AtomicStatsError, describe } from '../errors.js';
 
 /** A subscription pattern that cannot be used: empty, or not a string. */
 export class InvalidPatternError extends AtomicStatsError {
+  static override readonly code = 'ERR_INVALID_PATTERN';
+  declare readonly code: 'ERR_INVALID_PATTERN';
   readonly pattern: unknown;
   constructor(pattern: unknown, reason: string) {
-    super('ERR_INVALID_PATTERN', `invalid event pattern ${describe(pattern)}: ${reason}`);
+    super(InvalidPatternError.code, `invalid event pattern ${describe(pattern)}: ${reason}`);
     this.pattern = pattern;
   }
 }
 
 /** A value given to `publish` that is not a domain event (not an object, no string `event_name`). */
 export class InvalidEventError extends AtomicStatsError {
+  static override readonly code = 'ERR_INVALID_EVENT';
+  declare readonly code: 'ERR_INVALID_EVENT';
   readonly value: unknown;
   constructor(value: unknown, reason: string) {
-    super('ERR_INVALID_EVENT', `not a domain event (${describe(value)}): ${reason}`);
+    super(InvalidEventError.code, `not a domain event (${describe(value)}): ${reason}`);
     this.value = value;
   }
 }
 
 /** A handler failure as it is reported to the logger: which pattern, which event, why. */
 export class HandlerFailedError extends AtomicStatsError {
+  static override readonly code = 'ERR_HANDLER_FAILED';
+  declare readonly code: 'ERR_HANDLER_FAILED';
   readonly pattern: string;
   readonly eventName: string;
   override readonly cause: unknown;
@@ -38,7 +44,9 @@ export class HandlerFailedError extends AtomicStatsError {
 
 /** An operation on a broadcast receiver that is closed or was transferred to another thread. */
 export class ReceiverClosedError extends AtomicStatsError {
+  static override readonly code = 'ERR_RECEIVER_CLOSED';
+  declare readonly code: 'ERR_RECEIVER_CLOSED';
   constructor(message: string) {
-    super('ERR_RECEIVER_CLOSED', message);
+    super(ReceiverClosedError.code, message);
   }
 }

@@ -36,8 +36,10 @@ export type ResultListener = (result: StepExecutionResult, correlation: Correlat
 const KNOWN = ['registry', 'name', 'workerId', 'correlationTimeoutMs', 'correlate', 'logger'];
 
 class SubscriberClosedError extends AtomicStatsError {
+  static override readonly code = 'ERR_SUBSCRIBER_CLOSED';
+  declare readonly code: 'ERR_SUBSCRIBER_CLOSED';
   constructor() {
-    super('ERR_SUBSCRIBER_CLOSED', 'the subscriber was closed');
+    super(SubscriberClosedError.code, 'the subscriber was closed');
   }
 }
 
