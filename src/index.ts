@@ -62,4 +62,4 @@ export type {
   CorrelatedStepResult,
 } from './subscriber/index.js';
 export { sanitizeName } from './export/collect.js';
-export type { MetricFamily, MetricSample, MetricType, CollectOptions } from './export/collect.js';
+export type { MetricFamily, MetricSample, MetricType, HistogramValue, CollectOptions } from './export/collect.js';

@@ -27,18 +27,27 @@ import { listRecords, usedBytes } from '../directory.js';
 import { setGeometry } from '../layout.js';
 import type { StatsRegistry } from '../registry.js';
 
-export type MetricType = 'counter' | 'gauge';
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count. */
+export interface HistogramValue {
+  readonly buckets: readonly { readonly le: number; readonly count: bigint }[];
+  readonly sum: number;
+  readonly count: bigint;
+}
 
 export interface MetricSample {
   readonly labels: Readonly<Record<string, string>>;
-  /** Counters: the exact u64 as a bigint. Gauges: a number. */
-  readonly value: bigint | number;
+  /** Counters: the exact u64 as a bigint. Gauges: a number. Histograms: a HistogramValue. */
+  readonly value: bigint | number | HistogramValue;
 }
 
 export interface MetricFamily {
   readonly name: string;
   readonly help: string;
   readonly type: MetricType;
+  /** The unit, as UCUM for OpenTelemetry (`'s'`, `'By'`, `'1'`); absent when unknown. */
+  readonly unit?: string;
   readonly samples: MetricSample[];
 }
 
