@@ -6,11 +6,14 @@
  * shared cells and the same tagged low/high words on owned stripes
  * (assembly/counters.ts explains the owned-cell protocol).
  *
+ * A third choice, 'auto' (backend-auto.ts), takes each operation from whichever of the
+ * two is faster on it.
+ *
  * Numbers crossing the boundary are u32 halves (`lo`, `hi`), never an i64, which would
  * arrive in JS as a heap-allocated BigInt. Number reads return -1 for a value above
  * 2^53 - 1; the caller turns that into an UnsafeIntegerError.
  */
-export type BackendKind = 'wasm' | 'js';
+export type BackendKind = 'auto' | 'wasm' | 'js';
 
 export interface CellOps {
   readonly kind: BackendKind;

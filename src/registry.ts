@@ -17,6 +17,7 @@ import { jsCellOps } from './backend-js.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
 import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
+import { autoCellOps } from './backend-auto.js';
 import { CounterSet } from './counter-set.js';
 import { type MemoryViews, type RecordInfo, countRecords, findOrCreate, listRecords, usedBytes, utf8 } from './directory.js';
 import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
@@ -50,7 +51,12 @@ import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberS
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
 export interface RegistryOptions {
-  /** Which implementation this thread uses for counter operations. Default `'wasm'`. */
+  /**
+   * Which implementation this thread uses for counter operations: `'auto'` (the default:
+   * plain JS stores for this thread's own stripes, the Wasm core for atomic adds and
+   * reads), `'wasm'` (the Wasm core for everything) or `'js'` (no WebAssembly: `Atomics`
+   * on the same memory). All three share the same cells.
+   */
   backend?: BackendKind;
   /** Size of the shared memory, fixed for the registry's life; rounded up to 64 KiB pages. Default 4 MiB. */
   capacityBytes?: number;
@@ -59,7 +65,7 @@ export interface RegistryOptions {
 }
 
 export interface AttachOptions {
-  /** Each thread chooses its own backend; all backends share the same cells. Default `'wasm'`. */
+  /** Each thread chooses its own backend; all backends share the same cells. Default `'auto'`. */
   backend?: BackendKind;
 }
 
@@ -115,8 +121,10 @@ const FIELD_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_FIELDS = 64;
 
 function checkBackend(value: unknown): BackendKind {
-  if (value === undefined) return 'wasm';
-  if (value !== 'wasm' && value !== 'js') throw new InvalidOptionsError('backend', `must be 'wasm' or 'js', got ${String(value)}`);
+  if (value === undefined) return 'auto';
+  if (value !== 'auto' && value !== 'wasm' && value !== 'js') {
+    throw new InvalidOptionsError('backend', `must be 'auto', 'wasm' or 'js', got ${String(value)}`);
+  }
   return value;
 }
 
@@ -192,8 +200,8 @@ export class StatsRegistry {
     this.capacityBytes = this.views.i32[H_CAPACITY]! >>> 0;
     this.stripes = this.views.i32[H_STRIPES]!;
     this.module = module;
-    this.core = backend === 'wasm' ? instantiateCore(module ?? coreModule(), memory) : undefined;
-    this.ops = this.core !== undefined ? wasmCellOps(this.core) : jsCellOps(memory);
+    this.core = backend !== 'js' ? instantiateCore(module ?? coreModule(), memory) : undefined;
+    this.ops = this.core === undefined ? jsCellOps(memory) : backend === 'auto' ? autoCellOps(this.core, memory) : wasmCellOps(this.core);
     this.slot = Atomics.add(this.views.i32, H_NEXT_SLOT, 1);
   }
 
@@ -231,7 +239,7 @@ export class StatsRegistry {
     // Magic last: a header with the magic is complete. (Other threads only see the
     // memory through a handle posted after this, which orders these writes anyway.)
     Atomics.store(i32, H_MAGIC, MAGIC);
-    return new StatsRegistry(memory, backend, backend === 'wasm' ? coreModule() : undefined);
+    return new StatsRegistry(memory, backend, backend !== 'js' ? coreModule() : undefined);
   }
 
   /** Attaches this thread to a registry created elsewhere, from its `handle`. */

@@ -88,7 +88,9 @@ class Remote {
 const WORKER_BACKENDS: [string, BackendKind[]][] = [
   ['wasm', ['wasm', 'wasm', 'wasm', 'wasm']],
   ['js', ['js', 'js', 'js', 'js']],
+  ['auto', ['auto', 'auto', 'auto', 'auto']],
   ['wasm and js mixed', ['wasm', 'js', 'wasm', 'js']],
+  ['auto, wasm and js mixed', ['auto', 'wasm', 'js', 'auto']],
 ];
 
 describe.each(WORKER_BACKENDS)('4 worker threads, %s', (_label, backends) => {

@@ -42,7 +42,7 @@ function expectRejected(r: StatsRegistry, call: () => unknown, type: new (...a: 
 describe('StatsRegistry.create options', () => {
   it('has documented defaults', () => {
     const r = StatsRegistry.create();
-    expect(r.backend).toBe('wasm');
+    expect(r.backend).toBe('auto');
     expect(r.capacityBytes).toBe(4 * 1024 * 1024);
     expect(r.stripes).toBe(16);
     expect(r.slot).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry, type BackendKind } from '../src/index.js';
 import { readyCount, startFlag, startWorkers } from './helpers.js';
+import { BACKENDS } from './helpers/workers.js';
 
 const MIXES: Record<string, BackendKind[]> = {
   wasm: ['wasm', 'wasm', 'wasm', 'wasm'],
@@ -46,7 +47,7 @@ describe.each([false, true])('directory race (striped: %s)', (striped) => {
     const start = startFlag();
     const run = startWorkers(
       'counter-worker.mjs',
-      [0, 1, 2, 3].map((index) => ({ mode: 'race', handle: registry.handle, backend: index % 2 ? 'js' : 'wasm', names, index, striped, start: start.sab })),
+      [0, 1, 2, 3].map((index) => ({ mode: 'race', handle: registry.handle, backend: BACKENDS[index % 3], names, index, striped, start: start.sab })),
     );
     await readyCount(run.workers);
     start.release();
@@ -65,7 +66,7 @@ describe.each([false, true])('a worker terminated mid-loop (striped: %s)', (stri
     const iterations = [200_000, 200_000, 200_000, 1_000_000_000]; // the last one never finishes
     const run = startWorkers<{ done: number } | undefined>(
       'counter-worker.mjs',
-      iterations.map((n, index) => ({ mode: 'fault', handle: registry.handle, backend: index % 2 ? 'js' : 'wasm', iterations: n, index, striped, start: start.sab })),
+      iterations.map((n, index) => ({ mode: 'fault', handle: registry.handle, backend: BACKENDS[index % 3], iterations: n, index, striped, start: start.sab })),
       true,
     );
     await readyCount(run.workers);

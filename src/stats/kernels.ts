@@ -230,7 +230,8 @@ export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKern
     if (registry.core !== undefined) {
       // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
       const x = registry.core as unknown as StatsCoreExports;
-      pair = [wasmKernels(x, false), wasmKernels(x, true)];
+      // 'auto': atomic adds in Wasm, owned plain stores inlined in JS (backend-auto.ts says why).
+      pair = [wasmKernels(x, false), registry.backend === 'auto' ? new JsOwnedKernels(registry.ops, registry.views.u8.buffer) : wasmKernels(x, true)];
     } else {
       pair = [new JsSharedKernels(registry.ops), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];
     }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-export const BACKENDS = ['wasm', 'js'] as const;
+export const BACKENDS = ['auto', 'wasm', 'js'] as const;
 
 /**
  * Starts `count` workers running `script` (a .mjs under test/workers/), waits until all of
