@@ -53,7 +53,20 @@ export const RECORD_HEAD_BYTES = 32;
 export const DEFAULT_CAPACITY_BYTES = 4 * 1024 * 1024;
 export const MIN_CAPACITY_BYTES = PAGE_BYTES;
 export const MAX_CAPACITY_BYTES = 1024 * 1024 * 1024;
-export const DEFAULT_STRIPES = 16;
+/**
+ * The default stripe count for this machine: room for a worker pool of 1.5 threads per
+ * core (piscina's default `maxThreads`) plus the main thread, rounded up to a power of
+ * two, at least 2 and at most MAX_STRIPES. A stripe costs one 128-byte block per striped
+ * set, so a fixed large default wasted memory on small machines (16 stripes: 2 KiB per
+ * set) and still ran out on large ones. Threads beyond the stripe count stay correct:
+ * they add atomically to the set's shared stripe.
+ */
+export function defaultStripes(cores: number): number {
+  const wanted = Math.ceil(Math.max(1, cores) * 1.5) + 1;
+  let s = 2;
+  while (s < wanted && s < MAX_STRIPES) s *= 2;
+  return s;
+}
 export const MAX_STRIPES = 256;
 
 export const MAX_NAME_BYTES = 256;

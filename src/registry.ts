@@ -12,6 +12,7 @@
  * set's shared stripe. Size `stripes` for the number of attachments a registry will see
  * over its lifetime (main thread + workers, including replacements).
  */
+import { availableParallelism } from 'node:os';
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
@@ -24,7 +25,6 @@ import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './er
 import { checkOptionsObject } from './options.js';
 import {
   DEFAULT_CAPACITY_BYTES,
-  DEFAULT_STRIPES,
   HEADER_BYTES,
   H_ALLOC_TOP,
   H_CAPACITY,
@@ -44,6 +44,7 @@ import {
   PAGE_BYTES,
   alignUp,
   directorySlotsFor,
+  defaultStripes,
   setGeometry,
 } from './layout.js';
 import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
@@ -60,7 +61,10 @@ export interface RegistryOptions {
   backend?: BackendKind;
   /** Size of the shared memory, fixed for the registry's life; rounded up to 64 KiB pages. Default 4 MiB. */
   capacityBytes?: number;
-  /** Owned stripes per striped set, a power of two (1..256). Default 16. */
+  /**
+   * Owned stripes per striped set, a power of two (1..256). Default: sized to the machine,
+   * the power of two at or above 1.5 threads per core plus one (4 on 2 cores, 16 on 8).
+   */
   stripes?: number;
 }
 
@@ -217,7 +221,7 @@ export class StatsRegistry {
       }
       capacity = alignUp(c, PAGE_BYTES);
     }
-    let stripes = DEFAULT_STRIPES;
+    let stripes = defaultStripes(availableParallelism());
     if (o.stripes !== undefined) {
       const s = o.stripes;
       if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > MAX_STRIPES || (s & (s - 1)) !== 0) {

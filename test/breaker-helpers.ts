@@ -2,7 +2,7 @@
 import { StatsRegistry, type CircuitBreaker, type CircuitBreakerConfig } from '../src/index.js';
 import type { BackendKind } from '../src/backend.js';
 
-export const BACKENDS: BackendKind[] = ['wasm', 'js'];
+export const BACKENDS: BackendKind[] = ['auto', 'wasm', 'js'];
 
 /** A clock the test moves by hand. */
 export class FakeClock {

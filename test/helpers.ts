@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendKind } from '../src/index.js';
 
-export const BACKENDS: readonly BackendKind[] = ['wasm', 'js'];
+export const BACKENDS: readonly BackendKind[] = ['auto', 'wasm', 'js'];
 
 /** A start flag that every worker waits on, so their loops overlap for real. */
 export function startFlag(): { sab: SharedArrayBuffer; release(): void } {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
+import { defaultStripes } from '../src/layout.js';
 import {
   AtomicStatsError,
   InvalidCountError,
@@ -44,9 +46,13 @@ describe('StatsRegistry.create options', () => {
     const r = StatsRegistry.create();
     expect(r.backend).toBe('auto');
     expect(r.capacityBytes).toBe(4 * 1024 * 1024);
-    expect(r.stripes).toBe(16);
+    expect(r.stripes).toBe(defaultStripes(availableParallelism()));
     expect(r.slot).toBe(0);
     expect(r.entries()).toEqual([]);
+  });
+
+  it('sizes the default stripe count to the machine: 1.5 threads per core plus one, as a power of two', () => {
+    expect([1, 2, 3, 4, 8, 16, 64, 200].map(defaultStripes)).toEqual([4, 4, 8, 8, 16, 32, 128, 256]);
   });
 
   it('rounds capacity up to whole 64 KiB pages and accepts stripes that are powers of two', () => {
@@ -290,8 +296,8 @@ describe.each(BACKENDS)('counter sets (%s backend)', (backend) => {
     r.counters('s', ['a'], { striped: true });
     const u1 = r.usage();
     expect(u1.entries).toBe(u0.entries + 1);
-    // head block + shared block + 16 owned stripes, 128 bytes each
-    expect(u1.usedBytes - u0.usedBytes).toBe(128 * (1 + 1 + 16));
+    // head block + shared block + one owned stripe per registry stripe, 128 bytes each
+    expect(u1.usedBytes - u0.usedBytes).toBe(128 * (1 + 1 + r.stripes));
     expect(u1.capacityBytes).toBe(r.capacityBytes);
   });
 });
