@@ -127,6 +127,35 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
     });
   });
 
+  it('plain publishes (one outcome cell each) fold into the DTO exactly, across the 2^24 carry of every outcome cell', () => {
+    for (const striped of [true, false]) {
+      const r = StatsRegistry.create({ backend });
+      const bus = r.eventBusStats(`outcomes-${striped}`, { striped });
+      const n = 2 ** 24 + 3;
+      // flags: PUB_RUST = 1 (handlers ran), PUB_FFI = 2 (a receiver got it)
+      for (let flags = 0; flags < 4; flags++) for (let i = 0; i < n; i++) bus.countPublish(flags);
+      // and the other record paths, which write the DTO's own cells, on top
+      bus.recordPublish(3, 2, 5);
+      bus.recordDispatch();
+      bus.recordFfiDrop();
+      expect(bus.snapshotBigInt()).toEqual({
+        total_events_dispatched: BigInt(4 * n + 2),
+        rust_handler_dispatches: BigInt(2 * n + 1),
+        ffi_channel_dispatches: BigInt(2 * n + 1),
+        rust_handler_errors: 2n,
+        ffi_channel_drops: BigInt(2 * n + 1),
+        ffi_channel_lagged: 5n,
+        rust_subscriber_patterns: 0,
+        rust_handler_count: 0,
+        ffi_subscriber_count: 0,
+      });
+      expect(bus.snapshot().total_events_dispatched).toBe(4 * n + 2);
+      // Any thread's read folds the same cells: a second attachment on another backend agrees.
+      const other = StatsRegistry.attach(r.handle, { backend: backend === 'js' ? 'wasm' : 'js' });
+      expect(other.eventBusStats(`outcomes-${striped}`, { striped }).snapshotBigInt()).toEqual(bus.snapshotBigInt());
+    }
+  });
+
   it('counts across the 2^24 boundary of an owned low word (the carry into the high word) stay exact', () => {
     const r = StatsRegistry.create({ backend });
     const bus = r.eventBusStats('carry-bus');

@@ -2,7 +2,6 @@ import { InvalidOptionsError } from '../errors.js';
 import type { StatsRegistry } from '../registry.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
 import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
-import type { StatsKernels } from '../stats/kernels.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, InvalidEventError } from './errors.js';
@@ -54,13 +53,6 @@ export class InProcessEventBus {
   private readonly broadcaster: Broadcaster;
   private readonly logger: BusLogger;
   private readonly record: boolean;
-  // The stats' whole-publish kernel and its arguments, held here so that the one record
-  // call of a synchronous publish is a single call from publish() itself: every level of
-  // JS call between them cost measurable time (the kernel is the only thing publish()
-  // cannot inline, a Wasm export in particular).
-  private readonly k: StatsKernels;
-  private readonly ka: number;
-  private readonly kb: number;
 
   constructor(options: InProcessEventBusOptions) {
     const c: BusConfig = checkBusOptions(options);
@@ -71,10 +63,6 @@ export class InProcessEventBus {
     this.logger = c.logger;
     this.record = c.recordStats;
     this.stats = c.registry.eventBusStats(c.name);
-    const w = this.stats.publishWriter();
-    this.k = w.k;
-    this.ka = w.a;
-    this.kb = w.b;
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
   }
 
@@ -144,7 +132,10 @@ export class InProcessEventBus {
 
     if (this.table.handlerCount === 0) {
       const lagged = this.broadcaster.publish(event);
-      if (this.record) this.recordPublish(lagged >= 0 ? PUB_FFI : 0, 0, lagged);
+      if (this.record) {
+        if (lagged <= 0) this.stats.countPublish(lagged === 0 ? PUB_FFI : 0);
+        else this.stats.recordPublish(PUB_FFI, 0, lagged);
+      }
       return undefined;
     }
     const list = this.table.match(eventName);
@@ -165,16 +156,12 @@ export class InProcessEventBus {
     if (pending !== undefined) return this.settle(event, errors, pending);
     if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(event, errors);
     const lagged = this.broadcaster.publish(event);
-    if (this.record) this.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors, lagged);
+    if (this.record) {
+      // A plain publish (the usual one) is one outcome cell; see EventBusStats.countPublish.
+      if (errors === 0 && lagged <= 0) this.stats.countPublish(lagged === 0 ? PUB_RUST | PUB_FFI : PUB_RUST);
+      else this.stats.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors, lagged > 0 ? lagged : 0);
+    }
     return undefined;
-  }
-
-  /** The one record call of a synchronous publish. `lagged` is -1 (no receiver) or the events lost. */
-  private recordPublish(flags: number, errors: number, lagged: number): void {
-    const l = lagged > 0 ? lagged : 0;
-    // 0x40000000 = OWNED_ADD_LIMIT as a literal (see OwnedCounter in counter-set.ts).
-    if ((errors | l) < 0x40000000) this.k.busPublish(this.ka, this.kb, flags, errors, l);
-    else this.stats.recordPublish(flags, errors, l);
   }
 
   private settle(event: DomainEvent, syncErrors: number, pending: PendingCall[]): Promise<void> {

@@ -26,6 +26,7 @@ import { CounterSet } from '../counter-set.js';
 import { listRecords, usedBytes } from '../directory.js';
 import { setGeometry } from '../layout.js';
 import type { StatsRegistry } from '../registry.js';
+import { BUS_DTO_FIELDS, type BusField, foldBusOutcomes } from '../stats/fields.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -164,8 +165,14 @@ export function collectFamilies(registry: StatsRegistry, options: CollectOptions
     }
     const kind = String(d.kind);
     if (kind === 'counters' || kind in STRUCT_PREFIX) {
-      const fields = d.fields ?? [];
-      const values = counterView(registry, record.offset, record.name, record.dataOffset, fields, d.striped === true).snapshotBigInt();
+      const stored = d.fields ?? [];
+      let values = counterView(registry, record.offset, record.name, record.dataOffset, stored, d.striped === true).snapshotBigInt() as Record<string, bigint>;
+      let fields = stored;
+      if (kind === 'eventBusStats') {
+        // The bus's outcome cells are folded into the fields they stand for (stats/fields.ts).
+        values = foldBusOutcomes(values as Record<BusField, bigint>);
+        fields = [...BUS_DTO_FIELDS];
+      }
       for (const field of fields) {
         const v = values[field] ?? 0n;
         if (kind === 'counters') {

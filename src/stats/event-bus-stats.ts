@@ -1,7 +1,8 @@
 import { TWO32, checkCount, highWord } from '../count.js';
 import type { Counter } from '../counter-set.js';
 import { InvalidCountError } from '../errors.js';
-import type { BusField } from './fields.js';
+import { UnsafeIntegerError } from '../errors.js';
+import { BUS_FIELDS, type BusDtoField, BUS_OUTCOME_FIRST, type BusField, foldBusOutcomes } from './fields.js';
 import type { StatsKernels } from './kernels.js';
 import type { StatsPlacement } from './open.js';
 
@@ -70,7 +71,13 @@ export class EventBusStats {
   private readonly k: StatsKernels;
   private readonly sharedA: number;
   private readonly sharedK: StatsKernels;
-  private readonly c: Readonly<Record<BusField, Counter>>;
+  private readonly c: Readonly<Record<BusDtoField, Counter>>;
+  // The outcome cells (fields.ts), indexed by PUB_RUST | PUB_FFI flags, and the inline
+  // write path to this thread's own stripe of them (see countPublish).
+  private readonly outcomes: readonly Counter[];
+  private readonly cells: readonly Counter[];
+  private readonly words: Int32Array | undefined;
+  private readonly outcomeWord: number;
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<BusField>) {
@@ -88,6 +95,34 @@ export class EventBusStats {
       ffi_channel_drops: p.set.counter('ffi_channel_drops'),
       ffi_channel_lagged: p.set.counter('ffi_channel_lagged'),
     };
+    this.cells = BUS_FIELDS.map((f) => p.set.counter(f));
+    this.outcomes = this.cells.slice(BUS_OUTCOME_FIRST);
+    this.words = p.inlineWords;
+    this.outcomeWord = (p.a >>> 2) + BUS_OUTCOME_FIRST;
+  }
+
+  /**
+   * @internal A plain publish: no handler failed and no receiver lagged. `flags` is
+   * PUB_RUST (handlers were registered) | PUB_FFI (an open receiver got it). Adds 1 to the
+   * one outcome cell for that case instead of 2 or 3 to the DTO's fields: the snapshot
+   * folds the outcome cells back in. With a stripe of its own, a thread's common case is
+   * one plain load and store of the tagged low word, written out here so it inlines into
+   * InProcessEventBus.publish on every backend (a call to the backend is what the stats
+   * cost before: V8 never inlines a Wasm call, and a JS kernel call exceeded its budget).
+   * Carries and threads without a stripe take the counter's own path.
+   */
+  countPublish(flags: number): void {
+    const u = this.words;
+    if (u !== undefined) {
+      const i = this.outcomeWord + flags;
+      const w = u[i]!;
+      const t = (w & 0xffffff) + 1;
+      if (t <= 0xffffff) {
+        u[i] = (w & -16777216) | t;
+        return;
+      }
+    }
+    this.outcomes[flags]!.inc();
   }
 
   /** `total_events_dispatched += 1`. */
@@ -136,16 +171,6 @@ export class EventBusStats {
     else this.sharedK.busPublish(this.sharedA, 0, flags, errors, lagged);
   }
 
-  /**
-   * @internal The arguments of this thread's whole-publish kernel, for a caller that
-   * records on its hottest path without the extra call levels (InProcessEventBus): call
-   * `k.busPublish(a, b, flags, errors, lagged)` when `(errors | lagged) < OWNED_ADD_LIMIT`,
-   * recordPublish() otherwise.
-   */
-  publishWriter(): { readonly k: StatsKernels; readonly a: number; readonly b: number } {
-    return { k: this.k, a: this.a, b: this.b };
-  }
-
   /** @internal The broadcast step of a publish that finished after its handlers settled. */
   recordFfiStep(flags: number, lagged: number): void {
     if (lagged < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busFfi(this.a, this.b, flags, lagged);
@@ -158,32 +183,40 @@ export class EventBusStats {
    * {@link snapshotBigInt}.
    */
   snapshot(live?: Partial<EventBusLiveCounts>): InProcessEventBusStats {
-    const l = checkLive(live);
-    const c = this.c;
+    const b = this.snapshotBigInt(live);
+    const num = (field: keyof InProcessEventBusBigIntStats): number => {
+      const v = b[field] as bigint;
+      if (v > 9007199254740991n) throw new UnsafeIntegerError(this.name, field);
+      return Number(v);
+    };
     return {
-      total_events_dispatched: c.total_events_dispatched.value(),
-      rust_handler_dispatches: c.rust_handler_dispatches.value(),
-      ffi_channel_dispatches: c.ffi_channel_dispatches.value(),
-      rust_handler_errors: c.rust_handler_errors.value(),
-      ffi_channel_drops: c.ffi_channel_drops.value(),
-      ffi_channel_lagged: c.ffi_channel_lagged.value(),
-      rust_subscriber_patterns: l.rust_subscriber_patterns,
-      rust_handler_count: l.rust_handler_count,
-      ffi_subscriber_count: l.ffi_subscriber_count,
+      total_events_dispatched: num('total_events_dispatched'),
+      rust_handler_dispatches: num('rust_handler_dispatches'),
+      ffi_channel_dispatches: num('ffi_channel_dispatches'),
+      rust_handler_errors: num('rust_handler_errors'),
+      ffi_channel_drops: num('ffi_channel_drops'),
+      ffi_channel_lagged: num('ffi_channel_lagged'),
+      rust_subscriber_patterns: b.rust_subscriber_patterns,
+      rust_handler_count: b.rust_handler_count,
+      ffi_subscriber_count: b.ffi_subscriber_count,
     };
   }
 
   /** Exact snapshot: every stored counter a bigint. */
   snapshotBigInt(live?: Partial<EventBusLiveCounts>): InProcessEventBusBigIntStats {
     const l = checkLive(live);
-    const c = this.c;
+    const raw = {} as Record<BusField, bigint>;
+    BUS_FIELDS.forEach((f, i) => {
+      raw[f] = this.cells[i]!.valueBigInt();
+    });
+    const d = foldBusOutcomes(raw);
     return {
-      total_events_dispatched: c.total_events_dispatched.valueBigInt(),
-      rust_handler_dispatches: c.rust_handler_dispatches.valueBigInt(),
-      ffi_channel_dispatches: c.ffi_channel_dispatches.valueBigInt(),
-      rust_handler_errors: c.rust_handler_errors.valueBigInt(),
-      ffi_channel_drops: c.ffi_channel_drops.valueBigInt(),
-      ffi_channel_lagged: c.ffi_channel_lagged.valueBigInt(),
+      total_events_dispatched: d.total_events_dispatched,
+      rust_handler_dispatches: d.rust_handler_dispatches,
+      ffi_channel_dispatches: d.ffi_channel_dispatches,
+      rust_handler_errors: d.rust_handler_errors,
+      ffi_channel_drops: d.ffi_channel_drops,
+      ffi_channel_lagged: d.ffi_channel_lagged,
       rust_subscriber_patterns: l.rust_subscriber_patterns,
       rust_handler_count: l.rust_handler_count,
       ffi_subscriber_count: l.ffi_subscriber_count,

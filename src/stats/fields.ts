@@ -15,8 +15,42 @@ export const BUS_FIELDS = [
   'rust_handler_errors',
   'ffi_channel_drops',
   'ffi_channel_lagged',
+  // Outcome cells: one per kind of plain publish (no handler error, no receiver lag), at
+  // index BUS_OUTCOME_FIRST + (PUB_RUST | PUB_FFI flags). A plain publish adds 1 to one of
+  // them instead of 2 or 3 to the fields above, and a snapshot adds them back in
+  // (EventBusStats.snapshotBigInt). They are not part of the DTO.
+  'publish_dropped',
+  'publish_handled_dropped',
+  'publish_broadcast',
+  'publish_handled_broadcast',
 ] as const;
 export type BusField = (typeof BUS_FIELDS)[number];
+/** Index of the first outcome cell in BUS_FIELDS. */
+export const BUS_OUTCOME_FIRST = 6;
+/** The DTO's stored fields (the outcome cells folded in). */
+export const BUS_DTO_FIELDS = BUS_FIELDS.slice(0, BUS_OUTCOME_FIRST) as readonly BusField[] as readonly (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5][];
+export type BusDtoField = (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5];
+
+/**
+ * The DTO's counters from the raw cells (any thread's read of the whole field list): the
+ * outcome cells folded into the fields a plain publish would have written. Sums wrap at
+ * 2^64 like the cells.
+ */
+export function foldBusOutcomes(raw: Readonly<Record<BusField, bigint>>): Record<BusDtoField, bigint> {
+  const dropped = raw.publish_dropped;
+  const handledDropped = raw.publish_handled_dropped;
+  const broadcast = raw.publish_broadcast;
+  const handledBroadcast = raw.publish_handled_broadcast;
+  const w = (v: bigint) => BigInt.asUintN(64, v);
+  return {
+    total_events_dispatched: w(raw.total_events_dispatched + dropped + handledDropped + broadcast + handledBroadcast),
+    rust_handler_dispatches: w(raw.rust_handler_dispatches + handledDropped + handledBroadcast),
+    ffi_channel_dispatches: w(raw.ffi_channel_dispatches + broadcast + handledBroadcast),
+    rust_handler_errors: raw.rust_handler_errors,
+    ffi_channel_drops: w(raw.ffi_channel_drops + dropped + handledDropped),
+    ffi_channel_lagged: raw.ffi_channel_lagged,
+  };
+}
 
 export const SUBSCRIBER_FIELDS = [
   'completions_received',

@@ -28,6 +28,14 @@ export interface StatsPlacement<F extends string> {
   readonly sharedKernels: StatsKernels;
   /** Reads (snapshots) and the single-field record methods go through the generic counters. */
   readonly set: CounterSet<F>;
+  /**
+   * The memory as 32-bit words when this thread owns a stripe of the struct, so that a hot
+   * path can do the owned protocol's common case (a plain store of the tagged low word,
+   * assembly/counters.ts) inline, whatever the backend: it is the same protocol the Wasm
+   * core follows, and a call into Wasm (never inlined by V8) costs more than the store.
+   * Undefined for a thread without a stripe (its updates are atomic adds).
+   */
+  readonly inlineWords: Int32Array | undefined;
 }
 
 function checkStatsOptions(options: unknown): boolean {
@@ -65,6 +73,7 @@ export function openStats<F extends string, T>(
       sharedA: first.shared,
       sharedKernels: shared,
       set: new CounterSet<F>(registry.ops, placement, fields),
+      inlineWords: stripe >= 0 ? registry.views.i32 : undefined,
     });
   });
 }
