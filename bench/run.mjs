@@ -5,12 +5,13 @@
 // latest.md and redraws docs/bench.svg.
 //
 //   node bench/run.mjs [--quick] [--only SUBSTRING] [--reps N] [--round-ms MS]
-//                      [--warm-ms MS] [--out NAME] [--no-write] [--readme]
+//                      [--warm-ms MS] [--out NAME] [--no-write] [--no-readme]
 //
 // --quick (or BENCH_QUICK=1) is a smoke run: 5 ms rounds, short warm-up, one redo; its
 // numbers are not for publishing, so it writes bench/results/quick.{json,md} instead.
 // --only runs the tables or case ids containing SUBSTRING (and writes nothing unless
-// --out names the file). --readme also copies the tables into README.md's bench block.
+// --out names the file). A full run also copies its tables into README.md's bench block
+// (--no-readme: not).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { runBench } from './harness/bench.mjs';
 import { renderMarkdown, renderText } from './report.mjs';
@@ -41,7 +42,7 @@ if (name && !flag('--no-write')) {
   if (name === 'latest') {
     drawChart(run, new URL('../docs/bench.svg', import.meta.url));
     console.log('wrote docs/bench.svg');
-    if (flag('--readme')) {
+    if (!flag('--no-readme')) {
       const { publish } = await import('./publish.mjs');
       publish(run);
       console.log('updated README.md bench tables');
