@@ -71,7 +71,8 @@ function interferenceLine(run) {
   return (
     `Interference: ${i.rounds} measured rounds; ${i.notOverlapped} discarded because the threads did not overlap ≥ ${run.options.minOverlap * 100}%; ` +
     `${i.disturbed} redone because a thread waited for a CPU or lost run time; ${i.marked} kept marked; ` +
-    `other processes used ${i.meanOthersCpus.toFixed(2)} CPUs on average (worst table ${i.othersCpus.toFixed(2)}); steal ${i.stealMs.toFixed(0)} ms.`
+    `other processes used ${i.meanOthersCpus.toFixed(2)} CPUs on average (worst table ${i.othersCpus.toFixed(2)}); steal ${i.stealMs.toFixed(0)} ms.` +
+    (i.blindRounds ? ` WARNING: ${i.blindRounds} rounds ran without per-thread scheduler counters (not Linux?): interference went undetected in them.` : '')
   );
 }
 

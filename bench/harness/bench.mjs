@@ -116,6 +116,7 @@ export async function runBench({ files = caseFiles(), only = '', quick = false, 
       othersCpus: groups.length ? Math.max(...groups.map((g) => g.context.othersCpus)) : 0,
       meanOthersCpus: groups.length ? groups.reduce((s, g) => s + g.context.othersCpus, 0) / groups.length : 0,
       stealMs: groups.reduce((s, g) => s + g.context.stealMs, 0),
+      blindRounds: groups.reduce((s, g) => s + g.context.blindRounds, 0),
     },
   };
 }

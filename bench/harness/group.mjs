@@ -96,7 +96,7 @@ export function rotation(n, rep) {
 
 export async function runGroup(entries, threads, opts, log = () => {}) {
   const counts = { rounds: 0, warmup: 0, resized: 0, notOverlapped: 0, disturbed: 0, marked: 0 };
-  const context = { othersNs: 0, wallNs: 0, stealNs: 0, worstWait: 0 };
+  const context = { othersNs: 0, wallNs: 0, stealNs: 0, worstWait: 0, blind: 0 };
   const variants = [];
   try {
     for (const e of entries) variants.push(await startVariant(e, threads));
@@ -129,6 +129,7 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
           context.stealNs += r.steal;
           context.wallNs += r.wallNs;
           context.worstWait = Math.max(context.worstWait, r.worstWait);
+          if (!r.sched) context.blind++;
           if (r.wallNs < minWall && resizes < 4) {
             // Faster than when sized (V8 tiered up later, or the sizing round was slow):
             // a short round is noise-prone, so grow it and measure again.
@@ -185,6 +186,8 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
       othersCpus: context.wallNs > 0 ? context.othersNs / context.wallNs : 0,
       stealMs: context.stealNs / 1e6,
       worstWait: context.worstWait,
+      // Rounds judged without the threads' scheduler counters (no /proc/thread-self).
+      blindRounds: context.blind,
     },
     variants: variants.map((v) => ({
       id: v.c.id,
