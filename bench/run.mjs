@@ -21,8 +21,12 @@ const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const value = (name, dflt) => {
   const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
+  if (i < 0) return dflt;
+  if (i + 1 >= args.length || args[i + 1].startsWith('--')) throw new Error(`bench: ${name} needs a value`);
+  return args[i + 1];
 };
+const KNOWN = new Set(['--quick', '--only', '--reps', '--round-ms', '--warm-ms', '--out', '--no-write', '--no-readme']);
+for (const a of args) if (a.startsWith('--') && !KNOWN.has(a)) throw new Error(`bench: unknown option ${a}`);
 const quick = flag('--quick') || process.env.BENCH_QUICK === '1';
 const only = value('--only', '');
 const overrides = {};

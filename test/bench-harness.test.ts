@@ -192,3 +192,33 @@ describe('quick run end to end', () => {
     expect(run.verdicts).toHaveLength(goals.length);
   });
 });
+
+describe('failures', () => {
+  it('stops with the cause when a case thread throws mid-round', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/throws', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/fx\/throws: failed on purpose/);
+  });
+
+  it('stops when a case thread exits mid-round instead of waiting for it', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/exits', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/fx\/exits: thread 1 exited \(code 3\) before reporting/);
+  });
+
+  it('rejects options the method does not allow, and a filter that matches nothing', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], quick: true, overrides: { reps: 4 } })).rejects.toThrow(/reps must be an integer ≥ 5/);
+    await expect(runBench({ files: [FIXTURE], quick: true, overrides: { roundMs: Number.NaN } })).rejects.toThrow(/roundMs/);
+    await expect(runBench({ files: [FIXTURE], quick: true, overrides: { minOverlap: 0 } })).rejects.toThrow(/minOverlap/);
+    await expect(runBench({ files: [FIXTURE], only: 'no such case' })).rejects.toThrow(/no case or table matches/);
+  });
+
+  it('rejects a case module that does not follow the interface', async () => {
+    const { checkModule } = await load('../bench/harness/bench.mjs');
+    const ok = { cases: [{ id: 'a', table: 't', variant: 'v' }], setup() {}, prepare() {}, verify() {} };
+    expect(() => checkModule('m', ok)).not.toThrow();
+    expect(() => checkModule('m', { ...ok, verify: undefined })).toThrow(/verify\(\)/);
+    expect(() => checkModule('m', { ...ok, cases: [...ok.cases, ...ok.cases] })).toThrow(/appears twice/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], threads: [0] }] })).toThrow(/threads/);
+    expect(() => checkModule('m', { ...ok, physics: [{ name: 'p', id: 'a', floor: 'b' }] })).toThrow(/physics entry/);
+  });
+});

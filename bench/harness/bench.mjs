@@ -24,6 +24,41 @@ export function caseFiles() {
     .map((f) => new URL(f, dir).href);
 }
 
+/** Throws a clear error for a case module that does not follow the interface above. */
+export function checkModule(file, mod) {
+  const bad = (what) => {
+    throw new Error(`bench: ${file}: ${what}`);
+  };
+  if (!Array.isArray(mod.cases)) bad('exports no `cases` array');
+  for (const name of ['setup', 'prepare', 'verify']) if (typeof mod[name] !== 'function') bad(`exports no ${name}() function`);
+  if (mod.targets !== undefined && typeof mod.targets !== 'function') bad('`targets` is not a function');
+  const ids = new Set();
+  for (const c of mod.cases) {
+    if (typeof c?.id !== 'string' || typeof c.table !== 'string' || typeof c.variant !== 'string') bad(`a case without string id, table and variant: ${JSON.stringify(c)}`);
+    if (ids.has(c.id)) bad(`case id ${c.id} appears twice`);
+    ids.add(c.id);
+    const threads = c.threads ?? [1];
+    if (!Array.isArray(threads) || threads.length === 0 || !threads.every((t) => Number.isInteger(t) && t >= 1 && t <= 64)) bad(`${c.id}: threads must be a list of integers 1..64`);
+    if (c.chunk !== undefined && !(Number.isInteger(c.chunk) && c.chunk >= 1)) bad(`${c.id}: chunk must be a positive integer`);
+  }
+  for (const p of mod.physics ?? []) {
+    if (!ids.has(p.id) || !ids.has(p.floor)) bad(`physics entry "${p.name}" names a case this module does not have`);
+  }
+}
+
+/** Throws a clear error for options the method does not allow. */
+export function checkOptions(o) {
+  const need = (ok, what) => {
+    if (!ok) throw new Error(`bench: ${what}`);
+  };
+  need(Number.isInteger(o.reps) && o.reps >= 5, `reps must be an integer ≥ 5 (got ${o.reps})`);
+  need(Number.isFinite(o.roundMs) && o.roundMs > 0, `roundMs must be a positive number (got ${o.roundMs})`);
+  need(Number.isFinite(o.warmMs) && o.warmMs >= 0, `warmMs must be a number ≥ 0 (got ${o.warmMs})`);
+  need(Number.isInteger(o.maxRedo) && o.maxRedo >= 0, `maxRedo must be an integer ≥ 0 (got ${o.maxRedo})`);
+  need(o.minOverlap > 0 && o.minOverlap <= 1, `minOverlap must be in (0, 1] (got ${o.minOverlap})`);
+  need(Number.isInteger(o.minClean) && o.minClean >= 1 && o.minClean <= o.reps, `minClean must be an integer in 1..reps (got ${o.minClean})`);
+}
+
 /** Groups (table x thread count) in file order, then table order, then thread count. */
 export function planGroups(loaded, only) {
   const groups = new Map();
@@ -58,11 +93,16 @@ export function ratioRange(group, id, floorId, countMarked = true) {
 
 export async function runBench({ files = caseFiles(), only = '', quick = false, overrides = {}, log = () => {} } = {}) {
   const opts = { ...(quick ? QUICK : FULL), ...overrides };
-  if (opts.reps < 5 && !overrides.allowFewReps) throw new Error('bench: at least 5 repetitions');
+  checkOptions(opts);
   const started = Date.now();
   const loaded = [];
-  for (const file of files) loaded.push({ file, mod: await import(file) });
+  for (const file of files) {
+    const mod = await import(file);
+    checkModule(file, mod);
+    loaded.push({ file, mod });
+  }
   const plan = planGroups(loaded, only);
+  if (plan.length === 0) throw new Error(`bench: no case or table matches "${only}"`);
   const groups = [];
   for (const g of plan) {
     log(`${g.table} | ${g.threads} thread${g.threads > 1 ? 's' : ''} | ${g.entries.length} variants`);
