@@ -87,7 +87,12 @@ async function round(v, threads, ops) {
   return { ...judgeRound(per, ops, machine), ops };
 }
 
-const sizeFor = (nsPerOp, threads, ms, chunk) => Math.max(chunk, Math.ceil((ms * 1e6) / (nsPerOp * threads) / chunk) * chunk);
+// OPS is an i32 word; 2^30 operations outlast any sensible round.
+const MAX_OPS = 2 ** 30;
+const sizeFor = (nsPerOp, threads, ms, chunk) => {
+  const chunks = Math.ceil((ms * 1e6) / (Math.max(nsPerOp, 0.01) * threads) / chunk);
+  return Math.min(Math.max(1, chunks), Math.floor(MAX_OPS / chunk)) * chunk;
+};
 
 /** Order of the variants in repetition `rep`: rotated left by rep. */
 export function rotation(n, rep) {
@@ -106,12 +111,12 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
       let ops = v.chunk;
       let ran = 0;
       let last;
-      while (ran < opts.warmMs * 1e6) {
+      do {
         last = await round(v, threads, ops);
         counts.warmup++;
         ran += last.wallNs;
-        if (last.wallNs < opts.roundMs * 1e6) ops *= 2;
-      }
+        if (last.wallNs < opts.roundMs * 1e6) ops = Math.min(ops * 2, MAX_OPS - (MAX_OPS % v.chunk));
+      } while (ran < opts.warmMs * 1e6);
       // 2. Sizing, from the last warm round.
       v.ops = sizeFor(last.nsPerOp, threads, opts.roundMs * 1.25, v.chunk);
     }
