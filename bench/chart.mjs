@@ -1,8 +1,10 @@
 // Draws a bench run as an SVG: one panel per table, one bar per variant and thread
 // count, length = ns/op (median over the repetitions), whisker = min..max. Plain SVG, no
 // dependencies, so the chart is redrawn with the numbers the tables show.
-// `node bench/chart.mjs [results/NAME.json]` redraws docs/bench.svg from saved JSON.
+// `node bench/chart.mjs [path/to/NAME.json]` redraws docs/bench.svg from saved JSON.
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { readRun } from './report.mjs';
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -63,7 +65,7 @@ export function drawChart(run, url) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const run = readRun(new URL(process.argv[2] ?? './results/latest.json', `file://${process.cwd()}/bench/`));
+  const run = readRun(process.argv[2] ? pathToFileURL(resolve(process.argv[2])) : new URL('./results/latest.json', import.meta.url));
   drawChart(run, new URL('../docs/bench.svg', import.meta.url));
   console.log('wrote docs/bench.svg');
 }

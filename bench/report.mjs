@@ -3,6 +3,8 @@
 // each repetition (this variant's round / the baseline's round, measured seconds apart)
 // and only then summarised, so the ratio's range is a range of same-run ratios.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const f1 = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const range = (s, unit = '') => (s && s.n ? `${f1(s.median)}${unit} (${f1(s.min)}–${f1(s.max)})` : '');
@@ -21,13 +23,14 @@ function tables(run) {
     const lines = variants.map((name) => {
       const cols = groups.flatMap((g) => {
         const v = g.variants.find((x) => x.variant === name);
-        if (!v) return ['', ''];
+        if (!v) return base ? ['', ''] : [''];
         const marked = v.reps.filter((r) => r.marked).length;
-        return [range(v.ns) + (marked ? ` ⚠${marked}` : ''), base ? ratio(v.vsBaseline) : ''];
+        const ns = range(v.ns) + (marked ? ` ⚠${marked}` : '');
+        return base ? [ns, ratio(v.vsBaseline)] : [ns];
       });
       return [name + (name === base ? ' (baseline)' : ''), ...cols];
     });
-    const header = ['variant', ...groups.flatMap((g) => [`${g.threads} thr ns/op`, 'vs baseline'])];
+    const header = ['variant', ...groups.flatMap((g) => (base ? [`${g.threads} thr ns/op`, 'vs baseline'] : [`${g.threads} thr ns/op`]))];
     const notes = groups.map((g) => {
       const c = g.counts;
       return (
@@ -41,7 +44,7 @@ function tables(run) {
 }
 
 function physicsRows(run) {
-  return (run.physics ?? []).map((p) => [p.name, range(p.opNs), `${p.floorVariant}: ${range(p.floorNs)}`, ratio(p.ratio), p.goal ? `≤ ${p.goal}×` : '']);
+  return (run.physics ?? []).map((p) => [p.name, range(p.opNs), `${p.floorVariant.replace(/^floor: /, '')}: ${range(p.floorNs)}`, ratio(p.ratio), p.goal ? `≤ ${p.goal}×` : '']);
 }
 
 const PHYSICS_HEADER = ['operation', 'ns/op', 'floor: ns/op', 'ratio to floor', 'goal'];
@@ -121,9 +124,9 @@ export function readRun(url) {
   return run;
 }
 
-// `node bench/report.mjs [results/NAME.json]` re-renders the Markdown from saved JSON.
+// `node bench/report.mjs [path/to/NAME.json]` re-renders the Markdown from saved JSON.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const url = new URL(process.argv[2] ?? './results/latest.json', `file://${process.cwd()}/bench/`);
+  const url = process.argv[2] ? pathToFileURL(resolve(process.argv[2])) : new URL('./results/latest.json', import.meta.url);
   const run = readRun(url);
   writeFileSync(new URL(url.href.replace(/\.json$/, '.md')), renderMarkdown(run));
   console.log(renderText(run));
