@@ -35,7 +35,7 @@ function tables(run) {
       const c = g.counts;
       return (
         `${g.threads} thr: ${c.rounds} measured rounds, ${c.notOverlapped} discarded (threads did not overlap), ` +
-        `${c.disturbed} redone (interference), ${c.marked} kept marked ⚠, ${c.resized} re-sized; ` +
+        `${c.disturbed} redone (interference), ${c.marked} kept marked ⚠; ` +
         `other processes ${g.context.othersCpus.toFixed(2)} CPUs, steal ${g.context.stealMs.toFixed(0)} ms`
       );
     });
@@ -63,7 +63,7 @@ function intro(run) {
   const o = run.options;
   return (
     `${run.quick ? 'QUICK smoke run (not for publishing): ' : ''}run ${run.date.slice(0, 16)}Z, Node ${run.node}, ${run.cpus} × ${run.cpu}, ${run.seconds} s. ` +
-    `ns per operation, median (min–max) over ${o.reps} interleaved repetitions of rounds ≥ ${o.roundMs} ms after ${o.warmMs} ms of warm-up; ` +
+    `ns per operation, median (min–max) over ${o.reps} interleaved repetitions of ${o.roundMs} ms rounds after ${o.warmMs} ms of warm-up per variant; ` +
     `ratios are computed within each repetition against the table's baseline (lower is faster). ` +
     `⚠n: n repetitions kept although interference or a missing overlap touched them after ${o.maxRedo} redos.`
   );

@@ -12,7 +12,8 @@ interface Rep {
   nsPerOp: number;
   marked: boolean;
   overlap: number;
-  ops: number;
+  wallMs: number;
+  ops: number[];
   position: number;
 }
 
@@ -22,26 +23,25 @@ describe('round judgement', () => {
     const quiet = { run: 100, wait: 0, span: 100 };
     const r = judgeRound(
       [
-        { start: 0, end: 1000, ...quiet },
-        { start: 100, end: 1100, ...quiet },
+        { start: 0, end: 1000, ops: 10, ...quiet },
+        { start: 100, end: 1100, ops: 30, ...quiet },
       ],
-      10,
       { steal: 0, others: 0 },
     );
-    expect(r.nsPerOp).toBe(1100 / 20);
+    expect(r.nsPerOp).toBe(1100 / 40);
+    expect(r.ops).toEqual([10, 30]);
     expect(r.overlap).toBeCloseTo(900 / 1100, 12);
     expect(r.disturbed).toBe(false);
   });
 
   it('gives threads that ran one after the other no overlap', async () => {
     const { judgeRound } = await load('../bench/harness/proc.mjs');
-    const quiet = { run: 100, wait: 0, span: 100 };
+    const quiet = { run: 100, wait: 0, span: 100, ops: 10 };
     const r = judgeRound(
       [
         { start: 0, end: 1000, ...quiet },
         { start: 1000, end: 2000, ...quiet },
       ],
-      10,
       undefined,
     );
     expect(r.overlap).toBe(0);
@@ -49,8 +49,8 @@ describe('round judgement', () => {
 
   it('marks a round where a thread waited for a CPU, lost run time, or the VM was stolen from', async () => {
     const { judgeRound, WAIT_LIMIT, RUN_LIMIT } = await load('../bench/harness/proc.mjs');
-    const t = { start: 0, end: 1000 };
-    const judge = (run: number, wait: number, steal = 0) => judgeRound([{ ...t, run, wait, span: 1000 }], 1, { steal, others: 0 }).disturbed;
+    const t = { start: 0, end: 1000, ops: 1 };
+    const judge = (run: number, wait: number, steal = 0) => judgeRound([{ ...t, run, wait, span: 1000 }], { steal, others: 0 }).disturbed;
     expect(judge(1000, 0)).toBe(false);
     expect(judge(1000, 1000 * WAIT_LIMIT + 1)).toBe(true);
     expect(judge(1000 * RUN_LIMIT - 1, 0)).toBe(true);
@@ -128,18 +128,23 @@ describe('quick run end to end', () => {
       expect(g.counts.rounds).toBeGreaterThanOrEqual(run.options.reps * g.variants.length);
       const marked = g.variants.reduce((n: number, v: { reps: Rep[] }) => n + v.reps.filter((r) => r.marked).length, 0);
       expect(g.counts.marked).toBe(marked);
-      expect(g.counts.rounds).toBe(
-        run.options.reps * g.variants.length + g.counts.resized + g.counts.notOverlapped + g.counts.disturbed - g.counts.marked,
-      );
+      expect(g.counts.rounds).toBe(run.options.reps * g.variants.length + g.counts.notOverlapped + g.counts.disturbed - g.counts.marked);
       for (const v of g.variants) {
         expect(v.reps).toHaveLength(run.options.reps);
         // verify() passed against the threads' own counts: every op of every round ran.
-        const measured = (v.reps as Rep[]).reduce((n, r) => n + r.ops * g.threads, 0);
+        const measured = (v.reps as Rep[]).reduce((n, r) => n + r.ops.reduce((a, b) => a + b, 0), 0);
         expect(v.totalOps).toBeGreaterThanOrEqual(measured);
         expect(v.totalOps % 1000).toBe(0);
+        expect(v.stride).toBeGreaterThanOrEqual(1);
         for (const r of v.reps as Rep[]) {
-          expect(r.nsPerOp).toBeGreaterThan(0);
-          expect(r.ops % 1000).toBe(0);
+          // Timed rounds: every thread ran whole chunks, and the round lasted its time.
+          expect(r.ops).toHaveLength(g.threads);
+          for (const n of r.ops) {
+            expect(n).toBeGreaterThan(0);
+            expect(n % 1000).toBe(0);
+          }
+          expect(r.wallMs).toBeGreaterThanOrEqual(run.options.roundMs);
+          expect(r.nsPerOp).toBeCloseTo((r.wallMs * 1e6) / r.ops.reduce((a, b) => a + b, 0), 6);
           if (!r.marked) expect(r.overlap).toBeGreaterThanOrEqual(run.options.minOverlap);
         }
         // Rotation: over 5 repetitions of 2 variants, each variant ran first and second.

@@ -115,7 +115,7 @@ export async function runBench({ files = caseFiles(), only = '', quick = false, 
     groups.push(res);
     const c = res.counts;
     log(
-      `  ${c.rounds} rounds: ${c.notOverlapped} without overlap, ${c.disturbed} disturbed, ${c.marked} kept marked, ${c.resized} resized; ` +
+      `  ${c.rounds} rounds: ${c.notOverlapped} without overlap, ${c.disturbed} disturbed, ${c.marked} kept marked; ` +
         `others used ${res.context.othersCpus.toFixed(2)} CPUs`,
     );
   }
@@ -136,7 +136,7 @@ export async function runBench({ files = caseFiles(), only = '', quick = false, 
       s.markedReps += g.variants.reduce((n, v) => n + v.reps.filter((r) => r.marked).length, 0);
       return s;
     },
-    { counts: { rounds: 0, warmup: 0, resized: 0, notOverlapped: 0, disturbed: 0, marked: 0 }, markedReps: 0 },
+    { counts: { rounds: 0, warmup: 0, notOverlapped: 0, disturbed: 0, marked: 0 }, markedReps: 0 },
   );
   return {
     version: 2,

@@ -2,19 +2,20 @@
 //
 // Every variant gets its own `threads` worker threads, started once and kept for the
 // whole group (each variant in its own isolates, so no variant's JIT feedback colours
-// another's). Then:
-//   1. warm-up: each variant runs growing rounds until it has run for warmMs, so V8 has
-//      tiered its loop up before anything is sized or measured;
-//   2. sizing: each variant's round is sized from its last warm round to last about
-//      1.25 x roundMs, and re-sized (the round redone) whenever one ends under roundMs;
-//   3. repetitions: each repetition runs one round of every variant, in an order rotated
+// another's). Rounds are timed: each lasts roundMs (thread 0 stops it, see control.mjs),
+// and its figure is its wall time over the operations all threads completed. Then:
+//   1. warm-up: each variant runs rounds until it has run for warmMs, so V8 has tiered
+//      its loop up before anything is measured; the last warm-up round also sets how
+//      many chunks thread 0 runs between two clock reads (about every 20 us);
+//   2. repetitions: each repetition runs one round of every variant, in an order rotated
 //      by one on every repetition, so each ratio's two sides are measured seconds apart
 //      at most and no variant always runs first or after the same neighbour.
-// A round whose threads did not overlap (multi-thread groups) is discarded and redone;
+// A round whose threads did not overlap (they did not start together, or one was held
+// up at the start or end) is discarded and redone;
 // a round that interference touched is redone; after maxRedo attempts the last one is
 // kept but marked, and marked rounds never decide a verdict.
 import { Worker } from 'node:worker_threads';
-import { GO, OPS, ARRIVED, DONE, READY, FAILED, STOP_ROUND, controlBytes, views } from './control.mjs';
+import { GO, ROUND_US, ARRIVED, DONE, READY, FAILED, STOP, STRIDE, STOP_ROUND, controlBytes, views } from './control.mjs';
 import { judgeRound, machineCpu, processCpu } from './proc.mjs';
 
 const workerUrl = new URL('./worker.mjs', import.meta.url);
@@ -35,7 +36,7 @@ async function startVariant(entry, threads) {
   const { file, mod, c } = entry;
   const data = await mod.setup(c.id, threads);
   const control = new SharedArrayBuffer(controlBytes(threads));
-  const v = { ...entry, data, control, ...views(control), round: 0, chunk: c.chunk ?? 1000, workers: [], reps: [] };
+  const v = { ...entry, data, control, ...views(control), round: 0, stride: 1, chunk: c.chunk ?? 1000, workers: [], reps: [] };
   const messages = [];
   let fail;
   v.failure = new Promise((_, reject) => (fail = reject));
@@ -60,11 +61,13 @@ async function startVariant(entry, threads) {
   return v;
 }
 
-async function round(v, threads, ops) {
+async function round(v, threads, ms) {
   const { ctrl, slots, slot } = v;
-  Atomics.store(ctrl, OPS, ops);
+  Atomics.store(ctrl, ROUND_US, Math.round(ms * 1000));
+  Atomics.store(ctrl, STRIDE, v.stride);
   Atomics.store(ctrl, ARRIVED, 0);
   Atomics.store(ctrl, DONE, 0);
+  Atomics.store(ctrl, STOP, 0);
   const m0 = machineCpu();
   const p0 = processCpu();
   Atomics.store(ctrl, GO, ++v.round);
@@ -79,19 +82,21 @@ async function round(v, threads, ops) {
     per.push({
       start: slots[slot(i, 'start')],
       end: slots[slot(i, 'end')],
+      ops: slots[slot(i, 'ops')],
       run: slots[slot(i, 'run')],
       wait: slots[slot(i, 'wait')],
       span: slots[slot(i, 'span')],
     });
   }
-  return { ...judgeRound(per, ops, machine), ops };
+  return judgeRound(per, machine);
 }
 
-// OPS is an i32 word; 2^30 operations outlast any sensible round.
-const MAX_OPS = 2 ** 30;
-const sizeFor = (nsPerOp, threads, ms, chunk) => {
-  const chunks = Math.ceil((ms * 1e6) / (Math.max(nsPerOp, 0.01) * threads) / chunk);
-  return Math.min(Math.max(1, chunks), Math.floor(MAX_OPS / chunk)) * chunk;
+// Thread 0 reads the clock every `stride` chunks: about every 20 us, so that a 40 ns
+// clock read costs 0.2% of the round, and the round overshoots by 20 us at most.
+const CLOCK_EVERY_NS = 20_000;
+const strideFor = (r) => {
+  const chunkNs = r.wallNs / (r.ops[0] / r.chunk);
+  return Math.max(1, Math.min(1 << 20, Math.round(CLOCK_EVERY_NS / chunkNs)));
 };
 
 /** Order of the variants in repetition `rep`: rotated left by rep. */
@@ -100,49 +105,36 @@ export function rotation(n, rep) {
 }
 
 export async function runGroup(entries, threads, opts, log = () => {}) {
-  const counts = { rounds: 0, warmup: 0, resized: 0, notOverlapped: 0, disturbed: 0, marked: 0 };
+  const counts = { rounds: 0, warmup: 0, notOverlapped: 0, disturbed: 0, marked: 0 };
   const context = { othersNs: 0, wallNs: 0, stealNs: 0, worstWait: 0, blind: 0 };
   const variants = [];
   try {
     for (const e of entries) variants.push(await startVariant(e, threads));
 
-    // 1. Warm-up.
+    // 1. Warm-up, at least one round.
     for (const v of variants) {
-      let ops = v.chunk;
       let ran = 0;
-      let last;
       do {
-        last = await round(v, threads, ops);
+        const r = await round(v, threads, opts.roundMs);
         counts.warmup++;
-        ran += last.wallNs;
-        if (last.wallNs < opts.roundMs * 1e6) ops = Math.min(ops * 2, MAX_OPS - (MAX_OPS % v.chunk));
+        ran += r.wallNs;
+        v.stride = strideFor({ ...r, chunk: v.chunk });
       } while (ran < opts.warmMs * 1e6);
-      // 2. Sizing, from the last warm round.
-      v.ops = sizeFor(last.nsPerOp, threads, opts.roundMs * 1.25, v.chunk);
     }
 
-    // 3. Interleaved repetitions.
-    const minWall = opts.roundMs * 1e6;
+    // 2. Interleaved repetitions.
     for (let rep = 0; rep < opts.reps; rep++) {
       const order = rotation(variants.length, rep);
       for (const i of order) {
         const v = variants[i];
-        for (let attempt = 0, resizes = 0; ; ) {
-          const r = await round(v, threads, v.ops);
+        for (let attempt = 0; ; ) {
+          const r = await round(v, threads, opts.roundMs);
           counts.rounds++;
           context.othersNs += r.others;
           context.stealNs += r.steal;
           context.wallNs += r.wallNs;
           context.worstWait = Math.max(context.worstWait, r.worstWait);
           if (!r.sched) context.blind++;
-          if (r.wallNs < minWall && resizes < 4) {
-            // Faster than when sized (V8 tiered up later, or the sizing round was slow):
-            // a short round is noise-prone, so grow it and measure again.
-            v.ops = sizeFor(r.nsPerOp, threads, opts.roundMs * 1.25, v.chunk);
-            counts.resized++;
-            resizes++;
-            continue;
-          }
           const overlapped = r.overlap >= opts.minOverlap;
           if (!overlapped) counts.notOverlapped++;
           else if (r.disturbed) counts.disturbed++;
@@ -199,7 +191,8 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
       variant: v.c.variant,
       baseline: v.c.baseline === true,
       file: v.file,
-      ops: v.ops,
+      chunk: v.chunk,
+      stride: v.stride,
       totalOps: v.totalOps,
       reps: v.reps,
     })),

@@ -58,10 +58,12 @@ export const WAIT_LIMIT = 0.02;
 export const RUN_LIMIT = 0.95;
 
 /**
- * Judges one round from its threads' slots ({ start, end, run, wait, span } each, ns)
- * and the machine deltas. Returns the round's ns/op plus the facts it was judged on.
+ * Judges one round from its threads' slots ({ start, end, ops, run, wait, span } each,
+ * times in ns) and the machine deltas. Returns the round's ns/op (wall time from the
+ * first start to the last end, over every thread's operations) and the facts it was
+ * judged on.
  */
-export function judgeRound(threads, ops, machine) {
+export function judgeRound(threads, machine) {
   const starts = threads.map((t) => t.start);
   const ends = threads.map((t) => t.end);
   const first = Math.min(...starts);
@@ -84,8 +86,9 @@ export function judgeRound(threads, ops, machine) {
   const steal = machine?.steal ?? 0;
   const disturbed = worstWait > WAIT_LIMIT || worstRun < RUN_LIMIT || steal > 0;
   return {
-    nsPerOp: wall / (threads.length * ops),
+    nsPerOp: wall / threads.reduce((n, t) => n + t.ops, 0),
     wallNs: wall,
+    ops: threads.map((t) => t.ops),
     overlap,
     sched,
     worstWait,
