@@ -209,6 +209,11 @@ describe('failures', () => {
     await expect(runBench({ files: [FIXTURE], only: 'fx/exits', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/fx\/exits: thread 1 exited \(code 3\) before reporting/);
   });
 
+  it('stops with the cause when a case thread cannot prepare its variant', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/bad-prepare', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/cannot prepare on purpose/);
+  });
+
   it('rejects options the method does not allow, and a filter that matches nothing', async () => {
     const { runBench } = await load('../bench/harness/bench.mjs');
     await expect(runBench({ files: [FIXTURE], quick: true, overrides: { reps: 4 } })).rejects.toThrow(/reps must be an integer ≥ 5/);

@@ -10,10 +10,9 @@
 //   2. repetitions: each repetition runs one round of every variant, in an order rotated
 //      by one on every repetition, so each ratio's two sides are measured seconds apart
 //      at most and no variant always runs first or after the same neighbour.
-// A round whose threads did not overlap (they did not start together, or one was held
-// up at the start or end) is discarded and redone;
-// a round that interference touched is redone; after maxRedo attempts the last one is
-// kept but marked, and marked rounds never decide a verdict.
+// A round whose threads did not overlap (one was held up at the start or the end) is
+// discarded and redone; a round that interference touched is redone; after maxRedo
+// attempts the last one is kept but marked, and marked rounds never decide a verdict.
 import { Worker } from 'node:worker_threads';
 import { GO, ROUND_US, ARRIVED, DONE, READY, FAILED, STOP, STRIDE, STOP_ROUND, controlBytes, views } from './control.mjs';
 import { judgeRound, machineCpu, processCpu } from './proc.mjs';
@@ -32,7 +31,9 @@ async function waitAtLeast(ctrl, word, target, failure) {
   }
 }
 
-async function startVariant(entry, threads) {
+// Pushes the variant into `started` before waiting for its threads, so that the caller
+// terminates them even when one fails to prepare.
+async function startVariant(entry, threads, started) {
   const { file, mod, c } = entry;
   const data = await mod.setup(c.id, threads);
   const control = new SharedArrayBuffer(controlBytes(threads));
@@ -57,6 +58,7 @@ async function startVariant(entry, threads) {
     v.workers.push(w);
   }
   v.messages = messages;
+  started.push(v);
   await waitAtLeast(v.ctrl, READY, threads, v.failure);
   return v;
 }
@@ -109,7 +111,7 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
   const context = { othersNs: 0, wallNs: 0, stealNs: 0, worstWait: 0, blind: 0 };
   const variants = [];
   try {
-    for (const e of entries) variants.push(await startVariant(e, threads));
+    for (const e of entries) await startVariant(e, threads, variants);
 
     // 1. Warm-up, at least one round.
     for (const v of variants) {
