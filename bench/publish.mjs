@@ -2,7 +2,7 @@
 // markers), so the README always shows one run's numbers next to docs/bench.svg.
 // `node bench/publish.mjs` publishes bench/results/latest.json.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { renderMarkdown } from './report.mjs';
+import { readRun, renderMarkdown } from './report.mjs';
 
 export function publish(run) {
   const readmeUrl = new URL('../README.md', import.meta.url);
@@ -17,6 +17,6 @@ export function publish(run) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  publish(JSON.parse(readFileSync(new URL('./results/latest.json', import.meta.url), 'utf8')));
+  publish(readRun(new URL('./results/latest.json', import.meta.url)));
   console.log('updated README.md bench tables');
 }
