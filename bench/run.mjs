@@ -1,66 +1,55 @@
-// npm run bench: runs every case module in bench/cases/, prints one table per
-// comparison, checks the targets the case modules declare, and writes
-// bench/results/latest.json (the README's tables and chart are made from it).
+// npm run bench: runs every case module in bench/cases/ (see harness/bench.mjs for the
+// method and the case-module interface), prints each table with min / median / max over
+// the repetitions and its same-run ratios, the physics table, the target verdicts and
+// what the interference detector saw, then writes bench/results/latest.json and
+// latest.md and redraws docs/bench.svg.
 //
-//   node bench/run.mjs [--only SUBSTRING] [--quick] [--rounds N] [--round-ms MS] [--no-write]
-import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
-import { runThreadsCase } from './harness/threads.mjs';
-import { runTinyCase } from './harness/tiny.mjs';
+//   node bench/run.mjs [--quick] [--only SUBSTRING] [--reps N] [--round-ms MS]
+//                      [--warm-ms MS] [--out NAME] [--no-write] [--no-readme]
+//
+// --quick (or BENCH_QUICK=1) is a smoke run: 5 ms rounds, short warm-up, one redo; its
+// numbers are not for publishing, so it writes bench/results/quick.{json,md} instead.
+// --only runs the tables or case ids containing SUBSTRING (and writes nothing unless
+// --out names the file). A full run also copies its tables into README.md's bench block
+// (--no-readme: not).
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { runBench } from './harness/bench.mjs';
 import { renderMarkdown, renderText } from './report.mjs';
+import { drawChart } from './chart.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const value = (name, dflt) => {
   const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
+  if (i < 0) return dflt;
+  if (i + 1 >= args.length || args[i + 1].startsWith('--')) throw new Error(`bench: ${name} needs a value`);
+  return args[i + 1];
 };
-const quick = flag('--quick');
-const opts = {
-  warmup: quick ? 1 : 3,
-  rounds: Number(value('--rounds', quick ? 5 : 15)),
-  roundMs: Number(value('--round-ms', quick ? 5 : 20)),
-  tinyMs: quick ? 300 : 1500,
-};
+const KNOWN = new Set(['--quick', '--only', '--reps', '--round-ms', '--warm-ms', '--out', '--no-write', '--no-readme']);
+for (const a of args) if (a.startsWith('--') && !KNOWN.has(a)) throw new Error(`bench: unknown option ${a}`);
+const quick = flag('--quick') || process.env.BENCH_QUICK === '1';
 const only = value('--only', '');
+const overrides = {};
+if (value('--reps')) overrides.reps = Number(value('--reps'));
+if (value('--round-ms')) overrides.roundMs = Number(value('--round-ms'));
+if (value('--warm-ms')) overrides.warmMs = Number(value('--warm-ms'));
 
-const casesDir = new URL('./cases/', import.meta.url);
-const files = readdirSync(casesDir).filter((f) => f.endsWith('.mjs')).sort();
-const results = [];
-const checks = [];
-const started = Date.now();
-for (const f of files) {
-  const file = new URL(f, casesDir).href;
-  const mod = await import(file);
-  const selected = mod.cases.filter((c) => c.id.includes(only) || c.table.includes(only));
-  for (const c of selected) {
-    for (const threads of c.threads ?? [1]) {
-      const label = `${c.table} | ${c.variant} | ${threads} thread${threads > 1 ? 's' : ''}`;
-      process.stdout.write(`${label} ... `);
-      const r =
-        c.kind === 'tinybench' ? await runTinyCase(file, mod, c, opts) : await runThreadsCase(file, mod, c, threads, opts);
-      process.stdout.write(`${r.median.toFixed(2)} ns/op (p25 ${r.p25.toFixed(2)}, p75 ${r.p75.toFixed(2)})\n`);
-      results.push({ id: c.id, table: c.table, variant: c.variant, baseline: c.baseline === true, kind: c.kind ?? 'threads', threads, ...r });
+const run = await runBench({ quick, only, overrides, log: (line) => console.log(line) });
+console.log('\n' + renderText(run));
+
+const name = value('--out', only ? undefined : quick ? 'quick' : 'latest');
+if (name && !flag('--no-write')) {
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL(`./results/${name}.json`, import.meta.url), JSON.stringify(run, null, 2) + '\n');
+  writeFileSync(new URL(`./results/${name}.md`, import.meta.url), renderMarkdown(run));
+  console.log(`wrote bench/results/${name}.json and bench/results/${name}.md`);
+  if (name === 'latest') {
+    drawChart(run, new URL('../docs/bench.svg', import.meta.url));
+    console.log('wrote docs/bench.svg');
+    if (!flag('--no-readme')) {
+      const { publish } = await import('./publish.mjs');
+      publish(run);
+      console.log('updated README.md bench tables');
     }
   }
-  if (mod.targets && !only) checks.push(...mod.targets(results));
-}
-
-const run = {
-  date: new Date().toISOString(),
-  seconds: Math.round((Date.now() - started) / 1000),
-  node: process.version,
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  options: opts,
-  results,
-  targets: checks,
-};
-console.log('\n' + renderText(run));
-if (!flag('--no-write') && !only && !quick) {
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(run, null, 2) + '\n');
-  writeFileSync(new URL('./results/latest.md', import.meta.url), renderMarkdown(run));
-  console.log('wrote bench/results/latest.json and bench/results/latest.md');
-  await import('./publish.mjs');
 }

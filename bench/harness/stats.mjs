@@ -1,12 +1,15 @@
-// Order statistics of a sample of ns/op values: the median is the figure we report,
-// p25..p75 the spread (robust against the odd round that the OS scheduler ruined).
-export function summarize(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p) => {
-    const x = (s.length - 1) * p;
-    const lo = Math.floor(x);
-    const hi = Math.ceil(x);
-    return s[lo] + (s[hi] - s[lo]) * (x - lo);
-  };
-  return { median: q(0.5), p25: q(0.25), p75: q(0.75), min: s[0], max: s[s.length - 1], samples: s.length };
+// Order statistics of small samples (one value per repetition): min / median / max is
+// what every table reports, since a median of 5 with its full range shows the spread
+// honestly, where p25..p75 of 5 values would be two interpolated guesses.
+export function quantile(sorted, p) {
+  const x = (sorted.length - 1) * p;
+  const lo = Math.floor(x);
+  const hi = Math.ceil(x);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo);
+}
+
+export function summarize(values) {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return { min: NaN, median: NaN, max: NaN, n: 0 };
+  return { min: s[0], median: quantile(s, 0.5), max: s[s.length - 1], n: s.length };
 }

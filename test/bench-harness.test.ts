@@ -1,0 +1,234 @@
+// The benchmark harness's own checks: its pure judgement rules (overlap, interference,
+// rotation, verdicts) and an end-to-end quick run of a fixture case module and of the
+// real physics table, checking structure and final counts, never timings.
+import { describe, expect, it } from 'vitest';
+
+// The harness is plain .mjs outside the TypeScript build: load it untyped.
+const load = (p: string): Promise<any> => import(new URL(p, import.meta.url).href);
+const FIXTURE = new URL('./fixtures/bench-case.mjs', import.meta.url).href;
+const TEST_OPTS = { warmMs: 20, roundMs: 2 };
+
+interface Rep {
+  nsPerOp: number;
+  marked: boolean;
+  overlap: number;
+  wallMs: number;
+  ops: number[];
+  position: number;
+}
+
+describe('round judgement', () => {
+  it('measures a round from the first start to the last end over all threads', async () => {
+    const { judgeRound } = await load('../bench/harness/proc.mjs');
+    const quiet = { run: 100, wait: 0, span: 100 };
+    const r = judgeRound(
+      [
+        { start: 0, end: 1000, ops: 10, ...quiet },
+        { start: 100, end: 1100, ops: 30, ...quiet },
+      ],
+      { steal: 0, others: 0 },
+    );
+    expect(r.nsPerOp).toBe(1100 / 40);
+    expect(r.ops).toEqual([10, 30]);
+    expect(r.overlap).toBeCloseTo(900 / 1100, 12);
+    expect(r.disturbed).toBe(false);
+  });
+
+  it('gives threads that ran one after the other no overlap', async () => {
+    const { judgeRound } = await load('../bench/harness/proc.mjs');
+    const quiet = { run: 100, wait: 0, span: 100, ops: 10 };
+    const r = judgeRound(
+      [
+        { start: 0, end: 1000, ...quiet },
+        { start: 1000, end: 2000, ...quiet },
+      ],
+      undefined,
+    );
+    expect(r.overlap).toBe(0);
+  });
+
+  it('marks a round where a thread waited for a CPU, lost run time, or the VM was stolen from', async () => {
+    const { judgeRound, WAIT_LIMIT, RUN_LIMIT } = await load('../bench/harness/proc.mjs');
+    const t = { start: 0, end: 1000, ops: 1 };
+    const judge = (run: number, wait: number, steal = 0) => judgeRound([{ ...t, run, wait, span: 1000 }], { steal, others: 0 }).disturbed;
+    expect(judge(1000, 0)).toBe(false);
+    expect(judge(1000, 1000 * WAIT_LIMIT + 1)).toBe(true);
+    expect(judge(1000 * RUN_LIMIT - 1, 0)).toBe(true);
+    expect(judge(1000, 0, 1e7)).toBe(true);
+  });
+
+  it('rotates the variant order so that every variant takes every position once', async () => {
+    const { rotation } = await load('../bench/harness/group.mjs');
+    const n = 4;
+    const seen = Array.from({ length: n }, () => new Set<number>());
+    for (let rep = 0; rep < n; rep++) {
+      const order: number[] = rotation(n, rep);
+      expect([...order].sort()).toEqual([0, 1, 2, 3]);
+      order.forEach((v, pos) => seen[v]!.add(pos));
+    }
+    for (const s of seen) expect(s.size).toBe(n);
+  });
+});
+
+describe('verdicts', () => {
+  const o = (pass: boolean, value: number, marked = false) => ({ name: 't', target: '≤ 1×', pass, value, measured: '', marked });
+
+  it('is met or missed only when every counted repetition agrees', async () => {
+    const { verdictOf } = await load('../bench/harness/verdicts.mjs');
+    expect(verdictOf([o(true, 0.9), o(true, 0.8), o(true, 0.95)], 3).verdict).toBe('met');
+    expect(verdictOf([o(false, 1.2), o(false, 1.1), o(false, 1.3)], 3).verdict).toBe('missed');
+    const crossing = verdictOf([o(true, 0.9), o(false, 1.1), o(true, 0.95)], 3);
+    expect(crossing.verdict).toBe('inconclusive');
+    expect(crossing.range).toEqual({ min: 0.9, median: 0.95, max: 1.1, n: 3 });
+  });
+
+  it('does not let marked repetitions decide, and is inconclusive without enough clean ones', async () => {
+    const { verdictOf } = await load('../bench/harness/verdicts.mjs');
+    const v = verdictOf([o(true, 0.9), o(true, 0.8), o(true, 0.7), o(false, 3, true)], 3);
+    expect(v.verdict).toBe('met');
+    expect(v.marked).toBe(1);
+    expect(v.range.max).toBe(0.9);
+    const few = verdictOf([o(true, 0.9), o(true, 0.8), o(false, 3, true), o(false, 3, true)], 3);
+    expect(few.verdict).toBe('inconclusive');
+    expect(few.why).toMatch(/interference/);
+  });
+
+  it("marks a target as touched by interference only when it read a marked round", async () => {
+    const { repetitionRows } = await load('../bench/harness/verdicts.mjs');
+    const groups = [
+      {
+        table: 'x',
+        threads: 1,
+        variants: [
+          { id: 'a', variant: 'a', baseline: true, reps: [{ nsPerOp: 1, marked: false }] },
+          { id: 'b', variant: 'b', baseline: false, reps: [{ nsPerOp: 2, marked: true }] },
+        ],
+      },
+    ];
+    const touched = { marked: false };
+    const rows = repetitionRows(groups, 0, touched);
+    expect(rows.find((r: { id: string }) => r.id === 'a').median).toBe(1);
+    expect(touched.marked).toBe(false);
+    expect(rows.find((r: { id: string }) => r.id === 'b').median).toBe(2);
+    expect(touched.marked).toBe(true);
+  });
+});
+
+describe('quick run end to end', () => {
+  it('runs a fixture table interleaved at 1 and 2 threads, with counts, ranges and verdicts', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    const { renderText, renderMarkdown } = await load('../bench/report.mjs');
+    const { renderSvg } = await load('../bench/chart.mjs');
+    const run = await runBench({ files: [FIXTURE], only: 'fixture: one', quick: true, overrides: TEST_OPTS });
+    expect(run.version).toBe(2);
+    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual([1, 2]);
+    for (const g of run.groups) {
+      expect(g.variants.map((v: { id: string }) => v.id)).toEqual(['fx/atomic', 'fx/atomic-twice']);
+      // Every kept round is either clean or counted as marked; redos are counted.
+      expect(g.counts.rounds).toBeGreaterThanOrEqual(run.options.reps * g.variants.length);
+      const marked = g.variants.reduce((n: number, v: { reps: Rep[] }) => n + v.reps.filter((r) => r.marked).length, 0);
+      expect(g.counts.marked).toBe(marked);
+      expect(g.counts.rounds).toBe(run.options.reps * g.variants.length + g.counts.notOverlapped + g.counts.disturbed - g.counts.marked);
+      for (const v of g.variants) {
+        expect(v.reps).toHaveLength(run.options.reps);
+        // verify() passed against the threads' own counts: every op of every round ran.
+        const measured = (v.reps as Rep[]).reduce((n, r) => n + r.ops.reduce((a, b) => a + b, 0), 0);
+        expect(v.totalOps).toBeGreaterThanOrEqual(measured);
+        expect(v.totalOps % 1000).toBe(0);
+        expect(v.stride).toBeGreaterThanOrEqual(1);
+        for (const r of v.reps as Rep[]) {
+          // Timed rounds: every thread ran whole chunks, and the round lasted its time.
+          expect(r.ops).toHaveLength(g.threads);
+          for (const n of r.ops) {
+            expect(n).toBeGreaterThan(0);
+            expect(n % 1000).toBe(0);
+          }
+          expect(r.wallMs).toBeGreaterThanOrEqual(run.options.roundMs);
+          expect(r.nsPerOp).toBeCloseTo((r.wallMs * 1e6) / r.ops.reduce((a, b) => a + b, 0), 6);
+          if (!r.marked) expect(r.overlap).toBeGreaterThanOrEqual(run.options.minOverlap);
+        }
+        // Rotation: over 5 repetitions of 2 variants, each variant ran first and second.
+        expect(new Set(v.reps.map((r: Rep) => r.position))).toEqual(new Set([0, 1]));
+        expect(v.ns.n).toBe(run.options.reps);
+        expect(v.ns.min).toBeLessThanOrEqual(v.ns.median);
+        expect(v.ns.median).toBeLessThanOrEqual(v.ns.max);
+      }
+      expect(g.variants[0].vsBaseline).toEqual({ min: 1, median: 1, max: 1, n: run.options.reps });
+    }
+    expect(run.physics).toHaveLength(1);
+    expect(run.physics[0].ratio.n).toBe(run.options.reps);
+
+    const byName = new Map(run.verdicts.map((v: { name: string }) => [v.name, v]));
+    const below1000: any = byName.get('fixture: ratio below 1000');
+    const below0: any = byName.get('fixture: ratio below 0');
+    expect(below1000.repetitions).toBe(run.options.reps);
+    // With fewer than minClean clean repetitions the verdict must say so.
+    if (below1000.marked > run.options.reps - run.options.minClean) {
+      expect(below1000.verdict).toBe('inconclusive');
+      expect(below0.verdict).toBe('inconclusive');
+    } else {
+      expect(below1000.verdict).toBe('met');
+      expect(below0.verdict).toBe('missed');
+    }
+
+    const text = renderText(run);
+    expect(text).toContain('== fixture: one shared cell');
+    expect(text).toContain('Interference:');
+    expect(renderMarkdown(run)).toContain('| fixture: ratio below 1000 |');
+    expect(renderSvg(run)).toMatch(/^<svg/);
+  });
+
+  it('refuses a variant whose final count does not match the operations it ran', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/lossy', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/fx\/lossy: counted \d+, expected \d+/);
+  });
+
+  it('runs the real physics table, checking every variant\'s final state', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    const cases = new URL('../bench/cases/physics.mjs', import.meta.url).href;
+    const run = await runBench({ files: [cases], quick: true, overrides: TEST_OPTS });
+    expect(run.groups).toHaveLength(1);
+    expect(run.groups[0].variants).toHaveLength(11);
+    for (const v of run.groups[0].variants) expect(v.totalOps).toBeGreaterThan(0);
+    const goals = run.physics.filter((p: { goal?: number }) => p.goal);
+    expect(goals.map((p: { id: string }) => p.id)).toEqual(['phys/inc-wasm', 'phys/striped-js', 'phys/publish-wasm', 'phys/publish-js']);
+    for (const p of run.physics) expect(p.ratio.n).toBe(run.options.reps);
+    expect(run.verdicts.map((v: { verdict: string }) => v.verdict).every((v: string) => ['met', 'missed', 'inconclusive'].includes(v))).toBe(true);
+    expect(run.verdicts).toHaveLength(goals.length);
+  });
+});
+
+describe('failures', () => {
+  it('stops with the cause when a case thread throws mid-round', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/throws', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/fx\/throws: failed on purpose/);
+  });
+
+  it('stops when a case thread exits mid-round instead of waiting for it', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/exits', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/fx\/exits: thread 1 exited \(code 3\) before reporting/);
+  });
+
+  it('stops with the cause when a case thread cannot prepare its variant', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], only: 'fx/bad-prepare', quick: true, overrides: TEST_OPTS })).rejects.toThrow(/cannot prepare on purpose/);
+  });
+
+  it('rejects options the method does not allow, and a filter that matches nothing', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    await expect(runBench({ files: [FIXTURE], quick: true, overrides: { reps: 4 } })).rejects.toThrow(/reps must be an integer ≥ 5/);
+    await expect(runBench({ files: [FIXTURE], quick: true, overrides: { roundMs: Number.NaN } })).rejects.toThrow(/roundMs/);
+    await expect(runBench({ files: [FIXTURE], quick: true, overrides: { minOverlap: 0 } })).rejects.toThrow(/minOverlap/);
+    await expect(runBench({ files: [FIXTURE], only: 'no such case' })).rejects.toThrow(/no case or table matches/);
+  });
+
+  it('rejects a case module that does not follow the interface', async () => {
+    const { checkModule } = await load('../bench/harness/bench.mjs');
+    const ok = { cases: [{ id: 'a', table: 't', variant: 'v' }], setup() {}, prepare() {}, verify() {} };
+    expect(() => checkModule('m', ok)).not.toThrow();
+    expect(() => checkModule('m', { ...ok, verify: undefined })).toThrow(/verify\(\)/);
+    expect(() => checkModule('m', { ...ok, cases: [...ok.cases, ...ok.cases] })).toThrow(/appears twice/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], threads: [0] }] })).toThrow(/threads/);
+    expect(() => checkModule('m', { ...ok, physics: [{ name: 'p', id: 'a', floor: 'b' }] })).toThrow(/physics entry/);
+  });
+});
