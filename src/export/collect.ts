@@ -181,6 +181,8 @@ const BREAKER_STATES = [
   ['HalfOpen', 'half_open'],
 ] as const;
 
+const NO_LABELS = Object.freeze({}) as Readonly<Record<string, string>>;
+
 const convert = (v: bigint, conv: Conv): bigint | number => (conv === 'count' ? v : conv === 'ms' ? Number(v) / 1e3 : Number(v) / 1e9);
 
 // ---- families ----------------------------------------------------------------------------
@@ -290,7 +292,8 @@ function buildCache(registry: StatsRegistry, prefix: string, record: { name: str
   if (kind === 'counters') {
     const fields = parseFields(d);
     if (fields === undefined) return skip;
-    let base = sanitizeName(record.name);
+    // After `set_`, a leading digit is fine: no underscore added.
+    let base = record.name.replace(/[^a-zA-Z0-9_:]/g, '_');
     if (base.endsWith('_total')) base = base.slice(0, -6);
     const counters = view(registry, record.name, record.dataOffset, fields, d.striped === true);
     return {
@@ -342,10 +345,9 @@ export function collectFamilies(registry: StatsRegistry, options?: CollectOption
   const cache = registryCache(registry, prefix);
   const out = new Families();
   const records = listRecords(registry.views);
-  const none = Object.freeze({}) as Readonly<Record<string, string>>;
   // Always present, so an exporter registered on an empty registry still has families.
-  out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', '{entry}', none, records.length, true);
-  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', 'By', none, usedBytes(registry.views), true);
+  out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', '{entry}', NO_LABELS, records.length, true);
+  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', 'By', NO_LABELS, usedBytes(registry.views), true);
   for (const record of records) {
     let c = cache.records.get(record.offset);
     if (c === undefined || c.name !== record.name) {
