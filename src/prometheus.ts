@@ -50,7 +50,7 @@ import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsR
 
 export interface PrometheusOptions extends CollectOptions {
   /** The prom-client Registry to register with. Default: prom-client's global `register`. */
-  readonly register?: promClient.Registry;
+  readonly register?: promClient.Registry<promClient.RegistryContentType>;
 }
 
 export interface PrometheusExport {
@@ -109,7 +109,7 @@ interface Entry {
   readonly exp: PrometheusExport;
 }
 // Exports per prom-client Registry, for the idempotence check.
-const exportsByRegister = new WeakMap<promClient.Registry, Entry[]>();
+const exportsByRegister = new WeakMap<promClient.Registry<promClient.RegistryContentType>, Entry[]>();
 
 let warned: Set<string> | undefined;
 function warnCollision(name: string, why: string): void {
@@ -121,7 +121,7 @@ function warnCollision(name: string, why: string): void {
 
 export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOptions): PrometheusExport {
   const { prefix, buses } = checkCollectOptions(options, ['register']);
-  const register = (options?.register ?? promClient.register) as promClient.Registry;
+  const register = (options?.register ?? promClient.register) as promClient.Registry<promClient.RegistryContentType>;
   if (register === null || typeof register !== 'object' || typeof register.registerMetric !== 'function' || typeof register.getMetricsAsArray !== 'function') {
     throw new InvalidOptionsError('register', 'must be a prom-client Registry');
   }
@@ -219,7 +219,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   // The listing hook (see the header). `original` is whatever the instance listed with
   // before, so hooks of other exports chain.
   const original = register.getMetricsAsArray;
-  const hooked = function (this: promClient.Registry) {
+  const hooked = function (this: promClient.Registry<promClient.RegistryContentType>) {
     if (active) {
       try {
         read();

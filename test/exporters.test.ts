@@ -1,43 +1,9 @@
 import { Counter as PromCounter, Gauge as PromGauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AtomicStatsError, InProcessEventBus, InvalidOptionsError, StatsRegistry, type BackendKind } from '../src/index.js';
+import { AtomicStatsError, InProcessEventBus, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
-import { startWorkers } from './helpers.js';
+import { ITERATIONS, openMetricsRegistry, parseScrape, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
-
-const ITERATIONS = 20_000;
-
-/**
- * Three workers do ITERATIONS each on every kind of entry; a fourth loops until it is
- * terminated. Returns the registry (main thread) and the victim's own iteration count.
- */
-export async function workedRegistry(backends: BackendKind[]) {
-  const registry = StatsRegistry.create();
-  const run = startWorkers<{ done: number } | undefined>(
-    'export-worker.mjs',
-    [...backends.map((backend) => ({ mode: 'work', handle: registry.handle, backend, iterations: ITERATIONS })), { mode: 'victim', handle: registry.handle, backend: 'wasm' }],
-    true,
-  );
-  const victim = run.workers[3]!;
-  await new Promise<void>((resolve) => victim.on('message', (m) => m === 'started' && resolve()));
-  const victimIterations = () => registry.counters('victim', ['iterations']).counter('iterations').value();
-  while (victimIterations() < 1000) await new Promise((r) => setTimeout(r, 5));
-  await victim.terminate();
-  const results = await run.results;
-  expect(results.slice(0, 3)).toEqual(backends.map(() => ({ done: ITERATIONS })));
-  return { registry, victimIterations: victimIterations() };
-}
-
-/** `name{labels} value` lines of a Prometheus text scrape, as a map. */
-export function parseScrape(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 /** The scrape line key for a sample, labels in the order collect() gives them. */
 const key = (name: string, labels: Readonly<Record<string, string>>) => {
@@ -211,7 +177,7 @@ describe('Prometheus export (prom-client)', () => {
     vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const registry = StatsRegistry.create();
     registry.counters('late', ['x']).counter('x').add(2);
-    const prom = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const prom = openMetricsRegistry();
     const exp = registerAtomicStats(registry, { register: prom });
     expect(await prom.metrics()).toContain('atomic_stats_set_late_total{set="late",field="x"} 2');
     // Not the same registry key, but the same family on the wire in OpenMetrics.
@@ -282,7 +248,7 @@ describe('Prometheus export (prom-client)', () => {
     expect(text).toContain('app_job_duration_seconds_count{queue="slow \\"q\\"\\\\x"} 3');
     expect(text).toContain('# TYPE atomic_stats_set_jobs_total counter');
 
-    const om = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const om = openMetricsRegistry();
     registerAtomicStats(registry, { register: om });
     for (let i = 0; i < 2; i++) {
       const omText = await om.metrics();

@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
+import { openMetricsRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +48,7 @@ describe('a real Prometheus server scraping the package', () => {
     cleanups.push(() => clearInterval(ticker));
 
     const text = new Registry();
-    const om = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const om = openMetricsRegistry();
     registerAtomicStats(registry, { register: text });
     registerAtomicStats(registry, { register: om });
     const server: Server = createServer((req, res) => {

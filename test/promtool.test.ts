@@ -8,6 +8,7 @@ import { Counter as PromCounter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { InProcessEventBus, StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
+import { openMetricsRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
 
 function promtool(input: string): { status: number | null; problems: string[] } {
@@ -59,7 +60,7 @@ describe('promtool check metrics', () => {
 
   it('in the OpenMetrics format: TYPE lines name counter families without _total, samples carry it once', async () => {
     const { registry, bus } = everything();
-    const om = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const om = openMetricsRegistry();
     registerAtomicStats(registry, { register: om, buses: [bus] });
     // prom-client's own counter, rendered by prom-client the same way, as the reference.
     new PromCounter({ name: 'app_requests_total', help: 'Requests.', registers: [om] }).inc();
