@@ -2,6 +2,7 @@ import { Counter as PromCounter, Gauge as PromGauge, Registry, collectDefaultMet
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtomicStatsError, InProcessEventBus, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
+import { startWorkers } from './helpers.js';
 import { ITERATIONS, openMetricsRegistry, parseScrape, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
 
@@ -132,6 +133,34 @@ describe('Prometheus export (prom-client)', () => {
       }
     }
     expect(compared).toBe(series.size);
+  });
+
+  it('entries that worker threads create after registration are in the next scrape; scrapes during their work never fail and never go back', async () => {
+    const registry = StatsRegistry.create();
+    const prom = new Registry();
+    registerAtomicStats(registry, { register: prom });
+    expect(await prom.metrics()).not.toContain('atomic_stats_set_jobs_total');
+    const run = startWorkers<{ done: number }>('export-worker.mjs', [
+      { mode: 'work', handle: registry.handle, backend: 'wasm', iterations: ITERATIONS },
+      { mode: 'work', handle: registry.handle, backend: 'js', iterations: ITERATIONS },
+    ]);
+    let finished = false;
+    void run.results.finally(() => (finished = true));
+    let last = 0;
+    let scrapes = 0;
+    while (!finished) {
+      const v = parseScrape(await prom.metrics()).get('atomic_stats_set_jobs_total{set="jobs",field="done"}') ?? 0;
+      expect(v).toBeGreaterThanOrEqual(last);
+      last = v;
+      scrapes++;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(await run.results).toEqual([{ done: ITERATIONS }, { done: ITERATIONS }]);
+    expect(scrapes).toBeGreaterThan(0);
+    const series = parseScrape(await prom.metrics());
+    expect(series.get('atomic_stats_set_jobs_total{set="jobs",field="done"}')).toBe(2 * ITERATIONS);
+    expect(series.get('atomic_stats_step_executions_total{name="steps",outcome="success"}')).toBe(2 * ITERATIONS);
+    expect(series.get('atomic_stats_circuit_breaker_calls_total{name="db",outcome="success"}')).toBe(2 * ITERATIONS);
   });
 
   it('lists entries created after registration in the very next scrape, text and JSON alike', async () => {
