@@ -137,6 +137,8 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   // Our metric objects by family name, and the names skipped.
   const ours = new Map<string, PromMetricObject & { get(): Promise<PromMetricObject> }>();
   const skipped = new Set<string>();
+  const ourObjects = new WeakSet<object>();
+  let lastOthers: readonly unknown[] = [];
   let cache: Map<string, MetricFamily> | undefined;
   let active = true;
 
@@ -173,10 +175,13 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   // Registers new families, and retires ours that now collide with a metric of someone else.
   const reconcile = (families: readonly MetricFamily[]): void => {
     if (!active) return;
+    const others = (original.call(register) as unknown as { name: string; type: string }[]).filter((m) => !ourObjects.has(m));
+    // The common scrape: nobody registered or removed anything, and no new family. Nothing to do.
+    const othersSame = others.length === lastOthers.length && others.every((m, i) => m === lastOthers[i]);
+    if (othersSame && families.every((f) => ours.has(f.name) || skipped.has(f.name))) return;
+    lastOthers = others;
     const taken = new Map<string, string>(); // wire name -> owning metric
-    const mine = new Set<unknown>(ours.values());
-    for (const m of original.call(register) as unknown as { name: string; type: string }[]) {
-      if (mine.has(m)) continue;
+    for (const m of others) {
       for (const n of wireNames(String(m.name), String(m.type))) taken.set(n, String(m.name));
     }
     // Ours that an application metric registered since then now collides with.
@@ -212,6 +217,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
       };
       register.registerMetric(metric as unknown as promClient.Metric);
       ours.set(name, metric);
+      ourObjects.add(metric);
       for (const n of wireNames(name, type)) taken.set(n, name);
     }
   };

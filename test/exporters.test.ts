@@ -75,6 +75,24 @@ describe('collect(): built-in families', () => {
     });
   });
 
+  it('skips records whose signature is not what this version writes, or describes cells outside the record', () => {
+    const r = StatsRegistry.create();
+    const open = (name: string, kind: string, descriptor: Record<string, unknown>, bytes: number) =>
+      (r as unknown as { openEntry(n: string, k: string, d: Record<string, unknown>, b: number, f: () => null): null }).openEntry(name, kind, descriptor, bytes, () => null);
+    const many = Array.from({ length: 100 }, (_, i) => `f${i}`);
+    open('liar', 'counters', { fields: many, striped: false }, 8); // 100 cells claimed, 8 bytes held
+    open('notarray', 'counters', { fields: 'abc', striped: false }, 64);
+    open('dupes', 'counters', { fields: ['a', 'a'], striped: false }, 64);
+    open('nonstring', 'counters', { fields: [1, 2], striped: false }, 64);
+    open('wrongstruct', 'stepExecutionStats', { fields: ['x', 'y', 'z', 'w'], striped: false }, 64);
+    r.counters('fine', ['v']).counter('v').add(2);
+    const families = r.collect();
+    const sets = families.filter((f) => f.name.startsWith('atomic_stats_set_'));
+    expect(sets.map((f) => [f.name, f.samples.map((s) => s.value)])).toEqual([['atomic_stats_set_fine_total', [2n]]]);
+    expect(families.some((f) => f.name.startsWith('atomic_stats_step_'))).toBe(false);
+    expect(families.find((f) => f.name === 'atomic_stats_registry_entries')!.samples[0]!.value).toBe(6);
+  });
+
   it('returns the same frozen label objects at every collection (what lets prom-client cache them)', () => {
     const r = StatsRegistry.create();
     r.counters('a', ['x', 'y']);

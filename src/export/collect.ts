@@ -272,14 +272,21 @@ function parseFields(d: { fields?: unknown }): string[] | undefined {
   return f as string[];
 }
 
-function view(registry: StatsRegistry, name: string, dataOffset: number, fields: readonly string[], striped: boolean): Counter[] {
+/**
+ * Read-only counter views of a record's cells, or undefined when the cells the signature
+ * describes would not lie inside the record's data and the memory (a corrupt or foreign
+ * record: skipped, never read out of bounds).
+ */
+function view(registry: StatsRegistry, record: { name: string; dataOffset: number; dataBytes: number }, fields: readonly string[], striped: boolean): Counter[] | undefined {
   const geometry = setGeometry(fields.length, striped, registry.stripes);
+  const { dataOffset, dataBytes } = record;
+  if (dataOffset % 8 !== 0 || geometry.dataBytes > dataBytes || dataOffset + dataBytes > registry.views.u8.byteLength) return undefined;
   // ownedStripe -1: this view only reads; it never writes a stripe.
-  const set = new CounterSet(registry.ops, { setName: name, dataOffset, geometry, ownedStripe: -1 }, fields);
+  const set = new CounterSet(registry.ops, { setName: record.name, dataOffset, geometry, ownedStripe: -1 }, fields);
   return fields.map((f) => set.counter(f));
 }
 
-function buildCache(registry: StatsRegistry, prefix: string, record: { name: string; signature: string; dataOffset: number }): RecordCache {
+function buildCache(registry: StatsRegistry, prefix: string, record: { name: string; signature: string; dataOffset: number; dataBytes: number }): RecordCache {
   const skip: SkipCache = { type: 'skip', name: record.name };
   let d: Record<string, unknown>;
   try {
@@ -295,7 +302,8 @@ function buildCache(registry: StatsRegistry, prefix: string, record: { name: str
     // After `set_`, a leading digit is fine: no underscore added.
     let base = record.name.replace(/[^a-zA-Z0-9_:]/g, '_');
     if (base.endsWith('_total')) base = base.slice(0, -6);
-    const counters = view(registry, record.name, record.dataOffset, fields, d.striped === true);
+    const counters = view(registry, record, fields, d.striped === true);
+    if (counters === undefined) return skip;
     return {
       type: 'set',
       name: record.name,
@@ -309,12 +317,14 @@ function buildCache(registry: StatsRegistry, prefix: string, record: { name: str
     const s = STRUCTS[kind]!;
     const fields = parseFields(d);
     if (fields === undefined || fields.length !== s.fields.length || fields.some((f, i) => f !== s.fields[i])) return skip;
+    const counters = view(registry, record, fields, d.striped === true);
+    if (counters === undefined) return skip;
     const plain = Object.freeze({ name: record.name });
     return {
       type: 'struct',
       name: record.name,
       rows: s.rows,
-      counters: view(registry, record.name, record.dataOffset, fields, d.striped === true),
+      counters,
       labels: s.rows.map((r) => (r.outcome === undefined ? plain : Object.freeze({ name: record.name, outcome: r.outcome }))),
     };
   }
