@@ -112,12 +112,14 @@ interface Entry {
 const exportsByRegister = new WeakMap<promClient.Registry<promClient.RegistryContentType>, Entry[]>();
 
 let warned: Set<string> | undefined;
-function warnCollision(name: string, why: string): void {
+function warnOnce(key: string, message: string, code: string): void {
   warned ??= new Set();
-  if (warned.has(name)) return;
-  warned.add(name);
-  process.emitWarning(`atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, { code: 'ATOMIC_STATS_NAME_COLLISION' });
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(message, { code });
 }
+const warnCollision = (name: string, why: string): void =>
+  warnOnce(`collision:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
 
 export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOptions): PrometheusExport {
   const { prefix, buses } = checkCollectOptions(options, ['register']);
@@ -142,14 +144,22 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   let cache: Map<string, MetricFamily> | undefined;
   let active = true;
 
+  // One read per scrape pass (see the header). A read that fails must not fail the
+  // application's scrape: our families keep their registration and report no samples for
+  // this pass, and the failure is a process warning (once per message).
   const read = (): Map<string, MetricFamily> => {
     if (cache === undefined) {
-      const families = stats.collect(collectOptions);
-      cache = new Map(families.map((f) => [f.name, f]));
       queueMicrotask(() => {
         cache = undefined;
       });
-      reconcile(families);
+      try {
+        const families = stats.collect(collectOptions);
+        cache = new Map(families.map((f) => [f.name, f]));
+        reconcile(families);
+      } catch (err) {
+        cache ??= new Map();
+        warnOnce(`collect:${String(err)}`, `atomic-stats: reading the registry for prom-client failed, its families are empty in this scrape: ${String(err)}`, 'ATOMIC_STATS_COLLECT_FAILED');
+      }
     }
     return cache;
   };
@@ -226,15 +236,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   // before, so hooks of other exports chain.
   const original = register.getMetricsAsArray;
   const hooked = function (this: promClient.Registry<promClient.RegistryContentType>) {
-    if (active) {
-      try {
-        read();
-      } catch (err) {
-        // A failed read must not fail the application's scrape: the families keep their
-        // last registration and report no samples this time.
-        process.emitWarning(`atomic-stats: reading the registry for prom-client failed: ${String(err)}`, { code: 'ATOMIC_STATS_COLLECT_FAILED' });
-      }
-    }
+    if (active) read();
     return original.call(this);
   };
   register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;

@@ -236,6 +236,27 @@ describe('Prometheus export (prom-client)', () => {
     expect(exp.skipped).toContain('atomic_stats_set_late_total');
   });
 
+  it('a registry read that throws leaves every scrape working: our families are empty for that scrape, one warning', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const registry = StatsRegistry.create();
+    registry.counters('jobs', ['done']).counter('done').add(3);
+    const prom = new Registry();
+    collectDefaultMetrics({ register: prom });
+    registerAtomicStats(registry, { register: prom });
+    const collect = registry.collect.bind(registry);
+    registry.collect = () => {
+      throw new Error('broken read');
+    };
+    for (let i = 0; i < 2; i++) {
+      const series = parseScrape(await prom.metrics());
+      expect([...series.keys()].some((k) => k.startsWith('process_cpu_user_seconds_total'))).toBe(true);
+      expect(series.has('atomic_stats_set_jobs_total{set="jobs",field="done"}')).toBe(false);
+    }
+    expect(warn.mock.calls.filter((c) => (c[1] as { code?: string })?.code === 'ATOMIC_STATS_COLLECT_FAILED')).toHaveLength(1);
+    registry.collect = collect;
+    expect(parseScrape(await prom.metrics()).get('atomic_stats_set_jobs_total{set="jobs",field="done"}')).toBe(3);
+  });
+
   it('registering twice on one Registry returns the same export; other options are a typed error that changes nothing', async () => {
     const registry = StatsRegistry.create();
     registry.counters('c', ['v']);

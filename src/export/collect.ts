@@ -377,7 +377,9 @@ export function collectFamilies(registry: StatsRegistry, options?: CollectOption
       const m = c.breaker.metricsBigInt() as unknown as Record<string, unknown>;
       for (let i = 0; i < BREAKER.length; i++) {
         const r = BREAKER[i]!;
-        out.add(prefix + r.name, 'counter', r.help, r.unit, c.labels[i]!, convert(m[r.key] as bigint, r.conv));
+        const v = m[r.key];
+        // A key the breaker no longer reports is left out rather than exported as NaN.
+        if (typeof v === 'bigint') out.add(prefix + r.name, 'counter', r.help, r.unit, c.labels[i]!, convert(v, r.conv));
       }
       out.add(`${prefix}circuit_breaker_consecutive_failures`, 'gauge', 'Failures in a row while closed.', '{call}', c.plain, Number(m.consecutive_failures as bigint), true);
       out.add(`${prefix}circuit_breaker_half_open_successes`, 'gauge', 'Successful probes in the current half-open period.', '{call}', c.plain, Number(m.half_open_calls as bigint), true);
