@@ -66,7 +66,7 @@ export interface MetricProducerOptions extends CollectOptions {
 const INT = 0;
 const DOUBLE = 1;
 
-export function instrumentName(f: Pick<MetricFamily, 'name' | 'type'>): string {
+function instrumentName(f: Pick<MetricFamily, 'name' | 'type'>): string {
   const base = (f.type === 'counter' && f.name.endsWith('_total') ? f.name.slice(0, -6) : f.name).replace(/:/g, '_');
   // OpenTelemetry names start with a letter.
   return /^[A-Za-z]/.test(base) ? base : `m${base}`;
@@ -160,7 +160,7 @@ function hrNow(): HrTime {
 }
 
 /** Explicit-bucket OpenTelemetry histogram value from cumulative `le` buckets. */
-export function toOtelHistogram(h: HistogramValue): { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number } {
+function toOtelHistogram(h: HistogramValue): { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number } {
   const boundaries: number[] = [];
   const counts: number[] = [];
   let previous = 0n;

@@ -151,6 +151,25 @@ describe('OpenTelemetry: atomicStatsMetricProducer (SDK metricProducers)', () =>
     await provider.shutdown();
   });
 
+  it('never reports a negative bucket count when a cumulative read raced an observation', async () => {
+    // Buckets are read one after another while other threads observe: a later (larger le)
+    // bucket may be read before an observation that an earlier one already counts.
+    const registry = withExtraFamilies(StatsRegistry.create(), () => [
+      {
+        name: 'raced_seconds',
+        help: 'A torn read.',
+        type: 'histogram',
+        unit: 's',
+        samples: [{ labels: {}, value: { buckets: [{ le: 1, count: 5n }, { le: 2, count: 4n }, { le: Infinity, count: 7n }], sum: 6, count: 7n } }],
+      },
+    ]);
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry)] });
+    const provider = new MeterProvider({ readers: [reader] });
+    const h = (await metricsOf(reader)).find((m) => m.descriptor.name === 'raced_seconds')!;
+    expect(h.dataPoints[0]!.value).toEqual({ buckets: { boundaries: [1, 2], counts: [5, 0, 2] }, sum: 6, count: 7 });
+    await provider.shutdown();
+  });
+
   it("with include: 'all', produces every family, entries created just before included", async () => {
     const registry = withExtraFamilies(StatsRegistry.create(), () => [syntheticHistogram()]);
     const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry, { include: 'all' })] });
