@@ -257,6 +257,23 @@ describe('Prometheus export (prom-client)', () => {
     expect(parseScrape(await prom.metrics()).get('atomic_stats_set_jobs_total{set="jobs",field="done"}')).toBe(3);
   });
 
+  it('two registries on one prom-client Registry: the first keeps the shared names, the second adds only its own, scrapes work', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const a = StatsRegistry.create();
+    const b = StatsRegistry.create();
+    a.counters('shared', ['v']).counter('v').add(1);
+    b.counters('shared', ['v']).counter('v').add(2);
+    b.counters('only_b', ['v']).counter('v').add(3);
+    const prom = new Registry();
+    registerAtomicStats(a, { register: prom });
+    const expB = registerAtomicStats(b, { register: prom });
+    expect(expB.skipped).toEqual(expect.arrayContaining(['atomic_stats_registry_entries', 'atomic_stats_set_shared_total']));
+    const series = parseScrape(await prom.metrics());
+    expect(series.get('atomic_stats_set_shared_total{set="shared",field="v"}')).toBe(1);
+    expect(series.get('atomic_stats_set_only_b_total{set="only_b",field="v"}')).toBe(3);
+    expect(series.get('atomic_stats_registry_entries')).toBe(1);
+  });
+
   it('registering twice on one Registry returns the same export; other options are a typed error that changes nothing', async () => {
     const registry = StatsRegistry.create();
     registry.counters('c', ['v']);
