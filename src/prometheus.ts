@@ -185,11 +185,24 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   // Registers new families, and retires ours that now collide with a metric of someone else.
   const reconcile = (families: readonly MetricFamily[]): void => {
     if (!active) return;
-    const others = (original.call(register) as unknown as { name: string; type: string }[]).filter((m) => !ourObjects.has(m));
+    const all = original.call(register) as unknown as { name: string; type: string }[];
+    const others = all.filter((m) => !ourObjects.has(m));
     // The common scrape: nobody registered or removed anything, and no new family. Nothing to do.
     const othersSame = others.length === lastOthers.length && others.every((m, i) => m === lastOthers[i]);
-    if (othersSame && families.every((f) => ours.has(f.name) || skipped.has(f.name))) return;
+    const oursIntact = all.length - others.length === ours.size;
+    if (othersSame && oursIntact && families.every((f) => ours.has(f.name) || skipped.has(f.name))) return;
     lastOthers = others;
+    // Ours that were removed behind our back (`register.clear()`, removeSingleMetric): they
+    // are registered again below, like any family not yet registered. unregister() is the
+    // way to stop exporting.
+    if (!oursIntact) {
+      for (const [name, m] of ours) {
+        if (register.getSingleMetric(name) !== (m as never)) {
+          ours.delete(name);
+          ourObjects.delete(m);
+        }
+      }
+    }
     const taken = new Map<string, string>(); // wire name -> owning metric
     for (const m of others) {
       for (const n of wireNames(String(m.name), String(m.type))) taken.set(n, String(m.name));

@@ -274,6 +274,17 @@ describe('Prometheus export (prom-client)', () => {
     expect(series.get('atomic_stats_registry_entries')).toBe(1);
   });
 
+  it('after register.clear(), the families are registered again at the next scrape', async () => {
+    const registry = StatsRegistry.create();
+    registry.counters('jobs', ['done']).counter('done').add(5);
+    const prom = new Registry();
+    const exp = registerAtomicStats(registry, { register: prom });
+    prom.clear();
+    expect(registerAtomicStats(registry, { register: prom })).toBe(exp);
+    expect(parseScrape(await prom.metrics()).get('atomic_stats_set_jobs_total{set="jobs",field="done"}')).toBe(5);
+    expect(exp.names).toContain('atomic_stats_set_jobs_total');
+  });
+
   it('registering twice on one Registry returns the same export; other options are a typed error that changes nothing', async () => {
     const registry = StatsRegistry.create();
     registry.counters('c', ['v']);
