@@ -2,9 +2,11 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   entry: { index: 'src/index.ts', prometheus: 'src/prometheus.ts', opentelemetry: 'src/opentelemetry.ts' },
-  // The adapters import only types from the core and take the registry as an argument,
-  // so they never carry a second copy of it; their peers stay external.
-  external: ['prom-client', '@opentelemetry/api'],
+  // The adapters take the registry as an argument and import only types from the core,
+  // plus stateless leaves (the error classes, whose instanceof works across copies by
+  // their brand, and the options checks), so they never carry a second copy of its
+  // state; their peers stay external.
+  external: ['prom-client', '@opentelemetry/api', '@opentelemetry/sdk-metrics'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: false,

@@ -2,90 +2,284 @@
  * atomic-stats/prometheus: exports a registry to a prom-client Registry.
  *
  * Every family of `registry.collect()` becomes one metric object registered with the
- * prom-client Registry. A scrape calls each object's get() in one synchronous pass, so the
- * first get() of a scrape reads the whole shared memory once (registry.collect) and the
- * others take their family from that read; the cache is dropped at the next microtask,
- * i.e. when the pass is over. Nothing is sent to any worker thread: the cells are read
- * in place, so a worker that died still has its counts in the totals.
+ * prom-client Registry. Nothing is sent to any worker thread: the cells are read in place,
+ * so a worker that died still has its counts in the totals.
  *
- * Entries created after registration: each scrape registers the families it has not
- * seen, and they appear from the next scrape on (prom-client lists its metrics before it
- * asks any of them for values). Call `sync()` to add them at once.
+ * Entries created after registration. prom-client's `metrics()` and `getMetricsAsJSON()`
+ * (and `Registry.merge`) start by listing the registered metrics with
+ * `getMetricsAsArray()`, and only then ask each one for its values, so a family that is
+ * registered while values are being read misses that scrape. This adapter therefore wraps
+ * `getMetricsAsArray` on the one Registry instance it was given: the wrapper reads the
+ * shared memory once (`registry.collect`), registers the families it has not seen, and
+ * then lets the original list them. Every entry any thread created before a scrape starts
+ * is in that scrape. The read is kept for the rest of the synchronous pass (dropped at
+ * the next microtask), so each metric's get() takes its family from it: one read per
+ * scrape. We chose the wrapper over the alternatives because prom-client 14 and 15 both
+ * list through that one method, it changes nothing else of the Registry, and `unregister()`
+ * puts it back.
  *
- * Values: prom-client (like Prometheus itself) carries float64 samples, so a counter
- * above 2^53 is reported rounded to the nearest double — the precision of the protocol,
- * not a silent change of the counter, whose exact value `snapshotBigInt()` gives. A u64
- * counter that wraps at 2^64 looks like a counter reset, which rate() handles.
+ * Name collisions never break a scrape: a family whose series would share a name with a
+ * metric already registered (by the application, or another family) is skipped, with one
+ * process warning (code ATOMIC_STATS_NAME_COLLISION) per name, and listed in `skipped`.
+ * Names are compared as they appear on the wire: a counter `x_total` also owns `x` (the
+ * OpenMetrics family name), a histogram `h` owns `h_bucket`, `h_sum`, `h_count`. A metric
+ * the application registers later with a colliding name makes our family step aside at the
+ * next scrape (same warning), so the application's metric always wins.
+ *
+ * Registering the same atomic-stats registry twice on one prom-client Registry returns the
+ * export already made (idempotent); with other options it is an InvalidOptionsError.
+ *
+ * Cost. prom-client renders each series' labels at every scrape; the label objects of the
+ * built-in families are the same frozen objects at every collection (see collect.ts), and
+ * the text path passes them as prom-client's `sharedLabels`, whose rendered string
+ * prom-client caches by object identity, so a series costs a number and a cached string.
+ *
+ * OpenMetrics. prom-client renames a counter family to its name without `_total` and adds
+ * `_total` to each sample when the Registry's content type is OpenMetrics; the family name
+ * we report follows the Registry's content type at each read, so there is no `_total_total`.
+ *
+ * Values: prom-client (like Prometheus itself) carries float64 samples, so a counter above
+ * 2^53 is reported rounded to the nearest double — the precision of the protocol, not a
+ * silent change of the counter, whose exact value `snapshotBigInt()` gives. A u64 counter
+ * that wraps at 2^64 looks like a counter reset, which rate() handles.
  */
 import * as promClient from 'prom-client';
-import type { CollectOptions, MetricFamily, StatsRegistry } from './index.js';
+import { checkCollectOptions } from './export/collect.js';
+import { InvalidOptionsError } from './errors.js';
+import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
 
 export interface PrometheusOptions extends CollectOptions {
   /** The prom-client Registry to register with. Default: prom-client's global `register`. */
-  readonly register?: promClient.Registry;
+  readonly register?: promClient.Registry<promClient.RegistryContentType>;
 }
 
 export interface PrometheusExport {
-  /** Registers the families of entries created since the last scrape or sync. */
+  /** Registers the families of entries created since the last scrape or sync (a scrape does it by itself). */
   sync(): void;
-  /** Removes every metric this export registered. */
+  /** Removes every metric this export registered and restores the Registry's listing. */
   unregister(): void;
-  /** Names of the metric families registered so far. */
+  /** Names of the metric families registered. */
   readonly names: readonly string[];
+  /** Names of the families skipped because a metric of the Registry already uses their names. */
+  readonly skipped: readonly string[];
 }
 
-export function registerAtomicStats(stats: StatsRegistry, options: PrometheusOptions = {}): PrometheusExport {
-  const register = options.register ?? promClient.register;
-  const { register: _, ...collectOptions } = options;
-  const registered = new Set<string>();
-  let cache: Map<string, MetricFamily> | undefined;
+type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string>> };
+interface PromMetricObject {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: 'sum';
+  values: PromValue[];
+}
 
+const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The sample names a family of this name and type puts on the wire, in either format. */
+function wireNames(name: string, type: string): string[] {
+  if (type === 'counter') {
+    const base = name.endsWith('_total') ? name.slice(0, -6) : name;
+    return [base, `${base}_total`];
+  }
+  if (type === 'histogram') return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+  if (type === 'summary') return [name, `${name}_sum`, `${name}_count`];
+  return [name];
+}
+
+const leLabel = (le: number): number | string => (le === Infinity ? '+Inf' : le);
+
+function histogramValues(name: string, s: MetricSample, shared: boolean): PromValue[] {
+  const h = s.value as HistogramValue;
+  const out: PromValue[] = [];
+  const own = (extra: Record<string, string | number>): Record<string, string | number> => (shared ? extra : { ...s.labels, ...extra });
+  const sharedLabels = shared ? s.labels : undefined;
+  for (const b of h.buckets) {
+    out.push({ metricName: `${name}_bucket`, labels: own({ le: leLabel(b.le) }), value: Number(b.count), ...(sharedLabels && { sharedLabels }) });
+  }
+  out.push({ metricName: `${name}_sum`, labels: own({}), value: h.sum, ...(sharedLabels && { sharedLabels }) });
+  out.push({ metricName: `${name}_count`, labels: own({}), value: Number(h.count), ...(sharedLabels && { sharedLabels }) });
+  return out;
+}
+
+interface Entry {
+  readonly stats: StatsRegistry;
+  readonly prefix: string;
+  readonly buses: readonly unknown[];
+  readonly exp: PrometheusExport;
+}
+// Exports per prom-client Registry, for the idempotence check.
+const exportsByRegister = new WeakMap<promClient.Registry<promClient.RegistryContentType>, Entry[]>();
+
+let warned: Set<string> | undefined;
+function warnOnce(key: string, message: string, code: string): void {
+  warned ??= new Set();
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(message, { code });
+}
+const warnCollision = (name: string, why: string): void =>
+  warnOnce(`collision:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
+
+export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOptions): PrometheusExport {
+  const { prefix, buses } = checkCollectOptions(options, ['register']);
+  const register = (options?.register ?? promClient.register) as promClient.Registry<promClient.RegistryContentType>;
+  if (register === null || typeof register !== 'object' || typeof register.registerMetric !== 'function' || typeof register.getMetricsAsArray !== 'function') {
+    throw new InvalidOptionsError('register', 'must be a prom-client Registry');
+  }
+  const collectOptions: CollectOptions = { prefix, buses };
+
+  const list = exportsByRegister.get(register) ?? [];
+  const same = list.find((e) => e.stats === stats);
+  if (same !== undefined) {
+    if (same.prefix === prefix && same.buses.length === buses.length && same.buses.every((b, i) => b === buses[i])) return same.exp;
+    throw new InvalidOptionsError('register', 'this prom-client Registry already exports this atomic-stats registry with other options; unregister() that export first');
+  }
+
+  // Our metric objects by family name, and the names skipped.
+  const ours = new Map<string, PromMetricObject & { get(): Promise<PromMetricObject> }>();
+  const skipped = new Set<string>();
+  const ourObjects = new WeakSet<object>();
+  let lastOthers: readonly unknown[] = [];
+  let cache: Map<string, MetricFamily> | undefined;
+  let active = true;
+
+  // One read per scrape pass (see the header). A read that fails must not fail the
+  // application's scrape: our families keep their registration and report no samples for
+  // this pass, and the failure is a process warning (once per message).
   const read = (): Map<string, MetricFamily> => {
     if (cache === undefined) {
-      const families = stats.collect(collectOptions);
-      cache = new Map(families.map((f) => [f.name, f]));
       queueMicrotask(() => {
         cache = undefined;
       });
-      add(families);
+      try {
+        const families = stats.collect(collectOptions);
+        cache = new Map(families.map((f) => [f.name, f]));
+        reconcile(families);
+      } catch (err) {
+        cache ??= new Map();
+        warnOnce(`collect:${String(err)}`, `atomic-stats: reading the registry for prom-client failed, its families are empty in this scrape: ${String(err)}`, 'ATOMIC_STATS_COLLECT_FAILED');
+      }
     }
     return cache;
   };
 
-  const add = (families: readonly MetricFamily[]): void => {
+  const isOpenMetrics = () => (register.contentType as string) === OPENMETRICS;
+  const familyName = (name: string, type: string) => (type === 'counter' && isOpenMetrics() && name.endsWith('_total') ? name.slice(0, -6) : name);
+
+  const render = (name: string, type: string, help: string, shared: boolean): PromMetricObject => {
+    const family = read().get(name);
+    const values: PromValue[] = [];
+    if (family !== undefined) {
+      if (type === 'histogram') {
+        for (const s of family.samples) values.push(...histogramValues(name, s, shared));
+      } else if (shared) {
+        for (const s of family.samples) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
+      } else {
+        for (const s of family.samples) values.push({ value: Number(s.value), labels: { ...s.labels } });
+      }
+    }
+    return { name: familyName(name, type), help, type, aggregator: 'sum', values };
+  };
+
+  // Registers new families, and retires ours that now collide with a metric of someone else.
+  const reconcile = (families: readonly MetricFamily[]): void => {
+    if (!active) return;
+    const all = original.call(register) as unknown as { name: string; type: string }[];
+    const others = all.filter((m) => !ourObjects.has(m));
+    // The common scrape: nobody registered or removed anything, and no new family. Nothing to do.
+    const othersSame = others.length === lastOthers.length && others.every((m, i) => m === lastOthers[i]);
+    const oursIntact = all.length - others.length === ours.size;
+    if (othersSame && oursIntact && families.every((f) => ours.has(f.name) || skipped.has(f.name))) return;
+    lastOthers = others;
+    // Ours that were removed behind our back (`register.clear()`, removeSingleMetric): they
+    // are registered again below, like any family not yet registered. unregister() is the
+    // way to stop exporting.
+    if (!oursIntact) {
+      for (const [name, m] of ours) {
+        if (register.getSingleMetric(name) !== (m as never)) {
+          ours.delete(name);
+          ourObjects.delete(m);
+        }
+      }
+    }
+    const taken = new Map<string, string>(); // wire name -> owning metric
+    for (const m of others) {
+      for (const n of wireNames(String(m.name), String(m.type))) taken.set(n, String(m.name));
+    }
+    // Ours that an application metric registered since then now collides with.
+    for (const [name, m] of ours) {
+      const hit = wireNames(name, m.type).find((n) => taken.has(n));
+      if (hit !== undefined) {
+        if (register.getSingleMetric(name) === (m as never)) register.removeSingleMetric(name);
+        ours.delete(name);
+        skipped.add(name);
+        warnCollision(name, `the metric "${taken.get(hit)}" registered later uses the name "${hit}"`);
+      }
+    }
+    for (const [name, m] of ours) for (const n of wireNames(name, m.type)) taken.set(n, name);
     for (const f of families) {
-      if (registered.has(f.name)) continue;
+      if (ours.has(f.name) || skipped.has(f.name)) continue;
+      const hit = wireNames(f.name, f.type).find((n) => taken.has(n));
+      if (hit !== undefined) {
+        skipped.add(f.name);
+        warnCollision(f.name, `the metric "${taken.get(hit)}" already uses the name "${hit}"`);
+        continue;
+      }
       const { name, help, type } = f;
-      register.registerMetric({
+      const metric = {
         name,
         help,
         type,
-        aggregator: 'sum',
-        get: async () => {
-          const family = read().get(name);
-          return {
-            name,
-            help,
-            type,
-            aggregator: 'sum',
-            values: (family?.samples ?? []).map((s) => ({ labels: { ...s.labels }, value: Number(s.value) })),
-          };
-        },
+        aggregator: 'sum' as const,
+        values: [],
+        // prom-client 15's text path: labels pre-rendered and cached (see above).
+        getForPromString: async () => render(name, type, help, true),
+        get: async () => render(name, type, help, false),
         reset: () => {},
-      } as unknown as promClient.Metric);
-      registered.add(name);
+      };
+      register.registerMetric(metric as unknown as promClient.Metric);
+      ours.set(name, metric);
+      ourObjects.add(metric);
+      for (const n of wireNames(name, type)) taken.set(n, name);
     }
   };
 
-  add(stats.collect(collectOptions));
-  return {
-    sync: () => add(stats.collect(collectOptions)),
+  // The listing hook (see the header). `original` is whatever the instance listed with
+  // before, so hooks of other exports chain.
+  const original = register.getMetricsAsArray;
+  const hooked = function (this: promClient.Registry<promClient.RegistryContentType>) {
+    if (active) read();
+    return original.call(this);
+  };
+  register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;
+
+  const exp: PrometheusExport = {
+    sync: () => {
+      if (!active) return;
+      reconcile(stats.collect(collectOptions));
+    },
     unregister: () => {
-      for (const name of registered) register.removeSingleMetric(name);
-      registered.clear();
+      if (!active) return;
+      active = false;
+      for (const [name, m] of ours) if (register.getSingleMetric(name) === (m as never)) register.removeSingleMetric(name);
+      ours.clear();
+      // Restore the listing unless another hook was put over ours (then ours passes through).
+      if (register.getMetricsAsArray === hooked) {
+        if (Object.getPrototypeOf(register).getMetricsAsArray === original) delete (register as { getMetricsAsArray?: unknown }).getMetricsAsArray;
+        else register.getMetricsAsArray = original;
+      }
+      const l = exportsByRegister.get(register);
+      if (l !== undefined) exportsByRegister.set(register, l.filter((e) => e.exp !== exp));
     },
     get names() {
-      return [...registered];
+      return [...ours.keys()];
+    },
+    get skipped() {
+      return [...skipped];
     },
   };
+  exportsByRegister.set(register, [...list, { stats, prefix, buses, exp }]);
+  reconcile(stats.collect(collectOptions));
+  return exp;
 }

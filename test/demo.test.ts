@@ -75,18 +75,20 @@ describe('demo (npm start)', () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     for (const series of [
-      'atomic_stats_event_bus_events_dispatched_total{name="domain-events"}',
-      'atomic_stats_event_bus_rust_handler_dispatches_total{name="domain-events"}',
+      'atomic_stats_event_bus_events_published_total{name="domain-events"}',
+      'atomic_stats_event_bus_handler_dispatches_total{name="domain-events"}',
       'atomic_stats_worker_subscriber_completions_received_total{name="step-completions"}',
-      'atomic_stats_worker_subscriber_failed_completions_total{name="step-completions"}',
-      'atomic_stats_step_execution_executed_total{name="downstream-steps"}',
-      'atomic_stats_events_by_type_payment_requested_total{set="events_by_type"}',
-      'atomic_stats_circuit_breaker_calls_total{name="downstream"}',
-      'atomic_stats_circuit_breaker_state{name="downstream"}',
+      'atomic_stats_worker_subscriber_completions_total{name="step-completions",outcome="failure"}',
+      'atomic_stats_step_executions_total{name="downstream-steps",outcome="success"}',
+      'atomic_stats_set_events_by_type_total{set="events_by_type",field="payment_requested"}',
+      'atomic_stats_circuit_breaker_calls_total{name="downstream",outcome="success"}',
+      'atomic_stats_circuit_breaker_state{name="downstream",state="open"}',
     ]) {
       expect(text).toContain(series);
     }
-    const dispatched = /^atomic_stats_event_bus_events_dispatched_total\{name="domain-events"\} (\d+)$/m.exec(text);
+    // Prometheus 3 refuses a scrape without a Content-Type: the demo sends prom-client's.
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const dispatched = /^atomic_stats_event_bus_events_published_total\{name="domain-events"\} (\d+)$/m.exec(text);
     expect(Number(dispatched?.[1])).toBeGreaterThan(0);
     expect((await fetch(url!.replace(/\/metrics$/, '/other'))).status).toBe(404);
 
