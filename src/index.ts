@@ -11,6 +11,7 @@ export {
   RegistryFullError,
   InvalidOptionsError,
   InvalidHandleError,
+  CorruptRegistryError,
   UnsafeIntegerError,
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';

@@ -18,8 +18,9 @@ import { type CollectOptions, type MetricFamily, collectFamilies } from './expor
 import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
-import { type MemoryViews, type RecordInfo, countRecords, findOrCreate, listRecords, usedBytes, utf8 } from './directory.js';
-import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { Directory, type DirectoryBounds, type MemoryViews, type RecordInfo, readBounds, utf8 } from './directory.js';
+import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { breakerGeometry } from './breaker/layout.js';
 import { checkOptionsObject } from './options.js';
 import {
   DEFAULT_CAPACITY_BYTES,
@@ -31,6 +32,7 @@ import {
   H_DIR_SLOTS,
   H_MAGIC,
   H_NEXT_SLOT,
+  H_RECORDS_START,
   H_STRIPES,
   H_VERSION,
   BLOCK,
@@ -45,7 +47,7 @@ import {
   directorySlotsFor,
   setGeometry,
 } from './layout.js';
-import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
+import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize } from './wasm-module.js';
 import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
@@ -93,6 +95,26 @@ export interface CounterSetOptions {
   striped?: boolean;
 }
 
+/** How much of the shared memory is in use, as `usage()` reports it. */
+export interface RegistryUsage {
+  /** Bytes handed out so far: header, directory, entries, and abandoned bytes. */
+  readonly usedBytes: number;
+  readonly capacityBytes: number;
+  /** Entries in the directory (those whose records pass the bounds checks). */
+  readonly entries: number;
+  /**
+   * Bytes allocated for entries that were never published: a thread that lost a race
+   * to create a name gives its bytes back unless another allocation followed its own.
+   * Included in `usedBytes`.
+   */
+  readonly abandonedBytes: number;
+  /**
+   * Directory entries this attachment found corrupt (bytes in shared memory outside the
+   * layout's bounds) and skipped; each is reported once with a process warning.
+   */
+  readonly corruptRecords: number;
+}
+
 /** One entry of the directory, as `entries()` lists it. */
 export interface RegistryEntry {
   readonly name: string;
@@ -123,6 +145,11 @@ function checkBackend(value: unknown): BackendKind {
 export function checkName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string') throw new InvalidOptionsError(what, 'must be a string');
   if (name.length === 0) throw new InvalidOptionsError(what, 'must not be empty');
+  // A lone surrogate has no UTF-8 form: encoding turns it into U+FFFD, so '\uD800',
+  // '\uDC00' and '\uFFFD' would all name one entry.
+  if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new InvalidOptionsError(what, `must be well-formed UTF-16 (no lone surrogates), got ${JSON.stringify(name)}`);
+  }
   if (utf8(name).length > MAX_NAME_BYTES) throw new InvalidOptionsError(what, `must be at most ${MAX_NAME_BYTES} UTF-8 bytes`);
   return name;
 }
@@ -145,6 +172,46 @@ export function checkFields(fields: unknown): string[] {
 
 function views(memory: WebAssembly.Memory): MemoryViews {
   return { i32: new Int32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
+}
+
+const STRUCT_KINDS: ReadonlySet<string> = new Set(['stepExecutionStats', 'eventBusStats', 'workerSubscriberStats']);
+
+/** @internal A directory record whose signature parses and fits the record's data. */
+export interface CheckedRecord extends RecordInfo {
+  readonly kindName: EntryKind;
+  /** The signature without its kind. */
+  readonly descriptor: Record<string, unknown>;
+}
+
+// Why a record's signature does not describe the record (undefined when it does): the
+// kind must be known and match the record's kind code, and the data must have exactly the
+// size the described entry needs, so readers built from the signature stay inside it.
+function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.signature);
+  } catch {
+    return 'its signature is not JSON';
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'its signature is not a JSON object';
+  const { kind, ...descriptor } = parsed as Record<string, unknown>;
+  if (typeof kind !== 'string' || !Object.hasOwn(KIND_CODES, kind)) return `unknown kind ${JSON.stringify(kind)}`;
+  const kindName = kind as EntryKind;
+  if (KIND_CODES[kindName] !== r.kind) return `kind code ${r.kind} does not match the kind ${kind}`;
+  let expected: number;
+  if (kindName === 'circuitBreaker') {
+    expected = breakerGeometry(stripes).dataBytes;
+  } else {
+    try {
+      checkFields(descriptor.fields);
+    } catch {
+      return 'its field list is not valid';
+    }
+    if (typeof descriptor.striped !== 'boolean') return 'its striping is not a boolean';
+    expected = setGeometry((descriptor.fields as string[]).length, descriptor.striped, stripes).dataBytes;
+  }
+  if (r.dataBytes !== expected) return `${r.dataBytes} data bytes, where a ${kind} like this one needs ${expected}`;
+  return { ...r, kindName, descriptor };
 }
 
 function describeSignature(signature: string): string {
@@ -181,16 +248,19 @@ export class StatsRegistry {
    */
   readonly core: CoreExports | undefined;
   /** @internal */ readonly views: MemoryViews;
+  /** @internal This attachment's view of the shared directory (header bounds taken once). */
+  readonly directory: Directory;
   private readonly memory: WebAssembly.Memory;
   private readonly module: WebAssembly.Module | undefined;
   private readonly open = new Map<string, OpenEntry>();
 
-  private constructor(memory: WebAssembly.Memory, backend: BackendKind, module: WebAssembly.Module | undefined) {
+  private constructor(memory: WebAssembly.Memory, backend: BackendKind, module: WebAssembly.Module | undefined, bounds: DirectoryBounds) {
     this.memory = memory;
     this.backend = backend;
     this.views = views(memory);
-    this.capacityBytes = this.views.i32[H_CAPACITY]! >>> 0;
-    this.stripes = this.views.i32[H_STRIPES]!;
+    this.capacityBytes = bounds.capacity;
+    this.stripes = bounds.stripes;
+    this.directory = new Directory(this.views, bounds);
     this.module = module;
     this.core = backend === 'wasm' ? instantiateCore(module ?? coreModule(), memory) : undefined;
     this.ops = this.core !== undefined ? wasmCellOps(this.core) : jsCellOps(memory);
@@ -228,10 +298,13 @@ export class StatsRegistry {
     i32[H_DIR_OFFSET] = HEADER_BYTES;
     i32[H_DIR_SLOTS] = dirSlots;
     i32[H_ALLOC_TOP] = alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+    // The records start where the bump pointer starts, whatever lies before it.
+    i32[H_RECORDS_START] = i32[H_ALLOC_TOP]!;
     // Magic last: a header with the magic is complete. (Other threads only see the
     // memory through a handle posted after this, which orders these writes anyway.)
     Atomics.store(i32, H_MAGIC, MAGIC);
-    return new StatsRegistry(memory, backend, backend === 'wasm' ? coreModule() : undefined);
+    const bounds = readBounds(i32, capacity) as DirectoryBounds;
+    return new StatsRegistry(memory, backend, backend === 'wasm' ? coreModule() : undefined, bounds);
   }
 
   /** Attaches this thread to a registry created elsewhere, from its `handle`. */
@@ -245,7 +318,13 @@ export class StatsRegistry {
       throw new InvalidHandleError('memory is not a shared WebAssembly.Memory');
     }
     const buffer = h.memory.buffer;
-    if (buffer.byteLength < HEADER_BYTES) throw new InvalidHandleError(`memory of ${buffer.byteLength} bytes is too small`);
+    const size = buffer.byteLength;
+    if (size % PAGE_BYTES !== 0 || size < MIN_CAPACITY_BYTES || size > MAX_CAPACITY_BYTES) {
+      throw new InvalidHandleError(`memory of ${size} bytes is not a registry's size (whole 64 KiB pages, ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES})`);
+    }
+    // Before anything is read from it: a memory that can grow would leave every
+    // thread's views stale.
+    if (!isFixedSize(h.memory, size)) throw new InvalidHandleError('memory can grow (its maximum is larger than its size)');
     const i32 = new Int32Array(buffer);
     if (Atomics.load(i32, H_MAGIC) !== MAGIC) throw new InvalidHandleError('wrong magic number in the memory header');
     if (i32[H_VERSION] !== LAYOUT_VERSION || h.layoutVersion !== LAYOUT_VERSION) {
@@ -253,13 +332,12 @@ export class StatsRegistry {
         `layout version ${String(i32[H_VERSION])} (handle says ${String(h.layoutVersion)}), this build reads version ${LAYOUT_VERSION}`,
       );
     }
-    if (i32[H_CAPACITY]! >>> 0 !== buffer.byteLength) {
-      throw new InvalidHandleError(`header says ${i32[H_CAPACITY]! >>> 0} bytes but the memory has ${buffer.byteLength}`);
-    }
-    if (h.module !== undefined && !isCoreModule(h.module)) {
-      throw new InvalidHandleError('module is not the atomic-stats core');
-    }
-    return new StatsRegistry(h.memory, backend, h.module);
+    const bounds = readBounds(i32, size);
+    if (typeof bounds === 'string') throw new InvalidHandleError(`corrupt header: ${bounds}`);
+    // Decided from the module's description alone, before any of its code can run.
+    const bad = h.module === undefined ? undefined : checkCoreModule(h.module);
+    if (bad !== undefined) throw new InvalidHandleError(bad);
+    return new StatsRegistry(h.memory, backend, h.module as WebAssembly.Module | undefined, bounds);
   }
 
   /** A structured-cloneable value to send to another thread; see {@link StatsRegistry.attach}. */
@@ -321,21 +399,46 @@ export class StatsRegistry {
     return collectFamilies(this, options);
   }
 
-  /** The directory's entries, as any thread sees them now. */
+  /**
+   * The directory's entries, as any thread sees them now. Entries whose bytes in shared
+   * memory are corrupt are left out (see `usage().corruptRecords`).
+   */
   entries(): RegistryEntry[] {
-    return listRecords(this.views).map((r) => {
-      const { kind, ...descriptor } = JSON.parse(r.signature) as Record<string, unknown>;
-      return { name: r.name, kind: String(kind), descriptor };
-    });
+    return this.checkedRecords().map((r) => ({ name: r.name, kind: r.kindName, descriptor: r.descriptor }));
   }
 
-  /** Bytes of the shared memory in use (header, directory, entries) and in all. */
-  usage(): { usedBytes: number; capacityBytes: number; entries: number } {
+  /**
+   * Bytes of the shared memory in use (header, directory, entries) and in all, and how
+   * many entries there are. Checks every entry's bounds but decodes none.
+   */
+  usage(): RegistryUsage {
+    const entries = this.directory.count();
     return {
-      usedBytes: usedBytes(this.views),
+      usedBytes: this.directory.usedBytes(),
       capacityBytes: this.capacityBytes,
-      entries: countRecords(this.views),
+      entries,
+      abandonedBytes: this.directory.abandonedBytes(),
+      corruptRecords: this.directory.corruptRecords(),
     };
+  }
+
+  /**
+   * @internal Every directory record that passes the bounds checks and whose signature
+   * describes it; the others are reported once and skipped.
+   */
+  checkedRecords(): CheckedRecord[] {
+    const out: CheckedRecord[] = [];
+    for (const r of this.directory.list()) {
+      const c = checkSignature(r, this.stripes);
+      if (typeof c === 'string') this.directory.reportCorrupt(r.slot, r.offset, c);
+      else out.push(c);
+    }
+    return out;
+  }
+
+  /** @internal Reports a record found corrupt by a reader (e.g. a breaker config that does not validate). */
+  reportCorrupt(r: RecordInfo, reason: unknown): void {
+    this.directory.reportCorrupt(r.slot, r.offset, reason instanceof AtomicStatsError ? reason.message : String(reason));
   }
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
@@ -357,9 +460,14 @@ export class StatsRegistry {
       }
       return cached.value as T;
     }
-    const record: RecordInfo = findOrCreate(this.views, { name, kind: KIND_CODES[kind], signature, dataBytes });
+    const record: RecordInfo = this.directory.findOrCreate({ name, kind: KIND_CODES[kind], signature, dataBytes });
     if (record.signature !== signature) {
       throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
+    }
+    // Same signature, so the data must have the size this signature needs: the cells
+    // this thread is about to write lie within it.
+    if (record.dataBytes !== dataBytes || record.kind !== KIND_CODES[kind]) {
+      throw new CorruptRegistryError(name, `its record holds ${record.dataBytes} data bytes of kind ${record.kind}, where it needs ${dataBytes} of kind ${KIND_CODES[kind]}`);
     }
     const value = build(record.dataOffset);
     this.open.set(name, { signature, value });

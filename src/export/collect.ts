@@ -20,12 +20,18 @@
  * Counters end in _total, and a field that starts with total_ has it moved to the end
  * (total_calls -> calls_total); gauges do not. Any other character of a name becomes '_'. Counter values are exact
  * bigints here; what an exporter does above 2^53 is its own (documented) business.
+ *
+ * Corrupt memory. Every record is bounds-checked before it is read, and its signature
+ * must describe its data exactly (registry.ts `checkedRecords`), so a scrape reads inside
+ * each entry's own cells. An entry that fails is left out of the families and reported
+ * once (a process warning; `usage().corruptRecords`); the scrape goes on.
  */
 import type { InProcessEventBus } from '../bus/event-bus.js';
 import { CounterSet } from '../counter-set.js';
-import { listRecords, usedBytes } from '../directory.js';
+import { AtomicStatsError, InvalidOptionsError, describe } from '../errors.js';
 import { setGeometry } from '../layout.js';
-import type { StatsRegistry } from '../registry.js';
+import { checkOptionsObject } from '../options.js';
+import type { CheckedRecord, StatsRegistry } from '../registry.js';
 
 export type MetricType = 'counter' | 'gauge';
 
@@ -123,42 +129,61 @@ const counterName = (prefix: string, field: string) => {
 };
 
 // Read-only views of counter-like records, per registry attachment and record offset.
-const views = new WeakMap<StatsRegistry, Map<number, CounterSet>>();
+// A view is kept only while its record's signature and data offset are the ones it was
+// built for, so a record rewritten in shared memory is never read with a stale geometry.
+const views = new WeakMap<StatsRegistry, Map<number, { key: string; set: CounterSet }>>();
 
-function counterView(registry: StatsRegistry, offset: number, name: string, dataOffset: number, fields: string[], striped: boolean): CounterSet {
+function counterView(registry: StatsRegistry, record: CheckedRecord, fields: string[], striped: boolean): CounterSet {
   let m = views.get(registry);
   if (m === undefined) views.set(registry, (m = new Map()));
-  let v = m.get(offset);
-  if (v === undefined) {
+  const key = `${record.dataOffset} ${record.signature}`;
+  let v = m.get(record.offset);
+  if (v === undefined || v.key !== key) {
     const geometry = setGeometry(fields.length, striped, registry.stripes);
     // ownedStripe -1: this view only reads; it never writes a stripe.
-    v = new CounterSet(registry.ops, { setName: name, dataOffset, geometry, ownedStripe: -1 }, fields);
-    m.set(offset, v);
+    v = { key, set: new CounterSet(registry.ops, { setName: record.name, dataOffset: record.dataOffset, geometry, ownedStripe: -1 }, fields) };
+    m.set(record.offset, v);
   }
-  return v;
+  return v.set;
 }
 
-export function collectFamilies(registry: StatsRegistry, options: CollectOptions = {}): MetricFamily[] {
-  const prefix = options.prefix ?? 'atomic_stats_';
+const PREFIX_RE = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
+
+// The same checks as every other options object: known keys, right types.
+function checkCollectOptions(options: unknown): { prefix: string; buses: readonly InProcessEventBus[] } {
+  const o = checkOptionsObject(options, ['prefix', 'buses'], 'options');
+  const prefix = o.prefix ?? 'atomic_stats_';
+  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) {
+    throw new InvalidOptionsError('prefix', `must be empty or a metric-name start ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${describe(prefix)}`);
+  }
+  const buses = o.buses ?? [];
+  if (!Array.isArray(buses)) throw new InvalidOptionsError('buses', `must be an array of event buses, got ${describe(buses)}`);
+  for (const bus of buses as unknown[]) {
+    const b = bus as Partial<InProcessEventBus> | null;
+    if (b === null || typeof b !== 'object' || typeof b.name !== 'string' || typeof b.getStatisticsBigInt !== 'function') {
+      throw new InvalidOptionsError('buses', `must hold only event buses, got ${describe(bus)}`);
+    }
+  }
+  return { prefix, buses: buses as readonly InProcessEventBus[] };
+}
+
+export function collectFamilies(registry: StatsRegistry, options?: CollectOptions): MetricFamily[] {
+  const { prefix, buses } = checkCollectOptions(options);
   const out = new Families();
-  const records = listRecords(registry.views);
+  const records = registry.checkedRecords();
   // Always present, so an exporter registered on an empty registry still has a family
   // whose collection discovers the entries created later.
   out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', {}, records.length);
-  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', {}, usedBytes(registry.views));
+  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', {}, registry.directory.usedBytes());
   for (const record of records) {
-    let d: { kind?: string; fields?: string[]; striped?: boolean };
-    try {
-      d = JSON.parse(record.signature) as typeof d;
-    } catch {
-      continue;
-    }
-    const kind = String(d.kind);
+    const kind: string = record.kindName;
+    const d = record.descriptor as { fields?: string[]; striped?: boolean };
     if (kind === 'counters' || kind in STRUCT_PREFIX) {
-      const fields = d.fields ?? [];
-      const values = counterView(registry, record.offset, record.name, record.dataOffset, fields, d.striped === true).snapshotBigInt();
+      // checkedRecords() checked the fields and that the data has exactly their size.
+      const fields = d.fields!;
+      const values = counterView(registry, record, fields, d.striped === true).snapshotBigInt();
       for (const field of fields) {
-        const v = values[field] ?? 0n;
+        const v = values[field as keyof typeof values] ?? 0n;
         if (kind === 'counters') {
           out.add(counterName(`${prefix}${sanitizeName(record.name)}_`, sanitizeName(field)), 'counter', `Counter "${field}" of the set "${record.name}".`, { set: record.name }, v);
         } else {
@@ -166,8 +191,16 @@ export function collectFamilies(registry: StatsRegistry, options: CollectOptions
         }
       }
     } else if (kind === 'circuitBreaker') {
-      const { kind: _, ...config } = d as Record<string, unknown>;
-      const m = registry.circuitBreaker(record.name, config as never).metricsBigInt() as unknown as Record<string, unknown>;
+      let m: Record<string, unknown>;
+      try {
+        m = registry.circuitBreaker(record.name, record.descriptor as never).metricsBigInt() as unknown as Record<string, unknown>;
+      } catch (e) {
+        // A config no valid breaker has (InvalidOptionsError), or a record that changed
+        // under us: the entry is corrupt, the scrape goes on.
+        if (!(e instanceof AtomicStatsError)) throw e;
+        registry.reportCorrupt(record, e);
+        continue;
+      }
       const labels = { name: record.name };
       for (const [field, help] of Object.entries(BREAKER_COUNTERS)) {
         out.add(counterName(`${prefix}circuit_breaker_`, field), 'counter', help, labels, m[field] as bigint);
@@ -180,7 +213,7 @@ export function collectFamilies(registry: StatsRegistry, options: CollectOptions
     // Kinds this version does not know (a newer writer) are skipped rather than guessed at.
   }
   const live = new Map<string, { p: number; h: number; r: number }>();
-  for (const bus of options.buses ?? []) {
+  for (const bus of buses) {
     const s = bus.getStatisticsBigInt();
     const acc = live.get(bus.name) ?? { p: 0, h: 0, r: 0 };
     acc.p += s.rust_subscriber_patterns;
