@@ -44,8 +44,8 @@
  * per attachment (a process warning and `usage().corruptRecords`); asking for a corrupt
  * record by name throws CorruptRegistryError. Every loop is bounded by the cached slot
  * count, every string by MAX_NAME_BYTES / MAX_SIGNATURE_BYTES, and a listing decodes at
- * most `capacity` bytes in all (legitimate records never overlap), so a scrape of any
- * memory, however corrupt, is linear in the directory and the capacity.
+ * most the record area's size in head bytes (legitimate heads never overlap), so a
+ * scrape of any memory, however corrupt, is linear in the directory and the capacity.
  */
 import { CorruptRegistryError, InvalidOptionsError, RegistryFullError } from './errors.js';
 import {
@@ -243,15 +243,18 @@ export class Directory {
     return this.corrupt.size;
   }
 
-  /** How many published records pass the head checks (decodes no string). */
+  /**
+   * How many published records pass the head checks, less those this attachment has
+   * already found corrupt by decoding them (decodes no string itself).
+   */
   count(): number {
     let n = 0;
     for (let k = 0; k < this.slots; k++) {
       const p = Atomics.load(this.i32, this.dirIndex + k);
       if (p === 0) continue;
       const h = this.checkHead(p);
-      if (typeof h !== 'string') n++;
-      else this.reportCorrupt(k, p, h);
+      if (typeof h === 'string') this.reportCorrupt(k, p, h);
+      else if (!this.corrupt.has(k)) n++;
     }
     return n;
   }
@@ -271,13 +274,13 @@ export class Directory {
 
   /**
    * Every published record that passes the checks, in directory order; the others are
-   * reported and skipped. Duplicates (two slots, one offset or one name) and records
-   * that would make the listing decode more bytes than the memory holds are corrupt too.
+   * reported and skipped. A slot pointing at a record another slot holds, and records
+   * that would make the listing decode more head bytes than the record area holds
+   * (legitimate heads never overlap), are corrupt too.
    */
   list(): RecordInfo[] {
     const out: RecordInfo[] = [];
     const offsets = new Set<number>();
-    const names = new Set<string>();
     let budget = this.capacity - this.recordsStart;
     for (let k = 0; k < this.slots; k++) {
       const p = Atomics.load(this.i32, this.dirIndex + k);
@@ -288,19 +291,15 @@ export class Directory {
         continue;
       }
       offsets.add(p);
-      const size = h.dataOffset - h.at + alignUp(h.dataBytes, BLOCK);
-      if (size > budget) {
+      const head = h.dataOffset - h.at;
+      if (head > budget) {
         this.reportCorrupt(k, p, 'records overlap');
         continue;
       }
-      budget -= size;
+      budget -= head;
       const r = this.decode(k, h);
       if (typeof r === 'string') this.reportCorrupt(k, p, r);
-      else if (names.has(r.name)) this.reportCorrupt(k, p, `a second record named ${JSON.stringify(r.name)}`);
-      else {
-        names.add(r.name);
-        out.push(r);
-      }
+      else out.push(r);
     }
     return out;
   }

@@ -428,10 +428,16 @@ export class StatsRegistry {
    */
   checkedRecords(): CheckedRecord[] {
     const out: CheckedRecord[] = [];
+    const names = new Set<string>();
     for (const r of this.directory.list()) {
       const c = checkSignature(r, this.stripes);
       if (typeof c === 'string') this.directory.reportCorrupt(r.slot, r.offset, c);
-      else out.push(c);
+      // Names are unique in a sound directory; exporters rely on it for their labels.
+      else if (names.has(c.name)) this.directory.reportCorrupt(r.slot, r.offset, `a second record named ${JSON.stringify(c.name)}`);
+      else {
+        names.add(c.name);
+        out.push(c);
+      }
     }
     return out;
   }
@@ -462,6 +468,13 @@ export class StatsRegistry {
     }
     const record: RecordInfo = this.directory.findOrCreate({ name, kind: KIND_CODES[kind], signature, dataBytes });
     if (record.signature !== signature) {
+      // Another entry's description, or bytes that describe nothing (some thread wrote
+      // over them): a conflict only in the first case.
+      const stored = checkSignature(record, this.stripes);
+      if (typeof stored === 'string') {
+        this.directory.reportCorrupt(record.slot, record.offset, stored);
+        throw new CorruptRegistryError(name, stored);
+      }
       throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
     }
     // Same signature, so the data must have the size this signature needs: the cells
