@@ -74,7 +74,11 @@ export interface RegistryHandle {
   readonly layoutVersion: number;
   /** The registry's `WebAssembly.Memory` (shared, fixed size). */
   readonly memory: SharedWasmMemory;
-  /** The compiled core (`WebAssembly.Module`), so attaching threads do not compile it again. */
+  /**
+   * The compiled core (`WebAssembly.Module`). `attach` checks that it is this build's core
+   * (optional: a handle without it is accepted) but never runs it: each thread runs its
+   * own compilation of the core it ships with.
+   */
   readonly module: object;
 }
 
@@ -251,18 +255,18 @@ export class StatsRegistry {
   /** @internal This attachment's view of the shared directory (header bounds taken once). */
   readonly directory: Directory;
   private readonly memory: WebAssembly.Memory;
-  private readonly module: WebAssembly.Module | undefined;
   private readonly open = new Map<string, OpenEntry>();
 
-  private constructor(memory: WebAssembly.Memory, backend: BackendKind, module: WebAssembly.Module | undefined, bounds: DirectoryBounds) {
+  private constructor(memory: WebAssembly.Memory, backend: BackendKind, bounds: DirectoryBounds) {
     this.memory = memory;
     this.backend = backend;
     this.views = views(memory);
     this.capacityBytes = bounds.capacity;
     this.stripes = bounds.stripes;
     this.directory = new Directory(this.views, bounds);
-    this.module = module;
-    this.core = backend === 'wasm' ? instantiateCore(module ?? coreModule(), memory) : undefined;
+    // Always this thread's compilation of the bytes this build embeds, never a module
+    // that came in a handle (wasm-module.ts explains why that costs little).
+    this.core = backend === 'wasm' ? instantiateCore(coreModule(), memory) : undefined;
     this.ops = this.core !== undefined ? wasmCellOps(this.core) : jsCellOps(memory);
     this.slot = Atomics.add(this.views.i32, H_NEXT_SLOT, 1);
   }
@@ -304,7 +308,7 @@ export class StatsRegistry {
     // memory through a handle posted after this, which orders these writes anyway.)
     Atomics.store(i32, H_MAGIC, MAGIC);
     const bounds = readBounds(i32, capacity) as DirectoryBounds;
-    return new StatsRegistry(memory, backend, backend === 'wasm' ? coreModule() : undefined, bounds);
+    return new StatsRegistry(memory, backend, bounds);
   }
 
   /** Attaches this thread to a registry created elsewhere, from its `handle`. */
@@ -334,10 +338,11 @@ export class StatsRegistry {
     }
     const bounds = readBounds(i32, size);
     if (typeof bounds === 'string') throw new InvalidHandleError(`corrupt header: ${bounds}`);
-    // Decided from the module's description alone, before any of its code can run.
+    // A module from another build means a handle from another copy of the package:
+    // refused, from the module's description alone. None of its code ever runs.
     const bad = h.module === undefined ? undefined : checkCoreModule(h.module);
     if (bad !== undefined) throw new InvalidHandleError(bad);
-    return new StatsRegistry(h.memory, backend, h.module as WebAssembly.Module | undefined, bounds);
+    return new StatsRegistry(h.memory, backend, bounds);
   }
 
   /** A structured-cloneable value to send to another thread; see {@link StatsRegistry.attach}. */
@@ -346,7 +351,7 @@ export class StatsRegistry {
       type: 'atomic-stats/registry',
       layoutVersion: LAYOUT_VERSION,
       memory: this.memory as SharedWasmMemory,
-      module: this.module ?? coreModule(),
+      module: coreModule(),
     };
   }
 

@@ -2,15 +2,20 @@
  * The Wasm core: compiling it, recognising it in a handle, and checking a memory before
  * anything runs on it.
  *
- * Why a module is checked without running it. A handle carries a compiled module so that
- * attaching threads skip compilation, but whatever arrives in a handle could be any
- * module: instantiating one runs its start function (which may write the shared header),
- * and calling any export may loop forever. So `checkCoreModule` decides from the
- * module's static description alone: the custom section "atomic-stats.build" must carry
- * this build's identity (the SHA-256 of its compiled bytes, stamped by
- * scripts/embed-wasm.mjs), and its imports and exports must equal this build's. Only then
- * is it instantiated. The identity is a fingerprint against mixed-up builds, not a
- * signature: code that can put a module in a handle already runs in this process.
+ * Why a handle's module is never run. A handle carries a compiled module, but whatever
+ * arrives in a handle could be any module: instantiating one runs its start function
+ * (which may write the shared header), and calling any export may loop forever. So every
+ * thread instantiates only its own compilation of the bytes this build embeds
+ * (`coreModule`). That costs little: V8 shares the compiled code of identical bytes
+ * between the threads of a process, so a worker's compilation after the main thread's
+ * is a cache hit (a fraction of a millisecond against tens for the first one).
+ * The handle's module is still checked, from its static description alone, so that a
+ * handle made by another build of the package is refused loudly instead of being read
+ * with this build's layout: the custom section "atomic-stats.build" must carry this
+ * build's identity (the SHA-256 of its compiled bytes, stamped by scripts/embed-wasm.mjs),
+ * and its imports and exports must equal this build's. The identity is a fingerprint
+ * against mixed-up builds, not a signature, which is why nothing relies on it to decide
+ * what code runs.
  *
  * Why a memory is linked against a probe. A registry's memory must never grow (every
  * thread holds views of one buffer), so its maximum must equal its size. Node 20 offers
@@ -108,7 +113,7 @@ export function isFixedSize(memory: WebAssembly.Memory, byteLength: number): boo
  */
 export type CoreExports = { abiVersion(): number } & Omit<CellOps, 'kind'>;
 
-/** Instantiates a module that passed checkCoreModule (or coreModule()) on the registry's memory. */
+/** Instantiates the core (always `coreModule()` in the package) on the registry's memory. */
 export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
   // The module has no data segments and no start function that writes memory, so this
   // instantiation touches none of the shared bytes other threads are using.
