@@ -177,6 +177,8 @@ export class Directory {
   private readonly recordsStart: number;
   // Slots found corrupt by this attachment: each is reported once.
   private readonly corrupt = new Map<number, string>();
+  // Found by the current call and not reported yet (see flushReports).
+  private pending: string[] = [];
 
   constructor(views: MemoryViews, bounds: DirectoryBounds) {
     this.i32 = views.i32;
@@ -226,21 +228,37 @@ export class Directory {
   }
 
   /**
-   * Records a corrupt slot: a process warning the first time this attachment meets it,
-   * then silence (a scrape every few seconds must not flood the log).
+   * Notes a corrupt slot the first time this attachment meets it; flushReports() then
+   * reports every slot found by one call in one process warning. A scrape every few
+   * seconds of a memory with thousands of corrupt records writes one line, once.
    */
   reportCorrupt(slot: number, offset: number, reason: string): void {
     if (this.corrupt.has(slot)) return;
     this.corrupt.set(slot, reason);
-    process.emitWarning(`atomic-stats: skipped a corrupt registry record (directory slot ${slot}, offset ${offset >>> 0}): ${reason}`, {
-      type: 'AtomicStatsWarning',
-      code: 'ERR_CORRUPT_REGISTRY',
-    });
+    this.pending.push(`slot ${slot} at offset ${offset >>> 0}: ${reason}`);
+  }
+
+  /** Emits one warning for the corrupt slots found since the last flush, if any. */
+  flushReports(): void {
+    const found = this.pending;
+    if (found.length === 0) return;
+    this.pending = [];
+    const shown = found.slice(0, 3).join('; ');
+    const more = found.length > 3 ? `; and ${found.length - 3} more` : '';
+    process.emitWarning(
+      `atomic-stats: skipped ${found.length} corrupt registry record${found.length === 1 ? '' : 's'} (shared memory written outside the layout's bounds): ${shown}${more}. Each is reported once; usage().corruptRecords counts them.`,
+      { type: 'AtomicStatsWarning', code: 'ERR_CORRUPT_REGISTRY' },
+    );
   }
 
   /** Directory slots this attachment has found corrupt so far. */
   corruptRecords(): number {
     return this.corrupt.size;
+  }
+
+  /** @internal Why each of those slots was found corrupt (for tests and debugging). */
+  corruptSlots(): ReadonlyMap<number, string> {
+    return this.corrupt;
   }
 
   /**
@@ -256,6 +274,7 @@ export class Directory {
       if (typeof h === 'string') this.reportCorrupt(k, p, h);
       else if (!this.corrupt.has(k)) n++;
     }
+    this.flushReports();
     return n;
   }
 
@@ -301,6 +320,7 @@ export class Directory {
       if (typeof r === 'string') this.reportCorrupt(k, p, r);
       else out.push(r);
     }
+    // Not flushed here: the caller checks the signatures too, then flushes once.
     return out;
   }
 
@@ -363,6 +383,14 @@ export class Directory {
    * compares) or a new one holding `req`.
    */
   findOrCreate(req: CreateRequest): RecordInfo {
+    try {
+      return this.getOrCreate(req);
+    } finally {
+      this.flushReports();
+    }
+  }
+
+  private getOrCreate(req: CreateRequest): RecordInfo {
     const nameBytes = utf8(req.name);
     const hash = hashBytes(nameBytes);
     const mask = this.slots - 1;

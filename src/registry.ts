@@ -444,12 +444,14 @@ export class StatsRegistry {
         out.push(c);
       }
     }
+    this.directory.flushReports();
     return out;
   }
 
   /** @internal Reports a record found corrupt by a reader (e.g. a breaker config that does not validate). */
   reportCorrupt(r: RecordInfo, reason: unknown): void {
     this.directory.reportCorrupt(r.slot, r.offset, reason instanceof AtomicStatsError ? reason.message : String(reason));
+    this.directory.flushReports();
   }
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
@@ -478,6 +480,7 @@ export class StatsRegistry {
       const stored = checkSignature(record, this.stripes);
       if (typeof stored === 'string') {
         this.directory.reportCorrupt(record.slot, record.offset, stored);
+        this.directory.flushReports();
         throw new CorruptRegistryError(name, stored);
       }
       throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));

@@ -118,7 +118,7 @@ describe('corrupt records are skipped by every listing and reported once', () =>
     }
     // One warning for the one corrupt record, however often it is read.
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain(`directory slot ${victim.slot}`);
+    expect(warnings[0]).toContain(`slot ${victim.slot} at offset ${victim.offset}`);
 
     // A fresh attachment (no cached entries) asking for the name.
     const other = StatsRegistry.attach(r.handle);
@@ -203,30 +203,28 @@ describe('corrupt records are skipped by every listing and reported once', () =>
     const rs = recordsStart(capacity);
     // Every slot points at a record 128 bytes after the previous one, each claiming a
     // signature of 8192 bytes: each head passes the bounds checks alone, and decoding
-    // them all would read 1024 x 8 KiB from a 1 MiB memory.
-    let h = 0x811c9dc5;
-    h = Math.imul(h ^ 0x71, 0x01000193) | 0; // FNV-1a of "q"
+    // them all would read about 1000 x 8 KiB from a 1 MiB memory.
     const head = 8320; // alignUp(32 + 1 + 8192, 128)
     let forged = 0;
     for (let k = 0; k < 1024; k++) {
       const p = rs + k * 128;
       if (p + head > capacity) break;
-      i32[(p >>> 2) + 0] = h;
-      i32[(p >>> 2) + 1] = 1;
-      i32[(p >>> 2) + 2] = 1;
-      i32[(p >>> 2) + 3] = 8192;
-      i32[(p >>> 2) + 4] = p + head;
-      i32[(p >>> 2) + 5] = 0;
-      u8Of(r)[p + 32] = 0x71;
+      i32.set([0, 1, 1, 8192, p + head, 0], p >>> 2);
       i32[HEADER_BYTES / 4 + k] = p;
       forged++;
     }
-    expect(forged).toBeGreaterThan(1000);
+    expect(forged).toBeGreaterThan(900);
     expect(r.entries()).toEqual([]);
     expect(r.usage().corruptRecords).toBe(forged);
-    const overlap = warnings.filter((m) => m.includes('records overlap')).length;
-    expect(overlap).toBeGreaterThanOrEqual(forged - Math.floor((capacity - rs) / head));
-    expect(r.collect()[0]!.samples[0]!.value).toBe(0);
+    const reasons = [...r.directory.corruptSlots().values()];
+    const cutOff = reasons.filter((m) => m === 'records overlap').length;
+    // At most (record area / head size) heads were decoded; the rest were cut off unread.
+    expect(forged - cutOff).toBeLessThanOrEqual(Math.floor((capacity - rs) / head));
+    expect(cutOff).toBeGreaterThan(0);
+    // One warning for the whole listing, naming the first few and counting the rest.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`skipped ${forged} corrupt registry records`);
+    expect(warnings[0]).toContain(`and ${forged - 3} more`);
   });
 
   it('forged copies of a record do not hide it', () => {
