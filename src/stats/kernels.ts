@@ -228,7 +228,7 @@ export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKern
   let pair = cache.get(registry);
   if (pair === undefined) {
     if (registry.core !== undefined) {
-      // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
+      // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
       const x = registry.core as unknown as StatsCoreExports;
       pair = [wasmKernels(x, false), wasmKernels(x, true)];
     } else {
