@@ -34,7 +34,10 @@
  * added to the header's abandoned-bytes count so `usage()` accounts for every byte.
  * Worst case: one record per thread that lost a creation race while another thread
  * allocated after it, so a burst of N threads creating one name abandons at most N - 1
- * records. No thread ever waits for another, which is what this cost buys.
+ * records. A thread killed between allocating and publishing (worker.terminate()) gives
+ * nothing back and counts nothing: at most one record's bytes per killed creator are
+ * then neither published nor counted. No thread ever waits for another, which is what
+ * this cost buys.
  *
  * Nothing read from the memory is trusted. Any thread can write any byte of it, so a
  * record may hold anything. The header's fixed fields are checked once, at attach, and

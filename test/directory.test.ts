@@ -374,6 +374,72 @@ describe('a refused call allocates nothing', () => {
   });
 });
 
+describe('creators killed mid-create', () => {
+  it('leave every published record intact and at most one record of bytes each', async () => {
+    const capacityBytes = 16 << 20;
+    const stripes = 4;
+    const registry = StatsRegistry.create({ capacityBytes, stripes });
+    const start = registry.usage().usedBytes;
+    const WORKERS = 4;
+    const LIMIT = 1500;
+    const progress = new Int32Array(new SharedArrayBuffer(4 * (WORKERS + 1)));
+    const startFlag = new Int32Array(new SharedArrayBuffer(4));
+    const { Worker } = await import('node:worker_threads');
+    // Workers 0 and 1 create the same names (racing), 2 and 3 names of their own.
+    const prefixes = ['shared', 'shared', 'own2', 'own3'];
+    const workers = prefixes.map(
+      (prefix, index) =>
+        new Worker(new URL('./workers/create-kill.mjs', import.meta.url), {
+          workerData: { handle: registry.handle, backend: index % 2 ? 'js' : 'wasm', progress: progress.buffer, start: startFlag, index, prefix, limit: LIMIT },
+        }),
+    );
+    await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+    const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    Atomics.store(startFlag, 0, 1);
+    Atomics.notify(startFlag, 0);
+    // Terminate each worker once it is well into its loop, at a different point each.
+    for (let i = 0; i < WORKERS; i++) {
+      const target = 150 + 250 * i;
+      while (Atomics.load(progress, i) < target) await new Promise((r) => setTimeout(r, 1));
+      void workers[i]!.terminate();
+    }
+    await Promise.all(exited);
+
+    const u = registry.usage();
+    expect(u.corruptRecords).toBe(0);
+    const entries = registry.entries();
+    expect(entries.length).toBe(u.entries);
+    let published = 0;
+    for (const e of entries) {
+      const d = e.descriptor as { fields: string[]; striped: boolean };
+      published += counterRecordBytes(e.name, d.fields, d.striped, stripes);
+      const i = Number(e.name.split('.')[1]);
+      // The fields and striping its creator chose for that index, and a count of 0
+      // (killed before counting), 1, or 2 (both racers counted a shared name).
+      expect(d.fields).toEqual(['a', 'b', 'c'].slice(0, 1 + (i % 3)));
+      expect(d.striped).toBe(i % 2 === 0);
+      const v = registry.counters(e.name, d.fields, { striped: d.striped }).counter('a').value();
+      expect(v).toBeLessThanOrEqual(e.name.startsWith('shared') ? 2 : 1);
+    }
+    // Every finished name of every worker is there.
+    for (let w = 0; w < WORKERS; w++) {
+      const done = Atomics.load(progress, w);
+      const names = new Set(entries.filter((e) => e.name.startsWith(`${prefixes[w]}.`)).map((e) => e.name));
+      for (let i = 0; i < done; i++) expect(names.has(`${prefixes[w]}.${i}`)).toBe(true);
+    }
+    // Bytes: the published records, the abandoned ones, and at most one record per
+    // killed worker that was between allocating and publishing when it died.
+    const lost = u.usedBytes - (start + published + u.abandonedBytes);
+    expect(lost % 128).toBe(0);
+    expect(lost).toBeGreaterThanOrEqual(0);
+    expect(lost).toBeLessThanOrEqual(WORKERS * counterRecordBytes('shared.1499', ['a', 'b', 'c'], true, stripes));
+    // And the registry goes on: a new thread creates and counts.
+    const after = StatsRegistry.attach(registry.handle);
+    after.counters('after', ['v']).counter('v').add(5);
+    expect(registry.counters('after', ['v']).counter('v').value()).toBe(5);
+  });
+});
+
 describe('names', () => {
   it.each([['\uD800'], ['\uDC00'], ['a\uD800b'], ['\uDC00\uD800'], ['x\uDBFF']])('refuses the lone surrogate in %j everywhere, changing nothing', (name) => {
     const r = StatsRegistry.create({ capacityBytes: 1 << 20 });
