@@ -104,7 +104,10 @@ export interface RegistryUsage {
   /** Bytes handed out so far: header, directory, entries, and abandoned bytes. */
   readonly usedBytes: number;
   readonly capacityBytes: number;
-  /** Entries in the directory (those whose records pass the bounds checks). */
+  /**
+   * Entries in the directory: records that pass the bounds checks, less those this
+   * attachment has already found corrupt.
+   */
   readonly entries: number;
   /**
    * Bytes allocated for entries that were never published: a thread that lost a race
@@ -178,8 +181,6 @@ function views(memory: WebAssembly.Memory): MemoryViews {
   return { i32: new Int32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
 }
 
-const STRUCT_KINDS: ReadonlySet<string> = new Set(['stepExecutionStats', 'eventBusStats', 'workerSubscriberStats']);
-
 /** @internal A directory record whose signature parses and fits the record's data. */
 export interface CheckedRecord extends RecordInfo {
   readonly kindName: EntryKind;
@@ -187,9 +188,10 @@ export interface CheckedRecord extends RecordInfo {
   readonly descriptor: Record<string, unknown>;
 }
 
-// Why a record's signature does not describe the record (undefined when it does): the
-// kind must be known and match the record's kind code, and the data must have exactly the
-// size the described entry needs, so readers built from the signature stay inside it.
+// The record with its parsed signature, or why the signature does not describe the
+// record: the kind must be known and match the record's kind code, and the data must have
+// exactly the size the described entry needs, so readers built from the signature stay
+// inside the record's own cells.
 function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string {
   let parsed: unknown;
   try {
