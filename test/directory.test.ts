@@ -25,6 +25,8 @@ import {
   R_NAME_LEN,
   R_SIG_LEN,
 } from '../src/layout.js';
+import * as promClient from 'prom-client';
+import { registerAtomicStats } from '../src/prometheus.js';
 import { BACKENDS } from './helpers.js';
 import { bytesOf, counterRecordBytes, i32Of, recordOf, recordsStart, u8Of } from './helpers/memory.js';
 import { runWorkers } from './helpers/workers.js';
@@ -489,6 +491,19 @@ describe('names', () => {
         const fam = families.get(`atomic_stats_s_${f}_total`);
         expect(fam?.samples).toEqual([{ labels: { set: 's' }, value: BigInt(i + 1) }]);
       });
+    });
+
+    it('reach a Prometheus scrape intact', async () => {
+      const r = StatsRegistry.create({ backend });
+      const set = r.counters('__proto__', ['__proto__', 'constructor', 'toString']);
+      set.counter('__proto__').add(3);
+      set.counter('constructor').add(4);
+      const register = new promClient.Registry();
+      registerAtomicStats(r, { register, prefix: '' });
+      const text = await register.metrics();
+      expect(text).toContain('__proto_____proto___total{set="__proto__"} 3');
+      expect(text).toContain('__proto___constructor_total{set="__proto__"} 4');
+      expect(text).toContain('__proto___toString_total{set="__proto__"} 0');
     });
 
     it('work as entry names too', () => {
