@@ -458,7 +458,9 @@ export class StatsRegistry {
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
   ownedStripe(striped: boolean): number {
-    return striped && this.slot < this.stripes ? this.slot : -1;
+    // The slot came from a counter in shared memory: a thread that wrote a negative value
+    // there must not steer this thread's writes in front of a set's first stripe.
+    return striped && this.slot >= 0 && this.slot < this.stripes ? this.slot : -1;
   }
 
   /**

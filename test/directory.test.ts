@@ -15,6 +15,7 @@ import {
   H_DIR_OFFSET,
   H_DIR_SLOTS,
   H_MAGIC,
+  H_NEXT_SLOT,
   H_RECORDS_START,
   H_STRIPES,
   H_VERSION,
@@ -275,6 +276,21 @@ describe('the header is read once, at attach', () => {
     expect(r.entries().map((e) => e.name)).toEqual(['a']);
     expect(r.counters('a', ['v']).counter('v').value()).toBe(3);
     expect(() => StatsRegistry.attach(r.handle)).toThrow(/directory offset/);
+  });
+
+  it('a corrupted slot counter never steers writes outside a set', () => {
+    const r = StatsRegistry.create({ capacityBytes: 1 << 20, stripes: 4 });
+    r.counters('before', ['v']).counter('v').add(1);
+    i32Of(r)[H_NEXT_SLOT] = -3;
+    const a = StatsRegistry.attach(r.handle);
+    expect(a.slot).toBe(-3);
+    const set = a.counters('s', ['v'], { striped: true });
+    r.counters('after', ['v']).counter('v').add(2);
+    const around = () => [r.counters('before', ['v']).snapshot(), r.counters('after', ['v']).snapshot(), fixedHeader(r)];
+    const was = around();
+    for (let i = 0; i < 1000; i++) set.counter('v').inc();
+    expect(set.counter('v').value()).toBe(1000);
+    expect(around()).toEqual(was);
   });
 
   it.each([
