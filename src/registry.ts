@@ -458,8 +458,8 @@ export class StatsRegistry {
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
   ownedStripe(striped: boolean): number {
-    // The slot came from a counter in shared memory: a thread that wrote a negative value
-    // there must not steer this thread's writes in front of a set's first stripe.
+    // The slot came from a counter in shared memory: a negative one (written by some
+    // thread) means no owned stripe, like a slot beyond the stripe count.
     return striped && this.slot >= 0 && this.slot < this.stripes ? this.slot : -1;
   }
 
