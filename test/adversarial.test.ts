@@ -120,15 +120,18 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     expect(r.counters('victim', ['a', 'b']).counter('a').value()).toBe(5);
   });
 
-  it('random words written into the directory and the records while another thread scrapes', async () => {
+  it.each([
+    ['wasm', 0x9e3779b9],
+    ['js', 0x2545f491],
+  ])('random words written into the directory and the records while another thread scrapes (%s backend)', async (backend, seed) => {
     const r = big(200, 1 << 20);
     r.circuitBreaker('breaker');
     r.stepExecutionStats('steps').recordSuccess(5);
     const stop = new SharedArrayBuffer(4);
     const usedBytes = r.usage().usedBytes;
     const [reader, writer] = await Promise.all([
-      isolated<{ rounds: number; errors: string[]; errorCount: number; corrupt: number }>({ mode: 'fuzz-reader', handle: r.handle, stop, rounds: 300, sets: 200, backend: 'wasm' }),
-      isolated<{ writes: number }>({ mode: 'fuzz-writer', handle: r.handle, stop, usedBytes, seed: 0x9e3779b9 }),
+      isolated<{ rounds: number; errors: string[]; errorCount: number; corrupt: number }>({ mode: 'fuzz-reader', handle: r.handle, stop, rounds: 300, sets: 200, backend }),
+      isolated<{ writes: number }>({ mode: 'fuzz-writer', handle: r.handle, stop, usedBytes, seed }),
     ]);
     expect(reader.errors).toEqual([]);
     expect(reader.errorCount).toBe(0);
