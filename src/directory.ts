@@ -45,7 +45,9 @@
  * before a byte of its name is read (`checkHead`), then its hash and UTF-8 are checked
  * when it is decoded. A record that fails is skipped by the listings and reported once
  * per attachment (a process warning and `usage().corruptRecords`); asking for a corrupt
- * record by name throws CorruptRegistryError. Every loop is bounded by the cached slot
+ * record by name throws CorruptRegistryError. A record whose head is corrupt no longer
+ * says whose it is, so a probe treats it as another name's and walks on: the next
+ * get-or-create of its name makes a new record rather than trust the old one's offsets. Every loop is bounded by the cached slot
  * count, every string by MAX_NAME_BYTES / MAX_SIGNATURE_BYTES, and a listing decodes at
  * most the record area's size in head bytes (legitimate heads never overlap), so a
  * scrape of any memory, however corrupt, is linear in the directory and the capacity.
