@@ -124,6 +124,10 @@ class OwnedCounter extends CounterBase {
   }
 }
 
+function define(out: object, field: string, value: unknown): void {
+  Object.defineProperty(out, field, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export function makeCounter(ops: CellOps, p: SetPlacement, index: number, field: string): Counter {
   return p.ownedStripe >= 0 ? new OwnedCounter(ops, p, index, field) : new SharedCounter(ops, p, index, field);
 }
@@ -139,10 +143,14 @@ export class CounterSet<F extends string = string> {
   readonly striped: boolean;
   private readonly byField: Map<string, Counter>;
   private readonly list: readonly Counter[];
+  // Assigning out['__proto__'] would call Object.prototype's setter instead of creating
+  // the field, so a set with that field defines its snapshot properties instead.
+  private readonly protoField: boolean;
 
   /** @internal */
   constructor(ops: CellOps, placement: SetPlacement, fields: readonly F[]) {
     this.name = placement.setName;
+    this.protoField = fields.includes('__proto__' as F);
     this.fields = Object.freeze([...fields]);
     this.striped = placement.geometry.striped;
     this.list = fields.map((f, i) => makeCounter(ops, placement, i, f));
@@ -155,16 +163,28 @@ export class CounterSet<F extends string = string> {
     return c;
   }
 
-  /** `{ field: number }`; throws UnsafeIntegerError if any counter is above 2^53 - 1. */
+  /**
+   * `{ field: number }`, a plain object with one own property per field (any valid field
+   * name, `__proto__` and `constructor` included); throws UnsafeIntegerError if any
+   * counter is above 2^53 - 1.
+   */
   snapshot(): Record<F, number> {
     const out = {} as Record<F, number>;
+    if (this.protoField) {
+      for (const c of this.list) define(out, c.field, c.value());
+      return out;
+    }
     for (const c of this.list) out[c.field as F] = c.value();
     return out;
   }
 
-  /** `{ field: bigint }`, exact for every value. */
+  /** `{ field: bigint }`, exact for every value; a plain object like `snapshot()`'s. */
   snapshotBigInt(): Record<F, bigint> {
     const out = {} as Record<F, bigint>;
+    if (this.protoField) {
+      for (const c of this.list) define(out, c.field, c.valueBigInt());
+      return out;
+    }
     for (const c of this.list) out[c.field as F] = c.valueBigInt();
     return out;
   }

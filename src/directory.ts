@@ -15,22 +15,60 @@
  *      atomically sees the finished record: no thread ever reads a half-built entry, and
  *      nobody waits on a creator that might die mid-way.
  *   3. A failed CAS means another thread published that slot first. If it holds the same
- *      name, that record wins and ours is abandoned (its bytes stay allocated and
- *      unused: at most one record per losing thread per race, a cost taken so that no
- *      thread ever blocks); otherwise keep probing with our record.
+ *      name, that record wins and ours is given back (below); otherwise keep probing
+ *      with our record.
  * Two threads creating the same name walk the same probe sequence and compete for the
  * same slots, so exactly one record per name is ever published.
  *
  * Allocation is a CAS loop on the header's bump pointer that checks the capacity before
  * it moves the pointer, so a registry that is full rejects the call and changes nothing.
+ *
+ * Giving bytes back. A creator that loses the publish race (or finds the directory full
+ * after allocating) zeroes the head bytes it wrote, then tries compareExchange(top,
+ * record + size, record). It succeeds exactly when nothing was allocated after its
+ * record, and then the next allocation reuses the bytes: they are zero again (fresh
+ * memory is zero, and only the head was written; the data cells are written only after
+ * a publish), and the zeroing happens-before that allocation because both go through
+ * sequentially consistent operations on the same bump-pointer word. The CAS fails when
+ * another allocation followed ours; those bytes then stay allocated and unused, and are
+ * added to the header's abandoned-bytes count so `usage()` accounts for every byte.
+ * Worst case: one record per thread that lost a creation race while another thread
+ * allocated after it, so a burst of N threads creating one name abandons at most N - 1
+ * records. A thread killed between allocating and publishing (worker.terminate()) gives
+ * nothing back and counts nothing: at most one record's bytes per killed creator are
+ * then neither published nor counted. No thread ever waits for another, which is what
+ * this cost buys.
+ *
+ * Nothing read from the memory is trusted. Any thread can write any byte of it, so a
+ * record may hold anything. The header's fixed fields are checked once, at attach, and
+ * each thread keeps its own copy (`DirectoryBounds`); every slot's record is checked
+ * before a byte of its name is read (`checkHead`), then its hash and UTF-8 are checked
+ * when it is decoded. A record that fails is skipped by the listings and reported once
+ * per attachment (a process warning and `usage().corruptRecords`); asking for a corrupt
+ * record by name throws CorruptRegistryError. A record whose head is corrupt no longer
+ * says whose it is, so a probe treats it as another name's and walks on: the next
+ * get-or-create of its name makes a new record rather than trust the old one's offsets. Every loop is bounded by the cached slot
+ * count, every string by MAX_NAME_BYTES / MAX_SIGNATURE_BYTES, and a listing decodes at
+ * most the record area's size in head bytes (legitimate heads never overlap), so a
+ * scrape of any memory, however corrupt, is linear in the directory and the capacity.
  */
-import { RegistryFullError } from './errors.js';
+import { CorruptRegistryError, InvalidOptionsError, RegistryFullError } from './errors.js';
 import {
   BLOCK,
+  HEADER_BYTES,
+  H_ABANDONED_BYTES,
   H_ALLOC_TOP,
   H_CAPACITY,
   H_DIR_OFFSET,
   H_DIR_SLOTS,
+  H_RECORDS_START,
+  H_STRIPES,
+  MAX_CAPACITY_BYTES,
+  MAX_NAME_BYTES,
+  MAX_SIGNATURE_BYTES,
+  MAX_STRIPES,
+  MIN_CAPACITY_BYTES,
+  PAGE_BYTES,
   RECORD_HEAD_BYTES,
   R_DATA,
   R_DATA_BYTES,
@@ -39,9 +77,12 @@ import {
   R_NAME_LEN,
   R_SIG_LEN,
   alignUp,
+  directorySlotsFor,
 } from './layout.js';
 
 export interface RecordInfo {
+  /** The directory slot that points at the record. */
+  readonly slot: number;
   readonly offset: number;
   readonly name: string;
   readonly kind: number;
@@ -55,8 +96,18 @@ export interface MemoryViews {
   readonly u8: Uint8Array;
 }
 
+/** The header's fixed fields, checked once and then read from here, never from memory. */
+export interface DirectoryBounds {
+  readonly capacity: number;
+  readonly stripes: number;
+  readonly dirOffset: number;
+  readonly dirSlots: number;
+  readonly recordsStart: number;
+}
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// fatal: bytes that are not UTF-8 mark a corrupt record instead of decoding to U+FFFD.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
@@ -72,45 +123,46 @@ function hashBytes(bytes: Uint8Array): number {
   return h | 0;
 }
 
-// TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first (slice).
-function readString(v: MemoryViews, at: number, len: number): string {
-  return decoder.decode(v.u8.slice(at, at + len));
+/** Bytes of a record's head block (head, name, signature), a multiple of BLOCK. */
+export function headBlockBytes(nameBytes: number, sigBytes: number): number {
+  return alignUp(RECORD_HEAD_BYTES + nameBytes + sigBytes, BLOCK);
 }
 
-function sameName(v: MemoryViews, record: number, hash: number, name: Uint8Array): boolean {
-  const i = record >>> 2;
-  if (v.i32[i + R_HASH / 4] !== hash || v.i32[i + R_NAME_LEN / 4] !== name.length) return false;
-  const at = record + RECORD_HEAD_BYTES;
-  for (let k = 0; k < name.length; k++) if (v.u8[at + k] !== name[k]) return false;
-  return true;
-}
-
-export function readRecord(v: MemoryViews, record: number): RecordInfo {
-  const i = record >>> 2;
-  const nameLen = v.i32[i + R_NAME_LEN / 4]!;
-  const sigLen = v.i32[i + R_SIG_LEN / 4]!;
-  return {
-    offset: record,
-    name: readString(v, record + RECORD_HEAD_BYTES, nameLen),
-    kind: v.i32[i + R_KIND / 4]!,
-    signature: readString(v, record + RECORD_HEAD_BYTES + nameLen, sigLen),
-    dataOffset: v.i32[i + R_DATA / 4]!,
-    dataBytes: v.i32[i + R_DATA_BYTES / 4]!,
-  };
-}
-
-/** Bump-allocates `bytes` (a multiple of BLOCK) or throws RegistryFullError, moving nothing. */
-function allocate(v: MemoryViews, bytes: number, what: string): number {
-  const capacity = v.i32[H_CAPACITY]! >>> 0;
-  for (;;) {
-    const top = Atomics.load(v.i32, H_ALLOC_TOP) >>> 0;
-    if (top + bytes > capacity) {
-      throw new RegistryFullError(
-        `no room for ${what} (${bytes} bytes needed, ${capacity - top} of ${capacity} left); create the registry with a larger capacityBytes`,
-      );
-    }
-    if (Atomics.compareExchange(v.i32, H_ALLOC_TOP, top | 0, (top + bytes) | 0) === (top | 0)) return top;
+/**
+ * Checks the header's fixed fields against each other and the memory's size. Returns
+ * them, or why they cannot be a registry's header. Called once per attachment.
+ */
+export function readBounds(i32: Int32Array, byteLength: number): DirectoryBounds | string {
+  const capacity = i32[H_CAPACITY]! >>> 0;
+  const stripes = i32[H_STRIPES]!;
+  const dirOffset = i32[H_DIR_OFFSET]!;
+  const dirSlots = i32[H_DIR_SLOTS]!;
+  const recordsStart = i32[H_RECORDS_START]!;
+  if (capacity !== byteLength) return `header says ${capacity} bytes but the memory has ${byteLength}`;
+  if (capacity % PAGE_BYTES !== 0 || capacity < MIN_CAPACITY_BYTES || capacity > MAX_CAPACITY_BYTES) {
+    return `capacity ${capacity} is not a whole number of 64 KiB pages from ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES}`;
   }
+  if (stripes < 1 || stripes > MAX_STRIPES || (stripes & (stripes - 1)) !== 0) return `stripe count ${stripes} is not a power of two from 1 to ${MAX_STRIPES}`;
+  // The directory's place and size follow from the capacity: anything else is corrupt.
+  if (dirOffset !== HEADER_BYTES) return `directory offset ${dirOffset} is not ${HEADER_BYTES}`;
+  const slots = directorySlotsFor(capacity);
+  if (dirSlots !== slots) return `directory size ${dirSlots} is not the ${slots} slots of a ${capacity}-byte registry`;
+  const dirEnd = alignUp(dirOffset + dirSlots * 4, BLOCK);
+  if (recordsStart < dirEnd || recordsStart % BLOCK !== 0 || recordsStart > capacity) {
+    return `record area start ${recordsStart} is not a block boundary from ${dirEnd} to ${capacity}`;
+  }
+  return { capacity, stripes, dirOffset, dirSlots, recordsStart };
+}
+
+// A record's head words, each read once and within bounds.
+interface Head {
+  readonly at: number;
+  readonly nameLen: number;
+  readonly sigLen: number;
+  readonly dataOffset: number;
+  readonly dataBytes: number;
+  readonly kind: number;
+  readonly hash: number;
 }
 
 export interface CreateRequest {
@@ -120,71 +172,279 @@ export interface CreateRequest {
   readonly dataBytes: number;
 }
 
-/** How many records are published (counts slots; decodes nothing). */
-export function countRecords(v: MemoryViews): number {
-  const dir = v.i32[H_DIR_OFFSET]! >>> 2;
-  const slots = v.i32[H_DIR_SLOTS]!;
-  let n = 0;
-  for (let k = 0; k < slots; k++) if (Atomics.load(v.i32, dir + k) !== 0) n++;
-  return n;
-}
+/** One attachment's view of the directory, with the header's fixed fields taken once. */
+export class Directory {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly capacity: number;
+  private readonly dirIndex: number;
+  private readonly slots: number;
+  private readonly recordsStart: number;
+  // Slots found corrupt by this attachment: each is reported once.
+  private readonly corrupt = new Map<number, string>();
+  // Found by the current call and not reported yet (see flushReports).
+  private pending: string[] = [];
 
-/** Bytes handed out by the bump allocator so far (header and directory included). */
-export function usedBytes(v: MemoryViews): number {
-  return Atomics.load(v.i32, H_ALLOC_TOP) >>> 0;
-}
-
-/** Every published record, in directory order. */
-export function listRecords(v: MemoryViews): RecordInfo[] {
-  const dir = v.i32[H_DIR_OFFSET]! >>> 2;
-  const slots = v.i32[H_DIR_SLOTS]!;
-  const out: RecordInfo[] = [];
-  for (let k = 0; k < slots; k++) {
-    const p = Atomics.load(v.i32, dir + k);
-    if (p !== 0) out.push(readRecord(v, p));
-  }
-  return out;
-}
-
-/**
- * Returns the record for `req.name`: the existing one (whatever its signature: the caller
- * compares) or a new one holding `req`.
- */
-export function findOrCreate(v: MemoryViews, req: CreateRequest): RecordInfo {
-  const nameBytes = utf8(req.name);
-  const hash = hashBytes(nameBytes);
-  const dir = v.i32[H_DIR_OFFSET]! >>> 2;
-  const slots = v.i32[H_DIR_SLOTS]!;
-  const mask = slots - 1;
-
-  let probe = 0;
-  let slot = hash & mask;
-  for (; probe < slots; probe++, slot = (slot + 1) & mask) {
-    const p = Atomics.load(v.i32, dir + slot);
-    if (p === 0) break;
-    if (sameName(v, p, hash, nameBytes)) return readRecord(v, p);
-  }
-  if (probe === slots) {
-    throw new RegistryFullError(`the directory's ${slots} entries are all used; create the registry with a larger capacityBytes`);
+  constructor(views: MemoryViews, bounds: DirectoryBounds) {
+    this.i32 = views.i32;
+    this.u8 = views.u8;
+    this.capacity = bounds.capacity;
+    this.dirIndex = bounds.dirOffset >>> 2;
+    this.slots = bounds.dirSlots;
+    this.recordsStart = bounds.recordsStart;
   }
 
-  const sigBytes = utf8(req.signature);
-  const headBytes = alignUp(RECORD_HEAD_BYTES + nameBytes.length + sigBytes.length, BLOCK);
-  const record = allocate(v, headBytes + alignUp(req.dataBytes, BLOCK), `"${req.name}"`);
-  const i = record >>> 2;
-  v.i32[i + R_HASH / 4] = hash;
-  v.i32[i + R_KIND / 4] = req.kind;
-  v.i32[i + R_NAME_LEN / 4] = nameBytes.length;
-  v.i32[i + R_SIG_LEN / 4] = sigBytes.length;
-  v.i32[i + R_DATA / 4] = record + headBytes;
-  v.i32[i + R_DATA_BYTES / 4] = req.dataBytes;
-  v.u8.set(nameBytes, record + RECORD_HEAD_BYTES);
-  v.u8.set(sigBytes, record + RECORD_HEAD_BYTES + nameBytes.length);
-
-  for (; probe < slots; probe++, slot = (slot + 1) & mask) {
-    const prev = Atomics.compareExchange(v.i32, dir + slot, 0, record);
-    if (prev === 0) return readRecord(v, record);
-    if (sameName(v, prev, hash, nameBytes)) return readRecord(v, prev);
+  /**
+   * The head of record `p` (a slot's word) if its name and signature lengths and its data
+   * placement are all within the layout's bounds, else why not. Reads each head word
+   * once: a thread rewriting the head meanwhile cannot slip a value past the check.
+   */
+  private checkHead(p: number): Head | string {
+    const at = p >>> 0;
+    if (at % BLOCK !== 0 || at < this.recordsStart || at > this.capacity - RECORD_HEAD_BYTES) return `record offset ${at} is outside the record area or unaligned`;
+    const i = at >>> 2;
+    const nameLen = this.i32[i + R_NAME_LEN / 4]!;
+    const sigLen = this.i32[i + R_SIG_LEN / 4]!;
+    if (nameLen < 1 || nameLen > MAX_NAME_BYTES) return `name length ${nameLen} is not 1..${MAX_NAME_BYTES}`;
+    if (sigLen < 1 || sigLen > MAX_SIGNATURE_BYTES) return `signature length ${sigLen} is not 1..${MAX_SIGNATURE_BYTES}`;
+    // The data starts exactly where its creator put it: right after the head block.
+    const dataOffset = this.i32[i + R_DATA / 4]! >>> 0;
+    if (dataOffset !== at + headBlockBytes(nameLen, sigLen)) return `data offset ${dataOffset} does not follow the record's head`;
+    const dataBytes = this.i32[i + R_DATA_BYTES / 4]!;
+    if (dataBytes < 0 || dataOffset + alignUp(dataBytes, BLOCK) > this.capacity) return `data of ${dataBytes} bytes at ${dataOffset} does not fit in the memory`;
+    return { at, nameLen, sigLen, dataOffset, dataBytes, kind: this.i32[i + R_KIND / 4]!, hash: this.i32[i + R_HASH / 4]! };
   }
-  throw new RegistryFullError(`the directory's ${slots} entries are all used; create the registry with a larger capacityBytes`);
+
+  /** Decodes a record whose head passed checkHead; why not when its bytes are corrupt. */
+  private decode(slot: number, h: Head): RecordInfo | string {
+    const nameAt = h.at + RECORD_HEAD_BYTES;
+    // TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first (slice).
+    const nameBytes = this.u8.slice(nameAt, nameAt + h.nameLen);
+    if (hashBytes(nameBytes) !== h.hash) return 'name does not match its hash';
+    let name: string;
+    let signature: string;
+    try {
+      name = decoder.decode(nameBytes);
+      signature = decoder.decode(this.u8.slice(nameAt + h.nameLen, nameAt + h.nameLen + h.sigLen));
+    } catch {
+      return 'name or signature is not UTF-8';
+    }
+    return { slot, offset: h.at, name, kind: h.kind, signature, dataOffset: h.dataOffset, dataBytes: h.dataBytes };
+  }
+
+  /**
+   * Notes a corrupt slot the first time this attachment meets it; flushReports() then
+   * reports every slot found by one call in one process warning. A scrape every few
+   * seconds of a memory with thousands of corrupt records writes one line, once.
+   */
+  reportCorrupt(slot: number, offset: number, reason: string): void {
+    if (this.corrupt.has(slot)) return;
+    this.corrupt.set(slot, reason);
+    this.pending.push(`slot ${slot} at offset ${offset >>> 0}: ${reason}`);
+  }
+
+  /** Emits one warning for the corrupt slots found since the last flush, if any. */
+  flushReports(): void {
+    const found = this.pending;
+    if (found.length === 0) return;
+    this.pending = [];
+    const shown = found.slice(0, 3).join('; ');
+    const more = found.length > 3 ? `; and ${found.length - 3} more` : '';
+    process.emitWarning(
+      `atomic-stats: skipped ${found.length} corrupt registry record${found.length === 1 ? '' : 's'} (shared memory written outside the layout's bounds): ${shown}${more}. Each is reported once; usage().corruptRecords counts them.`,
+      { type: 'AtomicStatsWarning', code: 'ERR_CORRUPT_REGISTRY' },
+    );
+  }
+
+  /** Directory slots this attachment has found corrupt so far. */
+  corruptRecords(): number {
+    return this.corrupt.size;
+  }
+
+  /** @internal Why each of those slots was found corrupt (for tests and debugging). */
+  corruptSlots(): ReadonlyMap<number, string> {
+    return this.corrupt;
+  }
+
+  /**
+   * How many published records pass the head checks, less those this attachment has
+   * already found corrupt by decoding them (decodes no string itself).
+   */
+  count(): number {
+    let n = 0;
+    for (let k = 0; k < this.slots; k++) {
+      const p = Atomics.load(this.i32, this.dirIndex + k);
+      if (p === 0) continue;
+      const h = this.checkHead(p);
+      if (typeof h === 'string') this.reportCorrupt(k, p, h);
+      else if (!this.corrupt.has(k)) n++;
+    }
+    this.flushReports();
+    return n;
+  }
+
+  /** Bytes handed out by the bump allocator so far (header and directory included). */
+  usedBytes(): number {
+    const top = Atomics.load(this.i32, H_ALLOC_TOP) >>> 0;
+    // A corrupt bump pointer is reported as the nearest possible value; allocation
+    // refuses to use it (allocate()).
+    return Math.min(Math.max(top, this.recordsStart), this.capacity);
+  }
+
+  /** Bytes allocated for records that were never published (see the essay above). */
+  abandonedBytes(): number {
+    return Atomics.load(this.i32, H_ABANDONED_BYTES) >>> 0;
+  }
+
+  /**
+   * Every published record that passes the checks, in directory order; the others are
+   * reported and skipped. A slot pointing at a record another slot holds, and records
+   * that would make the listing decode more head bytes than the record area holds
+   * (legitimate heads never overlap), are corrupt too.
+   */
+  list(): RecordInfo[] {
+    const out: RecordInfo[] = [];
+    const offsets = new Set<number>();
+    let budget = this.capacity - this.recordsStart;
+    for (let k = 0; k < this.slots; k++) {
+      const p = Atomics.load(this.i32, this.dirIndex + k);
+      if (p === 0) continue;
+      const h = offsets.has(p) ? 'another slot points at the same record' : this.checkHead(p);
+      if (typeof h === 'string') {
+        this.reportCorrupt(k, p, h);
+        continue;
+      }
+      offsets.add(p);
+      const head = h.dataOffset - h.at;
+      if (head > budget) {
+        this.reportCorrupt(k, p, 'records overlap');
+        continue;
+      }
+      budget -= head;
+      const r = this.decode(k, h);
+      if (typeof r === 'string') this.reportCorrupt(k, p, r);
+      else out.push(r);
+    }
+    // Not flushed here: the caller checks the signatures too, then flushes once.
+    return out;
+  }
+
+  // Whether the record whose head is `h` carries this name (bytes within bounds: the
+  // head check put the name before the record's data).
+  private sameName(h: Head, hash: number, name: Uint8Array): boolean {
+    if (h.hash !== hash || h.nameLen !== name.length) return false;
+    const at = h.at + RECORD_HEAD_BYTES;
+    for (let k = 0; k < name.length; k++) if (this.u8[at + k] !== name[k]) return false;
+    return true;
+  }
+
+  // The slot's record if it is `name`'s (CorruptRegistryError if that record is corrupt),
+  // undefined if it is another name's; reports a corrupt head and treats it as another name.
+  private match(slot: number, p: number, hash: number, nameBytes: Uint8Array, name: string): RecordInfo | undefined {
+    const h = this.checkHead(p);
+    if (typeof h === 'string') {
+      this.reportCorrupt(slot, p, h);
+      return undefined;
+    }
+    if (!this.sameName(h, hash, nameBytes)) return undefined;
+    const r = this.decode(slot, h);
+    if (typeof r === 'string') {
+      this.reportCorrupt(slot, p, r);
+      throw new CorruptRegistryError(name, r);
+    }
+    return r;
+  }
+
+  /** Bump-allocates `bytes` (a multiple of BLOCK) or throws, moving nothing. */
+  private allocate(bytes: number, what: string): number {
+    for (;;) {
+      const top = Atomics.load(this.i32, H_ALLOC_TOP) >>> 0;
+      if (top < this.recordsStart || top > this.capacity || top % BLOCK !== 0) {
+        throw new CorruptRegistryError(undefined, `the allocation pointer ${top} is outside the record area`);
+      }
+      if (top + bytes > this.capacity) {
+        throw new RegistryFullError(
+          `no room for ${what} (${bytes} bytes needed, ${this.capacity - top} of ${this.capacity} left); create the registry with a larger capacityBytes`,
+        );
+      }
+      if (Atomics.compareExchange(this.i32, H_ALLOC_TOP, top | 0, (top + bytes) | 0) === (top | 0)) return top;
+    }
+  }
+
+  // Gives an unpublished record's bytes back (see the essay): zero what was written, then
+  // move the bump pointer back if nothing was allocated after the record.
+  private release(record: number, headBytes: number, bytes: number): void {
+    this.u8.fill(0, record, record + headBytes);
+    const end = (record + bytes) | 0;
+    if (Atomics.compareExchange(this.i32, H_ALLOC_TOP, end, record | 0) !== end) Atomics.add(this.i32, H_ABANDONED_BYTES, bytes);
+  }
+
+  private full(): RegistryFullError {
+    return new RegistryFullError(`the directory's ${this.slots} entries are all used; create the registry with a larger capacityBytes`);
+  }
+
+  /**
+   * Returns the record for `req.name`: the existing one (whatever its signature: the caller
+   * compares) or a new one holding `req`.
+   */
+  findOrCreate(req: CreateRequest): RecordInfo {
+    try {
+      return this.getOrCreate(req);
+    } finally {
+      this.flushReports();
+    }
+  }
+
+  private getOrCreate(req: CreateRequest): RecordInfo {
+    const nameBytes = utf8(req.name);
+    const hash = hashBytes(nameBytes);
+    const mask = this.slots - 1;
+
+    let probe = 0;
+    let slot = hash & mask;
+    for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
+      const p = Atomics.load(this.i32, this.dirIndex + slot);
+      if (p === 0) break;
+      const found = this.match(slot, p, hash, nameBytes, req.name);
+      if (found !== undefined) return found;
+    }
+    if (probe === this.slots) throw this.full();
+
+    const sigBytes = utf8(req.signature);
+    if (sigBytes.length > MAX_SIGNATURE_BYTES) {
+      throw new InvalidOptionsError('descriptor', `describing "${req.name}" takes ${sigBytes.length} bytes of JSON, more than the ${MAX_SIGNATURE_BYTES} a record holds`);
+    }
+    const headBytes = headBlockBytes(nameBytes.length, sigBytes.length);
+    const bytes = headBytes + alignUp(req.dataBytes, BLOCK);
+    const record = this.allocate(bytes, `"${req.name}"`);
+    const i = record >>> 2;
+    this.i32[i + R_HASH / 4] = hash;
+    this.i32[i + R_KIND / 4] = req.kind;
+    this.i32[i + R_NAME_LEN / 4] = nameBytes.length;
+    this.i32[i + R_SIG_LEN / 4] = sigBytes.length;
+    this.i32[i + R_DATA / 4] = record + headBytes;
+    this.i32[i + R_DATA_BYTES / 4] = req.dataBytes;
+    this.u8.set(nameBytes, record + RECORD_HEAD_BYTES);
+    this.u8.set(sigBytes, record + RECORD_HEAD_BYTES + nameBytes.length);
+
+    for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
+      const prev = Atomics.compareExchange(this.i32, this.dirIndex + slot, 0, record);
+      if (prev === 0) {
+        return { slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes };
+      }
+      let found: RecordInfo | undefined;
+      try {
+        found = this.match(slot, prev, hash, nameBytes, req.name);
+      } catch (e) {
+        this.release(record, headBytes, bytes);
+        throw e;
+      }
+      if (found !== undefined) {
+        this.release(record, headBytes, bytes);
+        return found;
+      }
+    }
+    this.release(record, headBytes, bytes);
+    throw this.full();
+  }
 }

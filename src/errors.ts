@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_REGISTRY_FULL'
   | 'ERR_INVALID_OPTIONS'
   | 'ERR_INVALID_HANDLE'
+  | 'ERR_CORRUPT_REGISTRY'
   | 'ERR_UNSAFE_INTEGER'
   | 'ERR_CIRCUIT_OPEN'
   | 'ERR_INVALID_PATTERN'
@@ -119,12 +120,35 @@ export class InvalidOptionsError extends AtomicStatsError {
   }
 }
 
-/** A value passed to `StatsRegistry.attach` that is not a handle of a compatible registry. */
+/**
+ * A value passed to `StatsRegistry.attach` (or `BroadcastReceiver.fromHandle`) that is not
+ * a handle of a compatible registry (or receiver).
+ */
 export class InvalidHandleError extends AtomicStatsError {
   static override readonly code = 'ERR_INVALID_HANDLE';
   declare readonly code: 'ERR_INVALID_HANDLE';
-  constructor(message: string) {
-    super(InvalidHandleError.code, `not an atomic-stats registry handle: ${message}`);
+  /** The kind of handle that was expected, e.g. `"registry"` or `"broadcast receiver"`. */
+  readonly expected: string;
+  constructor(message: string, expected = 'registry') {
+    super(InvalidHandleError.code, `not an atomic-stats ${expected} handle: ${message}`);
+    this.expected = expected;
+  }
+}
+
+/**
+ * A registry entry whose bytes in shared memory break the layout's bounds (some thread
+ * wrote over them), met when that entry is asked for by name or when allocating. The
+ * listings (`entries()`, `collect()`, `usage()`) skip such entries instead, with one
+ * process warning per entry.
+ */
+export class CorruptRegistryError extends AtomicStatsError {
+  static override readonly code = 'ERR_CORRUPT_REGISTRY';
+  declare readonly code: 'ERR_CORRUPT_REGISTRY';
+  /** The entry asked for, or undefined when the corruption is in the registry's header. */
+  readonly entryName: string | undefined;
+  constructor(entryName: string | undefined, reason: string) {
+    super(CorruptRegistryError.code, `${entryName === undefined ? 'the registry' : `the entry "${entryName}"`} is corrupt in shared memory: ${reason}`);
+    this.entryName = entryName;
   }
 }
 

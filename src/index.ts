@@ -1,5 +1,5 @@
 export { StatsRegistry } from './registry.js';
-export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry } from './registry.js';
+export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry, RegistryUsage } from './registry.js';
 export { CounterSet } from './counter-set.js';
 export type { Counter } from './counter-set.js';
 export type { BackendKind } from './backend.js';
@@ -11,6 +11,7 @@ export {
   RegistryFullError,
   InvalidOptionsError,
   InvalidHandleError,
+  CorruptRegistryError,
   UnsafeIntegerError,
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';

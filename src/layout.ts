@@ -4,9 +4,18 @@
  *
  *   0      header (64 bytes): magic, layout version, capacity, stripe count, the slot
  *          counter that hands each attached thread its stripe, the bump pointer, where
- *          the directory is and how many slots it has
+ *          the directory is and how many slots it has, where the records start, and the
+ *          bytes lost to creation races
  *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
- *   ...    records, bump-allocated upward, every one 128-byte aligned, never freed
+ *   ...    records, bump-allocated upward from H_RECORDS_START, every one 128-byte
+ *          aligned, never freed once published
+ *
+ * Which header words are trusted. Capacity, stripes, the directory's place and size and
+ * the start of the records are written once, before the handle exists; `attach` checks
+ * them against each other and the memory's size, and every thread keeps its own copy
+ * from then on (directory.ts), so a thread that later scribbles on the header cannot
+ * move another thread's directory or record area. The bump pointer and the counters in
+ * the header change at run time and are bounds-checked at every use.
  *
  * The memory is created with initial == maximum pages and never grown: every thread
  * holds views of one SharedArrayBuffer, and growing would leave their views stale.
@@ -15,7 +24,8 @@
  */
 
 export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
-export const LAYOUT_VERSION = 1;
+// 2: header words 10 (records start) and 11 (abandoned bytes); records checked on read.
+export const LAYOUT_VERSION = 2;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */
@@ -27,6 +37,14 @@ export const H_NEXT_SLOT = 4;
 export const H_ALLOC_TOP = 5;
 export const H_DIR_OFFSET = 6;
 export const H_DIR_SLOTS = 7;
+// Words 8 and 9 are reserved for the stripe-slot table.
+/** First byte of the record area (the bump pointer's first value), fixed at creation. */
+export const H_RECORDS_START = 10;
+/**
+ * Bytes the bump allocator handed out that hold no published record: creators that lost
+ * a race for a name and could not give their bytes back (directory.ts). Only grows.
+ */
+export const H_ABANDONED_BYTES = 11;
 export const HEADER_BYTES = 64;
 
 /**
@@ -70,6 +88,12 @@ export function defaultStripes(cores: number): number {
 export const MAX_STRIPES = 256;
 
 export const MAX_NAME_BYTES = 256;
+/**
+ * Bound on a record's signature (its JSON description), enforced when a record is
+ * created and when one is read. The largest signature this version writes (64 fields of
+ * 64 characters) is about 4.4 KB.
+ */
+export const MAX_SIGNATURE_BYTES = 8192;
 
 export function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;

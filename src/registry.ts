@@ -20,8 +20,9 @@ import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOpti
 import { wasmCellOps } from './backend-wasm.js';
 import { autoCellOps } from './backend-auto.js';
 import { CounterSet } from './counter-set.js';
-import { type MemoryViews, type RecordInfo, countRecords, findOrCreate, listRecords, usedBytes, utf8 } from './directory.js';
-import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { Directory, type DirectoryBounds, type MemoryViews, type RecordInfo, readBounds, utf8 } from './directory.js';
+import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { breakerGeometry } from './breaker/layout.js';
 import { checkOptionsObject } from './options.js';
 import {
   DEFAULT_CAPACITY_BYTES,
@@ -32,6 +33,7 @@ import {
   H_DIR_SLOTS,
   H_MAGIC,
   H_NEXT_SLOT,
+  H_RECORDS_START,
   H_STRIPES,
   H_VERSION,
   BLOCK,
@@ -47,7 +49,7 @@ import {
   defaultStripes,
   setGeometry,
 } from './layout.js';
-import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
+import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize } from './wasm-module.js';
 import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
@@ -82,7 +84,11 @@ export interface RegistryHandle {
   readonly layoutVersion: number;
   /** The registry's `WebAssembly.Memory` (shared, fixed size). */
   readonly memory: SharedWasmMemory;
-  /** The compiled core (`WebAssembly.Module`), so attaching threads do not compile it again. */
+  /**
+   * The compiled core (`WebAssembly.Module`). `attach` checks that it is this build's core
+   * (optional: a handle without it is accepted) but never runs it: each thread runs its
+   * own compilation of the core it ships with.
+   */
   readonly module: object;
 }
 
@@ -101,6 +107,29 @@ export interface CounterSetOptions {
    * read-modify-write at all. Costs `stripes + 1` 128-byte blocks per set. Default false.
    */
   striped?: boolean;
+}
+
+/** How much of the shared memory is in use, as `usage()` reports it. */
+export interface RegistryUsage {
+  /** Bytes handed out so far: header, directory, entries, and abandoned bytes. */
+  readonly usedBytes: number;
+  readonly capacityBytes: number;
+  /**
+   * Entries in the directory: records that pass the bounds checks, less those this
+   * attachment has already found corrupt.
+   */
+  readonly entries: number;
+  /**
+   * Bytes allocated for entries that were never published: a thread that lost a race
+   * to create a name gives its bytes back unless another allocation followed its own.
+   * Included in `usedBytes`.
+   */
+  readonly abandonedBytes: number;
+  /**
+   * Directory entries this attachment found corrupt (bytes in shared memory outside the
+   * layout's bounds) and skipped; each is reported once with a process warning.
+   */
+  readonly corruptRecords: number;
 }
 
 /** One entry of the directory, as `entries()` lists it. */
@@ -135,6 +164,11 @@ function checkBackend(value: unknown): BackendKind {
 export function checkName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string') throw new InvalidOptionsError(what, 'must be a string');
   if (name.length === 0) throw new InvalidOptionsError(what, 'must not be empty');
+  // A lone surrogate has no UTF-8 form: encoding turns it into U+FFFD, so '\uD800',
+  // '\uDC00' and '\uFFFD' would all name one entry.
+  if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new InvalidOptionsError(what, `must be well-formed UTF-16 (no lone surrogates), got ${JSON.stringify(name)}`);
+  }
   if (utf8(name).length > MAX_NAME_BYTES) throw new InvalidOptionsError(what, `must be at most ${MAX_NAME_BYTES} UTF-8 bytes`);
   return name;
 }
@@ -157,6 +191,45 @@ export function checkFields(fields: unknown): string[] {
 
 function views(memory: WebAssembly.Memory): MemoryViews {
   return { i32: new Int32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
+}
+
+/** @internal A directory record whose signature parses and fits the record's data. */
+export interface CheckedRecord extends RecordInfo {
+  readonly kindName: EntryKind;
+  /** The signature without its kind. */
+  readonly descriptor: Record<string, unknown>;
+}
+
+// The record with its parsed signature, or why the signature does not describe the
+// record: the kind must be known and match the record's kind code, and the data must have
+// exactly the size the described entry needs, so readers built from the signature stay
+// inside the record's own cells.
+function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.signature);
+  } catch {
+    return 'its signature is not JSON';
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'its signature is not a JSON object';
+  const { kind, ...descriptor } = parsed as Record<string, unknown>;
+  if (typeof kind !== 'string' || !Object.hasOwn(KIND_CODES, kind)) return `unknown kind ${JSON.stringify(kind)}`;
+  const kindName = kind as EntryKind;
+  if (KIND_CODES[kindName] !== r.kind) return `kind code ${r.kind} does not match the kind ${kind}`;
+  let expected: number;
+  if (kindName === 'circuitBreaker') {
+    expected = breakerGeometry(stripes).dataBytes;
+  } else {
+    try {
+      checkFields(descriptor.fields);
+    } catch {
+      return 'its field list is not valid';
+    }
+    if (typeof descriptor.striped !== 'boolean') return 'its striping is not a boolean';
+    expected = setGeometry((descriptor.fields as string[]).length, descriptor.striped, stripes).dataBytes;
+  }
+  if (r.dataBytes !== expected) return `${r.dataBytes} data bytes, where a ${kind} like this one needs ${expected}`;
+  return { ...r, kindName, descriptor };
 }
 
 function describeSignature(signature: string): string {
@@ -193,18 +266,21 @@ export class StatsRegistry {
    */
   readonly core: CoreExports | undefined;
   /** @internal */ readonly views: MemoryViews;
+  /** @internal This attachment's view of the shared directory (header bounds taken once). */
+  readonly directory: Directory;
   private readonly memory: WebAssembly.Memory;
-  private readonly module: WebAssembly.Module | undefined;
   private readonly open = new Map<string, OpenEntry>();
 
-  private constructor(memory: WebAssembly.Memory, backend: BackendKind, module: WebAssembly.Module | undefined) {
+  private constructor(memory: WebAssembly.Memory, backend: BackendKind, bounds: DirectoryBounds) {
     this.memory = memory;
     this.backend = backend;
     this.views = views(memory);
-    this.capacityBytes = this.views.i32[H_CAPACITY]! >>> 0;
-    this.stripes = this.views.i32[H_STRIPES]!;
-    this.module = module;
-    this.core = backend !== 'js' ? instantiateCore(module ?? coreModule(), memory) : undefined;
+    this.capacityBytes = bounds.capacity;
+    this.stripes = bounds.stripes;
+    this.directory = new Directory(this.views, bounds);
+    // Always this thread's compilation of the bytes this build embeds, never a module
+    // that came in a handle (wasm-module.ts explains why that costs little).
+    this.core = backend !== 'js' ? instantiateCore(coreModule(), memory) : undefined;
     this.ops = this.core === undefined ? jsCellOps(memory) : backend === 'auto' ? autoCellOps(this.core, memory) : wasmCellOps(this.core);
     this.slot = Atomics.add(this.views.i32, H_NEXT_SLOT, 1);
   }
@@ -240,10 +316,13 @@ export class StatsRegistry {
     i32[H_DIR_OFFSET] = HEADER_BYTES;
     i32[H_DIR_SLOTS] = dirSlots;
     i32[H_ALLOC_TOP] = alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+    // The records start where the bump pointer starts, whatever lies before it.
+    i32[H_RECORDS_START] = i32[H_ALLOC_TOP]!;
     // Magic last: a header with the magic is complete. (Other threads only see the
     // memory through a handle posted after this, which orders these writes anyway.)
     Atomics.store(i32, H_MAGIC, MAGIC);
-    return new StatsRegistry(memory, backend, backend !== 'js' ? coreModule() : undefined);
+    const bounds = readBounds(i32, capacity) as DirectoryBounds;
+    return new StatsRegistry(memory, backend, bounds);
   }
 
   /** Attaches this thread to a registry created elsewhere, from its `handle`. */
@@ -257,7 +336,13 @@ export class StatsRegistry {
       throw new InvalidHandleError('memory is not a shared WebAssembly.Memory');
     }
     const buffer = h.memory.buffer;
-    if (buffer.byteLength < HEADER_BYTES) throw new InvalidHandleError(`memory of ${buffer.byteLength} bytes is too small`);
+    const size = buffer.byteLength;
+    if (size % PAGE_BYTES !== 0 || size < MIN_CAPACITY_BYTES || size > MAX_CAPACITY_BYTES) {
+      throw new InvalidHandleError(`memory of ${size} bytes is not a registry's size (whole 64 KiB pages, ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES})`);
+    }
+    // Before anything is read from it: a memory that can grow would leave every
+    // thread's views stale.
+    if (!isFixedSize(h.memory, size)) throw new InvalidHandleError('memory can grow (its maximum is larger than its size)');
     const i32 = new Int32Array(buffer);
     if (Atomics.load(i32, H_MAGIC) !== MAGIC) throw new InvalidHandleError('wrong magic number in the memory header');
     if (i32[H_VERSION] !== LAYOUT_VERSION || h.layoutVersion !== LAYOUT_VERSION) {
@@ -265,13 +350,13 @@ export class StatsRegistry {
         `layout version ${String(i32[H_VERSION])} (handle says ${String(h.layoutVersion)}), this build reads version ${LAYOUT_VERSION}`,
       );
     }
-    if (i32[H_CAPACITY]! >>> 0 !== buffer.byteLength) {
-      throw new InvalidHandleError(`header says ${i32[H_CAPACITY]! >>> 0} bytes but the memory has ${buffer.byteLength}`);
-    }
-    if (h.module !== undefined && !isCoreModule(h.module)) {
-      throw new InvalidHandleError('module is not the atomic-stats core');
-    }
-    return new StatsRegistry(h.memory, backend, h.module);
+    const bounds = readBounds(i32, size);
+    if (typeof bounds === 'string') throw new InvalidHandleError(`corrupt header: ${bounds}`);
+    // A module from another build means a handle from another copy of the package:
+    // refused, from the module's description alone. None of its code ever runs.
+    const bad = h.module === undefined ? undefined : checkCoreModule(h.module);
+    if (bad !== undefined) throw new InvalidHandleError(bad);
+    return new StatsRegistry(h.memory, backend, bounds);
   }
 
   /** A structured-cloneable value to send to another thread; see {@link StatsRegistry.attach}. */
@@ -280,7 +365,7 @@ export class StatsRegistry {
       type: 'atomic-stats/registry',
       layoutVersion: LAYOUT_VERSION,
       memory: this.memory as SharedWasmMemory,
-      module: this.module ?? coreModule(),
+      module: coreModule(),
     };
   }
 
@@ -333,26 +418,61 @@ export class StatsRegistry {
     return collectFamilies(this, options);
   }
 
-  /** The directory's entries, as any thread sees them now. */
+  /**
+   * The directory's entries, as any thread sees them now. Entries whose bytes in shared
+   * memory are corrupt are left out (see `usage().corruptRecords`).
+   */
   entries(): RegistryEntry[] {
-    return listRecords(this.views).map((r) => {
-      const { kind, ...descriptor } = JSON.parse(r.signature) as Record<string, unknown>;
-      return { name: r.name, kind: String(kind), descriptor };
-    });
+    return this.checkedRecords().map((r) => ({ name: r.name, kind: r.kindName, descriptor: r.descriptor }));
   }
 
-  /** Bytes of the shared memory in use (header, directory, entries) and in all. */
-  usage(): { usedBytes: number; capacityBytes: number; entries: number } {
+  /**
+   * Bytes of the shared memory in use (header, directory, entries) and in all, and how
+   * many entries there are. Checks every entry's bounds but decodes none.
+   */
+  usage(): RegistryUsage {
+    const entries = this.directory.count();
     return {
-      usedBytes: usedBytes(this.views),
+      usedBytes: this.directory.usedBytes(),
       capacityBytes: this.capacityBytes,
-      entries: countRecords(this.views),
+      entries,
+      abandonedBytes: this.directory.abandonedBytes(),
+      corruptRecords: this.directory.corruptRecords(),
     };
+  }
+
+  /**
+   * @internal Every directory record that passes the bounds checks and whose signature
+   * describes it; the others are reported once and skipped.
+   */
+  checkedRecords(): CheckedRecord[] {
+    const out: CheckedRecord[] = [];
+    const names = new Set<string>();
+    for (const r of this.directory.list()) {
+      const c = checkSignature(r, this.stripes);
+      if (typeof c === 'string') this.directory.reportCorrupt(r.slot, r.offset, c);
+      // Names are unique in a sound directory; exporters rely on it for their labels.
+      else if (names.has(c.name)) this.directory.reportCorrupt(r.slot, r.offset, `a second record named ${JSON.stringify(c.name)}`);
+      else {
+        names.add(c.name);
+        out.push(c);
+      }
+    }
+    this.directory.flushReports();
+    return out;
+  }
+
+  /** @internal Reports a record found corrupt by a reader (e.g. a breaker config that does not validate). */
+  reportCorrupt(r: RecordInfo, reason: unknown): void {
+    this.directory.reportCorrupt(r.slot, r.offset, reason instanceof AtomicStatsError ? reason.message : String(reason));
+    this.directory.flushReports();
   }
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
   ownedStripe(striped: boolean): number {
-    return striped && this.slot < this.stripes ? this.slot : -1;
+    // The slot came from a counter in shared memory: a negative one (written by some
+    // thread) means no owned stripe, like a slot beyond the stripe count.
+    return striped && this.slot >= 0 && this.slot < this.stripes ? this.slot : -1;
   }
 
   /**
@@ -369,9 +489,22 @@ export class StatsRegistry {
       }
       return cached.value as T;
     }
-    const record: RecordInfo = findOrCreate(this.views, { name, kind: KIND_CODES[kind], signature, dataBytes });
+    const record: RecordInfo = this.directory.findOrCreate({ name, kind: KIND_CODES[kind], signature, dataBytes });
     if (record.signature !== signature) {
+      // Another entry's description, or bytes that describe nothing (some thread wrote
+      // over them): a conflict only in the first case.
+      const stored = checkSignature(record, this.stripes);
+      if (typeof stored === 'string') {
+        this.directory.reportCorrupt(record.slot, record.offset, stored);
+        this.directory.flushReports();
+        throw new CorruptRegistryError(name, stored);
+      }
       throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
+    }
+    // Same signature, so the data must have the size this signature needs: the cells
+    // this thread is about to write lie within it.
+    if (record.dataBytes !== dataBytes || record.kind !== KIND_CODES[kind]) {
+      throw new CorruptRegistryError(name, `its record holds ${record.dataBytes} data bytes of kind ${record.kind}, where it needs ${dataBytes} of kind ${KIND_CODES[kind]}`);
     }
     const value = build(record.dataOffset);
     this.open.set(name, { signature, value });

@@ -1,5 +1,32 @@
+/*
+ * The Wasm core: compiling it, recognising it in a handle, and checking a memory before
+ * anything runs on it.
+ *
+ * Why a handle's module is never run. A handle carries a compiled module, but whatever
+ * arrives in a handle could be any module: instantiating one runs its start function
+ * (which may write the shared header), and calling any export may loop forever. So every
+ * thread instantiates only its own compilation of the bytes this build embeds
+ * (`coreModule`). That costs little: V8 shares the compiled code of identical bytes
+ * between the threads of a process, so a worker's compilation after the main thread's
+ * is a cache hit (a fraction of a millisecond against tens for the first one).
+ * The handle's module is still checked, from its static description alone, so that a
+ * handle made by another build of the package is refused loudly instead of being read
+ * with this build's layout: the custom section "atomic-stats.build" must carry this
+ * build's identity (the SHA-256 of its compiled bytes, stamped by scripts/embed-wasm.mjs),
+ * and its imports and exports must equal this build's. The identity is a fingerprint
+ * against mixed-up builds, not a signature, which is why nothing relies on it to decide
+ * what code runs.
+ *
+ * Why a memory is linked against a probe. A registry's memory must never grow (every
+ * thread holds views of one buffer), so its maximum must equal its size. Node 20 offers
+ * no way to read a Memory's maximum (the buffer's maxByteLength does not reflect it, and
+ * Memory#type() is behind a flag). Linking does: a module that imports a memory declared
+ * with maximum P links only to a memory whose maximum is at most P, and a memory of P
+ * pages has a maximum of at least P. The probe has no functions, so linking it runs
+ * nothing.
+ */
 import type { CellOps } from './backend.js';
-import { WASM_BASE64 } from './generated/wasm-bytes.js';
+import { WASM_BASE64, WASM_BUILD_ID, WASM_BUILD_SECTION, WASM_EXPORTS, WASM_IMPORTS } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
 export const CORE_ABI_VERSION = 4;
@@ -18,19 +45,65 @@ export function coreModule(): WebAssembly.Module {
   return compiled;
 }
 
-/** Whether `value` is a build of this package's core with the ABI this host expects. */
 const verified = new WeakSet<WebAssembly.Module>();
 
-export function isCoreModule(value: unknown): value is WebAssembly.Module {
-  if (!(value instanceof WebAssembly.Module)) return false;
-  if (verified.has(value)) return true;
-  if (!WebAssembly.Module.exports(value).some((e) => e.name === 'abiVersion')) return false;
-  // Instantiating needs a memory; a throwaway one is enough to call abiVersion().
-  const probe = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-  const x = instantiateCore(value, probe) as unknown as { abiVersion(): number };
-  if (x.abiVersion() !== CORE_ABI_VERSION) return false;
+function hex(bytes: ArrayBuffer): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * Why `value` is not this build of the core, or undefined when it is. Runs none of the
+ * module's code (see above).
+ */
+export function checkCoreModule(value: unknown): string | undefined {
+  if (!(value instanceof WebAssembly.Module)) return 'module is not a WebAssembly.Module';
+  if (value === compiled || verified.has(value)) return undefined;
+  try {
+    const ids = WebAssembly.Module.customSections(value, WASM_BUILD_SECTION);
+    if (ids.length !== 1 || hex(ids[0]!) !== WASM_BUILD_ID) return 'module is not this build of the atomic-stats core (its build identity differs)';
+    if (JSON.stringify(WebAssembly.Module.imports(value)) !== WASM_IMPORTS) return "module's imports are not the atomic-stats core's";
+    if (JSON.stringify(WebAssembly.Module.exports(value)) !== WASM_EXPORTS) return "module's exports are not the atomic-stats core's";
+  } catch {
+    // An object that only inherits from WebAssembly.Module.prototype.
+    return 'module is not a WebAssembly.Module';
+  }
   verified.add(value);
-  return true;
+  return undefined;
+}
+
+const probes = new Map<number, WebAssembly.Module>();
+
+function leb128(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+// A module with one import, env.memory, shared, of exactly `pages` pages (min = max).
+function probeFor(pages: number): WebAssembly.Module {
+  let m = probes.get(pages);
+  if (m === undefined) {
+    const name = (s: string) => [s.length, ...Buffer.from(s, 'latin1')];
+    const entry = [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...leb128(pages), ...leb128(pages)];
+    m = new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x02, ...leb128(entry.length), ...entry]));
+    probes.set(pages, m);
+  }
+  return m;
+}
+
+/** Whether a shared memory of `byteLength` bytes has a maximum equal to its size. */
+export function isFixedSize(memory: WebAssembly.Memory, byteLength: number): boolean {
+  try {
+    new WebAssembly.Instance(probeFor(byteLength / 65536), { env: { memory } });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -40,6 +113,7 @@ export function isCoreModule(value: unknown): value is WebAssembly.Module {
  */
 export type CoreExports = { abiVersion(): number } & Omit<CellOps, 'kind'>;
 
+/** Instantiates the core (always `coreModule()` in the package) on the registry's memory. */
 export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
   // The module has no data segments and no start function that writes memory, so this
   // instantiation touches none of the shared bytes other threads are using.

@@ -20,7 +20,8 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: BufferSource);
     static exports(module: Module): ModuleExportDescriptor[];
-  static imports(module: Module): ModuleExportDescriptor[];
+    static imports(module: Module): ModuleExportDescriptor[];
+    static customSections(module: Module, sectionName: string): ArrayBuffer[];
   }
   class Instance {
     constructor(module: Module, imports?: Record<string, Record<string, unknown>>);

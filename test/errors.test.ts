@@ -27,6 +27,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['RegistryFullError', new m.RegistryFullError('full')],
     ['InvalidOptionsError', new m.InvalidOptionsError('o', 'bad')],
     ['InvalidHandleError', new m.InvalidHandleError('bad')],
+    ['CorruptRegistryError', new m.CorruptRegistryError('n', 'bad')],
     ['UnsafeIntegerError', new m.UnsafeIntegerError('s', 'f')],
     ['CircuitOpenError', new m.CircuitOpenError(breaker, 'Open')],
     ['InvalidPatternError', new m.InvalidPatternError('', 'empty')],

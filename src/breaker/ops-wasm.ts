@@ -17,7 +17,7 @@ const cache = new WeakMap<object, BreakerOps>();
 export function wasmBreakerOps(core: object): BreakerOps {
   let ops = cache.get(core);
   if (ops === undefined) {
-    // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
+    // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
     const x = core as BreakerExports;
     ops = { acquire: x.cbAcquire, success: x.cbSuccess, failure: x.cbFailure, force: x.cbForce };
     cache.set(core, ops);

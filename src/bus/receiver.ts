@@ -34,13 +34,13 @@ export class BroadcastReceiver implements AsyncIterableIterator<DomainEvent> {
   static fromHandle(handle: BroadcastReceiverHandle): BroadcastReceiver {
     const h = handle as Partial<BroadcastReceiverHandle> | null;
     if (h === null || typeof h !== 'object' || h.type !== 'atomic-stats/broadcast-receiver') {
-      throw new InvalidHandleError('not a broadcast receiver handle');
+      throw new InvalidHandleError('expected an object with the broadcast-receiver type tag', 'broadcast receiver');
     }
     if (!(h.control instanceof SharedArrayBuffer) || h.control.byteLength !== CONTROL_BYTES || !Array.isArray(h.buffered)) {
-      throw new InvalidHandleError('broadcast receiver handle is malformed');
+      throw new InvalidHandleError('its control buffer or buffered events are malformed', 'broadcast receiver');
     }
     if (h.port === undefined || typeof (h.port as MessagePort).postMessage !== 'function') {
-      throw new InvalidHandleError('broadcast receiver handle has no port (was it posted with [handle.port] in the transfer list?)');
+      throw new InvalidHandleError('it has no port (was it posted with [handle.port] in the transfer list?)', 'broadcast receiver');
     }
     return new BroadcastReceiver(new RemoteChannel(h.port, h.control, h.buffered));
   }

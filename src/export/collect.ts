@@ -38,6 +38,11 @@
  * only ever used as Map keys or label values, never as plain-object keys, so `__proto__`,
  * `constructor` and the like are exported exactly like any other field.
  *
+ * Corrupt memory. Every record is bounds-checked before it is read, and its signature
+ * must describe its data exactly (registry.ts `checkedRecords`), so a scrape reads inside
+ * each entry's own cells. An entry that fails is left out of the families and reported
+ * once (a process warning; `usage().corruptRecords`); the scrape goes on.
+ *
  * Values: counters that count are exact bigints; counters converted to a base unit
  * (seconds) are doubles: a u64 total of ns divided by 1e9 (ms by 1e3), exact while the
  * total is below 2^53 ns (104 days of summed time), then within one part in 2^53.
@@ -46,11 +51,10 @@ import type { InProcessEventBus } from '../bus/event-bus.js';
 import type { CircuitBreaker } from '../breaker/index.js';
 import type { Counter } from '../counter-set.js';
 import { CounterSet } from '../counter-set.js';
-import { listRecords, usedBytes } from '../directory.js';
-import { InvalidOptionsError, describe } from '../errors.js';
+import { AtomicStatsError, InvalidOptionsError, describe } from '../errors.js';
 import { setGeometry } from '../layout.js';
 import { checkOptionsObject } from '../options.js';
-import type { StatsRegistry } from '../registry.js';
+import type { CheckedRecord, StatsRegistry } from '../registry.js';
 import { BUS_DTO_FIELDS, BUS_FIELDS, type BusField, STEP_FIELDS, SUBSCRIBER_FIELDS, foldBusOutcomes } from '../stats/fields.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -293,7 +297,7 @@ function view(registry: StatsRegistry, record: { name: string; dataOffset: numbe
   return fields.map((f) => set.counter(f));
 }
 
-function buildCache(registry: StatsRegistry, prefix: string, record: { name: string; signature: string; dataOffset: number; dataBytes: number }): RecordCache {
+function buildCache(registry: StatsRegistry, prefix: string, record: CheckedRecord): RecordCache {
   const skip: SkipCache = { type: 'skip', name: record.name };
   let d: Record<string, unknown>;
   try {
@@ -341,8 +345,12 @@ function buildCache(registry: StatsRegistry, prefix: string, record: { name: str
     let breaker: CircuitBreaker;
     try {
       breaker = registry.circuitBreaker(record.name, config as never);
-    } catch {
-      return skip; // a config this version refuses: not ours to export
+    } catch (e) {
+      // A config no valid breaker has (InvalidOptionsError), or a record that changed
+      // under us: the entry is corrupt, the scrape goes on.
+      if (!(e instanceof AtomicStatsError)) throw e;
+      registry.reportCorrupt(record, e);
+      return skip;
     }
     const plain = Object.freeze({ name: record.name });
     return {
@@ -362,10 +370,10 @@ export function collectFamilies(registry: StatsRegistry, options?: CollectOption
   const { prefix, buses } = checkCollectOptions(options);
   const cache = registryCache(registry, prefix);
   const out = new Families();
-  const records = listRecords(registry.views);
+  const records = registry.checkedRecords();
   // Always present, so an exporter registered on an empty registry still has families.
   out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', '{entry}', NO_LABELS, records.length, true);
-  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', 'By', NO_LABELS, usedBytes(registry.views), true);
+  out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', 'By', NO_LABELS, registry.directory.usedBytes(), true);
   for (const record of records) {
     let c = cache.records.get(record.offset);
     if (c === undefined || c.name !== record.name) {

@@ -228,7 +228,7 @@ export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKern
   let pair = cache.get(registry);
   if (pair === undefined) {
     if (registry.core !== undefined) {
-      // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
+      // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
       const x = registry.core as unknown as StatsCoreExports;
       // 'auto': atomic adds in Wasm, owned plain stores inlined in JS (backend-auto.ts says why).
       pair = [wasmKernels(x, false), registry.backend === 'auto' ? new JsOwnedKernels(registry.ops, registry.views.u8.buffer) : wasmKernels(x, true)];

@@ -1,0 +1,56 @@
+// Reading and corrupting a registry's shared memory from a test, as a buggy thread would.
+import type { StatsRegistry } from '../../src/index.js';
+import {
+  BLOCK,
+  HEADER_BYTES,
+  H_DIR_OFFSET,
+  H_DIR_SLOTS,
+  RECORD_HEAD_BYTES,
+  R_NAME_LEN,
+  alignUp,
+  directorySlotsFor,
+  setGeometry,
+} from '../../src/layout.js';
+
+export const i32Of = (r: StatsRegistry): Int32Array => new Int32Array(r.handle.memory.buffer);
+export const u8Of = (r: StatsRegistry): Uint8Array => new Uint8Array(r.handle.memory.buffer);
+
+/** A copy of every byte of the registry's memory. */
+export function bytesOf(r: StatsRegistry): Buffer {
+  return Buffer.from(u8Of(r).slice());
+}
+
+/** The directory slot and record offset of `name` (found by walking the slots, by bytes). */
+export function recordOf(r: StatsRegistry, name: string): { slot: number; offset: number } {
+  const i32 = i32Of(r);
+  const u8 = u8Of(r);
+  const want = Buffer.from(name, 'utf8');
+  const slots = directorySlotsFor(r.capacityBytes);
+  for (let k = 0; k < slots; k++) {
+    const p = i32[HEADER_BYTES / 4 + k]!;
+    if (p === 0) continue;
+    const len = i32[(p + R_NAME_LEN) / 4]!;
+    if (len === want.length && Buffer.compare(Buffer.from(u8.slice(p + RECORD_HEAD_BYTES, p + RECORD_HEAD_BYTES + len)), want) === 0) {
+      return { slot: k, offset: p };
+    }
+  }
+  throw new Error(`no record named ${name}`);
+}
+
+/** The header's directory offset and slot count as created (tests check they are not re-read). */
+export function headerWords(r: StatsRegistry): { dirOffset: number; dirSlots: number } {
+  const i32 = i32Of(r);
+  return { dirOffset: i32[H_DIR_OFFSET]!, dirSlots: i32[H_DIR_SLOTS]! };
+}
+
+/** First byte of the record area of a registry of this capacity. */
+export function recordsStart(capacity: number): number {
+  return alignUp(HEADER_BYTES + directorySlotsFor(capacity) * 4, BLOCK);
+}
+
+/** Bytes a published counter-set record takes, computed from the layout independently. */
+export function counterRecordBytes(name: string, fields: readonly string[], striped: boolean, stripes: number, kind = 'counters'): number {
+  const sig = JSON.stringify({ kind, fields: [...fields], striped });
+  const head = alignUp(RECORD_HEAD_BYTES + Buffer.byteLength(name) + Buffer.byteLength(sig), BLOCK);
+  return head + alignUp(setGeometry(fields.length, striped, stripes).dataBytes, BLOCK);
+}
