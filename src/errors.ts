@@ -83,6 +83,17 @@ export class UnsafeIntegerError extends AtomicStatsError {
   }
 }
 
+/**
+ * A method called on a registry object after its `close()` (or `[Symbol.dispose]()`).
+ * Handles opened through it before that keep working (on the shared stripe); open new
+ * ones through another registry object, e.g. a new `StatsRegistry.attach(handle)`.
+ */
+export class RegistryClosedError extends AtomicStatsError {
+  constructor() {
+    super('ERR_REGISTRY_CLOSED', 'this registry object was closed; attach again to open new entries');
+  }
+}
+
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;

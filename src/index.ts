@@ -1,5 +1,6 @@
 export { StatsRegistry } from './registry.js';
 export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry } from './registry.js';
+export type { RegistryUsage } from './registry.js';
 export { CounterSet } from './counter-set.js';
 export type { Counter } from './counter-set.js';
 export type { BackendKind } from './backend.js';
@@ -12,6 +13,7 @@ export {
   InvalidOptionsError,
   InvalidHandleError,
   UnsafeIntegerError,
+  RegistryClosedError,
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';

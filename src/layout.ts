@@ -2,10 +2,12 @@
  * Layout of a registry's shared memory. Every offset is in bytes from the start of the
  * one shared WebAssembly.Memory; both backends and every thread read the same numbers.
  *
- *   0      header (64 bytes): magic, layout version, capacity, stripe count, the slot
- *          counter that hands each attached thread its stripe, the bump pointer, where
- *          the directory is and how many slots it has
+ *   0      header (64 bytes): magic, layout version, capacity, stripe count, the count of
+ *          attachments made, the bump pointer, where the directory is and how many
+ *          slots it has, where the stripe-slot table is and how many entries it has
  *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
+ *   ...    stripe-slot table (128-byte aligned): one 16-byte entry per owned stripe, saying
+ *          which thread holds it (src/slots.ts)
  *   ...    records, bump-allocated upward, every one 128-byte aligned, never freed
  *
  * The memory is created with initial == maximum pages and never grown: every thread
@@ -15,7 +17,8 @@
  */
 
 export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
-export const LAYOUT_VERSION = 1;
+// 2: the stripe-slot table (owned stripes are handed back when their thread ends).
+export const LAYOUT_VERSION = 2;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */
@@ -23,10 +26,14 @@ export const H_MAGIC = 0;
 export const H_VERSION = 1;
 export const H_CAPACITY = 2;
 export const H_STRIPES = 3;
+/** Attachments made so far (create + every attach), in every thread; only ever grows. */
 export const H_NEXT_SLOT = 4;
 export const H_ALLOC_TOP = 5;
 export const H_DIR_OFFSET = 6;
 export const H_DIR_SLOTS = 7;
+/** Byte offset of the stripe-slot table, and its number of entries (== stripes). */
+export const H_SLOT_TABLE = 8;
+export const H_SLOT_COUNT = 9;
 export const HEADER_BYTES = 64;
 
 /**
@@ -57,6 +64,20 @@ export const DEFAULT_STRIPES = 16;
 export const MAX_STRIPES = 256;
 
 export const MAX_NAME_BYTES = 256;
+
+/**
+ * A stripe-slot table entry: 4 i32 words. Word 0 is the owner (0 free, threadId + 1
+ * held, -(threadId + 1) being claimed); words 1..3 the owner's nearest ancestor threads
+ * (threadId + 1 each, 0 for none). src/slots.ts explains the protocol.
+ */
+export const SLOT_ENTRY_WORDS = 4;
+export const SLOT_ENTRY_BYTES = SLOT_ENTRY_WORDS * 4;
+export const SLOT_ANCESTORS = SLOT_ENTRY_WORDS - 1;
+
+/** Where the stripe-slot table goes in a new registry: right after the directory. */
+export function slotTableOffset(dirSlots: number): number {
+  return alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+}
 
 export function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;

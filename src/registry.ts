@@ -3,15 +3,26 @@
  * (counter sets, stats structs, circuit breakers), usable from every worker thread.
  *
  * Threads and stripes. Every StatsRegistry object (the creator's, and each `attach`)
- * takes the next value of the header's slot counter. A thread whose slot is below the
- * registry's stripe count owns stripe `slot` of every striped set: it is that stripe's
- * only writer, so its updates are plain stores (assembly/counters.ts explains why that
- * is safe for readers). Slots are never handed back, because a terminated worker cannot
- * be told apart from a slow one, and a reused stripe with two writers would lose counts.
- * Attachments beyond the stripe count are still correct: they add atomically to the
- * set's shared stripe. Size `stripes` for the number of attachments a registry will see
- * over its lifetime (main thread + workers, including replacements).
- */
+ * claims the lowest free entry of the registry's stripe-slot table (src/slots.ts); the
+ * object that holds entry `slot` owns stripe `slot` of every striped set: it is that
+ * stripe's only writer, so its updates are plain stores (assembly/counters.ts explains
+ * why that is safe for readers). Handles read their stripe from a field fixed when they
+ * are opened, so nothing on a hot path ever asks who owns what.
+ *
+ * A stripe is handed back when its holder can no longer write it: on `close()` /
+ * `[Symbol.dispose]()` (after every handle opened through the object has been switched
+ * to the shared stripe), when its thread exits normally, or, for a terminated worker,
+ * when the thread that created the worker sees its 'exit' event (the worker has stopped
+ * by then). The next attachment takes the stripe over with its counts intact and
+ * continues the plain stores on the same cells. src/slots.ts has the protocol and the
+ * worst case (a terminated worker nobody watched keeps its stripe).
+ *
+ * Each registry object claims its own stripe, even two in one thread: an object is the
+ * unit that is closed, and its handles are the ones switched to the shared stripe. So
+ * attach once per thread and share the object. An attachment that finds every stripe
+ * held adds atomically to the sets' shared stripe for its whole life: still exact, only
+ * contended. `usage()` reports the stripes in use.
+  */
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
@@ -19,7 +30,7 @@ import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOpti
 import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
 import { type MemoryViews, type RecordInfo, countRecords, findOrCreate, listRecords, usedBytes, utf8 } from './directory.js';
-import { InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { InvalidHandleError, InvalidOptionsError, NameConflictError, RegistryClosedError } from './errors.js';
 import { checkOptionsObject } from './options.js';
 import {
   DEFAULT_CAPACITY_BYTES,
@@ -31,6 +42,8 @@ import {
   H_DIR_SLOTS,
   H_MAGIC,
   H_NEXT_SLOT,
+  H_SLOT_COUNT,
+  H_SLOT_TABLE,
   H_STRIPES,
   H_VERSION,
   BLOCK,
@@ -41,10 +54,13 @@ import {
   MAX_STRIPES,
   MIN_CAPACITY_BYTES,
   PAGE_BYTES,
+  SLOT_ENTRY_BYTES,
   alignUp,
   directorySlotsFor,
   setGeometry,
+  slotTableOffset,
 } from './layout.js';
+import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, unwatch, watch } from './slots.js';
 import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
 import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
@@ -157,23 +173,49 @@ function describeSignature(signature: string): string {
   }
 }
 
+/** What `registry.usage()` reports. */
+export interface RegistryUsage {
+  /** Bytes of the shared memory in use: header, directory, stripe-slot table, entries. */
+  readonly usedBytes: number;
+  readonly capacityBytes: number;
+  /** Entries in the directory. */
+  readonly entries: number;
+  /** Owned stripes per striped set. */
+  readonly stripes: number;
+  /** Owned stripes held now by registry objects of any thread (at most `stripes`). */
+  readonly slotsInUse: number;
+  /** Registry objects made on this memory so far (the creator and every attach, in every thread). */
+  readonly attachments: number;
+  /** Of those, the ones that found every stripe held and add to the shared stripe instead. */
+  readonly attachmentsWithoutStripe: number;
+}
+
+/**
+ * @internal Something opened through a registry object that writes its owned stripe:
+ * `retireStripe()` switches it to the shared stripe for good (see releaseStripe).
+ */
+export interface StripeWriter {
+  retireStripe(): void;
+}
+
+function isStripeWriter(v: unknown): v is StripeWriter {
+  return typeof v === 'object' && v !== null && typeof (v as Partial<StripeWriter>).retireStripe === 'function';
+}
+
 interface OpenEntry {
   readonly signature: string;
   readonly value: unknown;
 }
 
-export class StatsRegistry {
+export class StatsRegistry implements SlotHolder {
   /** The backend this thread uses. */
   readonly backend: BackendKind;
   /** Size of the shared memory in bytes. */
   readonly capacityBytes: number;
   /** Owned stripes per striped set. */
   readonly stripes: number;
-  /**
-   * This attachment's slot: it owns stripe `slot` of every striped set when
-   * `slot < stripes`, and otherwise adds to the sets' shared stripe.
-   */
-  readonly slot: number;
+  /** @internal This object's view of the stripe-slot table (src/slots.ts). */
+  readonly table: SlotTable;
   /** @internal */ readonly ops: CellOps;
   /**
    * @internal This thread's instance of the core on the registry's memory (wasm backend
@@ -184,6 +226,16 @@ export class StatsRegistry {
   private readonly memory: WebAssembly.Memory;
   private readonly module: WebAssembly.Module | undefined;
   private readonly open = new Map<string, OpenEntry>();
+  // The owned stripe (an index of the slot table), or -1. Read only when a handle is
+  // opened; handles keep their own copy, so no hot path reads it.
+  private owned: number;
+  private slotValue: number;
+  private isClosed = false;
+  // Everything opened through this object that writes the owned stripe, weakly: on
+  // release each is switched to the shared stripe before the slot is handed back.
+  private writers: WeakRef<StripeWriter>[] = [];
+  private writersAfterPrune = 0;
+  private readonly watched: WeakRef<SlotHolder>;
 
   private constructor(memory: WebAssembly.Memory, backend: BackendKind, module: WebAssembly.Module | undefined) {
     this.memory = memory;
@@ -194,7 +246,81 @@ export class StatsRegistry {
     this.module = module;
     this.core = backend === 'wasm' ? instantiateCore(module ?? coreModule(), memory) : undefined;
     this.ops = this.core !== undefined ? wasmCellOps(this.core) : jsCellOps(memory);
-    this.slot = Atomics.add(this.views.i32, H_NEXT_SLOT, 1);
+    const i32 = this.views.i32;
+    this.table = { i32, word: i32[H_SLOT_TABLE]! >>> 2, count: this.stripes };
+    Atomics.add(i32, H_NEXT_SLOT, 1);
+    this.owned = claimSlot(this.table);
+    // Without a stripe: a number >= stripes, distinct per such attachment (the table's
+    // trailer counts them), as before slots were reused.
+    this.slotValue = this.owned >= 0 ? this.owned : this.stripes + Atomics.add(i32, this.fallbackWord(), 1);
+    this.watched = watch(this);
+  }
+
+  // The trailer word after the table's entries: attachments that found every stripe held.
+  private fallbackWord(): number {
+    return this.table.word + this.table.count * (SLOT_ENTRY_BYTES / 4);
+  }
+
+  /**
+   * Which stripe this object owns: `0 <= slot < stripes` means stripe `slot` of every
+   * striped set (its plain-store writer); `slot >= stripes` means every stripe was held
+   * when it attached, so it adds atomically to the sets' shared stripe; `-1` means it
+   * holds no stripe any more (closed, or its thread is exiting).
+   */
+  get slot(): number {
+    return this.slotValue;
+  }
+
+  /** True once {@link close} has run. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Hands this object's stripe back for the next attachment (in any thread) to take over,
+   * counts intact. Every handle opened through this object keeps working: from now on it
+   * adds atomically to the shared stripe, so nothing it records is lost. Every method of
+   * the registry object then throws RegistryClosedError. Idempotent. Other registry
+   * objects on the same memory, in this thread or others, are not affected.
+   */
+  close(): void {
+    if (this.isClosed) return;
+    this.releaseStripe();
+    this.isClosed = true;
+    this.slotValue = -1;
+    unwatch(this.watched);
+  }
+
+  /** The same as {@link close}, for `using registry = StatsRegistry.attach(...)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * @internal Switches every handle to the shared stripe, then releases the slot (the
+   * order is what makes the handover safe: this thread writes the stripe no more).
+   */
+  releaseStripe(): void {
+    if (this.owned < 0) return;
+    for (const ref of this.writers) ref.deref()?.retireStripe();
+    this.writers = [];
+    releaseSlot(this.table, this.owned);
+    this.owned = -1;
+    this.slotValue = -1;
+  }
+
+  /** @internal Registers an object that writes this object's owned stripe (see releaseStripe). */
+  trackWriter(writer: StripeWriter): void {
+    if (this.owned < 0) return;
+    this.writers.push(new WeakRef(writer));
+    if (this.writers.length > 2 * this.writersAfterPrune + 64) {
+      this.writers = this.writers.filter((r) => r.deref() !== undefined);
+      this.writersAfterPrune = this.writers.length;
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new RegistryClosedError();
   }
 
   /** Creates a registry on a new shared memory. */
@@ -227,7 +353,11 @@ export class StatsRegistry {
     i32[H_STRIPES] = stripes;
     i32[H_DIR_OFFSET] = HEADER_BYTES;
     i32[H_DIR_SLOTS] = dirSlots;
-    i32[H_ALLOC_TOP] = alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+    const table = slotTableOffset(dirSlots);
+    i32[H_SLOT_TABLE] = table;
+    i32[H_SLOT_COUNT] = stripes;
+    // The entries, then one trailer entry (the count of attachments without a stripe).
+    i32[H_ALLOC_TOP] = alignUp(table + (stripes + 1) * SLOT_ENTRY_BYTES, BLOCK);
     // Magic last: a header with the magic is complete. (Other threads only see the
     // memory through a handle posted after this, which orders these writes anyway.)
     Atomics.store(i32, H_MAGIC, MAGIC);
@@ -256,6 +386,17 @@ export class StatsRegistry {
     if (i32[H_CAPACITY]! >>> 0 !== buffer.byteLength) {
       throw new InvalidHandleError(`header says ${i32[H_CAPACITY]! >>> 0} bytes but the memory has ${buffer.byteLength}`);
     }
+    // The slot table's place is fixed at creation; a bad one would make claims write
+    // anywhere, so it is checked once here and trusted after.
+    const stripes = i32[H_STRIPES]!;
+    const table = i32[H_SLOT_TABLE]!;
+    if (
+      !Number.isInteger(stripes) || stripes < 1 || stripes > MAX_STRIPES || (stripes & (stripes - 1)) !== 0 ||
+      i32[H_SLOT_COUNT] !== stripes ||
+      table % BLOCK !== 0 || table < HEADER_BYTES || table + (stripes + 1) * SLOT_ENTRY_BYTES > buffer.byteLength
+    ) {
+      throw new InvalidHandleError('corrupt stripe count or stripe-slot table in the memory header');
+    }
     if (h.module !== undefined && !isCoreModule(h.module)) {
       throw new InvalidHandleError('module is not the atomic-stats core');
     }
@@ -264,6 +405,7 @@ export class StatsRegistry {
 
   /** A structured-cloneable value to send to another thread; see {@link StatsRegistry.attach}. */
   get handle(): RegistryHandle {
+    this.checkOpen();
     return {
       type: 'atomic-stats/registry',
       layoutVersion: LAYOUT_VERSION,
@@ -278,6 +420,7 @@ export class StatsRegistry {
    * another striping, or a name used for another kind throws NameConflictError.
    */
   counters<const F extends string>(name: string, fields: readonly F[], options?: CounterSetOptions): CounterSet<F> {
+    this.checkOpen();
     checkName(name);
     checkFields(fields);
     const o = checkOptionsObject(options, ['striped'], 'options');
@@ -294,21 +437,25 @@ export class StatsRegistry {
    * (the README, "Circuit breaker"). Another config for the same name throws NameConflictError.
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
+    this.checkOpen();
     return openCircuitBreaker(this, name, config, options);
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
   stepExecutionStats(name: string, options?: StatsOptions): StepExecutionStats {
+    this.checkOpen();
     return openStepExecutionStats(this, name, options);
   }
 
   /** Gets or creates the event-bus stats `name` (striped by default); see EventBusStats. */
   eventBusStats(name: string, options?: StatsOptions): EventBusStats {
+    this.checkOpen();
     return openEventBusStats(this, name, options);
   }
 
   /** Gets or creates the completion-listener stats `name` (striped by default); see WorkerSubscriberStats. */
   workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
+    this.checkOpen();
     return openWorkerSubscriberStats(this, name, options);
   }
 
@@ -318,29 +465,47 @@ export class StatsRegistry {
    * only: no message to any worker. See `collectFamilies` for the naming.
    */
   collect(options?: CollectOptions): MetricFamily[] {
+    this.checkOpen();
     return collectFamilies(this, options);
   }
 
   /** The directory's entries, as any thread sees them now. */
   entries(): RegistryEntry[] {
+    this.checkOpen();
     return listRecords(this.views).map((r) => {
       const { kind, ...descriptor } = JSON.parse(r.signature) as Record<string, unknown>;
       return { name: r.name, kind: String(kind), descriptor };
     });
   }
 
-  /** Bytes of the shared memory in use (header, directory, entries) and in all. */
-  usage(): { usedBytes: number; capacityBytes: number; entries: number } {
+  /**
+   * Bytes of the shared memory in use (header, directory, slot table, entries) and in
+   * all, and how the stripes are shared out among attachments (every thread's).
+   */
+  usage(): RegistryUsage {
+    this.checkOpen();
     return {
       usedBytes: usedBytes(this.views),
       capacityBytes: this.capacityBytes,
       entries: countRecords(this.views),
+      ...this.stripeUsage(),
+    };
+  }
+
+  /** @internal The stripe part of usage(), without walking the directory (collect() uses it). */
+  stripeUsage(): Pick<RegistryUsage, 'stripes' | 'slotsInUse' | 'attachments' | 'attachmentsWithoutStripe'> {
+    const i32 = this.views.i32;
+    return {
+      stripes: this.stripes,
+      slotsInUse: slotsInUse(this.table),
+      attachments: Atomics.load(i32, H_NEXT_SLOT) >>> 0,
+      attachmentsWithoutStripe: Atomics.load(i32, this.fallbackWord()) >>> 0,
     };
   }
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
   ownedStripe(striped: boolean): number {
-    return striped && this.slot < this.stripes ? this.slot : -1;
+    return striped ? this.owned : -1;
   }
 
   /**
@@ -362,6 +527,7 @@ export class StatsRegistry {
       throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
     }
     const value = build(record.dataOffset);
+    if (isStripeWriter(value)) this.trackWriter(value);
     this.open.set(name, { signature, value });
     return value;
   }

@@ -58,9 +58,10 @@ export class InProcessEventBus {
   // call of a synchronous publish is a single call from publish() itself: every level of
   // JS call between them cost measurable time (the kernel is the only thing publish()
   // cannot inline, a Wasm export in particular).
-  private readonly k: StatsKernels;
-  private readonly ka: number;
-  private readonly kb: number;
+  // Not readonly: retireStripe() points them at the shared cells.
+  private k: StatsKernels;
+  private ka: number;
+  private kb: number;
 
   constructor(options: InProcessEventBusOptions) {
     const c: BusConfig = checkBusOptions(options);
@@ -76,6 +77,19 @@ export class InProcessEventBus {
     this.ka = w.a;
     this.kb = w.b;
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
+    c.registry.trackWriter(this);
+  }
+
+  /**
+   * @internal The registry object is handing its stripe back: take the stats' shared
+   * kernel from now on (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.stats.retireStripe();
+    const w = this.stats.publishWriter();
+    this.k = w.k;
+    this.ka = w.a;
+    this.kb = w.b;
   }
 
   /** A builder, as the original offered; `new InProcessEventBus(options)` does the same. */

@@ -16,7 +16,10 @@
  *   circuit breakers    <prefix>circuit_breaker_<field>_total    {name="<name>"}
  *                       <prefix>circuit_breaker_consecutive_failures, _half_open_calls,
  *                       _state (gauges; state 0 Closed, 1 Open, 2 HalfOpen)
- *   the registry        <prefix>registry_entries, <prefix>registry_used_bytes (gauges)
+ *   the registry        <prefix>registry_entries, <prefix>registry_used_bytes,
+ *                       <prefix>registry_stripes, <prefix>registry_stripes_in_use (gauges),
+ *                       <prefix>registry_attachments_total,
+ *                       <prefix>registry_attachments_without_stripe_total (counters)
  * Counters end in _total, and a field that starts with total_ has it moved to the end
  * (total_calls -> calls_total); gauges do not. Any other character of a name becomes '_'. Counter values are exact
  * bigints here; what an exporter does above 2^53 is its own (documented) business.
@@ -146,6 +149,11 @@ export function collectFamilies(registry: StatsRegistry, options: CollectOptions
   // whose collection discovers the entries created later.
   out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', {}, records.length);
   out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', {}, usedBytes(registry.views));
+  const u = registry.stripeUsage();
+  out.add(`${prefix}registry_stripes`, 'gauge', 'Owned stripes per striped entry.', {}, u.stripes);
+  out.add(`${prefix}registry_stripes_in_use`, 'gauge', 'Owned stripes held now by registry objects of any thread.', {}, u.slotsInUse);
+  out.add(`${prefix}registry_attachments_total`, 'counter', 'Registry objects made on this memory (create and every attach).', {}, BigInt(u.attachments));
+  out.add(`${prefix}registry_attachments_without_stripe_total`, 'counter', 'Attachments that found every stripe held and add to the shared stripe.', {}, BigInt(u.attachmentsWithoutStripe));
   for (const record of records) {
     let d: { kind?: string; fields?: string[]; striped?: boolean };
     try {

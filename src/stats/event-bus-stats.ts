@@ -65,9 +65,11 @@ function checkLive(live: unknown): EventBusLiveCounts {
  */
 export class EventBusStats {
   readonly name: string;
-  private readonly a: number;
-  private readonly b: number;
-  private readonly k: StatsKernels;
+  private a: number;
+  private b: number;
+  private k: StatsKernels;
+  // Kept for retireStripe(): where records go once the owned stripe is handed back.
+  private readonly placement: StatsPlacement<BusField>;
   private readonly sharedA: number;
   private readonly sharedK: StatsKernels;
   private readonly c: Readonly<Record<BusField, Counter>>;
@@ -78,6 +80,7 @@ export class EventBusStats {
     this.a = p.a;
     this.b = p.b;
     this.k = p.kernels;
+    this.placement = p;
     this.sharedA = p.sharedA;
     this.sharedK = p.sharedKernels;
     this.c = {
@@ -88,6 +91,17 @@ export class EventBusStats {
       ffi_channel_drops: p.set.counter('ffi_channel_drops'),
       ffi_channel_lagged: p.set.counter('ffi_channel_lagged'),
     };
+  }
+
+  /**
+   * @internal Records go to the shared cells from now on: the registry object this was
+   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.a = this.placement.sharedA;
+    this.b = 0;
+    this.k = this.placement.sharedKernels;
+    this.placement.set.retireStripe();
   }
 
   /** `total_events_dispatched += 1`. */
