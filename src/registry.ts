@@ -393,7 +393,8 @@ export class StatsRegistry implements SlotHolder {
     if (
       !Number.isInteger(stripes) || stripes < 1 || stripes > MAX_STRIPES || (stripes & (stripes - 1)) !== 0 ||
       i32[H_SLOT_COUNT] !== stripes ||
-      table % BLOCK !== 0 || table < HEADER_BYTES || table + (stripes + 1) * SLOT_ENTRY_BYTES > buffer.byteLength
+      table !== slotTableOffset(i32[H_DIR_SLOTS]! >>> 0) ||
+      table + (stripes + 1) * SLOT_ENTRY_BYTES > buffer.byteLength
     ) {
       throw new InvalidHandleError('corrupt stripe count or stripe-slot table in the memory header');
     }
