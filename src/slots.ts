@@ -135,6 +135,7 @@ export interface SlotHolder {
 }
 
 const holders = new Set<WeakRef<SlotHolder>>();
+let holdersAfterPrune = 0;
 let installed = false;
 
 /** Remembers a registry object of this thread for the hooks (weakly: it may be collected). */
@@ -142,6 +143,9 @@ export function watch(holder: SlotHolder): WeakRef<SlotHolder> {
   installHooks();
   const ref = new WeakRef(holder);
   holders.add(ref);
+  // Drop the collected ones now and then, so a thread that makes many registry objects
+  // (and never sees a worker exit) does not keep an ever-growing set.
+  if (holders.size > 2 * holdersAfterPrune + 64) holdersAfterPrune = live().length;
   return ref;
 }
 
