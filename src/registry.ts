@@ -252,7 +252,7 @@ export class StatsRegistry implements SlotHolder {
     this.owned = claimSlot(this.table);
     // Without a stripe: a number >= stripes, distinct per such attachment (the table's
     // trailer counts them), as before slots were reused.
-    this.slotValue = this.owned >= 0 ? this.owned : this.stripes + Atomics.add(i32, this.fallbackWord(), 1);
+    this.slotValue = this.owned >= 0 ? this.owned : this.stripes + (Atomics.add(i32, this.fallbackWord(), 1) >>> 0);
     this.watched = watch(this);
   }
 

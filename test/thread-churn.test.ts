@@ -394,14 +394,18 @@ describe('thread churn with real worker threads', () => {
     // The worker's creator is a relay thread that never attaches (it watches no memory),
     // so only the worker's own exit hook (or its close) can hand the stripe back.
     const r = StatsRegistry.create({ stripes: 2 });
-    const relay = start({ mode: 'relay', attach: false, child: { mode: 'count', handle: r.handle, backend: 'js', count: 1000, by: 3, end } });
+    const relay = start({ mode: 'relay', attach: false, child: { mode: 'count', handle: r.handle, backend: 'js', count: 1000, by: 3, end, exitInc: end !== 'close' } });
     const report = await relay.next();
     expect(report.slot).toBe(1);
     if (end === 'close') expect(report.closedSlot).toBe(-1);
     const exit = await relay.next();
     expect(exit.childExit).toBe(0);
     expect(r.usage().slotsInUse).toBe(1);
-    expect(r.counters('churn', ['n'], { striped: true }).snapshot()).toEqual({ n: 3000 });
+    // An exit listener that recorded after the stripe was handed back added to the shared stripe.
+    const exitInc = end !== 'close' ? 1 : 0;
+    expect(r.counters('churn', ['n'], { striped: true }).snapshot()).toEqual({ n: 3000 + exitInc });
+    expect(setCells(r, 'churn', 1).owned(1)).toBe(3000n);
+    expect(setCells(r, 'churn', 1).shared()).toBe(BigInt(exitInc));
     expect(StatsRegistry.attach(r.handle).slot).toBe(1);
     await relay.worker.terminate();
   });

@@ -18,6 +18,9 @@ if (d.mode === 'count') {
   // 'hold' (block until terminated; the count is done, so the total is exact).
   const registry = StatsRegistry.attach(d.handle, { backend: d.backend });
   const c = counter(registry);
+  // A listener of the application's that still records while the thread exits (the
+  // package's own listener, registered at import, has handed the stripe back by then).
+  if (d.exitInc) process.on('exit', () => c.inc());
   for (let i = 0; i < d.count; i++) c.add(d.by);
   const report = { slot: registry.slot, stripes: registry.stripes, threadId };
   if (d.end === 'close') {
