@@ -7,7 +7,8 @@
  *          slots it has, where the stripe-slot table is and how many entries it has
  *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
  *   ...    stripe-slot table (128-byte aligned): one 16-byte entry per owned stripe, saying
- *          which thread holds it (src/slots.ts)
+ *          which thread holds it (src/slots.ts), then a 16-byte trailer whose first word
+ *          counts the attachments that found every stripe held
  *   ...    records, bump-allocated upward, every one 128-byte aligned, never freed
  *
  * The memory is created with initial == maximum pages and never grown: every thread

@@ -364,7 +364,11 @@ export class StatsRegistry implements SlotHolder {
     return new StatsRegistry(memory, backend, backend === 'wasm' ? coreModule() : undefined);
   }
 
-  /** Attaches this thread to a registry created elsewhere, from its `handle`. */
+  /**
+   * Attaches this thread to a registry created elsewhere, from its `handle`. The new
+   * object takes a free stripe if there is one (see {@link slot}); attach once per thread
+   * and keep the object, or {@link close} it when done (docs/worker-pools.md).
+   */
   static attach(handle: RegistryHandle, options?: AttachOptions): StatsRegistry {
     const o = checkOptionsObject(options, ['backend'], 'options');
     const backend = checkBackend(o.backend);

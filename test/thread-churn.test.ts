@@ -1,6 +1,6 @@
 // Thread churn: owned stripes are handed back when their holder ends (close, dispose,
 // normal exit, termination seen by the creating thread) and taken over, counts intact.
-import { Worker } from 'node:worker_threads';
+import { Worker, threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../src/index.js';
 import { breakerGeometry } from '../src/breaker/layout.js';
 import { listRecords } from '../src/directory.js';
+import { releaseThread } from '../src/slots.js';
 import { H_SLOT_COUNT, H_SLOT_TABLE, cellAddresses, setGeometry, type SetGeometry } from '../src/layout.js';
 import { BACKENDS } from './helpers.js';
 import { testEvent } from './helpers/bus.js';
@@ -316,6 +317,61 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
       expect(() => StatsRegistry.attach(h), what).toThrow(InvalidHandleError);
       expect(Buffer.compare(Buffer.from(new Uint8Array(h.memory.buffer).slice()), before), what).toBe(0);
     }
+  });
+});
+
+describe('the stripe-slot table protocol', () => {
+  // Entries written by hand, as threads that are not this one would leave them.
+  const table = (count: number) => {
+    const r = StatsRegistry.create({ stripes: count, capacityBytes: 65536, backend: 'js' });
+    return { r, t: r.table, entry: (i: number) => [...r.table.i32.subarray(r.table.word + i * 4, r.table.word + i * 4 + 4)] };
+  };
+
+  it('a claim records this thread (threadId + 1) and its ancestors (none for the main thread)', () => {
+    const { entry } = table(4);
+    expect(entry(0)).toEqual([threadId + 1, 0, 0, 0]);
+    expect(entry(1)).toEqual([0, 0, 0, 0]);
+  });
+
+  it("a thread's end frees what it held, what it was claiming, and what its descendants held; nothing else", () => {
+    const { r, t, entry } = table(8);
+    const rows: [number, number, number, number][] = [
+      [101, 0, 0, 0], // 1: held by thread 100
+      [-201, 0, 0, 0], // 2: being claimed by thread 200
+      [301, 101, 0, 0], // 3: thread 300, a child of 100
+      [401, 501, 101, 0], // 4: thread 400, a grandchild of 100
+      [601, 0, 0, 0], // 5: thread 600, unrelated
+      [-701, 101, 0, 0], // 6: thread 700 claiming, its ancestor words not yet its own
+      [801, 901, 0, 0], // 7: thread 800, a child of 900
+    ];
+    rows.forEach((row, i) => t.i32.set(row, t.word + (i + 1) * 4));
+    expect(r.usage().slotsInUse).toBe(8);
+    expect(releaseThread(t, 100)).toBe(3);
+    expect([1, 3, 4].map((i) => entry(i)[0])).toEqual([0, 0, 0]);
+    expect([2, 5, 6, 7].map((i) => entry(i)[0])).toEqual([-201, 601, -701, 801]);
+    expect(releaseThread(t, 200)).toBe(1);
+    expect(releaseThread(t, 900)).toBe(1);
+    expect(releaseThread(t, 100)).toBe(0); // idempotent
+    expect(entry(0)[0]).toBe(threadId + 1); // this thread's own entry untouched
+    expect(r.usage().slotsInUse).toBe(3);
+    // The freed entries are claimed again, lowest first.
+    expect(StatsRegistry.attach(r.handle).slot).toBe(1);
+    expect(StatsRegistry.attach(r.handle).slot).toBe(2);
+  });
+
+  it('garbage in the table is never trusted: it only makes stripes look held', () => {
+    const { r, t } = table(4);
+    for (let i = 1; i < 4; i++) t.i32.set([0x7fffffff, -1, 0x12345678, -0x80000000], t.word + i * 4);
+    t.i32[t.word + 4 * 4] = -5; // the trailer count
+    const a = StatsRegistry.attach(r.handle);
+    expect(a.slot).toBeGreaterThanOrEqual(4);
+    expect(r.usage().slotsInUse).toBe(4);
+    const c = a.counters('c', ['n'], { striped: true }).counter('n');
+    c.add(9);
+    expect(c.value()).toBe(9);
+    expect(setCells(r, 'c', 1).shared()).toBe(9n);
+    a.close();
+    expect(r.usage().slotsInUse).toBe(4);
   });
 });
 
