@@ -16,10 +16,13 @@
  *
  * Claim: CAS word 0 from 0 to -(self + 1), store the ancestors, store self + 1. The
  * lowest free entry wins, so a registry's creator gets stripe 0 and attachments in one
- * thread get 0, 1, 2... as before. Every table access is a seq-cst Atomics operation, so
- * the previous owner's last plain stores to the stripe happen-before its release CAS,
- * which the new owner's claim CAS reads: the new owner starts from the cells exactly as
- * the old one left them (counts intact), and continues the plain stores on them.
+ * thread get 0, 1, 2... as before. Every table access is a seq-cst Atomics operation. When
+ * the owner releases, its last plain stores to the stripe precede its release CAS in its
+ * own program order; when the creator releases, they precede the worker's thread exit,
+ * which Node joins before it emits 'exit' (a join orders everything the thread did before
+ * whatever follows it). Either way they happen-before the release CAS, which the new
+ * owner's claim CAS reads: the new owner starts from the cells exactly as the old one
+ * left them (counts intact), and continues the plain stores on them.
  * (A previous owner terminated in the middle of a carry left a low word whose tag is one
  * behind its high word; the carry in assembly/counters.ts computes from the low word's
  * tag, not from the stored high, so the new owner continues that cell exactly too.)
