@@ -22,7 +22,7 @@
  * attach once per thread and share the object. An attachment that finds every stripe
  * held adds atomically to the sets' shared stripe for its whole life: still exact, only
  * contended. `usage()` reports the stripes in use.
-  */
+ */
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
