@@ -23,9 +23,9 @@
  * whatever follows it). Either way they happen-before the release CAS, which the new
  * owner's claim CAS reads: the new owner starts from the cells exactly as the old one
  * left them (counts intact), and continues the plain stores on them.
- * (A previous owner terminated in the middle of a carry left a low word whose tag is one
- * behind its high word; the carry in assembly/counters.ts computes from the low word's
- * tag, not from the stored high, so the new owner continues that cell exactly too.)
+ * (A previous owner terminated in the middle of a carry left a low word whose tag is up
+ * to 64 behind its high word; the carry in assembly/counters.ts computes from the low
+ * word's tag, not from the stored high, so the new owner continues that cell exactly.)
  *
  * Release, by whoever can prove the owner will not write again:
  *   1. the owner itself, in `registry.close()` / `[Symbol.dispose]()`, after switching
@@ -50,10 +50,10 @@
  * before the first registry are seen too. Ancestors come from Node's environment data
  * (worker_threads.setEnvironmentData), which every new Worker inherits from its creator.
  *
- * The worst case: a terminated worker whose creator is gone, is itself not watching (it
- * never loaded this package) or has dropped every registry object on that memory, and
- * whose ancestors within SLOT_ANCESTORS generations are all alive. Nobody is left who
- * can prove it stopped, so its stripe stays taken for the life of the registry; later
+ * The worst case: a worker is terminated and no live thread can prove it stopped. Its
+ * creator never loaded this package, or holds no registry object on that memory any
+ * more, or is itself gone and no watching thread saw an ancestor within SLOT_ANCESTORS
+ * generations end. Its stripe then stays taken for the life of the registry; later
  * attachments still count exactly, on the shared stripe.
  */
 import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
