@@ -76,11 +76,20 @@ export function sharedAdd(cell: u32, lo: u32, hi: u32): void {
 
 // ---- owned cells --------------------------------------------------------------------
 
-// The carry: `t` (< 2^31) is the new low part before reduction. Only the owner writes
-// `high`, so a plain load of it reads its own last store.
+// The carry: `t` (< 2^31) is the new low part before reduction, `w` the low word it was
+// computed from. Only the owner writes `high`, so a plain load of it reads the last store
+// to it. The new high is built on the high that `w`'s tag names, not on the stored one:
+// the two are equal for an owner that has written the stripe all along, but a stripe
+// taken over from a thread terminated between the two stores of a carry (src/slots.ts)
+// has a stored high up to 64 ahead of its low word's tag, and the tag is the one that
+// matches the low part. Building on it keeps the new owner's value exact; the high word
+// may then move back, which readers handle like any change (they retry, and the tag of
+// the low word they pair with it still places it). Once per 2^24 units: not a hot path.
 @inline
-function ownedCarry(low: u32, high: u32, t: u32): void {
-  const h = load<u64>(high) + <u64>(t >>> LOW_BITS);
+function ownedCarry(low: u32, high: u32, w: u32, t: u32): void {
+  const stored = load<u64>(high);
+  const d = <i32>(((w >>> LOW_BITS) - <u32>stored + 128) & 0xff) - 128;
+  const h = stored + <u64>(<i64>d) + <u64>(t >>> LOW_BITS);
   atomic.store<u64>(high, h);
   atomic.store<u32>(low, (<u32>h << LOW_BITS) | (t & LOW_MASK));
 }
@@ -91,7 +100,7 @@ export function ownedInc(low: u32, high: u32): void {
   if (t <= LOW_MASK) {
     store<u32>(low, (w & TAG_MASK) | t);
   } else {
-    ownedCarry(low, high, t);
+    ownedCarry(low, high, w, t);
   }
 }
 
@@ -102,7 +111,7 @@ export function ownedAdd(low: u32, high: u32, n: u32): void {
   if (t <= LOW_MASK) {
     store<u32>(low, (w & TAG_MASK) | t);
   } else {
-    ownedCarry(low, high, t);
+    ownedCarry(low, high, w, t);
   }
 }
 
@@ -162,5 +171,5 @@ export function readStriped64(sharedCell: u32, firstLow: u32, firstHigh: u32, st
 // Bumped whenever an export is added or changes meaning, or the host's layout changes; the host
 // refuses a module (e.g. from a handle made by another version) that disagrees.
 export function abiVersion(): i32 {
-  return 4;
+  return 5;
 }

@@ -43,7 +43,7 @@ class JsCellOps implements CellOps {
     const w = this.u32[i]!;
     const t = (w & 0xffffff) + 1;
     if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
-    else this.carry(i, high, t);
+    else this.carry(i, high, w, t);
   }
 
   ownedAdd(low: number, high: number, n: number): void {
@@ -51,13 +51,17 @@ class JsCellOps implements CellOps {
     const w = this.u32[i]!;
     const t = (w & 0xffffff) + n;
     if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
-    else this.carry(i, high, t);
+    else this.carry(i, high, w, t);
   }
 
-  // New high first, then the low word tagged with it (see assembly/counters.ts).
-  private carry(i: number, high: number, t: number): void {
+  // New high first, then the low word tagged with it, the new high built on the high that
+  // the low word `w`'s tag names (see ownedCarry in assembly/counters.ts: it matters for a
+  // stripe taken over from a thread terminated in the middle of a carry).
+  private carry(i: number, high: number, w: number, t: number): void {
     const j = high >>> 3;
-    const h = BigInt.asUintN(64, this.u64[j]! + BigInt(Math.floor(t / 0x1000000)));
+    const stored = this.u64[j]!;
+    const d = (((w >>> 24) - Number(stored & 0xffn) + 128) & 0xff) - 128;
+    const h = BigInt.asUintN(64, stored + BigInt(d) + BigInt(Math.floor(t / 0x1000000)));
     Atomics.store(this.u64, j, h);
     Atomics.store(this.u32, i, ((Number(h & 0xffn) << 24) | (t & LOW_MASK)) >>> 0);
   }

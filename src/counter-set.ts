@@ -157,6 +157,16 @@ export class CounterSet<F extends string = string> {
     this.byField = new Map(this.list.map((c) => [c.field, c]));
   }
 
+  /**
+   * @internal From now on every counter of this set adds atomically to the shared stripe
+   * (the registry object that owned its stripe is handing it back). An owned counter
+   * becomes a shared one in place: callers keep their references, and the hot methods
+   * stay free of any check. Idempotent.
+   */
+  retireStripe(): void {
+    for (const c of this.list) if (c instanceof OwnedCounter) Object.setPrototypeOf(c, SharedCounter.prototype);
+  }
+
   counter(field: F): Counter {
     const c = this.byField.get(field);
     if (c === undefined) throw new UnknownFieldError(this.name, field, this.fields);

@@ -76,8 +76,12 @@ import {
   R_KIND,
   R_NAME_LEN,
   R_SIG_LEN,
+  H_SLOT_COUNT,
+  H_SLOT_TABLE,
+  SLOT_ENTRY_BYTES,
   alignUp,
   directorySlotsFor,
+  slotTableOffset,
 } from './layout.js';
 
 export interface RecordInfo {
@@ -103,6 +107,8 @@ export interface DirectoryBounds {
   readonly dirOffset: number;
   readonly dirSlots: number;
   readonly recordsStart: number;
+  /** Byte offset of the stripe-slot table (slots.ts); it has `stripes` entries and a trailer. */
+  readonly slotTable: number;
 }
 
 const encoder = new TextEncoder();
@@ -147,11 +153,17 @@ export function readBounds(i32: Int32Array, byteLength: number): DirectoryBounds
   if (dirOffset !== HEADER_BYTES) return `directory offset ${dirOffset} is not ${HEADER_BYTES}`;
   const slots = directorySlotsFor(capacity);
   if (dirSlots !== slots) return `directory size ${dirSlots} is not the ${slots} slots of a ${capacity}-byte registry`;
-  const dirEnd = alignUp(dirOffset + dirSlots * 4, BLOCK);
-  if (recordsStart < dirEnd || recordsStart % BLOCK !== 0 || recordsStart > capacity) {
-    return `record area start ${recordsStart} is not a block boundary from ${dirEnd} to ${capacity}`;
+  // So do the slot table's (right after the directory) and size (one entry per stripe,
+  // then one trailer entry): a bad one would make stripe claims write anywhere.
+  const slotTable = i32[H_SLOT_TABLE]!;
+  if (slotTable !== slotTableOffset(dirSlots) || i32[H_SLOT_COUNT] !== stripes) {
+    return `stripe-slot table at ${slotTable} with ${i32[H_SLOT_COUNT]} entries is not the table of ${stripes} stripes after the directory`;
   }
-  return { capacity, stripes, dirOffset, dirSlots, recordsStart };
+  const tableEnd = alignUp(slotTable + (stripes + 1) * SLOT_ENTRY_BYTES, BLOCK);
+  if (recordsStart < tableEnd || recordsStart % BLOCK !== 0 || recordsStart > capacity) {
+    return `record area start ${recordsStart} is not a block boundary from ${tableEnd} to ${capacity}`;
+  }
+  return { capacity, stripes, dirOffset, dirSlots, recordsStart, slotTable };
 }
 
 // A record's head words, each read once and within bounds.

@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'ERR_CORRELATION_TIMEOUT'
   | 'ERR_COMPLETION_CONVERSION'
   | 'ERR_DUPLICATE_CORRELATION'
-  | 'ERR_SUBSCRIBER_CLOSED';
+  | 'ERR_SUBSCRIBER_CLOSED'
+  | 'ERR_REGISTRY_CLOSED';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];
@@ -166,6 +167,19 @@ export class UnsafeIntegerError extends AtomicStatsError {
       `"${setName}".${field} is above Number.MAX_SAFE_INTEGER and cannot be returned as a number without rounding; use the BigInt read`,
     );
     this.field = field;
+  }
+}
+
+/**
+ * A method called on a registry object after its `close()` (or `[Symbol.dispose]()`).
+ * Handles opened through it before that keep working (on the shared stripe); open new
+ * ones through another registry object, e.g. a new `StatsRegistry.attach(handle)`.
+ */
+export class RegistryClosedError extends AtomicStatsError {
+  static override readonly code = 'ERR_REGISTRY_CLOSED';
+  declare readonly code: 'ERR_REGISTRY_CLOSED';
+  constructor() {
+    super(RegistryClosedError.code, 'this registry object was closed; attach again to open new entries');
   }
 }
 

@@ -13,6 +13,7 @@ export {
   InvalidHandleError,
   CorruptRegistryError,
   UnsafeIntegerError,
+  RegistryClosedError,
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';

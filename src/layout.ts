@@ -2,20 +2,23 @@
  * Layout of a registry's shared memory. Every offset is in bytes from the start of the
  * one shared WebAssembly.Memory; both backends and every thread read the same numbers.
  *
- *   0      header (64 bytes): magic, layout version, capacity, stripe count, the slot
- *          counter that hands each attached thread its stripe, the bump pointer, where
- *          the directory is and how many slots it has, where the records start, and the
- *          bytes lost to creation races
+ *   0      header (64 bytes): magic, layout version, capacity, stripe count, the count of
+ *          attachments made, the bump pointer, where the directory is and how many slots
+ *          it has, where the stripe-slot table is and how many entries it has, where the
+ *          records start, and the bytes lost to creation races
  *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
+ *   ...    stripe-slot table (128-byte aligned): one 16-byte entry per owned stripe, saying
+ *          which thread holds it (src/slots.ts), then a 16-byte trailer whose first word
+ *          counts the attachments that found every stripe held
  *   ...    records, bump-allocated upward from H_RECORDS_START, every one 128-byte
  *          aligned, never freed once published
  *
- * Which header words are trusted. Capacity, stripes, the directory's place and size and
- * the start of the records are written once, before the handle exists; `attach` checks
- * them against each other and the memory's size, and every thread keeps its own copy
- * from then on (directory.ts), so a thread that later scribbles on the header cannot
- * move another thread's directory or record area. The bump pointer and the counters in
- * the header change at run time and are bounds-checked at every use.
+ * Which header words are trusted. Capacity, stripes, the directory's place and size, the
+ * slot table's place and size and the start of the records are written once, before the
+ * handle exists; `attach` checks them against each other and the memory's size, and every
+ * thread keeps its own copy from then on (directory.ts), so a thread that later scribbles
+ * on the header cannot move another thread's directory or record area. The bump pointer
+ * and the counters in the header change at run time and are bounds-checked at every use.
  *
  * The memory is created with initial == maximum pages and never grown: every thread
  * holds views of one SharedArrayBuffer, and growing would leave their views stale.
@@ -24,7 +27,8 @@
  */
 
 export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
-// 2: header words 10 (records start) and 11 (abandoned bytes); records checked on read.
+// 2: the stripe-slot table (words 8, 9: owned stripes are handed back when their thread
+// ends), header words 10 (records start) and 11 (abandoned bytes); records checked on read.
 export const LAYOUT_VERSION = 2;
 export const PAGE_BYTES = 65536;
 
@@ -33,11 +37,14 @@ export const H_MAGIC = 0;
 export const H_VERSION = 1;
 export const H_CAPACITY = 2;
 export const H_STRIPES = 3;
+/** Attachments made so far (create + every attach), in every thread; only ever grows. */
 export const H_NEXT_SLOT = 4;
 export const H_ALLOC_TOP = 5;
 export const H_DIR_OFFSET = 6;
 export const H_DIR_SLOTS = 7;
-// Words 8 and 9 are reserved for the stripe-slot table.
+/** Byte offset of the stripe-slot table, and its number of entries (== stripes). */
+export const H_SLOT_TABLE = 8;
+export const H_SLOT_COUNT = 9;
 /** First byte of the record area (the bump pointer's first value), fixed at creation. */
 export const H_RECORDS_START = 10;
 /**
@@ -94,6 +101,20 @@ export const MAX_NAME_BYTES = 256;
  * 64 characters) is about 4.4 KB.
  */
 export const MAX_SIGNATURE_BYTES = 8192;
+
+/**
+ * A stripe-slot table entry: 4 i32 words. Word 0 is the owner (0 free, threadId + 1
+ * held, -(threadId + 1) being claimed); words 1..3 the owner's nearest ancestor threads
+ * (threadId + 1 each, 0 for none). src/slots.ts explains the protocol.
+ */
+export const SLOT_ENTRY_WORDS = 4;
+export const SLOT_ENTRY_BYTES = SLOT_ENTRY_WORDS * 4;
+export const SLOT_ANCESTORS = SLOT_ENTRY_WORDS - 1;
+
+/** Where the stripe-slot table goes in a new registry: right after the directory. */
+export function slotTableOffset(dirSlots: number): number {
+  return alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+}
 
 export function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;

@@ -3,14 +3,25 @@
  * (counter sets, stats structs, circuit breakers), usable from every worker thread.
  *
  * Threads and stripes. Every StatsRegistry object (the creator's, and each `attach`)
- * takes the next value of the header's slot counter. A thread whose slot is below the
- * registry's stripe count owns stripe `slot` of every striped set: it is that stripe's
- * only writer, so its updates are plain stores (assembly/counters.ts explains why that
- * is safe for readers). Slots are never handed back, because a terminated worker cannot
- * be told apart from a slow one, and a reused stripe with two writers would lose counts.
- * Attachments beyond the stripe count are still correct: they add atomically to the
- * set's shared stripe. Size `stripes` for the number of attachments a registry will see
- * over its lifetime (main thread + workers, including replacements).
+ * claims the lowest free entry of the registry's stripe-slot table (src/slots.ts); the
+ * object that holds entry `slot` owns stripe `slot` of every striped set: it is that
+ * stripe's only writer, so its updates are plain stores (assembly/counters.ts explains
+ * why that is safe for readers). Handles read their stripe from a field fixed when they
+ * are opened, so nothing on a hot path ever asks who owns what.
+ *
+ * A stripe is handed back when its holder can no longer write it: on `close()` /
+ * `[Symbol.dispose]()` (after every handle opened through the object has been switched
+ * to the shared stripe), when its thread exits normally, or, for a terminated worker,
+ * when the thread that created the worker sees its 'exit' event (the worker has stopped
+ * by then). The next attachment takes the stripe over with its counts intact and
+ * continues the plain stores on the same cells. src/slots.ts has the protocol and the
+ * worst case (a terminated worker nobody watched keeps its stripe).
+ *
+ * Each registry object claims its own stripe, even two in one thread: an object is the
+ * unit that is closed, and its handles are the ones switched to the shared stripe. So
+ * attach once per thread and share the object. An attachment that finds every stripe
+ * held adds atomically to the sets' shared stripe for its whole life: still exact, only
+ * contended. `usage()` reports the stripes in use.
  */
 import { availableParallelism } from 'node:os';
 import type { BackendKind, CellOps } from './backend.js';
@@ -21,7 +32,7 @@ import { wasmCellOps } from './backend-wasm.js';
 import { autoCellOps } from './backend-auto.js';
 import { CounterSet } from './counter-set.js';
 import { Directory, type DirectoryBounds, type MemoryViews, type RecordInfo, readBounds, utf8 } from './directory.js';
-import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, InvalidOptionsError, NameConflictError } from './errors.js';
+import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, InvalidOptionsError, NameConflictError, RegistryClosedError } from './errors.js';
 import { breakerGeometry } from './breaker/layout.js';
 import { checkOptionsObject } from './options.js';
 import {
@@ -34,6 +45,8 @@ import {
   H_MAGIC,
   H_NEXT_SLOT,
   H_RECORDS_START,
+  H_SLOT_COUNT,
+  H_SLOT_TABLE,
   H_STRIPES,
   H_VERSION,
   BLOCK,
@@ -44,11 +57,14 @@ import {
   MAX_STRIPES,
   MIN_CAPACITY_BYTES,
   PAGE_BYTES,
+  SLOT_ENTRY_BYTES,
   alignUp,
   directorySlotsFor,
   defaultStripes,
   setGeometry,
+  slotTableOffset,
 } from './layout.js';
+import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, unwatch, watch } from './slots.js';
 import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize } from './wasm-module.js';
 import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
@@ -111,7 +127,7 @@ export interface CounterSetOptions {
 
 /** How much of the shared memory is in use, as `usage()` reports it. */
 export interface RegistryUsage {
-  /** Bytes handed out so far: header, directory, entries, and abandoned bytes. */
+  /** Bytes handed out so far: header, directory, stripe-slot table, entries, and abandoned bytes. */
   readonly usedBytes: number;
   readonly capacityBytes: number;
   /**
@@ -130,6 +146,14 @@ export interface RegistryUsage {
    * layout's bounds) and skipped; each is reported once with a process warning.
    */
   readonly corruptRecords: number;
+  /** Owned stripes per striped set. */
+  readonly stripes: number;
+  /** Owned stripes held now by registry objects of any thread (at most `stripes`). */
+  readonly slotsInUse: number;
+  /** Registry objects made on this memory so far (the creator and every attach, in every thread). */
+  readonly attachments: number;
+  /** Of those, the ones that found every stripe held and add to the shared stripe instead. */
+  readonly attachmentsWithoutStripe: number;
 }
 
 /** One entry of the directory, as `entries()` lists it. */
@@ -242,23 +266,33 @@ function describeSignature(signature: string): string {
   }
 }
 
+
+/**
+ * @internal Something opened through a registry object that writes its owned stripe:
+ * `retireStripe()` switches it to the shared stripe for good (see releaseStripe).
+ */
+export interface StripeWriter {
+  retireStripe(): void;
+}
+
+function isStripeWriter(v: unknown): v is StripeWriter {
+  return typeof v === 'object' && v !== null && typeof (v as Partial<StripeWriter>).retireStripe === 'function';
+}
+
 interface OpenEntry {
   readonly signature: string;
   readonly value: unknown;
 }
 
-export class StatsRegistry {
+export class StatsRegistry implements SlotHolder {
   /** The backend this thread uses. */
   readonly backend: BackendKind;
   /** Size of the shared memory in bytes. */
   readonly capacityBytes: number;
   /** Owned stripes per striped set. */
   readonly stripes: number;
-  /**
-   * This attachment's slot: it owns stripe `slot` of every striped set when
-   * `slot < stripes`, and otherwise adds to the sets' shared stripe.
-   */
-  readonly slot: number;
+  /** @internal This object's view of the stripe-slot table (src/slots.ts). */
+  readonly table: SlotTable;
   /** @internal */ readonly ops: CellOps;
   /**
    * @internal This thread's instance of the core on the registry's memory (wasm backend
@@ -270,6 +304,16 @@ export class StatsRegistry {
   readonly directory: Directory;
   private readonly memory: WebAssembly.Memory;
   private readonly open = new Map<string, OpenEntry>();
+  // The owned stripe (an index of the slot table), or -1. Read only when a handle is
+  // opened; handles keep their own copy, so no hot path reads it.
+  private owned: number;
+  private slotValue: number;
+  private isClosed = false;
+  // Everything opened through this object that writes the owned stripe, weakly: on
+  // release each is switched to the shared stripe before the slot is handed back.
+  private writers: WeakRef<StripeWriter>[] = [];
+  private writersAfterPrune = 0;
+  private readonly watched: WeakRef<SlotHolder>;
 
   private constructor(memory: WebAssembly.Memory, backend: BackendKind, bounds: DirectoryBounds) {
     this.memory = memory;
@@ -282,7 +326,82 @@ export class StatsRegistry {
     // that came in a handle (wasm-module.ts explains why that costs little).
     this.core = backend !== 'js' ? instantiateCore(coreModule(), memory) : undefined;
     this.ops = this.core === undefined ? jsCellOps(memory) : backend === 'auto' ? autoCellOps(this.core, memory) : wasmCellOps(this.core);
-    this.slot = Atomics.add(this.views.i32, H_NEXT_SLOT, 1);
+    const i32 = this.views.i32;
+    // The table's place was checked once, with the other fixed header fields (readBounds).
+    this.table = { i32, word: bounds.slotTable >>> 2, count: this.stripes };
+    Atomics.add(i32, H_NEXT_SLOT, 1);
+    this.owned = claimSlot(this.table);
+    // Without a stripe: a number >= stripes, distinct per such attachment (the table's
+    // trailer counts them), as before slots were reused.
+    this.slotValue = this.owned >= 0 ? this.owned : this.stripes + (Atomics.add(i32, this.fallbackWord(), 1) >>> 0);
+    this.watched = watch(this);
+  }
+
+  // The trailer word after the table's entries: attachments that found every stripe held.
+  private fallbackWord(): number {
+    return this.table.word + this.table.count * (SLOT_ENTRY_BYTES / 4);
+  }
+
+  /**
+   * Which stripe this object owns: `0 <= slot < stripes` means stripe `slot` of every
+   * striped set (its plain-store writer); `slot >= stripes` means every stripe was held
+   * when it attached, so it adds atomically to the sets' shared stripe; `-1` means it
+   * holds no stripe any more (closed, or its thread is exiting).
+   */
+  get slot(): number {
+    return this.slotValue;
+  }
+
+  /** True once {@link close} has run. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Hands this object's stripe back for the next attachment (in any thread) to take over,
+   * counts intact. Every handle opened through this object keeps working: from now on it
+   * adds atomically to the shared stripe, so nothing it records is lost. Every method of
+   * the registry object then throws RegistryClosedError. Idempotent. Other registry
+   * objects on the same memory, in this thread or others, are not affected.
+   */
+  close(): void {
+    if (this.isClosed) return;
+    this.releaseStripe();
+    this.isClosed = true;
+    this.slotValue = -1;
+    unwatch(this.watched);
+  }
+
+  /** The same as {@link close}, for `using registry = StatsRegistry.attach(...)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * @internal Switches every handle to the shared stripe, then releases the slot (the
+   * order is what makes the handover safe: this thread writes the stripe no more).
+   */
+  releaseStripe(): void {
+    if (this.owned < 0) return;
+    for (const ref of this.writers) ref.deref()?.retireStripe();
+    this.writers = [];
+    releaseSlot(this.table, this.owned);
+    this.owned = -1;
+    this.slotValue = -1;
+  }
+
+  /** @internal Registers an object that writes this object's owned stripe (see releaseStripe). */
+  trackWriter(writer: StripeWriter): void {
+    if (this.owned < 0) return;
+    this.writers.push(new WeakRef(writer));
+    if (this.writers.length > 2 * this.writersAfterPrune + 64) {
+      this.writers = this.writers.filter((r) => r.deref() !== undefined);
+      this.writersAfterPrune = this.writers.length;
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new RegistryClosedError();
   }
 
   /** Creates a registry on a new shared memory. */
@@ -315,7 +434,11 @@ export class StatsRegistry {
     i32[H_STRIPES] = stripes;
     i32[H_DIR_OFFSET] = HEADER_BYTES;
     i32[H_DIR_SLOTS] = dirSlots;
-    i32[H_ALLOC_TOP] = alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+    const table = slotTableOffset(dirSlots);
+    i32[H_SLOT_TABLE] = table;
+    i32[H_SLOT_COUNT] = stripes;
+    // The entries, then one trailer entry (the count of attachments without a stripe).
+    i32[H_ALLOC_TOP] = alignUp(table + (stripes + 1) * SLOT_ENTRY_BYTES, BLOCK);
     // The records start where the bump pointer starts, whatever lies before it.
     i32[H_RECORDS_START] = i32[H_ALLOC_TOP]!;
     // Magic last: a header with the magic is complete. (Other threads only see the
@@ -325,7 +448,11 @@ export class StatsRegistry {
     return new StatsRegistry(memory, backend, bounds);
   }
 
-  /** Attaches this thread to a registry created elsewhere, from its `handle`. */
+  /**
+   * Attaches this thread to a registry created elsewhere, from its `handle`. The new
+   * object takes a free stripe if there is one (see {@link slot}); attach once per thread
+   * and keep the object, or {@link close} it when done (docs/worker-pools.md).
+   */
   static attach(handle: RegistryHandle, options?: AttachOptions): StatsRegistry {
     const o = checkOptionsObject(options, ['backend'], 'options');
     const backend = checkBackend(o.backend);
@@ -361,6 +488,7 @@ export class StatsRegistry {
 
   /** A structured-cloneable value to send to another thread; see {@link StatsRegistry.attach}. */
   get handle(): RegistryHandle {
+    this.checkOpen();
     return {
       type: 'atomic-stats/registry',
       layoutVersion: LAYOUT_VERSION,
@@ -375,6 +503,7 @@ export class StatsRegistry {
    * another striping, or a name used for another kind throws NameConflictError.
    */
   counters<const F extends string>(name: string, fields: readonly F[], options?: CounterSetOptions): CounterSet<F> {
+    this.checkOpen();
     checkName(name);
     checkFields(fields);
     const o = checkOptionsObject(options, ['striped'], 'options');
@@ -391,21 +520,25 @@ export class StatsRegistry {
    * (the README, "Circuit breaker"). Another config for the same name throws NameConflictError.
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
+    this.checkOpen();
     return openCircuitBreaker(this, name, config, options);
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
   stepExecutionStats(name: string, options?: StatsOptions): StepExecutionStats {
+    this.checkOpen();
     return openStepExecutionStats(this, name, options);
   }
 
   /** Gets or creates the event-bus stats `name` (striped by default); see EventBusStats. */
   eventBusStats(name: string, options?: StatsOptions): EventBusStats {
+    this.checkOpen();
     return openEventBusStats(this, name, options);
   }
 
   /** Gets or creates the completion-listener stats `name` (striped by default); see WorkerSubscriberStats. */
   workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
+    this.checkOpen();
     return openWorkerSubscriberStats(this, name, options);
   }
 
@@ -415,6 +548,7 @@ export class StatsRegistry {
    * only: no message to any worker. See `collectFamilies` for the naming.
    */
   collect(options?: CollectOptions): MetricFamily[] {
+    this.checkOpen();
     return collectFamilies(this, options);
   }
 
@@ -423,14 +557,17 @@ export class StatsRegistry {
    * memory are corrupt are left out (see `usage().corruptRecords`).
    */
   entries(): RegistryEntry[] {
+    this.checkOpen();
     return this.checkedRecords().map((r) => ({ name: r.name, kind: r.kindName, descriptor: r.descriptor }));
   }
 
   /**
-   * Bytes of the shared memory in use (header, directory, entries) and in all, and how
-   * many entries there are. Checks every entry's bounds but decodes none.
+   * Bytes of the shared memory in use (header, directory, slot table, entries) and in
+   * all, how many entries there are, and how the stripes are shared out among
+   * attachments (every thread's). Checks every entry's bounds but decodes none.
    */
   usage(): RegistryUsage {
+    this.checkOpen();
     const entries = this.directory.count();
     return {
       usedBytes: this.directory.usedBytes(),
@@ -438,6 +575,18 @@ export class StatsRegistry {
       entries,
       abandonedBytes: this.directory.abandonedBytes(),
       corruptRecords: this.directory.corruptRecords(),
+      ...this.stripeUsage(),
+    };
+  }
+
+  /** @internal The stripe part of usage(), without walking the directory (collect() uses it). */
+  stripeUsage(): Pick<RegistryUsage, 'stripes' | 'slotsInUse' | 'attachments' | 'attachmentsWithoutStripe'> {
+    const i32 = this.views.i32;
+    return {
+      stripes: this.stripes,
+      slotsInUse: slotsInUse(this.table),
+      attachments: Atomics.load(i32, H_NEXT_SLOT) >>> 0,
+      attachmentsWithoutStripe: Atomics.load(i32, this.fallbackWord()) >>> 0,
     };
   }
 
@@ -470,9 +619,7 @@ export class StatsRegistry {
 
   /** @internal This thread's owned stripe for a set, or -1 to use the shared stripe. */
   ownedStripe(striped: boolean): number {
-    // The slot came from a counter in shared memory: a negative one (written by some
-    // thread) means no owned stripe, like a slot beyond the stripe count.
-    return striped && this.slot >= 0 && this.slot < this.stripes ? this.slot : -1;
+    return striped ? this.owned : -1;
   }
 
   /**
@@ -507,6 +654,7 @@ export class StatsRegistry {
       throw new CorruptRegistryError(name, `its record holds ${record.dataBytes} data bytes of kind ${record.kind}, where it needs ${dataBytes} of kind ${KIND_CODES[kind]}`);
     }
     const value = build(record.dataOffset);
+    if (isStripeWriter(value)) this.trackWriter(value);
     this.open.set(name, { signature, value });
     return value;
   }

@@ -65,14 +65,14 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     expect(report.hit).toBe(2000);
     expect(report.entries).toBe(0);
     expect(report.gaugeEntries).toBe(0);
-    expect(report.familyCount).toBe(2); // the two registry gauges
+    expect(report.familyCount).toBe(6); // the registry's own families (entries, bytes, stripes, attachments)
     expect(report.usage).toMatchObject({ entries: 0, corruptRecords: 2000 });
     expect(report.again.entries).toBe(0);
     expect(report.warnings).toBe(1); // one line for all 2000 records, and not again
     expect(report.warningText).toContain('skipped 2000 corrupt registry records');
     // This thread too: nothing listed, nothing thrown.
     expect(r.entries()).toEqual([]);
-    expect(r.collect()).toHaveLength(2);
+    expect(r.collect()).toHaveLength(6); // only the registry's own families
   });
 
   it('a garbage signature JSON in some records', async () => {
@@ -84,7 +84,7 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     });
     expect(report.hit).toBe(10);
     expect(report.entries).toBe(90);
-    expect(report.familyCount).toBe(2 + 90); // the registry gauges, one family per sound set
+    expect(report.familyCount).toBe(6 + 90); // the registry's own families, one family per sound set
     expect(report.usage.corruptRecords).toBe(10);
   });
 

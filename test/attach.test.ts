@@ -9,6 +9,9 @@ import {
   H_DIR_SLOTS,
   H_MAGIC,
   H_NEXT_SLOT,
+  H_SLOT_COUNT,
+  H_SLOT_TABLE,
+  SLOT_ENTRY_BYTES,
   H_RECORDS_START,
   H_STRIPES,
   LAYOUT_VERSION,
@@ -73,7 +76,7 @@ describe('attach checks the memory before reading it', () => {
     ['a directory size of 0', (i32: Int32Array) => (i32[H_DIR_SLOTS] = 0), /directory size/],
     ['a directory size too small for the capacity', (i32: Int32Array) => (i32[H_DIR_SLOTS] = 64), /directory size/],
     ['records starting inside the directory', (i32: Int32Array) => (i32[H_RECORDS_START] = 128), /record area/],
-    ['records starting off a block', (i32: Int32Array) => (i32[H_RECORDS_START] = recordsStart(1 << 20) + 4), /record area/],
+    ['records starting off a block', (i32: Int32Array) => (i32[H_RECORDS_START] = recordsStart(1 << 20, i32[H_STRIPES]!) + 4), /record area/],
     ['records starting beyond the memory', (i32: Int32Array) => (i32[H_RECORDS_START] = (1 << 20) + BLOCK), /record area/],
   ])('refuses a header with %s', (_, patch, message) => {
     const { h } = made();
@@ -183,10 +186,14 @@ describe("attach never runs a handle's module", () => {
     new WebAssembly.Instance(twin, { env: { memory: probe } });
     expect(new Int32Array(probe.buffer)[0]).toBe(0);
 
-    // Every byte as it was, but the slot counter that attaching moves.
+    // Every byte as it was, but the attachment counter and the stripe-slot table, which
+    // attaching moves (it claims a stripe).
     const withoutSlotCounter = () => {
       const b = bytesOf(r);
       b.fill(0, H_NEXT_SLOT * 4, H_NEXT_SLOT * 4 + 4);
+      const i32 = new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+      const table = i32[H_SLOT_TABLE]!;
+      b.fill(0, table, table + (i32[H_SLOT_COUNT]! + 1) * SLOT_ENTRY_BYTES);
       return b;
     };
     const before = withoutSlotCounter();

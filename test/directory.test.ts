@@ -16,6 +16,7 @@ import {
   H_DIR_SLOTS,
   H_MAGIC,
   H_NEXT_SLOT,
+  H_SLOT_TABLE,
   H_RECORDS_START,
   H_STRIPES,
   H_VERSION,
@@ -200,7 +201,7 @@ describe('corrupt records are skipped by every listing and reported once', () =>
     const capacity = 1 << 20;
     const r = StatsRegistry.create({ capacityBytes: capacity });
     const i32 = i32Of(r);
-    const rs = recordsStart(capacity);
+    const rs = recordsStart(capacity, r.stripes);
     // Every slot points at a record 128 bytes after the previous one, each claiming a
     // signature of 8192 bytes: each head passes the bounds checks alone, and decoding
     // them all would read about 1000 x 8 KiB from a 1 MiB memory.
@@ -275,12 +276,17 @@ describe('the header is read once, at attach', () => {
     expect(() => StatsRegistry.attach(r.handle)).toThrow(/directory offset/);
   });
 
-  it('a corrupted slot counter never steers writes outside a set', () => {
+  it('a corrupted attachment counter or stripe-slot table never steers writes outside a set', () => {
     const r = StatsRegistry.create({ capacityBytes: 1 << 20, stripes: 4 });
     r.counters('before', ['v']).counter('v').add(1);
-    i32Of(r)[H_NEXT_SLOT] = -3;
+    const i32 = i32Of(r);
+    i32[H_NEXT_SLOT] = -3;
+    // Garbage in every entry of the slot table and in its trailer (the count of
+    // attachments without a stripe): every stripe looks held.
+    const table = i32[H_SLOT_TABLE]! >>> 2;
+    for (let w = 0; w < (r.stripes + 1) * 4; w++) i32[table + w] = -7;
     const a = StatsRegistry.attach(r.handle);
-    expect(a.slot).toBe(-3);
+    expect(a.slot).toBeGreaterThanOrEqual(r.stripes); // no owned stripe: atomic adds to the shared one
     const set = a.counters('s', ['v'], { striped: true });
     r.counters('after', ['v']).counter('v').add(2);
     const around = () => [r.counters('before', ['v']).snapshot(), r.counters('after', ['v']).snapshot(), fixedHeader(r)];
@@ -306,7 +312,7 @@ describe('the header is read once, at attach', () => {
     // Existing entries are still found (no allocation needed).
     expect(StatsRegistry.attach(r.handle).counters('a', ['v']).counter('v').value()).toBe(3);
     const u = r.usage();
-    expect(u.usedBytes).toBeGreaterThanOrEqual(recordsStart(1 << 20));
+    expect(u.usedBytes).toBeGreaterThanOrEqual(recordsStart(1 << 20, r.stripes));
     expect(u.usedBytes).toBeLessThanOrEqual(1 << 20);
   });
 });
@@ -353,7 +359,7 @@ describe('a refused call allocates nothing', () => {
     const stripes = 4;
     const registry = StatsRegistry.create({ capacityBytes, stripes });
     const start = registry.usage().usedBytes;
-    expect(start).toBe(recordsStart(capacityBytes));
+    expect(start).toBe(recordsStart(capacityBytes, stripes));
     const names = Array.from({ length: 150 }, (_, i) => `race.${i}`);
     const WORKERS = 6;
     const results = await runWorkers<{ fields: string[]; outcome: Record<string, string> }>('create-race.mjs', WORKERS, (i) => ({

@@ -28,6 +28,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['InvalidOptionsError', new m.InvalidOptionsError('o', 'bad')],
     ['InvalidHandleError', new m.InvalidHandleError('bad')],
     ['CorruptRegistryError', new m.CorruptRegistryError('n', 'bad')],
+    ['RegistryClosedError', new m.RegistryClosedError()],
     ['UnsafeIntegerError', new m.UnsafeIntegerError('s', 'f')],
     ['CircuitOpenError', new m.CircuitOpenError(breaker, 'Open')],
     ['InvalidPatternError', new m.InvalidPatternError('', 'empty')],

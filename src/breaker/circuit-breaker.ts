@@ -32,6 +32,8 @@ export interface BreakerBinding {
   readonly i32: Int32Array;
   readonly counters: CounterSet<CounterField>;
   readonly watcher: StateWatcher;
+  /** Registers every breaker object made on this binding with its registry object (see retireStripe). */
+  readonly track: (breaker: CircuitBreaker) => void;
 }
 
 function checkDuration(d: unknown): asserts d is number {
@@ -71,7 +73,8 @@ export class CircuitBreaker {
   private readonly i32: Int32Array;
   /** Index of the state word in `i32`. */
   private readonly word: number;
-  private readonly stripe: number;
+  // Not readonly: retireStripe() sets it to 0 (the shared stripe).
+  private stripe: number;
   private readonly successThreshold: number;
   private readonly failureThreshold: number;
   private readonly timeoutMs: number;
@@ -93,6 +96,16 @@ export class CircuitBreaker {
     this.failureThreshold = binding.config.failureThreshold;
     this.timeoutMs = binding.config.timeoutMs;
     this.clock = clock;
+    binding.track(this);
+  }
+
+  /**
+   * @internal Counts go to the shared stripe from now on: the registry object this was
+   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.stripe = 0;
+    this.binding.counters.retireStripe();
   }
 
   /** @internal The same breaker seen through another clock. */

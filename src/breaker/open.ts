@@ -52,6 +52,7 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
       i32: registry.views.i32,
       counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
       watcher: new StateWatcher(registry.views.i32, dataOffset),
+      track: (b) => registry.trackWriter(b),
     };
     return new CircuitBreaker(binding, monotonicClock);
   });

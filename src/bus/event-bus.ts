@@ -64,6 +64,15 @@ export class InProcessEventBus {
     this.record = c.recordStats;
     this.stats = c.registry.eventBusStats(c.name);
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
+    c.registry.trackWriter(this);
+  }
+
+  /**
+   * @internal The registry object is handing its stripe back: take the stats' shared
+   * kernel from now on (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.stats.retireStripe();
   }
 
   /** A builder, as the original offered; `new InProcessEventBus(options)` does the same. */

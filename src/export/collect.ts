@@ -374,6 +374,11 @@ export function collectFamilies(registry: StatsRegistry, options?: CollectOption
   // Always present, so an exporter registered on an empty registry still has families.
   out.add(`${prefix}registry_entries`, 'gauge', 'Entries in the shared directory.', '{entry}', NO_LABELS, records.length, true);
   out.add(`${prefix}registry_used_bytes`, 'gauge', 'Bytes of the shared memory in use.', 'By', NO_LABELS, registry.directory.usedBytes(), true);
+  const u = registry.stripeUsage();
+  out.add(`${prefix}registry_stripes`, 'gauge', 'Owned stripes per striped entry.', '{stripe}', NO_LABELS, u.stripes, true);
+  out.add(`${prefix}registry_stripes_in_use`, 'gauge', 'Owned stripes held now by registry objects of any thread.', '{stripe}', NO_LABELS, u.slotsInUse, true);
+  out.add(`${prefix}registry_attachments_total`, 'counter', 'Registry objects made on this memory (create and every attach).', '{attachment}', NO_LABELS, BigInt(u.attachments));
+  out.add(`${prefix}registry_attachments_without_stripe_total`, 'counter', 'Attachments that found every stripe held and add to the shared stripe.', '{attachment}', NO_LABELS, BigInt(u.attachmentsWithoutStripe));
   for (const record of records) {
     let c = cache.records.get(record.offset);
     if (c === undefined || c.name !== record.name) {

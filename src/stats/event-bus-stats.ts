@@ -66,9 +66,11 @@ function checkLive(live: unknown): EventBusLiveCounts {
  */
 export class EventBusStats {
   readonly name: string;
-  private readonly a: number;
-  private readonly b: number;
-  private readonly k: StatsKernels;
+  private a: number;
+  private b: number;
+  private k: StatsKernels;
+  // Kept for retireStripe(): where records go once the owned stripe is handed back.
+  private readonly placement: StatsPlacement<BusField>;
   private readonly sharedA: number;
   private readonly sharedK: StatsKernels;
   private readonly c: Readonly<Record<BusDtoField, Counter>>;
@@ -76,7 +78,8 @@ export class EventBusStats {
   // write path to this thread's own stripe of them (see countPublish).
   private readonly outcomes: readonly Counter[];
   private readonly cells: readonly Counter[];
-  private readonly words: Int32Array | undefined;
+  // Not readonly: retireStripe() turns the inline path off.
+  private words: Int32Array | undefined;
   private readonly outcomeWord: number;
 
   /** @internal */
@@ -85,6 +88,7 @@ export class EventBusStats {
     this.a = p.a;
     this.b = p.b;
     this.k = p.kernels;
+    this.placement = p;
     this.sharedA = p.sharedA;
     this.sharedK = p.sharedKernels;
     this.c = {
@@ -123,6 +127,20 @@ export class EventBusStats {
       }
     }
     this.outcomes[flags]!.inc();
+  }
+
+  /**
+   * @internal Records go to the shared cells from now on: the registry object this was
+   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.a = this.placement.sharedA;
+    this.b = 0;
+    this.k = this.placement.sharedKernels;
+    // The outcome counters become shared ones with the rest of the set, and the inline
+    // store to the owned stripe must stop before the stripe is handed back.
+    this.words = undefined;
+    this.placement.set.retireStripe();
   }
 
   /** `total_events_dispatched += 1`. */

@@ -33,9 +33,11 @@ export interface StepExecutionStatsBigIntSnapshot {
  */
 export class StepExecutionStats {
   readonly name: string;
-  private readonly a: number;
-  private readonly b: number;
-  private readonly k: StatsKernels;
+  private a: number;
+  private b: number;
+  private k: StatsKernels;
+  // Kept for retireStripe(): where records go once the owned stripe is handed back.
+  private readonly placement: StatsPlacement<StepField>;
   private readonly sharedA: number;
   private readonly sharedK: StatsKernels;
   private readonly executed: Counter;
@@ -49,12 +51,24 @@ export class StepExecutionStats {
     this.a = p.a;
     this.b = p.b;
     this.k = p.kernels;
+    this.placement = p;
     this.sharedA = p.sharedA;
     this.sharedK = p.sharedKernels;
     this.executed = p.set.counter('total_executed');
     this.succeeded = p.set.counter('total_succeeded');
     this.failed = p.set.counter('total_failed');
     this.time = p.set.counter('total_execution_time_ms');
+  }
+
+  /**
+   * @internal Records go to the shared cells from now on: the registry object this was
+   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.a = this.placement.sharedA;
+    this.b = 0;
+    this.k = this.placement.sharedKernels;
+    this.placement.set.retireStripe();
   }
 
   /**

@@ -38,9 +38,11 @@ function checkWorkerId(workerId: unknown): string {
  */
 export class WorkerSubscriberStats {
   readonly name: string;
-  private readonly a: number;
-  private readonly b: number;
-  private readonly k: StatsKernels;
+  private a: number;
+  private b: number;
+  private k: StatsKernels;
+  // Kept for retireStripe(): where records go once the owned stripe is handed back.
+  private readonly placement: StatsPlacement<SubscriberField>;
   private readonly c: Readonly<Record<SubscriberField, Counter>>;
 
   /** @internal */
@@ -49,6 +51,7 @@ export class WorkerSubscriberStats {
     this.a = p.a;
     this.b = p.b;
     this.k = p.kernels;
+    this.placement = p;
     this.c = {
       completions_received: p.set.counter('completions_received'),
       successful_completions: p.set.counter('successful_completions'),
@@ -56,6 +59,17 @@ export class WorkerSubscriberStats {
       conversion_errors: p.set.counter('conversion_errors'),
       unmatched_correlations: p.set.counter('unmatched_correlations'),
     };
+  }
+
+  /**
+   * @internal Records go to the shared cells from now on: the registry object this was
+   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   */
+  retireStripe(): void {
+    this.a = this.placement.sharedA;
+    this.b = 0;
+    this.k = this.placement.sharedKernels;
+    this.placement.set.retireStripe();
   }
 
   /** `completions_received += 1` and `successful_completions` or `failed_completions += 1`, in one call. */

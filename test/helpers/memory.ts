@@ -9,6 +9,8 @@ import {
   R_NAME_LEN,
   alignUp,
   directorySlotsFor,
+  SLOT_ENTRY_BYTES,
+  slotTableOffset,
   setGeometry,
 } from '../../src/layout.js';
 
@@ -44,8 +46,9 @@ export function headerWords(r: StatsRegistry): { dirOffset: number; dirSlots: nu
 }
 
 /** First byte of the record area of a registry of this capacity. */
-export function recordsStart(capacity: number): number {
-  return alignUp(HEADER_BYTES + directorySlotsFor(capacity) * 4, BLOCK);
+export function recordsStart(capacity: number, stripes: number): number {
+  // The stripe-slot table (one entry per stripe, then a trailer) sits between them.
+  return alignUp(slotTableOffset(directorySlotsFor(capacity)) + (stripes + 1) * SLOT_ENTRY_BYTES, BLOCK);
 }
 
 /** Bytes a published counter-set record takes, computed from the layout independently. */
