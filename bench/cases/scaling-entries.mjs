@@ -50,9 +50,9 @@ export const cases = OPS.flatMap(([op, what]) =>
     table: `scaling with entries: ${what}`,
     variant: `${e.toLocaleString('en-US')} entries`,
     threads: [1],
-    // Whole-registry reads take microseconds to tens of milliseconds: smaller chunks,
-    // so that thread 0 can end a round on time.
-    chunk: WHOLE.has(op) ? Math.max(1, 1000 / e) : 100,
+    // Lookups take microseconds and whole-registry reads up to hundreds of milliseconds:
+    // smaller chunks, so that thread 0 can end a round close to its time.
+    chunk: WHOLE.has(op) ? Math.max(1, 1000 / e) : op === 'snapshot' ? 100 : 10,
     ...(WHOLE.has(op) ? { units: e, unit: 'entry' } : {}),
     ...(e === SIZES[0] ? { baseline: true } : {}),
   })),
