@@ -216,6 +216,7 @@ describe('scaling tables', () => {
     const ok = { cases: [{ id: 'a', table: 't', variant: 'v' }], setup() {}, prepare() {}, verify() {} };
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], threads: [1, 2], mixThreads: true }] })).toThrow(/exactly one thread count/);
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], units: 10 }] })).toThrow(/units/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], mixThreads: true }, { ...ok.cases[0], id: 'b', threads: [2] }] })).toThrow(/all of its cases or on none/);
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], units: 0, unit: 'entry' }] })).toThrow(/units/);
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], units: 10, unit: 'entry', mixThreads: true }] })).not.toThrow();
   });

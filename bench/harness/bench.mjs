@@ -50,6 +50,12 @@ export function checkModule(file, mod) {
     if (c.mixThreads && threads.length !== 1) bad(`${c.id}: a mixThreads case has exactly one thread count`);
     if (c.units !== undefined && !(Number.isInteger(c.units) && c.units >= 1 && typeof c.unit === 'string')) bad(`${c.id}: units must be a positive integer, with a unit name`);
   }
+  // A table's variants either all share one group (mixThreads) or are grouped by thread count.
+  const mixed = new Map();
+  for (const c of mod.cases) {
+    if (mixed.has(c.table) && mixed.get(c.table) !== (c.mixThreads === true)) bad(`table "${c.table}": mixThreads must be set on all of its cases or on none`);
+    mixed.set(c.table, c.mixThreads === true);
+  }
   for (const p of mod.physics ?? []) {
     if (!ids.has(p.id) || !ids.has(p.floor)) bad(`physics entry "${p.name}" names a case this module does not have`);
   }
