@@ -35,7 +35,7 @@ export function renderSvg(run) {
         const v = g.variants.find((x) => x.variant === name);
         if (v && v.ns.n) {
           const w = Math.max(1, v.ns.median * scale);
-          parts.push(`<rect x="${LABEL}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${colors[g.threads] ?? '#999'}"/>`);
+          parts.push(`<rect x="${LABEL}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${colors[v.threads ?? g.threads] ?? '#999'}"/>`);
           parts.push(`<line x1="${(LABEL + v.ns.min * scale).toFixed(1)}" x2="${(LABEL + v.ns.max * scale).toFixed(1)}" y1="${y + BAR_H / 2}" y2="${y + BAR_H / 2}" stroke="#222"/>`);
           parts.push(`<text x="${(LABEL + Math.max(w, v.ns.max * scale) + 6).toFixed(1)}" y="${y + BAR_H - 3}" font-size="11">${v.ns.median.toFixed(1)}</text>`);
         }
@@ -45,7 +45,7 @@ export function renderSvg(run) {
     }
     y += 24;
   }
-  const threads = new Set(run.groups.map((g) => g.threads));
+  const threads = new Set(run.groups.flatMap((g) => g.variants.map((v) => v.threads ?? g.threads)));
   const legend = Object.entries(colors)
     .filter(([t]) => threads.has(Number(t)))
     .map(([t, c], i) => `<rect x="${LABEL + i * 110}" y="12" width="12" height="12" fill="${c}"/><text x="${LABEL + i * 110 + 16}" y="22">${t} thread${t === '1' ? '' : 's'}</text>`)

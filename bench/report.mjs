@@ -20,21 +20,26 @@ function tables(run) {
   return [...byTable].map(([name, groups]) => {
     const variants = [...new Set(groups.flatMap((g) => g.variants.map((v) => v.variant)))];
     const base = groups.flatMap((g) => g.variants).find((v) => v.baseline)?.variant;
+    // A variant covering `units` units per operation (say 1000 entries) also gets ns per unit.
+    const unit = groups.flatMap((g) => g.variants).find((v) => v.units)?.unit;
+    const perUnit = (v) => (v.units && v.ns?.n ? range({ min: v.ns.min / v.units, median: v.ns.median / v.units, max: v.ns.max / v.units, n: v.ns.n }) : '');
     const lines = variants.map((name) => {
       const cols = groups.flatMap((g) => {
         const v = g.variants.find((x) => x.variant === name);
-        if (!v) return base ? ['', ''] : [''];
+        if (!v) return [...(base ? ['', ''] : ['']), ...(unit ? [''] : [])];
         const marked = v.reps.filter((r) => r.marked).length;
         const ns = range(v.ns) + (marked ? ` ⚠${marked}` : '');
-        return base ? [ns, ratio(v.vsBaseline)] : [ns];
+        return [ns, ...(unit ? [perUnit(v)] : []), ...(base ? [ratio(v.vsBaseline)] : [])];
       });
       return [name + (name === base ? ' (baseline)' : ''), ...cols];
     });
-    const header = ['variant', ...groups.flatMap((g) => (base ? [`${g.threads} thr ns/op`, 'vs baseline'] : [`${g.threads} thr ns/op`]))];
+    // A table whose variants differ in thread count (mixedThreads) names the count in each variant.
+    const nsHead = (g) => (g.mixedThreads ? 'ns/op (all threads)' : `${g.threads} thr ns/op`);
+    const header = ['variant', ...groups.flatMap((g) => [nsHead(g), ...(unit ? [`ns/${unit}`] : []), ...(base ? ['vs baseline'] : [])])];
     const notes = groups.map((g) => {
       const c = g.counts;
       return (
-        `${g.threads} thr: ${c.rounds} measured rounds, ${c.notOverlapped} discarded (threads did not overlap), ` +
+        `${g.mixedThreads ? 'all' : `${g.threads} thr`}: ${c.rounds} measured rounds, ${c.notOverlapped} discarded (threads did not overlap), ` +
         `${c.disturbed} redone (interference), ${c.marked} kept marked ⚠; ` +
         `other processes ${g.context.othersCpus.toFixed(2)} CPUs, steal ${g.context.stealMs.toFixed(0)} ms`
       );

@@ -198,6 +198,84 @@ describe('quick run end to end', () => {
   });
 });
 
+describe('scaling tables', () => {
+  const file = (name: string) => new URL(`../bench/cases/${name}.mjs`, import.meta.url).href;
+
+  it('plans a mixThreads table as one group of every thread count, and checks the new case fields', async () => {
+    const { planGroups, checkModule } = await load('../bench/harness/bench.mjs');
+    const mod = {
+      cases: [
+        { id: 'a1', table: 'mixed', variant: '1', threads: [1], mixThreads: true },
+        { id: 'a2', table: 'mixed', variant: '2', threads: [2], mixThreads: true },
+        { id: 'b', table: 'plain', variant: 'b', threads: [1, 2] },
+      ],
+    };
+    const groups = planGroups([{ file: 'm', mod }], '');
+    expect(groups.map((g: { table: string; threads: number }) => [g.table, g.threads])).toEqual([['mixed', 2], ['plain', 1], ['plain', 2]]);
+    expect(groups[0].entries.map((e: { threads: number }) => e.threads)).toEqual([1, 2]);
+    const ok = { cases: [{ id: 'a', table: 't', variant: 'v' }], setup() {}, prepare() {}, verify() {} };
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], threads: [1, 2], mixThreads: true }] })).toThrow(/exactly one thread count/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], units: 10 }] })).toThrow(/units/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], mixThreads: true }, { ...ok.cases[0], id: 'b', threads: [2] }] })).toThrow(/all of its cases or on none/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], units: 0, unit: 'entry' }] })).toThrow(/units/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], units: 10, unit: 'entry', mixThreads: true }] })).not.toThrow();
+  });
+
+  it('runs a thread-scaling table: every thread count interleaved in one group, against 1 thread', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    const { renderText } = await load('../bench/report.mjs');
+    const { THREADS } = await load('../bench/cases/scaling-threads.mjs');
+    const cpus = Math.min((await import('node:os')).availableParallelism(), 64);
+    expect(THREADS.slice(0, 2)).toEqual([1, 2]);
+    expect(THREADS).toContain(cpus);
+    if (cpus <= 2) expect(THREADS).toContain(4);
+    const run = await runBench({ files: [file('scaling-threads')], only: 'threads/publish', quick: true, overrides: TEST_OPTS });
+    expect(run.groups).toHaveLength(1);
+    const g = run.groups[0];
+    expect(g.mixedThreads).toBe(true);
+    expect(g.threads).toBe(Math.max(...THREADS));
+    expect(g.variants.map((v: { threads: number }) => v.threads)).toEqual(THREADS);
+    expect(g.counts.rounds).toBe(run.options.reps * g.variants.length + g.counts.notOverlapped + g.counts.disturbed - g.counts.marked);
+    for (const v of g.variants) {
+      // verify() passed: the shared stats and the handlers counted every publish.
+      expect(v.totalOps).toBeGreaterThan(0);
+      expect(v.reps).toHaveLength(run.options.reps);
+      for (const r of v.reps as Rep[]) {
+        expect(r.ops).toHaveLength(v.threads);
+        if (!r.marked) expect(r.overlap).toBeGreaterThanOrEqual(run.options.minOverlap);
+      }
+      expect(new Set(v.reps.map((r: Rep) => r.position))).toEqual(new Set(THREADS.map((_: number, i: number) => i)));
+    }
+    expect(g.variants[0].baseline).toBe(true);
+    expect(g.variants[0].vsBaseline).toEqual({ min: 1, median: 1, max: 1, n: run.options.reps });
+    const text = renderText(run);
+    expect(text).toContain('ns/op (all threads)');
+    if (cpus <= 2) expect(text).toContain('4 threads (oversubscribed');
+  });
+
+  it('runs entry-scaling tables: fresh lookups really miss the per-thread cache; whole-registry reads get ns per entry', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    const { renderText } = await load('../bench/report.mjs');
+    const { SIZES } = await load('../bench/cases/scaling-entries.mjs');
+    expect(SIZES).toEqual([10, 100, 1000, 10000]);
+    // verify() throws unless every call returned a new CounterSet (no cache hit) and the
+    // registry still holds exactly its entries.
+    const fresh = await runBench({ files: [file('scaling-entries')], only: 'entries/lookup-fresh', quick: true, overrides: TEST_OPTS });
+    expect(fresh.groups).toHaveLength(1);
+    expect(fresh.groups[0].variants.map((v: { id: string }) => v.id)).toEqual(SIZES.map((e: number) => `entries/lookup-fresh/${e}`));
+    for (const v of fresh.groups[0].variants) expect(v.totalOps).toBeGreaterThan(0);
+    expect(fresh.groups[0].variants[0].vsBaseline.median).toBe(1);
+
+    const usage = await runBench({ files: [file('scaling-entries')], only: 'entries/usage', quick: true, overrides: TEST_OPTS });
+    const vs = usage.groups[0].variants;
+    expect(vs.map((v: { units: number }) => v.units)).toEqual(SIZES);
+    expect(vs.every((v: { unit: string }) => v.unit === 'entry')).toBe(true);
+    const text = renderText(usage);
+    expect(text).toContain('ns/entry');
+    expect(text).toContain('10,000 entries');
+  });
+});
+
 describe('failures', () => {
   it('stops with the cause when a case thread throws mid-round', async () => {
     const { runBench } = await load('../bench/harness/bench.mjs');

@@ -1,6 +1,12 @@
 // runBench(): the whole benchmark as a function, used by bench/run.mjs and by the
 // harness's own test. Case modules (bench/cases/*.mjs) export:
-//   cases      [{ id, table, variant, threads?: number[], baseline?: true, chunk? }]
+//   cases      [{ id, table, variant, threads?: number[], baseline?: true, chunk?,
+//                 mixThreads?: true, units?, unit? }]
+//              mixThreads: the table's variants run interleaved in one group although
+//              their thread counts differ (each such case has exactly one), so that a
+//              ratio between thread counts is a same-run ratio (the scaling tables).
+//              units/unit: one operation covers `units` of `unit` (e.g. 1000 entries):
+//              the report adds an ns-per-unit column.
 //   setup(id, threads)        -> data (cloned to every thread)       [harness thread]
 //   prepare(id, data, index)  -> { run(n) } or { runAsync(n) }, optional report()
 //   verify(id, data, totalOps, reports)  throws when the final state is wrong
@@ -40,6 +46,15 @@ export function checkModule(file, mod) {
     const threads = c.threads ?? [1];
     if (!Array.isArray(threads) || threads.length === 0 || !threads.every((t) => Number.isInteger(t) && t >= 1 && t <= 64)) bad(`${c.id}: threads must be a list of integers 1..64`);
     if (c.chunk !== undefined && !(Number.isInteger(c.chunk) && c.chunk >= 1)) bad(`${c.id}: chunk must be a positive integer`);
+    if (c.mixThreads !== undefined && c.mixThreads !== true) bad(`${c.id}: mixThreads must be true or absent`);
+    if (c.mixThreads && threads.length !== 1) bad(`${c.id}: a mixThreads case has exactly one thread count`);
+    if (c.units !== undefined && !(Number.isInteger(c.units) && c.units >= 1 && typeof c.unit === 'string')) bad(`${c.id}: units must be a positive integer, with a unit name`);
+  }
+  // A table's variants either all share one group (mixThreads) or are grouped by thread count.
+  const mixed = new Map();
+  for (const c of mod.cases) {
+    if (mixed.has(c.table) && mixed.get(c.table) !== (c.mixThreads === true)) bad(`table "${c.table}": mixThreads must be set on all of its cases or on none`);
+    mixed.set(c.table, c.mixThreads === true);
   }
   for (const p of mod.physics ?? []) {
     if (!ids.has(p.id) || !ids.has(p.floor)) bad(`physics entry "${p.name}" names a case this module does not have`);
@@ -66,9 +81,12 @@ export function planGroups(loaded, only) {
     for (const c of mod.cases) {
       if (only && !c.id.includes(only) && !c.table.includes(only)) continue;
       for (const t of c.threads ?? [1]) {
-        const key = `${c.table}\u0000${t}`;
-        if (!groups.has(key)) groups.set(key, { table: c.table, threads: t, entries: [] });
-        groups.get(key).entries.push({ file, mod, c });
+        // A mixThreads table is one group whatever its variants' thread counts.
+        const key = c.mixThreads ? `${c.table}\u0000mixed` : `${c.table}\u0000${t}`;
+        if (!groups.has(key)) groups.set(key, { table: c.table, threads: t, mixedThreads: c.mixThreads === true, entries: [] });
+        const g = groups.get(key);
+        g.threads = Math.max(g.threads, t);
+        g.entries.push({ file, mod, c, threads: t });
       }
     }
   }
@@ -105,7 +123,8 @@ export async function runBench({ files = caseFiles(), only = '', quick = false, 
   if (plan.length === 0) throw new Error(`bench: no case or table matches "${only}"`);
   const groups = [];
   for (const g of plan) {
-    log(`${g.table} | ${g.threads} thread${g.threads > 1 ? 's' : ''} | ${g.entries.length} variants`);
+    const tc = g.mixedThreads ? `${[...new Set(g.entries.map((e) => e.threads))].join(', ')} threads` : `${g.threads} thread${g.threads > 1 ? 's' : ''}`;
+    log(`${g.table} | ${tc} | ${g.entries.length} variants`);
     const res = await runGroup(g.entries, g.threads, opts);
     for (const v of res.variants) {
       v.ns = summarize(v.reps.map((r) => r.nsPerOp));

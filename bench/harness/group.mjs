@@ -33,11 +33,13 @@ async function waitAtLeast(ctrl, word, target, failure) {
 
 // Pushes the variant into `started` before waiting for its threads, so that the caller
 // terminates them even when one fails to prepare.
-async function startVariant(entry, threads, started) {
+async function startVariant(entry, groupThreads, started) {
   const { file, mod, c } = entry;
+  // A mixThreads table's variants each have their own thread count.
+  const threads = entry.threads ?? groupThreads;
   const data = await mod.setup(c.id, threads);
   const control = new SharedArrayBuffer(controlBytes(threads));
-  const v = { ...entry, data, control, ...views(control), round: 0, stride: 1, chunk: c.chunk ?? 1000, workers: [], reps: [] };
+  const v = { ...entry, threads, data, control, ...views(control), round: 0, stride: 1, chunk: c.chunk ?? 1000, workers: [], reps: [] };
   const messages = [];
   let fail;
   v.failure = new Promise((_, reject) => (fail = reject));
@@ -117,7 +119,7 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
     for (const v of variants) {
       let ran = 0;
       do {
-        const r = await round(v, threads, opts.roundMs);
+        const r = await round(v, v.threads, opts.roundMs);
         counts.warmup++;
         ran += r.wallNs;
         v.stride = strideFor({ ...r, chunk: v.chunk });
@@ -130,7 +132,7 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
       for (const i of order) {
         const v = variants[i];
         for (let attempt = 0; ; ) {
-          const r = await round(v, threads, opts.roundMs);
+          const r = await round(v, v.threads, opts.roundMs);
           counts.rounds++;
           context.othersNs += r.others;
           context.stealNs += r.steal;
@@ -179,7 +181,8 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
   }
   return {
     table: entries[0].c.table,
-    threads,
+    threads: Math.max(threads, ...variants.map((v) => v.threads)),
+    mixedThreads: variants.some((v) => v.threads !== threads),
     counts,
     context: {
       othersCpus: context.wallNs > 0 ? context.othersNs / context.wallNs : 0,
@@ -192,6 +195,8 @@ export async function runGroup(entries, threads, opts, log = () => {}) {
       id: v.c.id,
       variant: v.c.variant,
       baseline: v.c.baseline === true,
+      threads: v.threads,
+      ...(v.c.units ? { units: v.c.units, unit: v.c.unit } : {}),
       file: v.file,
       chunk: v.chunk,
       stride: v.stride,

@@ -20,7 +20,7 @@ export function repetitionRows(groups, rep, touched) {
     for (const v of g.variants) {
       const r = v.reps[rep];
       if (!r) continue;
-      const row = { id: v.id, table: g.table, variant: v.variant, baseline: v.baseline, threads: g.threads, kind: 'threads' };
+      const row = { id: v.id, table: g.table, variant: v.variant, baseline: v.baseline, threads: v.threads ?? g.threads, kind: 'threads' };
       const read = () => {
         if (r.marked) touched.marked = true;
         return r.nsPerOp;
