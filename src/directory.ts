@@ -48,6 +48,8 @@ export interface RecordInfo {
   readonly signature: string;
   readonly dataOffset: number;
   readonly dataBytes: number;
+  /** Set by findOrCreate when this call published the record (it did not exist before). */
+  readonly created?: boolean;
 }
 
 export interface MemoryViews {
@@ -183,8 +185,23 @@ export function findOrCreate(v: MemoryViews, req: CreateRequest): RecordInfo {
 
   for (; probe < slots; probe++, slot = (slot + 1) & mask) {
     const prev = Atomics.compareExchange(v.i32, dir + slot, 0, record);
-    if (prev === 0) return readRecord(v, record);
+    if (prev === 0) return { ...readRecord(v, record), created: true };
     if (sameName(v, prev, hash, nameBytes)) return readRecord(v, prev);
   }
   throw new RegistryFullError(`the directory's ${slots} entries are all used; create the registry with a larger capacityBytes`);
+}
+
+/** The record named `name`, or undefined: findOrCreate's probe without the create. */
+export function findRecord(v: MemoryViews, name: string): RecordInfo | undefined {
+  const nameBytes = utf8(name);
+  const hash = hashBytes(nameBytes);
+  const dir = v.i32[H_DIR_OFFSET]! >>> 2;
+  const slots = v.i32[H_DIR_SLOTS]!;
+  const mask = slots - 1;
+  for (let probe = 0, slot = hash & mask; probe < slots; probe++, slot = (slot + 1) & mask) {
+    const p = Atomics.load(v.i32, dir + slot);
+    if (p === 0) return undefined;
+    if (sameName(v, p, hash, nameBytes)) return readRecord(v, p);
+  }
+  return undefined;
 }

@@ -46,6 +46,10 @@ import {
   setGeometry,
 } from './layout.js';
 import { type CoreExports, coreModule, instantiateCore, isCoreModule } from './wasm-module.js';
+import { METRIC_KIND_CODES } from './kinds/codes.js';
+import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
+import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
+import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
 import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
@@ -108,6 +112,7 @@ export const KIND_CODES = {
   eventBusStats: 3,
   workerSubscriberStats: 4,
   circuitBreaker: 5,
+  ...METRIC_KIND_CODES,
 } as const;
 export type EntryKind = keyof typeof KIND_CODES;
 
@@ -310,6 +315,24 @@ export class StatsRegistry {
   /** Gets or creates the completion-listener stats `name` (striped by default); see WorkerSubscriberStats. */
   workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
     return openWorkerSubscriberStats(this, name, options);
+  }
+
+  /**
+   * Gets or creates the counter metric `name`, shared by every thread (docs/metrics.md).
+   * The same definition from any thread is the same metric; another throws NameConflictError.
+   */
+  counter(configuration: CounterConfiguration): CounterMetric {
+    return counterKind.open(this, configuration);
+  }
+
+  /** Gets or creates the gauge metric `name`, shared by every thread (docs/metrics.md). */
+  gauge(configuration: GaugeConfiguration): GaugeMetric {
+    return gaugeKind.open(this, configuration);
+  }
+
+  /** Gets or creates the histogram metric `name`, shared by every thread (docs/metrics.md). */
+  histogram(configuration: HistogramConfiguration): HistogramMetric {
+    return histogramKind.open(this, configuration);
   }
 
   /**

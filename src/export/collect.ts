@@ -26,6 +26,7 @@ import { CounterSet } from '../counter-set.js';
 import { listRecords, usedBytes } from '../directory.js';
 import { setGeometry } from '../layout.js';
 import type { StatsRegistry } from '../registry.js';
+import { collectMetricKinds } from '../kinds/index.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -202,5 +203,8 @@ export function collectFamilies(registry: StatsRegistry, options: CollectOptions
     out.add(`${prefix}event_bus_rust_handler_count`, 'gauge', 'Handlers over all patterns (buses of the exporting thread).', { name }, l.h);
     out.add(`${prefix}event_bus_ffi_subscriber_count`, 'gauge', 'Open broadcast receivers (buses of the exporting thread).', { name }, l.r);
   }
-  return out.list();
+  // User metrics (counter, gauge, histogram): exported under their own names, never
+  // prefixed; their names cannot start with atomic_stats_, so they never merge into the
+  // families above.
+  return [...out.list(), ...collectMetricKinds(registry, records)];
 }
