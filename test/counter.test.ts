@@ -14,7 +14,8 @@ describe.each(BACKENDS)('counter metric (%s backend)', (backend) => {
     const def = { name: 'http_requests_total', help: 'Requests served.', labelNames: ['route', 'code'] };
     const ours = r.counter(def);
     const theirs = new PromCounter({ ...def, registers: [prom] });
-    for (const c of [ours, theirs] as const) {
+    type Shape = { inc(...a: unknown[]): void; labels(...a: unknown[]): { inc(n?: number): void } };
+    for (const c of [ours, theirs] as unknown as Shape[]) {
       c.inc({ route: '/a', code: 200 });
       c.inc({ code: '200', route: '/a' }, 4);
       c.labels('/b', '500').inc();

@@ -78,7 +78,7 @@ describe.each(BACKENDS)('histogram metric (%s backend)', (backend) => {
     const route = (v: { labels: Record<string, unknown> }) => String(v.labels.route);
     const order = (xs: typeof a.values) => [...xs].sort((p, q) => route(p).localeCompare(route(q)));
     // prom-client adds an exemplar slot to each value; exemplars are not part of this package.
-    const plain = b.values.map(({ exemplar: _, ...v }: { exemplar?: unknown }) => v);
+    const plain = (b.values as { exemplar?: unknown }[]).map(({ exemplar: _, ...v }) => v);
     expect({ ...a, values: order(a.values) }).toEqual({ ...b, values: order(plain as never) });
     const h = sample(r, 'req_seconds', { route: '/a' });
     expect(h.count).toBe(8n);
