@@ -16,7 +16,7 @@ export {
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';
 export { StepExecutionStats, EventBusStats, WorkerSubscriberStats } from './stats/index.js';
-export type { StatsOptions } from './stats/index.js';
+export type { StatsOptions, StepStatsOptions } from './stats/index.js';
 export type { StepExecutionStatsSnapshot, StepExecutionStatsBigIntSnapshot } from './stats/step-execution-stats.js';
 export type { InProcessEventBusStats, InProcessEventBusBigIntStats, EventBusLiveCounts } from './stats/event-bus-stats.js';
 export type { WorkerEventSubscriberStats, WorkerEventSubscriberBigIntStats } from './stats/worker-subscriber-stats.js';

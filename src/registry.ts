@@ -50,7 +50,7 @@ import { METRIC_KIND_CODES } from './kinds/codes.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
-import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
+import type { EventBusStats, StatsOptions, StepExecutionStats, StepStatsOptions, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
 export interface RegistryOptions {
@@ -303,7 +303,7 @@ export class StatsRegistry {
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
-  stepExecutionStats(name: string, options?: StatsOptions): StepExecutionStats {
+  stepExecutionStats(name: string, options?: StepStatsOptions): StepExecutionStats {
     return openStepExecutionStats(this, name, options);
   }
 

@@ -154,3 +154,47 @@ describe.each(BACKENDS)('histogram metric (%s backend)', (backend) => {
     expect(v.sum).toBe((101 * 102) / 2);
   });
 });
+
+describe.each(BACKENDS)('step durations as a shared histogram (%s backend)', (backend) => {
+  const FAMILY = 'atomic_stats_step_execution_duration_seconds';
+
+  it('stats opened with durations: true observe each success in seconds; the DTO is unchanged', () => {
+    const r = StatsRegistry.create({ backend });
+    const other = StatsRegistry.attach(r.handle, { backend: backend === 'wasm' ? 'js' : 'wasm' });
+    const s = r.stepExecutionStats('fetch', { durations: true });
+    s.recordSuccess(100);
+    other.stepExecutionStats('fetch', { durations: true }).recordSuccess(200);
+    s.recordFailure();
+    s.recordSuccess(4000);
+    expect(s.snapshot()).toEqual({ total_executed: 4, total_succeeded: 3, total_failed: 1, average_execution_time_ms: 4300 / 4 });
+    const f = userFamilies(r); // built-in families are filtered there; read it from collect()
+    expect(f.has(FAMILY)).toBe(false);
+    const fam = r.collect().find((x) => x.name === FAMILY)!;
+    expect(fam.type).toBe('histogram');
+    expect(fam.unit).toBe('s');
+    expect(fam.samples).toHaveLength(1);
+    const h = fam.samples[0]!;
+    expect(h.labels).toEqual({ name: 'fetch' });
+    const v = h.value as HistogramValue;
+    expect(v.count).toBe(3n);
+    expect(v.sum).toBeCloseTo(4.3, 12);
+    expect(v.buckets.find((b) => b.le === 0.1)!.count).toBe(1n);
+    expect(v.buckets.find((b) => b.le === 0.25)!.count).toBe(2n);
+    expect(v.buckets.find((b) => b.le === 5)!.count).toBe(3n);
+  });
+
+  it('is opt-in and part of the definition; bad input observes nothing', () => {
+    const r = StatsRegistry.create({ backend });
+    r.stepExecutionStats('plain').recordSuccess(5);
+    expect(r.collect().some((x) => x.name === FAMILY)).toBe(false);
+    expectRejected(r, () => r.stepExecutionStats('plain', { durations: true }), NameConflictError);
+    expectRejected(r, () => r.stepExecutionStats('x', { durations: 'yes' as never }), InvalidOptionsError);
+    expectRejected(r, () => r.stepExecutionStats('é'.repeat(120), { durations: true }), InvalidOptionsError);
+    const s = r.stepExecutionStats('timed', { durations: true });
+    expect(r.stepExecutionStats('timed', { durations: true })).toBe(s);
+    expectRejected(r, () => r.stepExecutionStats('timed'), NameConflictError);
+    expectRejected(r, () => s.recordSuccess(-1), Error);
+    expectRejected(r, () => s.recordSuccess(1.5), Error);
+    expect(r.stepExecutionStats('off', { durations: false })).toBe(r.stepExecutionStats('off'));
+  });
+});

@@ -50,8 +50,8 @@ export interface CounterSeries {
 
 const KEYS = [...BASE_KEYS, 'striped', 'float'];
 
-export function defineCounter(options: unknown): CounterDefinition {
-  const { o, base } = defineBase(options, KEYS, []);
+export function defineCounter(options: unknown, internal = false): CounterDefinition {
+  const { o, base } = defineBase(options, KEYS, [], internal);
   return { ...base, striped: checkBool(o, 'striped'), float: checkBool(o, 'float') };
 }
 
@@ -162,8 +162,9 @@ export class CounterMetric extends Metric<CounterSeries> {
 export const counterKind = {
   type: 'counter' as const,
   code: METRIC_KIND_CODES.counter,
-  open(registry: StatsRegistry, options: unknown): CounterMetric {
-    const def = defineCounter(options);
+  /** `internal`: the package's own families (see defineBase). */
+  open(registry: StatsRegistry, options: unknown, internal = false): CounterMetric {
+    const def = defineCounter(options, internal);
     const spec = counterSpec(registry, def);
     const { name, ...descriptor } = def;
     return registry.openEntry(name, 'counter', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new CounterMetric(registry, def, dataOffset, spec));

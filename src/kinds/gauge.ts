@@ -29,8 +29,8 @@ export interface GaugeSeries {
   startTimer(): () => number;
 }
 
-export function defineGauge(options: unknown): GaugeDefinition {
-  return defineBase(options, BASE_KEYS, []).base;
+export function defineGauge(options: unknown, internal = false): GaugeDefinition {
+  return defineBase(options, BASE_KEYS, [], internal).base;
 }
 
 class Series implements GaugeSeries {
@@ -128,8 +128,9 @@ export class GaugeMetric extends Metric<GaugeSeries> {
 export const gaugeKind = {
   type: 'gauge' as const,
   code: METRIC_KIND_CODES.gauge,
-  open(registry: StatsRegistry, options: unknown): GaugeMetric {
-    const def = defineGauge(options);
+  /** `internal`: the package's own families (see defineBase). */
+  open(registry: StatsRegistry, options: unknown, internal = false): GaugeMetric {
+    const def = defineGauge(options, internal);
     const spec = gaugeSpec(registry, def);
     const { name, ...descriptor } = def;
     return registry.openEntry(name, 'gauge', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new GaugeMetric(registry, def, dataOffset, spec));

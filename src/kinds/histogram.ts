@@ -64,8 +64,8 @@ export interface HistogramSeries {
 
 const KEYS = [...BASE_KEYS, 'buckets', 'striped'];
 
-export function defineHistogram(options: unknown): HistogramDefinition {
-  const { o, base } = defineBase(options, KEYS, ['le']);
+export function defineHistogram(options: unknown, internal = false): HistogramDefinition {
+  const { o, base } = defineBase(options, KEYS, ['le'], internal);
   return { ...base, buckets: checkBuckets(o.buckets), striped: checkBool(o, 'striped') };
 }
 
@@ -218,8 +218,9 @@ export class HistogramMetric extends Metric<HistogramSeries> {
 export const histogramKind = {
   type: 'histogram' as const,
   code: METRIC_KIND_CODES.histogram,
-  open(registry: StatsRegistry, options: unknown): HistogramMetric {
-    const def = defineHistogram(options);
+  /** `internal`: the package's own families (see defineBase). */
+  open(registry: StatsRegistry, options: unknown, internal = false): HistogramMetric {
+    const def = defineHistogram(options, internal);
     const spec = histogramSpec(registry, def);
     const { name, ...descriptor } = def;
     return registry.openEntry(name, 'histogram', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new HistogramMetric(registry, def, dataOffset, spec));

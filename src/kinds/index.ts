@@ -14,7 +14,7 @@ import type { Metric } from './metric-base.js';
 export interface MetricKind {
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly code: number;
-  open(registry: StatsRegistry, options: unknown): Metric<unknown>;
+  open(registry: StatsRegistry, options: unknown, internal?: boolean): Metric<unknown>;
 }
 
 export const METRIC_KINDS: readonly MetricKind[] = [counterKind, gaugeKind, histogramKind];
@@ -38,7 +38,7 @@ export function collectMetricKinds(registry: StatsRegistry, records: readonly Re
     try {
       const { kind: type, ...descriptor } = JSON.parse(r.signature) as Record<string, unknown>;
       if (type !== kind.type) continue;
-      byName.set(r.name, { metric: kind.open(registry, { ...descriptor, name: r.name }), children: [] });
+      byName.set(r.name, { metric: kind.open(registry, { ...descriptor, name: r.name }, true), children: [] });
     } catch {
       // A signature this version cannot read (or that no longer validates) is skipped, not guessed at.
     }

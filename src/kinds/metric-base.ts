@@ -30,7 +30,7 @@ import { checkOptionsObject } from '../options.js';
 import type { MetricFamily, MetricSample, MetricType } from '../export/collect.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
-import { type Labels, LabelTree, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
+import { type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 
 /** Default bound on a metric's labelled series. */
 export const DEFAULT_MAX_SERIES = 1000;
@@ -57,13 +57,27 @@ export interface BaseDefinition {
   readonly labelNames: string[];
   readonly maxSeries: number;
   readonly unit?: string;
+  /** A family of the package itself (named atomic_stats_*), never a user's. */
+  readonly builtin?: true;
 }
 
 export const BASE_KEYS = ['name', 'help', 'labelNames', 'maxSeries', 'unit'] as const;
 
-export function defineBase(options: unknown, keys: readonly string[], reservedLabels: readonly string[]): { o: Record<string, unknown>; base: BaseDefinition } {
-  const o = checkOptionsObject(options, keys, 'options', { required: true });
-  const name = checkMetricName(o.name);
+/**
+ * Checks the options every kind shares. `internal` is the package's own path (built-in
+ * families such as the step-duration histogram, and collect() re-opening a family from
+ * its signature): it also accepts `builtin: true`, which makes a name under the reserved
+ * `atomic_stats_` prefix legal (and required).
+ */
+export function defineBase(
+  options: unknown,
+  keys: readonly string[],
+  reservedLabels: readonly string[],
+  internal = false,
+): { o: Record<string, unknown>; base: BaseDefinition } {
+  const o = checkOptionsObject(options, internal ? [...keys, 'builtin'] : keys, 'options', { required: true });
+  const builtin = internal && o.builtin === true;
+  const name = builtin ? checkBuiltinName(o.name) : checkMetricName(o.name);
   const help = checkHelp(o.help);
   const labelNames = [...checkLabelNames(o.labelNames, reservedLabels)];
   let maxSeries = DEFAULT_MAX_SERIES;
@@ -74,7 +88,7 @@ export function defineBase(options: unknown, keys: readonly string[], reservedLa
     }
     maxSeries = m;
   }
-  const base: BaseDefinition = { name, help, labelNames, maxSeries };
+  const base: BaseDefinition = builtin ? { name, help, labelNames, maxSeries, builtin: true } : { name, help, labelNames, maxSeries };
   if (o.unit !== undefined) {
     if (typeof o.unit !== 'string' || !/^[!-~]{1,63}$/.test(o.unit)) {
       throw new InvalidOptionsError('unit', 'must be 1..63 printable ASCII characters without spaces (UCUM, e.g. "s", "By", "1")');
@@ -82,6 +96,13 @@ export function defineBase(options: unknown, keys: readonly string[], reservedLa
     return { o, base: { ...base, unit: o.unit } };
   }
   return { o, base };
+}
+
+function checkBuiltinName(name: unknown): string {
+  if (typeof name !== 'string' || !name.startsWith(RESERVED_PREFIX) || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) {
+    throw new InvalidOptionsError('name', `a built-in family's name starts with ${RESERVED_PREFIX}`);
+  }
+  return name;
 }
 
 export function checkBool(o: Record<string, unknown>, key: string): boolean {
