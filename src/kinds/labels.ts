@@ -118,8 +118,10 @@ export class LabelTree<C> {
     let next: unknown;
     for (let i = 0; i < names.length; i++) {
       const v = (labels as Record<string, unknown>)[names[i]!];
-      if (typeof v !== 'string') return undefined;
-      next = node.get(v);
+      // Numbers are label values too (prom-client's `code: 200`); V8 caches small ones' strings.
+      const key = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+      if (key === undefined) return undefined;
+      next = node.get(key);
       if (next === undefined) return undefined;
       node = next as Map<string, unknown>;
     }

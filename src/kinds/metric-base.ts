@@ -261,6 +261,9 @@ export abstract class Metric<C> {
       if (record.created !== true) this.release();
     }
     if (record.signature !== signature) throw new NameConflictError(name, record.signature, signature);
+    // The same signature means the same family definition and so the same geometry; a record
+    // too small for it was not written by this layout, and its bytes are not ours to use.
+    if (record.dataBytes < this.spec.bytes) throw new NameConflictError(name, `a series of ${record.dataBytes} bytes`, `a series of ${this.spec.bytes} bytes`);
     return this.spec.make(record.dataOffset);
   }
 
