@@ -69,7 +69,7 @@ export { HistogramMetric } from './kinds/histogram.js';
 export type { HistogramConfiguration, HistogramSeries } from './kinds/histogram.js';
 export type { MetricObject, MetricValue, MetricConfigurationBase, Labels } from './kinds/metric-base.js';
 export { DEFAULT_MAX_SERIES } from './kinds/metric-base.js';
-export { DEFAULT_BUCKETS, linearBuckets, exponentialBuckets } from './kinds/buckets.js';
+export { DEFAULT_BUCKETS, linearBuckets, exponentialBuckets, nativeBuckets } from './kinds/buckets.js';
 export { CardinalityLimitError, InvalidLabelsError, InvalidValueError } from './kinds/errors.js';
 export { sanitizeName } from './export/collect.js';
 export type { MetricFamily, MetricSample, MetricType, HistogramValue, CollectOptions } from './export/collect.js';

@@ -83,3 +83,34 @@ describe.each(BACKENDS)('gauge metric (%s backend)', (backend) => {
     expectRejected(r, () => r.gauge({ name: 'g', help: 'Other help.', labelNames: ['a'] }), NameConflictError);
   });
 });
+
+describe('the JS and Wasm twins of the metric cells', () => {
+  it('write the same bytes for the same operations (every metric kind, owned and shared stripes)', () => {
+    const run = (backend: 'wasm' | 'js') => {
+      const r = StatsRegistry.create({ backend, stripes: 2, capacityBytes: 65536 });
+      const second = StatsRegistry.attach(r.handle, { backend }); // slot 1: owns stripe 1
+      const third = StatsRegistry.attach(r.handle, { backend }); // slot 2: the shared stripe
+      for (const x of [r, second, third]) {
+        const c = x.counter({ name: 'c_total', help: 'C.', labelNames: ['k'], striped: true });
+        c.inc({ k: 'a' }, 2 ** 24 + 5); // carries into the owned high word
+        c.labels('b').inc(2 ** 31); // past the owned-add limit: the shared cell
+        const f = x.counter({ name: 'f_total', help: 'F.', float: true, striped: true });
+        f.inc(0.1);
+        f.inc(1e-3);
+        const g = x.gauge({ name: 'g', help: 'G.', labelNames: ['k'] });
+        g.set({ k: 'a' }, 1 / 3);
+        g.inc({ k: 'a' }, 0.7);
+        g.dec({ k: 'b' }, 1e300);
+        for (const striped of [false, true]) {
+          const h = x.histogram({ name: `h${striped ? 's' : ''}_seconds`, help: 'H.', labelNames: ['k'], striped });
+          for (const v of [0.001, 0.1, 0.3, 7, 1e6, -2]) h.observe({ k: 'a' }, v);
+        }
+      }
+      return Buffer.from(new Uint8Array(r.handle.memory.buffer).slice());
+    };
+    const wasm = run('wasm');
+    const js = run('js');
+    expect(wasm.equals(js)).toBe(true);
+    expect(wasm.some((b) => b !== 0)).toBe(true);
+  });
+});

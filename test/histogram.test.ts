@@ -10,6 +10,7 @@ import {
   StatsRegistry,
   exponentialBuckets,
   linearBuckets,
+  nativeBuckets,
 } from '../src/index.js';
 import { bucketIndex, quantileFromBuckets } from '../src/kinds/buckets.js';
 import { BACKENDS } from './helpers.js';
@@ -47,6 +48,28 @@ describe('bucket math', () => {
     expect(quantileFromBuckets(0.99, bounds, [0n, 0n, 1n, 2n])).toBe(4); // rank in +Inf: largest finite bound
     expect(quantileFromBuckets(0.5, bounds, [0n, 0n, 0n, 0n])).toBeNaN();
     expect(quantileFromBuckets(0.5, [-1, 0, 1], [4n, 4n, 4n, 4n])).toBe(-1);
+  });
+
+  it('nativeBuckets lie on the native-histogram grid and cover the range', () => {
+    expect(nativeBuckets(0, 1, 8)).toEqual([1, 2, 4, 8]);
+    expect(nativeBuckets(0, 1.5, 5)).toEqual([1, 2, 4, 8]);
+    expect(nativeBuckets(-1, 1, 16)).toEqual([1, 4, 16]);
+    const b = nativeBuckets(3, 0.001, 100);
+    expect(b[0]!).toBeLessThanOrEqual(0.001);
+    expect(b[1]!).toBeGreaterThan(0.001);
+    expect(b[b.length - 1]!).toBeGreaterThanOrEqual(100);
+    expect(b[b.length - 2]!).toBeLessThan(100);
+    for (const x of b) {
+      const i = Math.log2(x) * 8;
+      expect(Math.abs(i - Math.round(i))).toBeLessThan(1e-9); // an integer index at schema 3
+    }
+    expect(b).toContain(1);
+    expect(b).toContain(2);
+    expect(() => nativeBuckets(9, 1, 2)).toThrow(InvalidOptionsError);
+    expect(() => nativeBuckets(3, 0, 2)).toThrow(InvalidOptionsError);
+    expect(() => nativeBuckets(8, 1e-9, 1e9)).toThrow(InvalidOptionsError);
+    const r = StatsRegistry.create();
+    r.histogram({ name: 'native_seconds', help: 'N.', buckets: nativeBuckets(2, 0.01, 10) }).observe(1);
   });
 
   it('linearBuckets and exponentialBuckets build bounds and refuse nonsense', () => {

@@ -91,3 +91,28 @@ export function exponentialBuckets(start: number, factor: number, count: number)
   }
   return Array.from({ length: count }, (_, i) => start * factor ** i);
 }
+
+/**
+ * Bounds on the grid of OpenTelemetry's exponential histograms and Prometheus' native
+ * histograms at `schema` (-4..8): every bound is 2^(i * 2^-schema) for an integer i, from
+ * the last bound at or below `min` to the first at or above `max`. Each bucket then is
+ * exactly the native bucket of index i (upper bound inclusive, as both define them), so
+ * counts from different processes line up bucket for bucket, and the relative error of a
+ * quantile read from them is at most 2^(2^-schema) - 1 (9 % at schema 3).
+ */
+export function nativeBuckets(schema: number, min: number, max: number): number[] {
+  if (!Number.isInteger(schema) || schema < -4 || schema > 8) throw new InvalidOptionsError('schema', 'must be an integer from -4 to 8');
+  if (!(min > 0) || !Number.isFinite(min) || !(max > min) || !Number.isFinite(max)) {
+    throw new InvalidOptionsError('max', 'need 0 < min < max, both finite');
+  }
+  const perOctave = 2 ** schema;
+  const bound = (i: number) => 2 ** (i / perOctave);
+  let lo = Math.floor(Math.log2(min) * perOctave);
+  while (bound(lo) > min) lo--; // log2 may round up across a boundary
+  let hi = Math.ceil(Math.log2(max) * perOctave);
+  while (bound(hi) < max) hi++;
+  if (hi - lo + 1 > MAX_BUCKETS) {
+    throw new InvalidOptionsError('schema', `${hi - lo + 1} bounds from ${min} to ${max} at schema ${schema}; at most ${MAX_BUCKETS}: use a lower schema or a narrower range`);
+  }
+  return Array.from({ length: hi - lo + 1 }, (_, k) => bound(lo + k));
+}
