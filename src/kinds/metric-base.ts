@@ -191,6 +191,8 @@ export abstract class Metric<C> {
    * shared memory on first use by any thread. prom-client's call shapes: `labels({a: 'x'})`
    * or positional values in `labelNames` order, `labels('x')`.
    */
+  labels(labels: Labels): C;
+  labels(...values: (string | number)[]): C;
   labels(...args: unknown[]): C {
     if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) return this.series(args[0]);
     if (args.length !== this.labelNames.length) {
