@@ -187,9 +187,10 @@ export abstract class Metric<C> {
   }
 
   /**
-   * The series for `labels` (undefined for a metric without label names), created in the
-   * shared memory on first use by any thread. prom-client's call shapes: `labels({a: 'x'})`
-   * or positional values in `labelNames` order, `labels('x')`.
+   * The series for `labels` (`labels()` for a metric without label names), created in the
+   * shared memory on first use by any thread and cached in this thread: keep it for hot
+   * paths. prom-client's call shapes: `labels({a: 'x'})` or positional values in
+   * `labelNames` order, `labels('x')`.
    */
   labels(labels: Labels): C;
   labels(...values: (string | number)[]): C;
