@@ -116,4 +116,22 @@ describe.each(BACKENDS)('labelled series (%s backend)', (backend) => {
     expect(c.seriesCount()).toBe(made - 1);
     expect(userFamilies(r).get('fill_total')!.samples.length).toBe(made - 1);
   });
+
+  it('a series record whose shared bytes do not match its family is skipped by readers and refused to writers', async () => {
+    const r = StatsRegistry.create({ backend });
+    const c = r.counter({ name: 'sig_total', help: 'S.', labelNames: ['k'] });
+    c.inc({ k: 'a' }, 3);
+    c.inc({ k: 'b' }, 4);
+    // Rewrite one series' signature in place (same length), as a foreign or damaged writer might.
+    const u8 = new Uint8Array(r.handle.memory.buffer);
+    const needle = Buffer.from('"of":"counter","family":"sig_total","labels":{"k":"a"}');
+    const at = Buffer.from(u8.slice(0, 65536)).indexOf(needle);
+    expect(at).toBeGreaterThan(0);
+    u8.set(Buffer.from('"of":"gauge__","family":"sig_total","labels":{"k":"a"}'), at);
+    const fresh = StatsRegistry.attach(r.handle, { backend });
+    const def = { name: 'sig_total', help: 'S.', labelNames: ['k'] };
+    expect(userFamilies(fresh).get('sig_total')!.samples).toEqual([{ labels: { k: 'b' }, value: 4n }]);
+    expect((await fresh.counter(def).get()).values).toEqual([{ labels: { k: 'b' }, value: 4 }]);
+    expectRejected(fresh, () => fresh.counter(def).inc({ k: 'a' }), NameConflictError);
+  });
 });
