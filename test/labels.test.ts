@@ -134,4 +134,19 @@ describe.each(BACKENDS)('labelled series (%s backend)', (backend) => {
     expect((await fresh.counter(def).get()).values).toEqual([{ labels: { k: 'b' }, value: 4 }]);
     expectRejected(fresh, () => fresh.counter(def).inc({ k: 'a' }), NameConflictError);
   });
+
+  it('get() sees series another attachment created after an earlier get(), and only its own family', async () => {
+    const r = StatsRegistry.create({ backend });
+    const other = StatsRegistry.attach(r.handle, { backend: backend === 'wasm' ? 'js' : 'wasm' });
+    const def = { name: 'late_total', help: 'L.', labelNames: ['k'] };
+    const c = r.counter(def);
+    r.counter({ name: 'late_total_x', help: 'X.', labelNames: ['k'] }).inc({ k: 'z' });
+    r.gauge({ name: 'late', help: 'G.', labelNames: ['k'] }).set({ k: 'y' }, 1);
+    expect((await c.get()).values).toEqual([]);
+    other.counter(def).inc({ k: 'a' }, 2);
+    expect((await c.get()).values).toEqual([{ labels: { k: 'a' }, value: 2 }]);
+    other.counter(def).inc({ k: 'b' });
+    r.counters('late_total{k="c"}', ['n']); // same prefix, another kind: not a series
+    expect((await c.get()).values.map((v) => v.labels.k).sort()).toEqual(['a', 'b']);
+  });
 });

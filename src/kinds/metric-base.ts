@@ -23,7 +23,8 @@
  * directory is probed before anything is claimed.
  */
 import type { StatsRegistry } from '../registry.js';
-import { type RecordInfo, findOrCreate, findRecord, listRecords, utf8 } from '../directory.js';
+import { type RecordInfo, findOrCreate, findRecord, utf8 } from '../directory.js';
+import { seriesRecordsOf } from './series-index.js';
 import { InvalidOptionsError, NameConflictError } from '../errors.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
 import { checkOptionsObject } from '../options.js';
@@ -284,11 +285,7 @@ export abstract class Metric<C> {
     Atomics.sub(this.registry.views.i32, this.countIndex, 1);
   }
 
-  /**
-   * @internal Every series of the family as any thread sees it now. `records` is one
-   * directory listing; `children` the series records of this family, if the caller
-   * already grouped them.
-   */
+  /** @internal Every series of the family as any thread sees it now; `children` are its series records. */
   samples(children: readonly RecordInfo[]): MetricSample[] {
     if (this.single !== undefined) return [{ labels: {}, value: this.spec.read(this.familyData) }];
     const out: MetricSample[] = [];
@@ -304,12 +301,6 @@ export abstract class Metric<C> {
     const unit = unitOf(this.definition, this.type);
     const f = { name: this.name, help: this.help, type: this.type, samples: this.samples(children) };
     return unit === undefined ? f : { ...f, unit };
-  }
-
-  /** @internal This family's series records in one directory listing. */
-  childrenIn(records: readonly RecordInfo[]): RecordInfo[] {
-    const prefix = `${this.name}{`;
-    return records.filter((r) => r.kind === METRIC_KIND_CODES.metricSeries && r.name.startsWith(prefix));
   }
 
   // A series record is read only if its signature says it belongs to this family and
@@ -359,12 +350,8 @@ export abstract class Metric<C> {
   /** @internal Reads every series once (one directory walk). */
   protected readAll(): MetricSample[] {
     if (this.single !== undefined) return this.samples([]);
-    return this.samples(this.childrenIn(listRecordsOf(this.registry)));
+    return this.samples(seriesRecordsOf(this.registry, this.name));
   }
-}
-
-function listRecordsOf(registry: StatsRegistry): RecordInfo[] {
-  return listRecords(registry.views);
 }
 
 /** Bytes from a family's data to its series count. */
