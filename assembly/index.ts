@@ -3,3 +3,5 @@
 export * from './counters';
 export * from './breaker';
 export * from './stats';
+export * from './gauges';
+export * from './histogram';

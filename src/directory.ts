@@ -93,6 +93,8 @@ export interface RecordInfo {
   readonly signature: string;
   readonly dataOffset: number;
   readonly dataBytes: number;
+  /** Set by findOrCreate when this call published the record (it did not exist before). */
+  readonly created?: boolean;
 }
 
 export interface MemoryViews {
@@ -182,6 +184,8 @@ export interface CreateRequest {
   readonly kind: number;
   readonly signature: string;
   readonly dataBytes: number;
+  /** Set by findOrCreate when this call published the record (it did not exist before). */
+  readonly created?: boolean;
 }
 
 /** One attachment's view of the directory, with the header's fixed fields taken once. */
@@ -395,6 +399,58 @@ export class Directory {
     return new RegistryFullError(`the directory's ${this.slots} entries are all used; create the registry with a larger capacityBytes`);
   }
 
+  /** The record named `name`, or undefined: findOrCreate's probe without the create. */
+  find(name: string): RecordInfo | undefined {
+    try {
+      const nameBytes = utf8(name);
+      const hash = hashBytes(nameBytes);
+      const mask = this.slots - 1;
+      for (let probe = 0, slot = hash & mask; probe < this.slots; probe++, slot = (slot + 1) & mask) {
+        const p = Atomics.load(this.i32, this.dirIndex + slot);
+        if (p === 0) return undefined;
+        const found = this.match(slot, p, hash, nameBytes, name);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    } finally {
+      this.flushReports();
+    }
+  }
+
+  /**
+   * The record slot `slot` points at, checked and decoded (undefined, and reported, when
+   * it is corrupt; undefined when the slot is still free), and its kind code read from the
+   * checked head before anything is decoded, so a caller can skip other kinds cheaply.
+   */
+  recordAtSlot(slot: number, kind?: number): RecordInfo | undefined {
+    const p = Atomics.load(this.i32, this.dirIndex + slot);
+    if (p === 0) return undefined;
+    const h = this.checkHead(p);
+    if (typeof h === 'string') {
+      this.reportCorrupt(slot, p, h);
+      this.flushReports();
+      return undefined;
+    }
+    if (kind !== undefined && h.kind !== kind) return undefined;
+    const r = this.decode(slot, h);
+    if (typeof r === 'string') {
+      this.reportCorrupt(slot, p, r);
+      this.flushReports();
+      return undefined;
+    }
+    return r;
+  }
+
+  /** Directory slots (fixed at creation). */
+  get slotCount(): number {
+    return this.slots;
+  }
+
+  /** Index of slot 0's word in the memory's Int32Array (fixed at creation). */
+  get slotWordIndex(): number {
+    return this.dirIndex;
+  }
+
   /**
    * Returns the record for `req.name`: the existing one (whatever its signature: the caller
    * compares) or a new one holding `req`.
@@ -442,7 +498,7 @@ export class Directory {
     for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
       const prev = Atomics.compareExchange(this.i32, this.dirIndex + slot, 0, record);
       if (prev === 0) {
-        return { slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes };
+        return { slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes, created: true };
       }
       let found: RecordInfo | undefined;
       try {

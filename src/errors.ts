@@ -33,7 +33,10 @@ export type ErrorCode =
   | 'ERR_COMPLETION_CONVERSION'
   | 'ERR_DUPLICATE_CORRELATION'
   | 'ERR_SUBSCRIBER_CLOSED'
-  | 'ERR_REGISTRY_CLOSED';
+  | 'ERR_REGISTRY_CLOSED'
+  | 'ERR_CARDINALITY_LIMIT'
+  | 'ERR_INVALID_LABELS'
+  | 'ERR_INVALID_VALUE';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];

@@ -18,7 +18,7 @@ export {
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';
 export { StepExecutionStats, EventBusStats, WorkerSubscriberStats } from './stats/index.js';
-export type { StatsOptions } from './stats/index.js';
+export type { StatsOptions, StepStatsOptions } from './stats/index.js';
 export type { StepExecutionStatsSnapshot, StepExecutionStatsBigIntSnapshot } from './stats/step-execution-stats.js';
 export type { InProcessEventBusStats, InProcessEventBusBigIntStats, EventBusLiveCounts } from './stats/event-bus-stats.js';
 export type { WorkerEventSubscriberStats, WorkerEventSubscriberBigIntStats } from './stats/worker-subscriber-stats.js';
@@ -63,5 +63,15 @@ export type {
   Correlation,
   CorrelatedStepResult,
 } from './subscriber/index.js';
+export { CounterMetric } from './kinds/counter.js';
+export type { CounterConfiguration, CounterSeries } from './kinds/counter.js';
+export { GaugeMetric } from './kinds/gauge.js';
+export type { GaugeConfiguration, GaugeSeries } from './kinds/gauge.js';
+export { HistogramMetric } from './kinds/histogram.js';
+export type { HistogramConfiguration, HistogramSeries } from './kinds/histogram.js';
+export type { MetricObject, MetricValue, MetricConfigurationBase, Labels } from './kinds/metric-base.js';
+export { DEFAULT_MAX_SERIES } from './kinds/metric-base.js';
+export { DEFAULT_BUCKETS, linearBuckets, exponentialBuckets, nativeBuckets } from './kinds/buckets.js';
+export { CardinalityLimitError, InvalidLabelsError, InvalidValueError } from './kinds/errors.js';
 export { sanitizeName } from './export/collect.js';
 export type { MetricFamily, MetricSample, MetricType, HistogramValue, CollectOptions } from './export/collect.js';

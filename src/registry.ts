@@ -66,7 +66,11 @@ import {
 } from './layout.js';
 import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, unwatch, watch } from './slots.js';
 import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize } from './wasm-module.js';
-import type { EventBusStats, StatsOptions, StepExecutionStats, WorkerSubscriberStats } from './stats/index.js';
+import { METRIC_KIND_CODES } from './kinds/codes.js';
+import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
+import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
+import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
+import type { EventBusStats, StatsOptions, StepExecutionStats, StepStatsOptions, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
 
 export interface RegistryOptions {
@@ -171,6 +175,7 @@ export const KIND_CODES = {
   eventBusStats: 3,
   workerSubscriberStats: 4,
   circuitBreaker: 5,
+  ...METRIC_KIND_CODES,
 } as const;
 export type EntryKind = keyof typeof KIND_CODES;
 
@@ -240,6 +245,10 @@ function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string 
   if (typeof kind !== 'string' || !Object.hasOwn(KIND_CODES, kind)) return `unknown kind ${JSON.stringify(kind)}`;
   const kindName = kind as EntryKind;
   if (KIND_CODES[kindName] !== r.kind) return `kind code ${r.kind} does not match the kind ${kind}`;
+  // The metric kinds check their own descriptors when a family is opened (kinds/): a
+  // descriptor they refuse is skipped then, and every series read is checked against the
+  // record's data bytes (metric-base.ts), so only the JSON shape is checked here.
+  if (Object.hasOwn(METRIC_KIND_CODES, kindName)) return { ...r, kindName, descriptor };
   let expected: number;
   if (kindName === 'circuitBreaker') {
     expected = breakerGeometry(stripes).dataBytes;
@@ -525,7 +534,7 @@ export class StatsRegistry implements SlotHolder {
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
-  stepExecutionStats(name: string, options?: StatsOptions): StepExecutionStats {
+  stepExecutionStats(name: string, options?: StepStatsOptions): StepExecutionStats {
     this.checkOpen();
     return openStepExecutionStats(this, name, options);
   }
@@ -540,6 +549,27 @@ export class StatsRegistry implements SlotHolder {
   workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
     this.checkOpen();
     return openWorkerSubscriberStats(this, name, options);
+  }
+
+  /**
+   * Gets or creates the counter metric `name`, shared by every thread (docs/metrics.md).
+   * The same definition from any thread is the same metric; another throws NameConflictError.
+   */
+  counter(configuration: CounterConfiguration): CounterMetric {
+    this.checkOpen();
+    return counterKind.open(this, configuration);
+  }
+
+  /** Gets or creates the gauge metric `name`, shared by every thread (docs/metrics.md). */
+  gauge(configuration: GaugeConfiguration): GaugeMetric {
+    this.checkOpen();
+    return gaugeKind.open(this, configuration);
+  }
+
+  /** Gets or creates the histogram metric `name`, shared by every thread (docs/metrics.md). */
+  histogram(configuration: HistogramConfiguration): HistogramMetric {
+    this.checkOpen();
+    return histogramKind.open(this, configuration);
   }
 
   /**

@@ -39,6 +39,9 @@ function samples(m: typeof esm): Map<string, Error> {
     ['CompletionConversionError', new m.CompletionConversionError('r')],
     ['DuplicateCorrelationError', new m.DuplicateCorrelationError('c')],
     ['SubscriberClosedError', new (m.SubscriberClosedError as unknown as new () => Error)()],
+    ['CardinalityLimitError', new m.CardinalityLimitError('m', 10)],
+    ['InvalidLabelsError', new m.InvalidLabelsError('m', 'missing label')],
+    ['InvalidValueError', new m.InvalidValueError('m', NaN, 'not finite')],
   ]);
 }
 

@@ -56,6 +56,7 @@ import { setGeometry } from '../layout.js';
 import { checkOptionsObject } from '../options.js';
 import type { CheckedRecord, StatsRegistry } from '../registry.js';
 import { BUS_DTO_FIELDS, BUS_FIELDS, type BusField, STEP_FIELDS, SUBSCRIBER_FIELDS, foldBusOutcomes } from '../stats/fields.js';
+import { collectMetricKinds } from '../kinds/index.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -427,5 +428,8 @@ export function collectFamilies(registry: StatsRegistry, options?: CollectOption
     out.add(`${prefix}event_bus_handlers`, 'gauge', 'Handlers over all patterns (buses of the exporting thread).', '{handler}', labels, l.h, true);
     out.add(`${prefix}event_bus_broadcast_receivers`, 'gauge', 'Open broadcast receivers (buses of the exporting thread).', '{receiver}', labels, l.r, true);
   }
-  return out.list();
+  // User metrics (counter, gauge, histogram): exported under their own names, never
+  // prefixed; their names cannot start with atomic_stats_, so they never merge into the
+  // families above.
+  return [...out.list(), ...collectMetricKinds(registry, records)];
 }

@@ -1,3 +1,5 @@
+import { InvalidOptionsError } from '../errors.js';
+import { checkStepDurationsName, stepDurationSeries } from '../kinds/step-durations.js';
 import type { StatsRegistry } from '../registry.js';
 import { EventBusStats } from './event-bus-stats.js';
 import { BUS_FIELDS, STEP_FIELDS, SUBSCRIBER_FIELDS } from './fields.js';
@@ -5,8 +7,30 @@ import { type StatsOptions, openStats } from './open.js';
 import { StepExecutionStats } from './step-execution-stats.js';
 import { WorkerSubscriberStats } from './worker-subscriber-stats.js';
 
-export function openStepExecutionStats(registry: StatsRegistry, name: string, options?: StatsOptions): StepExecutionStats {
-  return openStats(registry, 'stepExecutionStats', name, STEP_FIELDS, options, (p) => new StepExecutionStats(name, p));
+export interface StepStatsOptions extends StatsOptions {
+  /**
+   * Also observe each recordSuccess duration, in seconds, into the shared histogram
+   * atomic_stats_step_execution_duration_seconds{name} (p50/p99 across threads). Default
+   * false; part of the definition, so every thread must open the name alike.
+   */
+  durations?: boolean;
+}
+
+const DURATION_OPTION = {
+  keys: ['durations'],
+  check(o: Record<string, unknown>): Record<string, unknown> {
+    if (o.durations === undefined || o.durations === false) return {};
+    if (o.durations !== true) throw new InvalidOptionsError('durations', 'must be a boolean');
+    return { durations: true };
+  },
+};
+
+export function openStepExecutionStats(registry: StatsRegistry, name: string, options?: StepStatsOptions): StepExecutionStats {
+  const durations = options !== null && typeof options === 'object' && options.durations === true;
+  if (durations && typeof name === 'string') checkStepDurationsName(name);
+  const stats = openStats(registry, 'stepExecutionStats', name, STEP_FIELDS, options, (p) => new StepExecutionStats(name, p), DURATION_OPTION);
+  if (durations && !stats.observesDurations) stats.observeDurations(stepDurationSeries(registry, name));
+  return stats;
 }
 
 export function openEventBusStats(registry: StatsRegistry, name: string, options?: StatsOptions): EventBusStats {

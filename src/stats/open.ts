@@ -38,8 +38,8 @@ export interface StatsPlacement<F extends string> {
   readonly inlineWords: Int32Array | undefined;
 }
 
-function checkStatsOptions(options: unknown): boolean {
-  const striped = checkOptionsObject(options, ['striped'], 'options').striped;
+function checkStatsOptions(options: unknown, extraKeys: readonly string[] = []): boolean {
+  const striped = checkOptionsObject(options, ['striped', ...extraKeys], 'options').striped;
   if (striped === undefined) return true;
   if (typeof striped !== 'boolean') throw new InvalidOptionsError('striped', 'must be a boolean');
   return striped;
@@ -57,11 +57,14 @@ export function openStats<F extends string, T>(
   fields: readonly F[],
   options: StatsOptions | undefined,
   build: (p: StatsPlacement<F>) => T,
+  /** More option keys a struct accepts, checked by `extra`, which returns what they add to the signature. */
+  extra?: { keys: readonly string[]; check(o: Record<string, unknown>): Record<string, unknown> },
 ): T {
   checkName(name);
-  const striped = checkStatsOptions(options);
+  const striped = checkStatsOptions(options, extra?.keys);
+  const added = extra === undefined || options === undefined ? {} : extra.check(options as Record<string, unknown>);
   const geometry = setGeometry(fields.length, striped, registry.stripes);
-  return registry.openEntry(name, kind, { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) => {
+  return registry.openEntry(name, kind, { fields: [...fields], striped, ...added }, geometry.dataBytes, (dataOffset) => {
     const placement: SetPlacement = { setName: name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) };
     const stripe = placement.ownedStripe;
     const first = cellAddresses(geometry, dataOffset, 0, stripe < 0 ? 0 : stripe);

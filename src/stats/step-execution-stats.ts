@@ -89,6 +89,23 @@ export class StepExecutionStats {
     this.sharedK.stepSuccess(this.sharedA, 0, ms - hi * TWO32, hi);
   }
 
+  /** Whether successes are also observed into the shared step-duration histogram (`durations: true`). */
+  observesDurations = false;
+
+  /**
+   * @internal Opt-in (`durations: true`): recordSuccess also observes its duration, in
+   * seconds, into a shared histogram series. Installed on this instance only, so stats
+   * without it keep the plain record path.
+   */
+  observeDurations(series: { observe(seconds: number): void }): void {
+    const record = StepExecutionStats.prototype.recordSuccess;
+    this.recordSuccess = (ms: number) => {
+      record.call(this, ms); // validates first: an invalid ms throws before anything is observed
+      series.observe(ms / 1000);
+    };
+    this.observesDurations = true;
+  }
+
   /** One failed execution: executed and failed, in one backend call. */
   recordFailure(): void {
     this.k.stepFailure(this.a, this.b);

@@ -1,0 +1,60 @@
+/*
+ * Float64 cells: gauges, fractional counters and the sums of histograms. Like
+ * counters.ts, this module owns no memory: the host lays out every cell and passes its
+ * address; nothing here is static data, heap or a global.
+ *
+ * Why the bits of a double travel as a u64. Wasm has no floating-point atomics, and a
+ * plain 64-bit store may tear under a racing reader (counters.ts cites the memory
+ * models), so every f64 cell is stored as its IEEE-754 bits in an 8-byte aligned u64 and
+ * only ever touched with 64-bit atomic instructions: a reader always sees a double some
+ * writer stored, never half of one.
+ *
+ * Three ways to write a cell:
+ *   gaugeSet   an atomic store: `set` is not additive, the last store wins.
+ *   gaugeAdd   a compare-and-swap loop on the bits (load, add in f64, cmpxchg; on failure
+ *              retry with the value the cmpxchg saw). Every add lands exactly once, so
+ *              concurrent inc/dec are exact -- as exact as the doubles involved: each add
+ *              rounds once, like the same adds done one after another in some order.
+ *              Lock-free, not wait-free: a thread retries only because another's add
+ *              succeeded. A thread terminated mid-loop has either swapped (its add
+ *              counted) or not (it did not); nothing is left half-done.
+ *   f64OwnedAdd  the owner-only form for a thread's own stripe (histogram sums, striped
+ *              fractional counters): a plain load of the owner's own last store, then an
+ *              atomic store. One writer, so no CAS; readers see the old or the new sum.
+ *
+ * No NaN is ever stored (the host refuses NaN and infinities before calling), so the
+ * bit patterns compared by the CAS are the values' own.
+ */
+
+export function gaugeSet(cell: u32, v: f64): void {
+  atomic.store<u64>(cell, reinterpret<u64>(v));
+}
+
+export function gaugeGet(cell: u32): f64 {
+  return reinterpret<f64>(atomic.load<u64>(cell));
+}
+
+export function gaugeAdd(cell: u32, d: f64): void {
+  let seen = atomic.load<u64>(cell);
+  for (;;) {
+    const next = reinterpret<u64>(reinterpret<f64>(seen) + d);
+    const was = atomic.cmpxchg<u64>(cell, seen, next);
+    if (was == seen) return;
+    seen = was;
+  }
+}
+
+export function f64OwnedAdd(cell: u32, d: f64): void {
+  atomic.store<u64>(cell, reinterpret<u64>(reinterpret<f64>(load<u64>(cell)) + d));
+}
+
+/**
+ * A striped f64 total: the shared cell plus every owned stripe's cell (`firstOwned`,
+ * then every `stride` bytes). Each stripe is read atomically; the total is a sum of
+ * individually exact reads, not a snapshot.
+ */
+export function f64SumStriped(shared: u32, firstOwned: u32, stride: u32, stripes: u32): f64 {
+  let total = reinterpret<f64>(atomic.load<u64>(shared));
+  for (let i: u32 = 0; i < stripes; i++) total += reinterpret<f64>(atomic.load<u64>(firstOwned + i * stride));
+  return total;
+}

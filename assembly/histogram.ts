@@ -1,0 +1,29 @@
+/*
+ * The record path of a classic (explicit-bucket) histogram: one observation is one call
+ * into Wasm that adds 1 to the bucket's count and the value to the sum. The bucket is
+ * chosen by the host (src/kinds/buckets.ts keeps the bucket math apart from these cells,
+ * as HdrHistogram keeps its index math apart from its storage), so the bounds never have
+ * to live in shared memory.
+ *
+ * Cells, laid out by the host like a counter set of B + 1 fields (src/kinds/histogram.ts):
+ * fields 0..B-1 are the per-bucket counts (not cumulative: an observation touches one
+ * cell), field B's 8-byte cell is the sum as f64 bits (gauges.ts). The count is the sum of
+ * the buckets, so count and buckets always agree.
+ *   ...Shared  the shared stripe: a 64-bit atomic add on the bucket, a CAS add on the sum.
+ *   ...Owned   this thread's own stripe: the owned-cell protocol of counters.ts on the
+ *              bucket (plain store of a tagged low word), an owner-only store of the sum.
+ * The bucket is written before the sum; a reader between the two sees the observation in
+ * the count but not yet in the sum (each cell is exact; the pair is not a transaction).
+ */
+import { ownedInc } from './counters';
+import { f64OwnedAdd, gaugeAdd } from './gauges';
+
+export function histObserveShared(bucket: u32, sum: u32, v: f64): void {
+  atomic.add<u64>(bucket, 1);
+  gaugeAdd(sum, v);
+}
+
+export function histObserveOwned(low: u32, high: u32, sum: u32, v: f64): void {
+  ownedInc(low, high);
+  f64OwnedAdd(sum, v);
+}

@@ -1,0 +1,172 @@
+/*
+ * Counter metrics: monotonic totals with prom-client's call shapes, shared by every thread.
+ *
+ * Cells of one series. An integer counter (the default) is the one-field counter set of
+ * counter-set.ts: a u64 in a shared cell (64-bit atomic add), or with `striped: true` a
+ * shared cell plus one owned stripe per attached thread (plain stores of a tagged low
+ * word, assembly/counters.ts), summed on read. Values are exact integers up to 2^64.
+ *
+ * `float: true` counts fractions (prom-client allows `inc(0.5)`): the same geometry, but
+ * each cell holds an f64's bits (assembly/gauges.ts): the shared cell takes a CAS add, an
+ * owned stripe's high word an owner-only store, and a read sums the stripes in f64. An
+ * integer counter refuses fractions rather than round them.
+ */
+import { InvalidCountError } from '../errors.js';
+import type { StatsRegistry } from '../registry.js';
+import { type Counter, makeCounter } from '../counter-set.js';
+import { cellAddresses, setGeometry } from '../layout.js';
+import { METRIC_KIND_CODES } from './codes.js';
+import { InvalidLabelsError } from './errors.js';
+import {
+  BASE_KEYS,
+  type BaseDefinition,
+  Metric,
+  type MetricConfigurationBase,
+  type MetricObject,
+  type SeriesSpec,
+  checkBool,
+  defineBase,
+  familyBytes,
+} from './metric-base.js';
+import type { Labels } from './labels.js';
+import { type MetricOps, metricOps } from './metric-ops.js';
+
+export interface CounterConfiguration extends MetricConfigurationBase {
+  /** Give each thread its own stripe of every series (LongAdder-style); costs (stripes + 1) × 128 bytes a series. Default false. */
+  striped?: boolean;
+  /** Count fractional amounts (f64 cells) instead of exact u64 integers. Default false. */
+  float?: boolean;
+}
+
+export interface CounterDefinition extends BaseDefinition {
+  readonly striped: boolean;
+  readonly float: boolean;
+}
+
+/** One series of a counter: `inc()` adds 1, `inc(n)` adds n (finite, >= 0; an integer unless the counter is `float`). */
+export interface CounterSeries {
+  inc(value?: number): void;
+}
+
+const KEYS = [...BASE_KEYS, 'striped', 'float'];
+
+export function defineCounter(options: unknown, internal = false): CounterDefinition {
+  const { o, base } = defineBase(options, KEYS, [], internal);
+  return { ...base, striped: checkBool(o, 'striped'), float: checkBool(o, 'float') };
+}
+
+class IntSeries implements CounterSeries {
+  constructor(
+    private readonly c: Counter,
+    readonly dataOffset: number,
+  ) {}
+  inc(n?: number): void {
+    if (n === undefined) this.c.inc();
+    else if (typeof n === 'number' && (n >>> 0) === n) this.c.add(n);
+    else this.slow(n);
+  }
+  private slow(n: unknown): void {
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
+      throw new InvalidCountError(n, 'not an integer (create the counter with float: true to count fractions)');
+    }
+    this.c.add(n as number); // validates: throws InvalidCountError for anything else, adds a large integer exactly
+  }
+}
+
+class FloatSeries implements CounterSeries {
+  constructor(
+    private readonly ops: MetricOps,
+    private readonly cell: number,
+    private readonly owned: boolean,
+    readonly dataOffset: number,
+  ) {}
+  inc(n?: number): void {
+    const d = n === undefined ? 1 : n;
+    // `d >= 0` is false for NaN; `<= MAX_VALUE` excludes +Infinity.
+    if (typeof d !== 'number' || !(d >= 0 && d <= Number.MAX_VALUE)) throw new InvalidCountError(d, 'must be a finite number >= 0');
+    if (this.owned) this.ops.f64OwnedAdd(this.cell, d);
+    else this.ops.gaugeAdd(this.cell, d);
+  }
+}
+
+function counterSpec(registry: StatsRegistry, def: CounterDefinition): SeriesSpec<CounterSeries> {
+  const geometry = setGeometry(1, def.striped, registry.stripes);
+  const stripe = registry.ownedStripe(def.striped);
+  const ops = registry.ops;
+  if (!def.float) {
+    return {
+      bytes: geometry.dataBytes,
+      make: (dataOffset) => new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: stripe }, 0, 'value'), dataOffset),
+      read: (dataOffset) => {
+        if (!geometry.striped) return ops.readShared64(dataOffset);
+        const first = cellAddresses(geometry, dataOffset, 0, 0);
+        return ops.readStriped64(first.shared, first.low, first.high, geometry.stride, geometry.stripes);
+      },
+    };
+  }
+  const m = metricOps(registry);
+  return {
+    bytes: geometry.dataBytes,
+    make: (dataOffset) =>
+      stripe >= 0
+        ? new FloatSeries(m, cellAddresses(geometry, dataOffset, 0, stripe).high, true, dataOffset)
+        : new FloatSeries(m, dataOffset, false, dataOffset),
+    read: (dataOffset) => {
+      if (!geometry.striped) return m.gaugeGet(dataOffset);
+      const first = cellAddresses(geometry, dataOffset, 0, 0);
+      return m.f64SumStriped(dataOffset, first.high, geometry.stride, geometry.stripes);
+    },
+  };
+}
+
+/**
+ * A counter shared by every thread of a registry (`registry.counter({ name, help, labelNames })`),
+ * with prom-client's call shapes: `inc()`, `inc(5)`, `inc({ route: '/a' })`,
+ * `inc({ route: '/a' }, 5)`, and `labels(...)` for a cached series.
+ */
+export class CounterMetric extends Metric<CounterSeries> {
+  readonly type = 'counter' as const;
+  /** Whether each series is striped per thread. */
+  readonly striped: boolean;
+  /** Whether the counter counts fractions (f64) rather than exact integers. */
+  readonly float: boolean;
+
+  /** @internal */
+  constructor(registry: StatsRegistry, def: CounterDefinition, familyData: number, spec: SeriesSpec<CounterSeries>) {
+    super(registry, def, familyData, spec);
+    this.striped = def.striped;
+    this.float = def.float;
+  }
+
+  inc(labels?: Labels | number, value?: number): void {
+    if (typeof labels === 'object' && labels !== null) {
+      this.series(labels).inc(value);
+      return;
+    }
+    if (value !== undefined) throw new InvalidLabelsError(this.name, 'labels must be an object: inc(labels, value)');
+    this.series(undefined).inc(labels);
+  }
+
+  /** prom-client's MetricObject: one value per series, as numbers (exact below 2^53). */
+  async get(): Promise<MetricObject> {
+    return {
+      name: this.name,
+      help: this.help,
+      type: 'counter',
+      values: this.readAll().map((s) => ({ labels: { ...s.labels }, value: Number(s.value as bigint | number) })),
+      aggregator: 'sum',
+    };
+  }
+}
+
+export const counterKind = {
+  type: 'counter' as const,
+  code: METRIC_KIND_CODES.counter,
+  /** `internal`: the package's own families (see defineBase). */
+  open(registry: StatsRegistry, options: unknown, internal = false): CounterMetric {
+    const def = defineCounter(options, internal);
+    const spec = counterSpec(registry, def);
+    const { name, ...descriptor } = def;
+    return registry.openEntry(name, 'counter', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new CounterMetric(registry, def, dataOffset, spec));
+  },
+};

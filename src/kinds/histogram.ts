@@ -1,0 +1,228 @@
+/*
+ * Histogram metrics: explicit buckets, sum and count, shared by every thread, lock-free.
+ *
+ * Cells of one series, laid out as a counter set of B + 1 fields (layout.ts setGeometry),
+ * B = the finite bounds + the +Inf bucket:
+ *   field i < B  the count of observations in bucket i alone (not cumulative: one
+ *                observation touches one bucket cell; cumulative counts are summed on read)
+ *   field B      the sum, an f64's bits (assembly/gauges.ts)
+ * The count is the sum of the bucket cells, so count and buckets always agree.
+ *
+ * Unstriped (the default), every thread adds to the shared cells: an atomic add on the
+ * bucket and a CAS add on the sum (assembly/histogram.ts). With `striped: true` each
+ * attached thread also owns a stripe: its bucket cells follow the owned-cell protocol of
+ * assembly/counters.ts (a plain store of a tagged low word) and its sum is the high-word
+ * slot of field B, which only it writes (an atomic store, no CAS). A read adds the shared
+ * sum and every stripe's sum in f64: each add rounds once, so the total is what adding
+ * the same observations in some other order gives -- exact whenever the observations
+ * and their partial sums are exact in binary (e.g. multiples of 2^-10 below 2^43), and
+ * otherwise within the usual double rounding of a sum of that many terms.
+ *
+ * The bucket is found in JS (buckets.ts); the bounds are fixed at creation and are part
+ * of the signature, so every thread uses the same ones and they never live in shared memory.
+ */
+import { InvalidOptionsError } from '../errors.js';
+import type { HistogramValue } from '../export/collect.js';
+import { cellAddresses, setGeometry } from '../layout.js';
+import type { StatsRegistry } from '../registry.js';
+import { bucketIndex, checkBuckets, quantileFromBuckets } from './buckets.js';
+import { METRIC_KIND_CODES } from './codes.js';
+import { InvalidLabelsError, InvalidValueError } from './errors.js';
+import type { Labels } from './labels.js';
+import {
+  BASE_KEYS,
+  type BaseDefinition,
+  Metric,
+  type MetricConfigurationBase,
+  type MetricObject,
+  type MetricValue,
+  type SeriesSpec,
+  checkBool,
+  defineBase,
+  familyBytes,
+} from './metric-base.js';
+import { type MetricOps, metricOps } from './metric-ops.js';
+
+export interface HistogramConfiguration extends MetricConfigurationBase {
+  /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
+  buckets?: readonly number[];
+  /** Give each thread its own stripe of every series; costs (stripes + 1) blocks of the bucket cells a series. Default false. */
+  striped?: boolean;
+}
+
+export interface HistogramDefinition extends BaseDefinition {
+  readonly buckets: number[];
+  readonly striped: boolean;
+}
+
+/** One series of a histogram. Observed values are finite numbers; anything else throws InvalidValueError and records nothing. */
+export interface HistogramSeries {
+  observe(value: number): void;
+  /** Starts a timer; the returned function observes the seconds elapsed and returns them. */
+  startTimer(): () => number;
+}
+
+const KEYS = [...BASE_KEYS, 'buckets', 'striped'];
+
+export function defineHistogram(options: unknown, internal = false): HistogramDefinition {
+  const { o, base } = defineBase(options, KEYS, ['le'], internal);
+  return { ...base, buckets: checkBuckets(o.buckets), striped: checkBool(o, 'striped') };
+}
+
+class SharedSeries implements HistogramSeries {
+  constructor(
+    private readonly ops: MetricOps,
+    private readonly bounds: Float64Array,
+    private readonly sum: number,
+    private readonly metric: string,
+    readonly dataOffset: number,
+  ) {}
+  observe(v: number): void {
+    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.metric, v, 'must be a finite number');
+    this.ops.histObserveShared(this.dataOffset + bucketIndex(this.bounds, v) * 8, this.sum, v);
+  }
+  startTimer(): () => number {
+    const t0 = performance.now();
+    return () => {
+      const s = (performance.now() - t0) / 1000;
+      this.observe(s);
+      return s;
+    };
+  }
+}
+
+class OwnedSeries implements HistogramSeries {
+  constructor(
+    private readonly ops: MetricOps,
+    private readonly bounds: Float64Array,
+    private readonly low: number,
+    private readonly high: number,
+    private readonly sum: number,
+    private readonly metric: string,
+    readonly dataOffset: number,
+  ) {}
+  observe(v: number): void {
+    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.metric, v, 'must be a finite number');
+    const i = bucketIndex(this.bounds, v);
+    this.ops.histObserveOwned(this.low + i * 4, this.high + i * 8, this.sum, v);
+  }
+  startTimer(): () => number {
+    const t0 = performance.now();
+    return () => {
+      const s = (performance.now() - t0) / 1000;
+      this.observe(s);
+      return s;
+    };
+  }
+}
+
+function histogramSpec(registry: StatsRegistry, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
+  const B = def.buckets.length + 1;
+  const geometry = setGeometry(B + 1, def.striped, registry.stripes);
+  const stripe = registry.ownedStripe(def.striped);
+  const bounds = Float64Array.from(def.buckets);
+  const m = metricOps(registry);
+  const cells = registry.ops;
+  const les = [...def.buckets, Infinity];
+  return {
+    bytes: geometry.dataBytes,
+    make(dataOffset) {
+      if (stripe < 0) return new SharedSeries(m, bounds, dataOffset + B * 8, def.name, dataOffset);
+      const mine = cellAddresses(geometry, dataOffset, 0, stripe);
+      return new OwnedSeries(m, bounds, mine.low, mine.high, cellAddresses(geometry, dataOffset, B, stripe).high, def.name, dataOffset);
+    },
+    read(dataOffset): HistogramValue {
+      const buckets: { le: number; count: bigint }[] = [];
+      let total = 0n;
+      for (let i = 0; i < B; i++) {
+        if (geometry.striped) {
+          const a = cellAddresses(geometry, dataOffset, i, 0);
+          total += cells.readStriped64(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
+        } else total += cells.readShared64(dataOffset + i * 8);
+        buckets.push({ le: les[i]!, count: BigInt.asUintN(64, total) });
+      }
+      const s = cellAddresses(geometry, dataOffset, B, 0);
+      const sum = geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+      return { buckets, sum, count: BigInt.asUintN(64, total) };
+    },
+  };
+}
+
+/**
+ * A histogram shared by every thread (`registry.histogram({ name, help, labelNames, buckets })`),
+ * with prom-client's call shapes: `observe(0.2)`, `observe({ route: '/a' }, 0.2)`,
+ * `startTimer(labels?)` (whose end function takes more labels, observes the seconds and
+ * returns them), `labels(...)`; plus `quantile(q, labels?)` estimated from the buckets.
+ */
+export class HistogramMetric extends Metric<HistogramSeries> {
+  readonly type = 'histogram' as const;
+  /** The finite upper bounds (+Inf is implicit). */
+  readonly buckets: readonly number[];
+  readonly striped: boolean;
+
+  /** @internal */
+  constructor(registry: StatsRegistry, def: HistogramDefinition, familyData: number, spec: SeriesSpec<HistogramSeries>) {
+    super(registry, def, familyData, spec);
+    this.buckets = Object.freeze([...def.buckets]);
+    this.striped = def.striped;
+  }
+
+  observe(labels: Labels | number, value?: number): void {
+    if (typeof labels === 'object' && labels !== null) {
+      this.series(labels).observe(value as number);
+      return;
+    }
+    if (value !== undefined) throw new InvalidLabelsError(this.name, 'labels must be an object: observe(labels, value)');
+    this.series(undefined).observe(labels);
+  }
+
+  startTimer(labels?: Labels): (endLabels?: Labels) => number {
+    const t0 = performance.now();
+    return (endLabels?: Labels) => {
+      const s = (performance.now() - t0) / 1000;
+      this.series(endLabels === undefined ? labels : { ...labels, ...endLabels }).observe(s);
+      return s;
+    };
+  }
+
+  /**
+   * The q-quantile (0 <= q <= 1) of the series for `labels`, estimated from its buckets
+   * like Prometheus' histogram_quantile (linear interpolation inside the bucket that holds
+   * the rank). The true quantile lies in that bucket, so the error is at most its width;
+   * a rank in the +Inf bucket gives the largest finite bound. NaN with no observations.
+   * Reading never creates a series.
+   */
+  quantile(q: number, labels?: Labels): number {
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidOptionsError('q', `must be a number from 0 to 1, got ${String(q)}`);
+    const at = this.existing(labels);
+    if (at === undefined) return NaN;
+    const v = this.spec.read(at) as HistogramValue;
+    return quantileFromBuckets(q, this.buckets, v.buckets.map((b) => b.count));
+  }
+
+  /** prom-client's MetricObject: per series `_bucket` values (cumulative, with `le`), then `_sum` and `_count`. */
+  async get(): Promise<MetricObject> {
+    const values: MetricValue[] = [];
+    for (const s of this.readAll()) {
+      const h = s.value as HistogramValue;
+      for (const b of h.buckets) {
+        values.push({ labels: { ...s.labels, le: b.le === Infinity ? '+Inf' : b.le }, value: Number(b.count), metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { ...s.labels }, value: h.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...s.labels }, value: Number(h.count), metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+  }
+}
+
+export const histogramKind = {
+  type: 'histogram' as const,
+  code: METRIC_KIND_CODES.histogram,
+  /** `internal`: the package's own families (see defineBase). */
+  open(registry: StatsRegistry, options: unknown, internal = false): HistogramMetric {
+    const def = defineHistogram(options, internal);
+    const spec = histogramSpec(registry, def);
+    const { name, ...descriptor } = def;
+    return registry.openEntry(name, 'histogram', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new HistogramMetric(registry, def, dataOffset, spec));
+  },
+};

@@ -1,0 +1,77 @@
+/*
+ * The pure-JS twin of assembly/gauges.ts and assembly/histogram.ts: the same cells, the
+ * same protocol (see the essay at the top of assembly/gauges.ts), so that JS and Wasm
+ * threads can write one cell together.
+ *
+ * A double is moved to and from its bits through a small thread-local scratch buffer
+ * (a Float64Array and a BigInt64Array over the same 8 bytes); the shared cell itself is
+ * only touched with Atomics on a BigInt64Array: a Float64Array access is not tear-free
+ * under races (ECMA-262 IsNoTearConfiguration covers integer and BigInt arrays only).
+ */
+import type { CellOps } from '../backend.js';
+import type { MetricOps } from './metric-ops.js';
+
+class JsMetricOps implements MetricOps {
+  private readonly i64: BigInt64Array;
+  private readonly f = new Float64Array(1);
+  private readonly bits = new BigInt64Array(this.f.buffer);
+
+  constructor(
+    buffer: ArrayBufferLike,
+    private readonly cells: CellOps,
+  ) {
+    this.i64 = new BigInt64Array(buffer);
+  }
+
+  gaugeSet(cell: number, v: number): void {
+    this.f[0] = v;
+    Atomics.store(this.i64, cell >>> 3, this.bits[0]!);
+  }
+
+  gaugeGet(cell: number): number {
+    this.bits[0] = Atomics.load(this.i64, cell >>> 3);
+    return this.f[0]!;
+  }
+
+  gaugeAdd(cell: number, d: number): void {
+    const i = cell >>> 3;
+    let seen = Atomics.load(this.i64, i);
+    for (;;) {
+      this.bits[0] = seen;
+      this.f[0] = this.f[0]! + d;
+      // Swap in the new bits only if nobody changed the cell since we read it; otherwise
+      // add to the value that beat us (the one compareExchange returns).
+      const was = Atomics.compareExchange(this.i64, i, seen, this.bits[0]!);
+      if (was === seen) return;
+      seen = was;
+    }
+  }
+
+  f64OwnedAdd(cell: number, d: number): void {
+    const i = cell >>> 3;
+    // Only this thread writes the cell, so a plain read sees its own last store.
+    this.bits[0] = this.i64[i]!;
+    this.f[0] = this.f[0]! + d;
+    Atomics.store(this.i64, i, this.bits[0]!);
+  }
+
+  f64SumStriped(shared: number, firstOwned: number, stride: number, stripes: number): number {
+    let total = this.gaugeGet(shared);
+    for (let k = 0; k < stripes; k++) total += this.gaugeGet(firstOwned + k * stride);
+    return total;
+  }
+
+  histObserveShared(bucket: number, sum: number, v: number): void {
+    this.cells.sharedInc(bucket);
+    this.gaugeAdd(sum, v);
+  }
+
+  histObserveOwned(low: number, high: number, sum: number, v: number): void {
+    this.cells.ownedInc(low, high);
+    this.f64OwnedAdd(sum, v);
+  }
+}
+
+export function jsMetricOps(buffer: ArrayBufferLike, cells: CellOps): MetricOps {
+  return new JsMetricOps(buffer, cells);
+}

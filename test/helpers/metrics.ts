@@ -1,0 +1,31 @@
+import { expect } from 'vitest';
+import { AtomicStatsError, type StatsRegistry } from '../../src/index.js';
+
+/**
+ * Everything observable about a registry: every directory entry with its descriptor, the
+ * memory in use, and one collect() of every value (counter sets, structs, breakers and
+ * every user metric series, exactly: counters as bigints).
+ */
+export function registryState(r: StatsRegistry): unknown {
+  return { entries: r.entries(), usage: r.usage(), families: r.collect() };
+}
+
+/** Runs `call`, expects it to throw `type` (an AtomicStatsError) and to have changed nothing. */
+export function expectRejected(r: StatsRegistry, call: () => unknown, type: abstract new (...a: never[]) => Error): Error {
+  const before = registryState(r);
+  let caught: unknown;
+  try {
+    call();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(type);
+  expect(caught).toBeInstanceOf(AtomicStatsError);
+  expect(registryState(r)).toEqual(before);
+  return caught as Error;
+}
+
+/** The user families of a collect(), by name. */
+export function userFamilies(r: StatsRegistry) {
+  return new Map(r.collect().filter((f) => !f.name.startsWith('atomic_stats_')).map((f) => [f.name, f]));
+}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { CardinalityLimitError, DEFAULT_MAX_SERIES, InvalidLabelsError, NameConflictError, StatsRegistry } from '../src/index.js';
+import { BACKENDS } from './helpers.js';
+import { expectRejected, userFamilies } from './helpers/metrics.js';
+
+const values = (r: StatsRegistry, name: string) =>
+  new Map(userFamilies(r).get(name)!.samples.map((s) => [JSON.stringify(Object.entries(s.labels).sort()), s.value]));
+const k = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort());
+
+describe.each(BACKENDS)('labelled series (%s backend)', (backend) => {
+  it('one series per label set: key order, number values and positional labels all reach the same cells', () => {
+    const r = StatsRegistry.create({ backend });
+    const c = r.counter({ name: 'req_total', help: 'R.', labelNames: ['method', 'code'] });
+    c.inc({ method: 'GET', code: '200' });
+    c.inc({ code: '200', method: 'GET' });
+    c.inc({ code: 200, method: 'GET' });
+    c.labels('GET', 200).inc();
+    c.labels('GET', '200').inc();
+    expect(c.labels({ method: 'GET', code: '200' })).toBe(c.labels('GET', '200')); // cached per thread
+    expect(values(r, 'req_total')).toEqual(new Map([[k({ code: '200', method: 'GET' }), 5n]]));
+    expect(c.seriesCount()).toBe(1);
+    expect(r.entries().filter((e) => e.kind === 'metricSeries')).toEqual([
+      { name: 'req_total{code="200",method="GET"}', kind: 'metricSeries', descriptor: { of: 'counter', family: 'req_total', labels: { code: '200', method: 'GET' } } },
+    ]);
+  });
+
+  it('values that look like separators or quotes stay distinct series (the key is injective)', () => {
+    const r = StatsRegistry.create({ backend });
+    const c = r.counter({ name: 'odd_total', help: 'O.', labelNames: ['a', 'b'] });
+    const sets = [
+      { a: 'x', b: 'y' },
+      { a: 'x,b=', b: 'y' },
+      { a: 'x", b="y', b: '' },
+      { a: 'x\\', b: '"y' },
+      { a: 'x\n', b: 'y' },
+      { a: '', b: '' },
+      { a: 'ü', b: '{}' },
+    ];
+    sets.forEach((s, i) => c.inc(s, i + 1));
+    const got = values(r, 'odd_total');
+    expect(got.size).toBe(sets.length);
+    sets.forEach((s, i) => expect(got.get(k(s))).toBe(BigInt(i + 1)));
+  });
+
+  it('label names that are Object.prototype members work exactly', () => {
+    const r = StatsRegistry.create({ backend });
+    const g = r.gauge({ name: 'protoish', help: 'P.', labelNames: ['constructor', 'toString', 'hasOwnProperty'] });
+    g.set({ constructor: 'a', toString: 'b', hasOwnProperty: 'c' }, 2);
+    g.labels('a', 'b', 'c').inc();
+    expect(values(r, 'protoish')).toEqual(new Map([[k({ constructor: 'a', toString: 'b', hasOwnProperty: 'c' }), 3]]));
+    // Missing own keys are missing even though the prototype has members of that name.
+    expectRejected(r, () => g.set({ toString: 'b', hasOwnProperty: 'c' } as never, 1), InvalidLabelsError);
+  });
+
+  it('missing, extra, wrongly typed labels and wrong arity are InvalidLabelsError, changing nothing', () => {
+    const r = StatsRegistry.create({ backend });
+    const c = r.counter({ name: 'l_total', help: 'L.', labelNames: ['a', 'b'] });
+    c.inc({ a: 'x', b: 'y' });
+    for (const bad of [{ a: 'x' }, { a: 'x', b: 'y', c: 'z' }, { a: 'x', b: null }, { a: 'x', b: true }, { a: 'x', b: {} }, { a: 'x', b: undefined }, [], 'x']) {
+      expectRejected(r, () => c.inc(bad as never), InvalidLabelsError);
+      expectRejected(r, () => c.labels(bad as never), InvalidLabelsError);
+    }
+    expectRejected(r, () => c.inc(), InvalidLabelsError);
+    expectRejected(r, () => c.labels('x'), InvalidLabelsError);
+    expectRejected(r, () => c.labels('x', 'y', 'z'), InvalidLabelsError);
+    expectRejected(r, () => c.inc({ a: 'x'.repeat(300), b: 'y' }), InvalidLabelsError);
+    const u = r.counter({ name: 'u_total', help: 'U.' });
+    expectRejected(r, () => u.inc({ a: 'x' }), InvalidLabelsError);
+    expectRejected(r, () => u.labels('x'), InvalidLabelsError);
+    u.inc({});
+    expect(values(r, 'u_total')).toEqual(new Map([['[]', 1n]]));
+  });
+
+  it(`maxSeries (default ${DEFAULT_MAX_SERIES}) bounds the series of every thread together; nothing is created past it`, () => {
+    const r = StatsRegistry.create({ backend });
+    const other = StatsRegistry.attach(r.handle, { backend: backend === 'wasm' ? 'js' : 'wasm' });
+    const def = { name: 'capped_seconds', help: 'C.', labelNames: ['user'], maxSeries: 3, buckets: [1] };
+    const h = r.histogram(def);
+    const h2 = other.histogram(def);
+    h.observe({ user: 'a' }, 1);
+    h2.observe({ user: 'b' }, 1);
+    h.observe({ user: 'c' }, 1);
+    expect(h.seriesCount()).toBe(3);
+    const e = expectRejected(r, () => h2.observe({ user: 'd' }, 1), CardinalityLimitError) as CardinalityLimitError;
+    expect(e.code).toBe('ERR_CARDINALITY_LIMIT');
+    expect(e.maxSeries).toBe(3);
+    expectRejected(r, () => h.labels('e'), CardinalityLimitError);
+    // Existing series stay reachable at the limit, from a thread that never used them.
+    h2.observe({ user: 'a' }, 2);
+    h2.observe({ user: 'c' }, 2);
+    expect(h2.seriesCount()).toBe(3);
+    expect(r.counter({ name: 'big_total', help: 'B.', labelNames: ['x'] }).maxSeries).toBe(DEFAULT_MAX_SERIES);
+  });
+
+  it('a series name taken by another kind of entry is a NameConflictError and claims no series', () => {
+    const r = StatsRegistry.create({ backend });
+    r.counters('taken{a="x"}', ['n']);
+    const c = r.counter({ name: 'taken', help: 'T.', labelNames: ['a'], maxSeries: 1 });
+    expectRejected(r, () => c.inc({ a: 'x' }), NameConflictError);
+    expect(c.seriesCount()).toBe(0);
+    c.inc({ a: 'y' }); // the one allowed series is still available
+    expect(c.seriesCount()).toBe(1);
+  });
+
+  it('the registry running out of room refuses the series and gives its claim back', () => {
+    const r = StatsRegistry.create({ backend, capacityBytes: 65536 });
+    const c = r.counter({ name: 'fill_total', help: 'F.', labelNames: ['i'], maxSeries: 100000 });
+    let made = 0;
+    let error: unknown;
+    try {
+      for (;;) c.inc({ i: String(made++) });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).name).toBe('RegistryFullError');
+    expect(c.seriesCount()).toBe(made - 1);
+    expect(userFamilies(r).get('fill_total')!.samples.length).toBe(made - 1);
+  });
+
+  it('a series record whose shared bytes do not match its family is skipped by readers and refused to writers', async () => {
+    const r = StatsRegistry.create({ backend });
+    const c = r.counter({ name: 'sig_total', help: 'S.', labelNames: ['k'] });
+    c.inc({ k: 'a' }, 3);
+    c.inc({ k: 'b' }, 4);
+    // Rewrite one series' signature in place (same length), as a foreign or damaged writer might.
+    const u8 = new Uint8Array(r.handle.memory.buffer);
+    const needle = Buffer.from('"of":"counter","family":"sig_total","labels":{"k":"a"}');
+    const at = Buffer.from(u8.slice(0, 65536)).indexOf(needle);
+    expect(at).toBeGreaterThan(0);
+    u8.set(Buffer.from('"of":"gauge__","family":"sig_total","labels":{"k":"a"}'), at);
+    const fresh = StatsRegistry.attach(r.handle, { backend });
+    const def = { name: 'sig_total', help: 'S.', labelNames: ['k'] };
+    expect(userFamilies(fresh).get('sig_total')!.samples).toEqual([{ labels: { k: 'b' }, value: 4n }]);
+    expect((await fresh.counter(def).get()).values).toEqual([{ labels: { k: 'b' }, value: 4 }]);
+    expectRejected(fresh, () => fresh.counter(def).inc({ k: 'a' }), NameConflictError);
+  });
+
+  it('get() sees series another attachment created after an earlier get(), and only its own family', async () => {
+    const r = StatsRegistry.create({ backend });
+    const other = StatsRegistry.attach(r.handle, { backend: backend === 'wasm' ? 'js' : 'wasm' });
+    const def = { name: 'late_total', help: 'L.', labelNames: ['k'] };
+    const c = r.counter(def);
+    r.counter({ name: 'late_total_x', help: 'X.', labelNames: ['k'] }).inc({ k: 'z' });
+    r.gauge({ name: 'late', help: 'G.', labelNames: ['k'] }).set({ k: 'y' }, 1);
+    expect((await c.get()).values).toEqual([]);
+    other.counter(def).inc({ k: 'a' }, 2);
+    expect((await c.get()).values).toEqual([{ labels: { k: 'a' }, value: 2 }]);
+    other.counter(def).inc({ k: 'b' });
+    r.counters('late_total{k="c"}', ['n']); // same prefix, another kind: not a series
+    expect((await c.get()).values.map((v) => v.labels.k).sort()).toEqual(['a', 'b']);
+  });
+});
