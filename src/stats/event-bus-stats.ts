@@ -24,6 +24,11 @@ export interface InProcessEventBusStats extends EventBusLiveCounts {
   ffi_channel_drops: number;
   /** Events lost by receivers that fell more than `ffiChannelBufferSize` behind (beyond the original). */
   ffi_channel_lagged: number;
+  /**
+   * Handler calls left out because `maxPendingDispatches` publishes were already awaiting
+   * handlers (beyond the original). Each is also counted in `rust_handler_errors`.
+   */
+  rust_handler_shed: number;
 }
 
 /** The same with every stored counter exact. */
@@ -34,6 +39,7 @@ export interface InProcessEventBusBigIntStats extends EventBusLiveCounts {
   rust_handler_errors: bigint;
   ffi_channel_drops: bigint;
   ffi_channel_lagged: bigint;
+  rust_handler_shed: bigint;
 }
 
 const NO_LIVE: EventBusLiveCounts = { rust_subscriber_patterns: 0, rust_handler_count: 0, ffi_subscriber_count: 0 };
@@ -87,6 +93,7 @@ export class EventBusStats {
       rust_handler_errors: p.set.counter('rust_handler_errors'),
       ffi_channel_drops: p.set.counter('ffi_channel_drops'),
       ffi_channel_lagged: p.set.counter('ffi_channel_lagged'),
+      rust_handler_shed: p.set.counter('rust_handler_shed'),
     };
   }
 
@@ -124,6 +131,14 @@ export class EventBusStats {
   recordFfiLagged(count: number): void {
     if (typeof count !== 'number') checkCount(count);
     this.c.ffi_channel_lagged.add(count);
+  }
+
+  /**
+   * `rust_handler_shed += count`: handler calls a saturated bus left out. The bus counts
+   * them in `rust_handler_errors` too, through the publish's own record.
+   */
+  recordHandlerShed(count: number): void {
+    this.c.rust_handler_shed.add(count);
   }
 
   /**
@@ -167,6 +182,7 @@ export class EventBusStats {
       rust_handler_errors: c.rust_handler_errors.value(),
       ffi_channel_drops: c.ffi_channel_drops.value(),
       ffi_channel_lagged: c.ffi_channel_lagged.value(),
+      rust_handler_shed: c.rust_handler_shed.value(),
       rust_subscriber_patterns: l.rust_subscriber_patterns,
       rust_handler_count: l.rust_handler_count,
       ffi_subscriber_count: l.ffi_subscriber_count,
@@ -184,6 +200,7 @@ export class EventBusStats {
       rust_handler_errors: c.rust_handler_errors.valueBigInt(),
       ffi_channel_drops: c.ffi_channel_drops.valueBigInt(),
       ffi_channel_lagged: c.ffi_channel_lagged.valueBigInt(),
+      rust_handler_shed: c.rust_handler_shed.valueBigInt(),
       rust_subscriber_patterns: l.rust_subscriber_patterns,
       rust_handler_count: l.rust_handler_count,
       ffi_subscriber_count: l.ffi_subscriber_count,

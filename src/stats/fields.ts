@@ -15,6 +15,7 @@ export const BUS_FIELDS = [
   'rust_handler_errors',
   'ffi_channel_drops',
   'ffi_channel_lagged',
+  'rust_handler_shed',
 ] as const;
 export type BusField = (typeof BUS_FIELDS)[number];
 
