@@ -19,7 +19,7 @@ function failingBus(extra: Record<string, unknown> = {}) {
   return { bus, logger };
 }
 
-const summaries = (calls: { message: string }[]) => calls.filter((c) => c.message.includes('suppressed'));
+const summaries = <C extends { message: string }>(calls: C[]): C[] => calls.filter((c) => c.message.includes("suppressed"));
 
 afterEach(() => {
   vi.useRealTimers();

@@ -6,7 +6,7 @@ import type { StatsKernels } from '../stats/kernels.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';
-import { type EventHandler, HandlerTable } from './handler-table.js';
+import { type EventHandler, HandlerTable, type MatchList } from './handler-table.js';
 import { type BusConfig, type BusLogger, type InProcessEventBusOptions, checkBusOptions } from './options.js';
 import { checkPattern } from './pattern.js';
 import { BroadcastReceiver } from './receiver.js';
@@ -23,6 +23,23 @@ interface PendingCall {
 }
 
 const noop = (): void => {};
+
+/** The `then` of a thenable, read once, or undefined. May throw: it runs user code. */
+function thenOf(r: unknown): PendingCall['then'] | undefined {
+  if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return undefined;
+  const then = (r as { then?: unknown }).then;
+  return typeof then === 'function' ? (then as PendingCall['then']) : undefined;
+}
+
+/** `pending`, plus handler `i`'s call when its result `r` is a thenable. May throw (see thenOf). */
+function collectThenable(pending: PendingCall[] | undefined, r: unknown, list: MatchList, i: number): PendingCall[] | undefined {
+  const then = thenOf(r);
+  if (then === undefined) return pending;
+  const call: PendingCall = { result: r as object, then, pattern: list.patterns[i]!, handler: list.handlers[i]!, settled: false };
+  if (pending === undefined) return [call];
+  pending.push(call);
+  return pending;
+}
 
 /** The event's id for a report, or undefined: reading it must not throw (it may be a getter). */
 function eventIdOf(event: DomainEvent): string | undefined {
@@ -190,24 +207,20 @@ export class InProcessEventBus {
     let errors = 0;
     let pending: PendingCall[] | undefined;
     for (let i = 0; i < handlers.length; i++) {
-      const h = handlers[i]!;
       try {
-        const r: unknown = h(event);
+        const r: unknown = handlers[i]!(event);
         // Inside the try: reading `then` runs user code (a getter, a Proxy trap) and a
-        // throw there is this handler's failure, not publish()'s.
-        if (r !== undefined && r !== null && (typeof r === 'object' || typeof r === 'function')) {
-          const then = (r as { then?: unknown }).then;
-          if (typeof then === 'function') {
-            (pending ??= []).push({ result: r, then: then as PendingCall['then'], pattern: list.patterns[i]!, handler: h, settled: false });
-          }
-        }
+        // throw there is this handler's failure, not publish()'s. Kept out of line (as is
+        // the rest of the asynchronous path) so that publish() stays small enough for V8
+        // to inline it into the caller's loop.
+        if (r !== undefined) pending = collectThenable(pending, r, list, i);
       } catch (err) {
         errors++;
-        if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, err, 'failed');
+        if (this.logSubscriberErrors) this.reportThrow(list.patterns[i]!, eventName, event, err);
       }
     }
     if (pending !== undefined) return this.settle(event, eventName, errors, pending);
-    if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors, 0);
+    if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
     const lagged = this.broadcaster.publish(event);
     if (this.record) this.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors, lagged);
     return undefined;
@@ -242,17 +255,15 @@ export class InProcessEventBus {
       }
       try {
         const r: unknown = h(event);
-        if (r !== undefined && r !== null && (typeof r === 'object' || typeof r === 'function')) {
-          const then = (r as { then?: unknown }).then;
-          if (typeof then === 'function') {
-            this.asyncHandlers.add(h);
-            shed++;
-            if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, undefined, 'shed');
-            try {
-              (then as PendingCall['then']).call(r, noop, noop);
-            } catch {
-              /* already counted as shed; a throwing then changes nothing more */
-            }
+        const then = r === undefined ? undefined : thenOf(r);
+        if (then !== undefined) {
+          this.asyncHandlers.add(h);
+          shed++;
+          if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, undefined, 'shed');
+          try {
+            then.call(r, noop, noop);
+          } catch {
+            /* already counted as shed; a throwing then changes nothing more */
           }
         }
       } catch (err) {
@@ -286,7 +297,7 @@ export class InProcessEventBus {
           errors++;
           if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
         }
-        if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors, 0);
+        if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
         if (this.record) this.stats.recordRustDispatch(errors);
         const lagged = this.broadcaster.publish(event);
         if (this.record) this.stats.recordFfiStep(lagged >= 0 ? PUB_FFI : 0, lagged > 0 ? lagged : 0);
@@ -338,7 +349,11 @@ export class InProcessEventBus {
     });
   }
 
-  private reportAggregate(eventName: string, event: DomainEvent, count: number, shed: number): void {
+  private reportThrow(pattern: string, eventName: string, event: DomainEvent, err: unknown): void {
+    this.reportOne(pattern, eventName, event, err, 'failed');
+  }
+
+  private reportAggregate(eventName: string, event: DomainEvent, count: number, shed = 0): void {
     if (!this.reporter.admit()) return;
     this.reporter.write(
       `atomic-stats: ${count} in-process event handler(s) failed (fire-and-forget) on event "${eventName}"${shed > 0 ? ` (${shed} shed: maxPendingDispatches reached)` : ''}`,
