@@ -38,6 +38,7 @@ export type {
   InProcessEventBusOptions,
   BusLogger,
   BroadcastReceiverHandle,
+  HandlerFailureReason,
 } from './bus/index.js';
 export {
   WorkerEventSubscriber,
