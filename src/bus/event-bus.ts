@@ -10,7 +10,7 @@ import { type EventHandler, HandlerTable, type MatchList } from './handler-table
 import { type BusConfig, type BusLogger, type InProcessEventBusOptions, checkBusOptions } from './options.js';
 import { checkPattern } from './pattern.js';
 import { BroadcastReceiver } from './receiver.js';
-import { Reporter } from './reporter.js';
+import { Reporter, safeErrorText } from './reporter.js';
 
 interface PendingCall {
   readonly result: object;
@@ -339,13 +339,15 @@ export class InProcessEventBus {
     const rep = this.reporter;
     if (!rep.admit()) return;
     const e = new HandlerFailedError(pattern, eventName, err, reason);
-    rep.write(`atomic-stats: in-process event handler failed (fire-and-forget): ${e.message}`, {
+    rep.write(`atomic-stats: bus "${this.name}": ${e.message}`, {
       bus: this.name,
       event_name: eventName,
       event_id: eventIdOf(event),
       pattern,
       reason,
-      error: rep.stacks ? e : e.message,
+      // Compact: the handler's own error message (the message above already names the
+      // pattern and the event); with logStacks, the error itself.
+      error: rep.stacks ? e : reason === 'failed' ? safeErrorText(err) : reason === 'timeout' ? 'did not settle within dispatchTimeoutMs' : 'shed: maxPendingDispatches reached',
     });
   }
 
@@ -358,7 +360,7 @@ export class InProcessEventBus {
   private reportAggregate(eventName: string, event: DomainEvent, count: number, shed = 0): void {
     if (!this.reporter.admit()) return;
     this.reporter.write(
-      `atomic-stats: ${count} in-process event handler(s) failed (fire-and-forget) on event "${eventName}"${shed > 0 ? ` (${shed} shed: maxPendingDispatches reached)` : ''}`,
+      `atomic-stats: bus "${this.name}": ${count} handler(s) failed on event "${eventName}"${shed > 0 ? ` (${shed} shed: maxPendingDispatches reached)` : ''}`,
       { bus: this.name, event_name: eventName, event_id: eventIdOf(event), error_count: count, shed_count: shed },
     );
   }
