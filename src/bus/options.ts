@@ -72,7 +72,7 @@ export const DEFAULT_MAX_PENDING = 10_000;
 const MAX_PENDING = 1 << 20;
 const MAX_TIMEOUT = 2 ** 31 - 1; // setTimeout's limit
 
-export function intIn(o: Record<string, unknown>, key: string, def: number, min: number, max: number): number {
+function intIn(o: Record<string, unknown>, key: string, def: number, min: number, max: number): number {
   const v = o[key];
   if (v === undefined) return def;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -81,7 +81,7 @@ export function intIn(o: Record<string, unknown>, key: string, def: number, min:
   return v;
 }
 
-export function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
+function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
   const v = o[key];
   if (v === undefined) return def;
   if (typeof v !== 'boolean') throw new InvalidOptionsError(key, `must be a boolean, got ${String(v)}`);
