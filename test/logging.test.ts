@@ -42,6 +42,7 @@ describe('bus reports', () => {
     expect(logger.calls).toHaveLength(11);
     const summary = logger.calls[10]!;
     expect(summary.message).toMatch(/^atomic-stats: suppressed 1990 handler failure reports in the last /);
+    expect(summary.message).toContain('(at most 10 per 10 s)'); // the defaults
     expect(summary.details).toMatchObject({ bus: 'bus', suppressed: 1990 });
     bus.close(); // nothing left to summarize: no second summary
     expect(logger.calls).toHaveLength(11);
