@@ -40,6 +40,7 @@ export type {
   InProcessEventBusOptions,
   BusLogger,
   BroadcastReceiverHandle,
+  HandlerFailureReason,
 } from './bus/index.js';
 export {
   WorkerEventSubscriber,

@@ -20,6 +20,7 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
       s.recordFfiDrop();
       s.recordFfiDrop();
       s.recordFfiLagged(7);
+      s.recordHandlerShed(4);
       expect(s.snapshot({ rust_subscriber_patterns: 1, rust_handler_count: 2, ffi_subscriber_count: 3 })).toEqual({
         total_events_dispatched: 2,
         rust_handler_dispatches: 2,
@@ -27,6 +28,7 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
         rust_handler_errors: 3,
         ffi_channel_drops: 3,
         ffi_channel_lagged: 7,
+        rust_handler_shed: 4,
         rust_subscriber_patterns: 1,
         rust_handler_count: 2,
         ffi_subscriber_count: 3,
@@ -46,6 +48,7 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
         rust_handler_errors: 2,
         ffi_channel_drops: 2,
         ffi_channel_lagged: 5,
+        rust_handler_shed: 0,
         ...ZERO_LIVE,
       });
       s.recordFfiStep(2, 1);
@@ -54,7 +57,7 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
       expect([after.ffi_channel_dispatches, after.ffi_channel_drops, after.ffi_channel_lagged]).toEqual([3, 3, 6]);
     });
 
-    it('snapshot keys are exactly the spec keys (plus ffi_channel_lagged), in order', () => {
+    it('snapshot keys are exactly the spec keys (plus ffi_channel_lagged and rust_handler_shed), in order', () => {
       expect(Object.keys(bus().snapshot())).toEqual([
         'total_events_dispatched',
         'rust_handler_dispatches',
@@ -62,6 +65,7 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
         'rust_handler_errors',
         'ffi_channel_drops',
         'ffi_channel_lagged',
+        'rust_handler_shed',
         'rust_subscriber_patterns',
         'rust_handler_count',
         'ffi_subscriber_count',
@@ -145,6 +149,7 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
         rust_handler_errors: 2n,
         ffi_channel_drops: BigInt(2 * n + 1),
         ffi_channel_lagged: 5n,
+        rust_handler_shed: 0n,
         rust_subscriber_patterns: 0,
         rust_handler_count: 0,
         ffi_subscriber_count: 0,

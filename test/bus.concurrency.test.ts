@@ -38,6 +38,7 @@ describe.each(BACKENDS)('event bus from %s threads', (backend) => {
       ffi_channel_dispatches: receivers ? total : 0,
       ffi_channel_drops: receivers ? 0 : total,
       ffi_channel_lagged: receivers ? THREADS * (N - CAPACITY) : 0,
+      rust_handler_shed: 0,
       rust_subscriber_patterns: 0,
       rust_handler_count: 0,
       ffi_subscriber_count: 0,

@@ -33,7 +33,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['CircuitOpenError', new m.CircuitOpenError(breaker, 'Open')],
     ['InvalidPatternError', new m.InvalidPatternError('', 'empty')],
     ['InvalidEventError', new m.InvalidEventError(1, 'no')],
-    ['HandlerFailedError', new m.HandlerFailedError('p', 'e', new Error('x'), false)],
+    ['HandlerFailedError', new m.HandlerFailedError('p', 'e', new Error('x'), 'failed')],
     ['ReceiverClosedError', new m.ReceiverClosedError('closed')],
     ['CorrelationTimeoutError', new m.CorrelationTimeoutError('c', 5)],
     ['CompletionConversionError', new m.CompletionConversionError('r')],

@@ -192,8 +192,8 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
       set: setCells(r, 'set', 1).owned(1),
       steps: setCells(r, 'steps', 4).owned(1),
       subs: setCells(r, 'subs', 5).owned(1),
-      // A plain publish (no handler, no receiver) is one add to the bus's outcome cell 6.
-      bus: setCells(r, 'bus', 10).owned(1, 6),
+      // A plain publish (no handler, no receiver) is one add to the bus's outcome cell 7.
+      bus: setCells(r, 'bus', 11).owned(1, 7),
     };
     expect(ownedBefore).toEqual({ set: 3n, steps: 2n, subs: 1n, bus: 1n });
     a.close();
@@ -205,8 +205,8 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
     expect(setCells(r, 'steps', 4).shared(0)).toBe(2n);
     expect(setCells(r, 'steps', 4).shared(3)).toBe(5n);
     expect(setCells(r, 'subs', 5).shared(0)).toBe(1n);
-    expect(setCells(r, 'bus', 10).owned(1, 6)).toBe(1n);
-    expect(setCells(r, 'bus', 10).shared(6)).toBe(1n);
+    expect(setCells(r, 'bus', 11).owned(1, 7)).toBe(1n);
+    expect(setCells(r, 'bus', 11).shared(7)).toBe(1n);
     const bg = breakerGeometry(r.stripes);
     const bAt = dataOffsetOf(r, 'db') + bg.countersOffset;
     expect(ownedCell(r, bg.counters, bAt, 0, 1)).toBe(2n); // total_calls, before the close

@@ -1,4 +1,5 @@
 import { AtomicStatsError, describe } from '../errors.js';
+import { safeErrorText } from './reporter.js';
 
 /** A subscription pattern that cannot be used: empty, or not a string. */
 export class InvalidPatternError extends AtomicStatsError {
@@ -22,22 +23,29 @@ export class InvalidEventError extends AtomicStatsError {
   }
 }
 
+/** Why a handler counted as failed: it threw or rejected, it did not settle in time, or it was shed. */
+export type HandlerFailureReason = 'failed' | 'timeout' | 'shed';
+
 /** A handler failure as it is reported to the logger: which pattern, which event, why. */
 export class HandlerFailedError extends AtomicStatsError {
   static override readonly code = 'ERR_HANDLER_FAILED';
   declare readonly code: 'ERR_HANDLER_FAILED';
   readonly pattern: string;
   readonly eventName: string;
+  readonly reason: HandlerFailureReason;
   override readonly cause: unknown;
-  constructor(pattern: string, eventName: string, cause: unknown, timedOut: boolean) {
+  constructor(pattern: string, eventName: string, cause: unknown, reason: HandlerFailureReason) {
     super(
       'ERR_HANDLER_FAILED',
-      timedOut
+      reason === 'timeout'
         ? `handler for pattern "${pattern}" did not settle on event "${eventName}" within dispatchTimeoutMs`
-        : `handler for pattern "${pattern}" failed on event "${eventName}": ${cause instanceof Error ? cause.message : describe(cause)}`,
+        : reason === 'shed'
+          ? `handler for pattern "${pattern}" was shed on event "${eventName}": maxPendingDispatches publishes are awaiting handlers`
+          : `handler for pattern "${pattern}" failed on event "${eventName}": ${safeErrorText(cause)}`,
     );
     this.pattern = pattern;
     this.eventName = eventName;
+    this.reason = reason;
     this.cause = cause;
   }
 }

@@ -4,26 +4,55 @@ import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStat
 import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
-import { HandlerFailedError, InvalidEventError } from './errors.js';
-import { type EventHandler, HandlerTable } from './handler-table.js';
+import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';
+import { type EventHandler, HandlerTable, type MatchList } from './handler-table.js';
 import { type BusConfig, type BusLogger, type InProcessEventBusOptions, checkBusOptions } from './options.js';
 import { checkPattern } from './pattern.js';
 import { BroadcastReceiver } from './receiver.js';
+import { Reporter, safeErrorText } from './reporter.js';
 
 interface PendingCall {
-  readonly result: PromiseLike<unknown>;
+  readonly result: object;
+  // `then`, read once: a getter may answer differently (or throw) on a second read, so the
+  // function that was checked is the function that is called (as Promise resolution does).
+  readonly then: (onFulfilled: (v: unknown) => void, onRejected: (e: unknown) => void) => unknown;
   readonly pattern: string;
+  readonly handler: EventHandler;
   settled: boolean;
 }
 
-function isThenable(r: unknown): r is PromiseLike<unknown> {
-  return r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as PromiseLike<unknown>).then === 'function';
+const noop = (): void => {};
+
+/** The `then` of a thenable, read once, or undefined. May throw: it runs user code. */
+function thenOf(r: unknown): PendingCall['then'] | undefined {
+  if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return undefined;
+  const then = (r as { then?: unknown }).then;
+  return typeof then === 'function' ? (then as PendingCall['then']) : undefined;
+}
+
+/** `pending`, plus handler `i`'s call when its result `r` is a thenable. May throw (see thenOf). */
+function collectThenable(pending: PendingCall[] | undefined, r: unknown, list: MatchList, i: number): PendingCall[] | undefined {
+  const then = thenOf(r);
+  if (then === undefined) return pending;
+  const call: PendingCall = { result: r as object, then, pattern: list.patterns[i]!, handler: list.handlers[i]!, settled: false };
+  if (pending === undefined) return [call];
+  pending.push(call);
+  return pending;
+}
+
+/** The event's id for a report, or undefined: reading it must not throw (it may be a getter). */
+function eventIdOf(event: DomainEvent): string | undefined {
+  try {
+    const id = (event as { event_id?: unknown }).event_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Fire-and-forget delivery of domain events inside a process (SPEC §1): to handlers in
- * this thread chosen by pattern, and to broadcast receivers, which may live in other
- * worker threads.
+ * Fire-and-forget delivery of domain events inside a process: to handlers in this thread
+ * chosen by pattern, and to broadcast receivers, which may live in other worker threads.
  *
  * Stats. The bus records into `registry.eventBusStats(name)`. Buses opened with the same
  * registry and `name` — typically one per worker thread — share those counters, so
@@ -36,23 +65,40 @@ function isThenable(r: unknown): r is PromiseLike<unknown> {
  * and returns `undefined`: no Promise is created. Its counters are recorded in one
  * backend call after its handlers returned, so a handler that reads the stats during the
  * publish sees them as they were before it (no ordering between counters is promised
- * anyway, SPEC §0). If a handler returns a thenable, `publish()` counts the event at
- * once and returns a Promise (which never rejects) that settles when every handler has
- * settled or `dispatchTimeoutMs` has passed; the handler step is counted then, and the
- * event goes to the broadcast receivers then, as the original awaited its handlers
- * before broadcasting.
+ * anyway). If a handler returns a thenable, `publish()` counts the event at once and
+ * returns a Promise (which never rejects) that settles when every handler has settled or
+ * `dispatchTimeoutMs` has passed; the handler step is counted then, and the event goes to
+ * the broadcast receivers then, as the original awaited its handlers before broadcasting.
+ *
+ * Backlog. Each publish awaiting handlers holds its event, its thenables and a timer
+ * (about 1.2 KB) for up to `dispatchTimeoutMs`. At most `maxPendingDispatches` of them
+ * exist per bus; at that bound the bus sheds rather than queues (see the option), because
+ * `publish()` is fire-and-forget: a caller that does not await it cannot be slowed down,
+ * and a queue in front of a downstream that never answers only moves the out-of-memory
+ * from the handlers to the queue.
+ *
+ * Nothing a handler returns can make `publish()` throw: a thenable's `then` is read once,
+ * inside the handler's failure isolation, and called once; its first callback decides.
  */
 export class InProcessEventBus {
   readonly name: string;
   readonly ffiChannelBufferSize: number;
   readonly logSubscriberErrors: boolean;
   readonly dispatchTimeoutMs: number;
+  /** Publishes that may await asynchronous handlers at once; beyond, handlers are shed. */
+  readonly maxPendingDispatches: number;
   /** The shared counters this bus records into. */
   readonly stats: EventBusStats;
   private readonly table = new HandlerTable();
   private readonly broadcaster: Broadcaster;
-  private readonly logger: BusLogger;
+  private readonly reporter: Reporter;
   private readonly record: boolean;
+  // Publishes of this bus awaiting handlers now (this thread only: each bus bounds its own).
+  private inFlight = 0;
+  // Handlers seen returning a thenable. At the bound these are not called at all, so a
+  // saturated bus stops feeding a downstream that does not answer; a handler is only
+  // ever learnt here on the asynchronous path, never on the synchronous one.
+  private readonly asyncHandlers = new WeakSet<EventHandler>();
 
   constructor(options: InProcessEventBusOptions) {
     const c: BusConfig = checkBusOptions(options);
@@ -60,7 +106,8 @@ export class InProcessEventBus {
     this.ffiChannelBufferSize = c.ffiChannelBufferSize;
     this.logSubscriberErrors = c.logSubscriberErrors;
     this.dispatchTimeoutMs = c.dispatchTimeoutMs;
-    this.logger = c.logger;
+    this.maxPendingDispatches = c.maxPendingDispatches;
+    this.reporter = new Reporter(c.logger, c.reports, 'handler failure', { bus: c.name });
     this.record = c.recordStats;
     this.stats = c.registry.eventBusStats(c.name);
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
@@ -81,9 +128,10 @@ export class InProcessEventBus {
   }
 
   /**
-   * Runs `handler` for every event whose name matches `pattern` (see SPEC §1: `*`,
-   * `segment.*`, exact). Returns a function that removes this one subscription. An empty
-   * or non-string pattern throws InvalidPatternError.
+   * Runs `handler` for every event whose name matches `pattern` (`*` alone: every event;
+   * `*` as a whole segment: any one segment; otherwise an exact name). Returns a function
+   * that removes this one subscription. An empty or non-string pattern throws
+   * InvalidPatternError.
    */
   subscribe(pattern: string, handler: EventHandler): () => void {
     checkPattern(pattern);
@@ -125,12 +173,18 @@ export class InProcessEventBus {
     return this.broadcaster.openCount();
   }
 
+  /** Publishes of this bus awaiting asynchronous handlers now (at most `maxPendingDispatches`). */
+  get pendingDispatches(): number {
+    return this.inFlight;
+  }
+
   /**
-   * Publishes `event` (SPEC §1): counts it, runs the matching handlers (each failure
-   * isolated and counted), then hands it to every open receiver or counts a drop.
-   * Throws InvalidEventError (changing nothing) unless `event` is an object with a string
-   * `event_name`. Returns undefined when every matching handler was synchronous, else a
-   * Promise that resolves once the publish is complete.
+   * Publishes `event`: counts it, runs the matching handlers (each failure isolated and
+   * counted), then hands it to every open receiver or counts a drop. Throws
+   * InvalidEventError (changing nothing) unless `event` is an object with a string
+   * `event_name`; never throws for what a handler does or returns. Returns undefined when
+   * no handler's result is awaited, else a Promise that resolves (never rejects) once the
+   * publish is complete.
    */
   publish(event: DomainEvent): Promise<void> | undefined {
     if (event === null || typeof event !== 'object' || Array.isArray(event)) {
@@ -147,23 +201,26 @@ export class InProcessEventBus {
       }
       return undefined;
     }
+    if (this.inFlight >= this.maxPendingDispatches) return this.publishShedding(event, eventName);
     const list = this.table.match(eventName);
     const handlers = list.handlers;
     let errors = 0;
     let pending: PendingCall[] | undefined;
     for (let i = 0; i < handlers.length; i++) {
-      let r: unknown;
       try {
-        r = handlers[i]!(event);
+        const r: unknown = handlers[i]!(event);
+        // Inside the try: reading `then` runs user code (a getter, a Proxy trap) and a
+        // throw there is this handler's failure, not publish()'s. Kept out of line (as is
+        // the rest of the asynchronous path) so that publish() stays small enough for V8
+        // to inline it into the caller's loop.
+        if (r !== undefined) pending = collectThenable(pending, r, list, i);
       } catch (err) {
         errors++;
-        if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, event, err, false);
-        continue;
+        if (this.logSubscriberErrors) this.reportThrow(list.patterns[i]!, eventName, event, err);
       }
-      if (r !== undefined && isThenable(r)) (pending ??= []).push({ result: r, pattern: list.patterns[i]!, settled: false });
     }
-    if (pending !== undefined) return this.settle(event, errors, pending);
-    if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(event, errors);
+    if (pending !== undefined) return this.settle(event, eventName, errors, pending);
+    if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
     const lagged = this.broadcaster.publish(event);
     if (this.record) {
       // A plain publish (the usual one) is one outcome cell; see EventBusStats.countPublish.
@@ -173,8 +230,55 @@ export class InProcessEventBus {
     return undefined;
   }
 
-  private settle(event: DomainEvent, syncErrors: number, pending: PendingCall[]): Promise<void> {
+  /**
+   * A publish while `maxPendingDispatches` publishes await handlers. Handlers known to be
+   * asynchronous are not called; any other runs, and if it returns a thenable after all,
+   * that thenable is not awaited (only observed, so that its rejection is not unhandled)
+   * and the handler is known from then on. Each handler left out counts as shed and as a
+   * handler error; the publish itself completes now, as a synchronous one does.
+   */
+  private publishShedding(event: DomainEvent, eventName: string): undefined {
+    const list = this.table.match(eventName);
+    const handlers = list.handlers;
+    let errors = 0;
+    let shed = 0;
+    for (let i = 0; i < handlers.length; i++) {
+      const h = handlers[i]!;
+      if (this.asyncHandlers.has(h)) {
+        shed++;
+        if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, undefined, 'shed');
+        continue;
+      }
+      try {
+        const r: unknown = h(event);
+        const then = r === undefined ? undefined : thenOf(r);
+        if (then !== undefined) {
+          this.asyncHandlers.add(h);
+          shed++;
+          if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, undefined, 'shed');
+          try {
+            then.call(r, noop, noop);
+          } catch {
+            /* already counted as shed; a throwing then changes nothing more */
+          }
+        }
+      } catch (err) {
+        errors++;
+        if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, err, 'failed');
+      }
+    }
+    if (errors + shed > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors + shed, shed);
+    const lagged = this.broadcaster.publish(event);
+    if (this.record) {
+      if (shed > 0) this.stats.recordHandlerShed(shed);
+      this.stats.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors + shed, lagged > 0 ? lagged : 0);
+    }
+    return undefined;
+  }
+
+  private settle(event: DomainEvent, eventName: string, syncErrors: number, pending: PendingCall[]): Promise<void> {
     if (this.record) this.stats.recordDispatch();
+    this.inFlight++;
     return new Promise<void>((resolve) => {
       let errors = syncErrors;
       let left = pending.length;
@@ -183,34 +287,40 @@ export class InProcessEventBus {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        this.inFlight--;
         for (const call of pending) {
           if (call.settled) continue;
           errors++;
-          if (this.logSubscriberErrors) this.reportOne(call.pattern, event, undefined, true);
+          if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
         }
-        if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(event, errors);
+        if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
         if (this.record) this.stats.recordRustDispatch(errors);
         const lagged = this.broadcaster.publish(event);
         if (this.record) this.stats.recordFfiStep(lagged >= 0 ? PUB_FFI : 0, lagged > 0 ? lagged : 0);
         resolve();
       };
       // unref: a handler that never settles must not keep the process alive; if the
-      // process ends first, that publish is simply never completed.
+      // process ends first, that publish is simply never completed. finish() clears it, so
+      // a publish whose handlers settle leaves no timer behind.
       const timer = setTimeout(finish, this.dispatchTimeoutMs);
       timer.unref();
       for (const call of pending) {
+        this.asyncHandlers.add(call.handler);
+        // The first callback decides and later ones are ignored, as for a Promise: a
+        // thenable that fulfils and then throws, or calls back twice, is one success.
         const settled = (failed: boolean, err?: unknown): void => {
           if (done || call.settled) return;
           call.settled = true;
           left--;
           if (failed) {
             errors++;
-            if (this.logSubscriberErrors) this.reportOne(call.pattern, event, err, false);
+            if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, err, 'failed');
           }
           if (left === 0) finish();
         };
         try {
-          call.result.then(
+          call.then.call(
+            call.result,
             () => settled(false),
             (err: unknown) => settled(true, err),
           );
@@ -221,33 +331,44 @@ export class InProcessEventBus {
     });
   }
 
-  private reportOne(pattern: string, event: DomainEvent, err: unknown, timedOut: boolean): void {
-    const e = new HandlerFailedError(pattern, event.event_name, err, timedOut);
-    this.safeLog(`atomic-stats: in-process event handler failed (fire-and-forget): ${e.message}`, {
+  private reportOne(pattern: string, eventName: string, event: DomainEvent, err: unknown, reason: HandlerFailureReason): void {
+    const rep = this.reporter;
+    if (!rep.admit()) return;
+    const e = new HandlerFailedError(pattern, eventName, err, reason);
+    rep.write(`atomic-stats: bus "${this.name}": ${e.message}`, {
       bus: this.name,
-      event_name: event.event_name,
-      event_id: event.event_id,
+      event_name: eventName,
+      event_id: eventIdOf(event),
       pattern,
-      error: e,
+      reason,
+      // Compact: the handler's own error message (the message above already names the
+      // pattern and the event); with logStacks, the error itself.
+      error: rep.stacks ? e : reason === 'failed' ? safeErrorText(err) : reason === 'timeout' ? 'did not settle within dispatchTimeoutMs' : 'shed: maxPendingDispatches reached',
     });
   }
 
-  private reportAggregate(event: DomainEvent, count: number): void {
-    this.safeLog(`atomic-stats: ${count} in-process event handler(s) failed (fire-and-forget) on event "${event.event_name}"`, {
-      bus: this.name,
-      event_name: event.event_name,
-      event_id: event.event_id,
-      error_count: count,
-    });
+  // reportOne with one argument fewer at publish()'s call site, which counts towards the
+  // bytecode size V8 inlines (see the note in publish()).
+  private reportThrow(pattern: string, eventName: string, event: DomainEvent, err: unknown): void {
+    this.reportOne(pattern, eventName, event, err, 'failed');
   }
 
-  // A logger that throws must not turn a handler failure into a publish failure.
-  private safeLog(message: string, details: Record<string, unknown>): void {
-    try {
-      this.logger.warn(message, details);
-    } catch {
-      /* fire-and-forget */
-    }
+  private reportAggregate(eventName: string, event: DomainEvent, count: number, shed = 0): void {
+    if (!this.reporter.admit()) return;
+    this.reporter.write(
+      `atomic-stats: bus "${this.name}": ${count} handler(s) failed on event "${eventName}"${shed > 0 ? ` (${shed} shed: maxPendingDispatches reached)` : ''}`,
+      { bus: this.name, event_name: eventName, event_id: eventIdOf(event), error_count: count, shed_count: shed },
+    );
+  }
+
+  /**
+   * Writes the summary of the reports the rate limit suppressed so far and stops the
+   * report timer. Handlers, receivers, counters and publishes in flight are not touched,
+   * and the bus stays usable (a later report opens a new window). Call it at shutdown so
+   * that no suppressed count goes unreported.
+   */
+  close(): void {
+    this.reporter.flush();
   }
 
   /**
@@ -289,6 +410,22 @@ export class InProcessEventBusBuilder {
   }
   dispatchTimeoutMs(ms: number): this {
     this.o.dispatchTimeoutMs = ms;
+    return this;
+  }
+  maxPendingDispatches(n: number): this {
+    this.o.maxPendingDispatches = n;
+    return this;
+  }
+  maxReportsPerInterval(n: number): this {
+    this.o.maxReportsPerInterval = n;
+    return this;
+  }
+  reportIntervalMs(ms: number): this {
+    this.o.reportIntervalMs = ms;
+    return this;
+  }
+  logStacks(enabled: boolean): this {
+    this.o.logStacks = enabled;
     return this;
   }
   logger(logger: BusLogger): this {

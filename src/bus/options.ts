@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '../errors.js';
 import { checkOptionsObject } from '../options.js';
 import { StatsRegistry, checkName } from '../registry.js';
+import { DEFAULT_MAX_REPORTS, DEFAULT_REPORT_INTERVAL_MS, MAX_REPORTS_LIMIT, type ReportLimits, defaultLogger } from './reporter.js';
 
 /** Where handler failures are reported. `console` fits; so does a pino or winston logger. */
 export interface BusLogger {
@@ -18,7 +19,21 @@ export interface InProcessEventBusOptions {
   logSubscriberErrors?: boolean;
   /** A handler that has not settled in this many ms (1..2,147,483,647) counts as failed. Default 5000. */
   dispatchTimeoutMs?: number;
-  /** Receives the reports. Default `console`. */
+  /**
+   * Publishes that may await asynchronous handlers at once (1..1,048,576). Default 10,000.
+   * At the bound the bus sheds: a publish calls no handler known to be asynchronous, and
+   * does not await a thenable returned by any other; each handler left out counts in
+   * `rust_handler_errors` and `rust_handler_shed`. Synchronous handlers and broadcast
+   * receivers still get every event.
+   */
+  maxPendingDispatches?: number;
+  /** Reports written per `reportIntervalMs` (0..1,000,000); the rest are counted and summarized. Default 10. */
+  maxReportsPerInterval?: number;
+  /** Length of a report window, in ms (1..2,147,483,647). Default 10,000. */
+  reportIntervalMs?: number;
+  /** false (default): reports carry the error's message; true: the Error itself, with its stack. */
+  logStacks?: boolean;
+  /** Receives the reports. Default: one `console.warn` line per report. */
   logger?: BusLogger;
   /**
    * false: record nothing (getStatistics() then shows zero counters). Exists to measure
@@ -35,10 +50,26 @@ export interface BusConfig {
   readonly dispatchTimeoutMs: number;
   readonly logger: BusLogger;
   readonly recordStats: boolean;
+  readonly maxPendingDispatches: number;
+  readonly reports: ReportLimits;
 }
 
-const KNOWN = ['registry', 'name', 'ffiChannelBufferSize', 'logSubscriberErrors', 'dispatchTimeoutMs', 'logger', 'recordStats'];
+const KNOWN = [
+  'registry',
+  'name',
+  'ffiChannelBufferSize',
+  'logSubscriberErrors',
+  'dispatchTimeoutMs',
+  'logger',
+  'recordStats',
+  'maxPendingDispatches',
+  'maxReportsPerInterval',
+  'reportIntervalMs',
+  'logStacks',
+];
 export const MAX_BUFFER = 1 << 20;
+export const DEFAULT_MAX_PENDING = 10_000;
+const MAX_PENDING = 1 << 20;
 const MAX_TIMEOUT = 2 ** 31 - 1; // setTimeout's limit
 
 function intIn(o: Record<string, unknown>, key: string, def: number, min: number, max: number): number {
@@ -57,18 +88,37 @@ function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
   return v;
 }
 
+/** The rate-limit options a bus and a subscriber share (see reporter.ts). */
+export function checkReportOptions(o: Record<string, unknown>): ReportLimits {
+  return {
+    maxReportsPerInterval: intIn(o, 'maxReportsPerInterval', DEFAULT_MAX_REPORTS, 0, MAX_REPORTS_LIMIT),
+    reportIntervalMs: intIn(o, 'reportIntervalMs', DEFAULT_REPORT_INTERVAL_MS, 1, MAX_TIMEOUT),
+    logStacks: bool(o, 'logStacks', false),
+  };
+}
+
+/** `logger` option: absent means the one-line console logger. */
+export function checkLogger(v: unknown): BusLogger {
+  if (v === undefined) return defaultLogger;
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function') || typeof (v as BusLogger).warn !== 'function') {
+    throw new InvalidOptionsError('logger', 'must have a warn(message, details) method');
+  }
+  return v as BusLogger;
+}
+
 export function checkBusOptions(options: unknown): BusConfig {
   const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with at least registry and name' });
   if (!(o.registry instanceof StatsRegistry)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
-  const logger = o.logger ?? console;
-  if (typeof (logger as BusLogger).warn !== 'function') throw new InvalidOptionsError('logger', 'must have a warn(message, details) method');
+  const logger = checkLogger(o.logger);
   return {
     registry: o.registry,
     name: checkName(o.name),
     ffiChannelBufferSize: intIn(o, 'ffiChannelBufferSize', 1000, 1, MAX_BUFFER),
     logSubscriberErrors: bool(o, 'logSubscriberErrors', true),
     dispatchTimeoutMs: intIn(o, 'dispatchTimeoutMs', 5000, 1, MAX_TIMEOUT),
-    logger: logger as BusLogger,
+    logger,
     recordStats: bool(o, 'recordStats', true),
+    maxPendingDispatches: intIn(o, 'maxPendingDispatches', DEFAULT_MAX_PENDING, 1, MAX_PENDING),
+    reports: checkReportOptions(o),
   };
 }

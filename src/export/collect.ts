@@ -152,6 +152,7 @@ const BUS: readonly Row[] = [
   { name: 'event_bus_handler_errors_total', help: 'Handler failures (throws, rejections, timeouts).', unit: '{error}', field: 3, conv: 'count' },
   { name: 'event_bus_broadcast_drops_total', help: 'Publishes with no open broadcast receiver.', unit: '{event}', field: 4, conv: 'count' },
   { name: 'event_bus_broadcast_lagged_events_total', help: 'Events lost by broadcast receivers that fell too far behind.', unit: '{event}', field: 5, conv: 'count' },
+  { name: 'event_bus_handler_sheds_total', help: 'Handler calls left out because the bus already had maxPendingDispatches publishes awaiting handlers (also counted as handler errors).', unit: '{call}', field: 6, conv: 'count' },
 ];
 const SUBSCRIBER: readonly Row[] = [
   { name: 'worker_subscriber_completions_received_total', help: 'Step completions received.', unit: '{completion}', field: 0, conv: 'count' },

@@ -25,6 +25,11 @@ export interface InProcessEventBusStats extends EventBusLiveCounts {
   ffi_channel_drops: number;
   /** Events lost by receivers that fell more than `ffiChannelBufferSize` behind (beyond the original). */
   ffi_channel_lagged: number;
+  /**
+   * Handler calls left out because `maxPendingDispatches` publishes were already awaiting
+   * handlers (beyond the original). Each is also counted in `rust_handler_errors`.
+   */
+  rust_handler_shed: number;
 }
 
 /** The same with every stored counter exact. */
@@ -35,6 +40,7 @@ export interface InProcessEventBusBigIntStats extends EventBusLiveCounts {
   rust_handler_errors: bigint;
   ffi_channel_drops: bigint;
   ffi_channel_lagged: bigint;
+  rust_handler_shed: bigint;
 }
 
 const NO_LIVE: EventBusLiveCounts = { rust_subscriber_patterns: 0, rust_handler_count: 0, ffi_subscriber_count: 0 };
@@ -98,6 +104,7 @@ export class EventBusStats {
       rust_handler_errors: p.set.counter('rust_handler_errors'),
       ffi_channel_drops: p.set.counter('ffi_channel_drops'),
       ffi_channel_lagged: p.set.counter('ffi_channel_lagged'),
+      rust_handler_shed: p.set.counter('rust_handler_shed'),
     };
     this.cells = BUS_FIELDS.map((f) => p.set.counter(f));
     this.outcomes = this.cells.slice(BUS_OUTCOME_FIRST);
@@ -180,6 +187,14 @@ export class EventBusStats {
   }
 
   /**
+   * `rust_handler_shed += count`: handler calls a saturated bus left out. The bus counts
+   * them in `rust_handler_errors` too, through the publish's own record.
+   */
+  recordHandlerShed(count: number): void {
+    this.c.rust_handler_shed.add(count);
+  }
+
+  /**
    * @internal A whole publish in one call: total += 1, the handler step when `flags &
    * PUB_RUST` (with `errors` failures), one ffi dispatch (`flags & PUB_FFI`) or one drop,
    * and `lagged` lost events. `errors` and `lagged` are non-negative int32s.
@@ -214,6 +229,7 @@ export class EventBusStats {
       rust_handler_errors: num('rust_handler_errors'),
       ffi_channel_drops: num('ffi_channel_drops'),
       ffi_channel_lagged: num('ffi_channel_lagged'),
+      rust_handler_shed: num('rust_handler_shed'),
       rust_subscriber_patterns: b.rust_subscriber_patterns,
       rust_handler_count: b.rust_handler_count,
       ffi_subscriber_count: b.ffi_subscriber_count,
@@ -235,6 +251,7 @@ export class EventBusStats {
       rust_handler_errors: d.rust_handler_errors,
       ffi_channel_drops: d.ffi_channel_drops,
       ffi_channel_lagged: d.ffi_channel_lagged,
+      rust_handler_shed: d.rust_handler_shed,
       rust_subscriber_patterns: l.rust_subscriber_patterns,
       rust_handler_count: l.rust_handler_count,
       ffi_subscriber_count: l.ffi_subscriber_count,

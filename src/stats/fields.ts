@@ -15,6 +15,7 @@ export const BUS_FIELDS = [
   'rust_handler_errors',
   'ffi_channel_drops',
   'ffi_channel_lagged',
+  'rust_handler_shed',
   // Outcome cells: one per kind of plain publish (no handler error, no receiver lag), at
   // index BUS_OUTCOME_FIRST + (PUB_RUST | PUB_FFI flags). A plain publish adds 1 to one of
   // them instead of 2 or 3 to the fields above, and a snapshot adds them back in
@@ -26,10 +27,10 @@ export const BUS_FIELDS = [
 ] as const;
 export type BusField = (typeof BUS_FIELDS)[number];
 /** Index of the first outcome cell in BUS_FIELDS. */
-export const BUS_OUTCOME_FIRST = 6;
+export const BUS_OUTCOME_FIRST = 7;
 /** The DTO's stored fields (the outcome cells folded in). */
-export const BUS_DTO_FIELDS = BUS_FIELDS.slice(0, BUS_OUTCOME_FIRST) as readonly BusField[] as readonly (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5][];
-export type BusDtoField = (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5];
+export const BUS_DTO_FIELDS = BUS_FIELDS.slice(0, BUS_OUTCOME_FIRST) as readonly BusField[] as readonly BusDtoField[];
+export type BusDtoField = (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5 | 6];
 
 /**
  * The DTO's counters from the raw cells (any thread's read of the whole field list): the
@@ -49,6 +50,7 @@ export function foldBusOutcomes(raw: Readonly<Record<BusField, bigint>>): Record
     rust_handler_errors: raw.rust_handler_errors,
     ffi_channel_drops: w(raw.ffi_channel_drops + dropped + handledDropped),
     ffi_channel_lagged: raw.ffi_channel_lagged,
+    rust_handler_shed: raw.rust_handler_shed,
   };
 }
 

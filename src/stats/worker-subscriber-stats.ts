@@ -1,5 +1,5 @@
 import type { Counter } from '../counter-set.js';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError, describe } from '../errors.js';
 import { DONE_SUCCESS } from './fields.js';
 import type { SubscriberField } from './fields.js';
 import type { StatsKernels } from './kernels.js';
@@ -72,9 +72,15 @@ export class WorkerSubscriberStats {
     this.placement.set.retireStripe();
   }
 
-  /** `completions_received += 1` and `successful_completions` or `failed_completions += 1`, in one call. */
+  /**
+   * `completions_received += 1` and `successful_completions` or `failed_completions += 1`,
+   * in one call. `success` must be a boolean: anything else (`'yes'`, 1, undefined) throws
+   * InvalidOptionsError and records nothing, rather than count as a failure.
+   */
   recordCompletion(success: boolean): void {
-    this.k.subCompletion(this.a, this.b, success === true ? DONE_SUCCESS : 0);
+    if (success === true) this.k.subCompletion(this.a, this.b, DONE_SUCCESS);
+    else if (success === false) this.k.subCompletion(this.a, this.b, 0);
+    else throw new InvalidOptionsError('success', `must be a boolean, got ${describe(success)}`);
   }
 
   /**

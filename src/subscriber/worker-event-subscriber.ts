@@ -4,7 +4,10 @@ import { checkOptionsObject } from '../options.js';
 import { StatsRegistry, checkName } from '../registry.js';
 import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../stats/fields.js';
 import type { WorkerEventSubscriberBigIntStats, WorkerEventSubscriberStats, WorkerSubscriberStats } from '../stats/worker-subscriber-stats.js';
-import { asCompletion, convertCompletion } from './convert.js';
+import { checkLogger, checkReportOptions } from '../bus/options.js';
+import { Reporter, safeErrorText } from '../bus/reporter.js';
+import { asCompletion, convertRead, readSuccess } from './convert.js';
+import { CompletionConversionError } from './errors.js';
 import { PendingTable } from './correlation.js';
 import { AtomicStatsError } from '../errors.js';
 import type { Correlation, CorrelatedStepResult, PendingExecution, StepExecutionResult } from './types.js';
@@ -27,13 +30,19 @@ export interface WorkerEventSubscriberOptions {
    * (for listeners that never register executions).
    */
   correlate?: boolean;
-  /** Receives conversion failures, expiries and listener errors. Default `console`. */
+  /** Reports written per `reportIntervalMs` (0..1,000,000); the rest are counted and summarized. Default 10. */
+  maxReportsPerInterval?: number;
+  /** Length of a report window, in ms (1..2,147,483,647). Default 10,000. */
+  reportIntervalMs?: number;
+  /** false (default): reports carry the error's message; true: the Error itself, with its stack. */
+  logStacks?: boolean;
+  /** Receives conversion failures, expiries and listener errors. Default: one `console.warn` line per report. */
   logger?: SubscriberLogger;
 }
 
 export type ResultListener = (result: StepExecutionResult, correlation: Correlation | undefined) => void;
 
-const KNOWN = ['registry', 'name', 'workerId', 'correlationTimeoutMs', 'correlate', 'logger'];
+const KNOWN = ['registry', 'name', 'workerId', 'correlationTimeoutMs', 'correlate', 'logger', 'maxReportsPerInterval', 'reportIntervalMs', 'logStacks'];
 
 class SubscriberClosedError extends AtomicStatsError {
   static override readonly code = 'ERR_SUBSCRIBER_CLOSED';
@@ -66,7 +75,7 @@ export class WorkerEventSubscriber {
   /** The shared counters this subscriber records into. */
   readonly stats: WorkerSubscriberStats;
   private readonly correlate: boolean;
-  private readonly logger: SubscriberLogger;
+  private readonly reporter: Reporter;
   private readonly pending: PendingTable;
   private listeners: ResultListener[] = [];
   private readonly ports = new Set<MessagePort>();
@@ -81,13 +90,13 @@ export class WorkerEventSubscriber {
       throw new InvalidOptionsError('correlationTimeoutMs', `must be an integer from 1 to ${2 ** 31 - 1}, got ${String(t)}`);
     }
     if (o.correlate !== undefined && typeof o.correlate !== 'boolean') throw new InvalidOptionsError('correlate', 'must be a boolean');
-    const logger = (o.logger ?? console) as SubscriberLogger;
-    if (typeof logger.warn !== 'function') throw new InvalidOptionsError('logger', 'must have a warn(message, details) method');
+    const logger = checkLogger(o.logger);
+    const limits = checkReportOptions(o);
     this.name = checkName(o.name);
     this.workerId = o.workerId;
     this.correlationTimeoutMs = t;
     this.correlate = o.correlate !== false;
-    this.logger = logger;
+    this.reporter = new Reporter(logger, limits, 'completion', { subscriber: this.name, worker_id: o.workerId });
     this.stats = o.registry.workerSubscriberStats(this.name);
     this.pending = new PendingTable(t, (id, info) =>
       this.log('atomic-stats: pending step execution timed out and was dropped', { correlation_id: id, ...info }),
@@ -147,27 +156,32 @@ export class WorkerEventSubscriber {
   /**
    * Processes one completion synchronously: counts it, converts it, correlates it, calls
    * the listeners. Returns the result, or undefined when the completion could not be
-   * converted (counted in conversion_errors). Never throws for a bad completion.
+   * converted (counted in conversion_errors). Never throws for a bad completion: any
+   * value — null, a number, an object whose getters throw, a revoked Proxy — is at worst
+   * one conversion error. Each field is read once.
    */
   handleCompletion(completion: unknown): StepExecutionResult | undefined {
-    if (completion === null || typeof completion !== 'object' || typeof (completion as { success?: unknown }).success !== 'boolean') {
+    const success = readSuccess(completion);
+    if (success === undefined) {
       this.stats.recordConversionError();
       this.log('atomic-stats: completion event is not an object with a boolean success', { worker_id: this.workerId });
       return undefined;
     }
-    const c = completion as Record<string, unknown>;
-    let flags = c.success === true ? DONE_SUCCESS : 0;
+    const c = completion as object;
+    let flags = success ? DONE_SUCCESS : 0;
     let result: StepExecutionResult;
+    const seen: { eventId?: string } = {};
     try {
-      result = convertCompletion(c, this.workerId);
+      result = convertRead(c, success, this.workerId, seen);
     } catch (err) {
+      const e = err instanceof CompletionConversionError ? err : new CompletionConversionError(`reading it threw: ${safeErrorText(err)}`);
       this.stats.recordOutcome(flags | DONE_CONVERSION_ERROR);
-      this.log('atomic-stats: failed to convert completion event to step result', { worker_id: this.workerId, error: err });
+      this.log('atomic-stats: failed to convert completion event to step result', { worker_id: this.workerId, error: e });
       // A caller awaiting this execution learns now rather than at the timeout.
-      if (typeof c.event_id === 'string') this.pending.take(c.event_id)?.entry.reject?.(err as Error);
+      if (seen.eventId !== undefined) this.pending.take(seen.eventId)?.entry.reject?.(e);
       return undefined;
     }
-    const eventId = c.event_id as string;
+    const eventId = seen.eventId!;
     let correlation: Correlation | undefined;
     let waiter: ((r: CorrelatedStepResult) => void) | undefined;
     if (this.correlate) {
@@ -224,10 +238,14 @@ export class WorkerEventSubscriber {
     return port2;
   }
 
-  /** Stops every port listener this subscriber started and drops pending executions. */
+  /**
+   * Stops every port listener this subscriber started, drops pending executions, and
+   * writes the summary of the reports the rate limit suppressed (stopping its timer).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reporter.flush();
     for (const p of this.ports) {
       p.removeAllListeners('message');
       p.close();
@@ -246,12 +264,13 @@ export class WorkerEventSubscriber {
     return this.stats.snapshotBigInt(this.workerId);
   }
 
+  // Rate-limited (see bus/reporter.ts). An Error in `details` becomes its message unless
+  // logStacks is set; reading it must not throw (a listener may throw anything).
   private log(message: string, details: Record<string, unknown>): void {
-    try {
-      this.logger.warn(message, details);
-    } catch {
-      /* a broken logger must not stop the listener */
-    }
+    const rep = this.reporter;
+    if (!rep.admit()) return;
+    if ('error' in details && !rep.stacks) details.error = safeErrorText(details.error);
+    rep.write(message, details);
   }
 }
 
