@@ -2,7 +2,7 @@ import type { CellOps } from './backend.js';
 import { WASM_BASE64 } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
-export const CORE_ABI_VERSION = 4;
+export const CORE_ABI_VERSION = 5;
 
 let compiled: WebAssembly.Module | undefined;
 

@@ -33,8 +33,9 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
   checkName(name);
   const resolved = resolveConfig(config);
   const clock = checkOptions(options);
-  const geometry = breakerGeometry(registry.stripes);
+  const geometry = breakerGeometry(registry.stripes, resolved.windowMs !== null);
   const breaker = registry.openEntry(name, 'circuitBreaker', { ...resolved }, geometry.dataBytes, (dataOffset) => {
+    const ctl = dataOffset + geometry.controlOffset;
     const placement: SetPlacement = {
       setName: name,
       dataOffset: dataOffset + geometry.countersOffset,
@@ -46,12 +47,13 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
       name,
       config: resolved,
       backend: registry.backend,
-      ctl: dataOffset,
+      ctl,
       stripe,
       ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
       i32: registry.views.i32,
       counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
-      watcher: new StateWatcher(registry.views.i32, dataOffset),
+      watcher: new StateWatcher(registry.views.i32, ctl),
+      i64: resolved.windowMs === null ? undefined : new BigInt64Array(registry.views.i32.buffer),
     };
     return new CircuitBreaker(binding, monotonicClock);
   });

@@ -2,10 +2,10 @@ import type { BreakerOps } from './ops.js';
 
 /** The breaker exports of the core (assembly/breaker.ts), as this module declares them. */
 interface BreakerExports {
-  cbAcquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, now: number): number;
-  cbSuccess(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number;
-  cbFailure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number;
-  cbForce(ctl: number, stripe: number, target: number, now: number): number;
+  cbAcquire: BreakerOps['acquire'];
+  cbSuccess: BreakerOps['success'];
+  cbFailure: BreakerOps['failure'];
+  cbForce: BreakerOps['force'];
 }
 
 const cache = new WeakMap<object, BreakerOps>();

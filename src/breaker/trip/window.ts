@@ -1,0 +1,111 @@
+/*
+ * The pure-JS twin of assembly/breaker-window.ts: the failure-rate window's ring of time
+ * slices, on a BigInt64Array of the same memory (Atomics on it are the same 64-bit
+ * sequentially consistent operations as Wasm's i64 atomics). The design (slices of 2^b ms,
+ * tagged 64-bit words, the floor in the Closed word) is explained there and not repeated.
+ * Also the reader behind `metrics()`'s window_calls / window_failures, for both backends.
+ */
+
+/** Bytes the window takes right before the control block when the rate policy is on. */
+export const WINDOW_BYTES = 512;
+const RING = 32;
+const FLOOR_SHIFT = 9;
+const COUNT_MASK = 0xffffffffn;
+const FULL = 0xffffffff;
+
+/** Slice width 2^b ms: the largest b with windowMs / 2^b >= 16 (windowMs >= 100). */
+export function sliceShift(windowMs: number): number {
+  return 27 - Math.clz32(windowMs);
+}
+
+/** Slices in the window: ceil(windowMs / 2^b), 16..32. */
+export function sliceCount(windowMs: number, b: number): number {
+  return (windowMs + (1 << b) - 1) >> b;
+}
+
+function epochMask(b: number): number {
+  return (1 << (30 - b)) - 1;
+}
+
+function floorMask(b: number): number {
+  return 30 - b < 22 ? (1 << (30 - b)) - 1 : (1 << 22) - 1;
+}
+
+function sliceAdd(i64: BigInt64Array, index: number, epoch: number, emask: number): void {
+  const tag = BigInt(epoch) << 32n;
+  for (;;) {
+    const v = Atomics.load(i64, index);
+    const count = Number(v & COUNT_MASK);
+    let next: bigint;
+    if (count === 0) {
+      next = tag | 1n;
+    } else if (Number(v >> 32n) === epoch) {
+      if (count === FULL) return;
+      next = v + 1n;
+    } else {
+      if (((epoch - Number(v >> 32n)) & emask) > emask >>> 1) return;
+      next = tag | 1n;
+    }
+    if (Atomics.compareExchange(i64, index, v, next) === v) return;
+  }
+}
+
+/** Adds one call (and a failure when `failure`) at tick `now` to the window before `ctl`. */
+export function windowAdd(i64: BigInt64Array, ctl: number, now: number, windowMs: number, failure: boolean): void {
+  const b = sliceShift(windowMs);
+  const emask = epochMask(b);
+  const epoch = (now >>> b) & emask;
+  const index = (ctl - WINDOW_BYTES + ((epoch & (RING - 1)) << 4)) >>> 3;
+  sliceAdd(i64, index, epoch, emask);
+  if (failure) sliceAdd(i64, index + 1, epoch, emask);
+}
+
+function counted(v: bigint, epoch: number, emask: number, k: number, floor: number, fmask: number): number {
+  const count = Number(v & COUNT_MASK);
+  if (count === 0) return 0;
+  const tag = Number(v >> 32n);
+  if (((epoch - tag) & emask) >= k) return 0;
+  if (floor !== 0) {
+    const before = (floor - 1 - tag) & fmask;
+    if (before !== 0 && before <= 2 * k) return 0;
+  }
+  return count;
+}
+
+function sums(i64: BigInt64Array, ctl: number, now: number, windowMs: number, closedWord: number, callsOnlyIfFailures: boolean): { failures: number; calls: number } {
+  const b = sliceShift(windowMs);
+  const emask = epochMask(b);
+  const fmask = floorMask(b);
+  const k = sliceCount(windowMs, b);
+  const epoch = (now >>> b) & emask;
+  const floor = closedWord >>> FLOOR_SHIFT;
+  const base = (ctl - WINDOW_BYTES) >>> 3;
+  let failures = 0;
+  for (let i = 0; i < RING; i++) failures += counted(Atomics.load(i64, base + 2 * i + 1), epoch, emask, k, floor, fmask);
+  let calls = 0;
+  if (failures === 0 && callsOnlyIfFailures) return { failures, calls };
+  for (let i = 0; i < RING; i++) calls += counted(Atomics.load(i64, base + 2 * i), epoch, emask, k, floor, fmask);
+  return { failures, calls };
+}
+
+/**
+ * The window's failures and calls at tick `now`, read as the trip decision reads them
+ * (failures first: see assembly/breaker-window.ts). `closedWord`: the Closed word whose
+ * floor applies, or 0 (no floor) when the breaker is not Closed.
+ */
+export function windowCounts(i64: BigInt64Array, ctl: number, now: number, windowMs: number, closedWord: number): { failures: number; calls: number } {
+  return sums(i64, ctl, now, windowMs, closedWord, false);
+}
+
+/** Whether the window at tick `now` trips the breaker whose Closed word is `closedWord`. */
+export function windowTrips(i64: BigInt64Array, ctl: number, now: number, windowMs: number, closedWord: number, rate: number, minimumCalls: number): boolean {
+  const { failures, calls } = sums(i64, ctl, now, windowMs, closedWord, true);
+  if (failures === 0 || calls < minimumCalls) return false;
+  return failures >= rate * calls;
+}
+
+/** The Closed word that starts a new window at tick `now` (no failures, floor set). */
+export function closedWordAt(now: number, windowMs: number): number {
+  const b = sliceShift(windowMs);
+  return (((((now >>> b) + 1) & floorMask(b)) + 1) << FLOOR_SHIFT) | 0;
+}
