@@ -53,8 +53,9 @@
  * first admission (rounded up, so the lease never ends early), and at least
  * floor(opened_at / G) + 2, so two successive periods never share a stamp even when they
  * fall in one unit. The lease has run out when (floor(now / G) - stamp) mod 2^18 >= L,
- * except within (1024 >> s) + 1 units below 2^18, taken as a clock read just behind the
- * stamp. Documented: a HalfOpen breaker with a probe out and no call at all for a whole
+ * except within (1024 >> s) + 3 units below 2^18, taken as a stamp ahead of the reading
+ * (a stamp may be 2 units ahead of its period's start, and one thread may read the clock
+ * a hair behind another). Documented: a HalfOpen breaker with a probe out and no call at all for a whole
  * cycle may, for at most one lease in each cycle, see a young lease and refuse; the next
  * call after that reopens it.
  *
@@ -198,7 +199,7 @@ function leaseExpired(word: i32, now: i32, probeLeaseMs: i32): bool {
   const s = leaseShift(probeLeaseMs);
   const lease = (probeLeaseMs + (1 << s) - 1) >>> s;
   const elapsed = ((now >>> s) - (word >>> STAMP_SHIFT)) & STAMP_MASK;
-  return elapsed >= lease && elapsed <= STAMP_MASK - (SKEW_TICKS >>> s) - 1;
+  return elapsed >= lease && elapsed <= STAMP_MASK - (SKEW_TICKS >>> s) - 3;
 }
 
 @inline

@@ -62,7 +62,7 @@ function leaseExpired(word: number, now: number, probeLeaseMs: number): boolean 
   const s = leaseShift(probeLeaseMs);
   const lease = (probeLeaseMs + (1 << s) - 1) >>> s;
   const elapsed = ((now >>> s) - (word >>> STAMP_SHIFT)) & STAMP_MASK;
-  return elapsed >= lease && elapsed <= STAMP_MASK - (SKEW_TICKS >>> s) - 1;
+  return elapsed >= lease && elapsed <= STAMP_MASK - (SKEW_TICKS >>> s) - 3;
 }
 
 function probePermit(word: number): number {
