@@ -45,10 +45,12 @@
  * recorded in the rest of the closing slice are not in the window (at most B ms of them).
  * Only calls recorded while Closed go into the window; probes and late records do not.
  *
- * Wrap-around, documented for users: slice numbers and floors are modular, so a slot left
- * untouched for a whole cycle of slice numbers (2^30 ms = 12.4 days when b >= 8, at
- * least 2^22 slices otherwise) is taken for a current one, and a floor that old may hide
- * up to a window's worth of slices. Both need a breaker with no call at all for that long.
+ * Wrap-around, documented for users: slice numbers are modular (2^(30-b) of them, a cycle
+ * of 2^30 ms = 12.4 days), so a slot left untouched for a whole cycle is taken for a
+ * current one; floors are kept modulo 2^min(30-b, 22) slices, so for b < 8 (windows under
+ * 4,096 ms) a floor that many slices old (4.7 hours at b = 2) can hide up to a window's
+ * worth of slices once per cycle. The first needs a breaker no thread called for 12.4
+ * days; the second a breaker that closed and then stayed Closed that long.
  */
 
 export const WINDOW_BYTES: u32 = 512;

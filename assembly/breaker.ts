@@ -47,9 +47,10 @@
  *
  * Lease units. 18 bits cannot hold a millisecond stamp modulo anything useful for leases
  * up to an hour, so the stamp counts units of G = 2^s ms, s the smallest with
- * probeLeaseMs / G <= 1024: the lease is then L = ceil(probeLeaseMs / G) <= 1024 units, its
- * rounding costs at most 0.2% of it, and the stamp's cycle of 2^18 units is at least 256
- * leases (and at least 262 s). A period's stamp is floor(t / G) + 1 for the tick t of its
+ * probeLeaseMs / G <= 1024: the lease is then L = ceil(probeLeaseMs / G) <= 1024 units
+ * (more than 512 when G > 1), and the stamp's cycle of 2^18 units is at least 256 leases
+ * (and at least 262 s). The lease is never early and at most three units late: under one
+ * for rounding it up to units, up to two for the stamp below. A period's stamp is floor(t / G) + 1 for the tick t of its
  * first admission (rounded up, so the lease never ends early), and at least
  * floor(opened_at / G) + 2, so two successive periods never share a stamp even when they
  * fall in one unit. The lease has run out when (floor(now / G) - stamp) mod 2^18 >= L,
