@@ -45,12 +45,14 @@
  * recorded in the rest of the closing slice are not in the window (at most B ms of them).
  * Only calls recorded while Closed go into the window; probes and late records do not.
  *
+ * The floor only matters until the window has moved K slices past it; the first record
+ * after that clears it from the word (one CAS per closing), so a floor kept modulo
+ * 2^min(30-b, 22) slices cannot come round again and hide a window of a breaker that
+ * stays Closed for days.
+ *
  * Wrap-around, documented for users: slice numbers are modular (2^(30-b) of them, a cycle
  * of 2^30 ms = 12.4 days), so a slot left untouched for a whole cycle is taken for a
- * current one; floors are kept modulo 2^min(30-b, 22) slices, so for b < 8 (windows under
- * 4,096 ms) a floor that many slices old (4.7 hours at b = 2) can hide up to a window's
- * worth of slices once per cycle. The first needs a breaker no thread called for 12.4
- * days; the second a breaker that closed and then stayed Closed that long.
+ * current one. That needs a breaker no thread recorded a call on for 12.4 days.
  */
 
 export const WINDOW_BYTES: u32 = 512;
@@ -143,6 +145,19 @@ export function windowTrips(ctl: u32, now: i32, windowMs: i32, closedWord: i32, 
   for (let i: i32 = 0; i < RING; i++) calls += counted(atomic.load<u64>(win + <u32>(i << 4)), epoch, emask, k, floor, fmask);
   if (calls < <u64>minimumCalls) return false;
   return <f64>failures >= rate * <f64>calls;
+}
+
+/**
+ * Whether the floor of the Closed word `closedWord` no longer matters at tick `now`: the
+ * window has moved past it (or it is so old that it reads as far away). The recording
+ * thread then clears it, so that an old floor can never come round again modulo its
+ * range and hide a window.
+ */
+export function floorSpent(closedWord: i32, now: i32, windowMs: i32): bool {
+  const floor = closedWord >>> FLOOR_SHIFT;
+  if (floor == 0) return false;
+  const b = sliceShift(windowMs);
+  return (((now >>> b) + 1 - (floor - 1)) & floorMask(b)) >= sliceCount(windowMs, b);
 }
 
 /** The Closed word that starts a new window at tick `now` (no failures, floor set). */

@@ -107,7 +107,7 @@
  * report state changes, and a watcher that re-arms with a stale word returns at once.
  */
 import { ownedAdd, ownedInc } from './counters';
-import { closedWordAt, windowAdd, windowTrips } from './breaker-window';
+import { closedWordAt, floorSpent, windowAdd, windowTrips } from './breaker-window';
 
 // State codes (bits 0..1 of the word).
 const CLOSED: i32 = 0;
@@ -120,6 +120,7 @@ const TICK_MASK: i32 = 0x3fffffff;
 const SKEW_TICKS: i32 = 1024;
 const FAILURE_ONE: i32 = 1 << PAYLOAD_SHIFT;
 const FAILURES_FIELD: i32 = 127 << PAYLOAD_SHIFT;
+const CLOSED_FAILURES_ONLY: i32 = FAILURES_FIELD | CODE_MASK;
 const CLAIM_SHIFT: i32 = 2;
 const CLAIM_ONE: i32 = 1 << CLAIM_SHIFT;
 const SUCCESS_SHIFT: i32 = 8;
@@ -306,6 +307,10 @@ export function cbSuccess(
           windowAdd(ctl, now, windowMs, false);
           windowed = true;
         }
+        if (floorSpent(w, now, windowMs)) {
+          atomic.cmpxchg<i32>(ctl, w, w & CLOSED_FAILURES_ONLY);
+          continue;
+        }
         if (windowTrips(ctl, now, windowMs, w, rate, minimumCalls)) {
           if (atomic.cmpxchg<i32>(ctl, w, openWord(now)) == w) {
             atomic.store<i32>(ctl + C_TRIP, 0);
@@ -376,6 +381,10 @@ export function cbFailure(
         if (!windowed) {
           windowAdd(ctl, now, windowMs, true);
           windowed = true;
+        }
+        if (floorSpent(w, now, windowMs)) {
+          atomic.cmpxchg<i32>(ctl, w, w & CLOSED_FAILURES_ONLY);
+          continue;
         }
         if (!trip) trip = windowTrips(ctl, now, windowMs, w, rate, minimumCalls);
       }

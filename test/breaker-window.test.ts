@@ -103,6 +103,24 @@ describe.each(SETUPS)('failure-rate window (%s)', (_label, backends) => {
     expect(b(1).state).toBe('Open');
   });
 
+  it('the reset is dropped from the state word once the window has moved past it', () => {
+    const { b, clock } = breakers(backends, { ...RATE, windowMs: 100 }); // 25 slices of 4 ms
+    b(0).forceClosed();
+    expect(rawWord(b(0)) >>> 9).not.toBe(0);
+    clock.advance(4 * 25 - 4);
+    play(b, 'S');
+    expect(rawWord(b(0)) >>> 9).not.toBe(0); // still within the window: kept
+    clock.advance(4);
+    play(b, 'S');
+    expect(rawWord(b(0)) >>> 9).toBe(0); // a window later: cleared by the record
+    // Kept modulo 2^22 slices, an old reset would otherwise come round after 4.7 hours.
+    clock.advance(4 * 2 ** 22 - 4);
+    play(b, 'FFS');
+    expect(b(1).metrics()).toMatchObject({ window_calls: 3, window_failures: 2 });
+    play(b, 'F');
+    expect(b(1).state).toBe('Open');
+  });
+
   it('forceClosed restarts it too', () => {
     const { b, clock } = breakers(backends, RATE);
     play(b, 'FFS');

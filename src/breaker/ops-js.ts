@@ -34,7 +34,7 @@ import {
   TICK_MASK,
 } from './layout.js';
 import type { BreakerOps } from './ops.js';
-import { closedWordAt, windowAdd, windowTrips } from './trip/window.js';
+import { closedWordAt, floorSpent, windowAdd, windowTrips } from './trip/window.js';
 import { TWO32, highWord } from '../count.js';
 
 function openWord(now: number): number {
@@ -178,6 +178,10 @@ class JsBreakerOps implements BreakerOps {
             windowAdd(this.i64, ctl, now, windowMs, false);
             windowed = true;
           }
+          if (floorSpent(word, now, windowMs)) {
+            Atomics.compareExchange(i32, w, word, word & (FAILURES_FIELD | CODE_MASK));
+            continue;
+          }
           if (windowTrips(this.i64, ctl, now, windowMs, word, rate, minimumCalls)) {
             if (Atomics.compareExchange(i32, w, word, openWord(now)) === word) {
               Atomics.store(i32, (ctl + C_TRIP) >>> 2, 0);
@@ -230,6 +234,10 @@ class JsBreakerOps implements BreakerOps {
           if (!windowed) {
             windowAdd(this.i64, ctl, now, windowMs, true);
             windowed = true;
+          }
+          if (floorSpent(word, now, windowMs)) {
+            Atomics.compareExchange(i32, w, word, word & (FAILURES_FIELD | CODE_MASK));
+            continue;
           }
           if (!trip) trip = windowTrips(this.i64, ctl, now, windowMs, word, rate, minimumCalls);
         }

@@ -104,6 +104,14 @@ export function windowTrips(i64: BigInt64Array, ctl: number, now: number, window
   return failures >= rate * calls;
 }
 
+/** Whether the Closed word's floor no longer matters at tick `now` (see the Wasm twin). */
+export function floorSpent(closedWord: number, now: number, windowMs: number): boolean {
+  const floor = closedWord >>> FLOOR_SHIFT;
+  if (floor === 0) return false;
+  const b = sliceShift(windowMs);
+  return (((now >>> b) + 1 - (floor - 1)) & floorMask(b)) >= sliceCount(windowMs, b);
+}
+
 /** The Closed word that starts a new window at tick `now` (no failures, floor set). */
 export function closedWordAt(now: number, windowMs: number): number {
   const b = sliceShift(windowMs);
