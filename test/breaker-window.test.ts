@@ -113,8 +113,9 @@ describe.each(SETUPS)('failure-rate window (%s)', (_label, backends) => {
     clock.advance(4);
     play(b, 'S');
     expect(rawWord(b(0)) >>> 9).toBe(0); // a window later: cleared by the record
-    // Kept modulo 2^22 slices, an old reset would otherwise come round after 4.7 hours.
-    clock.advance(4 * 2 ** 22 - 4);
+    // Kept modulo 2^22 slices, the reset would otherwise come round 4.7 hours after the
+    // closing: at 2^22 - 1 slices it would read as the next slice and hide this window.
+    clock.advance(4 * (2 ** 22 - 1) - 100);
     play(b, 'FFS');
     expect(b(1).metrics()).toMatchObject({ window_calls: 3, window_failures: 2 });
     play(b, 'F');
