@@ -66,7 +66,9 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  * - the synchronous guard, for hot paths: `if (b.tryAcquire()) { ...; b.recordSuccess(ns) }`
  *   (or `recordFailure(ns)`); every permit granted should be followed by exactly one
  *   record, because in HalfOpen a permit holds one of the `successThreshold` probe slots
- *   until its result is recorded;
+ *   until its result is recorded (or the probe lease, `probeLeaseMs`, runs out);
+ *   `acquirePermit()` gives the permit itself, so that a late result cannot act on a
+ *   later period (docs/breaker-policies.md);
  * - `call(fn)` / `execute(fn)`, which do both around a function and measure its duration.
  *
  * Semantics are SPEC §3; see the README, "Circuit breaker" for the choices made where it is silent.
@@ -297,7 +299,8 @@ export class CircuitBreaker {
 
   /**
    * The current state, as every thread sees it. An Open breaker whose timeout has passed
-   * still reads Open until a permit request moves it to HalfOpen.
+   * still reads Open until a permit request moves it to HalfOpen; likewise a HalfOpen
+   * breaker whose probe lease has run out reads HalfOpen until a permit request reopens it.
    */
   get state(): CircuitState {
     return stateOfWord(Atomics.load(this.i32, this.word));

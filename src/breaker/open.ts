@@ -17,7 +17,9 @@ export interface CircuitBreakerOptions {
    * Where this thread reads time for the breaker: milliseconds on a base shared by every
    * thread using the breaker. Default: the process's monotonic clock (see the README, "Circuit breaker").
    * Meant for tests and simulations: a fake clock must be shared by all the threads it
-   * drives (e.g. read from a SharedArrayBuffer), return finite numbers and not throw.
+   * drives (e.g. read from a SharedArrayBuffer). A reading that is not a finite number, or
+   * a throw, is replaced by this thread's last good reading (time stands still), never
+   * lost: see docs/breaker-policies.md.
    */
   clock?: Clock;
 }
