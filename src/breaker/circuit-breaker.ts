@@ -71,7 +71,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  *   later period (docs/breaker-policies.md);
  * - `call(fn)` / `execute(fn)`, which do both around a function and measure its duration.
  *
- * Semantics are SPEC §3; see the README, "Circuit breaker" for the choices made where it is silent.
+ * Semantics: see the README, "Circuit breaker", and docs/breaker-policies.md.
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */

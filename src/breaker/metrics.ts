@@ -109,7 +109,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The number DTO. Any count above 2^53 - 1 throws UnsafeIntegerError naming the breaker
- * and the field instead of being rounded (SPEC §0); `metricsBigInt()` is exact.
+ * and the field instead of being rounded; `metricsBigInt()` is exact.
  */
 export function toNumberMetrics(breakerName: string, m: CircuitBreakerMetricsBigInt): CircuitBreakerMetrics {
   const n = (field: string, v: bigint): number => {
