@@ -4,12 +4,18 @@
  * every record lands in one slice and the totals are exact; workers record without asking
  * for permits so that every call of the pattern is counted.
  */
-import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
 import { StatsRegistry, type CircuitBreakerConfig } from '../src/index.js';
 import type { BackendKind } from '../src/backend.js';
 import { runWorkers } from './helpers/workers.js';
 
 const REPEAT = 2500;
+const WORKER = new URL('./workers/breaker-policy-worker.mjs', import.meta.url);
+const live: Worker[] = [];
+afterEach(async () => {
+  await Promise.all(live.splice(0).map((w) => w.terminate()));
+});
 
 function clock(ms: number): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(4);
@@ -65,5 +71,43 @@ describe.each(SETUPS)('rate window filled by %s', (_label, backends) => {
     const config = { failureThreshold: 100, failureRateThreshold: 0.26, minimumCalls: 1, windowMs: 60_000 };
     const m = await fill(backends, 'quarter', config, 'SSSF');
     expect(m).toMatchObject({ current_state: 'Closed', times_opened: 0n, total_calls: calls, failure_count: calls / 4n, window_calls: calls, window_failures: calls / 4n });
+  });
+});
+
+describe.each<[string, BackendKind[]]>([
+  ['wasm', ['wasm', 'wasm', 'wasm']],
+  ['js', ['js', 'js', 'js']],
+  ['mixed', ['wasm', 'js', 'wasm']],
+])('workers (%s) terminated while they record into the window', (_label, backends) => {
+  it('leave no slice half-written: the window stays exact and keeps working', async () => {
+    const registry = StatsRegistry.create({ capacityBytes: 4 << 20 });
+    const sab = clock(80_000);
+    const config = { failureThreshold: 100, failureRateThreshold: 1, minimumCalls: 1_000_000, windowMs: 60_000 };
+    const main = registry.circuitBreaker('busy', config, { clock: () => 80_000 });
+    const workers = backends.map((backend) => {
+      const w = new Worker(WORKER, { workerData: { handle: registry.handle, backend, clock: sab, mode: 'forever', name: 'busy', config, pattern: 'SF' } });
+      live.push(w);
+      return w;
+    });
+    await Promise.all(workers.map((w) => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)))));
+    await Promise.all(workers.map((w) => w.terminate()));
+    const before = main.metricsBigInt();
+    // Each record goes to the window before the counters: a worker stopped between the two
+    // leaves the window at most one call (and one failure) ahead of the totals.
+    const dead = BigInt(backends.length);
+    expect(before.window_calls - before.total_calls).toBeGreaterThanOrEqual(0n);
+    expect(before.window_calls - before.total_calls).toBeLessThanOrEqual(dead);
+    expect(before.window_failures - before.failure_count).toBeGreaterThanOrEqual(0n);
+    expect(before.window_failures - before.failure_count).toBeLessThanOrEqual(dead);
+    expect(before.total_calls).toBeGreaterThan(1000n);
+    for (let i = 0; i < 75; i++) {
+      main.recordFailure(1);
+      main.recordSuccess(1);
+    }
+    const after = main.metricsBigInt();
+    expect(after.window_calls - before.window_calls).toBe(150n);
+    expect(after.window_failures - before.window_failures).toBe(75n);
+    expect(after.total_calls - before.total_calls).toBe(150n);
+    expect(after.current_state).toBe('Closed');
   });
 });

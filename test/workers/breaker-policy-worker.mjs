@@ -7,6 +7,7 @@
 //              breaker, without asking for permits, so the totals are exact.
 //   'notice'   for each breaker of `names` in turn: every worker arrives at a barrier, then
 //              all ask for `attempts` permits at once; reports how many they got.
+//   'forever'  records `pattern` in a loop until it is terminated.
 //   'hold'     takes the probe of a breaker whose timeout has passed, reports its permit,
 //              then keeps asking for permits in a loop until it is terminated.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -53,6 +54,17 @@ if (d.mode === 'pattern') {
     for (let a = 0; a < d.attempts; a++) if (breakers[t].tryAcquire()) admitted++;
   }
   parentPort.postMessage({ admitted });
+} else if (d.mode === 'forever') {
+  // Records workerData.pattern until terminated; says so once it is well under way.
+  const b = open(d.name);
+  const pattern = [...d.pattern];
+  for (let r = 0; ; r++) {
+    for (const c of pattern) {
+      if (c === 'F') b.recordFailure(7);
+      else b.recordSuccess(7);
+    }
+    if (r === 200) parentPort.postMessage({ started: true });
+  }
 } else if (d.mode === 'hold') {
   const b = open(d.name);
   const permit = b.acquirePermit();
