@@ -283,7 +283,29 @@ export function cbAcquire(ctl: u32, stripe: u32, successThreshold: i32, timeoutM
  * no state. Returns CHANGED when this call opened or closed the breaker, NEED_CLOCK (having
  * changed nothing) when it needs the time and `now` is NO_CLOCK.
  */
-export function cbSuccess(
+export function cbSuccess(ctl: u32, stripe: u32, durationNanos: f64, successThreshold: i32): i32 {
+  // The hot path's shape (no permit, rate window off): four arguments to cross into Wasm,
+  // as before those features existed; the body is the general one, inlined.
+  return success(ctl, stripe, durationNanos, successThreshold, 0, 0, 0, 0, -1);
+}
+
+/** cbSuccess with a permit and the rate window's parameters (`windowMs` 0: off). */
+export function cbSuccessWith(
+  ctl: u32,
+  stripe: u32,
+  durationNanos: f64,
+  successThreshold: i32,
+  permit: i32,
+  rate: f64,
+  minimumCalls: i32,
+  windowMs: i32,
+  now: i32,
+): i32 {
+  return success(ctl, stripe, durationNanos, successThreshold, permit, rate, minimumCalls, windowMs, now);
+}
+
+@inline
+function success(
   ctl: u32,
   stripe: u32,
   durationNanos: f64,

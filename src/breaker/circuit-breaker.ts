@@ -170,7 +170,8 @@ export class CircuitBreaker {
    */
   recordSuccess(durationNanos: number, permit?: number): void {
     if (!(typeof durationNanos === 'number' && durationNanos >= 0 && durationNanos < TWO64)) checkDuration(durationNanos);
-    this.succeeded(durationNanos, permit === undefined ? PERMIT_NONE : checkPermit(permit));
+    if (permit === undefined && this.windowMs === 0) this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold);
+    else this.succeeded(durationNanos, permit === undefined ? PERMIT_NONE : checkPermit(permit));
   }
 
   /**
@@ -188,9 +189,12 @@ export class CircuitBreaker {
   // breaker (NEED_CLOCK); with it on, every record goes to a time slice, so read it first.
   private succeeded(durationNanos: number, permit = PERMIT_NONE): void {
     if (this.windowMs === 0) {
-      if (this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold, permit, 0, 0, 0, NO_CLOCK) !== NEED_CLOCK) return;
+      // Policy off: a success never needs the time (NEED_CLOCK cannot come back).
+      if (permit === PERMIT_NONE) this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold);
+      else this.ops.successWith(this.ctl, this.stripe, durationNanos, this.successThreshold, permit, 0, 0, 0, NO_CLOCK);
+      return;
     }
-    this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
+    this.ops.successWith(this.ctl, this.stripe, durationNanos, this.successThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
   }
 
   private failed(durationNanos: number, permit = PERMIT_NONE): void {

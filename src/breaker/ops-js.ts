@@ -162,7 +162,34 @@ class JsBreakerOps implements BreakerOps {
     return REJECTED;
   }
 
-  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
+  // successWith(..., no permit, window off), written out: the guard's hot path, kept as
+  // short as it was before permits and the window existed.
+  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
+    this.bump(ctl, stripe, F_TOTAL_CALLS);
+    this.bump(ctl, stripe, F_SUCCESS);
+    this.addDuration(ctl, stripe, durationNanos);
+    const i32 = this.i32;
+    const w = ctl >>> 2;
+    for (;;) {
+      const word = Atomics.load(i32, w);
+      const code = word & CODE_MASK;
+      if (code === STATE_CLOSED) {
+        if ((word & FAILURES_FIELD) === 0 || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) return DONE;
+        continue;
+      }
+      if (code !== STATE_HALF_OPEN) return DONE;
+      if (((word >>> SUCCESS_SHIFT) & SMALL_MASK) + 1 >= successThreshold) {
+        if (Atomics.compareExchange(i32, w, word, STATE_CLOSED) === word) {
+          Atomics.notify(i32, w);
+          return CHANGED;
+        }
+      } else if (Atomics.compareExchange(i32, w, word, (word + SUCCESS_ONE) | 0) === word) {
+        return DONE;
+      }
+    }
+  }
+
+  successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     let result = DONE;

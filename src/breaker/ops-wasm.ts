@@ -4,6 +4,7 @@ import type { BreakerOps } from './ops.js';
 interface BreakerExports {
   cbAcquire: BreakerOps['acquire'];
   cbSuccess: BreakerOps['success'];
+  cbSuccessWith: BreakerOps['successWith'];
   cbFailure: BreakerOps['failure'];
   cbForce: BreakerOps['force'];
 }
@@ -19,7 +20,7 @@ export function wasmBreakerOps(core: object): BreakerOps {
   if (ops === undefined) {
     // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
     const x = core as BreakerExports;
-    ops = { acquire: x.cbAcquire, success: x.cbSuccess, failure: x.cbFailure, force: x.cbForce };
+    ops = { acquire: x.cbAcquire, success: x.cbSuccess, successWith: x.cbSuccessWith, failure: x.cbFailure, force: x.cbForce };
     cache.set(core, ops);
   }
   return ops;

@@ -13,11 +13,13 @@ export interface BreakerOps {
    * (when `now` is NO_CLOCK and the time is needed; nothing changed).
    */
   acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, probeLeaseMs: number, now: number): number;
+  /** `successWith` without a permit, with the rate window off: the hot path's shape. DONE or CHANGED. */
+  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number;
   /**
    * DONE, CHANGED (this call closed or opened the breaker), or NEED_CLOCK having changed
    * nothing. `windowMs` 0: the rate window is off (then `rate` and `minimumCalls` are unused).
    */
-  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
+  successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
   /** DONE, CHANGED (this call opened it), or NEED_CLOCK having changed nothing. */
   failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
   /** Force to STATE_OPEN (stamped `now`) or STATE_CLOSED (window restarted at `now` when on). DONE or CHANGED. */
