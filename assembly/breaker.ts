@@ -49,16 +49,16 @@
  * up to an hour, so the stamp counts units of G = 2^s ms, s the smallest with
  * probeLeaseMs / G <= 1024: the lease is then L = ceil(probeLeaseMs / G) <= 1024 units
  * (more than 512 when G > 1), and the stamp's cycle of 2^18 units is at least 256 leases
- * (and at least 262 s). The lease is never early and at most three units late: under one
- * for rounding it up to units, up to two for the stamp below. A period's stamp is floor(t / G) + 1 for the tick t of its
- * first admission (rounded up, so the lease never ends early), and at least
+ * (and at least 262 s). A period's stamp is floor(t / G) + 1 for the tick t of its first
+ * admission (rounded up, so the lease never ends early), and at least
  * floor(opened_at / G) + 2, so two successive periods never share a stamp even when they
  * fall in one unit. The lease has run out when (floor(now / G) - stamp) mod 2^18 >= L,
  * except within (1024 >> s) + 3 units below 2^18, taken as a stamp ahead of the reading
  * (a stamp may be 2 units ahead of its period's start, and one thread may read the clock
- * a hair behind another). Documented: a HalfOpen breaker with a probe out and no call at all for a whole
- * cycle may, for at most one lease in each cycle, see a young lease and refuse; the next
- * call after that reopens it.
+ * a hair behind another). So the lease is never early and at most three units late (one
+ * for rounding it up to units, two for the stamp). Documented: a HalfOpen breaker with a
+ * probe out and no call at all for a whole cycle may, for at most one lease in each
+ * cycle, see a young lease and refuse; the next call after that reopens it.
  *
  * Permits and late records. A probe's permit is its period's stamp ((stamp << 2) | 3;
  * a permit from Closed is 1, and 0 means "the caller did not say"). A record that brings
