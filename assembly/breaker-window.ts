@@ -31,7 +31,9 @@
  * behind that its slot already holds a later slice drops its add from the window (the
  * call is still in the breaker's totals). A count stops at 2^32 - 1 in one slice.
  *
- * Reading. The trip decision sums the failure words first, then the call words. Every
+ * Reading. Slice c - j (j < K) can only be in slot (c - j) mod RING, so the window is the
+ * K slots of its slices, each counted only if its word carries that slice's number. The
+ * trip decision sums the failure words first, then the call words. Every
  * failure is added after its call, so each failure the reader sees has its call counted
  * in the second pass: the rate it computes is never above the rate at the moment it read
  * the failures, so concurrent recording can make it open a moment late, never on a rate
@@ -113,17 +115,22 @@ export function windowAdd(ctl: u32, now: i32, windowMs: i32, failure: bool): voi
   if (failure) sliceAdd(slot + 8, epoch, emask);
 }
 
+/** Whether slice `tag` is before the floor (floor field `floor`: F + 1, 0 for none). */
 @inline
-function counted(v: u64, epoch: i32, emask: i32, k: i32, floor: i32, fmask: i32): u64 {
-  const count = v & COUNT_MASK;
-  if (count == 0) return 0;
-  const tag = <i32>(v >>> 32);
-  if (((epoch - tag) & emask) >= k) return 0;
-  if (floor != 0) {
-    const before = ((floor - 1) - tag) & fmask;
-    if (before != 0 && before <= 2 * k) return 0;
-  }
-  return count;
+function beforeFloor(tag: i32, floor: i32, fmask: i32, k: i32): bool {
+  if (floor == 0) return false;
+  const before = ((floor - 1) - tag) & fmask;
+  return before != 0 && before <= 2 * k;
+}
+
+/**
+ * The count in slot word `v` if it belongs to slice `tag`, else 0. Slice c - j (j < K) can
+ * only be in slot (c - j) mod RING, and K <= RING, so the window is read as the K slots of
+ * its slices, each counted only if its word carries that slice's tag.
+ */
+@inline
+function countOf(v: u64, tag: i32): u64 {
+  return (v & TAG_MASK) == (<u64>tag) << 32 ? v & COUNT_MASK : 0;
 }
 
 /**
@@ -139,10 +146,16 @@ export function windowTrips(ctl: u32, now: i32, windowMs: i32, closedWord: i32, 
   const floor = closedWord >>> FLOOR_SHIFT;
   const win = ctl - WINDOW_BYTES;
   let failures: u64 = 0;
-  for (let i: i32 = 0; i < RING; i++) failures += counted(atomic.load<u64>(win + <u32>(i << 4) + 8), epoch, emask, k, floor, fmask);
+  for (let j: i32 = 0; j < k; j++) {
+    const tag = (epoch - j) & emask;
+    if (!beforeFloor(tag, floor, fmask, k)) failures += countOf(atomic.load<u64>(win + <u32>((tag & (RING - 1)) << 4) + 8), tag);
+  }
   if (failures == 0) return false;
   let calls: u64 = 0;
-  for (let i: i32 = 0; i < RING; i++) calls += counted(atomic.load<u64>(win + <u32>(i << 4)), epoch, emask, k, floor, fmask);
+  for (let j: i32 = 0; j < k; j++) {
+    const tag = (epoch - j) & emask;
+    if (!beforeFloor(tag, floor, fmask, k)) calls += countOf(atomic.load<u64>(win + <u32>((tag & (RING - 1)) << 4)), tag);
+  }
   if (calls < <u64>minimumCalls) return false;
   return <f64>failures >= rate * <f64>calls;
 }

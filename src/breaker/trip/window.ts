@@ -60,32 +60,53 @@ export function windowAdd(i64: BigInt64Array, ctl: number, now: number, windowMs
   if (failure) sliceAdd(i64, index + 1, epoch, emask);
 }
 
-function counted(v: bigint, epoch: number, emask: number, k: number, floor: number, fmask: number): number {
-  const count = Number(v & COUNT_MASK);
-  if (count === 0) return 0;
-  const tag = Number(v >> 32n);
-  if (((epoch - tag) & emask) >= k) return 0;
-  if (floor !== 0) {
-    const before = (floor - 1 - tag) & fmask;
-    if (before !== 0 && before <= 2 * k) return 0;
+/**
+ * Which slots to read for the window at slice `cur` (see the Wasm twin: slice cur - j, for
+ * j < K, can only be in slot (cur - j) mod RING, counted if its word carries that tag and
+ * it is not before the floor), with each slice's word bounds as BigInts: a word w counts
+ * w - lo when lo < w < lo + 2^32. Rebuilt when the slice or the floor changes, so a record
+ * costs one BigInt load per slice and no BigInt arithmetic on words of other slices.
+ */
+const plan = { cur: -1, emask: 0, k: 0, floor: -1, size: 0, slots: new Int32Array(RING), lo: new Array<bigint>(RING).fill(0n), hi: new Array<bigint>(RING).fill(0n) };
+function planFor(cur: number, emask: number, k: number, floor: number, fmask: number): typeof plan {
+  if (plan.cur === cur && plan.emask === emask && plan.k === k && plan.floor === floor) return plan;
+  let size = 0;
+  for (let j = 0; j < k; j++) {
+    const tag = (cur - j) & emask;
+    if (floor !== 0) {
+      const before = (floor - 1 - tag) & fmask;
+      if (before !== 0 && before <= 2 * k) continue;
+    }
+    plan.slots[size] = tag & (RING - 1);
+    plan.lo[size] = BigInt(tag) << 32n;
+    plan.hi[size] = plan.lo[size]! + 0x100000000n;
+    size++;
   }
-  return count;
+  plan.cur = cur;
+  plan.emask = emask;
+  plan.k = k;
+  plan.floor = floor;
+  plan.size = size;
+  return plan;
+}
+
+function sum(i64: BigInt64Array, first: number, p: typeof plan): number {
+  let total = 0;
+  for (let i = 0; i < p.size; i++) {
+    const v = Atomics.load(i64, first + 2 * p.slots[i]!);
+    if (v > p.lo[i]! && v < p.hi[i]!) total += Number(v - p.lo[i]!);
+  }
+  return total;
 }
 
 function sums(i64: BigInt64Array, ctl: number, now: number, windowMs: number, closedWord: number, callsOnlyIfFailures: boolean): { failures: number; calls: number } {
   const b = sliceShift(windowMs);
   const emask = epochMask(b);
-  const fmask = floorMask(b);
-  const k = sliceCount(windowMs, b);
-  const epoch = (now >>> b) & emask;
-  const floor = closedWord >>> FLOOR_SHIFT;
+  const p = planFor((now >>> b) & emask, emask, sliceCount(windowMs, b), closedWord >>> FLOOR_SHIFT, floorMask(b));
   const base = (ctl - WINDOW_BYTES) >>> 3;
-  let failures = 0;
-  for (let i = 0; i < RING; i++) failures += counted(Atomics.load(i64, base + 2 * i + 1), epoch, emask, k, floor, fmask);
-  let calls = 0;
-  if (failures === 0 && callsOnlyIfFailures) return { failures, calls };
-  for (let i = 0; i < RING; i++) calls += counted(Atomics.load(i64, base + 2 * i), epoch, emask, k, floor, fmask);
-  return { failures, calls };
+  const failures = sum(i64, base + 1, p);
+  if (failures === 0 && callsOnlyIfFailures) return { failures, calls: 0 };
+  return { failures, calls: sum(i64, base, p) };
 }
 
 /**
