@@ -116,6 +116,30 @@ describe.each(SETUPS)('probe lease (%s)', (_label, backends) => {
     expect(b(1).state).toBe('Open');
   });
 
+  it('a thread whose clock reads a little behind the period\'s start does not expire it', () => {
+    const { b, clock } = breakers(backends, { timeoutMs: 10, successThreshold: 1, probeLeaseMs: 20 });
+    openAndWait(b, clock, 10);
+    expect(b(0).tryAcquire()).toBe(true);
+    clock.advance(-500); // another thread's reading, behind: a negative elapsed, not 2^18 units
+    expect(b(1).tryAcquire()).toBe(false);
+    expect(b(1).state).toBe('HalfOpen');
+    clock.advance(521);
+    expect(b(1).tryAcquire()).toBe(false);
+    expect(b(1).state).toBe('Open');
+  });
+
+  it('documented wrap-around: untouched for a whole cycle of 2^18 units, a lease reads young for one lease', () => {
+    const { b, clock } = breakers(backends, { timeoutMs: 10, successThreshold: 1, probeLeaseMs: 20 });
+    openAndWait(b, clock, 10);
+    expect(b(0).tryAcquire()).toBe(true);
+    clock.advance(2 ** 18 + 5); // 1 ms units: the stamp's cycle is 262,144 ms
+    expect(b(1).tryAcquire()).toBe(false);
+    expect(b(1).state).toBe('HalfOpen');
+    clock.advance(20);
+    expect(b(1).tryAcquire()).toBe(false);
+    expect(b(1).state).toBe('Open');
+  });
+
   it('works across the wrap-around of the 30-bit tick', () => {
     const { b, clock } = breakers(backends, { timeoutMs: 10, successThreshold: 1, probeLeaseMs: 100 }, new FakeClock(2 ** 30 - 60));
     openAndWait(b, clock, 10);
