@@ -43,7 +43,9 @@
  * resilience4j's maxWaitDurationInHalfOpenState, applied only while a probe is out. With
  * the stamp in the word, expiry is one CAS on a word whose stamp the decision read: a
  * thread that read an old period's word fails its CAS, so a stale reading can never expire
- * a fresh period, and the reopening happens once however many threads notice it.
+ * a fresh period, and the reopening happens once however many threads notice it. It also
+ * heals a HalfOpen word written by something else: whatever its stamp, its elapsed time
+ * reaches the lease within probeLeaseMs plus the skew margin below.
  *
  * Lease units. 18 bits cannot hold a millisecond stamp modulo anything useful for leases
  * up to an hour, so the stamp counts units of G = 2^s ms, s the smallest with

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { AtomicStatsError, InvalidOptionsError, StatsRegistry, type CircuitBreaker, type CircuitBreakerConfig } from '../src/index.js';
 import type { BackendKind } from '../src/backend.js';
-import { FakeClock, rawWord } from './breaker-helpers.js';
+import { FakeClock, rawWord, setRawWord } from './breaker-helpers.js';
 
 const SETUPS: [string, BackendKind[]][] = [
   ['wasm', ['wasm']],
@@ -151,6 +151,31 @@ describe.each(SETUPS)('probe lease (%s)', (_label, backends) => {
     expect(b(1).tryAcquire()).toBe(false);
     expect(b(1).state).toBe('Open');
   });
+});
+
+describe.each(SETUPS)('a HalfOpen word written by something else (%s)', (_label, backends) => {
+  // Every slot claimed, nothing recorded, any stamp: before the lease this wedged the
+  // breaker for good. Now the stamp's elapsed time reaches the lease within
+  // probeLeaseMs + (1024 >> s) + 3 units whatever the stamp, and the breaker recovers.
+  for (const stamp of [0, 1, 0x3ffff, 0x3fc00, 12345]) {
+    it(`stamp ${stamp}: refuses, then the lease reopens it and probes follow`, () => {
+      const { b, clock } = breakers(backends, { timeoutMs: 10, successThreshold: 2, probeLeaseMs: 20 });
+      setRawWord(b(0), (stamp << 14) | (63 << 2) | 2);
+      let opened = false;
+      for (let ms = 0; ms <= 20 + 1027 && !opened; ms++) {
+        expect(b(ms).tryAcquire()).toBe(false);
+        opened = b(0).state === 'Open';
+        clock.advance(1);
+      }
+      expect(opened).toBe(true);
+      clock.advance(11);
+      expect(b(1).tryAcquire()).toBe(true);
+      b(1).recordSuccess(1);
+      expect(b(0).tryAcquire()).toBe(true);
+      b(0).recordSuccess(1);
+      expect(b(0).metrics()).toMatchObject({ current_state: 'Closed', times_opened: 1 });
+    });
+  }
 });
 
 describe.each(SETUPS)('permits and late records (%s)', (_label, backends) => {
