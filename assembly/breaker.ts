@@ -380,7 +380,28 @@ function success(
  * changing anything (counters included), and the host calls again with it. Returns
  * CHANGED when this call opened it.
  */
-export function cbFailure(
+export function cbFailure(ctl: u32, stripe: u32, durationNanos: f64, failureThreshold: i32, now: i32): i32 {
+  // As cbSuccess: the shape of the policy-off path (no permit, no window), body inlined.
+  return failure(ctl, stripe, durationNanos, failureThreshold, 0, 0, 0, 0, now);
+}
+
+/** cbFailure with a permit and the rate window's parameters (`windowMs` 0: off). */
+export function cbFailureWith(
+  ctl: u32,
+  stripe: u32,
+  durationNanos: f64,
+  failureThreshold: i32,
+  permit: i32,
+  rate: f64,
+  minimumCalls: i32,
+  windowMs: i32,
+  now: i32,
+): i32 {
+  return failure(ctl, stripe, durationNanos, failureThreshold, permit, rate, minimumCalls, windowMs, now);
+}
+
+@inline
+function failure(
   ctl: u32,
   stripe: u32,
   durationNanos: f64,

@@ -199,9 +199,13 @@ export class CircuitBreaker {
 
   private failed(durationNanos: number, permit = PERMIT_NONE): void {
     if (this.windowMs === 0) {
-      if (this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, 0, 0, 0, NO_CLOCK) !== NEED_CLOCK) return;
+      const r =
+        permit === PERMIT_NONE
+          ? this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, NO_CLOCK)
+          : this.ops.failureWith(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, 0, 0, 0, NO_CLOCK);
+      if (r !== NEED_CLOCK) return;
     }
-    this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
+    this.ops.failureWith(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
   }
 
   private elapsedNanos(start: number): number {

@@ -244,7 +244,11 @@ class JsBreakerOps implements BreakerOps {
     return result;
   }
 
-  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
+  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number {
+    return this.failureWith(ctl, stripe, durationNanos, failureThreshold, 0, 0, 0, 0, now);
+  }
+
+  failureWith(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     let result = DONE;

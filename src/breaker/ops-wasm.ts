@@ -6,6 +6,7 @@ interface BreakerExports {
   cbSuccess: BreakerOps['success'];
   cbSuccessWith: BreakerOps['successWith'];
   cbFailure: BreakerOps['failure'];
+  cbFailureWith: BreakerOps['failureWith'];
   cbForce: BreakerOps['force'];
 }
 
@@ -20,7 +21,7 @@ export function wasmBreakerOps(core: object): BreakerOps {
   if (ops === undefined) {
     // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
     const x = core as BreakerExports;
-    ops = { acquire: x.cbAcquire, success: x.cbSuccess, successWith: x.cbSuccessWith, failure: x.cbFailure, force: x.cbForce };
+    ops = { acquire: x.cbAcquire, success: x.cbSuccess, successWith: x.cbSuccessWith, failure: x.cbFailure, failureWith: x.cbFailureWith, force: x.cbForce };
     cache.set(core, ops);
   }
   return ops;

@@ -20,8 +20,10 @@ export interface BreakerOps {
    * nothing. `windowMs` 0: the rate window is off (then `rate` and `minimumCalls` are unused).
    */
   successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
+  /** `failureWith` without a permit, with the rate window off. DONE, CHANGED or NEED_CLOCK. */
+  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number;
   /** DONE, CHANGED (this call opened it), or NEED_CLOCK having changed nothing. */
-  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
+  failureWith(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
   /** Force to STATE_OPEN (stamped `now`) or STATE_CLOSED (window restarted at `now` when on). DONE or CHANGED. */
   force(ctl: number, stripe: number, target: number, windowMs: number, now: number): number;
 }
