@@ -11,7 +11,6 @@ export const WINDOW_BYTES = 512;
 const RING = 32;
 const FLOOR_SHIFT = 9;
 const COUNT_MASK = 0xffffffffn;
-const FULL = 0xffffffff;
 
 /** Slice width 2^b ms: the largest b with windowMs / 2^b >= 16 (windowMs >= 100). */
 export function sliceShift(windowMs: number): number {
@@ -31,20 +30,35 @@ function floorMask(b: number): number {
   return 30 - b < 22 ? (1 << (30 - b)) - 1 : (1 << 22) - 1;
 }
 
+// The slice a thread last added to, with its word bounds as BigInts: a word of that slice
+// with count c is lo + c. Cached so that the common add (the current slice again) costs
+// one BigInt load and one BigInt increment.
+let addEpoch = -1;
+let addLo = 0n;
+let addFull = 0n;
+let addFirst = 1n;
+
 function sliceAdd(i64: BigInt64Array, index: number, epoch: number, emask: number): void {
-  const tag = BigInt(epoch) << 32n;
+  if (epoch !== addEpoch) {
+    addLo = BigInt(epoch) << 32n;
+    addFull = addLo + COUNT_MASK;
+    addFirst = addLo + 1n;
+    addEpoch = epoch;
+  }
   for (;;) {
     const v = Atomics.load(i64, index);
-    const count = Number(v & COUNT_MASK);
     let next: bigint;
-    if (count === 0) {
-      next = tag | 1n;
-    } else if (Number(v >> 32n) === epoch) {
-      if (count === FULL) return;
+    if (v > addLo && v < addFull) {
       next = v + 1n;
+    } else if (v === addFull) {
+      return;
+    } else if ((v & COUNT_MASK) === 0n) {
+      next = addFirst;
     } else {
+      // Another slice's word: advance it if it is older than ours; if it is newer, this
+      // reading of the clock is a whole ring behind and the add is dropped.
       if (((epoch - Number(v >> 32n)) & emask) > emask >>> 1) return;
-      next = tag | 1n;
+      next = addFirst;
     }
     if (Atomics.compareExchange(i64, index, v, next) === v) return;
   }
