@@ -174,7 +174,7 @@ class JsBreakerOps implements BreakerOps {
       const word = Atomics.load(i32, w);
       const code = word & CODE_MASK;
       if (code === STATE_CLOSED) {
-        if ((word & FAILURES_FIELD) === 0 || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) return DONE;
+        if (word === STATE_CLOSED || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) return DONE;
         continue;
       }
       if (code !== STATE_HALF_OPEN) return DONE;
