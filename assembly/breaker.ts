@@ -3,28 +3,75 @@
  * is the other half of this contract; the two must agree bit for bit, because a 'js'
  * thread runs the same machine on the same words with Atomics, src/breaker/ops-js.ts).
  *
- * Why one word. Every decision the machine makes (admit? open? close?) depends on the
- * state *and* on one small number that belongs to that state: the consecutive failures
- * while Closed, the instant it opened while Open, the admitted probes and the successes
- * while HalfOpen. Kept in separate words, each of those numbers needs resetting when the
- * state changes, and a thread that reads the new state before the reset lands decides on
- * a stale number: an extra probe admitted, a breaker that half-opens at once because it
- * sees the previous opening's time, a failure from a finished Closed period that opens a
- * new one. Packed into the one state word, every transition replaces state and number in a
- * single compare-and-swap, so a thread either sees the old pair or the new pair, and each
- * transition is won by exactly one thread: the one whose CAS succeeds.
+ * Why one word. Every decision the machine makes (admit? open? close? has the probe lease
+ * run out?) depends on the state *and* on small numbers that belong to that state: the
+ * consecutive failures while Closed, the instant it opened while Open, the admitted probes,
+ * the successes and the instant the period began while HalfOpen. Kept in separate words,
+ * each of those numbers needs resetting when the state changes, and a thread that reads
+ * the new state before the reset lands decides on a stale number: an extra probe admitted,
+ * a breaker that half-opens at once because it sees the previous opening's time, a lease
+ * that looks expired because it is the previous period's. Packed into the one state word,
+ * every transition replaces state and numbers in a single compare-and-swap, so a thread
+ * either sees the old tuple or the new one, and each transition is won by exactly one
+ * thread: the one whose CAS succeeds.
  *
  *   bits 0..1   state code: 0 Closed, 1 Open, 2 HalfOpen, 3 unknown (reads as Open)
- *   Closed      bits 2..31  consecutive failures (< failureThreshold <= 100)
+ *   Closed      bits 2..8   consecutive failures (< failureThreshold <= 100)
+ *               bits 9..31  rate window floor (breaker-window.ts; 0 when the policy is off)
  *   Open        bits 2..31  opened_at, in ms of the shared clock, modulo 2^30
  *   HalfOpen    bits 2..7   probes admitted in this half-open period (<= successThreshold)
  *               bits 8..13  successes recorded in this half-open period (< successThreshold)
+ *               bits 14..31 the period's stamp: when its first probe was admitted, in
+ *                           lease units (below), modulo 2^18
  *
  * There is no ABA problem to guard against: a CAS that succeeds replaces a word whose
  * every bit the decision was computed from, so it is correct no matter what happened in
  * between (a HalfOpen word with c claims admits a probe iff c < k, whichever half-open
- * period it belongs to). Open words differ by their stamp, so an Open that went through
- * HalfOpen and back is a different word unless exactly 2^30 ms passed meanwhile.
+ * period it belongs to; a HalfOpen word whose stamp is a lease old has an expired lease,
+ * whichever period it belongs to). Open words differ by their stamp, so an Open that went
+ * through HalfOpen and back is a different word unless exactly 2^30 ms passed meanwhile.
+ *
+ * The probe lease. A probe whose result is never recorded (its thread was terminated, its
+ * call never settled, its caller forgot) would hold its slot for ever, and a HalfOpen
+ * breaker with every slot held refuses every call of every thread. So a half-open period
+ * in which a probe is still out (claims > successes) once probeLeaseMs have passed since
+ * the period began counts as a failed probe: the first thread to ask for a permit after
+ * that reopens the breaker with a fresh opened_at (times_opened counts it), and a new
+ * period begins after timeoutMs as usual. Measuring from the period's start rather than
+ * from each probe keeps the whole lease in the word (there is room for one stamp, not for
+ * 50) and bounds how long the breaker can sit in HalfOpen, which is the point; it is
+ * resilience4j's maxWaitDurationInHalfOpenState, applied only while a probe is out. With
+ * the stamp in the word, expiry is one CAS on a word whose stamp the decision read: a
+ * thread that read an old period's word fails its CAS, so a stale reading can never expire
+ * a fresh period, and the reopening happens once however many threads notice it. It also
+ * heals a HalfOpen word written by something else: whatever its stamp, its elapsed time
+ * reaches the lease within probeLeaseMs plus the skew margin below.
+ *
+ * Lease units. 18 bits cannot hold a millisecond stamp modulo anything useful for leases
+ * up to an hour, so the stamp counts units of G = 2^s ms, s the smallest with
+ * probeLeaseMs / G <= 1024: the lease is then L = ceil(probeLeaseMs / G) <= 1024 units
+ * (more than 512 when G > 1), and the stamp's cycle of 2^18 units is at least 256 leases
+ * (and at least 262 s). A period's stamp is floor(t / G) + 1 for the tick t of its first
+ * admission (rounded up, so the lease never ends early), and at least
+ * floor(opened_at / G) + 2, so two successive periods never share a stamp even when they
+ * fall in one unit. The lease has run out when (floor(now / G) - stamp) mod 2^18 >= L,
+ * except within (1024 >> s) + 3 units below 2^18, taken as a stamp ahead of the reading
+ * (a stamp may be 2 units ahead of its period's start, and one thread may read the clock
+ * a hair behind another). So the lease is never early and at most three units late (one
+ * for rounding it up to units, two for the stamp). Documented: a HalfOpen breaker with a
+ * probe out and no call at all for a whole cycle may, for at most one lease in each
+ * cycle, see a young lease and refuse; the next call after that reopens it.
+ *
+ * Permits and late records. A probe's permit is its period's stamp ((stamp << 2) | 3;
+ * a permit from Closed is 1, and 0 means "the caller did not say"). A record that brings
+ * a permit only acts in the period the permit came from: a probe's result recorded after
+ * its period ended (the lease reopened the breaker, or anything else closed or reopened
+ * it) and a Closed permit's result recorded after the breaker left Closed are counted in
+ * the totals and change no state, so they cannot close or reopen a new period, nor count
+ * in the rate window; nor can a permit recorded twice (a probe's result with no probe out,
+ * claims == successes, changes nothing). A record without a permit acts on the state it
+ * finds, as it always has: the synchronous guard's boolean gives it nothing to tell
+ * periods apart with.
  *
  * opened_at modulo 2^30 ms (12.4 days). Elapsed time is (now - opened_at) mod 2^30. Two
  * consequences, both documented for users: (1) a breaker left Open and not called for
@@ -38,7 +85,8 @@
  * Time crosses the boundary as an i32 of ticks (ms modulo 2^30, never negative); the
  * host passes NO_CLOCK (-1) on the hot path, and an export that finds it needs the time
  * returns NEED_CLOCK having changed nothing, so reading the clock (tens of ns in Node)
- * is paid only while the breaker is Open or about to open.
+ * is paid only while the breaker is Open, HalfOpen with a probe out, about to open or
+ * close, or when the rate window is on (every record then goes to a time slice).
  *
  * Counters (total_calls ... times_opened) are the registry's striped u64 cells (see
  * counters.ts), right after the control block: the shared stripe at ctl + 128, then the
@@ -57,10 +105,11 @@
  *
  * Waking waiters. Every change of the state code ends with memory.atomic.notify on the
  * word, which wakes Atomics.waitAsync waiters of every thread (src/breaker/notify.ts).
- * Changes of the number alone (a claim, a failure count) do not notify: watchers only
+ * Changes of the numbers alone (a claim, a failure count) do not notify: watchers only
  * report state changes, and a watcher that re-arms with a stale word returns at once.
  */
 import { ownedAdd, ownedInc } from './counters';
+import { closedWordAt, floorSpent, windowAdd, windowTrips } from './breaker-window';
 
 // State codes (bits 0..1 of the word).
 const CLOSED: i32 = 0;
@@ -72,11 +121,16 @@ const PAYLOAD_SHIFT: i32 = 2;
 const TICK_MASK: i32 = 0x3fffffff;
 const SKEW_TICKS: i32 = 1024;
 const FAILURE_ONE: i32 = 1 << PAYLOAD_SHIFT;
+const FAILURES_FIELD: i32 = 127 << PAYLOAD_SHIFT;
+const CLOSED_FAILURES_ONLY: i32 = FAILURES_FIELD | CODE_MASK;
 const CLAIM_SHIFT: i32 = 2;
 const CLAIM_ONE: i32 = 1 << CLAIM_SHIFT;
 const SUCCESS_SHIFT: i32 = 8;
 const SUCCESS_ONE: i32 = 1 << SUCCESS_SHIFT;
 const SMALL_MASK: i32 = 63;
+const STAMP_SHIFT: i32 = 14;
+const STAMP_MASK: i32 = 0x3ffff;
+const LEASE_UNITS_LOG2: i32 = 10;
 
 // Control block (data offset + 0): the state word, then the trip count (consecutive
 // failures when it last opened from Closed, shown while not Closed).
@@ -101,6 +155,8 @@ const ADMITTED: i32 = 1;
 const NEED_CLOCK: i32 = 2;
 const DONE: i32 = 0;
 const CHANGED: i32 = 1;
+// Permits: 0 none given, 1 from Closed, (stamp << 2) | 3 a probe of the period `stamp`.
+const PERMIT_CLOSED: i32 = 1;
 
 @inline
 function bump(ctl: u32, stripe: u32, field: u32): void {
@@ -126,6 +182,42 @@ function timeoutElapsed(word: i32, now: i32, timeoutMs: i32): bool {
   return elapsed >= timeoutMs && elapsed <= TICK_MASK - SKEW_TICKS;
 }
 
+/** s: lease units are 2^s ms, the smallest with probeLeaseMs / 2^s <= 1024. */
+@inline
+function leaseShift(probeLeaseMs: i32): i32 {
+  const s = 32 - clz<i32>(probeLeaseMs - 1) - LEASE_UNITS_LOG2;
+  return s > 0 ? s : 0;
+}
+
+/** The stamp of a half-open period beginning at tick `now` after the Open word `open`. */
+@inline
+function periodStamp(open: i32, now: i32, probeLeaseMs: i32): i32 {
+  const s = leaseShift(probeLeaseMs);
+  const fromNow = (now + (1 << s)) >>> s;
+  const afterOpen = ((open >>> PAYLOAD_SHIFT) >>> s) + 2;
+  return (((fromNow - afterOpen) & STAMP_MASK) > (STAMP_MASK >>> 1) ? afterOpen : fromNow) & STAMP_MASK;
+}
+
+@inline
+function leaseExpired(word: i32, now: i32, probeLeaseMs: i32): bool {
+  const s = leaseShift(probeLeaseMs);
+  const lease = (probeLeaseMs + (1 << s) - 1) >>> s;
+  const elapsed = ((now >>> s) - (word >>> STAMP_SHIFT)) & STAMP_MASK;
+  return elapsed >= lease && elapsed <= STAMP_MASK - (SKEW_TICKS >>> s) - 3;
+}
+
+@inline
+function probePermit(word: i32): i32 {
+  return ((word >>> STAMP_SHIFT) << 2) | 3;
+}
+
+/** Whether a record with `permit` belongs to the HalfOpen period of `word`. */
+@inline
+function inPeriod(word: i32, permit: i32): bool {
+  if (permit == 0) return true;
+  return permit != PERMIT_CLOSED && permit >>> 2 == word >>> STAMP_SHIFT;
+}
+
 // A transition into Open (from Closed or HalfOpen) has been won by this thread.
 @inline
 function opened(ctl: u32, stripe: u32): void {
@@ -134,28 +226,44 @@ function opened(ctl: u32, stripe: u32): void {
 }
 
 /**
- * Asks for a permit. ADMITTED, REJECTED (counted in rejected_calls), or NEED_CLOCK when
- * the breaker is Open and `now` is NO_CLOCK (nothing changed; ask again with the time).
- * In Open, the first caller to see the timeout elapsed moves it to HalfOpen holding the
- * first probe; in HalfOpen a probe is admitted by a CAS that raises the claim count while
- * it is below `successThreshold`, so the claims of all threads together never exceed it.
+ * Asks for a permit: REJECTED (counted in rejected_calls), PERMIT_CLOSED (Closed), a probe
+ * permit (HalfOpen), or NEED_CLOCK when the answer needs the time and `now` is NO_CLOCK
+ * (nothing changed; ask again with the time). Open: the first caller to see the timeout
+ * elapsed moves it to HalfOpen holding the first probe. HalfOpen: a probe is admitted by a
+ * CAS that raises the claim count while it is below `successThreshold`, so the claims of
+ * all threads together never exceed it; but first, if a probe is out and the period is
+ * `probeLeaseMs` old, the lease has run out and this caller reopens the breaker (and is
+ * refused).
  */
-export function cbAcquire(ctl: u32, stripe: u32, successThreshold: i32, timeoutMs: i32, now: i32): i32 {
+export function cbAcquire(ctl: u32, stripe: u32, successThreshold: i32, timeoutMs: i32, probeLeaseMs: i32, now: i32): i32 {
   for (;;) {
     const w = atomic.load<i32>(ctl);
     const code = w & CODE_MASK;
     if (code == CLOSED) return ADMITTED;
     if (code == HALF_OPEN) {
-      if (((w >>> CLAIM_SHIFT) & SMALL_MASK) >= successThreshold) break;
-      if (atomic.cmpxchg<i32>(ctl, w, w + CLAIM_ONE) == w) return ADMITTED;
+      const claims = (w >>> CLAIM_SHIFT) & SMALL_MASK;
+      if (claims > ((w >>> SUCCESS_SHIFT) & SMALL_MASK)) {
+        if (now < 0) return NEED_CLOCK;
+        if (leaseExpired(w, now, probeLeaseMs)) {
+          // Stamped now + 1: the tick is rounded down, the stamp must not be early.
+          if (atomic.cmpxchg<i32>(ctl, w, openWord(now + 1)) == w) {
+            opened(ctl, stripe);
+            break;
+          }
+          continue;
+        }
+      }
+      if (claims >= successThreshold) break;
+      if (atomic.cmpxchg<i32>(ctl, w, w + CLAIM_ONE) == w) return probePermit(w);
       continue;
     }
     if (now < 0) return NEED_CLOCK;
     if (code == OPEN) {
       if (!timeoutElapsed(w, now, timeoutMs)) break;
-      if (atomic.cmpxchg<i32>(ctl, w, HALF_OPEN | CLAIM_ONE) == w) {
+      const next = HALF_OPEN | CLAIM_ONE | (periodStamp(w, now, probeLeaseMs) << STAMP_SHIFT);
+      if (atomic.cmpxchg<i32>(ctl, w, next) == w) {
         atomic.notify(ctl, -1);
-        return ADMITTED;
+        return probePermit(next);
       }
       continue;
     }
@@ -169,12 +277,19 @@ export function cbAcquire(ctl: u32, stripe: u32, successThreshold: i32, timeoutM
 }
 
 /**
- * Records a success: the counters, then Closed: consecutive failures back to 0 (written
- * only when not already 0, so the common case leaves the word's cache line shared);
- * HalfOpen: one more success, and the thread whose success reaches `successThreshold`
- * closes it. Returns CHANGED when this call closed the breaker.
+ * Records a success: the counters, then Closed: into the rate window when it is on
+ * (`windowMs` != 0; the window may then trip the breaker), and consecutive failures back
+ * to 0 (written only when not already 0, so the common case leaves the word's cache line
+ * shared); HalfOpen: one more success, and the thread whose success reaches
+ * `successThreshold` closes it. A record whose permit belongs to another period changes
+ * no state. Returns CHANGED when this call opened or closed the breaker, NEED_CLOCK (having
+ * changed nothing) when it needs the time and `now` is NO_CLOCK.
  */
 export function cbSuccess(ctl: u32, stripe: u32, durationNanos: f64, successThreshold: i32): i32 {
+  // The guard's hot path (no permit, rate window off), written out rather than through
+  // success(): four arguments to cross into Wasm, and, since it can never need the clock,
+  // the counters first and then one load of the word, as before permits and the window
+  // existed (measured: the general body inlined with constants was a few % slower).
   bump(ctl, stripe, F_TOTAL_CALLS);
   bump(ctl, stripe, F_SUCCESS);
   addDuration(ctl, stripe, durationNanos);
@@ -182,7 +297,7 @@ export function cbSuccess(ctl: u32, stripe: u32, durationNanos: f64, successThre
     const w = atomic.load<i32>(ctl);
     const code = w & CODE_MASK;
     if (code == CLOSED) {
-      if (w == CLOSED || atomic.cmpxchg<i32>(ctl, w, CLOSED) == w) return DONE;
+      if (w == CLOSED || atomic.cmpxchg<i32>(ctl, w, w & ~FAILURES_FIELD) == w) return DONE;
       continue;
     }
     if (code != HALF_OPEN) return DONE;
@@ -198,20 +313,149 @@ export function cbSuccess(ctl: u32, stripe: u32, durationNanos: f64, successThre
   return DONE; // not reached: the loop only returns
 }
 
-/**
- * Records a failure. Closed: one more consecutive failure, and the thread whose failure
- * reaches `failureThreshold` opens it; HalfOpen: opens it at once. Opening needs the
- * time: with NO_CLOCK this returns NEED_CLOCK before changing anything (counters
- * included), and the host calls again with it. Returns CHANGED when this call opened it.
- */
-export function cbFailure(ctl: u32, stripe: u32, durationNanos: f64, failureThreshold: i32, now: i32): i32 {
+/** cbSuccess with a permit and the rate window's parameters (`windowMs` 0: off). */
+export function cbSuccessWith(
+  ctl: u32,
+  stripe: u32,
+  durationNanos: f64,
+  successThreshold: i32,
+  permit: i32,
+  rate: f64,
+  minimumCalls: i32,
+  windowMs: i32,
+  now: i32,
+): i32 {
+  return success(ctl, stripe, durationNanos, successThreshold, permit, rate, minimumCalls, windowMs, now);
+}
+
+@inline
+function success(
+  ctl: u32,
+  stripe: u32,
+  durationNanos: f64,
+  successThreshold: i32,
+  permit: i32,
+  rate: f64,
+  minimumCalls: i32,
+  windowMs: i32,
+  now: i32,
+): i32 {
   let result = DONE;
+  let windowed = false;
   for (;;) {
     const w = atomic.load<i32>(ctl);
     const code = w & CODE_MASK;
     if (code == CLOSED) {
-      const failures = (w >>> PAYLOAD_SHIFT) + 1;
-      if (failures < failureThreshold) {
+      if (permit > PERMIT_CLOSED) break;
+      if (windowMs != 0) {
+        if (now < 0) return NEED_CLOCK;
+        if (!windowed) {
+          windowAdd(ctl, now, windowMs, false);
+          windowed = true;
+        }
+        if (floorSpent(w, now, windowMs)) {
+          atomic.cmpxchg<i32>(ctl, w, w & CLOSED_FAILURES_ONLY);
+          continue;
+        }
+        if (windowTrips(ctl, now, windowMs, w, rate, minimumCalls)) {
+          if (atomic.cmpxchg<i32>(ctl, w, openWord(now)) == w) {
+            atomic.store<i32>(ctl + C_TRIP, 0);
+            opened(ctl, stripe);
+            result = CHANGED;
+            break;
+          }
+          continue;
+        }
+      }
+      if ((w & FAILURES_FIELD) == 0 || atomic.cmpxchg<i32>(ctl, w, w & ~FAILURES_FIELD) == w) break;
+      continue;
+    }
+    if (code != HALF_OPEN || !inPeriod(w, permit)) break;
+    const successes = (w >>> SUCCESS_SHIFT) & SMALL_MASK;
+    if (permit != 0 && successes >= ((w >>> CLAIM_SHIFT) & SMALL_MASK)) break;
+    if (successes + 1 >= successThreshold) {
+      let next = CLOSED;
+      if (windowMs != 0) {
+        if (now < 0) return NEED_CLOCK;
+        next = closedWordAt(now, windowMs);
+      }
+      if (atomic.cmpxchg<i32>(ctl, w, next) == w) {
+        atomic.notify(ctl, -1);
+        result = CHANGED;
+        break;
+      }
+    } else if (atomic.cmpxchg<i32>(ctl, w, w + SUCCESS_ONE) == w) {
+      break;
+    }
+  }
+  bump(ctl, stripe, F_TOTAL_CALLS);
+  bump(ctl, stripe, F_SUCCESS);
+  addDuration(ctl, stripe, durationNanos);
+  return result;
+}
+
+/**
+ * Records a failure. Closed: into the rate window when it is on, one more consecutive
+ * failure, and the thread whose failure reaches `failureThreshold`, or makes the window
+ * trip, opens it; HalfOpen: opens it at once (a record with a permit: only in its own
+ * period, with a probe out). Opening needs the time: with NO_CLOCK this returns NEED_CLOCK before
+ * changing anything (counters included), and the host calls again with it. Returns
+ * CHANGED when this call opened it.
+ */
+export function cbFailure(ctl: u32, stripe: u32, durationNanos: f64, failureThreshold: i32, now: i32): i32 {
+  // As cbSuccess: the shape of the policy-off path (no permit, no window), body inlined.
+  return failure(ctl, stripe, durationNanos, failureThreshold, 0, 0, 0, 0, now);
+}
+
+/** cbFailure with a permit and the rate window's parameters (`windowMs` 0: off). */
+export function cbFailureWith(
+  ctl: u32,
+  stripe: u32,
+  durationNanos: f64,
+  failureThreshold: i32,
+  permit: i32,
+  rate: f64,
+  minimumCalls: i32,
+  windowMs: i32,
+  now: i32,
+): i32 {
+  return failure(ctl, stripe, durationNanos, failureThreshold, permit, rate, minimumCalls, windowMs, now);
+}
+
+@inline
+function failure(
+  ctl: u32,
+  stripe: u32,
+  durationNanos: f64,
+  failureThreshold: i32,
+  permit: i32,
+  rate: f64,
+  minimumCalls: i32,
+  windowMs: i32,
+  now: i32,
+): i32 {
+  let result = DONE;
+  let windowed = false;
+  for (;;) {
+    const w = atomic.load<i32>(ctl);
+    const code = w & CODE_MASK;
+    if (code == CLOSED) {
+      if (permit > PERMIT_CLOSED) break;
+      const failures = ((w & FAILURES_FIELD) >>> PAYLOAD_SHIFT) + 1;
+      let trip = failures >= failureThreshold;
+      if (windowMs != 0) {
+        if (now < 0) return NEED_CLOCK;
+        if (!windowed) {
+          windowAdd(ctl, now, windowMs, true);
+          windowed = true;
+        }
+        if (floorSpent(w, now, windowMs)) {
+          atomic.cmpxchg<i32>(ctl, w, w & CLOSED_FAILURES_ONLY);
+          continue;
+        }
+        if (!trip) trip = windowTrips(ctl, now, windowMs, w, rate, minimumCalls);
+      }
+      if (!trip) {
         if (atomic.cmpxchg<i32>(ctl, w, w + FAILURE_ONE) == w) break;
         continue;
       }
@@ -224,7 +468,8 @@ export function cbFailure(ctl: u32, stripe: u32, durationNanos: f64, failureThre
       }
       continue;
     }
-    if (code != HALF_OPEN) break;
+    if (code != HALF_OPEN || !inPeriod(w, permit)) break;
+    if (permit != 0 && ((w >>> SUCCESS_SHIFT) & SMALL_MASK) >= ((w >>> CLAIM_SHIFT) & SMALL_MASK)) break;
     if (now < 0) return NEED_CLOCK;
     if (atomic.cmpxchg<i32>(ctl, w, openWord(now)) == w) {
       opened(ctl, stripe);
@@ -241,10 +486,11 @@ export function cbFailure(ctl: u32, stripe: u32, durationNanos: f64, failureThre
 /**
  * forceOpen (target OPEN, stamped `now`, from any state: an Open breaker starts a fresh
  * open period) or forceClosed (target CLOSED: consecutive failures, probes and stamp all
- * cleared). Returns CHANGED when the state code changed (counted and notified).
+ * cleared, and the rate window restarted when it is on, which needs `now`). Returns
+ * CHANGED when the state code changed (counted and notified).
  */
-export function cbForce(ctl: u32, stripe: u32, target: i32, now: i32): i32 {
-  const next = target == CLOSED ? CLOSED : openWord(now);
+export function cbForce(ctl: u32, stripe: u32, target: i32, windowMs: i32, now: i32): i32 {
+  const next = target == CLOSED ? (windowMs != 0 ? closedWordAt(now, windowMs) : CLOSED) : openWord(now);
   for (;;) {
     const w = atomic.load<i32>(ctl);
     if (atomic.cmpxchg<i32>(ctl, w, next) != w) continue;
@@ -254,7 +500,7 @@ export function cbForce(ctl: u32, stripe: u32, target: i32, now: i32): i32 {
       atomic.notify(ctl, -1);
       return CHANGED;
     }
-    if (code == CLOSED) atomic.store<i32>(ctl + C_TRIP, w >>> PAYLOAD_SHIFT);
+    if (code == CLOSED) atomic.store<i32>(ctl + C_TRIP, (w & FAILURES_FIELD) >>> PAYLOAD_SHIFT);
     if (code == CLOSED || code == HALF_OPEN) {
       opened(ctl, stripe);
       return CHANGED;

@@ -251,7 +251,8 @@ function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string 
   if (Object.hasOwn(METRIC_KIND_CODES, kindName)) return { ...r, kindName, descriptor };
   let expected: number;
   if (kindName === 'circuitBreaker') {
-    expected = breakerGeometry(stripes).dataBytes;
+    // The rate window's ring is there only when the policy is on (breaker/layout.ts).
+    expected = breakerGeometry(stripes, descriptor.windowMs !== null && descriptor.windowMs !== undefined).dataBytes;
   } else {
     try {
       checkFields(descriptor.fields);

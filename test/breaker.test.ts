@@ -27,6 +27,8 @@ const DTO_KEYS = [
   'average_duration_nanos',
   'rejected_calls',
   'times_opened',
+  'window_calls',
+  'window_failures',
 ].sort();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -225,6 +227,8 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
         average_duration_nanos: 0,
         rejected_calls: 0,
         times_opened: 0,
+        window_calls: 0,
+        window_failures: 0,
       });
     });
 
@@ -470,18 +474,19 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
       });
     }
 
-    it('a clock returning garbage throws before anything changes', () => {
+    it('a clock returning garbage reads as its last good reading: every record is kept', () => {
       let t = 0;
       const registry = StatsRegistry.create({ backend, capacityBytes: 1 << 20 });
-      const breaker = registry.circuitBreaker('c', { failureThreshold: 1 }, { clock: () => t });
+      const breaker = registry.circuitBreaker('c', { failureThreshold: 1, timeoutMs: 10 }, { clock: () => t });
+      expect(breaker.tryAcquire()).toBe(true);
       t = NaN;
-      expect(() => breaker.recordFailure(1)).toThrow(InvalidOptionsError);
-      expect(breaker.metrics()).toMatchObject({ total_calls: 0, current_state: 'Closed' });
-      t = 0;
-      breaker.recordFailure(1);
+      breaker.recordFailure(1); // opens, stamped at the last good reading (0)
+      expect(breaker.metrics()).toMatchObject({ total_calls: 1, current_state: 'Open', times_opened: 1 });
       t = Infinity;
-      expect(() => breaker.tryAcquire()).toThrow(InvalidOptionsError);
-      expect(breaker.metrics()).toMatchObject({ rejected_calls: 0, current_state: 'Open' });
+      expect(breaker.tryAcquire()).toBe(false); // still 0 for this thread: no time passed
+      t = 10;
+      expect(breaker.tryAcquire()).toBe(true);
+      expect(breaker.metrics()).toMatchObject({ rejected_calls: 1, current_state: 'HalfOpen' });
     });
   });
 
@@ -523,7 +528,7 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
       expect(registry.circuitBreaker('db', { failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2 })).toBe(a);
       expect(registry.circuitBreaker('db', CircuitBreakerConfig.forDatabase())).toBe(a);
       expect(registry.entries()).toEqual([
-        { name: 'db', kind: 'circuitBreaker', descriptor: { failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2 } },
+        { name: 'db', kind: 'circuitBreaker', descriptor: { ...CircuitBreakerConfig.defaults() } },
       ]);
     });
 
@@ -606,12 +611,13 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
 describe('CircuitBreakerConfig', () => {
   it('defaults and presets', () => {
     const registry = StatsRegistry.create({ capacityBytes: 1 << 20 });
-    expect(registry.circuitBreaker('d').config).toEqual({ failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2 });
-    expect(CircuitBreakerConfig.defaults()).toEqual({ failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2 });
-    expect(CircuitBreakerConfig.forDatabase()).toEqual({ failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2 });
-    expect(CircuitBreakerConfig.forQueue()).toEqual({ failureThreshold: 3, timeoutMs: 15_000, successThreshold: 2 });
-    expect(CircuitBreakerConfig.forExternalApi()).toEqual({ failureThreshold: 5, timeoutMs: 45_000, successThreshold: 2 });
-    expect(CircuitBreakerConfig.forQueue({ timeoutMs: 1000 })).toEqual({ failureThreshold: 3, timeoutMs: 1000, successThreshold: 2 });
+    const more = { probeLeaseMs: 60_000, failureRateThreshold: null, minimumCalls: null, windowMs: null };
+    expect(registry.circuitBreaker('d').config).toEqual({ failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2, ...more });
+    expect(CircuitBreakerConfig.defaults()).toEqual({ failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2, ...more });
+    expect(CircuitBreakerConfig.forDatabase()).toEqual({ failureThreshold: 5, timeoutMs: 30_000, successThreshold: 2, ...more });
+    expect(CircuitBreakerConfig.forQueue()).toEqual({ failureThreshold: 3, timeoutMs: 15_000, successThreshold: 2, ...more });
+    expect(CircuitBreakerConfig.forExternalApi()).toEqual({ failureThreshold: 5, timeoutMs: 45_000, successThreshold: 2, ...more });
+    expect(CircuitBreakerConfig.forQueue({ timeoutMs: 1000 })).toEqual({ failureThreshold: 3, timeoutMs: 1000, successThreshold: 2, ...more });
   });
 
   const cases: [string, unknown][] = [

@@ -207,7 +207,7 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
     expect(setCells(r, 'subs', 5).shared(0)).toBe(1n);
     expect(setCells(r, 'bus', 11).owned(1, 7)).toBe(1n);
     expect(setCells(r, 'bus', 11).shared(7)).toBe(1n);
-    const bg = breakerGeometry(r.stripes);
+    const bg = breakerGeometry(r.stripes, false);
     const bAt = dataOffsetOf(r, 'db') + bg.countersOffset;
     expect(ownedCell(r, bg.counters, bAt, 0, 1)).toBe(2n); // total_calls, before the close
     expect(sharedCell(r, bg.counters, bAt, 0)).toBe(2n); // and after it

@@ -1,15 +1,16 @@
 import type { BackendKind } from '../backend.js';
 import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
-import { InvalidCountError, InvalidOptionsError } from '../errors.js';
-import { type Clock, nowTicks, stampTicks } from './clock.js';
+import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
+import { type Clock, guardedClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
-import { ADMITTED, CODE_MASK, type CounterField, NEED_CLOCK, NO_CLOCK, STATE_CLOSED, STATE_OPEN } from './layout.js';
+import { CODE_MASK, type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
 import {
   type CircuitBreakerMetrics,
   type CircuitBreakerMetricsBigInt,
   buildMetricsBigInt,
+  readWindow,
   readWord,
   toNumberMetrics,
 } from './metrics.js';
@@ -34,6 +35,8 @@ export interface BreakerBinding {
   readonly watcher: StateWatcher;
   /** Registers every breaker object made on this binding with its registry object (see retireStripe). */
   readonly track: (breaker: CircuitBreaker) => void;
+  /** The memory as 64-bit cells (the rate window), or undefined when the policy is off. */
+  readonly i64: BigInt64Array | undefined;
 }
 
 function checkDuration(d: unknown): asserts d is number {
@@ -42,6 +45,15 @@ function checkDuration(d: unknown): asserts d is number {
   if (!Number.isFinite(d)) throw new InvalidCountError(d, 'a duration must be finite');
   if (d < 0) throw new InvalidCountError(d, 'a duration must not be negative');
   throw new InvalidCountError(d, 'a duration must be below 2^64 nanoseconds');
+}
+
+const PERMIT_LIMIT = (STAMP_MASK << 2) | 3;
+
+/** undefined -> PERMIT_NONE; otherwise a value acquirePermit() can return, or a typed error. */
+function checkPermit(permit: unknown): number {
+  if (permit === undefined) return PERMIT_NONE;
+  if (typeof permit === 'number' && Number.isInteger(permit) && (permit === PERMIT_CLOSED || ((permit & 3) === 3 && permit > 0 && permit <= PERMIT_LIMIT))) return permit;
+  throw new InvalidOptionsError('permit', `must be a permit returned by acquirePermit() (a positive integer), got ${describe(permit)}`);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -56,10 +68,12 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  * - the synchronous guard, for hot paths: `if (b.tryAcquire()) { ...; b.recordSuccess(ns) }`
  *   (or `recordFailure(ns)`); every permit granted should be followed by exactly one
  *   record, because in HalfOpen a permit holds one of the `successThreshold` probe slots
- *   until its result is recorded;
+ *   until its result is recorded (or the probe lease, `probeLeaseMs`, runs out);
+ *   `acquirePermit()` gives the permit itself, so that a late result cannot act on a
+ *   later period (docs/breaker-policies.md);
  * - `call(fn)` / `execute(fn)`, which do both around a function and measure its duration.
  *
- * Semantics are SPEC §3; see the README, "Circuit breaker" for the choices made where it is silent.
+ * Semantics: see the README, "Circuit breaker", and docs/breaker-policies.md.
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */
@@ -78,6 +92,12 @@ export class CircuitBreaker {
   private readonly successThreshold: number;
   private readonly failureThreshold: number;
   private readonly timeoutMs: number;
+  private readonly probeLeaseMs: number;
+  /** The rate policy: windowMs 0 when it is off (then rate and minimumCalls are unused). */
+  private readonly rate: number;
+  private readonly minimumCalls: number;
+  private readonly windowMs: number;
+  /** The clock as the breaker reads it: never throws, always finite (guardedClock). */
   private readonly clock: Clock;
   private readonly binding: BreakerBinding;
 
@@ -88,6 +108,16 @@ export class CircuitBreaker {
     this.config = binding.config;
     this.backend = binding.backend;
     this.ops = binding.ops;
+    if (binding.config.windowMs !== null) {
+      // A success must go through the rate window: this breaker's ops divert the plain
+      // success there, so recordSuccess needs no test of its own for the policy.
+      const ops = Object.create(binding.ops) as BreakerOps;
+      ops.success = (_ctl, _stripe, durationNanos) => {
+        this.succeeded(durationNanos);
+        return DONE;
+      };
+      this.ops = ops;
+    }
     this.ctl = binding.ctl;
     this.i32 = binding.i32;
     this.word = binding.ctl >>> 2;
@@ -95,7 +125,11 @@ export class CircuitBreaker {
     this.successThreshold = binding.config.successThreshold;
     this.failureThreshold = binding.config.failureThreshold;
     this.timeoutMs = binding.config.timeoutMs;
-    this.clock = clock;
+    this.probeLeaseMs = binding.config.probeLeaseMs;
+    this.rate = binding.config.failureRateThreshold ?? 0;
+    this.minimumCalls = binding.config.minimumCalls ?? 0;
+    this.windowMs = binding.config.windowMs ?? 0;
+    this.clock = guardedClock(clock);
     binding.track(this);
   }
 
@@ -119,41 +153,89 @@ export class CircuitBreaker {
    * any thread) moves it to HalfOpen and gets the first probe. HalfOpen: true while fewer
    * than `successThreshold` probes are in flight or have succeeded in this half-open
    * period, counted across all threads. Every false is counted in `rejected_calls`.
-   * Reads the clock only while the breaker is Open.
+   * A half-open period whose probes are not all recorded `probeLeaseMs` after its first
+   * probe was admitted counts as a failed probe: the next permit request reopens the
+   * breaker (and is refused). Reads the clock only while the breaker is Open, or HalfOpen
+   * with a probe out.
    */
   tryAcquire(): boolean {
     // Closed is decided by one seq-cst load of the state word, the same load the Wasm
     // export starts with; doing it here saves the crossing into Wasm (which costs more
     // than the load) on the hot path. Any other state goes to the backend's state machine.
     if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) return true;
-    const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, NO_CLOCK);
-    if (r !== NEED_CLOCK) return r === ADMITTED;
-    return this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, nowTicks(this.clock())) === ADMITTED;
+    return this.acquireSlow() !== REJECTED;
+  }
+
+  /**
+   * Like `tryAcquire`, but returns the permit itself: 0 when refused, otherwise a positive
+   * integer to pass to `recordSuccess` / `recordFailure`. With it, a record counts only
+   * in the period that granted the permit: the result of a probe whose half-open period
+   * is over (its lease ran out, or the breaker closed or reopened meanwhile), or of a
+   * call admitted while Closed that ends after the breaker opened, is counted in the
+   * totals and changes no state (and does not enter the rate window).
+   */
+  acquirePermit(): number {
+    if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) return PERMIT_CLOSED;
+    return this.acquireSlow();
+  }
+
+  private acquireSlow(): number {
+    const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, NO_CLOCK);
+    if (r !== NEED_CLOCK) return r;
+    return this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, nowTicks(this.clock()));
   }
 
   /**
    * Records a successful call that took `durationNanos` (a finite number >= 0; fractions
-   * are truncated). Anything else throws InvalidCountError and records nothing.
+   * are truncated). Anything else throws InvalidCountError and records nothing. `permit`:
+   * what `acquirePermit()` returned for this call (see there); without it the result
+   * acts on whatever state it finds.
    */
-  recordSuccess(durationNanos: number): void {
+  recordSuccess(durationNanos: number, permit?: number): void {
     if (!(typeof durationNanos === 'number' && durationNanos >= 0 && durationNanos < TWO64)) checkDuration(durationNanos);
-    this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold);
+    // The same shape as before permits and the window existed (even a field load more
+    // measured ~0.7 ns): with the rate window on, `ops.success` is this breaker's own
+    // detour through the window (see the constructor).
+    if (permit === undefined) this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold);
+    else this.successOther(durationNanos, permit);
+  }
+
+  private successOther(durationNanos: number, permit: number | undefined): void {
+    this.succeeded(durationNanos, permit === undefined ? PERMIT_NONE : checkPermit(permit));
   }
 
   /**
    * Records a failed call that took `durationNanos` (validated as for recordSuccess). Opens
-   * the breaker when this is the `failureThreshold`-th failure in a row while Closed, or
-   * any failure while HalfOpen.
+   * the breaker when this is the `failureThreshold`-th failure in a row while Closed, when
+   * the rate window trips, or on a probe's failure while HalfOpen. `permit`: as for
+   * recordSuccess.
    */
-  recordFailure(durationNanos: number): void {
+  recordFailure(durationNanos: number, permit?: number): void {
     if (!(typeof durationNanos === 'number' && durationNanos >= 0 && durationNanos < TWO64)) checkDuration(durationNanos);
-    this.failed(durationNanos);
+    this.failed(durationNanos, permit === undefined ? PERMIT_NONE : checkPermit(permit));
   }
 
-  private failed(durationNanos: number): void {
-    if (this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, NO_CLOCK) === NEED_CLOCK) {
-      this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, stampTicks(this.clock()));
+  // With the rate window off, a record reads the clock only when it opens or closes the
+  // breaker (NEED_CLOCK); with it on, every record goes to a time slice, so read it first.
+  private succeeded(durationNanos: number, permit = PERMIT_NONE): void {
+    if (this.windowMs === 0) {
+      // Policy off: a success never needs the time (NEED_CLOCK cannot come back).
+      if (permit === PERMIT_NONE) this.ops.success(this.ctl, this.stripe, durationNanos, this.successThreshold);
+      else this.ops.successWith(this.ctl, this.stripe, durationNanos, this.successThreshold, permit, 0, 0, 0, NO_CLOCK);
+      return;
     }
+    this.ops.successWith(this.ctl, this.stripe, durationNanos, this.successThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
+  }
+
+  private failed(durationNanos: number, permit = PERMIT_NONE): void {
+    if (this.windowMs === 0) {
+      const r =
+        permit === PERMIT_NONE
+          ? this.ops.failure(this.ctl, this.stripe, durationNanos, this.failureThreshold, NO_CLOCK)
+          : this.ops.failureWith(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, 0, 0, 0, NO_CLOCK);
+      if (r !== NEED_CLOCK) return;
+    }
+    this.ops.failureWith(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
   }
 
   private elapsedNanos(start: number): number {
@@ -202,7 +284,7 @@ export class CircuitBreaker {
       // await costs no extra promise hop. The derived promise of our `then` is never
       // exposed; its rejection handler returns normally, so it cannot go unhandled.
       result.then(
-        () => this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold),
+        () => this.succeeded(this.elapsedNanos(start)),
         () => this.failed(this.elapsedNanos(start)),
       );
       return result;
@@ -212,7 +294,7 @@ export class CircuitBreaker {
       // `then`, like query builders), and the caller gets the derived promise.
       return result.then(
         (value) => {
-          this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
+          this.succeeded(this.elapsedNanos(start));
           return value;
         },
         (err: unknown) => {
@@ -221,7 +303,7 @@ export class CircuitBreaker {
         },
       ) as R;
     }
-    this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
+    this.succeeded(this.elapsedNanos(start));
     return result;
   }
 
@@ -242,17 +324,21 @@ export class CircuitBreaker {
    * a new open period). Counted in `times_opened` unless it was already Open.
    */
   forceOpen(): void {
-    this.ops.force(this.ctl, this.stripe, STATE_OPEN, stampTicks(this.clock()));
+    this.ops.force(this.ctl, this.stripe, STATE_OPEN, this.windowMs, stampTicks(this.clock()));
   }
 
-  /** Closes the breaker from any state, clearing consecutive failures and half-open probes. */
+  /**
+   * Closes the breaker from any state, clearing consecutive failures and half-open probes
+   * (and restarting the rate window when that policy is on).
+   */
   forceClosed(): void {
-    this.ops.force(this.ctl, this.stripe, STATE_CLOSED, 0);
+    this.ops.force(this.ctl, this.stripe, STATE_CLOSED, this.windowMs, this.windowMs === 0 ? 0 : stampTicks(this.clock()));
   }
 
   /**
    * The current state, as every thread sees it. An Open breaker whose timeout has passed
-   * still reads Open until a permit request moves it to HalfOpen.
+   * still reads Open until a permit request moves it to HalfOpen; likewise a HalfOpen
+   * breaker whose probe lease has run out reads HalfOpen until a permit request reopens it.
    */
   get state(): CircuitState {
     return stateOfWord(Atomics.load(this.i32, this.word));
@@ -271,7 +357,8 @@ export class CircuitBreaker {
   /** The snapshot with every count as an exact bigint. */
   metricsBigInt(): CircuitBreakerMetricsBigInt {
     const word = readWord(this.binding.i32, this.ctl);
-    return buildMetricsBigInt(word, this.binding.counters.snapshotBigInt());
+    const window = this.binding.i64 === undefined ? undefined : readWindow(this.binding.i64, this.ctl, this.windowMs, stampTicks(this.clock()), word.raw);
+    return buildMetricsBigInt(word, this.binding.counters.snapshotBigInt(), window);
   }
 
   /** Closed, and either fewer than 10 calls so far or a failure rate below 10%. */

@@ -44,6 +44,32 @@ const offset = calibrate();
 /** The default clock: the process's monotonic clock in ms, the same in every thread. */
 export const monotonicClock: Clock = () => performance.now() + offset;
 
+/**
+ * The breaker's reading of a user's clock, which must not be able to lose a record: a
+ * reading that is not a finite number (NaN, Infinity, a non-number) or a clock that
+ * throws is replaced by this reader's last good reading ("no time passed since"), or by
+ * the package's monotonic clock before the first good one. So a broken clock can delay a
+ * transition (time stands still for this thread) but never leaves a permit unrecorded or
+ * throws out of the breaker. Per thread and per breaker object; no shared state.
+ */
+export function guardedClock(clock: Clock): Clock {
+  if (clock === monotonicClock) return clock;
+  let last = Number.NaN;
+  return () => {
+    let ms: unknown;
+    try {
+      ms = clock();
+    } catch {
+      ms = undefined;
+    }
+    if (typeof ms === 'number' && Number.isFinite(ms)) {
+      last = ms;
+      return ms;
+    }
+    return Number.isNaN(last) ? monotonicClock() : last;
+  };
+}
+
 function checked(ms: number): number {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) {
     throw new InvalidOptionsError('clock', `must return a finite number of milliseconds, returned ${describe(ms)}`);

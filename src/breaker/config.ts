@@ -16,6 +16,22 @@ export interface CircuitBreakerConfig {
   timeoutMs?: number;
   /** Successful probes (while HalfOpen) that close it again, and the most probes admitted at once: an integer 1..50. Default 2. */
   successThreshold?: number;
+  /**
+   * How long a half-open period may wait for its probes' results, in ms from its first
+   * probe: an integer 1..3600000. Default 60000. Past it, a probe still unrecorded counts
+   * as a failed probe and the breaker reopens. See docs/breaker-policies.md.
+   */
+  probeLeaseMs?: number;
+  /**
+   * Turns on rate-based opening: a Closed breaker also opens when, over the last
+   * `windowMs`, at least `minimumCalls` calls were recorded (by all threads together) and
+   * failures / calls >= this. A number in (0, 1]. Default: off (`null` also means off).
+   */
+  failureRateThreshold?: number | null;
+  /** Calls the rate window needs before it can open the breaker: an integer 1..1000000. Default 10. Needs failureRateThreshold. */
+  minimumCalls?: number | null;
+  /** Length of the rate window in ms: an integer 100..3600000. Default 60000. Needs failureRateThreshold. */
+  windowMs?: number | null;
 }
 
 /** A complete, validated config. */
@@ -23,15 +39,28 @@ export interface ResolvedBreakerConfig {
   readonly failureThreshold: number;
   readonly timeoutMs: number;
   readonly successThreshold: number;
+  readonly probeLeaseMs: number;
+  /** null: the rate policy is off (and so are minimumCalls and windowMs). */
+  readonly failureRateThreshold: number | null;
+  readonly minimumCalls: number | null;
+  readonly windowMs: number | null;
 }
 
 const LIMITS = {
   failureThreshold: { min: 1, max: 100, def: 5 },
   timeoutMs: { min: 1, max: 300_000, def: 30_000 },
   successThreshold: { min: 1, max: 50, def: 2 },
+  // 60 s: longer than the usual client-side timeouts of a remote call (so a slow probe
+  // that does answer is not cut short), short enough that a lost probe fences the
+  // dependency off for about a minute rather than until someone forces the breaker.
+  probeLeaseMs: { min: 1, max: 3_600_000, def: 60_000 },
+  // The rate policy's integers; they apply only with failureRateThreshold.
+  minimumCalls: { min: 1, max: 1_000_000, def: 10 },
+  windowMs: { min: 100, max: 3_600_000, def: 60_000 },
 } as const;
 type Field = keyof typeof LIMITS;
-const FIELDS = Object.keys(LIMITS) as Field[];
+const RATE_INTEGERS: readonly Field[] = ['minimumCalls', 'windowMs'];
+const FIELDS = [...(Object.keys(LIMITS) as Field[]), 'failureRateThreshold'];
 
 function preset(failureThreshold: number, timeoutMs: number, successThreshold: number) {
   return (overrides?: CircuitBreakerConfig): ResolvedBreakerConfig =>
@@ -62,9 +91,17 @@ function checkObject(config: unknown): CircuitBreakerConfig {
 export function resolveConfig(config: unknown): ResolvedBreakerConfig {
   const c = checkObject(config) as Record<string, unknown>;
   const out = {} as Record<Field, number>;
-  for (const field of FIELDS) {
+  const rate = c.failureRateThreshold ?? null;
+  if (rate !== null && !(typeof rate === 'number' && rate > 0 && rate <= 1)) {
+    throw new InvalidOptionsError('failureRateThreshold', `must be a number greater than 0 and at most 1, got ${describe(rate)}`);
+  }
+  for (const field of Object.keys(LIMITS) as Field[]) {
     const { min, max, def } = LIMITS[field];
-    const v = c[field];
+    let v = c[field];
+    if (RATE_INTEGERS.includes(field)) {
+      if (v === null) v = undefined;
+      if (v !== undefined && rate === null) throw new InvalidOptionsError(field, 'applies only to the rate policy: set failureRateThreshold too');
+    }
     if (v === undefined) {
       out[field] = def;
       continue;
@@ -75,5 +112,13 @@ export function resolveConfig(config: unknown): ResolvedBreakerConfig {
     out[field] = v;
   }
   // Fixed key order: the descriptor is compared as JSON text across threads.
-  return Object.freeze({ failureThreshold: out.failureThreshold, timeoutMs: out.timeoutMs, successThreshold: out.successThreshold });
+  return Object.freeze({
+    failureThreshold: out.failureThreshold,
+    timeoutMs: out.timeoutMs,
+    successThreshold: out.successThreshold,
+    probeLeaseMs: out.probeLeaseMs,
+    failureRateThreshold: rate,
+    minimumCalls: rate === null ? null : out.minimumCalls,
+    windowMs: rate === null ? null : out.windowMs,
+  });
 }

@@ -4,6 +4,8 @@
  * run the same state machine on the same bytes, so every constant here has its twin there
  * (the header comment of assembly/breaker.ts explains why the state lives in one word).
  *
+ *   -512   the rate window, only when the failure-rate policy is on (trip/window.ts and
+ *          assembly/breaker-window.ts): the control block then starts 512 bytes in
  *   +0     control block, one 128-byte block of its own:
  *            +0 the state word (i32), read by every permit request
  *            +4 trip count: consecutive failures when the breaker last opened from Closed
@@ -16,10 +18,16 @@
  * The state word has a block to itself because it is read on every permit and written
  * only on a state change: counter updates from other threads would otherwise invalidate
  * its cache line on every call. A fresh record is all zero, which is Closed with no
- * failures and zero counters, so a record is usable the moment the directory publishes
- * it, before any thread has run its constructor.
+ * failures and zero counters (and an empty window), so a record is usable the moment the
+ * directory publishes it, before any thread has run its constructor.
+ *
+ * The word's payload per state (the why is in assembly/breaker.ts):
+ *   Closed    bits 2..8 consecutive failures, bits 9..31 the rate window's floor
+ *   Open      bits 2..31 opened_at (ticks modulo 2^30)
+ *   HalfOpen  bits 2..7 probes admitted, 8..13 successes, 14..31 the period's stamp
  */
 import { BLOCK, type SetGeometry, setGeometry } from '../layout.js';
+import { WINDOW_BYTES } from './trip/window.js';
 
 export const STATE_CLOSED = 0;
 export const STATE_OPEN = 1;
@@ -32,11 +40,18 @@ export const TICK_MASK = 0x3fffffff;
 /** An elapsed time within this many ticks below 2^30 is a clock read just behind the stamp. */
 export const SKEW_TICKS = 1024;
 export const FAILURE_ONE = 1 << PAYLOAD_SHIFT;
+/** Consecutive failures in a Closed word (bits 2..8); bits 9..31 are the window floor. */
+export const FAILURES_FIELD = 127 << PAYLOAD_SHIFT;
 export const CLAIM_SHIFT = 2;
 export const CLAIM_ONE = 1 << CLAIM_SHIFT;
 export const SUCCESS_SHIFT = 8;
 export const SUCCESS_ONE = 1 << SUCCESS_SHIFT;
 export const SMALL_MASK = 63;
+/** A HalfOpen word's period stamp (bits 14..31), in lease units of 2^s ms. */
+export const STAMP_SHIFT = 14;
+export const STAMP_MASK = 0x3ffff;
+/** Lease units: the smallest 2^s ms with probeLeaseMs / 2^s <= 2^10. */
+export const LEASE_UNITS_LOG2 = 10;
 
 /** Byte offsets in the control block. */
 export const C_WORD = 0;
@@ -66,6 +81,9 @@ export const OWNED_HIGH_OFFSET = 24;
 export const REJECTED = 0;
 export const ADMITTED = 1;
 export const NEED_CLOCK = 2;
+/** Permits (acquire's answer when admitted): 1 from Closed, (stamp << 2) | 3 a probe. 0 = none. */
+export const PERMIT_NONE = 0;
+export const PERMIT_CLOSED = 1;
 export const DONE = 0;
 export const CHANGED = 1;
 /** `now` argument meaning "the caller has not read the clock". */
@@ -73,15 +91,18 @@ export const NO_CLOCK = -1;
 
 export interface BreakerGeometry {
   readonly counters: SetGeometry;
+  /** Offset of the control block in the record's data (after the window, if any). */
+  readonly controlOffset: number;
   readonly countersOffset: number;
   readonly dataBytes: number;
 }
 
-export function breakerGeometry(stripes: number): BreakerGeometry {
+export function breakerGeometry(stripes: number, windowed: boolean): BreakerGeometry {
   const counters = setGeometry(COUNTER_FIELDS.length, true, stripes);
   // assembly/breaker.ts addresses owned cells with this constant.
   if (counters.highOffset !== OWNED_HIGH_OFFSET) throw new Error(`atomic-stats: breaker counter layout changed (high words at ${counters.highOffset})`);
-  return { counters, countersOffset: CONTROL_BYTES, dataBytes: CONTROL_BYTES + counters.dataBytes };
+  const controlOffset = windowed ? WINDOW_BYTES : 0;
+  return { counters, controlOffset, countersOffset: controlOffset + CONTROL_BYTES, dataBytes: controlOffset + CONTROL_BYTES + counters.dataBytes };
 }
 
 /** The state a word reads as: its code, with the unknown code 3 read as Open. */

@@ -1,6 +1,6 @@
 /*
  * The snapshot DTO, `CircuitBreakerMetrics`, with the snake_case keys of the original
- * system's API (SPEC §3) plus `rejected_calls` and `times_opened`.
+ * system's API plus `rejected_calls`, `times_opened`, `window_calls` and `window_failures`.
  *
  * A snapshot reads the state word once (current_state, consecutive_failures and
  * half_open_calls all come from that one read, so they agree with each other) and then
@@ -8,7 +8,8 @@
  * recorded meanwhile may be in some counters and not yet in others.
  */
 import { UnsafeIntegerError } from '../errors.js';
-import { C_TRIP, PAYLOAD_SHIFT, SUCCESS_SHIFT, SMALL_MASK, STATE_CLOSED, STATE_HALF_OPEN, type CounterField, stateCodeOf } from './layout.js';
+import { C_TRIP, FAILURES_FIELD, PAYLOAD_SHIFT, SUCCESS_SHIFT, SMALL_MASK, STATE_CLOSED, STATE_HALF_OPEN, type CounterField, stateCodeOf } from './layout.js';
+import { windowCounts } from './trip/window.js';
 import { type CircuitState, stateOfWord } from './state.js';
 
 export interface CircuitBreakerMetrics {
@@ -29,8 +30,12 @@ export interface CircuitBreakerMetrics {
   average_duration_nanos: number;
   /** Calls refused a permit (Open, or HalfOpen with every probe slot taken). Beyond the original. */
   rejected_calls: number;
-  /** Transitions into Open (from Closed or HalfOpen, forced or not). Beyond the original. */
+  /** Transitions into Open (from Closed or HalfOpen, forced or not, probe leases run out included). Beyond the original. */
   times_opened: number;
+  /** Calls in the failure-rate window now (all threads; 0 when the rate policy is off). Beyond the original. */
+  window_calls: number;
+  /** Failures in the failure-rate window now (0 when the rate policy is off). Beyond the original. */
+  window_failures: number;
 }
 
 /** The same snapshot with every count exact, as a bigint. */
@@ -47,10 +52,14 @@ export interface CircuitBreakerMetricsBigInt {
   average_duration_nanos: bigint;
   rejected_calls: bigint;
   times_opened: bigint;
+  window_calls: bigint;
+  window_failures: bigint;
 }
 
 /** What a snapshot derives from the state word and the control block. */
 export interface WordView {
+  /** The state word as read. */
+  readonly raw: number;
   readonly state: CircuitState;
   readonly consecutiveFailures: number;
   readonly halfOpenCalls: number;
@@ -60,13 +69,23 @@ export function readWord(i32: Int32Array, ctl: number): WordView {
   const word = Atomics.load(i32, ctl >>> 2);
   const code = stateCodeOf(word);
   return {
+    raw: word,
     state: stateOfWord(word),
-    consecutiveFailures: code === STATE_CLOSED ? word >>> PAYLOAD_SHIFT : Atomics.load(i32, (ctl + C_TRIP) >>> 2),
+    consecutiveFailures: code === STATE_CLOSED ? (word & FAILURES_FIELD) >>> PAYLOAD_SHIFT : Atomics.load(i32, (ctl + C_TRIP) >>> 2),
     halfOpenCalls: code === STATE_HALF_OPEN ? (word >>> SUCCESS_SHIFT) & SMALL_MASK : 0,
   };
 }
 
-export function buildMetricsBigInt(w: WordView, c: Record<CounterField, bigint>): CircuitBreakerMetricsBigInt {
+/**
+ * The rate window's counts at tick `now`, as the trip decision would count them (with the
+ * floor of the Closed word `word`; no floor in another state: the window then shows what
+ * it held when the breaker left Closed, until its slices age out).
+ */
+export function readWindow(i64: BigInt64Array, ctl: number, windowMs: number, now: number, word: number): { calls: number; failures: number } {
+  return windowCounts(i64, ctl, now, windowMs, stateCodeOf(word) === STATE_CLOSED ? word : 0);
+}
+
+export function buildMetricsBigInt(w: WordView, c: Record<CounterField, bigint>, window?: { calls: number; failures: number }): CircuitBreakerMetricsBigInt {
   const calls = c.total_calls;
   return {
     total_calls: calls,
@@ -81,6 +100,8 @@ export function buildMetricsBigInt(w: WordView, c: Record<CounterField, bigint>)
     average_duration_nanos: calls === 0n ? 0n : c.total_duration_nanos / calls,
     rejected_calls: c.rejected_calls,
     times_opened: c.times_opened,
+    window_calls: BigInt(window?.calls ?? 0),
+    window_failures: BigInt(window?.failures ?? 0),
   };
 }
 
@@ -88,7 +109,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The number DTO. Any count above 2^53 - 1 throws UnsafeIntegerError naming the breaker
- * and the field instead of being rounded (SPEC §0); `metricsBigInt()` is exact.
+ * and the field instead of being rounded; `metricsBigInt()` is exact.
  */
 export function toNumberMetrics(breakerName: string, m: CircuitBreakerMetricsBigInt): CircuitBreakerMetrics {
   const n = (field: string, v: bigint): number => {
@@ -108,5 +129,7 @@ export function toNumberMetrics(breakerName: string, m: CircuitBreakerMetricsBig
     average_duration_nanos: Number(m.average_duration_nanos),
     rejected_calls: n('rejected_calls', m.rejected_calls),
     times_opened: n('times_opened', m.times_opened),
+    window_calls: n('window_calls', m.window_calls),
+    window_failures: n('window_failures', m.window_failures),
   };
 }

@@ -17,7 +17,9 @@ export interface CircuitBreakerOptions {
    * Where this thread reads time for the breaker: milliseconds on a base shared by every
    * thread using the breaker. Default: the process's monotonic clock (see the README, "Circuit breaker").
    * Meant for tests and simulations: a fake clock must be shared by all the threads it
-   * drives (e.g. read from a SharedArrayBuffer), return finite numbers and not throw.
+   * drives (e.g. read from a SharedArrayBuffer). A reading that is not a finite number, or
+   * a throw, is replaced by this thread's last good reading (time stands still), never
+   * lost: see docs/breaker-policies.md.
    */
   clock?: Clock;
 }
@@ -33,8 +35,9 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
   checkName(name);
   const resolved = resolveConfig(config);
   const clock = checkOptions(options);
-  const geometry = breakerGeometry(registry.stripes);
+  const geometry = breakerGeometry(registry.stripes, resolved.windowMs !== null);
   const breaker = registry.openEntry(name, 'circuitBreaker', { ...resolved }, geometry.dataBytes, (dataOffset) => {
+    const ctl = dataOffset + geometry.controlOffset;
     const placement: SetPlacement = {
       setName: name,
       dataOffset: dataOffset + geometry.countersOffset,
@@ -46,12 +49,13 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
       name,
       config: resolved,
       backend: registry.backend,
-      ctl: dataOffset,
+      ctl,
       stripe,
       ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
       i32: registry.views.i32,
       counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
-      watcher: new StateWatcher(registry.views.i32, dataOffset),
+      watcher: new StateWatcher(registry.views.i32, ctl),
+      i64: resolved.windowMs === null ? undefined : new BigInt64Array(registry.views.i32.buffer),
       track: (b) => registry.trackWriter(b),
     };
     return new CircuitBreaker(binding, monotonicClock);

@@ -9,18 +9,23 @@ import {
   C_TRIP,
   DONE,
   FAILURE_ONE,
+  FAILURES_FIELD,
   F_DURATION,
   F_FAILURE,
   F_REJECTED,
   F_SUCCESS,
   F_TIMES_OPENED,
   F_TOTAL_CALLS,
+  LEASE_UNITS_LOG2,
   OWNED_HIGH_OFFSET,
   NEED_CLOCK,
   PAYLOAD_SHIFT,
+  PERMIT_CLOSED,
   REJECTED,
   SKEW_TICKS,
   SMALL_MASK,
+  STAMP_MASK,
+  STAMP_SHIFT,
   STATE_CLOSED,
   STATE_HALF_OPEN,
   STATE_OPEN,
@@ -29,8 +34,8 @@ import {
   TICK_MASK,
 } from './layout.js';
 import type { BreakerOps } from './ops.js';
+import { closedWordAt, floorSpent, windowAdd, windowTrips } from './trip/window.js';
 import { TWO32, highWord } from '../count.js';
-
 
 function openWord(now: number): number {
   return ((now & TICK_MASK) << PAYLOAD_SHIFT) | STATE_OPEN;
@@ -39,6 +44,34 @@ function openWord(now: number): number {
 function timeoutElapsed(word: number, now: number, timeoutMs: number): boolean {
   const elapsed = (now - (word >>> PAYLOAD_SHIFT)) & TICK_MASK;
   return elapsed >= timeoutMs && elapsed <= TICK_MASK - SKEW_TICKS;
+}
+
+function leaseShift(probeLeaseMs: number): number {
+  const s = 32 - Math.clz32(probeLeaseMs - 1) - LEASE_UNITS_LOG2;
+  return s > 0 ? s : 0;
+}
+
+function periodStamp(open: number, now: number, probeLeaseMs: number): number {
+  const s = leaseShift(probeLeaseMs);
+  const fromNow = (now + (1 << s)) >>> s;
+  const afterOpen = ((open >>> PAYLOAD_SHIFT) >>> s) + 2;
+  return (((fromNow - afterOpen) & STAMP_MASK) > STAMP_MASK >>> 1 ? afterOpen : fromNow) & STAMP_MASK;
+}
+
+function leaseExpired(word: number, now: number, probeLeaseMs: number): boolean {
+  const s = leaseShift(probeLeaseMs);
+  const lease = (probeLeaseMs + (1 << s) - 1) >>> s;
+  const elapsed = ((now >>> s) - (word >>> STAMP_SHIFT)) & STAMP_MASK;
+  return elapsed >= lease && elapsed <= STAMP_MASK - (SKEW_TICKS >>> s) - 3;
+}
+
+function probePermit(word: number): number {
+  return ((word >>> STAMP_SHIFT) << 2) | 3;
+}
+
+function inPeriod(word: number, permit: number): boolean {
+  if (permit === 0) return true;
+  return permit !== PERMIT_CLOSED && permit >>> 2 === word >>> STAMP_SHIFT;
 }
 
 /**
@@ -54,10 +87,12 @@ function timeoutElapsed(word: number, now: number, timeoutMs: number): boolean {
  */
 class JsBreakerOps implements BreakerOps {
   private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
   private readonly cellOps: CellOps;
 
   constructor(i32: Int32Array, cellOps: CellOps) {
     this.i32 = i32;
+    this.i64 = new BigInt64Array(i32.buffer);
     this.cellOps = cellOps;
   }
 
@@ -82,7 +117,13 @@ class JsBreakerOps implements BreakerOps {
     Atomics.notify(this.i32, ctl >>> 2);
   }
 
-  acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, now: number): number {
+  private record(ctl: number, stripe: number, durationNanos: number, field: number): void {
+    this.bump(ctl, stripe, F_TOTAL_CALLS);
+    this.bump(ctl, stripe, field);
+    this.addDuration(ctl, stripe, durationNanos);
+  }
+
+  acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, probeLeaseMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     for (;;) {
@@ -90,16 +131,28 @@ class JsBreakerOps implements BreakerOps {
       const code = word & CODE_MASK;
       if (code === STATE_CLOSED) return ADMITTED;
       if (code === STATE_HALF_OPEN) {
-        if (((word >>> CLAIM_SHIFT) & SMALL_MASK) >= successThreshold) break;
-        if (Atomics.compareExchange(i32, w, word, (word + CLAIM_ONE) | 0) === word) return ADMITTED;
+        const claims = (word >>> CLAIM_SHIFT) & SMALL_MASK;
+        if (claims > ((word >>> SUCCESS_SHIFT) & SMALL_MASK)) {
+          if (now < 0) return NEED_CLOCK;
+          if (leaseExpired(word, now, probeLeaseMs)) {
+            if (Atomics.compareExchange(i32, w, word, openWord(now + 1)) === word) {
+              this.opened(ctl, stripe);
+              break;
+            }
+            continue;
+          }
+        }
+        if (claims >= successThreshold) break;
+        if (Atomics.compareExchange(i32, w, word, (word + CLAIM_ONE) | 0) === word) return probePermit(word);
         continue;
       }
       if (now < 0) return NEED_CLOCK;
       if (code === STATE_OPEN) {
         if (!timeoutElapsed(word, now, timeoutMs)) break;
-        if (Atomics.compareExchange(i32, w, word, STATE_HALF_OPEN | CLAIM_ONE) === word) {
+        const next = STATE_HALF_OPEN | CLAIM_ONE | (periodStamp(word, now, probeLeaseMs) << STAMP_SHIFT);
+        if (Atomics.compareExchange(i32, w, word, next) === word) {
           Atomics.notify(i32, w);
-          return ADMITTED;
+          return probePermit(next);
         }
         continue;
       }
@@ -109,6 +162,8 @@ class JsBreakerOps implements BreakerOps {
     return REJECTED;
   }
 
+  // successWith(..., no permit, window off), written out: the guard's hot path, kept as
+  // short as it was before permits and the window existed.
   success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
     this.bump(ctl, stripe, F_TOTAL_CALLS);
     this.bump(ctl, stripe, F_SUCCESS);
@@ -119,7 +174,7 @@ class JsBreakerOps implements BreakerOps {
       const word = Atomics.load(i32, w);
       const code = word & CODE_MASK;
       if (code === STATE_CLOSED) {
-        if (word === STATE_CLOSED || Atomics.compareExchange(i32, w, word, STATE_CLOSED) === word) return DONE;
+        if (word === STATE_CLOSED || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) return DONE;
         continue;
       }
       if (code !== STATE_HALF_OPEN) return DONE;
@@ -134,16 +189,90 @@ class JsBreakerOps implements BreakerOps {
     }
   }
 
-  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number {
+  successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     let result = DONE;
+    let windowed = false;
     for (;;) {
       const word = Atomics.load(i32, w);
       const code = word & CODE_MASK;
       if (code === STATE_CLOSED) {
-        const failures = (word >>> PAYLOAD_SHIFT) + 1;
-        if (failures < failureThreshold) {
+        if (permit > PERMIT_CLOSED) break;
+        if (windowMs !== 0) {
+          if (now < 0) return NEED_CLOCK;
+          if (!windowed) {
+            windowAdd(this.i64, ctl, now, windowMs, false);
+            windowed = true;
+          }
+          if (floorSpent(word, now, windowMs)) {
+            Atomics.compareExchange(i32, w, word, word & (FAILURES_FIELD | CODE_MASK));
+            continue;
+          }
+          if (windowTrips(this.i64, ctl, now, windowMs, word, rate, minimumCalls)) {
+            if (Atomics.compareExchange(i32, w, word, openWord(now)) === word) {
+              Atomics.store(i32, (ctl + C_TRIP) >>> 2, 0);
+              this.opened(ctl, stripe);
+              result = CHANGED;
+              break;
+            }
+            continue;
+          }
+        }
+        if ((word & FAILURES_FIELD) === 0 || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) break;
+        continue;
+      }
+      if (code !== STATE_HALF_OPEN || !inPeriod(word, permit)) break;
+      const successes = (word >>> SUCCESS_SHIFT) & SMALL_MASK;
+      if (permit !== 0 && successes >= ((word >>> CLAIM_SHIFT) & SMALL_MASK)) break;
+      if (successes + 1 >= successThreshold) {
+        let next = STATE_CLOSED;
+        if (windowMs !== 0) {
+          if (now < 0) return NEED_CLOCK;
+          next = closedWordAt(now, windowMs);
+        }
+        if (Atomics.compareExchange(i32, w, word, next) === word) {
+          Atomics.notify(i32, w);
+          result = CHANGED;
+          break;
+        }
+      } else if (Atomics.compareExchange(i32, w, word, (word + SUCCESS_ONE) | 0) === word) {
+        break;
+      }
+    }
+    this.record(ctl, stripe, durationNanos, F_SUCCESS);
+    return result;
+  }
+
+  failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number {
+    return this.failureWith(ctl, stripe, durationNanos, failureThreshold, 0, 0, 0, 0, now);
+  }
+
+  failureWith(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
+    const i32 = this.i32;
+    const w = ctl >>> 2;
+    let result = DONE;
+    let windowed = false;
+    for (;;) {
+      const word = Atomics.load(i32, w);
+      const code = word & CODE_MASK;
+      if (code === STATE_CLOSED) {
+        if (permit > PERMIT_CLOSED) break;
+        const failures = ((word & FAILURES_FIELD) >>> PAYLOAD_SHIFT) + 1;
+        let trip = failures >= failureThreshold;
+        if (windowMs !== 0) {
+          if (now < 0) return NEED_CLOCK;
+          if (!windowed) {
+            windowAdd(this.i64, ctl, now, windowMs, true);
+            windowed = true;
+          }
+          if (floorSpent(word, now, windowMs)) {
+            Atomics.compareExchange(i32, w, word, word & (FAILURES_FIELD | CODE_MASK));
+            continue;
+          }
+          if (!trip) trip = windowTrips(this.i64, ctl, now, windowMs, word, rate, minimumCalls);
+        }
+        if (!trip) {
           if (Atomics.compareExchange(i32, w, word, (word + FAILURE_ONE) | 0) === word) break;
           continue;
         }
@@ -156,7 +285,8 @@ class JsBreakerOps implements BreakerOps {
         }
         continue;
       }
-      if (code !== STATE_HALF_OPEN) break;
+      if (code !== STATE_HALF_OPEN || !inPeriod(word, permit)) break;
+      if (permit !== 0 && ((word >>> SUCCESS_SHIFT) & SMALL_MASK) >= ((word >>> CLAIM_SHIFT) & SMALL_MASK)) break;
       if (now < 0) return NEED_CLOCK;
       if (Atomics.compareExchange(i32, w, word, openWord(now)) === word) {
         this.opened(ctl, stripe);
@@ -164,16 +294,14 @@ class JsBreakerOps implements BreakerOps {
         break;
       }
     }
-    this.bump(ctl, stripe, F_TOTAL_CALLS);
-    this.bump(ctl, stripe, F_FAILURE);
-    this.addDuration(ctl, stripe, durationNanos);
+    this.record(ctl, stripe, durationNanos, F_FAILURE);
     return result;
   }
 
-  force(ctl: number, stripe: number, target: number, now: number): number {
+  force(ctl: number, stripe: number, target: number, windowMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
-    const next = target === STATE_CLOSED ? STATE_CLOSED : openWord(now);
+    const next = target === STATE_CLOSED ? (windowMs !== 0 ? closedWordAt(now, windowMs) : STATE_CLOSED) : openWord(now);
     for (;;) {
       const word = Atomics.load(i32, w);
       if (Atomics.compareExchange(i32, w, word, next) !== word) continue;
@@ -183,7 +311,7 @@ class JsBreakerOps implements BreakerOps {
         Atomics.notify(i32, w);
         return CHANGED;
       }
-      if (code === STATE_CLOSED) Atomics.store(i32, (ctl + C_TRIP) >>> 2, word >>> PAYLOAD_SHIFT);
+      if (code === STATE_CLOSED) Atomics.store(i32, (ctl + C_TRIP) >>> 2, (word & FAILURES_FIELD) >>> PAYLOAD_SHIFT);
       if (code === STATE_CLOSED || code === STATE_HALF_OPEN) {
         this.opened(ctl, stripe);
         return CHANGED;

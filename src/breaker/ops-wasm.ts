@@ -2,10 +2,12 @@ import type { BreakerOps } from './ops.js';
 
 /** The breaker exports of the core (assembly/breaker.ts), as this module declares them. */
 interface BreakerExports {
-  cbAcquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, now: number): number;
-  cbSuccess(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number;
-  cbFailure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number;
-  cbForce(ctl: number, stripe: number, target: number, now: number): number;
+  cbAcquire: BreakerOps['acquire'];
+  cbSuccess: BreakerOps['success'];
+  cbSuccessWith: BreakerOps['successWith'];
+  cbFailure: BreakerOps['failure'];
+  cbFailureWith: BreakerOps['failureWith'];
+  cbForce: BreakerOps['force'];
 }
 
 const cache = new WeakMap<object, BreakerOps>();
@@ -19,7 +21,7 @@ export function wasmBreakerOps(core: object): BreakerOps {
   if (ops === undefined) {
     // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
     const x = core as BreakerExports;
-    ops = { acquire: x.cbAcquire, success: x.cbSuccess, failure: x.cbFailure, force: x.cbForce };
+    ops = { acquire: x.cbAcquire, success: x.cbSuccess, successWith: x.cbSuccessWith, failure: x.cbFailure, failureWith: x.cbFailureWith, force: x.cbForce };
     cache.set(core, ops);
   }
   return ops;

@@ -8,12 +8,22 @@
  * i32 or an f64, so no call allocates.
  */
 export interface BreakerOps {
-  /** ADMITTED, REJECTED, or NEED_CLOCK (when `now` is NO_CLOCK and the time is needed). */
-  acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, now: number): number;
-  /** DONE or CHANGED (this call closed the breaker). */
+  /**
+   * REJECTED, a permit (PERMIT_CLOSED, or a probe's permit: `(r & 3) === 3`), or NEED_CLOCK
+   * (when `now` is NO_CLOCK and the time is needed; nothing changed).
+   */
+  acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, probeLeaseMs: number, now: number): number;
+  /** `successWith` without a permit, with the rate window off: the hot path's shape. DONE or CHANGED. */
   success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number;
-  /** DONE, CHANGED (this call opened it), or NEED_CLOCK having changed nothing. */
+  /**
+   * DONE, CHANGED (this call closed or opened the breaker), or NEED_CLOCK having changed
+   * nothing. `windowMs` 0: the rate window is off (then `rate` and `minimumCalls` are unused).
+   */
+  successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
+  /** `failureWith` without a permit, with the rate window off. DONE, CHANGED or NEED_CLOCK. */
   failure(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, now: number): number;
-  /** Force to STATE_OPEN (stamped `now`) or STATE_CLOSED. DONE or CHANGED. */
-  force(ctl: number, stripe: number, target: number, now: number): number;
+  /** DONE, CHANGED (this call opened it), or NEED_CLOCK having changed nothing. */
+  failureWith(ctl: number, stripe: number, durationNanos: number, failureThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number;
+  /** Force to STATE_OPEN (stamped `now`) or STATE_CLOSED (window restarted at `now` when on). DONE or CHANGED. */
+  force(ctl: number, stripe: number, target: number, windowMs: number, now: number): number;
 }
