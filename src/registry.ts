@@ -15,7 +15,16 @@
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
-import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
+import {
+  type CircuitBreaker,
+  type CircuitBreakerConfig,
+  type CircuitBreakerOptions,
+  type SystemCircuitBreakerMetrics,
+  forceAll,
+  listCircuitBreakers,
+  openCircuitBreaker,
+  systemBreakerMetrics,
+} from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { CounterSet } from './counter-set.js';
 import { type MemoryViews, type RecordInfo, countRecords, findOrCreate, listRecords, usedBytes, utf8 } from './directory.js';
@@ -159,6 +168,7 @@ function describeSignature(signature: string): string {
 
 interface OpenEntry {
   readonly signature: string;
+  readonly kind: EntryKind;
   readonly value: unknown;
 }
 
@@ -291,10 +301,33 @@ export class StatsRegistry {
 
   /**
    * Gets or creates the circuit breaker `name`, shared by every thread of the registry
-   * (the README, "Circuit breaker"). Another config for the same name throws NameConflictError.
+   * (the README, "Circuit breaker"). Without a config (`undefined`), an existing breaker
+   * is returned with whatever config it was created with, by any thread, and a new one
+   * gets the defaults. With a config, another config for the same name throws
+   * NameConflictError. `options` are this thread's (clock, isFailure).
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
     return openCircuitBreaker(this, name, config, options);
+  }
+
+  /** Every circuit breaker any thread created in this registry, by name, each with its own config. */
+  circuitBreakers(): CircuitBreaker[] {
+    return listCircuitBreakers(this);
+  }
+
+  /** One snapshot of every circuit breaker and the totals over them; see SystemCircuitBreakerMetrics. */
+  circuitBreakerMetrics(): SystemCircuitBreakerMetrics {
+    return systemBreakerMetrics(this);
+  }
+
+  /** Forces every circuit breaker of the registry Open (as `forceOpen` does); returns how many. */
+  forceOpenAll(): number {
+    return forceAll(this, true);
+  }
+
+  /** Forces every circuit breaker of the registry Closed (as `forceClosed` does); returns how many. */
+  forceClosedAll(): number {
+    return forceAll(this, false);
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
@@ -346,23 +379,34 @@ export class StatsRegistry {
   /**
    * @internal Get-or-create of any kind of entry: checks the signature against what is
    * registered (in this thread's cache, then in the shared directory) and builds this
-   * thread's object for it once.
+   * thread's object for it once. With `anyOfKind`, an existing entry of the same kind
+   * matches whatever its descriptor (`descriptor` is then only what a new entry gets);
+   * `build` receives the signature actually registered.
    */
-  openEntry<T>(name: string, kind: EntryKind, descriptor: Record<string, unknown>, dataBytes: number, build: (dataOffset: number) => T): T {
+  openEntry<T>(
+    name: string,
+    kind: EntryKind,
+    descriptor: Record<string, unknown>,
+    dataBytes: number,
+    build: (dataOffset: number, signature: string) => T,
+    anyOfKind = false,
+  ): T {
     const signature = JSON.stringify({ kind, ...descriptor });
     const cached = this.open.get(name);
     if (cached !== undefined) {
-      if (cached.signature !== signature) {
+      if (cached.signature !== signature && !(anyOfKind && cached.kind === kind)) {
         throw new NameConflictError(name, describeSignature(cached.signature), describeSignature(signature));
       }
       return cached.value as T;
     }
     const record: RecordInfo = findOrCreate(this.views, { name, kind: KIND_CODES[kind], signature, dataBytes });
-    if (record.signature !== signature) {
+    // An entry matched by kind alone must still have the data size this kind needs here:
+    // it is read from shared memory, and the build addresses its data by that size.
+    if (record.signature !== signature && !(anyOfKind && record.kind === KIND_CODES[kind] && record.dataBytes === dataBytes)) {
       throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
     }
-    const value = build(record.dataOffset);
-    this.open.set(name, { signature, value });
+    const value = build(record.dataOffset, record.signature);
+    this.open.set(name, { signature: record.signature, kind, value });
     return value;
   }
 }

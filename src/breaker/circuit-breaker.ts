@@ -1,10 +1,13 @@
 import type { BackendKind } from '../backend.js';
 import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
-import { InvalidCountError, InvalidOptionsError } from '../errors.js';
+import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
+import { checkOptionsObject } from '../options.js';
+import { type CallContext, CallScope, CallTimeoutError, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
 import { type Clock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
+import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
 import { ADMITTED, CODE_MASK, type CounterField, NEED_CLOCK, NO_CLOCK, STATE_CLOSED, STATE_OPEN } from './layout.js';
 import {
   type CircuitBreakerMetrics,
@@ -42,22 +45,54 @@ function checkDuration(d: unknown): asserts d is number {
   throw new InvalidCountError(d, 'a duration must be below 2^64 nanoseconds');
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+/** The options of one `call` (all optional). */
+export interface CallOptions<F = never> {
+  /**
+   * This call's timeout in ms (an integer from 1 to 3600000), instead of the breaker's
+   * `callTimeoutMs`. Past it the call rejects with CallTimeoutError, recorded as one failure.
+   */
+  timeoutMs?: number;
+  /**
+   * The caller's AbortSignal. Aborting rejects the call at once with the signal's reason
+   * and aborts the function's signal; an already-aborted signal rejects without running
+   * the function or asking the breaker for a permit.
+   */
+  signal?: AbortSignal;
+  /**
+   * Supplies the result when the call is refused (CircuitOpenError), times out
+   * (CallTimeoutError) or fails (an error that counts as a failure); gets that error.
+   * Not called for an abort by the caller, nor for an error `isFailure` let through.
+   */
+  fallback?: (error: unknown) => F | PromiseLike<F>;
+}
+
+const CALL_OPTIONS = ['timeoutMs', 'signal', 'fallback'];
+
+/** What a permit holds, for an aborted call that must give it back (see `callScoped`). */
+const REFUSED = 0;
+const PERMIT = 1;
+const PROBE = 2;
+
+/** Per-thread options of one breaker object (see CircuitBreakerOptions). */
+export interface BreakerThreadOptions {
+  readonly clock: Clock;
+  readonly isFailure: FailurePredicate | undefined;
 }
 
 /**
  * A circuit breaker in a registry's shared memory: every thread that opens the same name
  * gets the same breaker, with one state and one set of counters for all of them.
  *
- * Two ways to use it:
+ * Three ways to use it:
+ * - `call(fn, options?)` for asynchronous work: always a promise, with a timeout, the
+ *   caller's AbortSignal and a fallback as options;
+ * - `callSync(fn)` for synchronous work: returns or throws synchronously;
  * - the synchronous guard, for hot paths: `if (b.tryAcquire()) { ...; b.recordSuccess(ns) }`
  *   (or `recordFailure(ns)`); every permit granted should be followed by exactly one
  *   record, because in HalfOpen a permit holds one of the `successThreshold` probe slots
- *   until its result is recorded;
- * - `call(fn)` / `execute(fn)`, which do both around a function and measure its duration.
+ *   until its result is recorded.
  *
- * Semantics are SPEC §3; see the README, "Circuit breaker" for the choices made where it is silent.
+ * The user guide is docs/breaker-calls.md; the README, "Circuit breaker", has the state machine.
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */
@@ -75,11 +110,13 @@ export class CircuitBreaker {
   private readonly successThreshold: number;
   private readonly failureThreshold: number;
   private readonly timeoutMs: number;
+  private readonly callTimeoutMs: number | undefined;
   private readonly clock: Clock;
+  private readonly isFailure: FailurePredicate | undefined;
   private readonly binding: BreakerBinding;
 
-  /** @internal Use `registry.circuitBreaker(name, config?)`. */
-  constructor(binding: BreakerBinding, clock: Clock) {
+  /** @internal Use `registry.circuitBreaker(name, config?, options?)`. */
+  constructor(binding: BreakerBinding, options: BreakerThreadOptions) {
     this.binding = binding;
     this.name = binding.name;
     this.config = binding.config;
@@ -92,12 +129,14 @@ export class CircuitBreaker {
     this.successThreshold = binding.config.successThreshold;
     this.failureThreshold = binding.config.failureThreshold;
     this.timeoutMs = binding.config.timeoutMs;
-    this.clock = clock;
+    this.callTimeoutMs = binding.config.callTimeoutMs;
+    this.clock = options.clock;
+    this.isFailure = options.isFailure;
   }
 
-  /** @internal The same breaker seen through another clock. */
-  withClock(clock: Clock): CircuitBreaker {
-    return new CircuitBreaker(this.binding, clock);
+  /** @internal The same breaker with other per-thread options. */
+  withOptions(options: BreakerThreadOptions): CircuitBreaker {
+    return new CircuitBreaker(this.binding, options);
   }
 
   /**
@@ -143,15 +182,19 @@ export class CircuitBreaker {
     }
   }
 
-  private elapsedNanos(start: number): number {
-    let end: number;
-    try {
-      end = this.clock();
-    } catch {
-      end = start;
-    }
-    const d = (end - start) * 1e6;
-    return d > 0 && d < TWO64 ? d : 0;
+  private succeeded(start: number): void {
+    this.ops.success(this.ctl, this.stripe, elapsedNanos(this.clock, start), this.successThreshold);
+  }
+
+  /**
+   * Records an error thrown or rejected by the function: a failure, or, when `isFailure`
+   * says it is not one, a success (the dependency answered). Returns whether it was a failure.
+   */
+  private erred(start: number, error: unknown): boolean {
+    const failure = isFailureOf(this.isFailure, error);
+    if (failure) this.failed(elapsedNanos(this.clock, start));
+    else this.succeeded(start);
+    return failure;
   }
 
   private openError(): CircuitOpenError {
@@ -159,69 +202,173 @@ export class CircuitBreaker {
   }
 
   /**
-   * Runs `fn` under the breaker and returns what it returns.
+   * Runs `fn` under the breaker and returns a promise of its result. Never throws: every
+   * outcome, a refusal included, is the returned promise.
    *
-   * - Rejected: throws CircuitOpenError **synchronously**, without calling `fn`.
-   * - `fn` returns a non-thenable: the success is recorded before `call` returns, and no
-   *   Promise is created; a synchronous throw is recorded as a failure and rethrown.
-   * - `fn` returns a promise (or any thenable): `call` returns a promise of the same
-   *   value that settles after the result has been recorded (a rejection is a failure).
+   * - Refused (Open, or HalfOpen with every probe slot taken): rejects with
+   *   CircuitOpenError without calling `fn`.
+   * - Otherwise `fn({ signal })` runs; its value, its promise (or any thenable) and its
+   *   synchronous throw all become the promise's outcome, recorded once when it settles,
+   *   with its duration on the breaker's clock. An error counts as a failure unless this
+   *   thread's `isFailure` says otherwise (then it is recorded as a success and still
+   *   reaches the caller).
+   * - `options`: `timeoutMs`, `signal`, `fallback` (see CallOptions). Bad options reject
+   *   with InvalidOptionsError before anything is asked of the breaker.
    *
-   * The duration is measured with the breaker's clock. Because the rejection of `call` is
-   * a synchronous throw, `breaker.call(f).catch(...)` does not see it; use `execute` for a
-   * function whose every outcome, rejection included, should be a promise.
+   * When `fn` returns a native promise and no option applies, the promise comes back as
+   * it is, with the record attached first: awaiting `call(fn)` costs no promise hop more
+   * than awaiting `fn()`.
    */
-  call<R>(fn: () => R): R {
-    if (typeof fn !== 'function') throw new InvalidOptionsError('fn', 'must be a function');
+  call<R, F = never>(fn: (context: CallContext) => R | PromiseLike<R>, options?: CallOptions<F>): Promise<Awaited<R> | Awaited<F>> {
+    if (options !== undefined || this.callTimeoutMs !== undefined) return this.callScoped(fn, options);
+    if (typeof fn !== 'function') return Promise.reject(new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`));
+    let start: number;
+    try {
+      start = this.clock();
+      if (!this.tryAcquire()) return Promise.reject(this.openError());
+    } catch (err) {
+      // A clock that throws (or returns garbage) while Open: no permit was taken.
+      return Promise.reject(err);
+    }
+    let result: unknown;
+    try {
+      result = fn(new CallScope());
+    } catch (err) {
+      this.erred(start, err);
+      return Promise.reject(err);
+    }
+    const p = settleOnce(
+      result,
+      () => this.succeeded(start),
+      (err) => this.erred(start, err),
+    );
+    if (p !== undefined) return p as Promise<Awaited<R>>;
+    this.succeeded(start);
+    return Promise.resolve(result as Awaited<R>);
+  }
+
+  /**
+   * `call` with a timeout, a caller's signal or a fallback. The call ends once (CallScope's
+   * latch): when `fn` settles, when the timeout passes, or when the caller aborts, and the
+   * permit is recorded by whichever comes first:
+   * - settled: its result (a failure goes to the fallback, if any);
+   * - timed out: one failure, whatever `fn` does later (its late result is ignored);
+   * - aborted: nothing is known about the dependency, so a plain permit (taken while
+   *   Closed, where a permit holds nothing) is not recorded at all; a half-open probe is
+   *   recorded as a failed probe, which frees its slot (a probe slot is held until
+   *   recorded) and keeps the breaker from closing on no evidence.
+   */
+  private callScoped<R, F>(fn: (context: CallContext) => R | PromiseLike<R>, options: CallOptions<F> | undefined): Promise<Awaited<R> | Awaited<F>> {
+    let timeoutMs = this.callTimeoutMs;
+    let signal: AbortSignal | undefined;
+    let fallback: ((error: unknown) => F | PromiseLike<F>) | undefined;
+    let permit: number;
+    let start: number;
+    try {
+      if (options !== undefined) {
+        const o = checkOptionsObject(options, CALL_OPTIONS, 'options');
+        if (o.timeoutMs !== undefined) timeoutMs = checkTimeoutMs('timeoutMs', o.timeoutMs);
+        if (o.signal !== undefined) signal = checkSignal('signal', o.signal);
+        if (o.fallback !== undefined) {
+          if (typeof o.fallback !== 'function') throw new InvalidOptionsError('fallback', `must be a function, got ${describe(o.fallback)}`);
+          fallback = o.fallback as (error: unknown) => F | PromiseLike<F>;
+        }
+      }
+      if (typeof fn !== 'function') throw new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`);
+      // Before the permit: an aborted caller takes nothing from the breaker.
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      start = this.clock();
+      // Whether the permit is a half-open probe, judged by the state word before asking.
+      // A Closed word means tryAcquire admits on that state without touching anything.
+      // When the word is not Closed, the permit is taken to be a probe even if the
+      // breaker closed in between and tryAcquire admitted on Closed: that race costs at
+      // most one extra failure for an aborted call, never a leaked probe slot.
+      if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) permit = PERMIT;
+      else permit = this.tryAcquire() ? PROBE : REFUSED;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (permit === REFUSED) {
+      const refusal = this.openError();
+      if (fallback === undefined) return Promise.reject(refusal);
+      const fb = fallback;
+      return new Promise((resolve) => resolve(fb(refusal) as Awaited<F>));
+    }
+    const scope = new CallScope();
+    return new Promise<Awaited<R> | Awaited<F>>((resolve, reject) => {
+      const fail = (err: unknown): void => {
+        if (fallback === undefined) reject(err);
+        else {
+          try {
+            resolve(fallback(err) as Awaited<F>);
+          } catch (fallbackError) {
+            reject(fallbackError);
+          }
+        }
+      };
+      const erred = (err: unknown): void => {
+        if (this.erred(start, err)) fail(err);
+        else reject(err);
+      };
+      scope.arm(
+        timeoutMs,
+        signal,
+        () => new CallTimeoutError(this.name, timeoutMs!),
+        (how, reason) => {
+          if (how === ENDED_BY_TIMEOUT) {
+            this.failed(elapsedNanos(this.clock, start));
+            fail(reason);
+          } else {
+            if (permit === PROBE) this.failed(elapsedNanos(this.clock, start));
+            reject(reason);
+          }
+        },
+      );
+      let result: unknown;
+      try {
+        result = fn(scope);
+      } catch (err) {
+        if (scope.end()) erred(err);
+        return;
+      }
+      const p = settleOnce(
+        result,
+        (value) => {
+          if (!scope.end()) return;
+          this.succeeded(start);
+          resolve(value as Awaited<R>);
+        },
+        (err) => {
+          if (scope.end()) erred(err);
+        },
+      );
+      if (p === undefined && scope.end()) {
+        this.succeeded(start);
+        resolve(result as Awaited<R>);
+      }
+    });
+  }
+
+  /**
+   * Runs a synchronous `fn` under the breaker: returns what it returns, rethrows what it
+   * throws (a failure unless this thread's `isFailure` says otherwise), and throws
+   * CircuitOpenError, without calling `fn`, when refused. The outcome is recorded before
+   * `callSync` returns. The value is not inspected: a promise returned by `fn` is a value
+   * like any other, recorded as a success at once; use `call` for asynchronous work.
+   */
+  callSync<R>(fn: () => R): R {
+    if (typeof fn !== 'function') throw new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`);
     const start = this.clock();
     if (!this.tryAcquire()) throw this.openError();
     let result: R;
     try {
       result = fn();
     } catch (err) {
-      this.failed(this.elapsedNanos(start));
+      this.erred(start, err);
       throw err;
     }
-    if (result instanceof Promise) {
-      // A native promise is returned as it is, with our reaction attached first: it runs
-      // before any reaction the caller adds (reactions run in the order they were added),
-      // so the result is recorded before the caller's await resumes, and the caller's
-      // await costs no extra promise hop. The derived promise of our `then` is never
-      // exposed; its rejection handler returns normally, so it cannot go unhandled.
-      result.then(
-        () => this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold),
-        () => this.failed(this.elapsedNanos(start)),
-      );
-      return result;
-    }
-    if (isThenable(result)) {
-      // Any other thenable gets exactly one `then` call (some start their work on every
-      // `then`, like query builders), and the caller gets the derived promise.
-      return result.then(
-        (value) => {
-          this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
-          return value;
-        },
-        (err: unknown) => {
-          this.failed(this.elapsedNanos(start));
-          throw err;
-        },
-      ) as R;
-    }
-    this.ops.success(this.ctl, this.stripe, this.elapsedNanos(start), this.successThreshold);
+    this.succeeded(start);
     return result;
-  }
-
-  /**
-   * Like `call`, but always returns a promise: a rejection by the breaker is a rejected
-   * promise (CircuitOpenError), as is a synchronous throw of `fn`.
-   */
-  execute<R>(fn: () => R | PromiseLike<R>): Promise<Awaited<R>> {
-    try {
-      return Promise.resolve(this.call(fn)) as Promise<Awaited<R>>;
-    } catch (err) {
-      return Promise.reject(err);
-    }
   }
 
   /**
@@ -284,9 +431,11 @@ export class CircuitBreaker {
 
   /**
    * The state changes as an async iterator (same delivery as `onStateChange`). Ends when
-   * the consumer breaks out of `for await`, or when `signal` aborts.
+   * the consumer breaks out of `for await`, or when `signal` aborts. Bad options throw
+   * InvalidOptionsError before anything is subscribed.
    */
   stateChanges(options?: { signal?: AbortSignal }): AsyncIterableIterator<StateChange> {
-    return changeIterator((l) => this.binding.watcher.subscribe(l), options?.signal);
+    const { signal } = checkOptionsObject(options, ['signal'], 'options');
+    return changeIterator((l) => this.binding.watcher.subscribe(l), signal);
   }
 }

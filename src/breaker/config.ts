@@ -7,6 +7,7 @@
  */
 import { InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../options.js';
+import { MAX_CALL_TIMEOUT_MS } from '../policy/timeout.js';
 
 /** What a breaker is configured with; every field is optional when creating one. */
 export interface CircuitBreakerConfig {
@@ -16,6 +17,11 @@ export interface CircuitBreakerConfig {
   timeoutMs?: number;
   /** Successful probes (while HalfOpen) that close it again, and the most probes admitted at once: an integer 1..50. Default 2. */
   successThreshold?: number;
+  /**
+   * The default timeout of `call`, in ms: an integer 1..3600000. Optional: absent, calls
+   * have no timeout unless they ask for one (`call(fn, { timeoutMs })`).
+   */
+  callTimeoutMs?: number;
 }
 
 /** A complete, validated config. */
@@ -23,12 +29,15 @@ export interface ResolvedBreakerConfig {
   readonly failureThreshold: number;
   readonly timeoutMs: number;
   readonly successThreshold: number;
+  /** Present only when configured ("no timeout" is its absence, in the object and in the registry's descriptor). */
+  readonly callTimeoutMs?: number;
 }
 
 const LIMITS = {
   failureThreshold: { min: 1, max: 100, def: 5 },
   timeoutMs: { min: 1, max: 300_000, def: 30_000 },
   successThreshold: { min: 1, max: 50, def: 2 },
+  callTimeoutMs: { min: 1, max: MAX_CALL_TIMEOUT_MS, def: undefined },
 } as const;
 type Field = keyof typeof LIMITS;
 const FIELDS = Object.keys(LIMITS) as Field[];
@@ -61,7 +70,7 @@ function checkObject(config: unknown): CircuitBreakerConfig {
 /** Fills in defaults and validates; throws InvalidOptionsError naming the first bad field. */
 export function resolveConfig(config: unknown): ResolvedBreakerConfig {
   const c = checkObject(config) as Record<string, unknown>;
-  const out = {} as Record<Field, number>;
+  const out = {} as Record<Field, number | undefined>;
   for (const field of FIELDS) {
     const { min, max, def } = LIMITS[field];
     const v = c[field];
@@ -75,5 +84,11 @@ export function resolveConfig(config: unknown): ResolvedBreakerConfig {
     out[field] = v;
   }
   // Fixed key order: the descriptor is compared as JSON text across threads.
-  return Object.freeze({ failureThreshold: out.failureThreshold, timeoutMs: out.timeoutMs, successThreshold: out.successThreshold });
+  return Object.freeze({
+    failureThreshold: out.failureThreshold!,
+    timeoutMs: out.timeoutMs!,
+    successThreshold: out.successThreshold!,
+    // Left out when absent, so a config without it has the same descriptor as before it existed.
+    ...(out.callTimeoutMs !== undefined ? { callTimeoutMs: out.callTimeoutMs } : {}),
+  });
 }
