@@ -4,6 +4,7 @@
  * the stateChanges option check. Every rejected call is checked to have changed nothing
  * (the state word and every counter as before).
  */
+import { spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
@@ -16,6 +17,7 @@ import {
   type CallContext,
   type CircuitBreaker,
 } from '../src/index.js';
+import { deadlineQueues } from '../src/policy/timeout.js';
 import { BACKENDS, FakeClock, breakerOn, rawWord } from './breaker-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,8 +135,9 @@ describe.each(BACKENDS)('call / callSync (%s backend)', (backend) => {
       expect(spy).not.toHaveBeenCalled();
     });
 
-    it('the timer is unref’d and cleared when fn settles', async () => {
+    it('no timer per call: one unref’d timer per timeout length, armed once for calls that settle in time', async () => {
       const { breaker } = breakerOn(backend);
+      const T = backend === 'wasm' ? 59_001 : 59_011; // a length no other test uses: its queue starts empty
       const timers: { hasRef(): boolean }[] = [];
       const real = globalThis.setTimeout;
       vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
@@ -142,12 +145,51 @@ describe.each(BACKENDS)('call / callSync (%s backend)', (backend) => {
         timers.push(t);
         return t;
       }) as typeof setTimeout);
-      const cleared = vi.spyOn(globalThis, 'clearTimeout');
-      await breaker.call(async () => 1, { timeoutMs: 60_000 });
-      await expect(breaker.call(async () => Promise.reject(new Error('x')), { timeoutMs: 60_000 })).rejects.toThrow('x');
-      expect(timers).toHaveLength(2);
-      expect(timers.every((t) => !t.hasRef())).toBe(true);
-      expect(cleared.mock.calls.map((c) => c[0])).toEqual(timers);
+      for (let i = 0; i < 50; i++) await breaker.call(async () => i, { timeoutMs: T });
+      await expect(breaker.call(async () => Promise.reject(new Error('x')), { timeoutMs: T })).rejects.toThrow('x');
+      expect(timers).toHaveLength(1);
+      expect(timers[0]!.hasRef()).toBe(false);
+      // Settled calls dropped their deadlines: nothing is pending, one entry at most lingers.
+      expect(deadlineQueues().get(T)).toEqual({ entries: 1, live: 0 });
+    });
+
+    it('settled calls behind a hung one do not pile up', async () => {
+      const { breaker } = breakerOn(backend, { failureThreshold: 100 });
+      const T = backend === 'wasm' ? 59_002 : 59_012;
+      const hung = breaker.call(never, { timeoutMs: T });
+      for (let i = 0; i < 2000; i++) await breaker.call(() => i, { timeoutMs: T });
+      const q = deadlineQueues().get(T)!;
+      expect(q.live).toBe(1);
+      expect(q.entries).toBeLessThanOrEqual(2 * 1 + 64 + 1);
+      void hung.catch(() => undefined);
+    });
+
+    it('several hung calls, several lengths, re-armed after each expiry, fallbacks starting timed calls', async () => {
+      const { breaker } = breakerOn(backend, { failureThreshold: 100 });
+      const first = breaker.call(never, { timeoutMs: 8 });
+      await sleep(3);
+      const second = breaker.call(never, { timeoutMs: 8 });
+      const other = breaker.call(never, { timeoutMs: 3 });
+      // The fallback runs while the queue expires calls, and starts another timed call.
+      let inner: Promise<unknown> | undefined;
+      const withFallback = breaker.call(never, { timeoutMs: 8, fallback: () => (inner = breaker.call(never, { timeoutMs: 8 })) });
+      const errors = await Promise.all([first, second, other, withFallback].map((p) => p.catch((e: unknown) => e)));
+      // All four time out (the last one through its fallback's own call).
+      expect(errors.every((e) => e instanceof CallTimeoutError)).toBe(true);
+      expect(inner).toBeDefined();
+      expect(breaker.metrics()).toMatchObject({ total_calls: 5, failure_count: 5 });
+    });
+
+    it('a pending timed call keeps no process alive', () => {
+      const script = `
+        import { StatsRegistry } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+        const b = StatsRegistry.create({ backend: '${backend}', capacityBytes: 1 << 20 }).circuitBreaker('x');
+        b.call(() => new Promise(() => {}), { timeoutMs: 600000 }).catch(() => {});
+      `;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.signal).toBe(null); // not killed by the 60 s guard: it exited by itself
+      expect(r.status).toBe(0);
     });
 
     it('a timed-out half-open probe is a failed probe: the breaker reopens', async () => {

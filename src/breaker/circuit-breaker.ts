@@ -4,7 +4,7 @@ import type { CounterSet } from '../counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../options.js';
 import { type CallContext, CallScope, CallTimeoutError, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
-import { type Clock, nowTicks, stampTicks } from './clock.js';
+import { type Clock, monotonicClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
 import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
@@ -312,6 +312,9 @@ export class CircuitBreaker {
       };
       scope.arm(
         timeoutMs,
+        // Deadlines are kept on the monotonic clock; `start` already is one unless this
+        // thread gave the breaker a clock of its own.
+        timeoutMs === undefined ? 0 : this.clock === monotonicClock ? start : monotonicClock(),
         signal,
         () => new CallTimeoutError(this.name, timeoutMs!),
         (how, reason) => {

@@ -19,10 +19,15 @@
  * its own signal, so a listener a function forgets to remove dies with its call instead
  * of piling up on a shared never-aborting signal.
  *
- * The timer is unref'd (a pending timeout never keeps a process or worker alive) and is
- * cleared as soon as the call ends any other way, so a settled call leaves no timer
- * behind; the abort listener on the caller's signal is removed the same way.
+ * No timer per call. Arming and clearing a Node timer costs more than the rest of a call,
+ * so the calls of one thread that share a timeout length share one timer, armed for the
+ * earliest pending deadline (DeadlineQueue, below). The timer is unref'd: a pending
+ * timeout never keeps a process or worker alive. A call that ends any other way drops
+ * its deadline at once (it can no longer time out); the shared timer then fires once
+ * more at most, finds nothing due, and stops when nothing is pending. The abort listener
+ * on the caller's signal is removed as soon as the call ends.
  */
+import { monotonicClock } from '../breaker/clock.js';
 import { AtomicStatsError, InvalidOptionsError, describe } from '../errors.js';
 
 /** Longest timeout accepted, in ms (one hour): `callTimeoutMs` and `call`'s `timeoutMs`. */
@@ -83,6 +88,110 @@ export function abortReason(signal: AbortSignal): unknown {
 export const ENDED_BY_TIMEOUT = 1;
 export const ENDED_BY_ABORT = 2;
 
+type OnEnd = (how: number, reason: unknown) => void;
+
+/**
+ * The pending deadlines of one timeout length in this thread, in the order they fall due.
+ * Calls with the same `timeoutMs` get deadlines start + timeoutMs with `start` read from
+ * one monotonic clock, so appending keeps the queue sorted and no per-call ordering work
+ * is needed. One unref'd Node timer per queue is armed for the earliest deadline; when
+ * it fires, every due call that is still pending ends (timeout), and it is re-armed for
+ * the next pending one, or not at all.
+ *
+ * Ended calls are dropped lazily: from the head on every append (so a thread whose calls
+ * finish in time keeps a queue of one), and by a compaction when ended entries outnumber
+ * the pending ones by more than a constant (a hung call at the head would otherwise keep
+ * every later, settled entry until its own deadline). Both are amortized O(1). An ended
+ * scope keeps no reference to its call's closures, so what lingers is a small object.
+ */
+class DeadlineQueue {
+  private items: CallScope[] = [];
+  private head = 0;
+  /** Entries not yet ended. */
+  live = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private firing = false;
+  private readonly fire = (): void => this.expire();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  sizes(): { entries: number; live: number } {
+    return { entries: this.items.length - this.head, live: this.live };
+  }
+
+  add(scope: CallScope): void {
+    this.live++;
+    if (this.firing) {
+      // Started by a fallback while expire() walks the queue: only append (expire re-arms).
+      this.items.push(scope);
+      return;
+    }
+    const items = this.items;
+    while (this.head < items.length && items[this.head]!.ended) this.head++;
+    if (this.head === items.length) {
+      items.length = 0;
+      this.head = 0;
+    } else if (items.length - this.head > 2 * this.live + 64) {
+      this.items = items.filter((s, i) => i >= this.head && !s.ended);
+      this.head = 0;
+    }
+    this.items.push(scope);
+    if (this.timer === undefined) this.arm(scope.deadline);
+  }
+
+  private arm(deadline: number): void {
+    // setTimeout counts whole ms on a loop clock that may lag ours by up to a ms: a
+    // timer that fires a little early finds its call not yet due and is re-armed for the
+    // rest, so a call never times out before its timeoutMs.
+    const t = setTimeout(this.fire, Math.max(1, Math.ceil(deadline - monotonicClock())));
+    // A pending timeout must not keep the thread alive: the call's promise does not either.
+    t.unref();
+    this.timer = t;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.firing = true;
+    const now = monotonicClock();
+    let i = this.head;
+    try {
+      // Ending a call runs the caller's fallback, which may start timed calls; they are
+      // appended behind `i` with later deadlines, and the loop stops at them.
+      for (; i < this.items.length; i++) {
+        const s = this.items[i]!;
+        if (s.ended) continue;
+        if (s.deadline > now) break;
+        s.expire();
+      }
+    } finally {
+      this.firing = false;
+      this.head = i;
+      if (this.live > 0) {
+        for (; this.head < this.items.length && this.items[this.head]!.ended; this.head++);
+        this.arm(this.items[this.head]!.deadline);
+      } else {
+        this.items = [];
+        this.head = 0;
+        if (queues.get(this.timeoutMs) === this) queues.delete(this.timeoutMs);
+      }
+    }
+  }
+}
+
+/** This thread's deadline queues, by timeout length (a queue is dropped once it drains). */
+const queues = new Map<number, DeadlineQueue>();
+
+function queueFor(timeoutMs: number): DeadlineQueue {
+  let q = queues.get(timeoutMs);
+  if (q === undefined) queues.set(timeoutMs, (q = new DeadlineQueue(timeoutMs)));
+  return q;
+}
+
+/** @internal For tests: each queue's entries (ended ones not yet dropped included) and pending calls. */
+export function deadlineQueues(): Map<number, { entries: number; live: number }> {
+  return new Map([...queues].map(([ms, q]) => [ms, q.sizes()]));
+}
+
 /**
  * One call's context and latch. The object itself is what the function receives (its
  * only public member is `signal`), so a call allocates one object for both.
@@ -90,10 +199,15 @@ export const ENDED_BY_ABORT = 2;
 export class CallScope implements CallContext {
   private controller: AbortController | undefined = undefined;
   private reason: unknown = undefined;
-  private ended = false;
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** @internal Read by the deadline queue. */
+  ended = false;
+  /** @internal When the call times out, in ms of `monotonicClock`. */
+  deadline = 0;
+  private queue: DeadlineQueue | undefined = undefined;
   private callerSignal: AbortSignal | undefined = undefined;
   private onAbort: (() => void) | undefined = undefined;
+  private onEnd: OnEnd | undefined = undefined;
+  private timeoutError: (() => unknown) | undefined = undefined;
 
   get signal(): AbortSignal {
     let c = this.controller;
@@ -105,23 +219,23 @@ export class CallScope implements CallContext {
   }
 
   /**
-   * Arms the timer and the caller's signal. `onEnd(how, reason)` runs when either ends the
-   * call first; by then the latch is taken and the function's signal is aborted.
+   * Arms the timeout (`nowMs` is the start, in ms of `monotonicClock`) and the caller's
+   * signal. `onEnd(how, reason)` runs when either ends the call first; by then the latch
+   * is taken and the function's signal is aborted.
    */
-  arm(timeoutMs: number | undefined, callerSignal: AbortSignal | undefined, timeoutError: () => unknown, onEnd: (how: number, reason: unknown) => void): void {
+  arm(timeoutMs: number | undefined, nowMs: number, callerSignal: AbortSignal | undefined, timeoutError: () => unknown, onEnd: OnEnd): void {
+    this.onEnd = onEnd;
     if (timeoutMs !== undefined) {
-      const t = setTimeout(() => {
-        const err = timeoutError();
-        if (this.end(err)) onEnd(ENDED_BY_TIMEOUT, err);
-      }, timeoutMs);
-      // A pending timeout must not keep the thread alive: the call's promise does not either.
-      t.unref();
-      this.timer = t;
+      this.timeoutError = timeoutError;
+      this.deadline = nowMs + timeoutMs;
+      this.queue = queueFor(timeoutMs);
+      this.queue.add(this);
     }
     if (callerSignal !== undefined) {
       const onAbort = (): void => {
         const reason = abortReason(callerSignal);
-        if (this.end(reason)) onEnd(ENDED_BY_ABORT, reason);
+        const end = this.onEnd;
+        if (this.end(reason)) end!(ENDED_BY_ABORT, reason);
       };
       this.callerSignal = callerSignal;
       this.onAbort = onAbort;
@@ -129,15 +243,32 @@ export class CallScope implements CallContext {
     }
   }
 
+  /** @internal The deadline passed (called by the queue). */
+  expire(): void {
+    const err = this.timeoutError!();
+    const end = this.onEnd;
+    if (this.end(err)) end!(ENDED_BY_TIMEOUT, err);
+  }
+
   /**
-   * Takes the latch: true for the first caller only. Clears the timer and the listener;
-   * with a `reason`, aborts the function's signal (if it was ever read) with it.
+   * Takes the latch: true for the first caller only. Drops the deadline and the listener
+   * and the call's closures; with a `reason`, aborts the function's signal (if it was
+   * ever read) with it.
    */
   end(reason?: unknown): boolean {
     if (this.ended) return false;
     this.ended = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.callerSignal!.removeEventListener('abort', this.onAbort);
+    this.onEnd = undefined;
+    this.timeoutError = undefined;
+    if (this.queue !== undefined) {
+      this.queue.live--;
+      this.queue = undefined;
+    }
+    if (this.onAbort !== undefined) {
+      this.callerSignal!.removeEventListener('abort', this.onAbort);
+      this.onAbort = undefined;
+      this.callerSignal = undefined;
+    }
     if (reason !== undefined) {
       this.reason = reason;
       this.controller?.abort(reason);
