@@ -73,6 +73,84 @@ const REFUSED = 0;
 const PERMIT = 1;
 const PROBE = 2;
 
+/** The records a GuardedCall makes, on the breaker object that started it. */
+interface CallRecorder {
+  name: string;
+  succeeded(start: number): void;
+  /** Records an error (a failure, or a success when isFailure lets it through); true if a failure. */
+  erred(start: number, error: unknown): boolean;
+  failedSince(start: number): void;
+}
+
+const unset = (): void => {};
+
+/**
+ * One `call` with options: the CallScope (fn's `{ signal }`, the deadline, the caller's
+ * signal, the latch) plus what settling it takes. Whichever ends the call first takes
+ * the latch and makes the one record of its permit:
+ * - fn settled: its result (a failure goes to the fallback, if any);
+ * - timed out: one failure, whatever fn does later (its late result finds the latch taken);
+ * - aborted by the caller: nothing is known about the dependency, so a plain permit
+ *   (taken while Closed, where a permit holds nothing) is not recorded at all; a
+ *   half-open probe is recorded as a failed probe, which frees its slot (a probe slot is
+ *   held until recorded) and keeps the breaker from closing on no evidence.
+ * Methods rather than closures: a call allocates this object, its promise and the two
+ * reactions, and nothing else.
+ */
+class GuardedCall extends CallScope {
+  resolve: (value: unknown) => void = unset;
+  reject: (error: unknown) => void = unset;
+
+  constructor(
+    private readonly rec: CallRecorder,
+    private readonly start: number,
+    private readonly permit: number,
+    private readonly fallback: ((error: unknown) => unknown) | undefined,
+    private readonly timeoutMs: number | undefined,
+  ) {
+    super();
+  }
+
+  protected override timeoutReason(): unknown {
+    return new CallTimeoutError(this.rec.name, this.timeoutMs!);
+  }
+
+  protected override onEnded(how: number, reason: unknown): void {
+    if (how === ENDED_BY_TIMEOUT) {
+      this.rec.failedSince(this.start);
+      this.fail(reason);
+    } else {
+      if (this.permit === PROBE) this.rec.failedSince(this.start);
+      this.reject(reason);
+    }
+  }
+
+  settled(value: unknown): void {
+    if (!this.end()) return;
+    this.rec.succeeded(this.start);
+    this.resolve(value);
+  }
+
+  threw(error: unknown): void {
+    if (!this.end()) return;
+    if (this.rec.erred(this.start, error)) this.fail(error);
+    else this.reject(error);
+  }
+
+  private fail(error: unknown): void {
+    const fallback = this.fallback;
+    if (fallback === undefined) {
+      this.reject(error);
+      return;
+    }
+    try {
+      this.resolve(fallback(error));
+    } catch (fallbackError) {
+      this.reject(fallbackError);
+    }
+  }
+}
+
 /** Per-thread options of one breaker object (see CircuitBreakerOptions). */
 export interface BreakerThreadOptions {
   readonly clock: Clock;
@@ -132,6 +210,7 @@ export class CircuitBreaker {
     this.callTimeoutMs = binding.config.callTimeoutMs;
     this.clock = options.clock;
     this.isFailure = options.isFailure;
+    this.recorder.name = binding.name;
   }
 
   /** @internal The same breaker with other per-thread options. */
@@ -196,6 +275,14 @@ export class CircuitBreaker {
     else this.succeeded(start);
     return failure;
   }
+
+  /** What a GuardedCall needs of this breaker object (made once per object). */
+  private readonly recorder: CallRecorder = {
+    name: '',
+    succeeded: (start) => this.succeeded(start),
+    erred: (start, error) => this.erred(start, error),
+    failedSince: (start) => this.failed(elapsedNanos(this.clock, start)),
+  };
 
   private openError(): CircuitOpenError {
     return new CircuitOpenError(this.name, this.state === 'HalfOpen' ? 'HalfOpen' : 'Open');
@@ -294,62 +381,28 @@ export class CircuitBreaker {
       const fb = fallback;
       return new Promise((resolve) => resolve(fb(refusal) as Awaited<F>));
     }
-    const scope = new CallScope();
-    return new Promise<Awaited<R> | Awaited<F>>((resolve, reject) => {
-      const fail = (err: unknown): void => {
-        if (fallback === undefined) reject(err);
-        else {
-          try {
-            resolve(fallback(err) as Awaited<F>);
-          } catch (fallbackError) {
-            reject(fallbackError);
-          }
-        }
-      };
-      const erred = (err: unknown): void => {
-        if (this.erred(start, err)) fail(err);
-        else reject(err);
-      };
-      scope.arm(
-        timeoutMs,
-        // Deadlines are kept on the monotonic clock; `start` already is one unless this
-        // thread gave the breaker a clock of its own.
-        timeoutMs === undefined ? 0 : this.clock === monotonicClock ? start : monotonicClock(),
-        signal,
-        () => new CallTimeoutError(this.name, timeoutMs!),
-        (how, reason) => {
-          if (how === ENDED_BY_TIMEOUT) {
-            this.failed(elapsedNanos(this.clock, start));
-            fail(reason);
-          } else {
-            if (permit === PROBE) this.failed(elapsedNanos(this.clock, start));
-            reject(reason);
-          }
-        },
-      );
-      let result: unknown;
-      try {
-        result = fn(scope);
-      } catch (err) {
-        if (scope.end()) erred(err);
-        return;
-      }
-      const p = settleOnce(
-        result,
-        (value) => {
-          if (!scope.end()) return;
-          this.succeeded(start);
-          resolve(value as Awaited<R>);
-        },
-        (err) => {
-          if (scope.end()) erred(err);
-        },
-      );
-      if (p === undefined && scope.end()) {
-        this.succeeded(start);
-        resolve(result as Awaited<R>);
-      }
+    const call = new GuardedCall(this.recorder, start, permit, fallback as ((error: unknown) => unknown) | undefined, timeoutMs);
+    const promise = new Promise<Awaited<R> | Awaited<F>>((resolve, reject) => {
+      call.resolve = resolve as (v: unknown) => void;
+      call.reject = reject;
     });
+    // Deadlines are kept on the monotonic clock; `start` already is one unless this
+    // thread gave the breaker a clock of its own.
+    call.arm(timeoutMs, timeoutMs === undefined ? 0 : this.clock === monotonicClock ? start : monotonicClock(), signal);
+    let result: unknown;
+    try {
+      result = fn(call);
+    } catch (err) {
+      call.threw(err);
+      return promise;
+    }
+    const p = settleOnce(
+      result,
+      (value) => call.settled(value),
+      (err) => call.threw(err),
+    );
+    if (p === undefined) call.settled(result);
+    return promise;
   }
 
   /**

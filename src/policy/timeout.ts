@@ -88,8 +88,6 @@ export function abortReason(signal: AbortSignal): unknown {
 export const ENDED_BY_TIMEOUT = 1;
 export const ENDED_BY_ABORT = 2;
 
-type OnEnd = (how: number, reason: unknown) => void;
-
 /**
  * The pending deadlines of one timeout length in this thread, in the order they fall due.
  * Calls with the same `timeoutMs` get deadlines start + timeoutMs with `start` read from
@@ -101,8 +99,7 @@ type OnEnd = (how: number, reason: unknown) => void;
  * Ended calls are dropped lazily: from the head on every append (so a thread whose calls
  * finish in time keeps a queue of one), and by a compaction when ended entries outnumber
  * the pending ones by more than a constant (a hung call at the head would otherwise keep
- * every later, settled entry until its own deadline). Both are amortized O(1). An ended
- * scope keeps no reference to its call's closures, so what lingers is a small object.
+ * every later, settled entry until its own deadline). Both are amortized O(1).
  */
 class DeadlineQueue {
   private items: CallScope[] = [];
@@ -194,7 +191,10 @@ export function deadlineQueues(): Map<number, { entries: number; live: number }>
 
 /**
  * One call's context and latch. The object itself is what the function receives (its
- * only public member is `signal`), so a call allocates one object for both.
+ * only public member is `signal`), so a call allocates one object for both. A policy
+ * composes it by subclassing: `onEnded` (a timeout or an abort ended the call) and
+ * `timeoutReason` are methods rather than callbacks, so arming a call allocates nothing
+ * beyond the object and, with a caller's signal, its listener.
  */
 export class CallScope implements CallContext {
   private controller: AbortController | undefined = undefined;
@@ -206,8 +206,6 @@ export class CallScope implements CallContext {
   private queue: DeadlineQueue | undefined = undefined;
   private callerSignal: AbortSignal | undefined = undefined;
   private onAbort: (() => void) | undefined = undefined;
-  private onEnd: OnEnd | undefined = undefined;
-  private timeoutError: (() => unknown) | undefined = undefined;
 
   get signal(): AbortSignal {
     let c = this.controller;
@@ -218,15 +216,20 @@ export class CallScope implements CallContext {
     return c.signal;
   }
 
+  /** Called once when a timeout or the caller's signal ended the call (the latch is taken, fn's signal aborted). */
+  protected onEnded(_how: number, _reason: unknown): void {}
+
+  /** The reason a timeout aborts the call with. */
+  protected timeoutReason(): unknown {
+    return new DOMException('The operation timed out', 'TimeoutError');
+  }
+
   /**
    * Arms the timeout (`nowMs` is the start, in ms of `monotonicClock`) and the caller's
-   * signal. `onEnd(how, reason)` runs when either ends the call first; by then the latch
-   * is taken and the function's signal is aborted.
+   * signal, both optional.
    */
-  arm(timeoutMs: number | undefined, nowMs: number, callerSignal: AbortSignal | undefined, timeoutError: () => unknown, onEnd: OnEnd): void {
-    this.onEnd = onEnd;
+  arm(timeoutMs: number | undefined, nowMs: number, callerSignal: AbortSignal | undefined): void {
     if (timeoutMs !== undefined) {
-      this.timeoutError = timeoutError;
       this.deadline = nowMs + timeoutMs;
       this.queue = queueFor(timeoutMs);
       this.queue.add(this);
@@ -234,8 +237,7 @@ export class CallScope implements CallContext {
     if (callerSignal !== undefined) {
       const onAbort = (): void => {
         const reason = abortReason(callerSignal);
-        const end = this.onEnd;
-        if (this.end(reason)) end!(ENDED_BY_ABORT, reason);
+        if (this.end(reason)) this.onEnded(ENDED_BY_ABORT, reason);
       };
       this.callerSignal = callerSignal;
       this.onAbort = onAbort;
@@ -245,21 +247,17 @@ export class CallScope implements CallContext {
 
   /** @internal The deadline passed (called by the queue). */
   expire(): void {
-    const err = this.timeoutError!();
-    const end = this.onEnd;
-    if (this.end(err)) end!(ENDED_BY_TIMEOUT, err);
+    const reason = this.timeoutReason();
+    if (this.end(reason)) this.onEnded(ENDED_BY_TIMEOUT, reason);
   }
 
   /**
-   * Takes the latch: true for the first caller only. Drops the deadline and the listener
-   * and the call's closures; with a `reason`, aborts the function's signal (if it was
-   * ever read) with it.
+   * Takes the latch: true for the first caller only. Drops the deadline and the listener;
+   * with a `reason`, aborts the function's signal (if it was ever read) with it.
    */
   end(reason?: unknown): boolean {
     if (this.ended) return false;
     this.ended = true;
-    this.onEnd = undefined;
-    this.timeoutError = undefined;
     if (this.queue !== undefined) {
       this.queue.live--;
       this.queue = undefined;
