@@ -353,7 +353,11 @@ export class CircuitBreaker {
     let start: number;
     try {
       if (options !== undefined) {
-        const o = checkOptionsObject(options, CALL_OPTIONS, 'options');
+        let o = options as Record<string, unknown>;
+        // The common shapes pass with a for-in over the keys (no key array); anything
+        // else goes to the package's options check, which throws the error.
+        if (o === null || typeof o !== 'object' || Array.isArray(o)) o = checkOptionsObject(o, CALL_OPTIONS, 'options');
+        for (const key in o) if (key !== 'timeoutMs' && key !== 'signal' && key !== 'fallback') checkOptionsObject(o, CALL_OPTIONS, 'options');
         if (o.timeoutMs !== undefined) timeoutMs = checkTimeoutMs('timeoutMs', o.timeoutMs);
         if (o.signal !== undefined) signal = checkSignal('signal', o.signal);
         if (o.fallback !== undefined) {

@@ -126,8 +126,13 @@ class DeadlineQueue {
     const items = this.items;
     while (this.head < items.length && items[this.head]!.ended) this.head++;
     if (this.head === items.length) {
-      items.length = 0;
+      // Drained: start over at index 0 without shrinking the array (a thread whose calls
+      // settle in time writes slot 0 again and again).
       this.head = 0;
+      items[0] = scope;
+      items.length = 1;
+      if (this.timer === undefined) this.arm(scope.deadline);
+      return;
     } else if (items.length - this.head > 2 * this.live + 64) {
       this.items = items.filter((s, i) => i >= this.head && !s.ended);
       this.head = 0;
