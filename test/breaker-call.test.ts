@@ -502,6 +502,31 @@ describe.each(BACKENDS)('call / callSync (%s backend)', (backend) => {
     });
   });
 
+  describe('a custom clock that returns garbage', () => {
+    it('call still never throws, and every call settles', async () => {
+      for (const options of [undefined, { timeoutMs: 50 }]) {
+        let t: number = 0;
+        const registry = StatsRegistry.create({ backend, capacityBytes: 1 << 20 });
+        const breaker = registry.circuitBreaker('c', { failureThreshold: 1 }, { clock: () => t });
+        t = NaN; // recording the failure that opens the breaker must stamp the time
+        const boom = new Error('boom');
+        let p: Promise<unknown> | undefined;
+        expect(() =>
+          (p = breaker.call(() => {
+            throw boom;
+          }, options)),
+        ).not.toThrow();
+        const r = await Promise.race([settled(p!), sleep(200).then(() => 'pending' as const)]);
+        expect(r).not.toBe('pending');
+        expect((r as { ok: boolean }).ok).toBe(false);
+        const q = breaker.call(() => Promise.reject(boom), options);
+        const r2 = await Promise.race([settled(q), sleep(200).then(() => 'pending' as const)]);
+        expect(r2).not.toBe('pending');
+        expect((r2 as { ok: boolean }).ok).toBe(false);
+      }
+    });
+  });
+
   describe('hostile results: every permit gets exactly one record', () => {
     const revoked = () => {
       const { proxy, revoke } = Proxy.revocable({}, {});

@@ -115,25 +115,41 @@ class GuardedCall extends CallScope {
     return new CallTimeoutError(this.rec.name, this.timeoutMs!);
   }
 
+  // Each way out settles the caller's promise even if recording throws (a custom clock
+  // that throws while a failure opens the breaker): the call then rejects with that error.
+
   protected override onEnded(how: number, reason: unknown): void {
-    if (how === ENDED_BY_TIMEOUT) {
-      this.rec.failedSince(this.start);
-      this.fail(reason);
-    } else {
-      if (this.permit === PROBE) this.rec.failedSince(this.start);
-      this.reject(reason);
+    try {
+      if (how === ENDED_BY_TIMEOUT || this.permit === PROBE) this.rec.failedSince(this.start);
+    } catch (recordError) {
+      this.reject(recordError);
+      return;
     }
+    if (how === ENDED_BY_TIMEOUT) this.fail(reason);
+    else this.reject(reason);
   }
 
   settled(value: unknown): void {
     if (!this.end()) return;
-    this.rec.succeeded(this.start);
+    try {
+      this.rec.succeeded(this.start);
+    } catch (recordError) {
+      this.reject(recordError);
+      return;
+    }
     this.resolve(value);
   }
 
   threw(error: unknown): void {
     if (!this.end()) return;
-    if (this.rec.erred(this.start, error)) this.fail(error);
+    let failure: boolean;
+    try {
+      failure = this.rec.erred(this.start, error);
+    } catch (recordError) {
+      this.reject(recordError);
+      return;
+    }
+    if (failure) this.fail(error);
     else this.reject(error);
   }
 
@@ -284,6 +300,20 @@ export class CircuitBreaker {
     failedSince: (start) => this.failed(elapsedNanos(this.clock, start)),
   };
 
+  /**
+   * A rejection for an error `fn` threw synchronously, recorded first. Recording a
+   * failure may read the clock (to stamp an opening); a custom clock that throws then
+   * rejects the call with its error rather than making `call` throw.
+   */
+  private rejectRecorded(start: number, err: unknown): Promise<never> {
+    try {
+      this.erred(start, err);
+    } catch (recordError) {
+      return Promise.reject(recordError);
+    }
+    return Promise.reject(err);
+  }
+
   private openError(): CircuitOpenError {
     return new CircuitOpenError(this.name, this.state === 'HalfOpen' ? 'HalfOpen' : 'Open');
   }
@@ -321,13 +351,21 @@ export class CircuitBreaker {
     try {
       result = fn(new CallScope());
     } catch (err) {
-      this.erred(start, err);
-      return Promise.reject(err);
+      return this.rejectRecorded(start, err);
     }
     const p = settleOnce(
       result,
       () => this.succeeded(start),
-      (err) => this.erred(start, err),
+      (err) => {
+        try {
+          this.erred(start, err);
+        } catch {
+          // Only a custom clock that throws (or returns garbage) while this failure opens
+          // the breaker gets here. The caller already has its outcome (the promise is
+          // theirs), and a throw here would surface as an unhandled rejection of a promise
+          // nobody can see; the clock's fault shows on the next permit asked while Open.
+        }
+      },
     );
     if (p !== undefined) return p as Promise<Awaited<R>>;
     this.succeeded(start);
