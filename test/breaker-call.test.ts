@@ -68,6 +68,21 @@ describe.each(BACKENDS)('call / callSync (%s backend)', (backend) => {
     });
   });
 
+  it('fn’s argument reaches its signal and nothing of the call’s latch', async () => {
+    const { breaker } = breakerOn(backend);
+    const seen: Record<string, unknown>[] = [];
+    const grab = (ctx: CallContext) => {
+      seen.push(ctx as unknown as Record<string, unknown>);
+      return 1;
+    };
+    await breaker.call(grab);
+    await breaker.call(grab, { timeoutMs: 100, signal: new AbortController().signal, fallback: () => 0 });
+    for (const ctx of seen) {
+      for (const member of ['end', 'resolve', 'reject', 'settled', 'threw', 'arm', 'expire']) expect(ctx[member]).toBeUndefined();
+      expect(ctx.signal).toBeInstanceOf(AbortSignal);
+    }
+  });
+
   describe('timeout', () => {
     it('rejects with CallTimeoutError, records exactly one failure, aborts fn’s signal; a late settle changes nothing', async () => {
       const { breaker, clock } = breakerOn(backend, { failureThreshold: 5 });

@@ -3,7 +3,7 @@ import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../options.js';
-import { type CallContext, CallScope, CallTimeoutError, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
+import { type CallContext, CallScope, CallTimeoutError, LazyContext, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
 import { type Clock, monotonicClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
@@ -349,7 +349,7 @@ export class CircuitBreaker {
     }
     let result: unknown;
     try {
-      result = fn(new CallScope());
+      result = fn(new LazyContext());
     } catch (err) {
       return this.rejectRecorded(start, err);
     }
@@ -433,7 +433,7 @@ export class CircuitBreaker {
     call.arm(timeoutMs, timeoutMs === undefined ? 0 : this.clock === monotonicClock ? start : monotonicClock(), signal);
     let result: unknown;
     try {
-      result = fn(call);
+      result = fn(call.context);
     } catch (err) {
       call.threw(err);
       return promise;

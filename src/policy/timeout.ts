@@ -195,22 +195,13 @@ export function deadlineQueues(): Map<number, { entries: number; live: number }>
 }
 
 /**
- * One call's context and latch. The object itself is what the function receives (its
- * only public member is `signal`), so a call allocates one object for both. A policy
- * composes it by subclassing: `onEnded` (a timeout or an abort ended the call) and
- * `timeoutReason` are methods rather than callbacks, so arming a call allocates nothing
- * beyond the object and, with a caller's signal, its listener.
+ * The `{ signal }` a function receives: the AbortController is made on the first read of
+ * `signal`. On its own (a call without options) it is all a call needs; CallScope adds
+ * the deadline, the caller's signal and the latch.
  */
-export class CallScope implements CallContext {
+export class LazyContext implements CallContext {
   private controller: AbortController | undefined = undefined;
   private reason: unknown = undefined;
-  /** @internal Read by the deadline queue. */
-  ended = false;
-  /** @internal When the call times out, in ms of `monotonicClock`. */
-  deadline = 0;
-  private queue: DeadlineQueue | undefined = undefined;
-  private callerSignal: AbortSignal | undefined = undefined;
-  private onAbort: (() => void) | undefined = undefined;
 
   get signal(): AbortSignal {
     let c = this.controller;
@@ -220,6 +211,32 @@ export class CallScope implements CallContext {
     }
     return c.signal;
   }
+
+  /** Aborts the signal (now, or at birth if it has not been read yet). The first reason wins. */
+  abort(reason: unknown): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/**
+ * One call's latch, deadline and caller's signal, around the context its function gets
+ * (a separate object, so the function can reach its signal and nothing of the latch). A
+ * policy composes it by subclassing: `onEnded` (a timeout or an abort ended the call)
+ * and `timeoutReason` are methods rather than callbacks, so arming a call allocates
+ * nothing beyond the two objects and, with a caller's signal, its listener.
+ */
+export class CallScope {
+  /** What the function is called with. */
+  readonly context = new LazyContext();
+  /** @internal Read by the deadline queue. */
+  ended = false;
+  /** @internal When the call times out, in ms of `monotonicClock`. */
+  deadline = 0;
+  private queue: DeadlineQueue | undefined = undefined;
+  private callerSignal: AbortSignal | undefined = undefined;
+  private onAbort: (() => void) | undefined = undefined;
 
   /** Called once when a timeout or the caller's signal ended the call (the latch is taken, fn's signal aborted). */
   protected onEnded(_how: number, _reason: unknown): void {}
@@ -272,10 +289,7 @@ export class CallScope implements CallContext {
       this.onAbort = undefined;
       this.callerSignal = undefined;
     }
-    if (reason !== undefined) {
-      this.reason = reason;
-      this.controller?.abort(reason);
-    }
+    if (reason !== undefined) this.context.abort(reason);
     return true;
   }
 }
