@@ -29,6 +29,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['InvalidHandleError', new m.InvalidHandleError('bad')],
     ['UnsafeIntegerError', new m.UnsafeIntegerError('s', 'f')],
     ['CircuitOpenError', new m.CircuitOpenError(breaker, 'Open')],
+    ['CallTimeoutError', new m.CallTimeoutError(breaker, 5)],
     ['InvalidPatternError', new m.InvalidPatternError('', 'empty')],
     ['InvalidEventError', new m.InvalidEventError(1, 'no')],
     ['HandlerFailedError', new m.HandlerFailedError('p', 'e', new Error('x'), false)],
