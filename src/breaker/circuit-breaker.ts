@@ -68,18 +68,21 @@ export interface CallOptions<F = never> {
 
 const CALL_OPTIONS = ['timeoutMs', 'signal', 'fallback'];
 
-/** What a permit holds, for an aborted call that must give it back (see `callScoped`). */
+/**
+ * What `permitForCall` returns: refused, a permit taken while Closed (it holds nothing),
+ * or anything else: a half-open probe, whose slot is held until it is recorded.
+ */
 const REFUSED = 0;
-const PERMIT = 1;
+const CLOSED_PERMIT = 1;
 const PROBE = 2;
 
 /** The records a GuardedCall makes, on the breaker object that started it. */
 interface CallRecorder {
   name: string;
-  succeeded(start: number): void;
+  recordOk(start: number, permit: number): void;
   /** Records an error (a failure, or a success when isFailure lets it through); true if a failure. */
-  erred(start: number, error: unknown): boolean;
-  failedSince(start: number): void;
+  recordError(start: number, permit: number, error: unknown): boolean;
+  recordFailureSince(start: number, permit: number): void;
 }
 
 const unset = (): void => {};
@@ -120,7 +123,7 @@ class GuardedCall extends CallScope {
 
   protected override onEnded(how: number, reason: unknown): void {
     try {
-      if (how === ENDED_BY_TIMEOUT || this.permit === PROBE) this.rec.failedSince(this.start);
+      if (how === ENDED_BY_TIMEOUT || this.permit !== CLOSED_PERMIT) this.rec.recordFailureSince(this.start, this.permit);
     } catch (recordError) {
       this.reject(recordError);
       return;
@@ -132,7 +135,7 @@ class GuardedCall extends CallScope {
   settled(value: unknown): void {
     if (!this.end()) return;
     try {
-      this.rec.succeeded(this.start);
+      this.rec.recordOk(this.start, this.permit);
     } catch (recordError) {
       this.reject(recordError);
       return;
@@ -144,7 +147,7 @@ class GuardedCall extends CallScope {
     if (!this.end()) return;
     let failure: boolean;
     try {
-      failure = this.rec.erred(this.start, error);
+      failure = this.rec.recordError(this.start, this.permit, error);
     } catch (recordError) {
       this.reject(recordError);
       return;
@@ -277,7 +280,23 @@ export class CircuitBreaker {
     }
   }
 
-  private succeeded(start: number): void {
+  // The records of call and callSync. `permit` is what permitForCall returned; the
+  // records do not need it yet (every permit is recorded the same way), it is carried so
+  // that a record can be tied to the period that granted it.
+
+  /**
+   * The permit of one call: REFUSED, CLOSED_PERMIT, or a probe. Judged by the state word
+   * before asking: a Closed word means tryAcquire admits on that state without touching
+   * anything. When the word is not Closed, the permit is taken to be a probe even if the
+   * breaker closed in between and tryAcquire admitted on Closed: that race costs at most
+   * one extra failure for an aborted call, never a leaked probe slot.
+   */
+  private permitForCall(): number {
+    if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) return CLOSED_PERMIT;
+    return this.tryAcquire() ? PROBE : REFUSED;
+  }
+
+  private recordOk(start: number, _permit: number): void {
     this.ops.success(this.ctl, this.stripe, elapsedNanos(this.clock, start), this.successThreshold);
   }
 
@@ -285,19 +304,23 @@ export class CircuitBreaker {
    * Records an error thrown or rejected by the function: a failure, or, when `isFailure`
    * says it is not one, a success (the dependency answered). Returns whether it was a failure.
    */
-  private erred(start: number, error: unknown): boolean {
+  private recordError(start: number, permit: number, error: unknown): boolean {
     const failure = isFailureOf(this.isFailure, error);
-    if (failure) this.failed(elapsedNanos(this.clock, start));
-    else this.succeeded(start);
+    if (failure) this.recordFailureSince(start, permit);
+    else this.recordOk(start, permit);
     return failure;
+  }
+
+  private recordFailureSince(start: number, _permit: number): void {
+    this.failed(elapsedNanos(this.clock, start));
   }
 
   /** What a GuardedCall needs of this breaker object (made once per object). */
   private readonly recorder: CallRecorder = {
     name: '',
-    succeeded: (start) => this.succeeded(start),
-    erred: (start, error) => this.erred(start, error),
-    failedSince: (start) => this.failed(elapsedNanos(this.clock, start)),
+    recordOk: (start, permit) => this.recordOk(start, permit),
+    recordError: (start, permit, error) => this.recordError(start, permit, error),
+    recordFailureSince: (start, permit) => this.recordFailureSince(start, permit),
   };
 
   /**
@@ -305,9 +328,9 @@ export class CircuitBreaker {
    * failure may read the clock (to stamp an opening); a custom clock that throws then
    * rejects the call with its error rather than making `call` throw.
    */
-  private rejectRecorded(start: number, err: unknown): Promise<never> {
+  private rejectRecorded(start: number, permit: number, err: unknown): Promise<never> {
     try {
-      this.erred(start, err);
+      this.recordError(start, permit, err);
     } catch (recordError) {
       return Promise.reject(recordError);
     }
@@ -340,25 +363,27 @@ export class CircuitBreaker {
     if (options !== undefined || this.callTimeoutMs !== undefined) return this.callScoped(fn, options);
     if (typeof fn !== 'function') return Promise.reject(new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`));
     let start: number;
+    let permit: number;
     try {
       start = this.clock();
-      if (!this.tryAcquire()) return Promise.reject(this.openError());
+      permit = this.permitForCall();
     } catch (err) {
       // A clock that throws (or returns garbage) while Open: no permit was taken.
       return Promise.reject(err);
     }
+    if (permit === REFUSED) return Promise.reject(this.openError());
     let result: unknown;
     try {
       result = fn(new LazyContext());
     } catch (err) {
-      return this.rejectRecorded(start, err);
+      return this.rejectRecorded(start, permit, err);
     }
     const p = settleOnce(
       result,
-      () => this.succeeded(start),
+      () => this.recordOk(start, permit),
       (err) => {
         try {
-          this.erred(start, err);
+          this.recordError(start, permit, err);
         } catch {
           // Only a custom clock that throws (or returns garbage) while this failure opens
           // the breaker gets here. The caller already has its outcome (the promise is
@@ -368,7 +393,7 @@ export class CircuitBreaker {
       },
     );
     if (p !== undefined) return p as Promise<Awaited<R>>;
-    this.succeeded(start);
+    this.recordOk(start, permit);
     return Promise.resolve(result as Awaited<R>);
   }
 
@@ -407,13 +432,7 @@ export class CircuitBreaker {
       // Before the permit: an aborted caller takes nothing from the breaker.
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       start = this.clock();
-      // Whether the permit is a half-open probe, judged by the state word before asking.
-      // A Closed word means tryAcquire admits on that state without touching anything.
-      // When the word is not Closed, the permit is taken to be a probe even if the
-      // breaker closed in between and tryAcquire admitted on Closed: that race costs at
-      // most one extra failure for an aborted call, never a leaked probe slot.
-      if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) permit = PERMIT;
-      else permit = this.tryAcquire() ? PROBE : REFUSED;
+      permit = this.permitForCall();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -457,15 +476,16 @@ export class CircuitBreaker {
   callSync<R>(fn: () => R): R {
     if (typeof fn !== 'function') throw new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`);
     const start = this.clock();
-    if (!this.tryAcquire()) throw this.openError();
+    const permit = this.permitForCall();
+    if (permit === REFUSED) throw this.openError();
     let result: R;
     try {
       result = fn();
     } catch (err) {
-      this.erred(start, err);
+      this.recordError(start, permit, err);
       throw err;
     }
-    this.succeeded(start);
+    this.recordOk(start, permit);
     return result;
   }
 
