@@ -678,4 +678,18 @@ describe('opening a breaker by name', () => {
     expect(() => other.circuitBreaker('c')).toThrow(NameConflictError);
     expect(registry.entries().map((e) => e.name).sort()).toEqual(['c', 'db', 'fresh']);
   });
+
+  it('an existing record is validated before use: an unreadable config or a wrong data size is a NameConflictError', () => {
+    const registry = StatsRegistry.create({ capacityBytes: 1 << 20 });
+    const other = StatsRegistry.attach(registry.handle);
+    // Records written as another build (or corrupted memory) might have left them.
+    const internals = registry as unknown as {
+      openEntry(name: string, kind: string, d: Record<string, unknown>, bytes: number, build: () => unknown): unknown;
+    };
+    internals.openEntry('bad-config', 'circuitBreaker', { failureThreshold: 0, timeoutMs: 1, successThreshold: 1 }, 1024, () => ({}));
+    internals.openEntry('bad-size', 'circuitBreaker', { ...CircuitBreakerConfig.defaults() }, 128, () => ({}));
+    expect(() => other.circuitBreaker('bad-config')).toThrow(NameConflictError);
+    expect(() => other.circuitBreaker('bad-size')).toThrow(NameConflictError);
+    expect(() => other.circuitBreakers()).toThrow(NameConflictError);
+  });
 });
