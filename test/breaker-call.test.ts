@@ -687,7 +687,7 @@ describe('opening a breaker by name', () => {
       openEntry(name: string, kind: string, d: Record<string, unknown>, bytes: number, build: () => unknown): unknown;
     };
     internals.openEntry('bad-config', 'circuitBreaker', { failureThreshold: 0, timeoutMs: 1, successThreshold: 1 }, 1024, () => ({}));
-    internals.openEntry('bad-size', 'circuitBreaker', { ...CircuitBreakerConfig.defaults() }, 128, () => ({}));
+    internals.openEntry('bad-size', 'circuitBreaker', { ...CircuitBreakerConfig.forQueue() }, 128, () => ({}));
     expect(() => other.circuitBreaker('bad-config')).toThrow(NameConflictError);
     expect(() => other.circuitBreaker('bad-size')).toThrow(NameConflictError);
     expect(() => other.circuitBreakers()).toThrow(NameConflictError);
