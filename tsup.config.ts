@@ -13,5 +13,8 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: false,
+  // Class names are part of the API (`err.name` is the error class's name): keep them
+  // through the bundler's renaming of colliding identifiers.
+  keepNames: true,
   treeshake: true,
 });

@@ -24,13 +24,19 @@ const countType = (event) => {
 };
 bus.subscribe('*', countType);
 
+// Each downstream call is bounded: one that has not answered in this time is a failure
+// (CallTimeoutError, counted by the breaker like any downstream error) instead of a step
+// that holds its place in the publish window forever. The downstream answers within a few
+// milliseconds, so only a hung call reaches it.
+const STEP_TIMEOUT_MS = 250;
+
 let completionsSent = 0;
 bus.subscribe(STEP_PATTERN, async (event) => {
   const t0 = performance.now();
   let result = null;
   let failure;
   try {
-    result = await breaker.call(() => callDownstream(health, event));
+    result = await breaker.call(() => callDownstream(health, event), { timeoutMs: STEP_TIMEOUT_MS });
   } catch (err) {
     failure = err;
   }

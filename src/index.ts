@@ -17,6 +17,8 @@ export {
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';
+export type { CallOptions, SystemCircuitBreakerMetrics } from './breaker/index.js';
+export { CallTimeoutError, type CallContext } from './policy/timeout.js';
 export { StepExecutionStats, EventBusStats, WorkerSubscriberStats } from './stats/index.js';
 export type { StatsOptions, StepStatsOptions } from './stats/index.js';
 export type { StepExecutionStatsSnapshot, StepExecutionStatsBigIntSnapshot } from './stats/step-execution-stats.js';

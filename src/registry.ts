@@ -27,7 +27,16 @@ import { availableParallelism } from 'node:os';
 import type { BackendKind, CellOps } from './backend.js';
 import { jsCellOps } from './backend-js.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
-import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, openCircuitBreaker } from './breaker/index.js';
+import {
+  type CircuitBreaker,
+  type CircuitBreakerConfig,
+  type CircuitBreakerOptions,
+  type SystemCircuitBreakerMetrics,
+  forceAll,
+  listCircuitBreakers,
+  openCircuitBreaker,
+  systemBreakerMetrics,
+} from './breaker/index.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { autoCellOps } from './backend-auto.js';
 import { CounterSet } from './counter-set.js';
@@ -291,6 +300,7 @@ function isStripeWriter(v: unknown): v is StripeWriter {
 
 interface OpenEntry {
   readonly signature: string;
+  readonly kind: EntryKind;
   readonly value: unknown;
 }
 
@@ -527,11 +537,34 @@ export class StatsRegistry implements SlotHolder {
 
   /**
    * Gets or creates the circuit breaker `name`, shared by every thread of the registry
-   * (the README, "Circuit breaker"). Another config for the same name throws NameConflictError.
+   * (the README, "Circuit breaker"). Without a config (`undefined`), an existing breaker
+   * is returned with whatever config it was created with, by any thread, and a new one
+   * gets the defaults. With a config, another config for the same name throws
+   * NameConflictError. `options` are this thread's (clock, isFailure).
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
     this.checkOpen();
     return openCircuitBreaker(this, name, config, options);
+  }
+
+  /** Every circuit breaker any thread created in this registry, by name, each with its own config. */
+  circuitBreakers(): CircuitBreaker[] {
+    return listCircuitBreakers(this);
+  }
+
+  /** One snapshot of every circuit breaker and the totals over them; see SystemCircuitBreakerMetrics. */
+  circuitBreakerMetrics(): SystemCircuitBreakerMetrics {
+    return systemBreakerMetrics(this);
+  }
+
+  /** Forces every circuit breaker of the registry Open (as `forceOpen` does); returns how many. */
+  forceOpenAll(): number {
+    return forceAll(this, true);
+  }
+
+  /** Forces every circuit breaker of the registry Closed (as `forceClosed` does); returns how many. */
+  forceClosedAll(): number {
+    return forceAll(this, false);
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
@@ -656,13 +689,22 @@ export class StatsRegistry implements SlotHolder {
   /**
    * @internal Get-or-create of any kind of entry: checks the signature against what is
    * registered (in this thread's cache, then in the shared directory) and builds this
-   * thread's object for it once.
+   * thread's object for it once. With `anyOfKind`, an existing entry of the same kind
+   * matches whatever its descriptor (`descriptor` is then only what a new entry gets);
+   * `build` receives the signature actually registered.
    */
-  openEntry<T>(name: string, kind: EntryKind, descriptor: Record<string, unknown>, dataBytes: number, build: (dataOffset: number) => T): T {
+  openEntry<T>(
+    name: string,
+    kind: EntryKind,
+    descriptor: Record<string, unknown>,
+    dataBytes: number,
+    build: (dataOffset: number, signature: string) => T,
+    anyOfKind = false,
+  ): T {
     const signature = JSON.stringify({ kind, ...descriptor });
     const cached = this.open.get(name);
     if (cached !== undefined) {
-      if (cached.signature !== signature) {
+      if (cached.signature !== signature && !(anyOfKind && cached.kind === kind)) {
         throw new NameConflictError(name, describeSignature(cached.signature), describeSignature(signature));
       }
       return cached.value as T;
@@ -677,16 +719,20 @@ export class StatsRegistry implements SlotHolder {
         this.directory.flushReports();
         throw new CorruptRegistryError(name, stored);
       }
-      throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
-    }
-    // Same signature, so the data must have the size this signature needs: the cells
-    // this thread is about to write lie within it.
-    if (record.dataBytes !== dataBytes || record.kind !== KIND_CODES[kind]) {
+      // Opened by kind alone (a breaker by name): any sound entry of this kind will do. Its
+      // own signature says its layout, checkSignature checked that its data has that size,
+      // and `build` lays the entry out from that signature.
+      if (!(anyOfKind && stored.kindName === kind)) {
+        throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
+      }
+    } else if (record.dataBytes !== dataBytes || record.kind !== KIND_CODES[kind]) {
+      // Same signature, so the data must have the size this signature needs: the cells
+      // this thread is about to write lie within it.
       throw new CorruptRegistryError(name, `its record holds ${record.dataBytes} data bytes of kind ${record.kind}, where it needs ${dataBytes} of kind ${KIND_CODES[kind]}`);
     }
-    const value = build(record.dataOffset);
+    const value = build(record.dataOffset, record.signature);
     if (isStripeWriter(value)) this.trackWriter(value);
-    this.open.set(name, { signature, value });
+    this.open.set(name, { signature: record.signature, kind, value });
     return value;
   }
 }

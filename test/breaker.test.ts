@@ -35,13 +35,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
   describe("the original's tests", () => {
-    it('normal operation: starts Closed, a successful call runs and is counted', () => {
+    it('normal operation: starts Closed, a successful call runs and is counted', async () => {
       const { breaker } = breakerOn(backend, { failureThreshold: 3, timeoutMs: 100, successThreshold: 2 });
       expect(breaker.state).toBe('Closed');
-      expect(breaker.call(() => 'success')).toBe('success');
+      expect(breaker.callSync(() => 'success')).toBe('success');
+      await expect(breaker.call(() => 'success')).resolves.toBe('success');
       const m = breaker.metrics();
-      expect(m.total_calls).toBe(1);
-      expect(m.success_count).toBe(1);
+      expect(m.total_calls).toBe(2);
+      expect(m.success_count).toBe(2);
       expect(m.failure_count).toBe(0);
     });
 
@@ -56,15 +57,12 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
       expect(breaker.state).toBe('Open');
 
       let ran = false;
-      let caught: unknown;
-      try {
-        breaker.call(async () => {
+      const caught = await breaker
+        .call(async () => {
           ran = true;
           return 'should not execute';
-        });
-      } catch (err) {
-        caught = err;
-      }
+        })
+        .catch((err: unknown) => err);
       expect(ran).toBe(false);
       expect(caught).toBeInstanceOf(CircuitOpenError);
       expect((caught as CircuitOpenError).breakerName).toBe('test');
@@ -320,17 +318,17 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
     });
   });
 
-  describe('call and execute', () => {
-    it('a synchronous function costs no Promise: value, throw and duration are handled before call returns', () => {
+  describe('call and callSync (more in breaker-call.test.ts)', () => {
+    it('callSync: value, throw and duration are handled before it returns', () => {
       const { breaker, clock } = breakerOn(backend, { failureThreshold: 5 });
-      const r = breaker.call(() => {
+      const r = breaker.callSync(() => {
         clock.advance(3);
         return 42;
       });
       expect(r).toBe(42);
       const boom = new Error('boom');
       expect(() =>
-        breaker.call(() => {
+        breaker.callSync(() => {
           clock.advance(2);
           throw boom;
         }),
@@ -384,17 +382,17 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
       expect(breaker.metrics()).toMatchObject({ total_calls: 1, success_count: 1 });
     });
 
-    it('rejection: call throws synchronously, execute returns a rejected promise; neither runs fn', async () => {
+    it('refusal: call rejects (never throws), callSync throws; neither runs fn', async () => {
       const { breaker } = breakerOn(backend, { failureThreshold: 1 });
       breaker.recordFailure(0);
       let runs = 0;
       const fn = async () => {
         runs++;
       };
-      expect(() => breaker.call(fn)).toThrow(CircuitOpenError);
-      const p = breaker.execute(fn);
+      let p: Promise<unknown> | undefined;
+      expect(() => (p = breaker.call(fn))).not.toThrow();
       expect(p).toBeInstanceOf(Promise);
-      const err = await p.then(
+      const err = await p!.then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -403,39 +401,37 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
       expect((err as CircuitOpenError).code).toBe('ERR_CIRCUIT_OPEN');
       expect((err as CircuitOpenError).state).toBe('Open');
       expect((err as Error).message).toContain('"test"');
+      expect(() => breaker.callSync(() => runs++)).toThrow(CircuitOpenError);
       expect(runs).toBe(0);
       expect(breaker.metrics().rejected_calls).toBe(2);
     });
 
-    it('execute turns a synchronous throw into a rejection and records it', async () => {
+    it('call turns a synchronous throw into a rejection and records it', async () => {
       const { breaker } = breakerOn(backend, { failureThreshold: 5 });
       const err = new Error('sync');
       await expect(
-        breaker.execute(() => {
+        breaker.call(() => {
           throw err;
         }),
       ).rejects.toBe(err);
-      await expect(breaker.execute(() => 5)).resolves.toBe(5);
+      await expect(breaker.call(() => 5)).resolves.toBe(5);
       expect(breaker.metrics()).toMatchObject({ failure_count: 1, success_count: 1 });
     });
 
-    it('a HalfOpen rejection names the state', () => {
+    it('a HalfOpen rejection names the state', async () => {
       const { breaker, clock } = breakerOn(backend, { failureThreshold: 1, timeoutMs: 5, successThreshold: 1 });
       breaker.recordFailure(0);
       clock.advance(5);
       expect(breaker.tryAcquire()).toBe(true);
-      let err: unknown;
-      try {
-        breaker.call(() => 1);
-      } catch (e) {
-        err = e;
-      }
+      const err = await breaker.call(() => 1).catch((e: unknown) => e);
       expect((err as CircuitOpenError).state).toBe('HalfOpen');
+      expect(() => breaker.callSync(() => 1)).toThrow(expect.objectContaining({ state: 'HalfOpen' }) as never);
     });
 
-    it('rejects a non-function with InvalidOptionsError', () => {
+    it('rejects a non-function with InvalidOptionsError (call: a rejected promise)', async () => {
       const { breaker } = breakerOn(backend);
-      expect(() => breaker.call(42 as unknown as () => number)).toThrow(InvalidOptionsError);
+      await expect(breaker.call(42 as unknown as () => number)).rejects.toThrow(InvalidOptionsError);
+      expect(() => breaker.callSync(42 as unknown as () => number)).toThrow(InvalidOptionsError);
       expect(breaker.metrics().total_calls).toBe(0);
     });
   });

@@ -31,6 +31,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['RegistryClosedError', new m.RegistryClosedError()],
     ['UnsafeIntegerError', new m.UnsafeIntegerError('s', 'f')],
     ['CircuitOpenError', new m.CircuitOpenError(breaker, 'Open')],
+    ['CallTimeoutError', new m.CallTimeoutError(breaker, 5)],
     ['InvalidPatternError', new m.InvalidPatternError('', 'empty')],
     ['InvalidEventError', new m.InvalidEventError(1, 'no')],
     ['HandlerFailedError', new m.HandlerFailedError('p', 'e', new Error('x'), 'failed')],

@@ -11,12 +11,18 @@
 //    bare await with two performance.now() reads shows what the timing alone costs.
 //    Each variant counts the function's real executions, and verify() requires exactly
 //    one per operation (and, for this breaker, the same in its shared counters).
+// 3. call(async fn) with a per-call timeout (long enough never to fire): this breaker's
+//    call(fn, { timeoutMs }) against cockatiel's wrap(breaker, timeout(...)) (the breaker
+//    outside, so a timeout counts as its failure, as here) and opossum's fire with its
+//    `timeout` on. Each arms and clears one timer per call; same verification as 2.
 import CircuitBreakerOpossum from 'opossum';
-import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
+import { ConsecutiveBreaker, TimeoutStrategy, circuitBreaker as cockatielBreaker, handleAll, timeout as cockatielTimeout, wrap } from 'cockatiel';
 import { StatsRegistry } from '../../dist/index.js';
 
 const NAME = 'bench';
 const DURATION = 100;
+// Per-call timeout of table 3: armed and cleared on every call, never reached.
+const CALL_TIMEOUT_MS = 30_000;
 
 export const cases = [
   { id: 'breaker/guard-mutex', table: 'circuit breaker: sync guard (permit + record success)', variant: 'lock word, plain fields (before)', threads: [1, 2], baseline: true },
@@ -29,6 +35,11 @@ export const cases = [
   { id: 'breaker/cockatiel', table: 'circuit breaker: call(async fn)', variant: 'cockatiel execute (ConsecutiveBreaker)', threads: [1], kind: 'tinybench' },
   { id: 'breaker/cockatiel-timed', table: 'circuit breaker: call(async fn)', variant: 'cockatiel execute, timing each call (onSuccess listener)', threads: [1], kind: 'tinybench' },
   { id: 'breaker/opossum', table: 'circuit breaker: call(async fn)', variant: 'opossum fire (timeout off)', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/timeout-await-bare', table: 'circuit breaker: call(async fn) with a per-call timeout', variant: 'bare await of the async fn (floor)', threads: [1], kind: 'tinybench', baseline: true },
+  { id: 'breaker/timeout-call-wasm', table: 'circuit breaker: call(async fn) with a per-call timeout', variant: 'atomic-stats call(fn, { timeoutMs }), Wasm backend', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/timeout-call-js', table: 'circuit breaker: call(async fn) with a per-call timeout', variant: 'atomic-stats call(fn, { timeoutMs }), JS backend', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/timeout-cockatiel', table: 'circuit breaker: call(async fn) with a per-call timeout', variant: 'cockatiel wrap(breaker, timeout(cooperative)).execute', threads: [1], kind: 'tinybench' },
+  { id: 'breaker/timeout-opossum', table: 'circuit breaker: call(async fn) with a per-call timeout', variant: 'opossum fire (timeout on)', threads: [1], kind: 'tinybench' },
 ];
 
 // The "before" of the guard: the breaker's state and counters behind one lock word,
@@ -71,7 +82,7 @@ const read64 = (u32, at) => u32[at + 1] * 4294967296 + u32[at];
 
 export async function setup(id) {
   if (id === 'breaker/guard-mutex') return { sab: new SharedArrayBuffer(64) };
-  if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-')) {
+  if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-') || id.startsWith('breaker/timeout-call-')) {
     const backend = id.endsWith('-js') ? 'js' : 'wasm';
     const registry = StatsRegistry.create({ backend });
     registry.circuitBreaker(NAME);
@@ -102,7 +113,7 @@ export async function prepare(id, data) {
   let executed = 0;
   const work = async () => ++executed;
   const report = () => executed;
-  if (id === 'breaker/await-bare') {
+  if (id === 'breaker/await-bare' || id === 'breaker/timeout-await-bare') {
     return {
       async runAsync(n) {
         for (let i = 0; i < n; i++) await work();
@@ -130,6 +141,40 @@ export async function prepare(id, data) {
         for (let i = 0; i < n; i++) await b.call(work);
       },
       report,
+    };
+  }
+  if (id.startsWith('breaker/timeout-call-')) {
+    const b = StatsRegistry.attach(data.handle, { backend: data.backend }).circuitBreaker(NAME);
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await b.call(work, { timeoutMs: CALL_TIMEOUT_MS });
+      },
+      report,
+    };
+  }
+  if (id === 'breaker/timeout-cockatiel') {
+    const policy = wrap(
+      cockatielBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) }),
+      cockatielTimeout(CALL_TIMEOUT_MS, TimeoutStrategy.Cooperative),
+    );
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await policy.execute(work);
+      },
+      report,
+    };
+  }
+  if (id === 'breaker/timeout-opossum') {
+    const cb = new CircuitBreakerOpossum(work, { timeout: CALL_TIMEOUT_MS, resetTimeout: 30_000 });
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) await cb.fire();
+      },
+      report() {
+        const successes = cb.stats.successes;
+        cb.shutdown();
+        return { executed, successes };
+      },
     };
   }
   if (id === 'breaker/cockatiel' || id === 'breaker/cockatiel-timed') {
@@ -172,7 +217,7 @@ export async function verify(id, data, totalOps, reports) {
     if (got.join() !== want.join()) throw new Error(`${id}: counted ${got}, expected ${want}`);
     return;
   }
-  if (id === 'breaker/opossum') {
+  if (id === 'breaker/opossum' || id === 'breaker/timeout-opossum') {
     const { executed, successes } = reports[0];
     if (executed !== totalOps) throw new Error(`${id}: ran ${executed}, expected ${totalOps}`);
     // opossum's stats are a rolling window: they may have dropped old buckets.
@@ -182,7 +227,7 @@ export async function verify(id, data, totalOps, reports) {
   if (!id.startsWith('breaker/guard-') && reports[0] !== totalOps) {
     throw new Error(`${id}: ran ${reports[0]}, expected ${totalOps}`);
   }
-  if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-')) {
+  if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-') || id.startsWith('breaker/timeout-call-')) {
     const m = StatsRegistry.attach(data.handle, { backend: data.backend }).circuitBreaker(NAME).metricsBigInt();
     const n = BigInt(totalOps);
     const ok =
@@ -216,6 +261,26 @@ export function targets(results) {
     const ours = call - bare;
     const theirs = opo - bare;
     push('call(async fn) overhead over bare await vs opossum fire overhead', `${ours.toFixed(0)} vs ${theirs.toFixed(0)} ns (${(ours / theirs).toFixed(2)}×)`, '≤ 0.10×', ours <= theirs / 10);
+  }
+  const cockTimed = ns('breaker/cockatiel-timed');
+  if (bare && call && cockTimed) {
+    const ours = call - bare;
+    const theirs = cockTimed - bare;
+    push('call(async fn) overhead over bare await vs cockatiel execute with its timing listener', `${ours.toFixed(0)} vs ${theirs.toFixed(0)} ns (${(ours / theirs).toFixed(2)}×)`, '≤ 0.65×', ours <= theirs * 0.65);
+  }
+  const tBare = ns('breaker/timeout-await-bare');
+  const tCall = ns('breaker/timeout-call-wasm');
+  const tCock = ns('breaker/timeout-cockatiel');
+  const tOpo = ns('breaker/timeout-opossum');
+  if (tBare && tCall && tCock) {
+    const ours = tCall - tBare;
+    const theirs = tCock - tBare;
+    push('call(fn, { timeoutMs }) overhead vs cockatiel wrap(breaker, timeout) overhead', `${ours.toFixed(0)} vs ${theirs.toFixed(0)} ns (${(ours / theirs).toFixed(2)}×)`, '≤ 0.5×', ours <= theirs * 0.5);
+  }
+  if (tBare && tCall && tOpo) {
+    const ours = tCall - tBare;
+    const theirs = tOpo - tBare;
+    push('call(fn, { timeoutMs }) overhead vs opossum fire (timeout on) overhead', `${ours.toFixed(0)} vs ${theirs.toFixed(0)} ns (${(ours / theirs).toFixed(2)}×)`, '≤ 0.25×', ours <= theirs * 0.25);
   }
   return out;
 }

@@ -2,9 +2,12 @@ import type { BackendKind } from '../backend.js';
 import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
-import { type Clock, guardedClock, nowTicks, stampTicks } from './clock.js';
+import { checkOptionsObject } from '../options.js';
+import { type CallContext, CallScope, CallTimeoutError, LazyContext, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
+import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
+import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
 import { CODE_MASK, type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
 import {
   type CircuitBreakerMetrics,
@@ -33,10 +36,10 @@ export interface BreakerBinding {
   readonly i32: Int32Array;
   readonly counters: CounterSet<CounterField>;
   readonly watcher: StateWatcher;
-  /** Registers every breaker object made on this binding with its registry object (see retireStripe). */
-  readonly track: (breaker: CircuitBreaker) => void;
   /** The memory as 64-bit cells (the rate window), or undefined when the policy is off. */
   readonly i64: BigInt64Array | undefined;
+  /** Registers every breaker object made on this binding with its registry object (see retireStripe). */
+  readonly track: (breaker: CircuitBreaker) => void;
 }
 
 function checkDuration(d: unknown): asserts d is number {
@@ -56,24 +59,154 @@ function checkPermit(permit: unknown): number {
   throw new InvalidOptionsError('permit', `must be a permit returned by acquirePermit() (a positive integer), got ${describe(permit)}`);
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+/** The options of one `call` (all optional). */
+export interface CallOptions<F = never> {
+  /**
+   * This call's timeout in ms (an integer from 1 to 3600000), instead of the breaker's
+   * `callTimeoutMs`. Past it the call rejects with CallTimeoutError, recorded as one failure.
+   */
+  timeoutMs?: number;
+  /**
+   * The caller's AbortSignal. Aborting rejects the call at once with the signal's reason
+   * and aborts the function's signal; an already-aborted signal rejects without running
+   * the function or asking the breaker for a permit.
+   */
+  signal?: AbortSignal;
+  /**
+   * Supplies the result when the call is refused (CircuitOpenError), times out
+   * (CallTimeoutError) or fails (an error that counts as a failure); gets that error.
+   * Not called for an abort by the caller, nor for an error `isFailure` let through.
+   */
+  fallback?: (error: unknown) => F | PromiseLike<F>;
+}
+
+const CALL_OPTIONS = ['timeoutMs', 'signal', 'fallback'];
+
+/**
+ * What `acquirePermit` returns, as the call paths use it: refused, a permit taken while
+ * Closed (it holds nothing), or anything else: a half-open probe, whose slot is held until
+ * it is recorded (or its lease runs out), and whose record acts only in its own period.
+ */
+const REFUSED = REJECTED;
+const CLOSED_PERMIT = PERMIT_CLOSED;
+
+/** The records a GuardedCall makes, on the breaker object that started it. */
+interface CallRecorder {
+  name: string;
+  recordOk(start: number, permit: number): void;
+  /** Records an error (a failure, or a success when isFailure lets it through); true if a failure. */
+  recordError(start: number, permit: number, error: unknown): boolean;
+  recordFailureSince(start: number, permit: number): void;
+}
+
+const unset = (): void => {};
+
+/**
+ * One `call` with options: the CallScope (fn's `{ signal }`, the deadline, the caller's
+ * signal, the latch) plus what settling it takes. Whichever ends the call first takes
+ * the latch and makes the one record of its permit:
+ * - fn settled: its result (a failure goes to the fallback, if any);
+ * - timed out: one failure, whatever fn does later (its late result finds the latch taken);
+ * - aborted by the caller: nothing is known about the dependency, so a plain permit
+ *   (taken while Closed, where a permit holds nothing) is not recorded at all; a
+ *   half-open probe is recorded as a failed probe, which frees its slot (a probe slot is
+ *   held until recorded) and keeps the breaker from closing on no evidence.
+ * Methods rather than closures: a call allocates this object, its promise and the two
+ * reactions, and nothing else.
+ */
+class GuardedCall extends CallScope {
+  resolve: (value: unknown) => void = unset;
+  reject: (error: unknown) => void = unset;
+
+  constructor(
+    private readonly rec: CallRecorder,
+    private readonly start: number,
+    private readonly permit: number,
+    private readonly fallback: ((error: unknown) => unknown) | undefined,
+    private readonly timeoutMs: number | undefined,
+  ) {
+    super();
+  }
+
+  protected override timeoutReason(): unknown {
+    return new CallTimeoutError(this.rec.name, this.timeoutMs!);
+  }
+
+  // Each way out settles the caller's promise even if recording throws (a custom clock
+  // that throws while a failure opens the breaker): the call then rejects with that error.
+
+  protected override onEnded(how: number, reason: unknown): void {
+    try {
+      if (how === ENDED_BY_TIMEOUT || this.permit !== CLOSED_PERMIT) this.rec.recordFailureSince(this.start, this.permit);
+    } catch (recordError) {
+      this.reject(recordError);
+      return;
+    }
+    if (how === ENDED_BY_TIMEOUT) this.fail(reason);
+    else this.reject(reason);
+  }
+
+  settled(value: unknown): void {
+    if (!this.end()) return;
+    try {
+      this.rec.recordOk(this.start, this.permit);
+    } catch (recordError) {
+      this.reject(recordError);
+      return;
+    }
+    this.resolve(value);
+  }
+
+  threw(error: unknown): void {
+    if (!this.end()) return;
+    let failure: boolean;
+    try {
+      failure = this.rec.recordError(this.start, this.permit, error);
+    } catch (recordError) {
+      this.reject(recordError);
+      return;
+    }
+    if (failure) this.fail(error);
+    else this.reject(error);
+  }
+
+  private fail(error: unknown): void {
+    const fallback = this.fallback;
+    if (fallback === undefined) {
+      this.reject(error);
+      return;
+    }
+    try {
+      this.resolve(fallback(error));
+    } catch (fallbackError) {
+      this.reject(fallbackError);
+    }
+  }
+}
+
+/** Per-thread options of one breaker object (see CircuitBreakerOptions). */
+export interface BreakerThreadOptions {
+  readonly clock: Clock;
+  readonly isFailure: FailurePredicate | undefined;
 }
 
 /**
  * A circuit breaker in a registry's shared memory: every thread that opens the same name
  * gets the same breaker, with one state and one set of counters for all of them.
  *
- * Two ways to use it:
+ * Three ways to use it:
+ * - `call(fn, options?)` for asynchronous work: always a promise, with a timeout, the
+ *   caller's AbortSignal and a fallback as options;
+ * - `callSync(fn)` for synchronous work: returns or throws synchronously;
  * - the synchronous guard, for hot paths: `if (b.tryAcquire()) { ...; b.recordSuccess(ns) }`
  *   (or `recordFailure(ns)`); every permit granted should be followed by exactly one
  *   record, because in HalfOpen a permit holds one of the `successThreshold` probe slots
  *   until its result is recorded (or the probe lease, `probeLeaseMs`, runs out);
  *   `acquirePermit()` gives the permit itself, so that a late result cannot act on a
- *   later period (docs/breaker-policies.md);
- * - `call(fn)` / `execute(fn)`, which do both around a function and measure its duration.
+ *   later period.
  *
- * Semantics: see the README, "Circuit breaker", and docs/breaker-policies.md.
+ * The user guides are docs/breaker-calls.md (calls and their policies) and
+ * docs/breaker-policies.md (the probe lease and the rate window).
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */
@@ -97,12 +230,14 @@ export class CircuitBreaker {
   private readonly rate: number;
   private readonly minimumCalls: number;
   private readonly windowMs: number;
+  private readonly callTimeoutMs: number | undefined;
   /** The clock as the breaker reads it: never throws, always finite (guardedClock). */
   private readonly clock: Clock;
+  private readonly isFailure: FailurePredicate | undefined;
   private readonly binding: BreakerBinding;
 
-  /** @internal Use `registry.circuitBreaker(name, config?)`. */
-  constructor(binding: BreakerBinding, clock: Clock) {
+  /** @internal Use `registry.circuitBreaker(name, config?, options?)`. */
+  constructor(binding: BreakerBinding, options: BreakerThreadOptions) {
     this.binding = binding;
     this.name = binding.name;
     this.config = binding.config;
@@ -129,7 +264,10 @@ export class CircuitBreaker {
     this.rate = binding.config.failureRateThreshold ?? 0;
     this.minimumCalls = binding.config.minimumCalls ?? 0;
     this.windowMs = binding.config.windowMs ?? 0;
-    this.clock = guardedClock(clock);
+    this.callTimeoutMs = binding.config.callTimeoutMs;
+    this.clock = guardedClock(options.clock);
+    this.isFailure = options.isFailure;
+    this.recorder.name = binding.name;
     binding.track(this);
   }
 
@@ -142,9 +280,9 @@ export class CircuitBreaker {
     this.binding.counters.retireStripe();
   }
 
-  /** @internal The same breaker seen through another clock. */
-  withClock(clock: Clock): CircuitBreaker {
-    return new CircuitBreaker(this.binding, clock);
+  /** @internal The same breaker with other per-thread options. */
+  withOptions(options: BreakerThreadOptions): CircuitBreaker {
+    return new CircuitBreaker(this.binding, options);
   }
 
   /**
@@ -238,15 +376,54 @@ export class CircuitBreaker {
     this.ops.failureWith(this.ctl, this.stripe, durationNanos, this.failureThreshold, permit, this.rate, this.minimumCalls, this.windowMs, stampTicks(this.clock()));
   }
 
-  private elapsedNanos(start: number): number {
-    let end: number;
+  // The records of call and callSync. `permit` is what acquirePermit returned: each
+  // record acts only in the period that granted it (a probe whose lease ran out, or a call
+  // that outlived the Closed period it started in, is counted and changes no state).
+
+  /** The permit of one call: REFUSED, CLOSED_PERMIT, or a probe's permit (see acquirePermit). */
+  private permitForCall(): number {
+    return this.acquirePermit();
+  }
+
+  private recordOk(start: number, permit: number): void {
+    this.succeeded(elapsedNanos(this.clock, start), permit);
+  }
+
+  /**
+   * Records an error thrown or rejected by the function: a failure, or, when `isFailure`
+   * says it is not one, a success (the dependency answered). Returns whether it was a failure.
+   */
+  private recordError(start: number, permit: number, error: unknown): boolean {
+    const failure = isFailureOf(this.isFailure, error);
+    if (failure) this.recordFailureSince(start, permit);
+    else this.recordOk(start, permit);
+    return failure;
+  }
+
+  private recordFailureSince(start: number, permit: number): void {
+    this.failed(elapsedNanos(this.clock, start), permit);
+  }
+
+  /** What a GuardedCall needs of this breaker object (made once per object). */
+  private readonly recorder: CallRecorder = {
+    name: '',
+    recordOk: (start, permit) => this.recordOk(start, permit),
+    recordError: (start, permit, error) => this.recordError(start, permit, error),
+    recordFailureSince: (start, permit) => this.recordFailureSince(start, permit),
+  };
+
+  /**
+   * A rejection for an error `fn` threw synchronously, recorded first. Recording a
+   * failure may read the clock (to stamp an opening); a custom clock that throws then
+   * rejects the call with its error rather than making `call` throw.
+   */
+  private rejectRecorded(start: number, permit: number, err: unknown): Promise<never> {
     try {
-      end = this.clock();
-    } catch {
-      end = start;
+      this.recordError(start, permit, err);
+    } catch (recordError) {
+      return Promise.reject(recordError);
     }
-    const d = (end - start) * 1e6;
-    return d > 0 && d < TWO64 ? d : 0;
+    return Promise.reject(err);
   }
 
   private openError(): CircuitOpenError {
@@ -254,69 +431,151 @@ export class CircuitBreaker {
   }
 
   /**
-   * Runs `fn` under the breaker and returns what it returns.
+   * Runs `fn` under the breaker and returns a promise of its result. Never throws: every
+   * outcome, a refusal included, is the returned promise.
    *
-   * - Rejected: throws CircuitOpenError **synchronously**, without calling `fn`.
-   * - `fn` returns a non-thenable: the success is recorded before `call` returns, and no
-   *   Promise is created; a synchronous throw is recorded as a failure and rethrown.
-   * - `fn` returns a promise (or any thenable): `call` returns a promise of the same
-   *   value that settles after the result has been recorded (a rejection is a failure).
+   * - Refused (Open, or HalfOpen with every probe slot taken): rejects with
+   *   CircuitOpenError without calling `fn`.
+   * - Otherwise `fn({ signal })` runs; its value, its promise (or any thenable) and its
+   *   synchronous throw all become the promise's outcome, recorded once when it settles,
+   *   with its duration on the breaker's clock. An error counts as a failure unless this
+   *   thread's `isFailure` says otherwise (then it is recorded as a success and still
+   *   reaches the caller).
+   * - `options`: `timeoutMs`, `signal`, `fallback` (see CallOptions). Bad options reject
+   *   with InvalidOptionsError before anything is asked of the breaker.
    *
-   * The duration is measured with the breaker's clock. Because the rejection of `call` is
-   * a synchronous throw, `breaker.call(f).catch(...)` does not see it; use `execute` for a
-   * function whose every outcome, rejection included, should be a promise.
+   * When `fn` returns a native promise and no option applies, the promise comes back as
+   * it is, with the record attached first: awaiting `call(fn)` costs no promise hop more
+   * than awaiting `fn()`.
    */
-  call<R>(fn: () => R): R {
-    if (typeof fn !== 'function') throw new InvalidOptionsError('fn', 'must be a function');
+  call<R, F = never>(fn: (context: CallContext) => R | PromiseLike<R>, options?: CallOptions<F>): Promise<Awaited<R> | Awaited<F>> {
+    if (options !== undefined || this.callTimeoutMs !== undefined) return this.callScoped(fn, options);
+    if (typeof fn !== 'function') return Promise.reject(new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`));
+    let start: number;
+    let permit: number;
+    try {
+      start = this.clock();
+      permit = this.permitForCall();
+    } catch (err) {
+      // A clock that throws (or returns garbage) while Open: no permit was taken.
+      return Promise.reject(err);
+    }
+    if (permit === REFUSED) return Promise.reject(this.openError());
+    let result: unknown;
+    try {
+      result = fn(new LazyContext());
+    } catch (err) {
+      return this.rejectRecorded(start, permit, err);
+    }
+    const p = settleOnce(
+      result,
+      () => this.recordOk(start, permit),
+      (err) => {
+        try {
+          this.recordError(start, permit, err);
+        } catch {
+          // Only a custom clock that throws (or returns garbage) while this failure opens
+          // the breaker gets here. The caller already has its outcome (the promise is
+          // theirs), and a throw here would surface as an unhandled rejection of a promise
+          // nobody can see; the clock's fault shows on the next permit asked while Open.
+        }
+      },
+    );
+    if (p !== undefined) return p as Promise<Awaited<R>>;
+    this.recordOk(start, permit);
+    return Promise.resolve(result as Awaited<R>);
+  }
+
+  /**
+   * `call` with a timeout, a caller's signal or a fallback. The call ends once (CallScope's
+   * latch): when `fn` settles, when the timeout passes, or when the caller aborts, and the
+   * permit is recorded by whichever comes first:
+   * - settled: its result (a failure goes to the fallback, if any);
+   * - timed out: one failure, whatever `fn` does later (its late result is ignored);
+   * - aborted: nothing is known about the dependency, so a plain permit (taken while
+   *   Closed, where a permit holds nothing) is not recorded at all; a half-open probe is
+   *   recorded as a failed probe, which frees its slot (a probe slot is held until
+   *   recorded) and keeps the breaker from closing on no evidence.
+   */
+  private callScoped<R, F>(fn: (context: CallContext) => R | PromiseLike<R>, options: CallOptions<F> | undefined): Promise<Awaited<R> | Awaited<F>> {
+    let timeoutMs = this.callTimeoutMs;
+    let signal: AbortSignal | undefined;
+    let fallback: ((error: unknown) => F | PromiseLike<F>) | undefined;
+    let permit: number;
+    let start: number;
+    try {
+      if (options !== undefined) {
+        let o = options as Record<string, unknown>;
+        // The common shapes pass with a for-in over the keys (no key array); anything
+        // else goes to the package's options check, which throws the error.
+        if (o === null || typeof o !== 'object' || Array.isArray(o)) o = checkOptionsObject(o, CALL_OPTIONS, 'options');
+        for (const key in o) if (key !== 'timeoutMs' && key !== 'signal' && key !== 'fallback') checkOptionsObject(o, CALL_OPTIONS, 'options');
+        if (o.timeoutMs !== undefined) timeoutMs = checkTimeoutMs('timeoutMs', o.timeoutMs);
+        if (o.signal !== undefined) signal = checkSignal('signal', o.signal);
+        if (o.fallback !== undefined) {
+          if (typeof o.fallback !== 'function') throw new InvalidOptionsError('fallback', `must be a function, got ${describe(o.fallback)}`);
+          fallback = o.fallback as (error: unknown) => F | PromiseLike<F>;
+        }
+      }
+      if (typeof fn !== 'function') throw new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`);
+      // Before the permit: an aborted caller takes nothing from the breaker.
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      start = this.clock();
+      permit = this.permitForCall();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (permit === REFUSED) {
+      const refusal = this.openError();
+      if (fallback === undefined) return Promise.reject(refusal);
+      const fb = fallback;
+      return new Promise((resolve) => resolve(fb(refusal) as Awaited<F>));
+    }
+    const call = new GuardedCall(this.recorder, start, permit, fallback as ((error: unknown) => unknown) | undefined, timeoutMs);
+    const promise = new Promise<Awaited<R> | Awaited<F>>((resolve, reject) => {
+      call.resolve = resolve as (v: unknown) => void;
+      call.reject = reject;
+    });
+    // Deadlines are kept on the monotonic clock; `start` already is one unless this
+    // thread gave the breaker a clock of its own.
+    call.arm(timeoutMs, timeoutMs === undefined ? 0 : this.clock === monotonicClock ? start : monotonicClock(), signal);
+    let result: unknown;
+    try {
+      result = fn(call.context);
+    } catch (err) {
+      call.threw(err);
+      return promise;
+    }
+    const p = settleOnce(
+      result,
+      (value) => call.settled(value),
+      (err) => call.threw(err),
+    );
+    if (p === undefined) call.settled(result);
+    return promise;
+  }
+
+  /**
+   * Runs a synchronous `fn` under the breaker: returns what it returns, rethrows what it
+   * throws (a failure unless this thread's `isFailure` says otherwise), and throws
+   * CircuitOpenError, without calling `fn`, when refused. The outcome is recorded before
+   * `callSync` returns. The value is not inspected: a promise returned by `fn` is a value
+   * like any other, recorded as a success at once; use `call` for asynchronous work.
+   */
+  callSync<R>(fn: () => R): R {
+    if (typeof fn !== 'function') throw new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`);
     const start = this.clock();
-    if (!this.tryAcquire()) throw this.openError();
+    const permit = this.permitForCall();
+    if (permit === REFUSED) throw this.openError();
     let result: R;
     try {
       result = fn();
     } catch (err) {
-      this.failed(this.elapsedNanos(start));
+      this.recordError(start, permit, err);
       throw err;
     }
-    if (result instanceof Promise) {
-      // A native promise is returned as it is, with our reaction attached first: it runs
-      // before any reaction the caller adds (reactions run in the order they were added),
-      // so the result is recorded before the caller's await resumes, and the caller's
-      // await costs no extra promise hop. The derived promise of our `then` is never
-      // exposed; its rejection handler returns normally, so it cannot go unhandled.
-      result.then(
-        () => this.succeeded(this.elapsedNanos(start)),
-        () => this.failed(this.elapsedNanos(start)),
-      );
-      return result;
-    }
-    if (isThenable(result)) {
-      // Any other thenable gets exactly one `then` call (some start their work on every
-      // `then`, like query builders), and the caller gets the derived promise.
-      return result.then(
-        (value) => {
-          this.succeeded(this.elapsedNanos(start));
-          return value;
-        },
-        (err: unknown) => {
-          this.failed(this.elapsedNanos(start));
-          throw err;
-        },
-      ) as R;
-    }
-    this.succeeded(this.elapsedNanos(start));
+    this.recordOk(start, permit);
     return result;
-  }
-
-  /**
-   * Like `call`, but always returns a promise: a rejection by the breaker is a rejected
-   * promise (CircuitOpenError), as is a synchronous throw of `fn`.
-   */
-  execute<R>(fn: () => R | PromiseLike<R>): Promise<Awaited<R>> {
-    try {
-      return Promise.resolve(this.call(fn)) as Promise<Awaited<R>>;
-    } catch (err) {
-      return Promise.reject(err);
-    }
   }
 
   /**
@@ -384,9 +643,11 @@ export class CircuitBreaker {
 
   /**
    * The state changes as an async iterator (same delivery as `onStateChange`). Ends when
-   * the consumer breaks out of `for await`, or when `signal` aborts.
+   * the consumer breaks out of `for await`, or when `signal` aborts. Bad options throw
+   * InvalidOptionsError before anything is subscribed.
    */
   stateChanges(options?: { signal?: AbortSignal }): AsyncIterableIterator<StateChange> {
-    return changeIterator((l) => this.binding.watcher.subscribe(l), options?.signal);
+    const { signal } = checkOptionsObject(options, ['signal'], 'options');
+    return changeIterator((l) => this.binding.watcher.subscribe(l), signal);
   }
 }

@@ -7,6 +7,7 @@
  */
 import { InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../options.js';
+import { MAX_CALL_TIMEOUT_MS } from '../policy/timeout.js';
 
 /** What a breaker is configured with; every field is optional when creating one. */
 export interface CircuitBreakerConfig {
@@ -32,6 +33,11 @@ export interface CircuitBreakerConfig {
   minimumCalls?: number | null;
   /** Length of the rate window in ms: an integer 100..3600000. Default 60000. Needs failureRateThreshold. */
   windowMs?: number | null;
+  /**
+   * The default timeout of `call`, in ms: an integer 1..3600000. Optional: absent, calls
+   * have no timeout unless they ask for one (`call(fn, { timeoutMs })`).
+   */
+  callTimeoutMs?: number;
 }
 
 /** A complete, validated config. */
@@ -44,6 +50,8 @@ export interface ResolvedBreakerConfig {
   readonly failureRateThreshold: number | null;
   readonly minimumCalls: number | null;
   readonly windowMs: number | null;
+  /** Present only when configured ("no timeout" is its absence, in the object and in the registry's descriptor). */
+  readonly callTimeoutMs?: number;
 }
 
 const LIMITS = {
@@ -57,6 +65,7 @@ const LIMITS = {
   // The rate policy's integers; they apply only with failureRateThreshold.
   minimumCalls: { min: 1, max: 1_000_000, def: 10 },
   windowMs: { min: 100, max: 3_600_000, def: 60_000 },
+  callTimeoutMs: { min: 1, max: MAX_CALL_TIMEOUT_MS, def: undefined },
 } as const;
 type Field = keyof typeof LIMITS;
 const RATE_INTEGERS: readonly Field[] = ['minimumCalls', 'windowMs'];
@@ -90,7 +99,7 @@ function checkObject(config: unknown): CircuitBreakerConfig {
 /** Fills in defaults and validates; throws InvalidOptionsError naming the first bad field. */
 export function resolveConfig(config: unknown): ResolvedBreakerConfig {
   const c = checkObject(config) as Record<string, unknown>;
-  const out = {} as Record<Field, number>;
+  const out = {} as Record<Field, number | undefined>;
   const rate = c.failureRateThreshold ?? null;
   if (rate !== null && !(typeof rate === 'number' && rate > 0 && rate <= 1)) {
     throw new InvalidOptionsError('failureRateThreshold', `must be a number greater than 0 and at most 1, got ${describe(rate)}`);
@@ -113,12 +122,14 @@ export function resolveConfig(config: unknown): ResolvedBreakerConfig {
   }
   // Fixed key order: the descriptor is compared as JSON text across threads.
   return Object.freeze({
-    failureThreshold: out.failureThreshold,
-    timeoutMs: out.timeoutMs,
-    successThreshold: out.successThreshold,
-    probeLeaseMs: out.probeLeaseMs,
+    failureThreshold: out.failureThreshold!,
+    timeoutMs: out.timeoutMs!,
+    successThreshold: out.successThreshold!,
+    probeLeaseMs: out.probeLeaseMs!,
     failureRateThreshold: rate,
-    minimumCalls: rate === null ? null : out.minimumCalls,
-    windowMs: rate === null ? null : out.windowMs,
+    minimumCalls: rate === null ? null : out.minimumCalls!,
+    windowMs: rate === null ? null : out.windowMs!,
+    // Left out when absent, so a config without it has the same descriptor as before it existed.
+    ...(out.callTimeoutMs !== undefined ? { callTimeoutMs: out.callTimeoutMs } : {}),
   });
 }

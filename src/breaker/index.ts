@@ -1,5 +1,5 @@
 // The circuit breaker's public surface (re-exported by src/index.ts) and the registry's hook.
-export { CircuitBreaker } from './circuit-breaker.js';
+export { CircuitBreaker, type CallOptions } from './circuit-breaker.js';
 export { CircuitBreakerConfig, type ResolvedBreakerConfig } from './config.js';
 export { CircuitOpenError } from './errors.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt } from './metrics.js';
@@ -7,3 +7,4 @@ export type { StateChange } from './notify.js';
 export { openCircuitBreaker, type CircuitBreakerOptions } from './open.js';
 export { CircuitState } from './state.js';
 export type { Clock } from './clock.js';
+export { forceAll, listCircuitBreakers, systemBreakerMetrics, type SystemCircuitBreakerMetrics } from './view.js';

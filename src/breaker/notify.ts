@@ -26,6 +26,7 @@
  * with a notify on the word (other threads' watchers wake too, find nothing new and wait
  * again) and ends, rather than staying parked on the word.
  */
+import { checkSignal } from '../policy/timeout.js';
 import { type CircuitState, stateOfWord } from './state.js';
 
 // Atomics.waitAsync is ES2024; the package compiles against ES2022's declarations.
@@ -108,8 +109,11 @@ export class StateWatcher {
  */
 export function changeIterator(
   subscribe: (l: StateChangeListener) => () => void,
-  signal?: AbortSignal,
+  signalOption?: unknown,
 ): AsyncIterableIterator<StateChange> {
+  // Checked before subscribing: a bad signal must leave no subscription (and no running
+  // watcher) behind.
+  const signal = signalOption === undefined ? undefined : checkSignal('signal', signalOption);
   const queue: StateChange[] = [];
   let wake: ((r: IteratorResult<StateChange>) => void) | undefined;
   let done = false;

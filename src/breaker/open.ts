@@ -1,11 +1,12 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { cellAddresses } from '../layout.js';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
 import { checkOptionsObject } from '../options.js';
 import { type StatsRegistry, checkName } from '../registry.js';
-import { CircuitBreaker, type BreakerBinding } from './circuit-breaker.js';
+import { CircuitBreaker, type BreakerBinding, type BreakerThreadOptions } from './circuit-breaker.js';
 import { type Clock, monotonicClock } from './clock.js';
-import { type CircuitBreakerConfig, resolveConfig } from './config.js';
+import { type CircuitBreakerConfig, type ResolvedBreakerConfig, resolveConfig } from './config.js';
+import type { FailurePredicate } from './execute.js';
 import { COUNTER_FIELDS, breakerGeometry } from './layout.js';
 import { StateWatcher } from './notify.js';
 import { jsBreakerOps } from './ops-js.js';
@@ -22,43 +23,90 @@ export interface CircuitBreakerOptions {
    * lost: see docs/breaker-policies.md.
    */
   clock?: Clock;
+  /**
+   * Which errors count as failures for this thread's `call` and `callSync` (default:
+   * every error). An error it answers with a falsy value still reaches the caller, but the
+   * dependency did answer, so the call is recorded as a success (success_count; it resets
+   * consecutive failures; in HalfOpen it is a successful probe). If it throws, the error
+   * counts as a failure. Timeouts always count as failures. Not used by `recordFailure`.
+   */
+  isFailure?: FailurePredicate;
 }
 
-function checkOptions(options: unknown): Clock | undefined {
-  const clock = checkOptionsObject(options, ['clock'], 'options').clock;
-  if (clock !== undefined && typeof clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
-  return clock as Clock | undefined;
+const KNOWN_OPTIONS = ['clock', 'isFailure'];
+
+function checkOptions(options: unknown): { clock: Clock | undefined; isFailure: FailurePredicate | undefined } {
+  const o = checkOptionsObject(options, KNOWN_OPTIONS, 'options');
+  if (o.clock !== undefined && typeof o.clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
+  if (o.isFailure !== undefined && typeof o.isFailure !== 'function') {
+    throw new InvalidOptionsError('isFailure', `must be a function (error) => boolean, got ${describe(o.isFailure)}`);
+  }
+  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined };
 }
 
-/** @internal The body of `StatsRegistry.circuitBreaker`. */
+/**
+ * The config recorded in an existing breaker's signature (read from shared memory, so
+ * parsed and validated like user input before it is used).
+ */
+function storedConfig(name: string, signature: string): ResolvedBreakerConfig {
+  try {
+    const { kind, ...config } = JSON.parse(signature) as Record<string, unknown>;
+    if (kind === 'circuitBreaker') return resolveConfig(config);
+  } catch {
+    // Reported below.
+  }
+  throw new NameConflictError(name, `an entry this build cannot read (${signature.slice(0, 200)})`, 'a circuitBreaker');
+}
+
+/**
+ * @internal The body of `StatsRegistry.circuitBreaker`. Without a config, any existing
+ * breaker of that name is opened with the config it was created with; none is created
+ * with the defaults.
+ */
 export function openCircuitBreaker(registry: StatsRegistry, name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
   checkName(name);
   const resolved = resolveConfig(config);
-  const clock = checkOptions(options);
+  const o = checkOptions(options);
   const geometry = breakerGeometry(registry.stripes, resolved.windowMs !== null);
-  const breaker = registry.openEntry(name, 'circuitBreaker', { ...resolved }, geometry.dataBytes, (dataOffset) => {
-    const ctl = dataOffset + geometry.controlOffset;
-    const placement: SetPlacement = {
-      setName: name,
-      dataOffset: dataOffset + geometry.countersOffset,
-      geometry: geometry.counters,
-      ownedStripe: registry.ownedStripe(true),
-    };
-    const stripe = placement.ownedStripe < 0 ? 0 : cellAddresses(geometry.counters, placement.dataOffset, 0, placement.ownedStripe).low;
-    const binding: BreakerBinding = {
-      name,
-      config: resolved,
-      backend: registry.backend,
-      ctl,
-      stripe,
-      ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
-      i32: registry.views.i32,
-      counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
-      watcher: new StateWatcher(registry.views.i32, ctl),
-      i64: resolved.windowMs === null ? undefined : new BigInt64Array(registry.views.i32.buffer),
-      track: (b) => registry.trackWriter(b),
-    };
-    return new CircuitBreaker(binding, monotonicClock);
-  });
-  return clock === undefined ? breaker : breaker.withClock(clock);
+  const anyConfig = config === undefined;
+  const breaker = registry.openEntry(
+    name,
+    'circuitBreaker',
+    { ...resolved },
+    geometry.dataBytes,
+    (dataOffset, signature) => {
+      // Opened by name: the config (and so the layout: the rate window's ring is there only
+      // when the policy is on) is the one the breaker was created with.
+      const cfg = anyConfig ? storedConfig(name, signature) : resolved;
+      const g = anyConfig ? breakerGeometry(registry.stripes, cfg.windowMs !== null) : geometry;
+      const ctl = dataOffset + g.controlOffset;
+      const placement: SetPlacement = {
+        setName: name,
+        dataOffset: dataOffset + g.countersOffset,
+        geometry: g.counters,
+        ownedStripe: registry.ownedStripe(true),
+      };
+      const stripe = placement.ownedStripe < 0 ? 0 : cellAddresses(g.counters, placement.dataOffset, 0, placement.ownedStripe).low;
+      const binding: BreakerBinding = {
+        name,
+        config: cfg,
+        backend: registry.backend,
+        ctl,
+        stripe,
+        ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
+        i32: registry.views.i32,
+        counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
+        watcher: new StateWatcher(registry.views.i32, ctl),
+        i64: cfg.windowMs === null ? undefined : new BigInt64Array(registry.views.i32.buffer),
+        track: (b) => registry.trackWriter(b),
+      };
+      return new CircuitBreaker(binding, DEFAULT_THREAD_OPTIONS);
+    },
+    anyConfig,
+  );
+  if (o.clock === undefined && o.isFailure === undefined) return breaker;
+  const threadOptions: BreakerThreadOptions = { clock: o.clock ?? monotonicClock, isFailure: o.isFailure };
+  return breaker.withOptions(threadOptions);
 }
+
+const DEFAULT_THREAD_OPTIONS: BreakerThreadOptions = Object.freeze({ clock: monotonicClock, isFailure: undefined });
