@@ -50,8 +50,9 @@
  * get-or-create of its name makes a new record rather than trust the old one's offsets.
  * Every loop is bounded by the cached slot count, every string by MAX_NAME_BYTES /
  * MAX_SIGNATURE_BYTES, and a listing decodes at most the record area's size in head
- * bytes (legitimate heads never overlap), so a scrape of any memory, however corrupt,
- * is linear in the directory and the capacity.
+ * bytes (legitimate heads never overlap) and reads at most one log entry (below) per
+ * slot, so a scrape of any memory, however corrupt, is linear in the directory and the
+ * capacity at worst, and linear in the records when the log is sound.
  *
  * Listings read the published-records log, not the slots. A hash table must be sparse to
  * stay fast, so the slot count follows the capacity (one per KiB: 65,536 slots at 64
@@ -75,15 +76,22 @@
  *     slot word. An entry naming a slot outside the directory, an empty slot, or a slot
  *     an earlier entry named is corrupt: reported once, skipped.
  *   - a creator killed by worker.terminate() between its CAS and its store would leave a
- *     published record out of every listing. V8 handles termination only at interrupt
- *     checks (function entries and loop back-edges); the CAS, the add and the store
- *     follow each other in straight-line code with no call and no back-edge between
- *     them, so a terminated creator has done all three or none (the kill test in
- *     test/directory.test.ts checks every record of killed creators is listed).
+ *     published record out of every listing. V8 acts on a termination request at
+ *     interrupt checks, which sit at function entries and loop back-edges of JS code;
+ *     the CAS, the add and the store are calls to Atomics builtins in straight-line
+ *     code with no JS call and no back-edge between them, so a terminated creator has
+ *     done all three or none (the kill test in test/directory.test.ts compares the
+ *     listing with a walk of every slot after killing creators mid-loop). Were it ever
+ *     to happen, only listings would miss the record: lookups by name probe the slots
+ *     and still find it.
  * A listing thus loads one word per record plus the length: an empty registry of 1 GiB
  * lists as fast as one of 64 KiB. Each attachment also keeps the records it decoded
  * (by slot, with the head words it checked): a later listing re-reads and re-checks
- * every head (a few loads) and decodes the strings again only when the head changed.
+ * every head (a few loads) and decodes the strings again only when the head changed. A
+ * name rewritten in place after it was decoded, head untouched, therefore goes unnoticed
+ * by this attachment: the record stays listed under the name it was checked with, and
+ * its data placement, which is what bounds every read of its cells, is re-checked every
+ * time.
  * The series index (kinds/series-index.ts) goes further and keeps a cursor into the
  * log, so repeated scrapes read only the entries added since the last one.
  */
