@@ -178,6 +178,45 @@ describe('a corrupt log is bounded, reported once, and hides no sound record', (
 });
 
 describe('threads', () => {
+  it('series created by 4 workers while this thread keeps reading: every read lists each series once, the last one lists all with exact counts', async () => {
+    const registry = StatsRegistry.create({ capacityBytes: 32 << 20, stripes: 4 });
+    const c = registry.counter({ name: 't_log_total', help: 'Series created while read.', labelNames: ['k'], maxSeries: 10_000 });
+    const WORKERS = 4;
+    const OWN = 2000;
+    let reading = true;
+    const sizes: number[] = [];
+    const duplicates: string[] = [];
+    const reader = (async () => {
+      while (reading) {
+        const values = (await c.get()).values;
+        const keys = values.map((v) => String(v.labels.k));
+        if (new Set(keys).size !== keys.length) duplicates.push(keys.join());
+        sizes.push(keys.length);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    try {
+      await runWorkers('log-creator.mjs', WORKERS, (i) => ({ handle: registry.handle, backend: i % 2 ? 'js' : 'wasm', own: OWN, maxSeries: 10_000 }));
+    } finally {
+      reading = false;
+      await reader;
+    }
+    expect(duplicates).toEqual([]);
+    // A series, once listed, stays listed: the count a reader sees never goes down.
+    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeGreaterThanOrEqual(sizes[i - 1]!);
+    const expected = new Map<string, number>();
+    for (let w = 0; w < WORKERS; w++) for (let i = 0; i < OWN; i++) expected.set(`w${w}-${i}`, 1);
+    for (let j = 0; j < OWN / 10; j++) expected.set(`shared-${j}`, WORKERS);
+    const final = new Map((await c.get()).values.map((v) => [String(v.labels.k), v.value]));
+    expect(final).toEqual(expected);
+    // A fresh attachment (no cursor yet) reads the same, and the log holds one entry per record.
+    const fresh = StatsRegistry.attach(registry.handle).counter({ name: 't_log_total', help: 'Series created while read.', labelNames: ['k'], maxSeries: 10_000 });
+    expect((await fresh.get()).values).toHaveLength(expected.size);
+    const log = logOf(registry);
+    expect(log.length).toBe(slotScanNames(registry).length);
+    expect(new Set(log.entries).size).toBe(log.length);
+  });
+
   it('workers racing to create names: one entry per record, every record listed by every thread', async () => {
     const registry = StatsRegistry.create({ capacityBytes: 1 << 20, stripes: 4 });
     const list = Array.from({ length: 200 }, (_, i) => `log.${i}`);
