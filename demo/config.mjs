@@ -18,6 +18,18 @@ export const EVENT_TYPES = ['order.placed', 'payment.requested', 'shipment.reque
 export const typeField = (eventName) => eventName.replace('.', '_');
 export const EVENT_TYPE_FIELDS = EVENT_TYPES.map(typeField);
 
+// The same counts as prom-client-style metrics: a counter with a `type` label, and a
+// histogram of step durations with a `step` label, so /metrics and the live view show
+// labelled series and a p99 over every thread. Striped: every worker writes its own cells.
+export const EVENTS_METRIC = 'demo_events_total';
+export const STEP_DURATION_METRIC = 'demo_step_duration_seconds';
+// The downstream answers in 1-5 ms, a refusal by the open breaker takes microseconds and a
+// hung call ends at the 250 ms timeout: bounds from 0.5 ms to 1 s, finest where most
+// steps fall, since a quantile is only as precise as the bucket that holds it.
+export const STEP_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+// Step name -> the event type that asks for it (see worker.mjs).
+export const STEPS = { charge_payment: 'payment.requested', book_shipment: 'shipment.requested' };
+
 // Events that are steps: a handler calls the downstream for them and reports a completion.
 export const STEP_PATTERN = '*.requested';
 
@@ -28,5 +40,13 @@ export function openShared(registry) {
     steps: registry.stepExecutionStats(STEP_STATS_NAME),
     byType: registry.counters(EVENT_TYPES_SET, EVENT_TYPE_FIELDS, { striped: true }),
     busStats: registry.eventBusStats(BUS_NAME),
+    events: registry.counter({ name: EVENTS_METRIC, help: 'Domain events published by the workers, by event type.', labelNames: ['type'], striped: true }),
+    stepDuration: registry.histogram({
+      name: STEP_DURATION_METRIC,
+      help: "Time a step took, from its handler's start to the downstream's answer or the breaker's refusal, by step.",
+      labelNames: ['step'],
+      buckets: STEP_BUCKETS,
+      striped: true,
+    }),
   };
 }

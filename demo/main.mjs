@@ -13,7 +13,7 @@ import { InProcessEventBus, StatsRegistry, WorkerEventSubscriber, createDomainEv
 import { registerAtomicStats } from 'atomic-stats/prometheus';
 import { Registry as PromRegistry } from 'prom-client';
 import { USAGE, UsageError, parseDemoArgs } from './args.mjs';
-import { BREAKER_NAME, CONTROL_BUS_NAME, SUBSCRIBER_NAME, openShared } from './config.mjs';
+import { BREAKER_NAME, CONTROL_BUS_NAME, EVENTS_METRIC, EVENT_TYPES, STEPS, STEP_DURATION_METRIC, SUBSCRIBER_NAME, openShared } from './config.mjs';
 import { OUTAGE, createHealthWord, isOutage, startOutageSchedule } from './downstream.mjs';
 import { RateMeter, changeLine, colors, frameLines, plainLine, summaryLines } from './view.mjs';
 
@@ -48,7 +48,24 @@ async function run({ durationMs, workers: workerCount, port }) {
   let stripes = 16;
   while (stripes < workerCount + 1) stripes *= 2;
   const registry = StatsRegistry.create({ stripes });
-  const { breaker, steps, byType, busStats } = openShared(registry);
+  const { breaker, steps, byType, busStats, stepDuration } = openShared(registry);
+
+  // The labelled series, read as a scrape reads them (registry.collect(): every thread's
+  // series, from the shared memory), and the p50 / p99 of each step's durations, estimated
+  // from the shared histogram's buckets (within one bucket's width).
+  const readMetrics = () => {
+    const labelled = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0]));
+    const stepTimes = Object.fromEntries(Object.keys(STEPS).map((step) => [step, { count: 0, sum: 0 }]));
+    for (const f of registry.collect()) {
+      if (f.name === EVENTS_METRIC) for (const x of f.samples) labelled[x.labels.type] = Number(x.value);
+      else if (f.name === STEP_DURATION_METRIC) for (const x of f.samples) stepTimes[x.labels.step] = { count: Number(x.value.count), sum: x.value.sum };
+    }
+    for (const [step, t] of Object.entries(stepTimes)) {
+      t.p50 = stepDuration.quantile(0.5, { step });
+      t.p99 = stepDuration.quantile(0.99, { step });
+    }
+    return { labelled, stepTimes, stepTypes: STEPS, metricNames: { events: EVENTS_METRIC, stepDuration: STEP_DURATION_METRIC } };
+  };
 
   // Correlation is off: completions are fire-and-forget reports from the workers, with no
   // pending execution registered here, so every one would count as unmatched.
@@ -152,6 +169,7 @@ async function run({ durationMs, workers: workerCount, port }) {
       steps: steps.snapshot(),
       breaker: breaker.metrics(),
       byType: byType.snapshot(),
+      ...readMetrics(),
       reasons,
       changes,
       metricsUrl,

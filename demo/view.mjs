@@ -14,6 +14,13 @@ export function colors(enabled) {
 }
 
 const SHORT = { order_placed: 'placed', payment_requested: 'payment', shipment_requested: 'shipment', order_cancelled: 'cancelled' };
+const STEP_SHORT = { charge_payment: 'payment', book_shipment: 'shipment' };
+const short = (name) => SHORT[name.replace('.', '_')] ?? name;
+// Seconds (a quantile estimate) as milliseconds; NaN (no observations yet) as a dash.
+const ms = (seconds) => (Number.isNaN(seconds) ? '–' : `${(seconds * 1000).toFixed(1)} ms`);
+/** "payment p50 2.3 ms p99 4.9 ms · shipment …": each step's quantiles from the shared histogram. */
+const stepQuantiles = (stepTimes) =>
+  Object.entries(stepTimes).map(([k, t]) => `${STEP_SHORT[k] ?? k} p50 ${ms(t.p50)} p99 ${ms(t.p99)}`).join(' · ');
 
 const paint = (c, state) => (state === 'Closed' ? c.green : state === 'Open' ? c.red : c.yellow)(state);
 
@@ -38,7 +45,7 @@ function bar(fraction, width) {
 
 /** The TTY frame, as lines. */
 export function frameLines(s, c) {
-  const { bus, sub, steps, breaker, byType } = s;
+  const { bus, sub, steps, breaker, labelled } = s;
   const left = Math.max(0, s.durationMs - s.elapsedMs);
   const lines = [
     c.bold(`atomic-stats demo · ${s.workers} worker${s.workers === 1 ? '' : 's'} + main thread · one shared memory`),
@@ -49,11 +56,14 @@ export function frameLines(s, c) {
     `downstream   ${s.outage ? c.red('OUTAGE ') : c.green('healthy')}                    breaker "${s.breakerName}" ${paint(c, breaker.current_state)}`,
     `events       ${compact(bus.total_events_dispatched).padStart(9)} published  ${compact(s.rates.events).padStart(7)}/s` +
       `   handler errors ${compact(bus.rust_handler_errors)}`,
-    `  by type    ${Object.entries(byType).map(([k, v]) => `${SHORT[k] ?? k} ${compact(v)}`).join(' · ')}`,
+    // From the labelled counter demo_events_total{type}.
+    `  by type    ${Object.entries(labelled).map(([k, v]) => `${short(k)} ${compact(v)}`).join(' · ')}`,
     `completions  ${compact(sub.completions_received).padStart(9)} received   ${compact(s.rates.completions).padStart(7)}/s` +
       `   ok ${compact(sub.successful_completions)} · failed ${compact(sub.failed_completions)}`,
     `  failed by  downstream error ${compact(s.reasons.downstream_error)} · circuit open ${compact(s.reasons.circuit_open)}`,
     `steps        ${compact(steps.total_executed).padStart(9)} executed   avg ${steps.average_execution_time_ms.toFixed(2)} ms`,
+    // From the shared histogram demo_step_duration_seconds{step}, over every worker.
+    `  step time  ${stepQuantiles(s.stepTimes)}`,
     `breaker      calls ${compact(breaker.total_calls)} · failed ${compact(breaker.failure_count)} · rejected ${compact(breaker.rejected_calls)} · opened ${breaker.times_opened}×`,
     '',
     c.dim('recent changes'),
@@ -72,6 +82,7 @@ export function plainLine(s) {
     `[${secs(s.elapsedMs).padStart(7)}] events ${bus.total_events_dispatched} (${fmt(s.rates.events)}/s)` +
     ` · completions ${sub.completions_received} (ok ${sub.successful_completions}, failed ${sub.failed_completions})` +
     ` · breaker ${breaker.current_state} (opened ${breaker.times_opened}, rejected ${breaker.rejected_calls})` +
+    ` · step time ${stepQuantiles(s.stepTimes)}` +
     ` · downstream ${s.outage ? 'OUTAGE' : 'healthy'}`
   );
 }
@@ -83,8 +94,9 @@ export const changeLine = (ch) => `[${secs(ch.atMs).padStart(7)}] ${ch.text}`;
  * [description, left, right]; the summary prints them as "ok"/"FAIL" lines.
  */
 export function checks(f) {
-  const { bus, sub, steps, breaker, byType, reasons, workerReports } = f;
+  const { bus, sub, steps, breaker, byType, reasons, workerReports, labelled, stepTimes, stepTypes, metricNames } = f;
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const field = (eventName) => byType[eventName.replace('.', '_')];
   const publishedByWorkers = sum(workerReports.map((r) => r.published));
   const sentByWorkers = sum(workerReports.map((r) => r.completionsSent));
   const stepEvents = byType.payment_requested + byType.shipment_requested;
@@ -104,6 +116,15 @@ export function checks(f) {
     ['breaker rejected == failed for circuit open', breaker.rejected_calls, reasons.circuit_open],
     ['handler errors == failed completions', bus.rust_handler_errors, sub.failed_completions],
     ['conversion errors == 0', sub.conversion_errors, 0],
+    // The labelled metrics against the counter set and the step stats, which the workers
+    // update at the same points: each labelled series holds exactly its share.
+    ...Object.entries(labelled).map(([type, v]) => [`${metricNames.events}{type="${type}"} == events by type (set)`, v, field(type)]),
+    ...Object.entries(stepTypes).map(([step, type]) => [
+      `${metricNames.stepDuration}_count{step="${step}"} == ${type} events`,
+      stepTimes[step].count,
+      field(type),
+    ]),
+    [`${metricNames.stepDuration}_count summed == steps executed`, sum(Object.values(stepTimes).map((t) => t.count)), steps.total_executed],
   ];
 }
 
@@ -119,7 +140,7 @@ function statePath(changes) {
 
 /** The summary, as lines; `failed` is the number of checks that did not hold. */
 export function summaryLines(f) {
-  const { bus, sub, steps, breaker, byType, reasons, workerReports } = f;
+  const { bus, sub, steps, breaker, byType, reasons, workerReports, labelled, stepTimes, metricNames } = f;
   const results = checks(f);
   const failed = results.filter(([, a, b]) => a !== b).length;
   const lines = [
@@ -134,6 +155,11 @@ export function summaryLines(f) {
       `rejected ${breaker.rejected_calls}; opened ${breaker.times_opened} times; failure rate ${pct(breaker.failure_rate)}; ` +
       `average call ${(breaker.average_duration_nanos / 1e6).toFixed(2)} ms)`,
     `  breaker states seen    ${statePath(f.changes)}`,
+    `  ${metricNames.events}{type}  ${Object.entries(labelled).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  ${metricNames.stepDuration}{step}  ` +
+      Object.entries(stepTimes)
+        .map(([k, t]) => `${k} ${t.count} steps (p50 ${ms(t.p50)}, p99 ${ms(t.p99)}, mean ${t.count > 0 ? ms(t.sum / t.count) : '–'})`)
+        .join('; '),
     '  checks',
     ...results.map(([what, a, b]) => `    ${a === b ? 'ok  ' : 'FAIL'}  ${what} (${a} == ${b})`),
     failed === 0 ? `  all ${results.length} checks passed` : `  ${failed} of ${results.length} checks FAILED`,

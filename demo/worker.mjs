@@ -9,18 +9,32 @@ import { callDownstream } from './downstream.mjs';
 
 const { handle, completionPort, health, workerId } = workerData;
 const registry = StatsRegistry.attach(handle);
-const { breaker, steps, byType } = openShared(registry);
+const { breaker, steps, byType, events, stepDuration } = openShared(registry);
 const sender = new CompletionSender(completionPort);
 
 // Handler failures are counted by the bus (rust_handler_errors) and shown by the main
 // thread; a log line per failed payment would bury the live view.
 const bus = new InProcessEventBus({ registry, name: BUS_NAME, logSubscriberErrors: false, logger: { warn() {} } });
 
+// Per event type: the counter set's field and the labelled counter's series, each looked
+// up once (a labelled child is cached per thread anyway; holding it skips the lookup).
 const typeCounters = new Map();
 const countType = (event) => {
   let c = typeCounters.get(event.event_name);
-  if (c === undefined) typeCounters.set(event.event_name, (c = byType.counter(typeField(event.event_name))));
-  c.inc();
+  if (c === undefined) {
+    c = { field: byType.counter(typeField(event.event_name)), series: events.labels({ type: event.event_name }) };
+    typeCounters.set(event.event_name, c);
+  }
+  c.field.inc();
+  c.series.inc();
+};
+
+// The step-duration series of each step, looked up once.
+const stepSeries = new Map();
+const durationOf = (stepName) => {
+  let s = stepSeries.get(stepName);
+  if (s === undefined) stepSeries.set(stepName, (s = stepDuration.labels({ step: stepName })));
+  return s;
 };
 bus.subscribe('*', countType);
 
@@ -32,7 +46,8 @@ const STEP_TIMEOUT_MS = 250;
 
 let completionsSent = 0;
 bus.subscribe(STEP_PATTERN, async (event) => {
-  const t0 = performance.now();
+  // Observed into the shared histogram when the step ends, whatever its outcome.
+  const endTimer = durationOf(event.metadata.step_name).startTimer();
   let result = null;
   let failure;
   try {
@@ -40,7 +55,7 @@ bus.subscribe(STEP_PATTERN, async (event) => {
   } catch (err) {
     failure = err;
   }
-  const ms = Math.round(performance.now() - t0);
+  const ms = Math.round(endTimer() * 1000);
   if (failure === undefined) steps.recordSuccess(ms);
   else steps.recordFailure();
   const open = failure instanceof CircuitOpenError;

@@ -47,10 +47,53 @@
  * per attachment (a process warning and `usage().corruptRecords`); asking for a corrupt
  * record by name throws CorruptRegistryError. A record whose head is corrupt no longer
  * says whose it is, so a probe treats it as another name's and walks on: the next
- * get-or-create of its name makes a new record rather than trust the old one's offsets. Every loop is bounded by the cached slot
- * count, every string by MAX_NAME_BYTES / MAX_SIGNATURE_BYTES, and a listing decodes at
- * most the record area's size in head bytes (legitimate heads never overlap), so a
- * scrape of any memory, however corrupt, is linear in the directory and the capacity.
+ * get-or-create of its name makes a new record rather than trust the old one's offsets.
+ * Every loop is bounded by the cached slot count, every string by MAX_NAME_BYTES /
+ * MAX_SIGNATURE_BYTES, and a listing decodes at most the record area's size in head
+ * bytes (legitimate heads never overlap) and reads at most one log entry (below) per
+ * slot, so a scrape of any memory, however corrupt, is linear in the directory and the
+ * capacity at worst, and linear in the records when the log is sound.
+ *
+ * Listings read the published-records log, not the slots. A hash table must be sparse to
+ * stay fast, so the slot count follows the capacity (one per KiB: 65,536 slots at 64
+ * MiB), and a listing that walked every slot paid for the capacity at each scrape,
+ * however few records there were. So each creator also appends its record to an
+ * append-only log (layout.ts: DIR_SLOTS words after the directory, and a length in
+ * header word H_PUBLISHED):
+ *   - after its publishing CAS wins, and only then, it reserves an entry with
+ *     Atomics.add(length, 1) and stores 1 + the slot it won into that entry. Only winners
+ *     append, and a slot is won once, so the log never needs more entries than there are
+ *     slots: an index at or past the slot count can only come from a corrupt length and
+ *     is not written.
+ *   - a reader loads the length (sequentially consistent, bounded by the slot count it
+ *     took at attach), then each entry below it. An entry of 0 is one whose creator has
+ *     reserved it and not stored it yet: skipped this time, seen on a later listing. A
+ *     non-zero entry was stored after the slot's CAS, so the slot's record is complete
+ *     when the entry is seen; it is then checked exactly as a slot word was before.
+ *   - the entry names the slot rather than the record so that everything keyed by slot
+ *     (corrupt-record reports, RecordInfo.slot) stays as it was, and so that a forged
+ *     entry cannot point at bytes no slot holds: the record offset still comes from the
+ *     slot word. An entry naming a slot outside the directory, an empty slot, or a slot
+ *     an earlier entry named is corrupt: reported once, skipped.
+ *   - a creator killed by worker.terminate() between its CAS and its store would leave a
+ *     published record out of every listing. V8 acts on a termination request at
+ *     interrupt checks, which sit at function entries and loop back-edges of JS code;
+ *     the CAS, the add and the store are calls to Atomics builtins in straight-line
+ *     code with no JS call and no back-edge between them, so a terminated creator has
+ *     done all three or none (the kill test in test/directory.test.ts compares the
+ *     listing with a walk of every slot after killing creators mid-loop). Were it ever
+ *     to happen, only listings would miss the record: lookups by name probe the slots
+ *     and still find it.
+ * A listing thus loads one word per record plus the length: an empty registry of 1 GiB
+ * lists as fast as one of 64 KiB. Each attachment also keeps the records it decoded
+ * (by slot, with the head words it checked): a later listing re-reads and re-checks
+ * every head (a few loads) and decodes the strings again only when the head changed. A
+ * name rewritten in place after it was decoded, head untouched, therefore goes unnoticed
+ * by this attachment: the record stays listed under the name it was checked with, and
+ * its data placement, which is what bounds every read of its cells, is re-checked every
+ * time.
+ * The series index (kinds/series-index.ts) goes further and keeps a cursor into the
+ * log, so repeated scrapes read only the entries added since the last one.
  */
 import { CorruptRegistryError, InvalidOptionsError, RegistryFullError } from './errors.js';
 import {
@@ -61,6 +104,7 @@ import {
   H_CAPACITY,
   H_DIR_OFFSET,
   H_DIR_SLOTS,
+  H_PUBLISHED,
   H_RECORDS_START,
   H_STRIPES,
   MAX_CAPACITY_BYTES,
@@ -81,6 +125,7 @@ import {
   SLOT_ENTRY_BYTES,
   alignUp,
   directorySlotsFor,
+  publishedLogOffset,
   slotTableOffset,
 } from './layout.js';
 
@@ -108,6 +153,8 @@ export interface DirectoryBounds {
   readonly stripes: number;
   readonly dirOffset: number;
   readonly dirSlots: number;
+  /** Byte offset of the published-records log (`dirSlots` u32 entries), derived from dirSlots. */
+  readonly logOffset: number;
   readonly recordsStart: number;
   /** Byte offset of the stripe-slot table (slots.ts); it has `stripes` entries and a trailer. */
   readonly slotTable: number;
@@ -155,7 +202,7 @@ export function readBounds(i32: Int32Array, byteLength: number): DirectoryBounds
   if (dirOffset !== HEADER_BYTES) return `directory offset ${dirOffset} is not ${HEADER_BYTES}`;
   const slots = directorySlotsFor(capacity);
   if (dirSlots !== slots) return `directory size ${dirSlots} is not the ${slots} slots of a ${capacity}-byte registry`;
-  // So do the slot table's (right after the directory) and size (one entry per stripe,
+  // So do the slot table's (after the directory and the published-records log) and size (one entry per stripe,
   // then one trailer entry): a bad one would make stripe claims write anywhere.
   const slotTable = i32[H_SLOT_TABLE]!;
   if (slotTable !== slotTableOffset(dirSlots) || i32[H_SLOT_COUNT] !== stripes) {
@@ -165,7 +212,7 @@ export function readBounds(i32: Int32Array, byteLength: number): DirectoryBounds
   if (recordsStart < tableEnd || recordsStart % BLOCK !== 0 || recordsStart > capacity) {
     return `record area start ${recordsStart} is not a block boundary from ${tableEnd} to ${capacity}`;
   }
-  return { capacity, stripes, dirOffset, dirSlots, recordsStart, slotTable };
+  return { capacity, stripes, dirOffset, dirSlots, logOffset: publishedLogOffset(dirSlots), recordsStart, slotTable };
 }
 
 // A record's head words, each read once and within bounds.
@@ -188,6 +235,33 @@ export interface CreateRequest {
   readonly created?: boolean;
 }
 
+/**
+ * A reader's place in the published-records log (see the essay), for readers that keep
+ * what they decoded and want only what was published since: `Directory.newlyPublished`.
+ */
+export class PublishedCursor {
+  /** Log entries below this were read (non-zero) or are in `holes`. */
+  next = 0;
+  /** Entries found reserved but not yet written (0): read again next time. */
+  holes: number[] = [];
+  /** Slots already handed out through this cursor: each is handed out once. */
+  readonly slots = new Set<number>();
+}
+
+// What logEntry() returns for an entry not written yet, and for a corrupt one.
+const PENDING = -1;
+const BAD_ENTRY = -2;
+
+// A record decoded by an earlier listing, and the head it was decoded from.
+interface Decoded {
+  readonly head: Head;
+  readonly info: RecordInfo;
+}
+
+function sameHead(a: Head, b: Head): boolean {
+  return a.at === b.at && a.nameLen === b.nameLen && a.sigLen === b.sigLen && a.dataOffset === b.dataOffset && a.dataBytes === b.dataBytes && a.kind === b.kind && a.hash === b.hash;
+}
+
 /** One attachment's view of the directory, with the header's fixed fields taken once. */
 export class Directory {
   private readonly i32: Int32Array;
@@ -195,8 +269,11 @@ export class Directory {
   private readonly capacity: number;
   private readonly dirIndex: number;
   private readonly slots: number;
+  private readonly logIndex: number;
   private readonly recordsStart: number;
-  // Slots found corrupt by this attachment: each is reported once.
+  // Records decoded by earlier listings, by slot (see the essay).
+  private readonly decoded = new Map<number, Decoded>();
+  // Slots found corrupt (and published-log entries, as -1 - entry) by this attachment: each is reported once.
   private readonly corrupt = new Map<number, string>();
   // Found by the current call and not reported yet (see flushReports).
   private pending: string[] = [];
@@ -207,6 +284,7 @@ export class Directory {
     this.capacity = bounds.capacity;
     this.dirIndex = bounds.dirOffset >>> 2;
     this.slots = bounds.dirSlots;
+    this.logIndex = bounds.logOffset >>> 2;
     this.recordsStart = bounds.recordsStart;
   }
 
@@ -272,7 +350,75 @@ export class Directory {
     );
   }
 
-  /** Directory slots this attachment has found corrupt so far. */
+  // Notes a corrupt published-log entry once (keyed apart from the slots, as -1 - entry).
+  private reportEntry(entry: number, reason: string): void {
+    const key = -1 - entry;
+    if (this.corrupt.has(key)) return;
+    this.corrupt.set(key, reason);
+    this.pending.push(`published-records log entry ${entry}: ${reason}`);
+  }
+
+  /** Entries of the published-records log to read: its length, bounded by the slot count. */
+  private publishedLength(): number {
+    return Math.min(Atomics.load(this.i32, H_PUBLISHED) >>> 0, this.slots);
+  }
+
+  // The slot that log entry `entry` names, PENDING when it is not written yet, or
+  // BAD_ENTRY (reported) when it names no slot of the directory.
+  private logEntry(entry: number): number {
+    const v = Atomics.load(this.i32, this.logIndex + entry);
+    if (v === 0) return PENDING;
+    if (v < 1 || v > this.slots) {
+      this.reportEntry(entry, `names slot ${v - 1}, outside the directory's ${this.slots}`);
+      return BAD_ENTRY;
+    }
+    return v - 1;
+  }
+
+  /**
+   * The slots published since `cursor` last looked (each handed out once per cursor), in
+   * log order; entries not written yet are looked at again next time. Costs one load per
+   * new entry and per pending one: nothing for what the cursor has already seen.
+   */
+  newlyPublished(cursor: PublishedCursor): number[] {
+    const out: number[] = [];
+    const take = (entry: number): boolean => {
+      const slot = this.logEntry(entry);
+      if (slot === PENDING) return false;
+      if (slot >= 0 && !cursor.slots.has(slot)) {
+        cursor.slots.add(slot);
+        out.push(slot);
+      }
+      return true;
+    };
+    if (cursor.holes.length > 0) cursor.holes = cursor.holes.filter((entry) => !take(entry));
+    const n = this.publishedLength();
+    for (let e = cursor.next; e < n; e++) if (!take(e)) cursor.holes.push(e);
+    if (n > cursor.next) cursor.next = n;
+    this.flushReports();
+    return out;
+  }
+
+  // Every slot the log names, once each, in log order (a second entry for a slot is
+  // reported and skipped); each with its word, non-zero (a logged empty slot is reported).
+  private publishedSlots(visit: (slot: number, p: number) => void): void {
+    const n = this.publishedLength();
+    const named = new Set<number>();
+    for (let e = 0; e < n; e++) {
+      const slot = this.logEntry(e);
+      if (slot < 0) continue;
+      if (named.has(slot)) {
+        this.reportEntry(e, `names slot ${slot}, which an earlier entry names`);
+        continue;
+      }
+      named.add(slot);
+      const p = Atomics.load(this.i32, this.dirIndex + slot);
+      if (p === 0) this.reportCorrupt(slot, 0, 'the published-records log names it but the slot is empty');
+      else visit(slot, p);
+    }
+  }
+
+  /** Directory slots (and published-log entries) this attachment has found corrupt so far. */
   corruptRecords(): number {
     return this.corrupt.size;
   }
@@ -288,13 +434,11 @@ export class Directory {
    */
   count(): number {
     let n = 0;
-    for (let k = 0; k < this.slots; k++) {
-      const p = Atomics.load(this.i32, this.dirIndex + k);
-      if (p === 0) continue;
+    this.publishedSlots((k, p) => {
       const h = this.checkHead(p);
       if (typeof h === 'string') this.reportCorrupt(k, p, h);
       else if (!this.corrupt.has(k)) n++;
-    }
+    });
     this.flushReports();
     return n;
   }
@@ -322,25 +466,35 @@ export class Directory {
     const out: RecordInfo[] = [];
     const offsets = new Set<number>();
     let budget = this.capacity - this.recordsStart;
-    for (let k = 0; k < this.slots; k++) {
-      const p = Atomics.load(this.i32, this.dirIndex + k);
-      if (p === 0) continue;
+    this.publishedSlots((k, p) => {
       const h = offsets.has(p) ? 'another slot points at the same record' : this.checkHead(p);
       if (typeof h === 'string') {
         this.reportCorrupt(k, p, h);
-        continue;
+        return;
       }
       offsets.add(p);
       const head = h.dataOffset - h.at;
       if (head > budget) {
         this.reportCorrupt(k, p, 'records overlap');
-        continue;
+        return;
       }
       budget -= head;
+      // The strings were decoded (hash and UTF-8 checked) from this very head before:
+      // reuse them. Any change of a head word decodes again.
+      const known = this.decoded.get(k);
+      if (known !== undefined && sameHead(known.head, h)) {
+        out.push(known.info);
+        return;
+      }
       const r = this.decode(k, h);
-      if (typeof r === 'string') this.reportCorrupt(k, p, r);
-      else out.push(r);
-    }
+      if (typeof r === 'string') {
+        this.decoded.delete(k);
+        this.reportCorrupt(k, p, r);
+      } else {
+        this.decoded.set(k, { head: h, info: r });
+        out.push(r);
+      }
+    });
     // Not flushed here: the caller checks the signatures too, then flushes once.
     return out;
   }
@@ -441,16 +595,6 @@ export class Directory {
     return r;
   }
 
-  /** Directory slots (fixed at creation). */
-  get slotCount(): number {
-    return this.slots;
-  }
-
-  /** Index of slot 0's word in the memory's Int32Array (fixed at creation). */
-  get slotWordIndex(): number {
-    return this.dirIndex;
-  }
-
   /**
    * Returns the record for `req.name`: the existing one (whatever its signature: the caller
    * compares) or a new one holding `req`.
@@ -498,6 +642,11 @@ export class Directory {
     for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
       const prev = Atomics.compareExchange(this.i32, this.dirIndex + slot, 0, record);
       if (prev === 0) {
+        // Published: now log it (see the essay). Straight-line code from the CAS to the
+        // store, no call in between, so a terminated thread does both or neither. An
+        // index past the log can only come from a corrupt length (one entry per slot).
+        const entry = Atomics.add(this.i32, H_PUBLISHED, 1) >>> 0;
+        if (entry < this.slots) Atomics.store(this.i32, this.logIndex + entry, slot + 1);
         return { slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes, created: true };
       }
       let found: RecordInfo | undefined;

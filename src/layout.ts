@@ -5,8 +5,13 @@
  *   0      header (64 bytes): magic, layout version, capacity, stripe count, the count of
  *          attachments made, the bump pointer, where the directory is and how many slots
  *          it has, where the stripe-slot table is and how many entries it has, where the
- *          records start, and the bytes lost to creation races
+ *          records start, the bytes lost to creation races, and the length of the
+ *          published-records log
  *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
+ *   ...    published-records log (128-byte aligned): DIR_SLOTS u32 words, entry i is 0
+ *          (not written yet) or 1 + the directory slot of the i-th record published;
+ *          header word 12 counts the entries handed out (directory.ts explains why
+ *          listings read this log rather than the directory)
  *   ...    stripe-slot table (128-byte aligned): one 16-byte entry per owned stripe, saying
  *          which thread holds it (src/slots.ts), then a 16-byte trailer whose first word
  *          counts the attachments that found every stripe held
@@ -29,7 +34,9 @@
 export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // 2: the stripe-slot table (words 8, 9: owned stripes are handed back when their thread
 // ends), header words 10 (records start) and 11 (abandoned bytes); records checked on read.
-export const LAYOUT_VERSION = 2;
+// 3: the published-records log between the directory and the stripe-slot table, and its
+// length in header word 12, so listings cost O(records) rather than O(directory slots).
+export const LAYOUT_VERSION = 3;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */
@@ -52,6 +59,12 @@ export const H_RECORDS_START = 10;
  * a race for a name and could not give their bytes back (directory.ts). Only grows.
  */
 export const H_ABANDONED_BYTES = 11;
+/**
+ * Entries of the published-records log handed out so far: one per record ever published
+ * in the directory, reserved by its creator after its publishing CAS won. Only grows; a
+ * reader bounds it by the slot count (directory.ts).
+ */
+export const H_PUBLISHED = 12;
 export const HEADER_BYTES = 64;
 
 /**
@@ -111,9 +124,19 @@ export const SLOT_ENTRY_WORDS = 4;
 export const SLOT_ENTRY_BYTES = SLOT_ENTRY_WORDS * 4;
 export const SLOT_ANCESTORS = SLOT_ENTRY_WORDS - 1;
 
-/** Where the stripe-slot table goes in a new registry: right after the directory. */
-export function slotTableOffset(dirSlots: number): number {
+/**
+ * Where the published-records log goes: right after the directory, on a block of its own
+ * (its words are written only when a record is published, so sharing a block with the
+ * directory's would cost nothing either; the alignment keeps the arithmetic plain).
+ * It has as many entries as the directory has slots, the most records it can publish.
+ */
+export function publishedLogOffset(dirSlots: number): number {
   return alignUp(HEADER_BYTES + dirSlots * 4, BLOCK);
+}
+
+/** Where the stripe-slot table goes in a new registry: right after the published-records log. */
+export function slotTableOffset(dirSlots: number): number {
+  return alignUp(publishedLogOffset(dirSlots) + dirSlots * 4, BLOCK);
 }
 
 export function alignUp(n: number, to: number): number {

@@ -1,5 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+// @ts-expect-error: the demo is plain JavaScript (view.mjs: pure functions, no I/O).
+import { checks, colors, frameLines, plainLine, summaryLines } from '../demo/view.mjs';
 
 // The `npm start` demo, run as a user would run it with its output piped (not a TTY):
 // plain lines, a /metrics server while it runs, a summary whose checks compare the shared
@@ -49,10 +51,20 @@ function startDemo(args: string[]): Run {
   };
 }
 
+// The summary checks that compare the labelled metrics with the counter set and step stats.
+const LABELLED_CHECKS = [
+  ...['order.placed', 'payment.requested', 'shipment.requested', 'order.cancelled'].map((t) => `demo_events_total{type="${t}"} == events by type (set)`),
+  'demo_step_duration_seconds_count{step="charge_payment"} == payment.requested events',
+  'demo_step_duration_seconds_count{step="book_shipment"} == shipment.requested events',
+  'demo_step_duration_seconds_count summed == steps executed',
+];
+
 /** The summary's check lines: every one must hold, and its two numbers must be equal. */
 function expectChecksHold(stdout: string): void {
   const checks = stdout.split('\n').filter((l) => /^ {4}(ok|FAIL) /.test(l));
-  expect(checks.length).toBeGreaterThanOrEqual(15);
+  expect(checks.length).toBeGreaterThanOrEqual(15 + LABELLED_CHECKS.length);
+  const described = checks.map((l) => /^ {4}(?:ok|FAIL) +(.+) \(\S+ == \S+\)$/.exec(l)?.[1]);
+  for (const what of LABELLED_CHECKS) expect(described, what).toContain(what);
   for (const l of checks) {
     const m = /^ {4}(ok|FAIL) +(.+) \((\S+) == (\S+)\)$/.exec(l);
     expect(m, l).not.toBeNull();
@@ -90,6 +102,24 @@ describe('demo (npm start)', () => {
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const dispatched = /^atomic_stats_event_bus_events_published_total\{name="domain-events"\} (\d+)$/m.exec(text);
     expect(Number(dispatched?.[1])).toBeGreaterThan(0);
+
+    // The labelled counter: one series per event type the workers published, under the
+    // name the demo gave it (no prefix), with its values from every worker.
+    expect(text).toContain('# TYPE demo_events_total counter');
+    const byType = new Map([...text.matchAll(/^demo_events_total\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+    for (const type of ['order.placed', 'payment.requested', 'shipment.requested']) expect(byType.get(type), type).toBeGreaterThan(0);
+    // The histogram: per step, cumulative buckets up to +Inf, which equals _count; a _sum.
+    expect(text).toContain('# TYPE demo_step_duration_seconds histogram');
+    for (const step of ['charge_payment', 'book_shipment']) {
+      const buckets = [...text.matchAll(new RegExp(`^demo_step_duration_seconds_bucket\\{le="([^"]+)",step="${step}"\\} (\\d+)$`, 'gm'))].map((m) => ({ le: m[1]!, n: Number(m[2]) }));
+      expect(buckets.map((b) => b.le)).toEqual(['0.0005', '0.001', '0.002', '0.003', '0.004', '0.005', '0.0075', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '+Inf']);
+      for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.n).toBeGreaterThanOrEqual(buckets[i - 1]!.n);
+      const count = Number(new RegExp(`^demo_step_duration_seconds_count\\{step="${step}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      expect(count, step).toBeGreaterThan(0);
+      expect(buckets.at(-1)!.n).toBe(count);
+      const sum = Number(new RegExp(`^demo_step_duration_seconds_sum\\{step="${step}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+      expect(sum, step).toBeGreaterThan(0);
+    }
     expect((await fetch(url!.replace(/\/metrics$/, '/other'))).status).toBe(404);
 
     expect(await run.exit).toBe(0);
@@ -101,6 +131,12 @@ describe('demo (npm start)', () => {
     const completions = /^ {2}completions received +(\d+) +\(successful (\d+), failed (\d+):/m.exec(out);
     expect(completions, out).not.toBeNull();
     expect(Number(completions![1])).toBe(Number(completions![2]) + Number(completions![3]));
+    // The live (plain) lines and the summary show each step's p50 and p99 from the histogram.
+    expect(out).toMatch(/^\[ *[\d.]+ s\] events .* · step time payment p50 [\d.]+ ms p99 [\d.]+ ms · shipment p50 [\d.]+ ms p99 [\d.]+ ms · /m);
+    expect(out).toMatch(/^ {2}demo_events_total\{type\} {2}order\.placed \d+, payment\.requested \d+, shipment\.requested \d+, order\.cancelled \d+$/m);
+    const steps = /^ {2}demo_step_duration_seconds\{step\} {2}charge_payment (\d+) steps \(p50 ([\d.]+) ms, p99 ([\d.]+) ms, mean [\d.]+ ms\); book_shipment (\d+) steps/m.exec(out);
+    expect(steps, out).not.toBeNull();
+    expect(Number(steps![3])).toBeGreaterThanOrEqual(Number(steps![2]));
     expectChecksHold(out);
     expect(run.stderr()).toBe('');
     // The server lives only as long as the demo.
@@ -114,6 +150,51 @@ describe('demo (npm start)', () => {
     expect(await run.exit).toBe(0);
     expect(run.stdout()).toMatch(/^summary: ran [\d.]+ s with 2 workers, stopped by SIGINT$/m);
     expectChecksHold(run.stdout());
+  });
+
+  it('the live frame shows the labelled counts and each step\'s p50 / p99, in lines under 80 columns', () => {
+    const labelled = { 'order.placed': 1200, 'payment.requested': 1100, 'shipment.requested': 900, 'order.cancelled': 40 };
+    const s = {
+      elapsedMs: 2500,
+      durationMs: 10000,
+      workers: 2,
+      stopping: false,
+      outage: false,
+      breakerName: 'downstream',
+      bus: { total_events_dispatched: 3240, rust_handler_errors: 3, rust_handler_dispatches: 3240, ffi_channel_dispatches: 0, ffi_channel_drops: 3240 },
+      sub: { completions_received: 2000, successful_completions: 1997, failed_completions: 3, conversion_errors: 0 },
+      steps: { total_executed: 2000, total_succeeded: 1997, total_failed: 3, average_execution_time_ms: 2.5 },
+      breaker: { current_state: 'Closed', total_calls: 2000, failure_count: 3, rejected_calls: 0, times_opened: 0, success_count: 1997, failure_rate: 0.0015, average_duration_nanos: 2.5e6 },
+      byType: { order_placed: 1200, payment_requested: 1100, shipment_requested: 900, order_cancelled: 40 },
+      labelled,
+      // A hung call: 250 ms is the widest value a quantile can show in this layout.
+      stepTimes: { charge_payment: { count: 1100, sum: 2.9, p50: 0.0023, p99: 0.25 }, book_shipment: { count: 900, sum: 2.1, p50: NaN, p99: NaN } },
+      stepTypes: { charge_payment: 'payment.requested', book_shipment: 'shipment.requested' },
+      metricNames: { events: 'demo_events_total', stepDuration: 'demo_step_duration_seconds' },
+      reasons: { downstream_error: 3, circuit_open: 0 },
+      changes: [],
+      metricsUrl: 'http://127.0.0.1:65535/metrics',
+      rates: { events: 1296, completions: 800 },
+    };
+    const lines: string[] = frameLines(s, colors(false));
+    for (const l of lines) expect(l.length, l).toBeLessThan(80);
+    expect(lines).toContain('  by type    placed 1,200 · payment 1,100 · shipment 900 · cancelled 40');
+    expect(lines).toContain('  step time  payment p50 2.3 ms p99 250.0 ms · shipment p50 – p99 –');
+    expect(plainLine(s)).toContain(' · step time payment p50 2.3 ms p99 250.0 ms · shipment p50 – p99 – · ');
+    // The checks compare each labelled series with its counter-set field and step stats.
+    const results: [string, number, number][] = checks({ ...s, workerReports: [{ published: 3240, completionsSent: 2000 }] });
+    expect(results.filter(([what]) => what.startsWith('demo_')).map(([what, a, b]) => [what, a, b])).toEqual([
+      ['demo_events_total{type="order.placed"} == events by type (set)', 1200, 1200],
+      ['demo_events_total{type="payment.requested"} == events by type (set)', 1100, 1100],
+      ['demo_events_total{type="shipment.requested"} == events by type (set)', 900, 900],
+      ['demo_events_total{type="order.cancelled"} == events by type (set)', 40, 40],
+      ['demo_step_duration_seconds_count{step="charge_payment"} == payment.requested events', 1100, 1100],
+      ['demo_step_duration_seconds_count{step="book_shipment"} == shipment.requested events', 900, 900],
+      ['demo_step_duration_seconds_count summed == steps executed', 2000, 2000],
+    ]);
+    // A labelled series that lost counts fails its check.
+    const { failed } = summaryLines({ ...s, labelled: { ...labelled, 'order.placed': 1199 }, workerReports: [{ published: 3240, completionsSent: 2000 }], elapsedMs: 2500, reason: 'test' });
+    expect(failed).toBe(1);
   });
 
   it('rejects a bad flag with the usage on stderr and exit code 2; --help prints it', async () => {

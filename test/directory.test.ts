@@ -30,7 +30,7 @@ import {
 import * as promClient from 'prom-client';
 import { registerAtomicStats } from '../src/prometheus.js';
 import { BACKENDS } from './helpers.js';
-import { bytesOf, counterRecordBytes, i32Of, recordOf, recordsStart, u8Of } from './helpers/memory.js';
+import { bytesOf, counterRecordBytes, forgeSlot, i32Of, logOf, recordOf, recordsStart, slotScanNames, u8Of } from './helpers/memory.js';
 import { runWorkers } from './helpers/workers.js';
 
 // Every process warning atomic-stats emits about corrupt records, per test.
@@ -144,7 +144,7 @@ describe('corrupt records are skipped by every listing and reported once', () =>
     const good = recordOf(r, 'good');
     const i32 = i32Of(r);
     const free = Array.from({ length: 1024 }, (_, k) => k).find((k) => i32[HEADER_BYTES / 4 + k] === 0)!;
-    i32[HEADER_BYTES / 4 + free] = good.offset;
+    forgeSlot(r, free, good.offset);
     expect(r.entries().map((e) => e.name).sort()).toEqual(['good', 'victim']);
     expect(r.collect()[0]!.samples[0]!.value).toBe(2);
     expect(r.usage().corruptRecords).toBe(1);
@@ -211,7 +211,7 @@ describe('corrupt records are skipped by every listing and reported once', () =>
       const p = rs + k * 128;
       if (p + head > capacity) break;
       i32.set([0, 1, 1, 8192, p + head, 0], p >>> 2);
-      i32[HEADER_BYTES / 4 + k] = p;
+      forgeSlot(r, k, p);
       forged++;
     }
     expect(forged).toBeGreaterThan(900);
@@ -242,7 +242,7 @@ describe('corrupt records are skipped by every listing and reported once', () =>
       u8.copyWithin(p, rec.offset, rec.offset + 128);
       i32[(p + R_DATA) >>> 2] = p + 128;
       i32[(p + R_DATA_BYTES) >>> 2] = r.capacityBytes - p - 128;
-      i32[HEADER_BYTES / 4 + k] = p;
+      forgeSlot(r, k, p);
       forged++;
     }
     expect(forged).toBeGreaterThan(10);
@@ -369,6 +369,11 @@ describe('a refused call allocates nothing', () => {
     }));
     const entries = registry.entries();
     expect(entries.map((e) => e.name).sort()).toEqual([...names].sort());
+    // One log entry per published record: racers that lost the publishing CAS logged nothing.
+    const log = logOf(registry);
+    expect(log.length).toBe(names.length);
+    expect(new Set(log.entries).size).toBe(names.length);
+    expect(slotScanNames(registry).sort()).toEqual([...names].sort());
     let published = 0;
     for (const e of entries) {
       const fields = (e.descriptor as { fields: string[] }).fields;
@@ -430,6 +435,12 @@ describe('creators killed mid-create', () => {
     expect(u.corruptRecords).toBe(0);
     const entries = registry.entries();
     expect(entries.length).toBe(u.entries);
+    // Listings read the published-records log: no killed creator published a record
+    // without logging it (every slot's record is listed), nor left an entry unwritten.
+    expect(entries.map((e) => e.name).sort()).toEqual(slotScanNames(registry).sort());
+    const log = logOf(registry);
+    expect(log.length).toBe(entries.length);
+    expect(log.entries.every((v) => v > 0)).toBe(true);
     let published = 0;
     for (const e of entries) {
       const d = e.descriptor as { fields: string[]; striped: boolean };

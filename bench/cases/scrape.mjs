@@ -4,6 +4,12 @@
 // (same families, same label names and values, same numbers). One op is one whole scrape.
 // verify() checks that the last scrape of every variant rendered every series with its
 // value, so a variant that renders less cannot look fast.
+//
+// "scrape fixed cost" rows: registry.collect() and a Prometheus scrape of an *empty*
+// registry of 4 MiB, 64 MiB and 1 GiB capacity, side by side. Listings read the
+// directory's published-records log (src/directory.ts), so these must cost the same
+// whatever the capacity; a listing that walked every directory slot (one per KiB) would
+// cost 16× more at 64 MiB and 256× more at 1 GiB.
 import promClient from 'prom-client';
 import { StatsRegistry } from '../../dist/index.js';
 import { registerAtomicStats } from '../../dist/prometheus.js';
@@ -21,9 +27,31 @@ export const cases = sizes.flatMap(([n, tag]) => [
   { id: `scrape/${tag}/collect`, table: `scrape cost: ${tag} counter series`, variant: 'registry.collect() alone (the read of the shared memory)', threads: [1], kind: 'tinybench', chunk: 1 },
 ]);
 
+const capacities = [
+  [4, '4 MiB'],
+  [64, '64 MiB'],
+  [1024, '1 GiB'],
+];
+for (const [what, table] of [
+  ['collect', 'scrape fixed cost: registry.collect() of an empty registry'],
+  ['metrics', 'scrape fixed cost: atomic-stats/prometheus register.metrics() of an empty registry'],
+]) {
+  for (const [mib, tag] of capacities) {
+    cases.push({ id: `scrape/empty/${what}/${mib}MiB`, table, variant: `capacityBytes ${tag}`, threads: [1], chunk: 1, baseline: mib === 4 });
+  }
+}
+const EMPTY = 'scrape/empty/';
+// The registry's own families, all an empty registry exports.
+const OWN_FAMILIES = 6;
+
 const seriesOf = (id) => (id.includes('/10k/') ? 10_000 : 1_000);
 
 export async function setup(id) {
+  if (id.startsWith(EMPTY)) {
+    const mib = Number(/(\d+)MiB$/.exec(id)[1]);
+    const registry = StatsRegistry.create({ capacityBytes: mib * 1024 * 1024 });
+    return { handle: registry.handle, series: 0 };
+  }
   if (id.endsWith('/prom-client')) return { series: seriesOf(id) };
   const series = seriesOf(id);
   const registry = StatsRegistry.create({ capacityBytes: 16 * 1024 * 1024 });
@@ -46,6 +74,26 @@ function countSeries(text) {
 
 export async function prepare(id, data) {
   let last = '';
+  if (id.startsWith(EMPTY)) {
+    const registry = StatsRegistry.attach(data.handle);
+    if (id.includes('/collect/')) {
+      let families = [];
+      return {
+        run(n) {
+          for (let i = 0; i < n; i++) families = registry.collect();
+        },
+        report: () => families.length,
+      };
+    }
+    const register = new promClient.Registry();
+    registerAtomicStats(registry, { register });
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) last = await register.metrics();
+      },
+      report: () => (last.match(/^# TYPE /gm) ?? []).length,
+    };
+  }
   if (id.endsWith('/prom-client')) {
     const register = new promClient.Registry();
     for (let s = 0; s < data.series / FIELDS; s++) {
@@ -81,6 +129,11 @@ export async function prepare(id, data) {
 
 export async function verify(id, data, completed, reports) {
   if (completed <= 0) throw new Error(`${id}: no scrape completed`);
+  if (id.startsWith(EMPTY)) {
+    // Every scrape saw the registry's own families (and, through prom-client, nothing else).
+    for (const r of reports) if (r !== OWN_FAMILIES) throw new Error(`${id}: the last scrape had ${r} families, not the registry's ${OWN_FAMILIES}`);
+    return;
+  }
   for (const r of reports) if (r !== data.series) throw new Error(`${id}: the last scrape had ${r} of ${data.series} series`);
 }
 
@@ -96,6 +149,19 @@ export function targets(results) {
         measured: `${(ours / 1e6).toFixed(2)} vs ${(theirs / 1e6).toFixed(2)} ms (${(ours / theirs).toFixed(2)}×)`,
         target: '≤ 1.00×',
         pass: ours <= theirs,
+      });
+    }
+  }
+  for (const what of ['collect', 'metrics']) {
+    const small = ns(`${EMPTY}${what}/4MiB`);
+    const large = ns(`${EMPTY}${what}/1024MiB`);
+    if (small && large) {
+      out.push({
+        name: `fixed cost of ${what === 'collect' ? 'registry.collect()' : 'a Prometheus scrape'}, empty registry: 1 GiB vs 4 MiB capacity`,
+        measured: `${(large / 1e3).toFixed(1)} vs ${(small / 1e3).toFixed(1)} µs (${(large / small).toFixed(2)}×)`,
+        target: '≤ 1.25× (does not grow with capacityBytes)',
+        pass: large <= small * 1.25,
+        value: large / small,
       });
     }
   }

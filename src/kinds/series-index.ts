@@ -4,39 +4,34 @@
  * the registry (prom-client's registry calls get() on every metric at each scrape, which
  * would otherwise cost metrics × records).
  *
- * It relies on the directory's one rule (directory.ts): a slot goes from 0 to a record's
- * offset exactly once and never changes again, and the record behind it is complete and
- * immutable when published. So a slot seen non-zero is decoded once and never looked at
- * again; each call only loads the slots still empty (one atomic 32-bit load each), and
- * skips records of other kinds by their kind code, without decoding their strings.
+ * It reads the directory's published-records log through a cursor (directory.ts): a
+ * record is logged once, after it was published complete and immutable, so each call
+ * reads only the log entries added since the last one (one atomic 32-bit load each, plus
+ * one for each entry a creator has reserved and not yet written), never the directory's
+ * slots, whose number grows with the capacity. Records of other kinds are skipped by
+ * their kind code, without decoding their strings.
  */
-import type { RecordInfo } from '../directory.js';
+import { PublishedCursor, type RecordInfo } from '../directory.js';
 import type { StatsRegistry } from '../registry.js';
 import { METRIC_KIND_CODES } from './codes.js';
 
 interface SeriesIndex {
-  /** Per directory slot: 1 once it was seen published. */
-  readonly seen: Uint8Array;
+  readonly cursor: PublishedCursor;
   readonly byFamily: Map<string, RecordInfo[]>;
 }
 
 const indexes = new WeakMap<StatsRegistry, SeriesIndex>();
 
-/** The published series records of `family` (as named in their directory names), oldest first by slot. */
+/** The published series records of `family` (as named in their directory names), oldest first. */
 export function seriesRecordsOf(registry: StatsRegistry, family: string): readonly RecordInfo[] {
   const directory = registry.directory;
-  // The slot count this attachment checked at attach, never re-read from the header.
-  const slots = directory.slotCount;
   let index = indexes.get(registry);
-  if (index === undefined || index.seen.length !== slots) {
-    index = { seen: new Uint8Array(slots), byFamily: new Map() };
+  if (index === undefined) {
+    index = { cursor: new PublishedCursor(), byFamily: new Map() };
     indexes.set(registry, index);
   }
-  const { seen, byFamily } = index;
-  for (let k = 0; k < slots; k++) {
-    if (seen[k] === 1) continue;
-    if (Atomics.load(registry.views.i32, (registry.directory.slotWordIndex + k)) === 0) continue;
-    seen[k] = 1;
+  const { cursor, byFamily } = index;
+  for (const k of directory.newlyPublished(cursor)) {
     // Bounds-checked head and decode (directory.ts); other kinds are skipped by their
     // kind code before anything is decoded, corrupt records are reported and skipped.
     const r = directory.recordAtSlot(k, METRIC_KIND_CODES.metricSeries);

@@ -5,10 +5,12 @@ import {
   HEADER_BYTES,
   H_DIR_OFFSET,
   H_DIR_SLOTS,
+  H_PUBLISHED,
   RECORD_HEAD_BYTES,
   R_NAME_LEN,
   alignUp,
   directorySlotsFor,
+  publishedLogOffset,
   SLOT_ENTRY_BYTES,
   slotTableOffset,
   setGeometry,
@@ -56,4 +58,39 @@ export function counterRecordBytes(name: string, fields: readonly string[], stri
   const sig = JSON.stringify({ kind, fields: [...fields], striped });
   const head = alignUp(RECORD_HEAD_BYTES + Buffer.byteLength(name) + Buffer.byteLength(sig), BLOCK);
   return head + alignUp(setGeometry(fields.length, striped, stripes).dataBytes, BLOCK);
+}
+
+/**
+ * Points directory slot `slot` at `offset` and appends the slot to the published-records
+ * log, as a creator does: what a buggy thread forging a record has to write for listings
+ * to see it.
+ */
+export function forgeSlot(r: StatsRegistry, slot: number, offset: number): void {
+  const i32 = i32Of(r);
+  i32[HEADER_BYTES / 4 + slot] = offset;
+  const entry = Atomics.add(i32, H_PUBLISHED, 1);
+  i32[publishedLogOffset(directorySlotsFor(r.capacityBytes)) / 4 + entry] = slot + 1;
+}
+
+/** The published-records log as the memory holds it: its length word and its entries below that length (capped at the slot count). */
+export function logOf(r: StatsRegistry): { length: number; entries: number[] } {
+  const i32 = i32Of(r);
+  const slots = directorySlotsFor(r.capacityBytes);
+  const length = i32[H_PUBLISHED]!;
+  const at = publishedLogOffset(slots) / 4;
+  return { length, entries: Array.from(i32.subarray(at, at + Math.min(length, slots))) };
+}
+
+/** The names of every record the directory's slots point at, found by walking every slot (not the log). */
+export function slotScanNames(r: StatsRegistry): string[] {
+  const i32 = i32Of(r);
+  const u8 = u8Of(r);
+  const out: string[] = [];
+  for (let k = 0; k < directorySlotsFor(r.capacityBytes); k++) {
+    const p = i32[HEADER_BYTES / 4 + k]!;
+    if (p === 0) continue;
+    const len = i32[(p + R_NAME_LEN) / 4]!;
+    out.push(Buffer.from(u8.slice(p + RECORD_HEAD_BYTES, p + RECORD_HEAD_BYTES + len)).toString());
+  }
+  return out;
 }
