@@ -44,7 +44,7 @@ import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetr
 import { checkCollectOptions } from './export/collect.js';
 import { InvalidOptionsError, describe } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, StatsRegistry } from './index.js';
-import { checkOptionsObject } from './options.js';
+import { checkOptionsObject } from './validate.js';
 
 export type OpenTelemetryOptions = CollectOptions;
 

@@ -47,46 +47,19 @@
  * (seconds) are doubles: a u64 total of ns divided by 1e9 (ms by 1e3), exact while the
  * total is below 2^53 ns (104 days of summed time), then within one part in 2^53.
  */
-import type { InProcessEventBus } from '../bus/event-bus.js';
-import type { CircuitBreaker } from '../breaker/index.js';
+import { type CircuitBreaker, openCircuitBreaker } from '../breaker/index.js';
 import type { Counter } from '../counter-set.js';
 import { CounterSet } from '../counter-set.js';
 import { AtomicStatsError, InvalidOptionsError, describe } from '../errors.js';
 import { setGeometry } from '../layout.js';
-import { checkOptionsObject } from '../options.js';
-import type { CheckedRecord, StatsRegistry } from '../registry.js';
+import { checkOptionsObject } from '../validate.js';
+import type { CheckedRecord, RegistryCore } from '../registry-core.js';
 import { BUS_DTO_FIELDS, BUS_FIELDS, type BusField, STEP_FIELDS, SUBSCRIBER_FIELDS, foldBusOutcomes } from '../stats/fields.js';
 import { collectMetricKinds } from '../kinds/index.js';
+import type { EventBusLiveSource } from '../stats/event-bus-stats.js';
+import type { MetricFamily, MetricSample, MetricType } from './family.js';
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
-
-/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count. */
-export interface HistogramValue {
-  readonly buckets: readonly { readonly le: number; readonly count: bigint }[];
-  readonly sum: number;
-  readonly count: bigint;
-}
-
-export interface MetricSample {
-  /** Label names and values. Built-in families return the same frozen object for a series at every collection. */
-  readonly labels: Readonly<Record<string, string>>;
-  /**
-   * Counters: the exact u64 as a bigint, or a number for a total converted to a base unit
-   * (seconds). Gauges: a number. Histograms: a HistogramValue.
-   */
-  readonly value: bigint | number | HistogramValue;
-}
-
-export interface MetricFamily {
-  readonly name: string;
-  readonly help: string;
-  readonly type: MetricType;
-  /** The unit, as UCUM for OpenTelemetry (`'s'`, `'By'`, `'1'`, `'{call}'`); absent when unknown. */
-  readonly unit?: string;
-  /** True when every value is an integer (OpenTelemetry `ValueType.INT`); absent: inferred from the values. */
-  readonly integer?: boolean;
-  readonly samples: MetricSample[];
-}
+export type { HistogramValue, MetricFamily, MetricSample, MetricType } from './family.js';
 
 export interface CollectOptions {
   /** Prepended to every built-in family name: `[a-zA-Z_:][a-zA-Z0-9_:]*` or `''`. Default `'atomic_stats_'`. */
@@ -96,7 +69,7 @@ export interface CollectOptions {
    * reported as gauges. Live fields are not in shared memory: a bus only knows its own.
    * Buses with the same name are summed.
    */
-  readonly buses?: readonly InProcessEventBus[];
+  readonly buses?: readonly EventBusLiveSource[];
 }
 
 /** The longest field list a counter-set signature may carry before it is judged corrupt. */
@@ -113,17 +86,17 @@ export function sanitizeName(s: string): string {
  * Checks collect options (shared by the exporters): a typed error for anything else, so a
  * bad prefix can never produce names Prometheus refuses at scrape time.
  */
-export function checkCollectOptions(options: unknown, extra: readonly string[] = []): { prefix: string; buses: readonly InProcessEventBus[] } {
+export function checkCollectOptions(options: unknown, extra: readonly string[] = []): { prefix: string; buses: readonly EventBusLiveSource[] } {
   const o = checkOptionsObject(options, ['prefix', 'buses', ...extra], 'options');
   const prefix = o.prefix === undefined ? 'atomic_stats_' : o.prefix;
   if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) {
     throw new InvalidOptionsError('prefix', `must match [a-zA-Z_:][a-zA-Z0-9_:]* or be empty, got ${describe(prefix)}`);
   }
   const buses = o.buses === undefined ? [] : o.buses;
-  if (!Array.isArray(buses) || buses.some((b) => b === null || typeof b !== 'object' || typeof (b as InProcessEventBus).getStatisticsBigInt !== 'function')) {
+  if (!Array.isArray(buses) || buses.some((b) => b === null || typeof b !== 'object' || typeof (b as EventBusLiveSource).getStatisticsBigInt !== 'function')) {
     throw new InvalidOptionsError('buses', `must be an array of InProcessEventBus, got ${describe(buses)}`);
   }
-  return { prefix, buses: buses as InProcessEventBus[] };
+  return { prefix, buses: buses as EventBusLiveSource[] };
 }
 
 // ---- the built-in families: one row per exported family ---------------------------------
@@ -267,9 +240,9 @@ interface RegistryCache {
 }
 
 // Per registry attachment, per prefix (the family names are part of what is cached).
-const caches = new WeakMap<StatsRegistry, Map<string, RegistryCache>>();
+const caches = new WeakMap<RegistryCore, Map<string, RegistryCache>>();
 
-function registryCache(registry: StatsRegistry, prefix: string): RegistryCache {
+function registryCache(registry: RegistryCore, prefix: string): RegistryCache {
   let m = caches.get(registry);
   if (m === undefined) caches.set(registry, (m = new Map()));
   let c = m.get(prefix);
@@ -290,7 +263,7 @@ function parseFields(d: { fields?: unknown }): string[] | undefined {
  * describes would not lie inside the record's data and the memory (a corrupt or foreign
  * record: skipped, never read out of bounds).
  */
-function view(registry: StatsRegistry, record: { name: string; dataOffset: number; dataBytes: number }, fields: readonly string[], striped: boolean): Counter[] | undefined {
+function view(registry: RegistryCore, record: { name: string; dataOffset: number; dataBytes: number }, fields: readonly string[], striped: boolean): Counter[] | undefined {
   const geometry = setGeometry(fields.length, striped, registry.stripes);
   const { dataOffset, dataBytes } = record;
   if (dataOffset % 8 !== 0 || geometry.dataBytes > dataBytes || dataOffset + dataBytes > registry.views.u8.byteLength) return undefined;
@@ -299,7 +272,7 @@ function view(registry: StatsRegistry, record: { name: string; dataOffset: numbe
   return fields.map((f) => set.counter(f));
 }
 
-function buildCache(registry: StatsRegistry, prefix: string, record: CheckedRecord): RecordCache {
+function buildCache(registry: RegistryCore, prefix: string, record: CheckedRecord): RecordCache {
   const skip: SkipCache = { type: 'skip', name: record.name };
   let d: Record<string, unknown>;
   try {
@@ -346,7 +319,7 @@ function buildCache(registry: StatsRegistry, prefix: string, record: CheckedReco
     const { kind: _, ...config } = d;
     let breaker: CircuitBreaker;
     try {
-      breaker = registry.circuitBreaker(record.name, config as never);
+      breaker = openCircuitBreaker(registry, record.name, config as never);
     } catch (e) {
       // A config no valid breaker has (InvalidOptionsError), or a record that changed
       // under us: the entry is corrupt, the scrape goes on.
@@ -368,7 +341,7 @@ function buildCache(registry: StatsRegistry, prefix: string, record: CheckedReco
   return skip;
 }
 
-export function collectFamilies(registry: StatsRegistry, options?: CollectOptions): MetricFamily[] {
+export function collectFamilies(registry: RegistryCore, options?: CollectOptions): MetricFamily[] {
   const { prefix, buses } = checkCollectOptions(options);
   const cache = registryCache(registry, prefix);
   const out = new Families();

@@ -1,0 +1,173 @@
+/*
+ * The source's import graph stays layered: no module imports itself back through any
+ * chain (type-only imports included: a type cycle still ties the two modules' changes
+ * together), the registry core sits below every kind and component, and only the entry
+ * point imports the façade. The graph is read with TypeScript's own import scanner, so
+ * multi-line, type-only and re-export forms are all seen.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { ENTRY_KINDS, KIND_CODES, METRIC_KIND_CODES } from '../src/kinds/codes.js';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+
+type Graph = Map<string, string[]>;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'generated' ? [] : sourceFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
+  });
+}
+
+/** Module → the src modules it imports (relative specifiers only), as paths relative to src/. */
+function importGraph(): Graph {
+  const files = sourceFiles(SRC);
+  const known = new Set(files.map((f) => relative(SRC, f)));
+  const graph: Graph = new Map();
+  for (const file of files) {
+    const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+    const deps = new Set<string>();
+    for (const { fileName } of info.importedFiles) {
+      if (!fileName.startsWith('.')) continue;
+      const target = relative(SRC, resolve(dirname(file), fileName.replace(/\.js$/, '.ts')));
+      if (known.has(target)) deps.add(target);
+    }
+    graph.set(relative(SRC, file), [...deps].sort());
+  }
+  return graph;
+}
+
+/** Every cycle's modules (strongly connected components of more than one module, or a self-import). */
+function cycles(graph: Graph): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1 || graph.get(v)?.includes(v)) out.push(component.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
+/** Everything `from` imports, directly or not. */
+function closure(graph: Graph, from: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...(graph.get(from) ?? [])];
+  while (todo.length > 0) {
+    const m = todo.pop()!;
+    if (seen.has(m)) continue;
+    seen.add(m);
+    todo.push(...(graph.get(m) ?? []));
+  }
+  return seen;
+}
+
+const importersOf = (graph: Graph, target: string): string[] =>
+  [...graph].filter(([, deps]) => deps.includes(target)).map(([m]) => m).sort();
+
+describe('source structure', () => {
+  const graph = importGraph();
+
+  it('reads the real graph (the scanner sees multi-line, type-only and re-export imports)', () => {
+    expect(graph.size).toBeGreaterThan(50);
+    // index.ts only re-exports; registry.ts has multi-line and `import type` imports.
+    expect(graph.get('index.ts')).toContain('registry.ts');
+    expect(graph.get('registry.ts')).toContain('registry-core.ts');
+    expect(graph.get('stats/open.ts')).toContain('registry-core.ts');
+  });
+
+  it('the cycle finder finds a cycle when there is one (so the next test can fail)', () => {
+    const g: Graph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts', 'd.ts']],
+      ['d.ts', []],
+      ['e.ts', ['e.ts']],
+    ]);
+    expect(cycles(g)).toEqual([['a.ts', 'b.ts', 'c.ts'], ['e.ts']]);
+    expect(cycles(new Map([...graph, ['registry-core.ts', [...graph.get('registry-core.ts')!, 'registry.ts']]]))).not.toEqual([]);
+  });
+
+  it('has no import cycle among the src/ modules', () => {
+    expect(cycles(graph)).toEqual([]);
+  });
+
+  it('only the entry point imports the façade (registry.ts)', () => {
+    expect(importersOf(graph, 'registry.ts')).toEqual(['index.ts']);
+  });
+
+  it('the registry core imports no kind and no component: nothing that imports it is below it', () => {
+    const below = closure(graph, 'registry-core.ts');
+    const above = new Set(importersOf(graph, 'registry-core.ts'));
+    expect([...below].filter((m) => above.has(m))).toEqual([]);
+    const components = ['breaker/open.ts', 'breaker/circuit-breaker.ts', 'stats/index.ts', 'stats/open.ts', 'bus/event-bus.ts', 'subscriber/index.ts', 'export/collect.ts', 'kinds/index.ts', 'kinds/metric-base.ts', 'counter-set.ts'];
+    expect(components.filter((m) => below.has(m))).toEqual([]);
+  });
+
+  it('validate.ts is at the bottom: it imports neither the registry nor any kind', () => {
+    const below = closure(graph, 'validate.ts');
+    expect([...below].sort()).toEqual(['backend.ts', 'directory.ts', 'errors.ts', 'layout.ts']);
+  });
+});
+
+describe('the table of entry kinds', () => {
+  it('keeps every code that records in shared memory already carry', () => {
+    // A code is stored in each record: changing one would make old records unreadable.
+    expect(KIND_CODES).toEqual({
+      counters: 1,
+      stepExecutionStats: 2,
+      eventBusStats: 3,
+      workerSubscriberStats: 4,
+      circuitBreaker: 5,
+      counter: 6,
+      gauge: 7,
+      histogram: 8,
+      metricSeries: 9,
+    });
+    expect(METRIC_KIND_CODES).toEqual({ counter: 6, gauge: 7, histogram: 8, metricSeries: 9 });
+    expect(Object.isFrozen(KIND_CODES)).toBe(true);
+  });
+
+  it('gives each kind a code of its own', () => {
+    const codes = Object.values(ENTRY_KINDS).map((k) => k.code);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  it("checks a set's descriptor and sizes it; metric kinds check their own", () => {
+    const set = ENTRY_KINDS.counters.dataBytes;
+    expect(set({ fields: ['a', 'b'], striped: false }, 4)).toBeGreaterThan(0);
+    expect(set({ fields: ['a', 'b'], striped: true }, 4)).toBeGreaterThan(set({ fields: ['a', 'b'], striped: false }, 4) as number);
+    expect(set({ fields: ['a', 'a'], striped: false }, 4)).toBe('its field list is not valid');
+    expect(set({ fields: ['a'], striped: 'yes' }, 4)).toBe('its striping is not a boolean');
+    const breaker = ENTRY_KINDS.circuitBreaker.dataBytes;
+    expect(breaker({ windowMs: 1000 }, 4)).toBeGreaterThan(breaker({ windowMs: null }, 4));
+    expect(ENTRY_KINDS.gauge.dataBytes({}, 4)).toBeUndefined();
+  });
+});
