@@ -155,9 +155,13 @@ export interface RegistryEntry {
   readonly descriptor: Readonly<Record<string, unknown>>;
 }
 
-/** @internal What a registry object is made from: a checked memory, its header's bounds, the backend. */
+/**
+ * What a registry object is made from: a checked memory, its header's bounds and this
+ * thread's backend. Only `StatsRegistry.create` and `StatsRegistry.attach` make one.
+ */
 export interface RegistryMemory {
-  readonly memory: WebAssembly.Memory;
+  /** A shared `WebAssembly.Memory`, typed structurally like RegistryHandle's. */
+  readonly memory: SharedWasmMemory;
   readonly backend: BackendKind;
   readonly bounds: DirectoryBounds;
 }
@@ -306,7 +310,10 @@ export function attachRegistryMemory(handle: RegistryHandle, options: AttachOpti
  * thread's backend and owned stripe, the directory, and close / dispose. Get a registry
  * from `StatsRegistry.create()` or `StatsRegistry.attach(handle)`.
  */
-export class RegistryCore implements SlotHolder {
+// Not declared `implements SlotHolder`: the slot-table members are internal, left out of
+// the published declarations, where the clause would then not hold. `watch(this)` checks
+// the shape anyway.
+export class RegistryCore {
   /** The backend this thread uses. */
   readonly backend: BackendKind;
   /** Size of the shared memory in bytes. */
@@ -337,7 +344,9 @@ export class RegistryCore implements SlotHolder {
   private writersAfterPrune = 0;
   private readonly watched: WeakRef<SlotHolder>;
 
-  protected constructor({ memory, backend, bounds }: RegistryMemory) {
+  protected constructor(opened: RegistryMemory) {
+    const { backend, bounds } = opened;
+    const memory = opened.memory as WebAssembly.Memory;
     this.memory = memory;
     this.backend = backend;
     this.views = views(memory);

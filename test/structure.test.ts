@@ -5,7 +5,8 @@
  * point imports the façade. The graph is read with TypeScript's own import scanner, so
  * multi-line, type-only and re-export forms are all seen.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -170,4 +171,49 @@ describe('the table of entry kinds', () => {
     expect(breaker({ windowMs: 1000 }, 4)).toBeGreaterThan(breaker({ windowMs: null }, 4));
     expect(ENTRY_KINDS.gauge.dataBytes({}, 4)).toBeUndefined();
   });
+});
+
+describe('the published declarations', () => {
+  // What a user's `tsc` sees: dist/*.d.ts (built before the tests), compiled strictly,
+  // without skipLibCheck and without the DOM lib, so a declaration that names a stripped
+  // internal type, or `WebAssembly`, fails here instead of in a user's build. One program
+  // holds the use and a control file that must fail, so the check is shown to bite.
+  it('compile strictly, with skipLibCheck off and no DOM lib (and the control fails)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atomic-stats-dts-'));
+    try {
+      const dist = resolve(SRC, '../dist');
+      const use = join(dir, 'use.ts');
+      const control = join(dir, 'control.ts');
+      writeFileSync(
+        use,
+        [
+          `import { StatsRegistry, InProcessEventBus, WorkerEventSubscriber } from ${JSON.stringify(join(dist, 'index.js'))};`,
+          `import { registerAtomicStats } from ${JSON.stringify(join(dist, 'prometheus.js'))};`,
+          `import { atomicStatsMetricProducer } from ${JSON.stringify(join(dist, 'opentelemetry.js'))};`,
+          'const registry = StatsRegistry.create();',
+          "const bus = new InProcessEventBus({ registry, name: 'bus' });",
+          "const sub = new WorkerEventSubscriber({ registry, name: 'sub', workerId: 'w' });",
+          "registry.counters('c', ['a']).counter('a').inc();",
+          'export { bus, sub, registerAtomicStats, atomicStatsMetricProducer };',
+        ].join('\n'),
+      );
+      writeFileSync(control, 'export const m: WebAssembly.Memory | undefined = undefined;\n');
+      const program = ts.createProgram([use, control], {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
+        types: ['node'],
+        typeRoots: [resolve(SRC, '../node_modules/@types')],
+      });
+      const found = ts.getPreEmitDiagnostics(program).map((d) => ({ file: d.file?.fileName ?? '', text: ts.flattenDiagnosticMessageText(d.messageText, '\n') }));
+      expect(found.filter((d) => d.file !== control)).toEqual([]);
+      expect(found.filter((d) => d.file === control).map((d) => d.text).join('\n')).toMatch(/WebAssembly/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
