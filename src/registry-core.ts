@@ -67,8 +67,6 @@ import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, un
 import { checkBackend, checkIntIn, checkOptionsObject } from './validate.js';
 import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize } from './wasm-module.js';
 
-export { KIND_CODES, type EntryKind };
-
 export interface RegistryOptions {
   /**
    * Which implementation this thread uses for counter operations: `'auto'` (the default:

@@ -39,7 +39,7 @@
  * `constructor` and the like are exported exactly like any other field.
  *
  * Corrupt memory. Every record is bounds-checked before it is read, and its signature
- * must describe its data exactly (registry.ts `checkedRecords`), so a scrape reads inside
+ * must describe its data exactly (registry-core.ts `checkedRecords`), so a scrape reads inside
  * each entry's own cells. An entry that fails is left out of the families and reported
  * once (a process warning; `usage().corruptRecords`); the scrape goes on.
  *

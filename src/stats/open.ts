@@ -2,7 +2,8 @@ import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { InvalidOptionsError } from '../errors.js';
 import { checkOptionsObject } from '../validate.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import type { EntryKind, RegistryCore } from '../registry-core.js';
+import type { EntryKind } from '../kinds/codes.js';
+import type { RegistryCore } from '../registry-core.js';
 import { checkName } from '../validate.js';
 import { type StatsKernels, statsKernels } from './kernels.js';
 
