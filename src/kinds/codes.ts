@@ -4,8 +4,9 @@
  * record only through this table (checkSignature in registry-core.ts), so it knows no
  * kind's module; a kind's own folder holds how it is opened and collected.
  *
- * Adding a kind: its folder, plus one row here. A code is stored in shared memory, so a
- * code, once given, is never reused for another kind.
+ * Adding a kind: its folder (how it is opened, and its collector), one row here, one in
+ * export/collect.ts's COLLECTORS, and its method on StatsRegistry. A code is stored in
+ * shared memory, so a code, once given, is never reused for another kind.
  *
  * This module sits at the bottom layer with the layouts it reads: it imports geometry
  * functions only, never a kind's module, so nothing that imports the registry core is
