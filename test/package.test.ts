@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+
+const root = new URL('../', import.meta.url);
 
 // What `npm publish` would ship, and that both module formats load. (publint and
 // arethetypeswrong check the same tarball in CI: `npm run check:package`.)
@@ -20,5 +23,41 @@ describe('the package', () => {
     const esm = `import { StatsRegistry } from 'atomic-stats'; import { registerAtomicStats } from 'atomic-stats/prometheus'; import { observeAtomicStats } from 'atomic-stats/opentelemetry';
       console.log(typeof StatsRegistry.create, typeof registerAtomicStats, typeof observeAtomicStats);`;
     expect(execFileSync(process.execPath, ['--input-type=module', '-e', esm], { encoding: 'utf8' }).trim()).toBe('function function function');
+  });
+
+  it('names its public home: repository, homepage and bugs agree', () => {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+      repository?: { type?: string; url?: string };
+      homepage?: string;
+      bugs?: string | { url?: string };
+      keywords?: unknown;
+    };
+    expect(pkg.repository?.type).toBe('git');
+    const m = /^git\+https:\/\/github\.com\/([\w.-]+\/[\w.-]+)\.git$/.exec(pkg.repository?.url ?? '');
+    expect(m).not.toBeNull();
+    const home = `https://github.com/${m![1]}`;
+    expect(pkg.homepage).toBe(`${home}#readme`);
+    expect(typeof pkg.bugs === 'string' ? pkg.bugs : pkg.bugs?.url).toBe(`${home}/issues`);
+    expect(Array.isArray(pkg.keywords)).toBe(true);
+    const keywords = pkg.keywords as unknown[];
+    for (const k of keywords) expect(k).toMatch(/^[a-z0-9_-]+$/);
+    expect(new Set(keywords).size).toBe(keywords.length);
+  });
+
+  // The README ships in the tarball, where only links that npm and GitHub resolve against
+  // `repository` work: relative links into docs/ (which must exist), or absolute URLs.
+  it('ships a README whose links resolve: relative links into docs/ only, each to an existing file', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    expect(readme.split('\n').length).toBeLessThanOrEqual(350);
+    expect(readme).toContain('npm install atomic-stats');
+    const prose = readme.replace(/```[\s\S]*?```/g, '');
+    const targets = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((x) => x[1]!);
+    expect(targets.length).toBeGreaterThan(5);
+    for (const t of targets) {
+      if (/^https?:\/\//.test(t) || t.startsWith('#')) continue;
+      expect(t).toMatch(/^docs\//);
+      expect(existsSync(new URL(t.split('#')[0]!, root)), t).toBe(true);
+    }
+    expect(readme).not.toMatch(/SPEC §|original system/);
   });
 });
