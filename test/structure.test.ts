@@ -138,6 +138,25 @@ describe('source structure', () => {
   });
 });
 
+describe('the text that ships with the code', () => {
+  // Comments and JSDoc (the JSDoc ships in the .d.ts) speak to users: they name pages
+  // that exist, and no document that is not shipped.
+  const files = sourceFiles(SRC).map((f) => ({ file: relative(SRC, f), text: readFileSync(f, 'utf8') }));
+
+  it('every docs/ page a source file names exists', () => {
+    const docs = new Set(readdirSync(resolve(SRC, '../docs')));
+    const missing = files.flatMap(({ file, text }) => [...text.matchAll(/docs\/([A-Za-z0-9_-]+\.md)/g)].filter((m) => !docs.has(m[1]!)).map((m) => `${file}: ${m[0]}`));
+    expect(missing).toEqual([]);
+    expect(files.some(({ text }) => text.includes('docs/circuit-breaker.md'))).toBe(true);
+  });
+
+  it('no source file cites a spec section, the system it was modelled on, or README sections', () => {
+    const banned = /SPEC\s*§|\bthe original\b|original system|README, "/;
+    expect(files.filter(({ text }) => banned.test(text)).map(({ file }) => file)).toEqual([]);
+    expect(banned.test('keys as in the original system')).toBe(true);
+  });
+});
+
 describe('the table of entry kinds', () => {
   it('keeps every code that records in shared memory already carry', () => {
     // A code is stored in each record: changing one would make old records unreadable.

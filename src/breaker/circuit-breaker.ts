@@ -205,8 +205,8 @@ export interface BreakerThreadOptions {
  *   `acquirePermit()` gives the permit itself, so that a late result cannot act on a
  *   later period.
  *
- * The user guides are docs/breaker-calls.md (calls and their policies) and
- * docs/breaker-policies.md (the probe lease and the rate window).
+ * The user guide is docs/circuit-breaker.md (calls and their policies, the probe lease
+ * and the rate window).
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */

@@ -20,7 +20,7 @@ export interface CircuitBreakerConfig {
   /**
    * How long a half-open period may wait for its probes' results, in ms from its first
    * probe: an integer 1..3600000. Default 60000. Past it, a probe still unrecorded counts
-   * as a failed probe and the breaker reopens. See docs/breaker-policies.md.
+   * as a failed probe and the breaker reopens. See docs/circuit-breaker.md, "Probe lease".
    */
   probeLeaseMs?: number;
   /**

@@ -21,7 +21,7 @@ export interface CircuitBreakerOptions {
    * Meant for tests and simulations: a fake clock must be shared by all the threads it
    * drives (e.g. read from a SharedArrayBuffer). A reading that is not a finite number, or
    * a throw, is replaced by this thread's last good reading (time stands still), never
-   * lost: see docs/breaker-policies.md.
+   * lost: see docs/circuit-breaker.md, "Probe lease".
    */
   clock?: Clock;
   /**
