@@ -35,7 +35,7 @@ import { wasmCellOps } from './backend-wasm.js';
 import { autoCellOps } from './backend-auto.js';
 import { Directory, type DirectoryBounds, type MemoryViews, type RecordInfo, readBounds } from './directory.js';
 import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, InvalidOptionsError, NameConflictError, RegistryClosedError, describe } from './errors.js';
-import { ENTRY_KINDS, type EntryKind, KIND_CODES } from './kinds/codes.js';
+import { ENTRY_KINDS, type EntryKind, type EntryKindSpec, KIND_CODES } from './kinds/codes.js';
 import {
   DEFAULT_CAPACITY_BYTES,
   HEADER_BYTES,
@@ -190,8 +190,9 @@ function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string 
   const { kind, ...descriptor } = parsed as Record<string, unknown>;
   if (typeof kind !== 'string' || !Object.hasOwn(ENTRY_KINDS, kind)) return `unknown kind ${JSON.stringify(kind)}`;
   const kindName = kind as EntryKind;
-  if (KIND_CODES[kindName] !== r.kind) return `kind code ${r.kind} does not match the kind ${kind}`;
-  const expected = ENTRY_KINDS[kindName].dataBytes(descriptor, stripes);
+  const spec: EntryKindSpec = ENTRY_KINDS[kindName];
+  if (spec.code !== r.kind) return `kind code ${r.kind} does not match the kind ${kind}`;
+  const expected = spec.dataBytes(descriptor, stripes);
   if (expected === undefined) return { ...r, kindName, descriptor };
   if (typeof expected === 'string') return expected;
   if (r.dataBytes !== expected) return `${r.dataBytes} data bytes, where a ${kind} like this one needs ${expected}`;
