@@ -41,7 +41,7 @@
  */
 import type { Attributes, BatchObservableResult, HrTime, Meter, Observable } from '@opentelemetry/api';
 import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
-import { checkCollectOptions } from './export/collect.js';
+import { checkCollectOptions } from './export/options.js';
 import { InvalidOptionsError, describe } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, StatsRegistry } from './index.js';
 import { checkOptionsObject } from './validate.js';

@@ -44,7 +44,7 @@
  * that wraps at 2^64 looks like a counter reset, which rate() handles.
  */
 import * as promClient from 'prom-client';
-import { checkCollectOptions } from './export/collect.js';
+import { checkCollectOptions } from './export/options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
 

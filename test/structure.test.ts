@@ -157,6 +157,28 @@ describe('the text that ships with the code', () => {
   });
 });
 
+describe('the adapter bundles', () => {
+  // atomic-stats/prometheus and atomic-stats/opentelemetry are bundled on their own
+  // (tsup splitting off): they must carry only stateless leaves (the error classes, the
+  // option checks), never a copy of the registry, a kind or the collector, whose state
+  // (and instanceof) would then exist twice.
+  const dist = resolve(SRC, '../dist');
+  const classesIn = (file: string): string[] => [...readFileSync(join(dist, file), 'utf8').matchAll(/var (\w+) = class\b/g)].map((m) => m[1]!);
+
+  it('define no class but error classes', () => {
+    for (const file of ['prometheus.js', 'prometheus.cjs', 'opentelemetry.js', 'opentelemetry.cjs']) {
+      const classes = classesIn(file);
+      expect(classes.length, file).toBeGreaterThan(0);
+      expect(classes.filter((c) => !c.endsWith('Error')), file).toEqual([]);
+    }
+  });
+
+  it('control: the main bundle, where the registry lives, is seen to define its classes', () => {
+    const classes = classesIn('index.js');
+    expect(classes).toEqual(expect.arrayContaining(['StatsRegistry', 'RegistryCore', 'CounterSet', 'CircuitBreaker']));
+  });
+});
+
 describe('the table of entry kinds', () => {
   it('keeps every code that records in shared memory already carry', () => {
     // A code is stored in each record: changing one would make old records unreadable.
