@@ -160,7 +160,7 @@ export function directorySlotsFor(capacityBytes: number): number {
  *                   and adds of 2^30 or more), padded to a 128-byte block
  *   owned stripe i  at sharedBlock + i * stride: F low words (u32: tag:8 | low:24),
  *                   padded to 8 bytes, then F high words (u64); stride rounded up to 128
- * Each owned stripe has one writer (see registry.ts), so its block is written by one
+ * Each owned stripe has one writer (see registry-core.ts), so its block is written by one
  * thread only; readers sum the shared cell and the S owned cells (assembly/counters.ts
  * explains the low/high split).
  */

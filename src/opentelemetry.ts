@@ -41,10 +41,10 @@
  */
 import type { Attributes, BatchObservableResult, HrTime, Meter, Observable } from '@opentelemetry/api';
 import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
-import { checkCollectOptions } from './export/collect.js';
+import { checkCollectOptions } from './export/options.js';
 import { InvalidOptionsError, describe } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, StatsRegistry } from './index.js';
-import { checkOptionsObject } from './options.js';
+import { checkOptionsObject } from './validate.js';
 
 export type OpenTelemetryOptions = CollectOptions;
 

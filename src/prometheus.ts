@@ -11,7 +11,7 @@
  * registered while values are being read misses that scrape. This adapter therefore wraps
  * `getMetricsAsArray` on the one Registry instance it was given: the wrapper reads the
  * shared memory once (`registry.collect`), registers the families it has not seen, and
- * then lets the original list them. Every entry any thread created before a scrape starts
+ * then lets the instance's own method list them. Every entry any thread created before a scrape starts
  * is in that scrape. The read is kept for the rest of the synchronous pass (dropped at
  * the next microtask), so each metric's get() takes its family from it: one read per
  * scrape. We chose the wrapper over the alternatives because prom-client 14 and 15 both
@@ -44,7 +44,7 @@
  * that wraps at 2^64 looks like a counter reset, which rate() handles.
  */
 import * as promClient from 'prom-client';
-import { checkCollectOptions } from './export/collect.js';
+import { checkCollectOptions } from './export/options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
 
@@ -185,7 +185,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   // Registers new families, and retires ours that now collide with a metric of someone else.
   const reconcile = (families: readonly MetricFamily[]): void => {
     if (!active) return;
-    const all = original.call(register) as unknown as { name: string; type: string }[];
+    const all = ownList.call(register) as unknown as { name: string; type: string }[];
     const others = all.filter((m) => !ourObjects.has(m));
     // The common scrape: nobody registered or removed anything, and no new family. Nothing to do.
     const othersSame = others.length === lastOthers.length && others.every((m, i) => m === lastOthers[i]);
@@ -245,12 +245,12 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     }
   };
 
-  // The listing hook (see the header). `original` is whatever the instance listed with
+  // The listing hook (see the header). `ownList` is whatever the instance listed with
   // before, so hooks of other exports chain.
-  const original = register.getMetricsAsArray;
+  const ownList = register.getMetricsAsArray;
   const hooked = function (this: promClient.Registry<promClient.RegistryContentType>) {
     if (active) read();
-    return original.call(this);
+    return ownList.call(this);
   };
   register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;
 
@@ -266,8 +266,8 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
       ours.clear();
       // Restore the listing unless another hook was put over ours (then ours passes through).
       if (register.getMetricsAsArray === hooked) {
-        if (Object.getPrototypeOf(register).getMetricsAsArray === original) delete (register as { getMetricsAsArray?: unknown }).getMetricsAsArray;
-        else register.getMetricsAsArray = original;
+        if (Object.getPrototypeOf(register).getMetricsAsArray === ownList) delete (register as { getMetricsAsArray?: unknown }).getMetricsAsArray;
+        else register.getMetricsAsArray = ownList;
       }
       const l = exportsByRegister.get(register);
       if (l !== undefined) exportsByRegister.set(register, l.filter((e) => e.exp !== exp));

@@ -109,7 +109,7 @@ export function isFixedSize(memory: WebAssembly.Memory, byteLength: number): boo
 /**
  * The counter exports. Other components (circuit breaker, stats structs) declare the
  * exports they use next to their own code and read them from the same instance
- * (`StatsRegistry.core`).
+ * (`RegistryCore.core`).
  */
 export type CoreExports = { abiVersion(): number } & Omit<CellOps, 'kind'>;
 

@@ -1,6 +1,6 @@
 // The parts of the WebAssembly JS API this package uses. TypeScript declares them only in
 // the DOM and WebWorker libs, which a Node library should not pull in; the public types
-// never mention these names (see SharedWasmMemory in registry.ts), so this file stays a
+// never mention these names (see SharedWasmMemory in registry-core.ts), so this file stays a
 // build-time declaration.
 declare namespace WebAssembly {
   interface MemoryDescriptor {

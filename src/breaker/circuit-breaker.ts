@@ -2,7 +2,7 @@ import type { BackendKind } from '../backend.js';
 import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
-import { checkOptionsObject } from '../options.js';
+import { checkOptionsObject } from '../validate.js';
 import { type CallContext, CallScope, CallTimeoutError, LazyContext, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
 import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
@@ -205,8 +205,8 @@ export interface BreakerThreadOptions {
  *   `acquirePermit()` gives the permit itself, so that a late result cannot act on a
  *   later period.
  *
- * The user guides are docs/breaker-calls.md (calls and their policies) and
- * docs/breaker-policies.md (the probe lease and the rate window).
+ * The user guide is docs/circuit-breaker.md (calls and their policies, the probe lease
+ * and the rate window).
  */
 export class CircuitBreaker {
   /** The breaker's name in the registry. */
@@ -273,7 +273,7 @@ export class CircuitBreaker {
 
   /**
    * @internal Counts go to the shared stripe from now on: the registry object this was
-   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   * opened through is handing its stripe back (RegistryCore.releaseStripe).
    */
   retireStripe(): void {
     this.stripe = 0;
@@ -634,7 +634,7 @@ export class CircuitBreaker {
    * Returns a function that unsubscribes. Delivery is asynchronous and coalesced: the
    * listener gets the state as it is when this thread's watcher runs, never the same
    * state twice in a row, and may miss a state that lasted a moment. A pending listener
-   * does not keep the process alive. See the README, "Circuit breaker".
+   * does not keep the process alive. See docs/circuit-breaker.md.
    */
   onStateChange(listener: (change: StateChange) => void): () => void {
     if (typeof listener !== 'function') throw new InvalidOptionsError('listener', 'must be a function');

@@ -6,7 +6,7 @@
  * stored (and raced on) in shared memory.
  */
 import { InvalidOptionsError, describe } from '../errors.js';
-import { checkOptionsObject } from '../options.js';
+import { checkIntIn, checkOptionsObject } from '../validate.js';
 import { MAX_CALL_TIMEOUT_MS } from '../policy/timeout.js';
 
 /** What a breaker is configured with; every field is optional when creating one. */
@@ -20,7 +20,7 @@ export interface CircuitBreakerConfig {
   /**
    * How long a half-open period may wait for its probes' results, in ms from its first
    * probe: an integer 1..3600000. Default 60000. Past it, a probe still unrecorded counts
-   * as a failed probe and the breaker reopens. See docs/breaker-policies.md.
+   * as a failed probe and the breaker reopens. See docs/circuit-breaker.md, "Probe lease".
    */
   probeLeaseMs?: number;
   /**
@@ -115,10 +115,7 @@ export function resolveConfig(config: unknown): ResolvedBreakerConfig {
       out[field] = def;
       continue;
     }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new InvalidOptionsError(field, `must be an integer from ${min} to ${max}, got ${describe(v)}`);
-    }
-    out[field] = v;
+    out[field] = checkIntIn(v, field, min, max);
   }
   // Fixed key order: the descriptor is compared as JSON text across threads.
   return Object.freeze({

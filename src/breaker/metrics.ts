@@ -1,6 +1,6 @@
 /*
- * The snapshot DTO, `CircuitBreakerMetrics`, with the snake_case keys of the original
- * system's API plus `rejected_calls`, `times_opened`, `window_calls` and `window_failures`.
+ * The snapshot DTO, `CircuitBreakerMetrics`, with fixed snake_case keys so that its JSON
+ * stays stable for dashboards and API consumers.
  *
  * A snapshot reads the state word once (current_state, consecutive_failures and
  * half_open_calls all come from that one read, so they agree with each other) and then
@@ -28,13 +28,13 @@ export interface CircuitBreakerMetrics {
   success_rate: number;
   /** floor(total_duration_nanos / total_calls), over successes and failures alike; 0 when there were no calls. */
   average_duration_nanos: number;
-  /** Calls refused a permit (Open, or HalfOpen with every probe slot taken). Beyond the original. */
+  /** Calls refused a permit (Open, or HalfOpen with every probe slot taken). */
   rejected_calls: number;
-  /** Transitions into Open (from Closed or HalfOpen, forced or not, probe leases run out included). Beyond the original. */
+  /** Transitions into Open (from Closed or HalfOpen, forced or not, probe leases run out included). */
   times_opened: number;
-  /** Calls in the failure-rate window now (all threads; 0 when the rate policy is off). Beyond the original. */
+  /** Calls in the failure-rate window now (all threads; 0 when the rate policy is off). */
   window_calls: number;
-  /** Failures in the failure-rate window now (0 when the rate policy is off). Beyond the original. */
+  /** Failures in the failure-rate window now (0 when the rate policy is off). */
   window_failures: number;
 }
 

@@ -1,8 +1,9 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { cellAddresses } from '../layout.js';
 import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
-import { checkOptionsObject } from '../options.js';
-import { type StatsRegistry, checkName } from '../registry.js';
+import { checkOptionsObject } from '../validate.js';
+import type { RegistryCore } from '../registry-core.js';
+import { checkName } from '../validate.js';
 import { CircuitBreaker, type BreakerBinding, type BreakerThreadOptions } from './circuit-breaker.js';
 import { type Clock, monotonicClock } from './clock.js';
 import { type CircuitBreakerConfig, type ResolvedBreakerConfig, resolveConfig } from './config.js';
@@ -16,11 +17,11 @@ import { wasmBreakerOps } from './ops-wasm.js';
 export interface CircuitBreakerOptions {
   /**
    * Where this thread reads time for the breaker: milliseconds on a base shared by every
-   * thread using the breaker. Default: the process's monotonic clock (see the README, "Circuit breaker").
+   * thread using the breaker. Default: the process's monotonic clock (docs/circuit-breaker.md).
    * Meant for tests and simulations: a fake clock must be shared by all the threads it
    * drives (e.g. read from a SharedArrayBuffer). A reading that is not a finite number, or
    * a throw, is replaced by this thread's last good reading (time stands still), never
-   * lost: see docs/breaker-policies.md.
+   * lost: see docs/circuit-breaker.md, "Probe lease".
    */
   clock?: Clock;
   /**
@@ -63,7 +64,7 @@ function storedConfig(name: string, signature: string): ResolvedBreakerConfig {
  * breaker of that name is opened with the config it was created with; none is created
  * with the defaults.
  */
-export function openCircuitBreaker(registry: StatsRegistry, name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
+export function openCircuitBreaker(registry: RegistryCore, name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
   checkName(name);
   const resolved = resolveConfig(config);
   const o = checkOptions(options);

@@ -5,7 +5,7 @@
  * its record is published.
  */
 import { UnsafeIntegerError } from '../errors.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerMetrics } from './metrics.js';
 import { openCircuitBreaker } from './open.js';
@@ -13,7 +13,7 @@ import type { CircuitState } from './state.js';
 
 /**
  * `registry.circuitBreakerMetrics()`: every breaker's snapshot and the totals over them,
- * with the keys of the original system's `SystemCircuitBreakerMetrics`.
+ * with fixed snake_case keys.
  */
 export interface SystemCircuitBreakerMetrics {
   /** Each breaker's snapshot, by name (names in ascending order). */
@@ -35,7 +35,7 @@ export interface SystemCircuitBreakerMetrics {
 }
 
 /** Every breaker of the registry, opened with the config it was created with. */
-export function listCircuitBreakers(registry: StatsRegistry): CircuitBreaker[] {
+export function listCircuitBreakers(registry: RegistryCore): CircuitBreaker[] {
   return registry
     .entries()
     .filter((e) => e.kind === 'circuitBreaker')
@@ -55,7 +55,7 @@ function healthy(m: CircuitBreakerMetrics): boolean {
  * totals are derived from those same snapshots, so the DTO agrees with itself. Breakers
  * are read one after another: like each snapshot, the whole is not a transaction.
  */
-export function systemBreakerMetrics(registry: StatsRegistry): SystemCircuitBreakerMetrics {
+export function systemBreakerMetrics(registry: RegistryCore): SystemCircuitBreakerMetrics {
   const circuit_breakers: Record<string, CircuitBreakerMetrics> = {};
   const count_by_state: Record<CircuitState, number> = { Closed: 0, Open: 0, HalfOpen: 0 };
   const unhealthy_circuits: string[] = [];
@@ -89,7 +89,7 @@ function safeSum(v: bigint, field: string): number {
 }
 
 /** Forces every breaker of the registry Open (`open`) or Closed; returns how many. */
-export function forceAll(registry: StatsRegistry, open: boolean): number {
+export function forceAll(registry: RegistryCore, open: boolean): number {
   const breakers = listCircuitBreakers(registry);
   for (const b of breakers) {
     if (open) b.forceOpen();

@@ -1,5 +1,5 @@
 /*
- * The broadcast path of InProcessEventBus (SPEC §1 step 3): every open receiver gets
+ * The broadcast path of InProcessEventBus (after the handlers): every open receiver gets
  * every event published after it subscribed, through a queue of `capacity` events; a
  * receiver further behind than that loses its oldest events, and the bus counts them.
  *

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-/** Metadata of a domain event (the original system's `EventMetadata`). */
+/** Metadata of a domain event (snake_case keys, carried as they are). */
 export interface EventMetadata {
   task_uuid: string;
   step_uuid?: string | null;
@@ -14,8 +14,8 @@ export interface EventMetadata {
 
 /**
  * A domain event. The bus itself only needs `event_name` (a string, dot notation, the
- * empty string allowed); the other fields are the original system's shape, carried as
- * they are. Events crossing to a receiver in another thread are structured clones, so
+ * empty string allowed); the other fields are for its consumers, carried as they
+ * are. Events crossing to a receiver in another thread are structured clones, so
  * they must be cloneable (JSON-like values are).
  */
 export interface DomainEvent<P = unknown> {

@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '../errors.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
+import { openEventBusStats } from '../stats/index.js';
 import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
@@ -68,7 +69,7 @@ function eventIdOf(event: DomainEvent): string | undefined {
  * anyway). If a handler returns a thenable, `publish()` counts the event at once and
  * returns a Promise (which never rejects) that settles when every handler has settled or
  * `dispatchTimeoutMs` has passed; the handler step is counted then, and the event goes to
- * the broadcast receivers then, as the original awaited its handlers before broadcasting.
+ * the broadcast receivers then, after the handlers, as on the synchronous path.
  *
  * Backlog. Each publish awaiting handlers holds its event, its thenables and a timer
  * (about 1.2 KB) for up to `dispatchTimeoutMs`. At most `maxPendingDispatches` of them
@@ -109,21 +110,21 @@ export class InProcessEventBus {
     this.maxPendingDispatches = c.maxPendingDispatches;
     this.reporter = new Reporter(c.logger, c.reports, 'handler failure', { bus: c.name });
     this.record = c.recordStats;
-    this.stats = c.registry.eventBusStats(c.name);
+    this.stats = openEventBusStats(c.registry, c.name);
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
     c.registry.trackWriter(this);
   }
 
   /**
    * @internal The registry object is handing its stripe back: take the stats' shared
-   * kernel from now on (StatsRegistry.releaseStripe).
+   * kernel from now on (RegistryCore.releaseStripe).
    */
   retireStripe(): void {
     this.stats.retireStripe();
   }
 
-  /** A builder, as the original offered; `new InProcessEventBus(options)` does the same. */
-  static builder(registry: StatsRegistry, name: string): InProcessEventBusBuilder {
+  /** A builder for the options; `new InProcessEventBus(options)` does the same. */
+  static builder(registry: RegistryCore, name: string): InProcessEventBusBuilder {
     return new InProcessEventBusBuilder(registry, name);
   }
 
@@ -397,7 +398,7 @@ export class InProcessEventBus {
 /** Builder form of the constructor's options. */
 export class InProcessEventBusBuilder {
   private readonly o: InProcessEventBusOptions;
-  constructor(registry: StatsRegistry, name: string) {
+  constructor(registry: RegistryCore, name: string) {
     this.o = { registry, name };
   }
   ffiChannelBufferSize(size: number): this {

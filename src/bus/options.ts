@@ -1,6 +1,6 @@
 import { InvalidOptionsError } from '../errors.js';
-import { checkOptionsObject } from '../options.js';
-import { StatsRegistry, checkName } from '../registry.js';
+import { bool, checkName, checkOptionsObject, intIn } from '../validate.js';
+import { RegistryCore } from '../registry-core.js';
 import { DEFAULT_MAX_REPORTS, DEFAULT_REPORT_INTERVAL_MS, MAX_REPORTS_LIMIT, type ReportLimits, defaultLogger } from './reporter.js';
 
 /** Where handler failures are reported. `console` fits; so does a pino or winston logger. */
@@ -10,7 +10,7 @@ export interface BusLogger {
 
 export interface InProcessEventBusOptions {
   /** The registry holding the bus's shared stats. */
-  registry: StatsRegistry;
+  registry: RegistryCore;
   /** Name of the stats entry: buses opened with the same name, in any thread, share counters. */
   name: string;
   /** Capacity of each broadcast receiver's queue (1..1,048,576). Default 1000. */
@@ -43,7 +43,7 @@ export interface InProcessEventBusOptions {
 }
 
 export interface BusConfig {
-  readonly registry: StatsRegistry;
+  readonly registry: RegistryCore;
   readonly name: string;
   readonly ffiChannelBufferSize: number;
   readonly logSubscriberErrors: boolean;
@@ -72,22 +72,6 @@ export const DEFAULT_MAX_PENDING = 10_000;
 const MAX_PENDING = 1 << 20;
 const MAX_TIMEOUT = 2 ** 31 - 1; // setTimeout's limit
 
-function intIn(o: Record<string, unknown>, key: string, def: number, min: number, max: number): number {
-  const v = o[key];
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidOptionsError(key, `must be an integer from ${min} to ${max}, got ${String(v)}`);
-  }
-  return v;
-}
-
-function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
-  const v = o[key];
-  if (v === undefined) return def;
-  if (typeof v !== 'boolean') throw new InvalidOptionsError(key, `must be a boolean, got ${String(v)}`);
-  return v;
-}
-
 /** The rate-limit options a bus and a subscriber share (see reporter.ts). */
 export function checkReportOptions(o: Record<string, unknown>): ReportLimits {
   return {
@@ -108,7 +92,7 @@ export function checkLogger(v: unknown): BusLogger {
 
 export function checkBusOptions(options: unknown): BusConfig {
   const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with at least registry and name' });
-  if (!(o.registry instanceof StatsRegistry)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
+  if (!(o.registry instanceof RegistryCore)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
   const logger = checkLogger(o.logger);
   return {
     registry: o.registry,

@@ -1,7 +1,7 @@
 import { InvalidPatternError } from './errors.js';
 
 /**
- * A compiled subscription pattern (SPEC §1): `*` alone matches every name, the empty one
+ * A compiled subscription pattern: `*` alone matches every name, the empty one
  * included; a pattern with `*` elsewhere matches names of the same number of
  * `.`-segments where each pattern segment is `*` or equal; anything else is an exact,
  * case-sensitive match. `*` inside a segment (`pay*.x`) is a literal character.

@@ -9,7 +9,7 @@ import type { DomainEvent } from './domain-event.js';
 const abandoned = new FinalizationRegistry<ReceiverChannel>((ch) => ch.close());
 
 /**
- * A subscription to a bus's broadcast channel (SPEC §1, the original's FFI channel). It
+ * A subscription to a bus's broadcast channel (the `ffi_*` counters are about it). It
  * sees every event published after it was created, oldest first, through a queue of
  * `ffiChannelBufferSize` events: if it falls further behind, it loses the oldest ones
  * and the bus counts them in `ffi_channel_lagged`.

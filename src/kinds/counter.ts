@@ -12,7 +12,7 @@
  * integer counter refuses fractions rather than round them.
  */
 import { InvalidCountError } from '../errors.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { type Counter, makeCounter } from '../counter-set.js';
 import { cellAddresses, setGeometry } from '../layout.js';
 import { METRIC_KIND_CODES } from './codes.js';
@@ -29,7 +29,8 @@ import {
   familyBytes,
 } from './metric-base.js';
 import type { Labels } from './labels.js';
-import { type MetricOps, metricOps } from './metric-ops.js';
+import type { MetricOps } from './metric-ops.js';
+import { metricOps } from './metric-ops-bind.js';
 
 export interface CounterConfiguration extends MetricConfigurationBase {
   /** Give each thread its own stripe of every series (LongAdder-style); costs (stripes + 1) × 128 bytes a series. Default false. */
@@ -89,7 +90,7 @@ class FloatSeries implements CounterSeries {
   }
 }
 
-function counterSpec(registry: StatsRegistry, def: CounterDefinition): SeriesSpec<CounterSeries> {
+function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
   const geometry = setGeometry(1, def.striped, registry.stripes);
   const stripe = registry.ownedStripe(def.striped);
   const ops = registry.ops;
@@ -132,7 +133,7 @@ export class CounterMetric extends Metric<CounterSeries> {
   readonly float: boolean;
 
   /** @internal */
-  constructor(registry: StatsRegistry, def: CounterDefinition, familyData: number, spec: SeriesSpec<CounterSeries>) {
+  constructor(registry: RegistryCore, def: CounterDefinition, familyData: number, spec: SeriesSpec<CounterSeries>) {
     super(registry, def, familyData, spec);
     this.striped = def.striped;
     this.float = def.float;
@@ -163,7 +164,7 @@ export const counterKind = {
   type: 'counter' as const,
   code: METRIC_KIND_CODES.counter,
   /** `internal`: the package's own families (see defineBase). */
-  open(registry: StatsRegistry, options: unknown, internal = false): CounterMetric {
+  open(registry: RegistryCore, options: unknown, internal = false): CounterMetric {
     const def = defineCounter(options, internal);
     const spec = counterSpec(registry, def);
     const { name, ...descriptor } = def;

@@ -8,12 +8,13 @@
  * each lands once, as if the adds ran one after another in some order (each rounds like
  * a double add; sums of values exact in binary, e.g. integers below 2^53, stay exact).
  */
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
 import type { Labels } from './labels.js';
 import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, defineBase, familyBytes } from './metric-base.js';
-import { type MetricOps, metricOps } from './metric-ops.js';
+import type { MetricOps } from './metric-ops.js';
+import { metricOps } from './metric-ops-bind.js';
 
 export type GaugeConfiguration = MetricConfigurationBase;
 export type GaugeDefinition = BaseDefinition;
@@ -67,7 +68,7 @@ class Series implements GaugeSeries {
   }
 }
 
-function gaugeSpec(registry: StatsRegistry, def: GaugeDefinition): SeriesSpec<GaugeSeries> {
+function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<GaugeSeries> {
   const m = metricOps(registry);
   return { bytes: 8, make: (dataOffset) => new Series(m, def.name, dataOffset), read: (dataOffset) => m.gaugeGet(dataOffset) };
 }
@@ -129,7 +130,7 @@ export const gaugeKind = {
   type: 'gauge' as const,
   code: METRIC_KIND_CODES.gauge,
   /** `internal`: the package's own families (see defineBase). */
-  open(registry: StatsRegistry, options: unknown, internal = false): GaugeMetric {
+  open(registry: RegistryCore, options: unknown, internal = false): GaugeMetric {
     const def = defineGauge(options, internal);
     const spec = gaugeSpec(registry, def);
     const { name, ...descriptor } = def;

@@ -22,9 +22,9 @@
  * of the signature, so every thread uses the same ones and they never live in shared memory.
  */
 import { InvalidOptionsError } from '../errors.js';
-import type { HistogramValue } from '../export/collect.js';
+import type { HistogramValue } from '../export/family.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { bucketIndex, checkBuckets, quantileFromBuckets } from './buckets.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
@@ -41,7 +41,8 @@ import {
   defineBase,
   familyBytes,
 } from './metric-base.js';
-import { type MetricOps, metricOps } from './metric-ops.js';
+import type { MetricOps } from './metric-ops.js';
+import { metricOps } from './metric-ops-bind.js';
 
 export interface HistogramConfiguration extends MetricConfigurationBase {
   /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
@@ -116,7 +117,7 @@ class OwnedSeries implements HistogramSeries {
   }
 }
 
-function histogramSpec(registry: StatsRegistry, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
+function histogramSpec(registry: RegistryCore, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
   const B = def.buckets.length + 1;
   const geometry = setGeometry(B + 1, def.striped, registry.stripes);
   const stripe = registry.ownedStripe(def.striped);
@@ -161,7 +162,7 @@ export class HistogramMetric extends Metric<HistogramSeries> {
   readonly striped: boolean;
 
   /** @internal */
-  constructor(registry: StatsRegistry, def: HistogramDefinition, familyData: number, spec: SeriesSpec<HistogramSeries>) {
+  constructor(registry: RegistryCore, def: HistogramDefinition, familyData: number, spec: SeriesSpec<HistogramSeries>) {
     super(registry, def, familyData, spec);
     this.buckets = Object.freeze([...def.buckets]);
     this.striped = def.striped;
@@ -219,7 +220,7 @@ export const histogramKind = {
   type: 'histogram' as const,
   code: METRIC_KIND_CODES.histogram,
   /** `internal`: the package's own families (see defineBase). */
-  open(registry: StatsRegistry, options: unknown, internal = false): HistogramMetric {
+  open(registry: RegistryCore, options: unknown, internal = false): HistogramMetric {
     const def = defineHistogram(options, internal);
     const spec = histogramSpec(registry, def);
     const { name, ...descriptor } = def;

@@ -3,8 +3,8 @@
  * its module plus a line in METRIC_KINDS (and its code in codes.ts).
  */
 import type { RecordInfo } from '../directory.js';
-import type { MetricFamily } from '../export/collect.js';
-import type { StatsRegistry } from '../registry.js';
+import type { MetricFamily } from '../export/family.js';
+import type { RegistryCore } from '../registry-core.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { counterKind } from './counter.js';
 import { gaugeKind } from './gauge.js';
@@ -14,7 +14,7 @@ import type { Metric } from './metric-base.js';
 export interface MetricKind {
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly code: number;
-  open(registry: StatsRegistry, options: unknown, internal?: boolean): Metric<unknown>;
+  open(registry: RegistryCore, options: unknown, internal?: boolean): Metric<unknown>;
 }
 
 export const METRIC_KINDS: readonly MetricKind[] = [counterKind, gaugeKind, histogramKind];
@@ -25,7 +25,7 @@ export const METRIC_KINDS: readonly MetricKind[] = [counterKind, gaugeKind, hist
  * records' signatures (re-validated: a record this version cannot read is skipped), and
  * series records are grouped by family in one pass.
  */
-export function collectMetricKinds(registry: StatsRegistry, records: readonly RecordInfo[]): MetricFamily[] {
+export function collectMetricKinds(registry: RegistryCore, records: readonly RecordInfo[]): MetricFamily[] {
   const byName = new Map<string, { metric: Metric<unknown>; children: RecordInfo[] }>();
   const series: RecordInfo[] = [];
   for (const r of records) {

@@ -22,13 +22,13 @@
  * a series). A series that already exists is always reachable, at the limit too: the
  * directory is probed before anything is claimed.
  */
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { type RecordInfo, utf8 } from '../directory.js';
 import { seriesRecordsOf } from './series-index.js';
 import { InvalidOptionsError, NameConflictError } from '../errors.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
-import { checkOptionsObject } from '../options.js';
-import type { MetricFamily, MetricSample, MetricType } from '../export/collect.js';
+import { checkOptionsObject } from '../validate.js';
+import type { MetricFamily, MetricSample, MetricType } from '../export/family.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
@@ -153,7 +153,7 @@ interface SeriesMeta {
 }
 
 /** Parsed series records, by registry and record offset (records never change once published). */
-const seriesMetaCache = new WeakMap<StatsRegistry, Map<number, SeriesMeta | null>>();
+const seriesMetaCache = new WeakMap<RegistryCore, Map<number, SeriesMeta | null>>();
 
 export abstract class Metric<C> {
   readonly name: string;
@@ -162,7 +162,7 @@ export abstract class Metric<C> {
   readonly labelNames: readonly string[];
   readonly maxSeries: number;
   abstract readonly type: MetricType;
-  /** @internal */ protected readonly registry: StatsRegistry;
+  /** @internal */ protected readonly registry: RegistryCore;
   /** @internal */ protected readonly spec: SeriesSpec<C>;
   /** @internal */ readonly definition: BaseDefinition;
   private readonly sorted: readonly string[];
@@ -172,7 +172,7 @@ export abstract class Metric<C> {
   private readonly countIndex: number;
 
   /** @internal */
-  constructor(registry: StatsRegistry, def: BaseDefinition, familyData: number, spec: SeriesSpec<C>) {
+  constructor(registry: RegistryCore, def: BaseDefinition, familyData: number, spec: SeriesSpec<C>) {
     this.registry = registry;
     this.definition = def;
     this.name = def.name;

@@ -1,13 +1,11 @@
 /*
  * The float64 and histogram operations of the metric kinds, as one op set with two
  * implementations over the same cells: the Wasm exports of assembly/gauges.ts and
- * assembly/histogram.ts (bound below), and the pure-JS twin in metric-ops-js.ts. The two
+ * assembly/histogram.ts (bound in metric-ops-bind.ts), and the pure-JS twin in metric-ops-js.ts. The two
  * files are halves of one contract: a cell is an f64's bits in an 8-byte aligned u64,
  * only ever accessed with 64-bit atomics (assembly/gauges.ts explains why), so a 'js'
  * thread and a 'wasm' thread can update one gauge or one histogram together.
  */
-import type { StatsRegistry } from '../registry.js';
-import { jsMetricOps } from './metric-ops-js.js';
 
 export interface MetricOps {
   /** Atomic store of `v` (a gauge's `set`). */
@@ -20,32 +18,4 @@ export interface MetricOps {
   f64SumStriped(shared: number, firstOwned: number, stride: number, stripes: number): number;
   histObserveShared(bucket: number, sum: number, v: number): void;
   histObserveOwned(low: number, high: number, sum: number, v: number): void;
-}
-
-type MetricCoreExports = MetricOps;
-
-const cache = new WeakMap<StatsRegistry, MetricOps>();
-
-/** This thread's op set for a registry: the core's exports themselves (no JS wrapper), or the JS twin. */
-export function metricOps(registry: StatsRegistry): MetricOps {
-  let ops = cache.get(registry);
-  if (ops === undefined) {
-    if (registry.core !== undefined) {
-      // attach() accepts only a core whose abiVersion() is this build's, so the exports are there.
-      const x = registry.core as unknown as MetricCoreExports;
-      ops = {
-        gaugeSet: x.gaugeSet,
-        gaugeGet: x.gaugeGet,
-        gaugeAdd: x.gaugeAdd,
-        f64OwnedAdd: x.f64OwnedAdd,
-        f64SumStriped: x.f64SumStriped,
-        histObserveShared: x.histObserveShared,
-        histObserveOwned: x.histObserveOwned,
-      };
-    } else {
-      ops = jsMetricOps(registry.views.u8.buffer, registry.ops);
-    }
-    cache.set(registry, ops);
-  }
-  return ops;
 }

@@ -12,7 +12,7 @@
  * their kind code, without decoding their strings.
  */
 import { PublishedCursor, type RecordInfo } from '../directory.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { METRIC_KIND_CODES } from './codes.js';
 
 interface SeriesIndex {
@@ -20,10 +20,10 @@ interface SeriesIndex {
   readonly byFamily: Map<string, RecordInfo[]>;
 }
 
-const indexes = new WeakMap<StatsRegistry, SeriesIndex>();
+const indexes = new WeakMap<RegistryCore, SeriesIndex>();
 
 /** The published series records of `family` (as named in their directory names), oldest first. */
-export function seriesRecordsOf(registry: StatsRegistry, family: string): readonly RecordInfo[] {
+export function seriesRecordsOf(registry: RegistryCore, family: string): readonly RecordInfo[] {
   const directory = registry.directory;
   let index = indexes.get(registry);
   if (index === undefined) {

@@ -8,7 +8,7 @@
 import { InvalidOptionsError } from '../errors.js';
 import { utf8 } from '../directory.js';
 import { MAX_NAME_BYTES } from '../layout.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { histogramKind } from './histogram.js';
 import type { HistogramSeries } from './histogram.js';
 import { seriesName } from './labels.js';
@@ -23,7 +23,7 @@ export function checkStepDurationsName(statsName: string): void {
 }
 
 /** The histogram series of one step stats name, created on first use by any thread. */
-export function stepDurationSeries(registry: StatsRegistry, statsName: string): HistogramSeries {
+export function stepDurationSeries(registry: RegistryCore, statsName: string): HistogramSeries {
   const h = histogramKind.open(
     registry,
     {

@@ -16,18 +16,27 @@ export interface EventBusLiveCounts {
   ffi_subscriber_count: number;
 }
 
-/** Snapshot DTO `InProcessEventBusStats`, keys as in the original system's API. */
+/**
+ * Where `collect({ buses })` reads live fields from: an InProcessEventBus (live fields are
+ * not in shared memory, so only the bus object knows them).
+ */
+export interface EventBusLiveSource {
+  readonly name: string;
+  getStatisticsBigInt(): EventBusLiveCounts;
+}
+
+/** Snapshot DTO `InProcessEventBusStats`: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
 export interface InProcessEventBusStats extends EventBusLiveCounts {
   total_events_dispatched: number;
   rust_handler_dispatches: number;
   ffi_channel_dispatches: number;
   rust_handler_errors: number;
   ffi_channel_drops: number;
-  /** Events lost by receivers that fell more than `ffiChannelBufferSize` behind (beyond the original). */
+  /** Events lost by receivers that fell more than `ffiChannelBufferSize` behind. */
   ffi_channel_lagged: number;
   /**
    * Handler calls left out because `maxPendingDispatches` publishes were already awaiting
-   * handlers (beyond the original). Each is also counted in `rust_handler_errors`.
+   * handlers. Each is also counted in `rust_handler_errors`.
    */
   rust_handler_shed: number;
 }
@@ -138,7 +147,7 @@ export class EventBusStats {
 
   /**
    * @internal Records go to the shared cells from now on: the registry object this was
-   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   * opened through is handing its stripe back (RegistryCore.releaseStripe).
    */
   retireStripe(): void {
     this.a = this.placement.sharedA;

@@ -1,6 +1,6 @@
 import { InvalidOptionsError } from '../errors.js';
 import { checkStepDurationsName, stepDurationSeries } from '../kinds/step-durations.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { EventBusStats } from './event-bus-stats.js';
 import { BUS_FIELDS, STEP_FIELDS, SUBSCRIBER_FIELDS } from './fields.js';
 import { type StatsOptions, openStats } from './open.js';
@@ -25,7 +25,9 @@ const DURATION_OPTION = {
   },
 };
 
-export function openStepExecutionStats(registry: StatsRegistry, name: string, options?: StepStatsOptions): StepExecutionStats {
+/** @internal The body of `StatsRegistry.stepExecutionStats`. */
+export function openStepExecutionStats(registry: RegistryCore, name: string, options?: StepStatsOptions): StepExecutionStats {
+  registry.checkOpen();
   const durations = options !== null && typeof options === 'object' && options.durations === true;
   if (durations && typeof name === 'string') checkStepDurationsName(name);
   const stats = openStats(registry, 'stepExecutionStats', name, STEP_FIELDS, options, (p) => new StepExecutionStats(name, p), DURATION_OPTION);
@@ -33,11 +35,15 @@ export function openStepExecutionStats(registry: StatsRegistry, name: string, op
   return stats;
 }
 
-export function openEventBusStats(registry: StatsRegistry, name: string, options?: StatsOptions): EventBusStats {
+/** @internal The body of `StatsRegistry.eventBusStats`; a bus opens its stats through it. */
+export function openEventBusStats(registry: RegistryCore, name: string, options?: StatsOptions): EventBusStats {
+  registry.checkOpen();
   return openStats(registry, 'eventBusStats', name, BUS_FIELDS, options, (p) => new EventBusStats(name, p));
 }
 
-export function openWorkerSubscriberStats(registry: StatsRegistry, name: string, options?: StatsOptions): WorkerSubscriberStats {
+/** @internal The body of `StatsRegistry.workerSubscriberStats`; a subscriber opens its stats through it. */
+export function openWorkerSubscriberStats(registry: RegistryCore, name: string, options?: StatsOptions): WorkerSubscriberStats {
+  registry.checkOpen();
   return openStats(registry, 'workerSubscriberStats', name, SUBSCRIBER_FIELDS, options, (p) => new WorkerSubscriberStats(name, p));
 }
 

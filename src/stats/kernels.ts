@@ -16,7 +16,7 @@
  * at the same time.
  */
 import type { CellOps } from '../backend.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore } from '../registry-core.js';
 import { PUB_FFI, PUB_RUST, DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from './fields.js';
 
 export interface StatsKernels {
@@ -221,10 +221,10 @@ function wasmKernels(x: StatsCoreExports, owned: boolean): StatsKernels {
       };
 }
 
-const cache = new WeakMap<StatsRegistry, [shared: StatsKernels, owned: StatsKernels]>();
+const cache = new WeakMap<RegistryCore, [shared: StatsKernels, owned: StatsKernels]>();
 
 /** This thread's kernels on `registry`, for a struct written through an owned stripe or the shared cells. */
-export function statsKernels(registry: StatsRegistry, owned: boolean): StatsKernels {
+export function statsKernels(registry: RegistryCore, owned: boolean): StatsKernels {
   let pair = cache.get(registry);
   if (pair === undefined) {
     if (registry.core !== undefined) {

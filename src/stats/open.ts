@@ -1,8 +1,10 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { InvalidOptionsError } from '../errors.js';
-import { checkOptionsObject } from '../options.js';
+import { checkOptionsObject } from '../validate.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import { type EntryKind, type StatsRegistry, checkName } from '../registry.js';
+import type { EntryKind } from '../kinds/codes.js';
+import type { RegistryCore } from '../registry-core.js';
+import { checkName } from '../validate.js';
 import { type StatsKernels, statsKernels } from './kernels.js';
 
 export interface StatsOptions {
@@ -51,7 +53,7 @@ function checkStatsOptions(options: unknown, extraKeys: readonly string[] = []):
  * this thread's record kernels bound to its stripe.
  */
 export function openStats<F extends string, T>(
-  registry: StatsRegistry,
+  registry: RegistryCore,
   kind: EntryKind,
   name: string,
   fields: readonly F[],

@@ -4,7 +4,7 @@ import type { StatsKernels } from './kernels.js';
 import type { StatsPlacement } from './open.js';
 import type { StepField } from './fields.js';
 
-/** Snapshot DTO, keys as in the original system's API. */
+/** Snapshot DTO: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
 export interface StepExecutionStatsSnapshot {
   total_executed: number;
   total_succeeded: number;
@@ -62,7 +62,7 @@ export class StepExecutionStats {
 
   /**
    * @internal Records go to the shared cells from now on: the registry object this was
-   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   * opened through is handing its stripe back (RegistryCore.releaseStripe).
    */
   retireStripe(): void {
     this.a = this.placement.sharedA;

@@ -5,7 +5,7 @@ import type { SubscriberField } from './fields.js';
 import type { StatsKernels } from './kernels.js';
 import type { StatsPlacement } from './open.js';
 
-/** Snapshot DTO `WorkerEventSubscriberStats`, keys as in the original system's API. */
+/** Snapshot DTO `WorkerEventSubscriberStats`: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
 export interface WorkerEventSubscriberStats {
   worker_id: string;
   completions_received: number;
@@ -63,7 +63,7 @@ export class WorkerSubscriberStats {
 
   /**
    * @internal Records go to the shared cells from now on: the registry object this was
-   * opened through is handing its stripe back (StatsRegistry.releaseStripe).
+   * opened through is handing its stripe back (RegistryCore.releaseStripe).
    */
   retireStripe(): void {
     this.a = this.placement.sharedA;

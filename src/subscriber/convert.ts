@@ -2,7 +2,7 @@ import { safeErrorText } from '../bus/reporter.js';
 import { CompletionConversionError } from './errors.js';
 import type { StepExecutionCompletionEvent, StepExecutionResult } from './types.js';
 
-/** The failure message when a failed completion carries none (as the original). */
+/** The failure message when a failed completion carries none. */
 export const DEFAULT_FAILURE_MESSAGE = 'Step execution failed in FFI handler';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -75,8 +75,8 @@ export function convertRead(c: object, success: boolean, workerId: string, seen:
 /**
  * Converts a completion to a step result, or throws CompletionConversionError (and
  * nothing else: a completion whose fields throw when read is a conversion error too).
- * Where the original panicked (metadata that is not an object) or could not deserialize
- * (missing ids), this throws, and a subscriber counts a conversion error.
+ * Metadata that is not an object, or missing ids, throw here, and a subscriber counts a
+ * conversion error.
  */
 export function convertCompletion(completion: unknown, workerId: string): StepExecutionResult {
   let isObject: boolean;

@@ -14,7 +14,7 @@ export interface StepExecutionCompletionEvent {
   span_id?: string | null;
 }
 
-/** What a completion is converted to (the original's `StepExecutionResult`, snake_case keys). */
+/** What a completion is converted to (snake_case keys). */
 export interface StepExecutionResult {
   step_uuid: string;
   success: boolean;

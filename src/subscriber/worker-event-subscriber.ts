@@ -1,8 +1,9 @@
 import { type MessagePort, MessageChannel } from 'node:worker_threads';
 import { InvalidOptionsError } from '../errors.js';
-import { checkOptionsObject } from '../options.js';
-import { StatsRegistry, checkName } from '../registry.js';
+import { checkName, checkOptionsObject } from '../validate.js';
+import { RegistryCore } from '../registry-core.js';
 import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../stats/fields.js';
+import { openWorkerSubscriberStats } from '../stats/index.js';
 import type { WorkerEventSubscriberBigIntStats, WorkerEventSubscriberStats, WorkerSubscriberStats } from '../stats/worker-subscriber-stats.js';
 import { checkLogger, checkReportOptions } from '../bus/options.js';
 import { Reporter, safeErrorText } from '../bus/reporter.js';
@@ -17,7 +18,7 @@ export interface SubscriberLogger {
 }
 
 export interface WorkerEventSubscriberOptions {
-  registry: StatsRegistry;
+  registry: RegistryCore;
   /** Name of the stats entry; subscribers with the same name (any thread) share counters. */
   name: string;
   /** Reported as `worker_id` in snapshots and results; fixed for the subscriber's life. */
@@ -54,7 +55,7 @@ class SubscriberClosedError extends AtomicStatsError {
 
 /**
  * Listens to step-completion events and turns them into step execution results
- * (SPEC §2). Completions come in through `handleCompletion()` in this thread, or from
+ * (docs/event-bus-and-subscriber.md). Completions come in through `handleCompletion()` in this thread, or from
  * other worker threads through ports (`createCompletionPort()` + `CompletionSender`, or
  * `listen(port)`).
  *
@@ -83,7 +84,7 @@ export class WorkerEventSubscriber {
 
   constructor(options: WorkerEventSubscriberOptions) {
     const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with registry, name and workerId' });
-    if (!(o.registry instanceof StatsRegistry)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
+    if (!(o.registry instanceof RegistryCore)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
     if (typeof o.workerId !== 'string' || o.workerId.length === 0) throw new InvalidOptionsError('workerId', 'must be a non-empty string');
     const t = o.correlationTimeoutMs ?? 30_000;
     if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 2 ** 31 - 1) {
@@ -97,7 +98,7 @@ export class WorkerEventSubscriber {
     this.correlationTimeoutMs = t;
     this.correlate = o.correlate !== false;
     this.reporter = new Reporter(logger, limits, 'completion', { subscriber: this.name, worker_id: o.workerId });
-    this.stats = o.registry.workerSubscriberStats(this.name);
+    this.stats = openWorkerSubscriberStats(o.registry, this.name);
     this.pending = new PendingTable(t, (id, info) =>
       this.log('atomic-stats: pending step execution timed out and was dropped', { correlation_id: id, ...info }),
     );

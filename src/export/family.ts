@@ -1,0 +1,36 @@
+/*
+ * The shape of what a collection returns: metric families and their samples, plain data
+ * that the exporters (atomic-stats/prometheus, atomic-stats/opentelemetry) translate.
+ * Types only, at the bottom of the export layer, so that the kinds that produce families
+ * and the collector that gathers them both import this file and not each other.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count. */
+export interface HistogramValue {
+  readonly buckets: readonly { readonly le: number; readonly count: bigint }[];
+  readonly sum: number;
+  readonly count: bigint;
+}
+
+export interface MetricSample {
+  /** Label names and values. Built-in families return the same frozen object for a series at every collection. */
+  readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Counters: the exact u64 as a bigint, or a number for a total converted to a base unit
+   * (seconds). Gauges: a number. Histograms: a HistogramValue.
+   */
+  readonly value: bigint | number | HistogramValue;
+}
+
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  /** The unit, as UCUM for OpenTelemetry (`'s'`, `'By'`, `'1'`, `'{call}'`); absent when unknown. */
+  readonly unit?: string;
+  /** True when every value is an integer (OpenTelemetry `ValueType.INT`); absent: inferred from the values. */
+  readonly integer?: boolean;
+  readonly samples: MetricSample[];
+}
