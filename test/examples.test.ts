@@ -55,7 +55,7 @@ describe('examples', () => {
         rejected_calls: 60,
         times_opened: 1,
       },
-      freshThreadsEachPhase: true,
+      attachedOncePerThread: true,
       // Every pool thread's stripe was handed back (the main thread holds the last one).
       stripesInUse: 1,
     });

@@ -35,7 +35,7 @@ observeAtomicStats(registry, provider.getMeter('checkout-service'));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function exports(count) {
-  for (const end = Date.now() + 5000; exporter.getMetrics().length < count && Date.now() < end; ) await sleep(5);
+  for (const end = Date.now() + 20_000; exporter.getMetrics().length < count && Date.now() < end; ) await sleep(5);
   return exporter.getMetrics();
 }
 
