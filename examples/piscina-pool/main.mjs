@@ -57,8 +57,9 @@ await phase(() => Promise.all(ids(0, 100).map((id) => pool.run({ id, service: 'h
 // 2. A slow job is cancelled while it waits on the service, and another job goes on beside
 //    it. piscina stops a thread whose running task is aborted: that call never completes,
 //    so the breaker records nothing for it (a call admitted while closed holds nothing),
-//    and the thread's stripe is handed back. The other job's success, recorded after every
-//    failure of phase 1, leaves no failure in a row behind.
+//    and the thread's stripe is handed back. Had it been a half-open probe, its slot would
+//    be freed when the breaker's probe lease (`probeLeaseMs`) runs out. The other job's
+//    success, recorded after every failure of phase 1, leaves no failure in a row behind.
 await phase(async () => {
   const ac = new AbortController();
   const slow = pool.run({ id: 100, service: 'slow', timeoutMs: 30_000 }, { signal: ac.signal });
