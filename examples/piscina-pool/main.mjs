@@ -26,9 +26,9 @@ const pool = new Piscina({
   workerData: { handle: registry.handle },
   maxThreads: 2,
   // Threads idle for 20 ms are retired (minThreads 0 lets the pool retire all of them), as
-  // a pool under bursty load does: the phases below, with a quiet moment between them, run
-  // on new threads, which attach and continue on the stripes the retired ones handed back.
-  // Which thread runs which job is up to the pool; none of the totals depend on it.
+  // a pool under bursty load does: the phases below, with a quiet moment between them,
+  // mostly run on new threads, which attach and continue on the stripes the retired ones
+  // handed back. Which thread runs which job is up to the pool; no total depends on it.
   minThreads: 0,
   idleTimeout: 20,
 });
@@ -80,8 +80,8 @@ await phase(async () => {
   return results;
 });
 
-// 4. 60 jobs at once, on new threads: every one is refused by the breaker, opened by other
-//    threads, without a request to the service.
+// 4. 60 jobs at once: every one is refused by the breaker, which other threads' failures
+//    opened, without a request to the service.
 await phase(() => Promise.all(ids(107, 167).map((id) => pool.run({ id, service: 'down' }))));
 
 await pool.destroy();
