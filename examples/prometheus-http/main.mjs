@@ -2,8 +2,8 @@
 // main thread serves every count through prom-client, next to prom-client's default
 // metrics, without asking any worker for anything. Run with
 // `node examples/prometheus-http/main.mjs` after a build, then
-// `curl -s http://127.0.0.1:9464/metrics`; `--once` serves on a free port, scrapes itself
-// once, prints what a scraper would see and exits.
+// `curl -s http://127.0.0.1:9464/metrics`; `--once` serves on a free port of the loopback
+// interface, scrapes itself once, prints what a scraper would see and exits.
 import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -36,8 +36,11 @@ await Promise.all(workers.map((w) => new Promise((r) => w.on('exit', r))));
 
 if (once) {
   const res = await fetch(url);
+  // What a scraper sees: the status, the Content-Type, then the body as it came.
+  console.log(`status: ${res.status}`);
   console.log(`content-type: ${res.headers.get('content-type')}`);
-  for (const line of (await res.text()).split('\n')) if (line.startsWith('atomic_stats_set_')) console.log(line);
+  console.log('');
+  console.log(await res.text());
   server.close();
 } else {
   console.log(`metrics: ${url}`);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-/** Metadata of a domain event (snake_case keys, carried as they are). */
+/** Metadata of a domain event: where it comes from, and what it belongs to. */
 export interface EventMetadata {
   task_uuid: string;
   step_uuid?: string | null;
@@ -13,10 +13,12 @@ export interface EventMetadata {
 }
 
 /**
- * A domain event. The bus itself only needs `event_name` (a string, dot notation, the
- * empty string allowed); the other fields are for its consumers, carried as they
- * are. Events crossing to a receiver in another thread are structured clones, so
- * they must be cloneable (JSON-like values are).
+ * A domain event: the shape `createDomainEvent()` builds and that handlers and receivers
+ * are typed with. The bus itself needs only `event_name` (a string, dot notation, the
+ * empty string allowed) and carries every other field as it is: `publish()` accepts any
+ * object with a string `event_name`, and checks neither the other fields nor the payload's
+ * type. Events crossing to a receiver in another thread are structured clones, so they must
+ * be cloneable (JSON-like values are).
  */
 export interface DomainEvent<P = unknown> {
   /** UUID. */
@@ -27,6 +29,7 @@ export interface DomainEvent<P = unknown> {
   metadata: EventMetadata;
 }
 
+/** What `createDomainEvent()` takes: the name, the payload and the metadata; the rest is filled in. */
 export interface DomainEventInit<P = unknown> {
   event_name: string;
   payload: P;

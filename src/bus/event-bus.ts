@@ -69,7 +69,7 @@ function eventIdOf(event: DomainEvent): string | undefined {
  * anyway). If a handler returns a thenable, `publish()` counts the event at once and
  * returns a Promise (which never rejects) that settles when every handler has settled or
  * `dispatchTimeoutMs` has passed; the handler step is counted then, and the event goes to
- * the broadcast receivers then, after the handlers, as on the synchronous path.
+ * the broadcast receivers then: receivers see an event after its handlers have run.
  *
  * Backlog. Each publish awaiting handlers holds its event, its thenables and a timer
  * (about 1.2 KB) for up to `dispatchTimeoutMs`. At most `maxPendingDispatches` of them
@@ -132,17 +132,29 @@ export class InProcessEventBus {
    * Runs `handler` for every event whose name matches `pattern` (`*` alone: every event;
    * `*` as a whole segment: any one segment; otherwise an exact name). Returns a function
    * that removes this one subscription. An empty or non-string pattern throws
-   * InvalidPatternError.
+   * InvalidPatternError; a handler that is not a function, InvalidOptionsError.
+   *
+   * `P` types the payload the handler receives. The bus does not check it (it checks only
+   * `event_name` when an event is published): `P` is the subscriber's assertion about what
+   * is published under `pattern`.
+   *
+   * ```ts
+   * bus.subscribe<{ orderId: string; amount: number }>('payment.*', (event) => {
+   *   charge(event.payload.orderId, event.payload.amount);
+   * });
+   * ```
    */
-  subscribe(pattern: string, handler: EventHandler): () => void {
+  subscribe<P = unknown>(pattern: string, handler: EventHandler<P>): () => void {
     checkPattern(pattern);
     if (typeof handler !== 'function') throw new InvalidOptionsError('handler', 'must be a function');
-    this.table.add(pattern, handler);
+    // Stored as a handler of any payload: the table never looks at payloads.
+    const h = handler as EventHandler;
+    this.table.add(pattern, h);
     let active = true;
     return () => {
       if (active) {
         active = false;
-        this.table.remove(pattern, handler);
+        this.table.remove(pattern, h);
       }
     };
   }
@@ -186,7 +198,16 @@ export class InProcessEventBus {
    * `event_name`; never throws for what a handler does or returns. Returns undefined when
    * no handler's result is awaited, else a Promise that resolves (never rejects) once the
    * publish is complete.
+   *
+   * Any object with a string `event_name` is accepted; its other fields are carried as
+   * they are, to handlers (the same object) and receivers. `createDomainEvent()` builds the
+   * full `DomainEvent` shape (id, version, metadata) when you want it. An event for a
+   * receiver in another thread must be structured-cloneable.
    */
+  publish<E extends { readonly event_name: string }>(event: E): Promise<void> | undefined;
+  // The implementation's own signature (not visible to callers) names the object by the
+  // shape its readers (handlers, receivers) are typed with; the checks below are what the
+  // bus relies on.
   publish(event: DomainEvent): Promise<void> | undefined {
     if (event === null || typeof event !== 'object' || Array.isArray(event)) {
       throw new InvalidEventError(event, 'an event must be an object');

@@ -1,8 +1,18 @@
 import type { DomainEvent } from './domain-event.js';
 import { type PatternMatcher, compilePattern } from './pattern.js';
 
-/** A handler: synchronous (return anything but a thenable) or asynchronous (return a promise). */
-export type EventHandler = (event: DomainEvent) => unknown;
+/**
+ * A handler given to `InProcessEventBus.subscribe`: synchronous (it returns anything but a
+ * thenable) or asynchronous (it returns a promise, awaited up to the bus's
+ * `dispatchTimeoutMs`). It receives the published object itself.
+ *
+ * `P` is the payload type the subscriber expects. The bus does not check it: it checks only
+ * that an event has a string `event_name` and carries everything else as published, so `P`
+ * (like the presence of the other `DomainEvent` fields) is the subscriber's assertion about
+ * what its publishers send. Validate the payload in the handler when publishers are not
+ * under your control.
+ */
+export type EventHandler<P = unknown> = (event: DomainEvent<P>) => unknown;
 
 interface Subscription {
   readonly matcher: PatternMatcher;
