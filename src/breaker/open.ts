@@ -93,6 +93,7 @@ export function openCircuitBreaker(registry: StatsRegistry, name: string, config
         backend: registry.backend,
         ctl,
         stripe,
+        // 'auto': the core's state machine, with the guard's success in JS (ops-js.ts says why).
         ops:
           registry.core === undefined
             ? jsBreakerOps(registry.views.i32, registry.ops)
