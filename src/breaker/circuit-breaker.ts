@@ -8,7 +8,7 @@ import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from '
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
 import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
-import { CODE_MASK, type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
+import { type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
 import {
   type CircuitBreakerMetrics,
   type CircuitBreakerMetricsBigInt,
