@@ -26,6 +26,10 @@ export interface CounterSetOptions {
    * Give each thread its own stripe of the set (summed on read), like Java's LongAdder:
    * no contention between threads and, for a thread with a stripe of its own, no atomic
    * read-modify-write at all. Costs `stripes + 1` 128-byte blocks per set. Default false.
+   * Use it for counters on a hot path: an unstriped `inc` is a 64-bit atomic add, a call
+   * into Wasm with the default backend and a BigInt `Atomics.add` with `backend: 'js'`,
+   * while a striped one is a plain load and store (measured on Node 20: about 5x cheaper
+   * with the 'js' backend, 4x with 'auto').
    */
   striped?: boolean;
 }

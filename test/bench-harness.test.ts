@@ -188,10 +188,10 @@ describe('quick run end to end', () => {
     const cases = new URL('../bench/cases/physics.mjs', import.meta.url).href;
     const run = await runBench({ files: [cases], quick: true, overrides: TEST_OPTS });
     expect(run.groups).toHaveLength(1);
-    expect(run.groups[0].variants).toHaveLength(11);
+    expect(run.groups[0].variants).toHaveLength(12);
     for (const v of run.groups[0].variants) expect(v.totalOps).toBeGreaterThan(0);
     const goals = run.physics.filter((p: { goal?: number }) => p.goal);
-    expect(goals.map((p: { id: string }) => p.id)).toEqual(['phys/inc-wasm', 'phys/striped-js', 'phys/publish-wasm', 'phys/publish-js']);
+    expect(goals.map((p: { id: string }) => p.id)).toEqual(['phys/inc-wasm', 'phys/striped-js', 'phys/publish-wasm', 'phys/publish-js', 'phys/publish-auto']);
     for (const p of run.physics) expect(p.ratio.n).toBe(run.options.reps);
     expect(run.verdicts.map((v: { verdict: string }) => v.verdict).every((v: string) => ['met', 'missed', 'inconclusive'].includes(v))).toBe(true);
     expect(run.verdicts).toHaveLength(goals.length);

@@ -8,7 +8,8 @@
  * window (every Closed record with its time slice, the window's floor after closing). Each run has its own random config and clock origin (origins near 2^30 and
  * 2^32 cross the wrap-around of the 30-bit stamp and of int32). Runs on the wasm backend,
  * on the js backend, and on both at once (two attachments of one memory, each step
- * picking one), so the two implementations must agree with the model and interoperate.
+ * picking one), so the two implementations must agree with the model and interoperate;
+ * and on 'auto', alone and together with both.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -419,7 +420,9 @@ const origin = fc.tuple(fc.constantFrom(0, 2 ** 30 - 200, 2 ** 31 - 200, 2 ** 32
 describe.each<[string, BackendKind[]]>([
   ['wasm', ['wasm']],
   ['js', ['js']],
+  ['auto', ['auto']],
   ['wasm and js on one breaker', ['wasm', 'js']],
+  ['auto, js and wasm on one breaker', ['auto', 'js', 'wasm']],
 ])('model-based: %s', (_label, backends) => {
   it(`matches the reference model (${RUNS} runs)`, () => {
     const first = StatsRegistry.create({ backend: backends[0], capacityBytes: 16 << 20, stripes: 2 });

@@ -31,6 +31,7 @@ export const cases = [
   { id: 'phys/publish-off', variant: 'publish, stats off' },
   { id: 'phys/publish-wasm', variant: 'publish, stats on, Wasm backend' },
   { id: 'phys/publish-js', variant: 'publish, stats on, JS backend' },
+  { id: 'phys/publish-auto', variant: "publish, stats on, 'auto' backend (the default)" },
 ].map((c) => ({ ...c, table: TABLE, threads: [1] }));
 
 // Each headline operation against its floor; `goal` makes it a target.
@@ -42,6 +43,7 @@ export const physics = [
   { name: 'Wasm striped inc vs a plain store', id: 'phys/striped-wasm', floor: 'phys/store' },
   { name: 'publish with stats (Wasm) vs stats off', id: 'phys/publish-wasm', floor: 'phys/publish-off', goal: 1.35 },
   { name: 'publish with stats (JS) vs stats off', id: 'phys/publish-js', floor: 'phys/publish-off', goal: 1.35 },
+  { name: "publish with stats ('auto') vs stats off", id: 'phys/publish-auto', floor: 'phys/publish-off', goal: 1.35 },
 ];
 
 const EVENT = {
@@ -55,7 +57,7 @@ const EVENT = {
 export async function setup(id) {
   if (id === 'phys/store' || id === 'phys/atomics') return { sab: new SharedArrayBuffer(256) };
   if (id === 'phys/wasm-atomic' || id === 'phys/wasm-call') return { memory: baselineMemory() };
-  const backend = id.endsWith('-js') ? 'js' : 'wasm';
+  const backend = id.endsWith('-js') ? 'js' : id.endsWith('-auto') ? 'auto' : 'wasm';
   const registry = StatsRegistry.create({ backend });
   if (id.startsWith('phys/publish')) return { handle: registry.handle, backend };
   const striped = id.startsWith('phys/striped');

@@ -8,7 +8,7 @@ import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from '
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
 import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
-import { CODE_MASK, type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
+import { type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
 import {
   type CircuitBreakerMetrics,
   type CircuitBreakerMetricsBigInt,
@@ -297,11 +297,13 @@ export class CircuitBreaker {
    * with a probe out.
    */
   tryAcquire(): boolean {
-    // Closed is decided by one seq-cst load of the state word, the same load the Wasm
-    // export starts with; doing it here saves the crossing into Wasm (which costs more
-    // than the load) on the hot path. Any other state goes to the backend's state machine.
-    if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) return true;
-    return this.acquireSlow() !== REJECTED;
+    // One call to the backend: the JS backend's acquire starts with an inlined seq-cst
+    // load of the state word and answers Closed at once; the Wasm core's does the same
+    // load on its side of the call, which costs less than Atomics.load from JS (a builtin
+    // call on Node 20). Anything but Closed goes on to the backend's state machine.
+    const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, NO_CLOCK);
+    if (r === PERMIT_CLOSED) return true;
+    return (r === NEED_CLOCK ? this.acquireTimed() : r) !== REJECTED;
   }
 
   /**
@@ -313,13 +315,12 @@ export class CircuitBreaker {
    * totals and changes no state (and does not enter the rate window).
    */
   acquirePermit(): number {
-    if ((Atomics.load(this.i32, this.word) & CODE_MASK) === STATE_CLOSED) return PERMIT_CLOSED;
-    return this.acquireSlow();
+    const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, NO_CLOCK);
+    return r === NEED_CLOCK ? this.acquireTimed() : r;
   }
 
-  private acquireSlow(): number {
-    const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, NO_CLOCK);
-    if (r !== NEED_CLOCK) return r;
+  /** acquire with the time: the breaker is Open, or HalfOpen with a probe out. */
+  private acquireTimed(): number {
     return this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, nowTicks(this.clock()));
   }
 

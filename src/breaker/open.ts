@@ -10,7 +10,7 @@ import { type CircuitBreakerConfig, type ResolvedBreakerConfig, resolveConfig } 
 import type { FailurePredicate } from './execute.js';
 import { COUNTER_FIELDS, breakerGeometry } from './layout.js';
 import { StateWatcher } from './notify.js';
-import { jsBreakerOps } from './ops-js.js';
+import { autoBreakerOps, jsBreakerOps } from './ops-js.js';
 import { wasmBreakerOps } from './ops-wasm.js';
 
 /** Per-thread options of `registry.circuitBreaker` (not part of the shared config). */
@@ -94,7 +94,13 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
         backend: registry.backend,
         ctl,
         stripe,
-        ops: registry.core !== undefined ? wasmBreakerOps(registry.core) : jsBreakerOps(registry.views.i32, registry.ops),
+        // 'auto': the core's state machine, with the guard's success in JS (ops-js.ts says why).
+        ops:
+          registry.core === undefined
+            ? jsBreakerOps(registry.views.i32, registry.ops)
+            : registry.backend === 'auto'
+              ? autoBreakerOps(registry.core, registry.views.i32, registry.ops)
+              : wasmBreakerOps(registry.core),
         i32: registry.views.i32,
         counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
         watcher: new StateWatcher(registry.views.i32, ctl),

@@ -74,6 +74,92 @@ function inPeriod(word: number, permit: number): boolean {
   return permit !== PERMIT_CLOSED && permit >>> 2 === word >>> STAMP_SHIFT;
 }
 
+/*
+ * The guard's record of a success, as small as the Wasm export's (cbSuccess in
+ * assembly/breaker.ts).
+ *
+ * Counters: this thread's owned stripe takes the three updates (total_calls,
+ * success_count, total_duration_nanos) as plain loads and stores of tagged low words,
+ * the common case of the owned-cell protocol of assembly/counters.ts, written out here
+ * as in src/stats/kernels.ts (JsOwnedKernels) so that TurboFan inlines them into the
+ * caller instead of making three calls into the cell operations, each reloading its
+ * typed-array view. A carry out of the 24-bit low part (once per 2^24 units) is handed to
+ * the cell operations, which re-read the word and do the whole protocol. The caller sends
+ * here only durations below 2^30 (OWNED_ADD_LIMIT), so `t` stays below 2^31.
+ *
+ * State: like the Wasm export, the counters first, then the state word. A Closed breaker
+ * with no consecutive failures and the rate window off has the word 0, and a success then
+ * has nothing to write: no read-modify-write is made, so a guard on a healthy breaker
+ * never writes the word's cache line. That one decision is taken on a plain (non-atomic)
+ * read of the word; every other outcome goes to successState, which starts again from a
+ * seq-cst load and changes the word only by CAS. Why a plain read: Atomics.load is a
+ * builtin call on Node 20 (about 6 ns here, against under 1 ns for the plain read, and
+ * more than a call into Wasm), and it was most of what the JS guard cost over the Wasm
+ * one. Why it is sound:
+ * - an aligned Int32Array read does not tear (ECMA-262 IsNoTearConfiguration), so it
+ *   returns a word some thread wrote, never a mix;
+ * - it is at least as fresh as this thread's last synchronizing operation: in the guard,
+ *   tryAcquire's seq-cst load of the same word. Any write that load saw, or that
+ *   happened before it, happens before the plain read, which cannot then read an older
+ *   word (the memory model's coherent reads). So the success acts on the word tryAcquire
+ *   admitted it on or a later one, exactly as if its own seq-cst load had been made a
+ *   moment earlier; a write of another thread not ordered with this one is concurrent
+ *   with the record under either load;
+ * - reading a stale 0 where failures were just counted only means this success is
+ *   ordered before that failure, which a seq-cst load could also observe; and nothing is
+ *   written on the strength of the plain read, so a stale value cannot overwrite a newer
+ *   word (every write is a CAS against a seq-cst load).
+ * A compiler may not keep the read in a register across the record either: the counter
+ *   stores just before it go to the same buffer, which it must assume may alias the word.
+ *
+ * Field offsets and masks are literals, not the layout's named constants: the bundler
+ * turns module constants into `var`s that V8 reloads on every use (see kernels.ts).
+ * Fields: total_calls 0, success_count 1, total_duration_nanos 3 (layout.ts F_*); a low
+ * word at stripe + 4 * field, its high word at stripe + 24 (OWNED_HIGH_OFFSET) + 8 * field.
+ */
+function countOwnedSuccess(u: Uint32Array, cellOps: CellOps, stripe: number, durationNanos: number): void {
+  const i = stripe >>> 2;
+  let w = u[i]!; // total_calls
+  let t = (w & 0xffffff) + 1;
+  if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+  else cellOps.ownedInc(stripe, stripe + 24);
+  w = u[i + 1]!; // success_count
+  t = (w & 0xffffff) + 1;
+  if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
+  else cellOps.ownedInc(stripe + 4, stripe + 32);
+  // Truncated like i64.trunc_sat_f64_u; 0 <= d < 2^30 (checked by the caller).
+  const d = Math.floor(durationNanos);
+  w = u[i + 3]!; // total_duration_nanos
+  t = (w & 0xffffff) + d;
+  if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
+  else cellOps.ownedAdd(stripe + 12, stripe + 48, d);
+}
+
+/**
+ * The state half of a success without a permit, window off, from a seq-cst load of the
+ * word: clears consecutive failures while Closed (a CAS only when there are some), counts
+ * a successful probe while HalfOpen, or closes the breaker on the last one. DONE or
+ * CHANGED. The same steps as cbSuccess's loop in assembly/breaker.ts.
+ */
+function successState(i32: Int32Array, w: number, successThreshold: number): number {
+  for (;;) {
+    const word = Atomics.load(i32, w);
+    const code = word & CODE_MASK;
+    if (code === STATE_CLOSED) {
+      if (word === STATE_CLOSED || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) return DONE;
+    } else if (code !== STATE_HALF_OPEN) {
+      return DONE;
+    } else if (((word >>> SUCCESS_SHIFT) & SMALL_MASK) + 1 >= successThreshold) {
+      if (Atomics.compareExchange(i32, w, word, STATE_CLOSED) === word) {
+        Atomics.notify(i32, w);
+        return CHANGED;
+      }
+    } else if (Atomics.compareExchange(i32, w, word, (word + SUCCESS_ONE) | 0) === word) {
+      return DONE;
+    }
+  }
+}
+
 /**
  * The pure-JS twin of assembly/breaker.ts: the same machine, step for step, with
  * `Atomics` on an Int32Array of the same memory (sequentially consistent, like Wasm's
@@ -88,11 +174,13 @@ function inPeriod(word: number, permit: number): boolean {
 class JsBreakerOps implements BreakerOps {
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
+  private readonly u32: Uint32Array;
   private readonly cellOps: CellOps;
 
   constructor(i32: Int32Array, cellOps: CellOps) {
     this.i32 = i32;
     this.i64 = new BigInt64Array(i32.buffer);
+    this.u32 = new Uint32Array(i32.buffer);
     this.cellOps = cellOps;
   }
 
@@ -123,7 +211,14 @@ class JsBreakerOps implements BreakerOps {
     this.addDuration(ctl, stripe, durationNanos);
   }
 
+  // The Closed answer is this short head, small enough for TurboFan to inline into
+  // tryAcquire; the rest of the machine is acquireFrom.
   acquire(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, probeLeaseMs: number, now: number): number {
+    if ((Atomics.load(this.i32, ctl >>> 2) & 3) === 0) return 1; // Closed: PERMIT_CLOSED (ADMITTED)
+    return this.acquireFrom(ctl, stripe, successThreshold, timeoutMs, probeLeaseMs, now);
+  }
+
+  private acquireFrom(ctl: number, stripe: number, successThreshold: number, timeoutMs: number, probeLeaseMs: number, now: number): number {
     const i32 = this.i32;
     const w = ctl >>> 2;
     for (;;) {
@@ -162,31 +257,14 @@ class JsBreakerOps implements BreakerOps {
     return REJECTED;
   }
 
-  // successWith(..., no permit, window off), written out: the guard's hot path, kept as
-  // short as it was before permits and the window existed.
+  // successWith(..., no permit, window off), written out: the guard's hot path. With an
+  // owned stripe and a duration below 2^30 (nearly always), the three counters are
+  // updated inline (countOwnedSuccess); otherwise through the cell operations.
   success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
-    this.bump(ctl, stripe, F_TOTAL_CALLS);
-    this.bump(ctl, stripe, F_SUCCESS);
-    this.addDuration(ctl, stripe, durationNanos);
-    const i32 = this.i32;
-    const w = ctl >>> 2;
-    for (;;) {
-      const word = Atomics.load(i32, w);
-      const code = word & CODE_MASK;
-      if (code === STATE_CLOSED) {
-        if (word === STATE_CLOSED || Atomics.compareExchange(i32, w, word, word & ~FAILURES_FIELD) === word) return DONE;
-        continue;
-      }
-      if (code !== STATE_HALF_OPEN) return DONE;
-      if (((word >>> SUCCESS_SHIFT) & SMALL_MASK) + 1 >= successThreshold) {
-        if (Atomics.compareExchange(i32, w, word, STATE_CLOSED) === word) {
-          Atomics.notify(i32, w);
-          return CHANGED;
-        }
-      } else if (Atomics.compareExchange(i32, w, word, (word + SUCCESS_ONE) | 0) === word) {
-        return DONE;
-      }
-    }
+    if (stripe !== 0 && durationNanos < 1073741824) countOwnedSuccess(this.u32, this.cellOps, stripe, durationNanos);
+    else this.record(ctl, stripe, durationNanos, F_SUCCESS);
+    const word = this.i32[ctl >>> 2]!;
+    return word === 0 ? 0 : successState(this.i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
   }
 
   successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
@@ -329,6 +407,71 @@ export function jsBreakerOps(i32: Int32Array, cellOps: CellOps): BreakerOps {
   if (ops === undefined) {
     ops = new JsBreakerOps(i32, cellOps);
     cache.set(i32, ops);
+  }
+  return ops;
+}
+
+/** The breaker exports of the core that the 'auto' backend takes as they are. */
+interface CoreBreakerExports {
+  cbAcquire: BreakerOps['acquire'];
+  cbSuccess: BreakerOps['success'];
+  cbSuccessWith: BreakerOps['successWith'];
+  cbFailure: BreakerOps['failure'];
+  cbFailureWith: BreakerOps['failureWith'];
+  cbForce: BreakerOps['force'];
+}
+
+/**
+ * The 'auto' backend (see src/backend-auto.ts): the Wasm core's state machine, except for
+ * the guard's success with an owned stripe, which is the JS path above. That record is
+ * three plain stores and one load with nothing to decide in the common case, and inlined
+ * into the caller it costs less than the crossing into Wasm alone; everything that needs
+ * an atomic read-modify-write on a counter (the shared stripe, a duration of 2^30 ns or
+ * more) stays one call into the core, where a 64-bit atomic add needs no BigInt.
+ */
+class AutoBreakerOps implements BreakerOps {
+  readonly acquire: BreakerOps['acquire'];
+  readonly successWith: BreakerOps['successWith'];
+  readonly failure: BreakerOps['failure'];
+  readonly failureWith: BreakerOps['failureWith'];
+  readonly force: BreakerOps['force'];
+  private readonly wasmSuccess: BreakerOps['success'];
+  private readonly i32: Int32Array;
+  private readonly u32: Uint32Array;
+  private readonly cellOps: CellOps;
+
+  constructor(x: CoreBreakerExports, i32: Int32Array, cellOps: CellOps) {
+    this.acquire = x.cbAcquire;
+    this.successWith = x.cbSuccessWith;
+    this.failure = x.cbFailure;
+    this.failureWith = x.cbFailureWith;
+    this.force = x.cbForce;
+    this.wasmSuccess = x.cbSuccess;
+    this.i32 = i32;
+    this.u32 = new Uint32Array(i32.buffer);
+    this.cellOps = cellOps;
+  }
+
+  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
+    if (stripe === 0 || !(durationNanos < 1073741824)) return this.wasmSuccess(ctl, stripe, durationNanos, successThreshold);
+    countOwnedSuccess(this.u32, this.cellOps, stripe, durationNanos);
+    const word = this.i32[ctl >>> 2]!;
+    return word === 0 ? 0 : successState(this.i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
+  }
+}
+
+const autoCache = new WeakMap<object, BreakerOps>();
+
+/**
+ * The 'auto' backend for the registry whose core instance is `core` and whose memory
+ * `i32` views; `cellOps` must be that registry's (owned updates in JS, see backend-auto.ts).
+ */
+export function autoBreakerOps(core: object, i32: Int32Array, cellOps: CellOps): BreakerOps {
+  let ops = autoCache.get(core);
+  if (ops === undefined) {
+    // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
+    ops = new AutoBreakerOps(core as CoreBreakerExports, i32, cellOps);
+    autoCache.set(core, ops);
   }
   return ops;
 }
