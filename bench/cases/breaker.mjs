@@ -85,7 +85,9 @@ export async function setup(id) {
   if (id === 'breaker/guard-mutex') return { sab: new SharedArrayBuffer(64) };
   if (id.startsWith('breaker/guard-') || id.startsWith('breaker/call-') || id.startsWith('breaker/timeout-call-')) {
     const backend = id.endsWith('-js') ? 'js' : id.endsWith('-auto') ? 'auto' : 'wasm';
-    const registry = StatsRegistry.create({ backend });
+    // 64 owned stripes: every attachment the table keeps alive (each variant's threads,
+    // verify()) owns one, as a right-sized pool would; the default is sized to the cores.
+    const registry = StatsRegistry.create({ backend, stripes: 64 });
     registry.circuitBreaker(NAME);
     return { handle: registry.handle, backend };
   }

@@ -126,12 +126,14 @@ export async function setup(id) {
   if (id.startsWith('rec/')) {
     const [, s, v] = id.split('/');
     const backend = v === 'js' ? 'js' : 'wasm';
-    const registry = StatsRegistry.create({ backend });
+    // 64 owned stripes: every attachment the table keeps alive (each variant's threads,
+    // verify()) owns one, as a right-sized pool would; the default is sized to the cores.
+    const registry = StatsRegistry.create({ backend, stripes: 64 });
     return { handle: registry.handle, backend, struct: s, striped: v !== 'wasm-shared' };
   }
   if (id === 'pub/bus-wasm' || id === 'pub/bus-js' || id === 'pub/bus-off') {
     const backend = id === 'pub/bus-js' ? 'js' : 'wasm';
-    return { handle: StatsRegistry.create({ backend }).handle, backend };
+    return { handle: StatsRegistry.create({ backend, stripes: 64 }).handle, backend };
   }
   return {};
 }

@@ -75,7 +75,9 @@ export async function setup(id) {
   if (id === 'one/wasm-mutex') return { memory: baselineMemory() };
   const backend = id.includes('js') ? 'js' : 'wasm';
   const striped = id === 'striped/wasm' || id === 'striped/js';
-  const registry = StatsRegistry.create({ backend });
+  // 64 owned stripes: every attachment the table keeps alive (each variant's threads,
+  // verify()) owns one, as a right-sized pool would; the default is sized to the cores.
+  const registry = StatsRegistry.create({ backend, stripes: 64 });
   registry.counters(SET, FIELDS, { striped });
   return { handle: registry.handle, backend, striped };
 }

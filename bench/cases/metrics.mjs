@@ -40,7 +40,9 @@ const backendOf = (id) => (id.includes('js') ? 'js' : 'wasm');
 
 export async function setup(id) {
   if (id.includes('prom')) return {};
-  const registry = StatsRegistry.create({ backend: backendOf(id) });
+  // 64 owned stripes: every attachment the table keeps alive (each variant's threads,
+  // verify()) owns one, as a right-sized pool would; the default is sized to the cores.
+  const registry = StatsRegistry.create({ backend: backendOf(id), stripes: 64 });
   return { handle: registry.handle, backend: backendOf(id), striped: id.includes('striped') };
 }
 

@@ -58,7 +58,9 @@ export async function setup(id) {
   if (id === 'phys/store' || id === 'phys/atomics') return { sab: new SharedArrayBuffer(256) };
   if (id === 'phys/wasm-atomic' || id === 'phys/wasm-call') return { memory: baselineMemory() };
   const backend = id.endsWith('-js') ? 'js' : id.endsWith('-auto') ? 'auto' : 'wasm';
-  const registry = StatsRegistry.create({ backend });
+  // 64 owned stripes: every attachment the table keeps alive (each variant's threads,
+  // verify()) owns one, as a right-sized pool would; the default is sized to the cores.
+  const registry = StatsRegistry.create({ backend, stripes: 64 });
   if (id.startsWith('phys/publish')) return { handle: registry.handle, backend };
   const striped = id.startsWith('phys/striped');
   registry.counters(SET, FIELDS, { striped });
