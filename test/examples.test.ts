@@ -30,8 +30,17 @@ const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileS
 describe('examples', () => {
   it('quick start prints the totals of four workers', async () => {
     const { stdout, stderr } = await run('quickstart');
-    expect(stdout.trim()).toBe('{ ok: 400000, failed: 0 }');
+    // The README's quick start, verbatim: four workers, 100 calls each through one breaker.
+    expect(stdout.trim()).toBe('{ ok: 400, failed: 0 }\n400');
     expect(stderr).toBe('');
+  });
+
+  it('the quick start is the README\'s, verbatim (after the first comment line)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const tail = (code: string) => code.split('\n').slice(1).join('\n').trim();
+    expect(tail(readFileSync(new URL('../examples/quickstart/main.mjs', import.meta.url), 'utf8'))).toBe(tail(blocks[0]!));
+    expect(tail(readFileSync(new URL('../examples/quickstart/worker.mjs', import.meta.url), 'utf8'))).toBe(tail(blocks[1]!));
   });
 
   it('piscina pool: recycled threads share counters and one breaker; a cancelled task records nothing', async () => {

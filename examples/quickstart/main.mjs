@@ -1,14 +1,15 @@
-// The README's quick start: a registry in the main thread, four workers attached to it,
-// one snapshot read at the end. Run with `node examples/quickstart/main.mjs` after a build.
+// main.mjs: the README's quick start, as it is there (test/examples.test.ts runs it).
 import { Worker } from 'node:worker_threads';
 import { StatsRegistry } from 'atomic-stats';
 
 const registry = StatsRegistry.create();
-const requests = registry.counters('http', ['ok', 'failed'], { striped: true });
+const requests = registry.counters('requests', ['ok', 'failed'], { striped: true });
+const pricing = registry.circuitBreaker('pricing-api', { failureThreshold: 5, timeoutMs: 10_000 });
 
 const workers = [1, 2, 3, 4].map(
   () => new Worker(new URL('./worker.mjs', import.meta.url), { workerData: registry.handle }),
 );
-await Promise.all(workers.map((w) => new Promise((r) => w.on('exit', r))));
+await Promise.all(workers.map((w) => new Promise((resolve) => w.on('exit', resolve))));
 
-console.log(requests.snapshot()); // { ok: 400000, failed: 0 }
+console.log(requests.snapshot());            // { ok: 400, failed: 0 }
+console.log(pricing.metrics().total_calls);  // 400: every thread's calls, one breaker
