@@ -188,6 +188,8 @@ class GuardedCall extends CallScope {
 export interface BreakerThreadOptions {
   readonly clock: Clock;
   readonly isFailure: FailurePredicate | undefined;
+  /** The shared call-duration histogram series this thread observes into (`durations: true`). */
+  readonly durations: { observe(seconds: number): void } | undefined;
 }
 
 /**
@@ -251,6 +253,25 @@ export class CircuitBreaker {
         this.succeeded(durationNanos);
         return DONE;
       };
+      this.ops = ops;
+    }
+    if (options.durations !== undefined) {
+      // `durations: true`: every record also observes its duration, in seconds. The hook
+      // sits in this object's ops, like the window's, so a breaker without it pays nothing.
+      // A failure may be asked twice (NO_CLOCK, then with the time: NEED_CLOCK means the
+      // first changed nothing), so an observation follows only a record that happened. With
+      // the window on, `success` goes through `successWith` and is observed there.
+      const series = options.durations;
+      const base = this.ops;
+      const ops = Object.create(base) as BreakerOps;
+      const seen = (r: number, durationNanos: number): number => {
+        if (r !== NEED_CLOCK) series.observe(Math.floor(durationNanos) / 1e9);
+        return r;
+      };
+      if (binding.config.windowMs === null) ops.success = (c, s, d, t) => seen(base.success(c, s, d, t), d);
+      ops.successWith = (c, s, d, t, p, r, m, w, n) => seen(base.successWith(c, s, d, t, p, r, m, w, n), d);
+      ops.failure = (c, s, d, t, n) => seen(base.failure(c, s, d, t, n), d);
+      ops.failureWith = (c, s, d, t, p, r, m, w, n) => seen(base.failureWith(c, s, d, t, p, r, m, w, n), d);
       this.ops = ops;
     }
     this.ctl = binding.ctl;

@@ -12,6 +12,7 @@ import { COUNTER_FIELDS, breakerGeometry } from './layout.js';
 import { StateWatcher } from './notify.js';
 import { autoBreakerOps, jsBreakerOps } from './ops-js.js';
 import { wasmBreakerOps } from './ops-wasm.js';
+import { breakerDurationSeries, checkBreakerDurationsName } from '../kinds/breaker-durations.js';
 
 /** Per-thread options of `registry.circuitBreaker` (not part of the shared config). */
 export interface CircuitBreakerOptions {
@@ -32,17 +33,26 @@ export interface CircuitBreakerOptions {
    * counts as a failure. Timeouts always count as failures. Not used by `recordFailure`.
    */
   isFailure?: FailurePredicate;
+  /**
+   * Also observe every result this thread records (through `call`, `callSync` or the
+   * guard) into the shared histogram `atomic_stats_circuit_breaker_call_latency_seconds{name}`,
+   * so p50/p99 of call durations across every thread are exported. Per thread: each thread
+   * whose calls should count opens the breaker with it. Default false (it costs one more
+   * call into the core per record).
+   */
+  durations?: boolean;
 }
 
-const KNOWN_OPTIONS = ['clock', 'isFailure'];
+const KNOWN_OPTIONS = ['clock', 'isFailure', 'durations'];
 
-function checkOptions(options: unknown): { clock: Clock | undefined; isFailure: FailurePredicate | undefined } {
+function checkOptions(options: unknown): { clock: Clock | undefined; isFailure: FailurePredicate | undefined; durations: boolean } {
   const o = checkOptionsObject(options, KNOWN_OPTIONS, 'options');
+  if (o.durations !== undefined && typeof o.durations !== 'boolean') throw new InvalidOptionsError('durations', `must be a boolean, got ${describe(o.durations)}`);
   if (o.clock !== undefined && typeof o.clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
   if (o.isFailure !== undefined && typeof o.isFailure !== 'function') {
     throw new InvalidOptionsError('isFailure', `must be a function (error) => boolean, got ${describe(o.isFailure)}`);
   }
-  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined };
+  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined, durations: o.durations === true };
 }
 
 /**
@@ -68,6 +78,7 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
   checkName(name);
   const resolved = resolveConfig(config);
   const o = checkOptions(options);
+  if (o.durations) checkBreakerDurationsName(name);
   const geometry = breakerGeometry(registry.stripes, resolved.windowMs !== null);
   const anyConfig = config === undefined;
   const breaker = registry.openEntry(
@@ -111,9 +122,13 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
     },
     anyConfig,
   );
-  if (o.clock === undefined && o.isFailure === undefined) return breaker;
-  const threadOptions: BreakerThreadOptions = { clock: o.clock ?? monotonicClock, isFailure: o.isFailure };
+  if (o.clock === undefined && o.isFailure === undefined && !o.durations) return breaker;
+  const threadOptions: BreakerThreadOptions = {
+    clock: o.clock ?? monotonicClock,
+    isFailure: o.isFailure,
+    durations: o.durations ? breakerDurationSeries(registry, name) : undefined,
+  };
   return breaker.withOptions(threadOptions);
 }
 
-const DEFAULT_THREAD_OPTIONS: BreakerThreadOptions = Object.freeze({ clock: monotonicClock, isFailure: undefined });
+const DEFAULT_THREAD_OPTIONS: BreakerThreadOptions = Object.freeze({ clock: monotonicClock, isFailure: undefined, durations: undefined });
