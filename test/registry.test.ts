@@ -1,8 +1,8 @@
+import { expectRejectedKeeping } from './helpers/metrics.js';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
 import { defaultStripes } from '../src/layout.js';
 import {
-  AtomicStatsError,
   InvalidCountError,
   InvalidHandleError,
   InvalidOptionsError,
@@ -28,17 +28,7 @@ function state(r: StatsRegistry): unknown {
 }
 
 function expectRejected(r: StatsRegistry, call: () => unknown, type: new (...a: never[]) => Error): Error {
-  const before = state(r);
-  let caught: unknown;
-  try {
-    call();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(type);
-  expect(caught).toBeInstanceOf(AtomicStatsError);
-  expect(state(r)).toEqual(before);
-  return caught as Error;
+  return expectRejectedKeeping(() => state(r), call, type);
 }
 
 describe('StatsRegistry.create options', () => {

@@ -4,9 +4,9 @@
  * whose conversion to text would throw (a bigint in JSON, a hostile toString) still get
  * a typed error, and a rejected call changes nothing.
  */
+import { expectRejectedKeeping } from './helpers/metrics.js';
 import { describe, expect, it } from 'vitest';
 import {
-  AtomicStatsError,
   InProcessEventBus,
   InvalidHandleError,
   InvalidOptionsError,
@@ -20,17 +20,7 @@ function state(r: StatsRegistry): unknown {
 }
 
 function rejected(r: StatsRegistry, call: () => unknown, type: new (...a: never[]) => Error): Error {
-  const before = state(r);
-  let caught: unknown;
-  try {
-    call();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(type);
-  expect(caught).toBeInstanceOf(AtomicStatsError);
-  expect(state(r)).toEqual(before);
-  return caught as Error;
+  return expectRejectedKeeping(() => state(r), call, type);
 }
 
 // Its text form throws: String(x) and `${x}` run user code.

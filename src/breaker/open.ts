@@ -12,7 +12,7 @@ import { COUNTER_FIELDS, breakerGeometry } from './layout.js';
 import { StateWatcher } from './notify.js';
 import { autoBreakerOps, jsBreakerOps } from './ops-js.js';
 import { wasmBreakerOps } from './ops-wasm.js';
-import { breakerDurationSeries, checkBreakerDurationsName } from '../kinds/breaker-durations.js';
+import { BREAKER_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
 
 /** Per-thread options of `registry.circuitBreaker` (not part of the shared config). */
 export interface CircuitBreakerOptions {
@@ -78,7 +78,7 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
   checkName(name);
   const resolved = resolveConfig(config);
   const o = checkOptions(options);
-  if (o.durations) checkBreakerDurationsName(name);
+  if (o.durations) checkDurationsName(BREAKER_DURATIONS, name);
   const geometry = breakerGeometry(registry.stripes, resolved.windowMs !== null);
   const anyConfig = config === undefined;
   const breaker = registry.openEntry(
@@ -126,7 +126,7 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
   const threadOptions: BreakerThreadOptions = {
     clock: o.clock ?? monotonicClock,
     isFailure: o.isFailure,
-    durations: o.durations ? breakerDurationSeries(registry, name) : undefined,
+    durations: o.durations ? durationSeries(registry, BREAKER_DURATIONS, name) : undefined,
   };
   return breaker.withOptions(threadOptions);
 }

@@ -34,6 +34,7 @@ import {
   TICK_MASK,
 } from './layout.js';
 import type { BreakerOps } from './ops.js';
+import type { BreakerExports } from './ops-wasm.js';
 import { closedWordAt, floorSpent, windowAdd, windowTrips } from './trip/window.js';
 import { TWO32, highWord } from '../count.js';
 
@@ -411,16 +412,6 @@ export function jsBreakerOps(i32: Int32Array, cellOps: CellOps): BreakerOps {
   return ops;
 }
 
-/** The breaker exports of the core that the 'auto' backend takes as they are. */
-interface CoreBreakerExports {
-  cbAcquire: BreakerOps['acquire'];
-  cbSuccess: BreakerOps['success'];
-  cbSuccessWith: BreakerOps['successWith'];
-  cbFailure: BreakerOps['failure'];
-  cbFailureWith: BreakerOps['failureWith'];
-  cbForce: BreakerOps['force'];
-}
-
 /**
  * The 'auto' backend (see src/backend-auto.ts): the Wasm core's state machine, except for
  * the guard's success with an owned stripe, which is the JS path above. That record is
@@ -440,7 +431,7 @@ class AutoBreakerOps implements BreakerOps {
   private readonly u32: Uint32Array;
   private readonly cellOps: CellOps;
 
-  constructor(x: CoreBreakerExports, i32: Int32Array, cellOps: CellOps) {
+  constructor(x: BreakerExports, i32: Int32Array, cellOps: CellOps) {
     this.acquire = x.cbAcquire;
     this.successWith = x.cbSuccessWith;
     this.failure = x.cbFailure;
@@ -470,7 +461,7 @@ export function autoBreakerOps(core: object, i32: Int32Array, cellOps: CellOps):
   let ops = autoCache.get(core);
   if (ops === undefined) {
     // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
-    ops = new AutoBreakerOps(core as CoreBreakerExports, i32, cellOps);
+    ops = new AutoBreakerOps(core as BreakerExports, i32, cellOps);
     autoCache.set(core, ops);
   }
   return ops;

@@ -1,7 +1,7 @@
 import type { BreakerOps } from './ops.js';
 
 /** The breaker exports of the core (assembly/breaker.ts), as this module declares them. */
-interface BreakerExports {
+export interface BreakerExports {
   cbAcquire: BreakerOps['acquire'];
   cbSuccess: BreakerOps['success'];
   cbSuccessWith: BreakerOps['successWith'];

@@ -1,5 +1,5 @@
 import { InvalidOptionsError } from '../errors.js';
-import { checkStepDurationsName, stepDurationSeries } from '../kinds/step-durations.js';
+import { STEP_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
 import type { RegistryCore } from '../registry-core.js';
 import { EventBusStats } from './event-bus-stats.js';
 import { BUS_FIELDS, STEP_FIELDS, SUBSCRIBER_FIELDS } from './fields.js';
@@ -29,9 +29,9 @@ const DURATION_OPTION = {
 export function openStepExecutionStats(registry: RegistryCore, name: string, options?: StepStatsOptions): StepExecutionStats {
   registry.checkOpen();
   const durations = options !== null && typeof options === 'object' && options.durations === true;
-  if (durations && typeof name === 'string') checkStepDurationsName(name);
+  if (durations && typeof name === 'string') checkDurationsName(STEP_DURATIONS, name);
   const stats = openStats(registry, 'stepExecutionStats', name, STEP_FIELDS, options, (p) => new StepExecutionStats(name, p), DURATION_OPTION);
-  if (durations && !stats.observesDurations) stats.observeDurations(stepDurationSeries(registry, name));
+  if (durations && !stats.observesDurations) stats.observeDurations(durationSeries(registry, STEP_DURATIONS, name));
   return stats;
 }
 
