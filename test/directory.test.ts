@@ -1,4 +1,4 @@
-import { expectRejectedKeeping } from './helpers/metrics.js';
+import { expectRejectedKeeping, firstDifference } from './helpers/metrics.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CorruptRegistryError,
@@ -42,6 +42,18 @@ beforeEach(() => {
   }) as typeof process.emitWarning);
 });
 afterEach(() => vi.restoreAllMocks());
+
+describe('the byte comparison behind the rejected-and-unchanged checks', () => {
+  it('finds the first differing byte, a length difference, or none', () => {
+    const a = new Uint8Array(1 << 20);
+    const b = a.slice();
+    expect(firstDifference(a, b)).toBe(-1);
+    b[123_457] = 1;
+    expect(firstDifference(a, b)).toBe(123_457);
+    expect(firstDifference(a, a.subarray(0, 1000))).toBe(1000);
+    expect(() => expectRejectedKeeping(() => b.slice(), () => { b[9] = 2; throw new InvalidOptionsError('x', 'y'); }, InvalidOptionsError)).toThrow();
+  });
+});
 
 /** Calls `call`, expects `type`, and checks that not one byte of the memory changed. */
 function expectRefusedUnchanged(r: StatsRegistry, call: () => unknown, type: abstract new (...a: never[]) => Error): Error {
