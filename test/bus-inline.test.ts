@@ -40,4 +40,15 @@ describe('InProcessEventBus.publish stays inlinable', () => {
     const out = run(['--trace-turbo-inlining']);
     expect(out).toMatch(/Inlining \S+ \{\S+ <SharedFunctionInfo publish>\} into \S+ \{\S+ <SharedFunctionInfo loop>\}/);
   });
+
+  it("V8 treats the fields publish() reads as constants (each assigned once, in the constructor)", () => {
+    // Built with useDefineForClassFields off (tsconfig.json): a declared field is then not
+    // first defined as undefined and assigned again, which would make V8 drop it from its
+    // constant fields; publish() relies on these to keep its stats store nearly free.
+    const p = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', SCRIPT + '\n%DebugPrint(bus);'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(p.status, p.stderr).toBe(0);
+    for (const field of ['table', 'broadcaster', 'record', 'ownedWords', 'ownedOutcome', 'maxPendingDispatches', 'logSubscriberErrors']) {
+      expect(p.stdout, field).toMatch(new RegExp(`#${field}: .*\\(const data field \\d+\\)`));
+    }
+  });
 });

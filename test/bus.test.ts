@@ -8,6 +8,8 @@ import {
   StatsRegistry,
   type DomainEvent,
 } from '../src/index.js';
+import { cellAddresses, setGeometry } from '../src/layout.js';
+import { BUS_FIELDS, BUS_OUTCOME_FIRST } from '../src/stats/fields.js';
 import { recordingLogger, testEvent } from './helpers/bus.js';
 import { BACKENDS } from './helpers/workers.js';
 
@@ -437,6 +439,40 @@ describe.each(BACKENDS)('InProcessEventBus (%s backend)', (backend) => {
       expect([sa.rust_subscriber_patterns, sa.rust_handler_count, sa.ffi_subscriber_count]).toEqual([2, 2, 0]);
       expect([sb.rust_subscriber_patterns, sb.rust_handler_count, sb.ffi_subscriber_count]).toEqual([0, 0, 1]);
       expect(a.stats).toBe(r1.eventBusStats('shared'));
+    });
+
+    it('plain publishes stay exact across the carry of their outcome cell (handlers only; handlers and a receiver)', () => {
+      for (const withReceiver of [false, true]) {
+        const registry = StatsRegistry.create({ backend });
+        const bus = new InProcessEventBus({ registry, name: 'bus', logger: recordingLogger() });
+        let handled = 0;
+        bus.subscribe('*', () => void handled++);
+        const rx = withReceiver ? bus.subscribeBroadcast() : undefined;
+        // The same owned cell publish() stores inline: bring it to 2 below the 2^24 carry.
+        const flags = withReceiver ? 3 : 1;
+        const before = 2 ** 24 - 2;
+        for (let i = 0; i < before; i++) bus.stats.countPublish(flags);
+        for (let i = 0; i < 5; i++) {
+          expect(bus.publish(testEvent('a'))).toBeUndefined();
+          if (rx) expect(rx.tryReceive()?.event_name).toBe('a');
+        }
+        expect(handled).toBe(5);
+        const n = BigInt(before + 5);
+        expect(bus.getStatisticsBigInt()).toMatchObject({
+          total_events_dispatched: n,
+          rust_handler_dispatches: n,
+          ffi_channel_dispatches: withReceiver ? n : 0n,
+          ffi_channel_drops: withReceiver ? 0n : n,
+          rust_handler_errors: 0n,
+          ffi_channel_lagged: 0n,
+        });
+        // The carry itself, as the writer must leave it: high word 1, and the low word
+        // tagged with it. (A reader would decode a skipped carry right for another 127.)
+        const dataOffset = registry.checkedRecords().find((e) => e.name === 'bus')!.dataOffset;
+        const at = cellAddresses(setGeometry(BUS_FIELDS.length, true, registry.stripes), dataOffset, BUS_OUTCOME_FIRST + flags, registry.slot);
+        expect(new BigUint64Array(registry.views.u8.buffer)[at.high >>> 3]).toBe(1n);
+        expect(new Uint32Array(registry.views.u8.buffer)[at.low >>> 2]).toBe(2 ** 24 + 3);
+      }
     });
 
     it('getStatisticsBigInt gives the same counts as bigints', () => {

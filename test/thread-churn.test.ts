@@ -177,6 +177,9 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
     const breaker = a.circuitBreaker('db');
     const clocked = a.circuitBreaker('db', undefined, { clock: () => 0 });
     const bus = new InProcessEventBus({ registry: a, name: 'bus' });
+    // With a handler, publish() stores its outcome cell inline from fields of its own.
+    const busH = new InProcessEventBus({ registry: a, name: 'busH' });
+    busH.subscribe('*', () => {});
     const record = () => {
       n.inc();
       n.add(2);
@@ -186,6 +189,7 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
       breaker.recordSuccess(10);
       clocked.recordFailure(10);
       bus.publish(testEvent('x'));
+      busH.publish(testEvent('x'));
     };
     record();
     const ownedBefore = {
@@ -194,8 +198,10 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
       subs: setCells(r, 'subs', 5).owned(1),
       // A plain publish (no handler, no receiver) is one add to the bus's outcome cell 7.
       bus: setCells(r, 'bus', 11).owned(1, 7),
+      // With a handler and no receiver: outcome cell 7 + PUB_RUST.
+      busH: setCells(r, 'busH', 11).owned(1, 8),
     };
-    expect(ownedBefore).toEqual({ set: 3n, steps: 2n, subs: 1n, bus: 1n });
+    expect(ownedBefore).toEqual({ set: 3n, steps: 2n, subs: 1n, bus: 1n, busH: 1n });
     a.close();
     record();
     // The owned cells are as the close left them; the second round is in the shared cells.
@@ -207,6 +213,8 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
     expect(setCells(r, 'subs', 5).shared(0)).toBe(1n);
     expect(setCells(r, 'bus', 11).owned(1, 7)).toBe(1n);
     expect(setCells(r, 'bus', 11).shared(7)).toBe(1n);
+    expect(setCells(r, 'busH', 11).owned(1, 8)).toBe(1n);
+    expect(setCells(r, 'busH', 11).shared(8)).toBe(1n);
     const bg = breakerGeometry(r.stripes, false);
     const bAt = dataOffsetOf(r, 'db') + bg.countersOffset;
     expect(ownedCell(r, bg.counters, bAt, 0, 1)).toBe(2n); // total_calls, before the close
@@ -217,6 +225,7 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
     expect(r.workerSubscriberStats('subs').snapshot()).toMatchObject({ completions_received: 2, successful_completions: 2 });
     expect(r.circuitBreaker('db').metrics()).toMatchObject({ total_calls: 4, success_count: 2, failure_count: 2 });
     expect(r.eventBusStats('bus').snapshot()).toMatchObject({ total_events_dispatched: 2 });
+    expect(r.eventBusStats('busH').snapshot()).toMatchObject({ total_events_dispatched: 2, rust_handler_dispatches: 2, ffi_channel_drops: 2 });
     // The next holder of stripe 1 writes on top of what `a` left there.
     const b = StatsRegistry.attach(r.handle, { backend });
     expect(b.slot).toBe(1);
