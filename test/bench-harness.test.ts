@@ -114,6 +114,42 @@ describe('verdicts', () => {
   });
 });
 
+describe('which targets a marked round touches', () => {
+  // One module computing a 1-thread and a 2-thread target in one call, as the case modules
+  // do: only the 2-thread group has a marked round, so only the 2-thread target may be
+  // held back, although computing the targets reads every row.
+  const v = (id: string, threads: number, nsPerOp: number, marked: boolean) => ({ id, variant: id, threads, reps: [{ nsPerOp, marked }] });
+  const groups = [
+    { table: 'x', threads: 1, variants: [v('a', 1, 1, false), v('b', 1, 2, false)] },
+    { table: 'x', threads: 2, variants: [v('a', 2, 3, true), v('b', 2, 4, false)] },
+  ];
+  const mod = {
+    targets(rows: { id: string; threads: number; median: number }[]) {
+      const ns = (id: string, t: number) => rows.find((r) => r.id === id && r.threads === t)?.median;
+      const out = [];
+      for (const t of [1, 2]) {
+        const a = ns('a', t)!;
+        const b = ns('b', t)!;
+        out.push({ name: `t${t}`, value: a / b, measured: (a / b).toFixed(2), target: '≤ 1×', pass: a / b <= 1 });
+      }
+      return out;
+    },
+  };
+
+  it('holds back only the target whose figures came from a marked round', async () => {
+    const { collectTargets } = await load('../bench/harness/verdicts.mjs');
+    const byName = collectTargets(groups, [mod], 1);
+    expect(byName.get('t1')).toEqual([expect.objectContaining({ value: 0.5, pass: true, marked: false })]);
+    expect(byName.get('t2')).toEqual([expect.objectContaining({ value: 0.75, pass: true, marked: true })]);
+  });
+
+  it('counts a target left out for a missing figure as touched', async () => {
+    const { collectTargets } = await load('../bench/harness/verdicts.mjs');
+    const skipping = { targets: (rows: { id: string; median: number }[]) => (rows.every((r) => r.median) ? [{ name: 'all', value: 1, measured: '1', target: '', pass: true }] : []) };
+    expect(collectTargets(groups, [skipping], 1).get('all')).toEqual([expect.objectContaining({ marked: true })]);
+  });
+});
+
 describe('quick run end to end', () => {
   it('runs a fixture table interleaved at 1 and 2 threads, with counts, ranges and verdicts', async () => {
     const { runBench } = await load('../bench/harness/bench.mjs');

@@ -11,10 +11,10 @@
 import { summarize } from './stats.mjs';
 
 /**
- * Rows for repetition `rep`, whose `median`/`ns` getters record which rows a target read,
- * so that a target is known to depend on a marked round only when it really does.
+ * Rows for repetition `rep`, whose `median`/`ns` getters record in `touched` whether a
+ * marked round was read; with `poison`, a marked round reads as NaN (see collectTargets).
  */
-export function repetitionRows(groups, rep, touched) {
+export function repetitionRows(groups, rep, touched, poison = false) {
   const rows = [];
   for (const g of groups) {
     for (const v of g.variants) {
@@ -23,7 +23,7 @@ export function repetitionRows(groups, rep, touched) {
       const row = { id: v.id, table: g.table, variant: v.variant, baseline: v.baseline, threads: v.threads ?? g.threads, kind: 'threads' };
       const read = () => {
         if (r.marked) touched.marked = true;
-        return r.nsPerOp;
+        return poison && r.marked ? NaN : r.nsPerOp;
       };
       Object.defineProperty(row, 'median', { get: read, enumerable: true });
       Object.defineProperty(row, 'ns', { get: read, enumerable: true });
@@ -33,22 +33,28 @@ export function repetitionRows(groups, rep, touched) {
   return rows;
 }
 
-/** Per-repetition target outcomes ({name, pass, value?, measured, target, marked}), grouped by name. */
+/**
+ * Per-repetition target outcomes ({name, pass, value?, measured, target, marked}), grouped
+ * by name. A module's targets() computes all its targets in one call and reads rows of
+ * every table and thread count it covers, so which rows one target used cannot be told
+ * from the reads. Instead targets() runs twice per repetition, the second time with every
+ * marked round reading as NaN: a target depends on a marked round exactly when its
+ * outcome changes (NaN spreads through every ratio, and a target left out for a missing
+ * figure is missing from the second list).
+ */
 export function collectTargets(groups, modules, reps) {
   const byName = new Map();
   for (let rep = 0; rep < reps; rep++) {
     for (const mod of modules) {
       if (typeof mod.targets !== 'function') continue;
-      // Each target reads its own rows: evaluate the whole list once to learn the names,
-      // then once per target so the marked flag belongs to that target alone.
-      const probe = mod.targets(repetitionRows(groups, rep, {}));
-      probe.forEach((_, k) => {
-        const touched = { marked: false };
-        const t = mod.targets(repetitionRows(groups, rep, touched))[k];
-        if (!t) return;
+      const plain = mod.targets(repetitionRows(groups, rep, { marked: false }));
+      const poisoned = new Map(mod.targets(repetitionRows(groups, rep, { marked: false }, true)).map((t) => [t.name, t]));
+      for (const t of plain) {
+        const p = poisoned.get(t.name);
+        const marked = p === undefined || p.pass !== t.pass || p.measured !== t.measured || !Object.is(p.value, t.value);
         if (!byName.has(t.name)) byName.set(t.name, []);
-        byName.get(t.name).push({ ...t, marked: touched.marked, rep });
-      });
+        byName.get(t.name).push({ ...t, marked, rep });
+      }
     }
   }
   return byName;
