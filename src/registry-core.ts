@@ -175,14 +175,22 @@ export interface CheckedRecord extends RecordInfo {
   readonly descriptor: Record<string, unknown>;
 }
 
-// The record with its parsed signature, or why the signature does not describe the
-// record: the kind must be known and match the record's kind code, and the data must have
-// exactly the size the described entry needs, so readers built from the signature stay
-// inside the record's own cells.
-function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string {
+// A signature text parsed and checked as far as it can be without its record: the kind is
+// known and the described entry's data size follows (`expected`: bytes, a reason the
+// descriptor is unsound, or undefined when the kind checks its own data). The descriptor is
+// frozen, deeply: a parse is shared by every listing that meets the same text (see
+// RegistryCore.checkedRecords) and handed out by entries().
+interface ParsedSignature {
+  readonly kindName: EntryKind;
+  readonly code: number;
+  readonly descriptor: Record<string, unknown>;
+  readonly expected: number | string | undefined;
+}
+
+function parseSignature(signature: string, stripes: number): ParsedSignature | string {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(r.signature);
+    parsed = JSON.parse(signature);
   } catch {
     return 'its signature is not JSON';
   }
@@ -191,12 +199,31 @@ function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string 
   if (typeof kind !== 'string' || !Object.hasOwn(ENTRY_KINDS, kind)) return `unknown kind ${JSON.stringify(kind)}`;
   const kindName = kind as EntryKind;
   const spec: EntryKindSpec = ENTRY_KINDS[kindName];
-  if (spec.code !== r.kind) return `kind code ${r.kind} does not match the kind ${kind}`;
-  const expected = spec.dataBytes(descriptor, stripes);
-  if (expected === undefined) return { ...r, kindName, descriptor };
-  if (typeof expected === 'string') return expected;
-  if (r.dataBytes !== expected) return `${r.dataBytes} data bytes, where a ${kind} like this one needs ${expected}`;
-  return { ...r, kindName, descriptor };
+  return { kindName, code: spec.code, descriptor: deepFreeze(descriptor), expected: spec.dataBytes(descriptor, stripes) };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+// The record with its parsed signature, or why the signature does not describe the
+// record: the kind must be known and match the record's kind code, and the data must have
+// exactly the size the described entry needs, so readers built from the signature stay
+// inside the record's own cells.
+function checkRecord(r: RecordInfo, p: ParsedSignature | string): CheckedRecord | string {
+  if (typeof p === 'string') return p;
+  if (p.code !== r.kind) return `kind code ${r.kind} does not match the kind ${p.kindName}`;
+  if (typeof p.expected === 'string') return p.expected;
+  if (p.expected !== undefined && r.dataBytes !== p.expected) return `${r.dataBytes} data bytes, where a ${p.kindName} like this one needs ${p.expected}`;
+  return { ...r, kindName: p.kindName, descriptor: p.descriptor };
+}
+
+function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string {
+  return checkRecord(r, parseSignature(r.signature, stripes));
 }
 
 function describeSignature(signature: string): string {
@@ -332,6 +359,8 @@ export class RegistryCore {
   readonly directory: Directory;
   private readonly memory: WebAssembly.Memory;
   private readonly open = new Map<string, OpenEntry>();
+  // Signature texts parsed by the last checkedRecords() (see there).
+  private parsedSignatures = new Map<string, ParsedSignature | string>();
   // The owned stripe (an index of the slot table), or -1. Read only when a handle is
   // opened; handles keep their own copy, so no hot path reads it.
   private owned: number;
@@ -491,8 +520,17 @@ export class RegistryCore {
   checkedRecords(): CheckedRecord[] {
     const out: CheckedRecord[] = [];
     const names = new Set<string>();
+    // Parsing every signature's JSON was most of a collect() of 1,000 entries, and a scrape
+    // lists every entry each time. Parses are kept by signature text from one listing to
+    // the next, and the map is rebuilt from this listing's records only, so it never holds
+    // more than the directory does; a text a corrupt write changed is simply parsed anew.
+    const previous = this.parsedSignatures;
+    const parsed = new Map<string, ParsedSignature | string>();
     for (const r of this.directory.list()) {
-      const c = checkSignature(r, this.stripes);
+      let p = parsed.get(r.signature) ?? previous.get(r.signature);
+      if (p === undefined) p = parseSignature(r.signature, this.stripes);
+      parsed.set(r.signature, p);
+      const c = checkRecord(r, p);
       if (typeof c === 'string') this.directory.reportCorrupt(r.slot, r.offset, c);
       // Names are unique in a sound directory; exporters rely on it for their labels.
       else if (names.has(c.name)) this.directory.reportCorrupt(r.slot, r.offset, `a second record named ${JSON.stringify(c.name)}`);
@@ -502,6 +540,7 @@ export class RegistryCore {
       }
     }
     this.directory.flushReports();
+    this.parsedSignatures = parsed;
     return out;
   }
 
