@@ -57,6 +57,16 @@ describe('round judgement', () => {
     expect(judge(1000, 0, 1e7)).toBe(true);
   });
 
+  it('does not hold the low run time of a variant that sleeps by design against it, but still its wait and steal', async () => {
+    const { judgeRound, WAIT_LIMIT, RUN_LIMIT } = await load('../bench/harness/proc.mjs');
+    const t = { start: 0, end: 1000, ops: 1 };
+    const judge = (run: number, wait: number, steal = 0) => judgeRound([{ ...t, run, wait, span: 1000 }], { steal, others: 0 }, true).disturbed;
+    expect(judge(1000 * RUN_LIMIT - 1, 0)).toBe(false);
+    expect(judge(100, 0)).toBe(false);
+    expect(judge(100, 1000 * WAIT_LIMIT + 1)).toBe(true);
+    expect(judge(100, 0, 1e7)).toBe(true);
+  });
+
   it('rotates the variant order so that every variant takes every position once', async () => {
     const { rotation } = await load('../bench/harness/group.mjs');
     const n = 4;
@@ -344,5 +354,7 @@ describe('failures', () => {
     expect(() => checkModule('m', { ...ok, cases: [...ok.cases, ...ok.cases] })).toThrow(/appears twice/);
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], threads: [0] }] })).toThrow(/threads/);
     expect(() => checkModule('m', { ...ok, physics: [{ name: 'p', id: 'a', floor: 'b' }] })).toThrow(/physics entry/);
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], blocks: true }] })).not.toThrow();
+    expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], blocks: 1 }] })).toThrow(/blocks/);
   });
 });

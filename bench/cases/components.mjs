@@ -105,6 +105,7 @@ const recordCases = STRUCTS.flatMap(([s, table]) =>
     variant,
     threads: [1, 2],
     ...(v === 'mutex' ? { baseline: true } : {}),
+    ...(v === 'futex' ? { blocks: true } : {}),
   })),
 );
 

@@ -61,7 +61,7 @@ export const cases = [
   { id: 'one/wasm', table: 'one counter', variant: 'Wasm backend Counter.inc()', threads: [1, 2] },
   { id: 'one/mutex', table: 'one counter', variant: 'mutex-guarded, JS spin lock (before)', threads: [1, 2], baseline: true },
   { id: 'one/wasm-mutex', table: 'one counter', variant: 'mutex-guarded, Wasm spin lock (before)', threads: [1, 2] },
-  { id: 'one/futex', table: 'one counter', variant: 'mutex-guarded, futex lock: Atomics.wait (before)', threads: [1, 2] },
+  { id: 'one/futex', table: 'one counter', variant: 'mutex-guarded, futex lock: Atomics.wait (before)', threads: [1, 2], blocks: true },
   { id: 'striped/wasm-single', table: 'striped counter', variant: 'Wasm, one shared cell', threads: [1, 2], baseline: true },
   { id: 'striped/wasm', table: 'striped counter', variant: 'Wasm, striped', threads: [1, 2] },
   { id: 'striped/js-single', table: 'striped counter', variant: 'JS, one shared cell', threads: [1, 2] },

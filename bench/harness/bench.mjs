@@ -1,12 +1,15 @@
 // runBench(): the whole benchmark as a function, used by bench/run.mjs and by the
 // harness's own test. Case modules (bench/cases/*.mjs) export:
 //   cases      [{ id, table, variant, threads?: number[], baseline?: true, chunk?,
-//                 mixThreads?: true, units?, unit? }]
+//                 mixThreads?: true, units?, unit?, blocks?: true }]
 //              mixThreads: the table's variants run interleaved in one group although
 //              their thread counts differ (each such case has exactly one), so that a
 //              ratio between thread counts is a same-run ratio (the scaling tables).
 //              units/unit: one operation covers `units` of `unit` (e.g. 1000 entries):
 //              the report adds an ns-per-unit column.
+//              blocks: the variant's threads sleep by design (a futex lock's waiters in
+//              Atomics.wait), so a round is not judged disturbed for their low run time;
+//              waiting for a CPU and steal still count (see judgeRound in proc.mjs).
 //   setup(id, threads)        -> data (cloned to every thread)       [harness thread]
 //   prepare(id, data, index)  -> { run(n) } or { runAsync(n) }, optional report()
 //   verify(id, data, totalOps, reports)  throws when the final state is wrong
@@ -47,6 +50,7 @@ export function checkModule(file, mod) {
     if (!Array.isArray(threads) || threads.length === 0 || !threads.every((t) => Number.isInteger(t) && t >= 1 && t <= 64)) bad(`${c.id}: threads must be a list of integers 1..64`);
     if (c.chunk !== undefined && !(Number.isInteger(c.chunk) && c.chunk >= 1)) bad(`${c.id}: chunk must be a positive integer`);
     if (c.mixThreads !== undefined && c.mixThreads !== true) bad(`${c.id}: mixThreads must be true or absent`);
+    if (c.blocks !== undefined && c.blocks !== true) bad(`${c.id}: blocks must be true or absent`);
     if (c.mixThreads && threads.length !== 1) bad(`${c.id}: a mixThreads case has exactly one thread count`);
     if (c.units !== undefined && !(Number.isInteger(c.units) && c.units >= 1 && typeof c.unit === 'string')) bad(`${c.id}: units must be a positive integer, with a unit name`);
   }

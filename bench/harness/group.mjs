@@ -92,7 +92,7 @@ async function round(v, threads, ms) {
       span: slots[slot(i, 'span')],
     });
   }
-  return judgeRound(per, machine);
+  return judgeRound(per, machine, v.c.blocks === true);
 }
 
 // Thread 0 reads the clock every `stride` chunks: about every 20 us, so that a 40 ns

@@ -66,9 +66,12 @@ export const RUN_LIMIT = 0.8;
  * Judges one round from its threads' slots ({ start, end, ops, run, wait, span } each,
  * times in ns) and the machine deltas. Returns the round's ns/op (wall time from the
  * first start to the last end, over every thread's operations) and the facts it was
- * judged on.
+ * judged on. With `blocks` (a variant whose threads sleep by design, such as a futex
+ * lock's waiters) a low run time is the variant itself, not interference: only the wait
+ * for a CPU and steal can mark the round. Without it, every futex round of two threads
+ * was marked, and so every target that reads one.
  */
-export function judgeRound(threads, machine) {
+export function judgeRound(threads, machine, blocks = false) {
   const starts = threads.map((t) => t.start);
   const ends = threads.map((t) => t.end);
   const first = Math.min(...starts);
@@ -89,7 +92,7 @@ export function judgeRound(threads, machine) {
     worstRun = Math.min(worstRun, t.run / t.span);
   }
   const steal = machine?.steal ?? 0;
-  const disturbed = worstWait > WAIT_LIMIT || worstRun < RUN_LIMIT || steal > 0;
+  const disturbed = worstWait > WAIT_LIMIT || (!blocks && worstRun < RUN_LIMIT) || steal > 0;
   return {
     nsPerOp: wall / threads.reduce((n, t) => n + t.ops, 0),
     wallNs: wall,
