@@ -73,7 +73,8 @@ export function checkCoreModule(value: unknown): string | undefined {
 
 const probes = new Map<number, WebAssembly.Module>();
 
-function leb128(n: number): number[] {
+/** @internal Unsigned LEB128, as the WebAssembly binary format writes sizes and indexes (the test forger uses it too). */
+export function leb128(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;

@@ -1,16 +1,7 @@
 // A tiny WebAssembly binary writer, to forge modules that try to pass for the core.
 // Each function has type () -> i32 and a body given as raw instruction bytes.
+import { leb128 as leb } from '../../src/wasm-module.js';
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
 const str = (s: string) => {
   const b = [...Buffer.from(s, 'utf8')];
   return [...leb(b.length), ...b];
