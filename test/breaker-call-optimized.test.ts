@@ -1,10 +1,10 @@
 /*
- * A guarded call with options (here a timeout) must reach optimized code. With the build
- * assigning fields in the constructor (tsconfig.json), V8 in Node 20 once aborted every
- * attempt to optimize the breaker's per-call object and the function that makes it
- * ("Bailed out due to dependency change", hundreds of times, never completing): a timed
- * call cost twice as much. Structural, not timed: this reads V8's optimization trace for
- * the built package (src/policy/timeout.ts, CallScope, says what prevents it).
+ * A guarded call with options (here a timeout) must reach optimized code. A build that
+ * assigned class fields in the constructor (useDefineForClassFields off, tried and
+ * withdrawn) made V8 in Node 20 abort every attempt to optimize the breaker's per-call
+ * object (GuardedCall, a CallScope) and the function that makes it ("Bailed out due to
+ * dependency change", hundreds of times, never completing): a timed call cost twice as
+ * much. Structural, not timed: this reads V8's optimization trace for the built package.
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';

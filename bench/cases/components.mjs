@@ -7,8 +7,7 @@
 import { EventEmitter } from 'node:events';
 import mitt from 'mitt';
 import EventEmitter2 from 'eventemitter2';
-import { StatsRegistry } from '../../dist/index.js';
-import { EVENT, publishCase } from '../harness/bus-case.mjs';
+import { InProcessEventBus, StatsRegistry } from '../../dist/index.js';
 import { futexLock } from '../harness/locks.mjs';
 import { baselineMemory, instantiate } from '../wasm/load.mjs';
 
@@ -146,6 +145,14 @@ function openStruct(registry, struct, striped) {
   return registry.workerSubscriberStats('bench', { striped });
 }
 
+const EVENT = {
+  event_id: '00000000-0000-4000-8000-000000000000',
+  event_name: 'order.created',
+  event_version: '1.0',
+  payload: { amount: 1 },
+  metadata: { task_uuid: 't', namespace: 'bench', correlation_id: 'c', fired_at: '1970-01-01T00:00:00.000Z', fired_by: 'bench' },
+};
+
 export async function prepare(id, data) {
   if (id.startsWith('rec/')) {
     const s = id.split('/')[1];
@@ -193,7 +200,17 @@ export async function prepare(id, data) {
     handled++;
   };
   const report = () => handled;
-  if (id.startsWith('pub/bus')) return publishCase(StatsRegistry.attach(data.handle, { backend: data.backend }), 'bench', id !== 'pub/bus-off');
+  if (id.startsWith('pub/bus')) {
+    const registry = StatsRegistry.attach(data.handle, { backend: data.backend });
+    const bus = new InProcessEventBus({ registry, name: 'bench', recordStats: id !== 'pub/bus-off' });
+    bus.subscribe('order.*', handler);
+    return {
+      run(n) {
+        for (let i = 0; i < n; i++) bus.publish(EVENT);
+      },
+      report,
+    };
+  }
   if (id === 'pub/mitt') {
     const m = mitt();
     m.on('*', handler);

@@ -11,8 +11,7 @@
 //   so that the call cannot be dropped).
 // Headline operations: Counter.inc on one shared cell and on a striped set, both
 // backends, and InProcessEventBus.publish with stats on and off.
-import { StatsRegistry } from '../../dist/index.js';
-import { publishCase } from '../harness/bus-case.mjs';
+import { InProcessEventBus, StatsRegistry } from '../../dist/index.js';
 import { baselineMemory, instantiate } from '../wasm/load.mjs';
 
 const TABLE = 'physics: floors and headline operations (1 thread)';
@@ -46,6 +45,14 @@ export const physics = [
   { name: 'publish with stats (JS) vs stats off', id: 'phys/publish-js', floor: 'phys/publish-off', goal: 1.35 },
   { name: "publish with stats ('auto') vs stats off", id: 'phys/publish-auto', floor: 'phys/publish-off', goal: 1.35 },
 ];
+
+const EVENT = {
+  event_id: '00000000-0000-4000-8000-000000000000',
+  event_name: 'order.created',
+  event_version: '1.0',
+  payload: { amount: 1 },
+  metadata: { task_uuid: 't', namespace: 'bench', correlation_id: 'c', fired_at: '1970-01-01T00:00:00.000Z', fired_by: 'bench' },
+};
 
 export async function setup(id) {
   if (id === 'phys/store' || id === 'phys/atomics') return { sab: new SharedArrayBuffer(256) };
@@ -99,7 +106,19 @@ export async function prepare(id, data) {
     };
   }
   const registry = StatsRegistry.attach(data.handle, { backend: data.backend });
-  if (id.startsWith('phys/publish')) return publishCase(registry, 'bench', id !== 'phys/publish-off');
+  if (id.startsWith('phys/publish')) {
+    let handled = 0;
+    const bus = new InProcessEventBus({ registry, name: 'bench', recordStats: id !== 'phys/publish-off' });
+    bus.subscribe('order.*', () => {
+      handled++;
+    });
+    return {
+      run(n) {
+        for (let i = 0; i < n; i++) bus.publish(EVENT);
+      },
+      report: () => handled,
+    };
+  }
   const counter = registry.counters(SET, FIELDS, { striped: data.striped }).counter('hits');
   return {
     run(n) {

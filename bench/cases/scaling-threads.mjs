@@ -14,8 +14,7 @@
 // advises, so no thread of a striped entry falls back to the shared stripe. verify()
 // requires the exact final counts.
 import os from 'node:os';
-import { StatsRegistry } from '../../dist/index.js';
-import { publishCase } from '../harness/bus-case.mjs';
+import { InProcessEventBus, StatsRegistry } from '../../dist/index.js';
 
 const NAME = 'bench';
 const FIELDS = ['hits'];
@@ -62,6 +61,14 @@ export const cases = OPS.flatMap(([op, what]) =>
 );
 
 const opOf = (id) => id.split('/')[1];
+
+const EVENT = {
+  event_id: '00000000-0000-4000-8000-000000000000',
+  event_name: 'order.created',
+  event_version: '1.0',
+  payload: { amount: 1 },
+  metadata: { task_uuid: 't', namespace: 'bench', correlation_id: 'c', fired_at: '1970-01-01T00:00:00.000Z', fired_by: 'bench' },
+};
 
 function open(registry, op) {
   if (op === 'inc-striped' || op === 'inc-one') return registry.counters(NAME, FIELDS, { striped: op === 'inc-striped' });
@@ -110,7 +117,17 @@ export async function prepare(id, data) {
     };
   }
   // Each thread has its own bus; all record into the event-bus stats of the shared name.
-  return publishCase(registry, NAME);
+  let handled = 0;
+  const bus = new InProcessEventBus({ registry, name: NAME });
+  bus.subscribe('order.*', () => {
+    handled++;
+  });
+  return {
+    run(n) {
+      for (let i = 0; i < n; i++) bus.publish(EVENT);
+    },
+    report: () => handled,
+  };
 }
 
 export async function verify(id, data, totalOps, reports) {

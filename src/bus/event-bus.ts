@@ -103,8 +103,10 @@ export class InProcessEventBus {
   // The stats' owned outcome cells (EventBusStats.ownedOutcomeWords), held here so that a
   // plain publish counts itself with loads from this object alone; undefined when stats are
   // off, when this thread has no stripe, and from retireStripe() on.
+  // (Initialised here so that its field starts as a small integer, the representation V8
+  // then keeps for it.)
   private ownedWords: Int32Array | undefined;
-  private readonly ownedOutcome: number;
+  private readonly ownedOutcome: number = 0;
 
   constructor(options: InProcessEventBusOptions) {
     const c: BusConfig = checkBusOptions(options);

@@ -234,16 +234,9 @@ export class CallScope {
   ended = false;
   /** @internal When the call times out, in ms of `monotonicClock`. */
   deadline = 0;
-  // ECMAScript private fields, on purpose: they are always defined as class fields, so
-  // this class has an instance-field initializer even though the build assigns ordinary
-  // fields in the constructor (tsconfig.json). Without one, neither this class nor a
-  // subclass (the breaker's call) declaring a field, V8 in Node 20 aborted every attempt
-  // to optimize the subclass's constructor and its caller ("dependency change", hundreds
-  // of times, never completing), which doubled the cost of a call with a timeout.
-  // test/breaker-call-optimized.test.ts keeps that from coming back.
-  #queue: DeadlineQueue | undefined = undefined;
-  #callerSignal: AbortSignal | undefined = undefined;
-  #onAbort: (() => void) | undefined = undefined;
+  private queue: DeadlineQueue | undefined = undefined;
+  private callerSignal: AbortSignal | undefined = undefined;
+  private onAbort: (() => void) | undefined = undefined;
 
   /** Called once when a timeout or the caller's signal ended the call (the latch is taken, fn's signal aborted). */
   protected onEnded(_how: number, _reason: unknown): void {}
@@ -260,16 +253,16 @@ export class CallScope {
   arm(timeoutMs: number | undefined, nowMs: number, callerSignal: AbortSignal | undefined): void {
     if (timeoutMs !== undefined) {
       this.deadline = nowMs + timeoutMs;
-      this.#queue = queueFor(timeoutMs);
-      this.#queue.add(this);
+      this.queue = queueFor(timeoutMs);
+      this.queue.add(this);
     }
     if (callerSignal !== undefined) {
       const onAbort = (): void => {
         const reason = abortReason(callerSignal);
         if (this.end(reason)) this.onEnded(ENDED_BY_ABORT, reason);
       };
-      this.#callerSignal = callerSignal;
-      this.#onAbort = onAbort;
+      this.callerSignal = callerSignal;
+      this.onAbort = onAbort;
       callerSignal.addEventListener('abort', onAbort, { once: true });
     }
   }
@@ -287,14 +280,14 @@ export class CallScope {
   end(reason?: unknown): boolean {
     if (this.ended) return false;
     this.ended = true;
-    if (this.#queue !== undefined) {
-      this.#queue.live--;
-      this.#queue = undefined;
+    if (this.queue !== undefined) {
+      this.queue.live--;
+      this.queue = undefined;
     }
-    if (this.#onAbort !== undefined) {
-      this.#callerSignal!.removeEventListener('abort', this.#onAbort);
-      this.#onAbort = undefined;
-      this.#callerSignal = undefined;
+    if (this.onAbort !== undefined) {
+      this.callerSignal!.removeEventListener('abort', this.onAbort);
+      this.onAbort = undefined;
+      this.callerSignal = undefined;
     }
     if (reason !== undefined) this.context.abort(reason);
     return true;
