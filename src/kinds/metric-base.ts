@@ -205,6 +205,18 @@ export abstract class Metric<C> {
     return this.series(o);
   }
 
+  /**
+   * @internal The registry object that opened this metric is handing its stripe back
+   * (close(), dispose, or its thread's exit): every series this thread has cached switches
+   * to the shared stripe in place, so children held by callers keep counting, atomically
+   * and exactly, while the stripe's next owner writes it with plain stores. Series made
+   * after this are made shared (the kinds read the owned stripe at make time). Idempotent.
+   */
+  retireStripe(): void {
+    if (this.single !== undefined) retireSeries(this.single);
+    this.tree.forEach(retireSeries);
+  }
+
   /** Series created so far by every thread (the shared count that maxSeries bounds). */
   seriesCount(): number {
     return this.labelNames.length === 0 ? 1 : Atomics.load(this.registry.views.i32, this.countIndex);
@@ -352,6 +364,12 @@ export abstract class Metric<C> {
     if (this.single !== undefined) return this.samples([]);
     return this.samples(seriesRecordsOf(this.registry, this.name));
   }
+}
+
+// A series that writes an owned stripe has an internal retireStripe() (counter.ts,
+// histogram.ts); a shared one (a gauge's, an unstriped one's) has none.
+function retireSeries(c: unknown): void {
+  (c as { retireStripe?: () => void }).retireStripe?.();
 }
 
 /** Bytes from a family's data to its series count. */
