@@ -133,6 +133,16 @@ export function makeCounter(ops: CellOps, p: SetPlacement, index: number, field:
 }
 
 /**
+ * From now on `c` adds atomically to the shared stripe: an owned counter becomes a shared
+ * one in place (its prototype is swapped; the shared cell's address is already a field of
+ * every counter), so whoever holds it keeps the reference, and the hot methods stay free
+ * of any check. Idempotent.
+ */
+export function retireCounter(c: Counter): void {
+  if (c instanceof OwnedCounter) Object.setPrototypeOf(c, SharedCounter.prototype);
+}
+
+/**
  * A named set of u64 counters in a registry's shared memory. Every thread that opens the
  * same name gets the same cells. A snapshot reads each counter atomically, one after
  * another: it is not a transaction across counters.
@@ -164,7 +174,7 @@ export class CounterSet<F extends string = string> {
    * stay free of any check. Idempotent.
    */
   retireStripe(): void {
-    for (const c of this.list) if (c instanceof OwnedCounter) Object.setPrototypeOf(c, SharedCounter.prototype);
+    for (const c of this.list) retireCounter(c);
   }
 
   counter(field: F): Counter {

@@ -418,10 +418,13 @@ export class RegistryCore {
 
   /**
    * Hands this object's stripe back for the next attachment (in any thread) to take over,
-   * counts intact. Every handle opened through this object keeps working: from now on it
-   * adds atomically to the shared stripe, so nothing it records is lost. Every method of
-   * the registry object then throws RegistryClosedError. Idempotent. Other registry
-   * objects on the same memory, in this thread or others, are not affected.
+   * counts intact. Every handle opened through this object keeps working and is never
+   * refused: counter sets, stats structs, breakers, event buses, metrics and every child
+   * they made or make later through `labels()` add atomically to the shared stripe from
+   * now on, so each write is counted exactly, even while the stripe's next owner writes
+   * it. Every method of the registry object itself then throws RegistryClosedError.
+   * Idempotent. Other registry objects on the same memory, in this thread or others, are
+   * not affected.
    */
   close(): void {
     if (this.isClosed) return;

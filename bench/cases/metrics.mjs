@@ -104,9 +104,10 @@ export async function verify(id, data, totalOps, reports) {
 
 // ---- bytes per series ------------------------------------------------------------------
 // Shared bytes: the registry's bump allocator, per series, over N series (record head,
-// name, signature and cells, 128-byte aligned). prom-client: V8 heap growth per series
-// after a full GC, over N labelled series of one metric (its hashMap entry, label object
-// and value). Both indicative.
+// name, signature and cells, 128-byte aligned). For labelled series the same figure from
+// the formula of docs/metrics.md ("Memory per series"), which the row requires to be
+// exact. prom-client: V8 heap growth per series after a full GC, over N labelled series
+// of one metric (its hashMap entry, label object and value). Both indicative.
 const N = 2000;
 let gc;
 function fullGc() {
@@ -118,12 +119,40 @@ function fullGc() {
   gc();
 }
 
+const up = (n, to = 128) => Math.ceil(n / to) * to;
+const utf8Bytes = (s) => Buffer.byteLength(s, 'utf8');
+/** docs/metrics.md: bytes = ⌈32 + N + S⌉ + ⌈D⌉ for one labelled series. */
+export function seriesBytesFormula(kind, family, labels, { striped = false, stripes, bounds = 11 }) {
+  const F = utf8Bytes(family);
+  let n = F + 1;
+  let s = 54 + kind.length + F;
+  for (const [l, v] of Object.entries(labels)) {
+    n += l.length + utf8Bytes(v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')) + 4;
+    s += l.length + utf8Bytes(JSON.stringify(v).slice(1, -1)) + 6;
+  }
+  const c = bounds + 2;
+  const d = kind === 'histogram' ? (striped ? up(8 * c) + stripes * up(up(4 * c, 8) + 8 * c) : 8 * c) : striped ? 128 * (stripes + 1) : 8;
+  return up(32 + n + s) + up(d);
+}
+
 export function bytesPerSeries() {
   const ours = (make) => {
     const r = StatsRegistry.create({ capacityBytes: 64 * 1024 * 1024 });
     const before = r.usage().usedBytes;
     make(r);
     return (r.usage().usedBytes - before) / N;
+  };
+  // N labelled series of one metric: measured, and the formula's mean over the same label sets.
+  // (The metric's own record is allocated before the count starts: it is not per series.)
+  const labelled = (kind, def, labelsOf) => {
+    const r = StatsRegistry.create({ capacityBytes: 64 * 1024 * 1024 });
+    const m = r[kind]({ ...def, help: 'h', labelNames: Object.keys(labelsOf(0)), maxSeries: N });
+    const before = r.usage().usedBytes;
+    for (let i = 0; i < N; i++) m.labels(labelsOf(i));
+    const measured = (r.usage().usedBytes - before) / N;
+    let sum = 0;
+    for (let i = 0; i < N; i++) sum += seriesBytesFormula(kind, def.name, labelsOf(i), { striped: def.striped === true, stripes: r.stripes, bounds: def.buckets?.length });
+    return { measured, formula: sum / N };
   };
   const heap = (make) => {
     const register = new client.Registry();
@@ -135,15 +164,22 @@ export function bytesPerSeries() {
     void keep; // alive until measured
     return bytes;
   };
+  const route = (i) => ({ route: `/api/users/${i}`, code: '200' });
   return {
     'counter, one metric each (unlabelled)': ours((r) => { for (let i = 0; i < N; i++) r.counter({ name: `c${i}`, help: 'h' }); }),
     'counter, striped, one metric each': ours((r) => { for (let i = 0; i < N; i++) r.counter({ name: `c${i}`, help: 'h', striped: true }); }),
-    'counter, labelled child': ours((r) => { const c = r.counter({ name: 'c', help: 'h', labelNames: ['id'], maxSeries: N }); for (let i = 0; i < N; i++) c.inc({ id: `u${i}` }); }),
-    'histogram (default buckets), labelled child': ours((r) => { const h = r.histogram({ name: 'h', help: 'h', labelNames: ['id'], maxSeries: N }); for (let i = 0; i < N; i++) h.observe({ id: `u${i}` }, 1); }),
+    'counter, labelled child': labelled('counter', { name: 'c' }, (i) => ({ id: `u${i}` })),
+    'counter http_requests_total{route,code}, labelled child': labelled('counter', { name: 'http_requests_total' }, route),
+    'counter http_requests_total{route,code}, striped, labelled child': labelled('counter', { name: 'http_requests_total', striped: true }, route),
+    'gauge, labelled child': labelled('gauge', { name: 'g' }, (i) => ({ id: `u${i}` })),
+    'histogram (default buckets), labelled child': labelled('histogram', { name: 'h' }, (i) => ({ id: `u${i}` })),
+    'histogram http_request_duration_seconds{route}, labelled child': labelled('histogram', { name: 'http_request_duration_seconds' }, (i) => ({ route: `/api/users/${i}` })),
     'prom-client counter, labelled child (heap)': heap((register) => { const c = new client.Counter({ name: 'c', help: 'h', labelNames: ['id'], registers: [register] }); for (let i = 0; i < N; i++) c.inc({ id: `u${i}` }); return c; }),
     'prom-client histogram, labelled child (heap)': heap((register) => { const h = new client.Histogram({ name: 'h', help: 'h', labelNames: ['id'], registers: [register] }); for (let i = 0; i < N; i++) h.observe({ id: `u${i}` }, 1); return h; }),
   };
 }
+
+const round1 = (x) => (Math.round(x * 10) / 10).toLocaleString('en-US');
 
 export function targets(results) {
   const ns = (id, t = 1) => results.find((r) => r.id === id && r.threads === t)?.median;
@@ -165,7 +201,11 @@ export function targets(results) {
   const c2 = ns('shared/wasm', 2);
   if (s2 && c2) push('striped vs shared histogram, 2 threads on one series (throughput)', fmt(c2 / s2), '≥ 1.5×', c2 / s2 >= 1.5);
   if (results.some((r) => r.id.startsWith('inc/'))) {
-    for (const [what, bytes] of Object.entries(bytesPerSeries())) push(`bytes per series: ${what}`, `${Math.round(bytes)} B`, 'info', true);
+    for (const [what, b] of Object.entries(bytesPerSeries())) {
+      if (typeof b === 'number') push(`bytes per series: ${what}`, `${Math.round(b)} B`, 'info', true);
+      // Labelled series of ours: the measured mean must be the documented formula's, exactly.
+      else push(`bytes per series: ${what}`, `${round1(b.measured)} B`, `= docs formula (${round1(b.formula)} B)`, b.measured === b.formula);
+    }
   }
   return out;
 }

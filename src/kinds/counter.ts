@@ -13,7 +13,7 @@
  */
 import { InvalidCountError } from '../errors.js';
 import type { RegistryCore } from '../registry-core.js';
-import { type Counter, makeCounter } from '../counter-set.js';
+import { type Counter, makeCounter, retireCounter } from '../counter-set.js';
 import { cellAddresses, setGeometry } from '../layout.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError } from './errors.js';
@@ -61,6 +61,10 @@ class IntSeries implements CounterSeries {
     private readonly c: Counter,
     readonly dataOffset: number,
   ) {}
+  /** @internal Its stripe is being handed back: the counter it wraps turns shared in place. */
+  retireStripe(): void {
+    retireCounter(this.c);
+  }
   inc(n?: number): void {
     if (n === undefined) this.c.inc();
     else if (typeof n === 'number' && (n >>> 0) === n) this.c.add(n);
@@ -77,10 +81,20 @@ class IntSeries implements CounterSeries {
 class FloatSeries implements CounterSeries {
   constructor(
     private readonly ops: MetricOps,
-    private readonly cell: number,
-    private readonly owned: boolean,
+    // Not readonly: retireStripe() points them at the shared cell.
+    private cell: number,
+    private owned: boolean,
     readonly dataOffset: number,
   ) {}
+  /**
+   * @internal Its stripe is being handed back: from now on it CAS-adds to the shared cell
+   * (the set's first cell, at dataOffset). Two field stores in place, so the `owned` test
+   * inc() already makes is all the hot path ever sees.
+   */
+  retireStripe(): void {
+    this.cell = this.dataOffset;
+    this.owned = false;
+  }
   inc(n?: number): void {
     const d = n === undefined ? 1 : n;
     // `d >= 0` is false for NaN; `<= MAX_VALUE` excludes +Infinity.
@@ -92,12 +106,14 @@ class FloatSeries implements CounterSeries {
 
 function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
   const geometry = setGeometry(1, def.striped, registry.stripes);
-  const stripe = registry.ownedStripe(def.striped);
   const ops = registry.ops;
+  // The owned stripe is read when a series is made, not when the metric is opened: once
+  // the registry object has handed its stripe back, new series are made shared.
   if (!def.float) {
     return {
       bytes: geometry.dataBytes,
-      make: (dataOffset) => new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: stripe }, 0, 'value'), dataOffset),
+      make: (dataOffset) =>
+        new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(def.striped) }, 0, 'value'), dataOffset),
       read: (dataOffset) => {
         if (!geometry.striped) return ops.readShared64(dataOffset);
         const first = cellAddresses(geometry, dataOffset, 0, 0);
@@ -108,10 +124,12 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
   const m = metricOps(registry);
   return {
     bytes: geometry.dataBytes,
-    make: (dataOffset) =>
-      stripe >= 0
+    make: (dataOffset) => {
+      const stripe = registry.ownedStripe(def.striped);
+      return stripe >= 0
         ? new FloatSeries(m, cellAddresses(geometry, dataOffset, 0, stripe).high, true, dataOffset)
-        : new FloatSeries(m, dataOffset, false, dataOffset),
+        : new FloatSeries(m, dataOffset, false, dataOffset);
+    },
     read: (dataOffset) => {
       if (!geometry.striped) return m.gaugeGet(dataOffset);
       const first = cellAddresses(geometry, dataOffset, 0, 0);

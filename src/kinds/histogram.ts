@@ -98,10 +98,21 @@ class OwnedSeries implements HistogramSeries {
     private readonly bounds: Float64Array,
     private readonly low: number,
     private readonly high: number,
-    private readonly sum: number,
+    // Not readonly: retireStripe() points it at the shared sum.
+    private sum: number,
     private readonly metric: string,
     readonly dataOffset: number,
   ) {}
+  /**
+   * @internal Its stripe is being handed back: it becomes a SharedSeries in place. Every
+   * field SharedSeries reads is here already, with the same meaning except `sum`, which is
+   * pointed at the shared sum cell (field B of the shared block, right after the B bucket
+   * cells) before the prototype changes. observe() stays free of any check.
+   */
+  retireStripe(): void {
+    this.sum = this.dataOffset + (this.bounds.length + 1) * 8;
+    Object.setPrototypeOf(this, SharedSeries.prototype);
+  }
   observe(v: number): void {
     if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.metric, v, 'must be a finite number');
     const i = bucketIndex(this.bounds, v);
@@ -120,7 +131,6 @@ class OwnedSeries implements HistogramSeries {
 function histogramSpec(registry: RegistryCore, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
   const B = def.buckets.length + 1;
   const geometry = setGeometry(B + 1, def.striped, registry.stripes);
-  const stripe = registry.ownedStripe(def.striped);
   const bounds = Float64Array.from(def.buckets);
   const m = metricOps(registry);
   const cells = registry.ops;
@@ -128,6 +138,8 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
   return {
     bytes: geometry.dataBytes,
     make(dataOffset) {
+      // Read at make time, as for counters: a series made after the stripe was handed back is shared.
+      const stripe = registry.ownedStripe(def.striped);
       if (stripe < 0) return new SharedSeries(m, bounds, dataOffset + B * 8, def.name, dataOffset);
       const mine = cellAddresses(geometry, dataOffset, 0, stripe);
       return new OwnedSeries(m, bounds, mine.low, mine.high, cellAddresses(geometry, dataOffset, B, stripe).high, def.name, dataOffset);

@@ -142,6 +142,17 @@ export class LabelTree<C> {
     return node as C;
   }
 
+  /** Calls `f` on every series cached here (slow: a walk of every level). */
+  forEach(f: (child: C) => void): void {
+    const walk = (node: Map<string, unknown>, depth: number): void => {
+      for (const next of node.values()) {
+        if (depth === this.sorted.length - 1) f(next as C);
+        else walk(next as Map<string, unknown>, depth + 1);
+      }
+    };
+    if (this.sorted.length > 0) walk(this.root, 0);
+  }
+
   insert(values: readonly string[], child: C): void {
     let node = this.root;
     for (let i = 0; i < values.length - 1; i++) {

@@ -6,21 +6,50 @@
  * it, its signature the normalised definition (so the same definition from any thread is
  * the same metric and any other is a NameConflictError). Its data:
  *   unlabelled metric:  the one series' cells (the kind's layout), then
- *   every metric:       an i32 series count, 8-byte aligned after the cells.
+ *   every metric:       the i32 count word (below), 8-byte aligned after the cells.
  * Each labelled series is a record of its own, named `family{a="x",...}` (labels.ts),
  * kind code metricSeries, signature {kind, of, family, labels}, holding one series' cells.
  *
  * Cardinality. Records are never freed, so a label with unbounded values would fill the
- * registry. Before publishing a new series a thread claims one unit of the family's count
- * with a CAS that refuses to go past maxSeries; only then does it create the record. If
- * the directory shows that another thread published the same series first (the create
- * lost a race) the claim is handed back. So the count is exactly the number of series
- * published, except transiently: between a claim and its hand-back (microseconds) it is
- * one high, which near the limit can refuse a third thread's new series that would have
- * fitted -- the conservative direction, never one series too many. A thread terminated
- * between its claim and its publish leaves the count one high for good (a slot lost, not
- * a series). A series that already exists is always reachable, at the limit too: the
- * directory is probed before anything is claimed.
+ * registry. The family's count word bounds them: an i32 holding two fields,
+ *   bits 0..19   claims: series published, plus claims in flight (COUNT_MASK; maxSeries
+ *                is at most 1,000,000 < 2^20, so a claim never carries into the next field)
+ *   bits 20..31  claims in flight: made and not yet resolved (read unsigned, < 4096)
+ * Before publishing a new series a thread claims with one CAS that adds 1 to both fields,
+ * and refuses to take the first past maxSeries. It then creates the record. If it
+ * published, it subtracts 1 from the in-flight field; if the directory shows that another
+ * thread published the same series first (it lost the race), its claim goes back: 1 from
+ * both fields. Every published series was claimed and its claim kept, and every claim
+ * not yet resolved is in flight, so claims = published + (claims in flight not yet
+ * published) at every instant: with nothing in flight, claims is exactly the number of
+ * series published.
+ *
+ * Exact refusals. Two threads creating the same series both claim, and one hands back.
+ * Between the two, claims is one more than the series there will be, and a thread that
+ * wants one more series just then would see the family full although its series fits:
+ * with two threads it happens to about one trial in thirty. So a full count refuses only
+ * when nothing is in flight: one load then shows claims = published = maxSeries at one
+ * instant (the two fields share a word so that one load reads both; two words read one
+ * after the other could each be right at a different moment). With claims in flight the
+ * thread waits on the word (Atomics.wait, which Node allows on its main thread too;
+ * every resolve notifies, so the wait lasts as long as the claim it waits for) and reads
+ * again; each resolution either publishes (the limit was real) or hands back (room
+ * again). Before a
+ * refusal the directory is probed once more: the series it was about to create may have
+ * been published meanwhile, by the very claim it waited for, and an existing series is
+ * always reachable. A waiting thread holds no claim itself, so waits cannot form a cycle.
+ *
+ * The bound. A thread terminated between its claim and its resolve leaves the in-flight
+ * field one high for good, and the claims field too unless it had published (a slot
+ * lost, not a series); nothing would ever notify. So a
+ * wait ends after CLAIM_WAIT_MS whatever happens, and the create is then refused; the
+ * word seen then is remembered per metric object, and a refusal that finds the word
+ * exactly as it was refuses at once, so a dead claimer costs each thread one wait per
+ * state of the family, not one per create. A live claimer descheduled for longer than
+ * the bound makes the same refusal: the one way left to be refused below the limit. Four
+ * thousand claims in flight at once (more threads than Node runs) are treated alike.
+ * A series that already exists is reachable at the limit too: the directory is probed
+ * before anything is claimed.
  */
 import type { RegistryCore } from '../registry-core.js';
 import { type RecordInfo, utf8 } from '../directory.js';
@@ -35,7 +64,7 @@ import { type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, ch
 
 /** Default bound on a metric's labelled series. */
 export const DEFAULT_MAX_SERIES = 1000;
-/** Largest `maxSeries` accepted. */
+/** Largest `maxSeries` accepted (below 2^20: the claims field of the count word holds it). */
 export const MAX_MAX_SERIES = 1_000_000;
 
 /** The options every kind accepts. */
@@ -152,6 +181,14 @@ interface SeriesMeta {
   readonly dataOffset: number;
 }
 
+// The family's count word (see the essay above).
+const COUNT_BITS = 20;
+const COUNT_MASK = (1 << COUNT_BITS) - 1;
+const IN_FLIGHT_ONE = 1 << COUNT_BITS;
+const IN_FLIGHT_MAX = 0xfff;
+/** Longest a create waits for claims in flight before it is refused. */
+export const CLAIM_WAIT_MS = 100;
+
 /** Parsed series records, by registry and record offset (records never change once published). */
 const seriesMetaCache = new WeakMap<RegistryCore, Map<number, SeriesMeta | null>>();
 
@@ -170,6 +207,8 @@ export abstract class Metric<C> {
   private readonly single: C | undefined;
   private readonly familyData: number;
   private readonly countIndex: number;
+  // The count word a wait for claims in flight last timed out on (see the essay), or 0.
+  private stalled = 0;
 
   /** @internal */
   constructor(registry: RegistryCore, def: BaseDefinition, familyData: number, spec: SeriesSpec<C>) {
@@ -205,9 +244,21 @@ export abstract class Metric<C> {
     return this.series(o);
   }
 
+  /**
+   * @internal The registry object that opened this metric is handing its stripe back
+   * (close(), dispose, or its thread's exit): every series this thread has cached switches
+   * to the shared stripe in place, so children held by callers keep counting, atomically
+   * and exactly, while the stripe's next owner writes it with plain stores. Series made
+   * after this are made shared (the kinds read the owned stripe at make time). Idempotent.
+   */
+  retireStripe(): void {
+    if (this.single !== undefined) retireSeries(this.single);
+    this.tree.forEach(retireSeries);
+  }
+
   /** Series created so far by every thread (the shared count that maxSeries bounds). */
   seriesCount(): number {
-    return this.labelNames.length === 0 ? 1 : Atomics.load(this.registry.views.i32, this.countIndex);
+    return this.labelNames.length === 0 ? 1 : Atomics.load(this.registry.views.i32, this.countIndex) & COUNT_MASK;
   }
 
   /** @internal The hot lookup: this thread's cache first, then the slow path. */
@@ -253,16 +304,22 @@ export abstract class Metric<C> {
     const directory = this.registry.directory;
     let record = directory.find(name);
     if (record === undefined) {
-      this.claim();
-      try {
-        record = directory.findOrCreate({ name, kind: METRIC_KIND_CODES.metricSeries, signature, dataBytes: this.spec.bytes });
-      } catch (e) {
-        this.release();
-        throw e;
+      if (!this.claim()) {
+        // Full, with nothing in flight; but the claim this thread waited for may have
+        // published this very series.
+        record = directory.find(name);
+        if (record === undefined) throw new CardinalityLimitError(this.name, this.maxSeries);
+      } else {
+        try {
+          record = directory.findOrCreate({ name, kind: METRIC_KIND_CODES.metricSeries, signature, dataBytes: this.spec.bytes });
+        } catch (e) {
+          this.resolve(false);
+          throw e;
+        }
+        // Someone else published this name between our probe and our create: their claim
+        // covers it, so ours goes back.
+        this.resolve(record.created === true);
       }
-      // Someone else published this name between our probe and our create: their claim
-      // covers it, so ours goes back.
-      if (record.created !== true) this.release();
     }
     if (record.signature !== signature) throw new NameConflictError(name, record.signature, signature);
     // The same signature means the same family definition and so the same geometry; a record
@@ -271,18 +328,38 @@ export abstract class Metric<C> {
     return this.spec.make(record.dataOffset);
   }
 
-  private claim(): void {
+  /**
+   * Claims a unit of the count for a new series: true, or false when the family is full
+   * with no claim in flight (or the wait for one ran out; see the essay).
+   */
+  private claim(): boolean {
     const i32 = this.registry.views.i32;
+    let deadline = -1;
     for (;;) {
-      const n = Atomics.load(i32, this.countIndex);
-      // n < 0 cannot be written by this code; read as full rather than trusted.
-      if (n < 0 || n >= this.maxSeries) throw new CardinalityLimitError(this.name, this.maxSeries);
-      if (Atomics.compareExchange(i32, this.countIndex, n, n + 1) === n) return;
+      const w = Atomics.load(i32, this.countIndex);
+      const claims = w & COUNT_MASK;
+      const inFlight = w >>> COUNT_BITS;
+      if (claims < this.maxSeries && inFlight < IN_FLIGHT_MAX) {
+        if (Atomics.compareExchange(i32, this.countIndex, w, (w + 1 + IN_FLIGHT_ONE) | 0) === w) return true;
+        continue;
+      }
+      // Full. Exact when nothing is in flight; else wait for a resolve, within the bound.
+      if (inFlight === 0 || w === this.stalled) return false;
+      const now = performance.now();
+      if (deadline < 0) deadline = now + CLAIM_WAIT_MS;
+      else if (now >= deadline) {
+        this.stalled = w;
+        return false;
+      }
+      Atomics.wait(i32, this.countIndex, w, deadline - now);
     }
   }
 
-  private release(): void {
-    Atomics.sub(this.registry.views.i32, this.countIndex, 1);
+  /** Ends a claim: the series was published (`kept`), or the claim goes back. Wakes any waiter. */
+  private resolve(kept: boolean): void {
+    const i32 = this.registry.views.i32;
+    Atomics.sub(i32, this.countIndex, kept ? IN_FLIGHT_ONE : IN_FLIGHT_ONE + 1);
+    Atomics.notify(i32, this.countIndex);
   }
 
   /** @internal Every series of the family as any thread sees it now; `children` are its series records. */
@@ -352,6 +429,12 @@ export abstract class Metric<C> {
     if (this.single !== undefined) return this.samples([]);
     return this.samples(seriesRecordsOf(this.registry, this.name));
   }
+}
+
+// A series that writes an owned stripe has an internal retireStripe() (counter.ts,
+// histogram.ts); a shared one (a gauge's, an unstriped one's) has none.
+function retireSeries(c: unknown): void {
+  (c as { retireStripe?: () => void }).retireStripe?.();
 }
 
 /** Bytes from a family's data to its series count. */
