@@ -37,7 +37,7 @@ describe('collect(): built-in families', () => {
       [{ name: 'steps', outcome: 'success' }, 1n],
       [{ name: 'steps', outcome: 'failure' }, 1n],
     ]);
-    expect(samples('atomic_stats_step_execution_duration_seconds_total')).toEqual([[{ name: 'steps' }, 1.5]]);
+    expect(samples('atomic_stats_step_execution_seconds_total')).toEqual([[{ name: 'steps' }, 1.5]]);
     expect(samples('atomic_stats_circuit_breaker_call_duration_seconds_total')).toEqual([[{ name: 'db' }, 3]]);
     // The set named circuit_breaker does not merge into the breakers' family.
     expect(samples('atomic_stats_circuit_breaker_calls_total')).toEqual([

@@ -80,12 +80,12 @@ describe('OpenTelemetry: observeAtomicStats (API instruments)', () => {
     const exec = byName.get('atomic_stats_step_executions')!;
     expect(exec.descriptor).toMatchObject({ unit: '{execution}', valueType: ValueType.INT });
     expect(exec.dataPointType).toBe(DataPointType.SUM);
-    expect(byName.get('atomic_stats_step_execution_duration_seconds')!.descriptor).toMatchObject({ unit: 's', valueType: ValueType.DOUBLE });
+    expect(byName.get('atomic_stats_step_execution_seconds')!.descriptor).toMatchObject({ unit: 's', valueType: ValueType.DOUBLE });
     expect(byName.get('atomic_stats_circuit_breaker_call_duration_seconds')!.descriptor.unit).toBe('s');
     expect(byName.get('atomic_stats_registry_used_bytes')!.descriptor).toMatchObject({ unit: 'By', valueType: ValueType.INT });
     expect(byName.get('atomic_stats_circuit_breaker_state')!.descriptor).toMatchObject({ unit: '1', valueType: ValueType.INT });
     const got = points(metrics);
-    expect(got.get('atomic_stats_step_execution_duration_seconds{atomic_stats.name=steps}')).toBe(0.25);
+    expect(got.get('atomic_stats_step_execution_seconds{atomic_stats.name=steps}')).toBe(0.25);
     expect(got.get('atomic_stats_set_jobs{atomic_stats.set=jobs,atomic_stats.field=__proto__}')).toBe(4);
     expect(got.get('atomic_stats_set_jobs{atomic_stats.set=jobs,atomic_stats.field=constructor}')).toBe(0);
     expect(got.get('atomic_stats_circuit_breaker_state{atomic_stats.name=db,atomic_stats.state=closed}')).toBe(1);
@@ -184,7 +184,7 @@ describe('OpenTelemetry: atomicStatsMetricProducer (SDK metricProducers)', () =>
     expect(set.descriptor).toMatchObject({ unit: '1', valueType: ValueType.INT });
     expect(set.dataPoints.map((p) => [p.attributes, p.value])).toEqual([[{ 'atomic_stats.set': 'now', 'atomic_stats.field': 'x' }, 5]]);
     expect(byName.get('atomic_stats_registry_entries')!.dataPointType).toBe(DataPointType.GAUGE);
-    expect(byName.get('atomic_stats_step_execution_duration_seconds')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    expect(byName.get('atomic_stats_step_execution_seconds')!.descriptor.valueType).toBe(ValueType.DOUBLE);
     expect(byName.get('app_job_duration_seconds')!.dataPointType).toBe(DataPointType.HISTOGRAM);
     // Every family of the registry, once.
     expect([...byName.keys()].sort()).toEqual(registry.collect().map((f) => otelName(f.name, f.type)).sort());
