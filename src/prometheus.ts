@@ -23,8 +23,10 @@
  * process warning (code ATOMIC_STATS_NAME_COLLISION) per name, and listed in `skipped`.
  * Names are compared as they appear on the wire: a counter `x_total` also owns `x` (the
  * OpenMetrics family name), a histogram `h` owns `h_bucket`, `h_sum`, `h_count`. A metric
- * the application registers later with a colliding name makes our family step aside at the
- * next scrape (same warning), so the application's metric always wins.
+ * the application registers later under a name that collides on the wire makes our family
+ * step aside at the next scrape (same warning). One registered later under exactly the
+ * name of one of ours never gets that far: prom-client's registerMetric throws "already
+ * registered" at the application, and our family stays.
  *
  * Registering the same atomic-stats registry twice on one prom-client Registry returns the
  * export already made (idempotent); with other options it is an InvalidOptionsError.

@@ -238,6 +238,20 @@ describe('Prometheus export (prom-client)', () => {
     expect(exp.skipped).toContain('atomic_stats_set_late_total');
   });
 
+  it('a metric registered later under exactly the name of one of ours: prom-client refuses it, our family stays', async () => {
+    const registry = StatsRegistry.create();
+    registry.counters('late', ['x']).counter('x').add(2);
+    const prom = new Registry();
+    const exp = registerAtomicStats(registry, { register: prom });
+    const before = await prom.metrics();
+    expect(() => new PromCounter({ name: 'atomic_stats_set_late_total', help: 'app', registers: [prom] })).toThrow(
+      'A metric with the name atomic_stats_set_late_total has already been registered.',
+    );
+    expect(await prom.metrics()).toBe(before);
+    expect(exp.skipped).toEqual([]);
+    expect(exp.names).toContain('atomic_stats_set_late_total');
+  });
+
   it('a registry read that throws leaves every scrape working: our families are empty for that scrape, one warning', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const registry = StatsRegistry.create();
