@@ -47,6 +47,7 @@
  */
 import * as promClient from 'prom-client';
 import { checkCollectOptions } from './export/options.js';
+import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
 
@@ -113,15 +114,8 @@ interface Entry {
 // Exports per prom-client Registry, for the idempotence check.
 const exportsByRegister = new WeakMap<promClient.Registry<promClient.RegistryContentType>, Entry[]>();
 
-let warned: Set<string> | undefined;
-function warnOnce(key: string, message: string, code: string): void {
-  warned ??= new Set();
-  if (warned.has(key)) return;
-  warned.add(key);
-  process.emitWarning(message, { code });
-}
 const warnCollision = (name: string, why: string): void =>
-  warnOnce(`collision:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
+  warnOnce(`prometheus:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
 
 export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOptions): PrometheusExport {
   const { prefix, buses } = checkCollectOptions(options, ['register']);

@@ -10,9 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InProcessEventBus, StatsRegistry, createDomainEvent } from '../src/index.js';
+import { InProcessEventBus, StatsRegistry } from '../src/index.js';
 import { atomicStatsMetricProducer, observeAtomicStats } from '../src/opentelemetry.js';
 import { registerAtomicStats } from '../src/prometheus.js';
+import { testEvent } from './helpers/bus.js';
 import { openMetricsRegistry } from './helpers/exporters.js';
 
 type T = 'counter' | 'gauge' | 'histogram';
@@ -78,7 +79,7 @@ function everything() {
   timed.recordSuccess(750);
   const bus = new InProcessEventBus({ registry, name: 'orders' });
   bus.subscribe('order.*', () => {});
-  bus.publish(createDomainEvent({ event_name: 'order.placed', payload: {}, metadata: {} }));
+  bus.publish(testEvent('order.placed'));
   registry.workerSubscriberStats('completions');
   const db = registry.circuitBreaker('db', { failureThreshold: 5 }, { durations: true });
   db.recordSuccess(2_000_000);

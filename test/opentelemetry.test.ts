@@ -5,6 +5,7 @@ import { InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { atomicStatsMetricProducer, observeAtomicStats } from '../src/opentelemetry.js';
 import { ITERATIONS, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
+import { expectRejected } from './helpers/metrics.js';
 
 class TestReader extends MetricReader {
   constructor(options?: MetricReaderOptions) {
@@ -190,4 +191,113 @@ describe('OpenTelemetry: atomicStatsMetricProducer (SDK metricProducers)', () =>
     expect([...byName.keys()].sort()).toEqual(registry.collect().map((f) => otelName(f.name, f.type)).sort());
     await provider.shutdown();
   });
+});
+
+describe('OpenTelemetry: value types come from the definition', () => {
+  // observeAtomicStats fixes an instrument's value type when it creates it: a family seen
+  // before its first series must get the type one seen after it gets.
+  const define = (registry: StatsRegistry) => {
+    const ints = registry.counter({ name: 'orders_total', help: 'Orders.', labelNames: ['shop'] });
+    const floats = registry.counter({ name: 'weight_total', help: 'Weight.', labelNames: ['shop'], float: true });
+    const level = registry.gauge({ name: 'level', help: 'Level.', labelNames: ['shop'] });
+    return () => {
+      ints.inc({ shop: 'a' }, 2);
+      floats.inc({ shop: 'a' }, 0.5);
+      level.set({ shop: 'a' }, 3);
+    };
+  };
+  const expectTypes = (metrics: MetricData[]) => {
+    const byName = new Map(metrics.map((m) => [m.descriptor.name, m]));
+    expect(byName.get('orders')!.descriptor.valueType).toBe(ValueType.INT);
+    expect(byName.get('weight')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    expect(byName.get('level')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    expect(points(metrics).get('orders{shop=a}')).toBe(2);
+    expect(points(metrics).get('weight{shop=a}')).toBe(0.5);
+  };
+
+  it.each(['before', 'after'])('observeAtomicStats started %s the first series: integer counter INT, float counter and gauge DOUBLE', async (when) => {
+    const registry = StatsRegistry.create();
+    const write = define(registry);
+    if (when === 'after') write();
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    observeAtomicStats(registry, provider.getMeter('t'));
+    if (when === 'before') write();
+    expectTypes(await metricsOf(reader));
+    await provider.shutdown();
+  });
+
+  it.each(['before', 'after'])("the producer with include: 'all', collected %s the first series: the same types", async (when) => {
+    const registry = StatsRegistry.create();
+    const write = define(registry);
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry, { include: 'all' })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    if (when === 'before') {
+      const empty = new Map((await metricsOf(reader)).map((m) => [m.descriptor.name, m]));
+      expect(empty.get('orders')!.descriptor.valueType).toBe(ValueType.INT);
+      expect(empty.get('weight')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    }
+    write();
+    expectTypes(await metricsOf(reader));
+    await provider.shutdown();
+  });
+
+  it('collect() says so on the family: integer from the definition, with or without series', () => {
+    const registry = StatsRegistry.create();
+    const write = define(registry);
+    const integer = () => Object.fromEntries(registry.collect().filter((f) => !f.name.startsWith('atomic_stats_')).map((f) => [f.name, f.integer]));
+    const expected = { orders_total: true, weight_total: false, level: false };
+    expect(integer()).toEqual(expected);
+    write();
+    expect(integer()).toEqual(expected);
+  });
+});
+
+describe('OpenTelemetry: the producer’s instrumentation scope', () => {
+  const scopesOf = async (reader: TestReader) => {
+    const { resourceMetrics } = await reader.collect();
+    return resourceMetrics.scopeMetrics.map((s) => ({ scope: { ...s.scope }, names: s.metrics.map((m) => m.descriptor.name) }));
+  };
+  const histogramRegistry = () => {
+    const registry = StatsRegistry.create();
+    registry.histogram({ name: 'req_seconds', help: 'Requests.' }).observe(0.2);
+    registry.counter({ name: 'req_total', help: 'Requests.' }).inc();
+    return registry;
+  };
+
+  it('is atomic-stats by default', async () => {
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(histogramRegistry())] });
+    const provider = new MeterProvider({ readers: [reader] });
+    expect(await scopesOf(reader)).toEqual([{ scope: { name: 'atomic-stats' }, names: ['req_seconds'] }]);
+    await provider.shutdown();
+  });
+
+  it("puts the histograms under the Meter's scope when given it, beside observeAtomicStats' counters", async () => {
+    const registry = histogramRegistry();
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry, { scope: { name: 'checkout', version: '1.4.0', schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' } })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    observeAtomicStats(registry, provider.getMeter('checkout', '1.4.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' }));
+    const scopes = await scopesOf(reader);
+    const meterScope = scopes.find((s) => s.names.includes('req'))!.scope;
+    const producerScope = scopes.find((s) => s.names.includes('req_seconds'))!.scope;
+    expect(meterScope).toEqual({ name: 'checkout', version: '1.4.0', schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' });
+    expect(producerScope).toEqual(meterScope);
+    await provider.shutdown();
+  });
+
+  it('takes a name alone', async () => {
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(histogramRegistry(), { scope: 'jobs' })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    expect((await scopesOf(reader)).map((s) => s.scope)).toEqual([{ name: 'jobs' }]);
+    await provider.shutdown();
+  });
+
+  it.each([[''], [5], [null], [{}], [{ name: '' }], [{ name: 'x', version: 1 }], [{ name: 'x', schemaUrl: null }], [{ name: 'x', other: 'y' }], [['x']]])(
+    'scope %j is an InvalidOptionsError naming scope, and changes nothing',
+    (bad) => {
+      const registry = histogramRegistry();
+      const err = expectRejected(registry, () => atomicStatsMetricProducer(registry, { scope: bad as never }), InvalidOptionsError) as InvalidOptionsError;
+      expect(err.option).toBe('scope');
+    },
+  );
 });
