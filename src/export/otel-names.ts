@@ -16,9 +16,10 @@
  * `skipped`: nothing is dropped silently. Both OpenTelemetry paths (observeAtomicStats, the
  * producer) claim over *every* family of each collection, in collect() order, whether or
  * not they export it, so that used side by side they decide alike and one name is never
- * sent by both. collect() lists families in the order their entries were created, so the
- * first claimant is the family created first, and a family created later never takes a
- * name away from one already exported.
+ * sent by both. collect() lists the built-in families first, then the user metrics, each
+ * in the order their entries were created, so between two user metrics the one created
+ * first keeps the name, and a family created later never takes a name away from one
+ * already exported. A decision is final for the life of the export.
  */
 import type { MetricFamily } from './family.js';
 import { warnOnce } from './warn.js';
@@ -31,7 +32,7 @@ export function instrumentName(f: Pick<MetricFamily, 'name' | 'type'>): string {
 
 /** Name ownership of one export; see the header. */
 export interface NameClaims {
-  /** Whether `f` may be exported under its instrument name (warns the first time it may not). */
+  /** Whether `f` may be exported under its instrument name (warns the first time it may not); final once said. */
   claim(f: MetricFamily): boolean;
   /** Names of the families skipped so far, in the order they were met. */
   readonly skipped: readonly string[];
@@ -39,24 +40,26 @@ export interface NameClaims {
 
 export function nameClaims(): NameClaims {
   const owner = new Map<string, string>(); // instrument name -> family name
+  const decided = new Map<string, boolean>(); // family name -> claim(), final
   const skipped = new Set<string>();
   return {
     claim(f) {
+      const known = decided.get(f.name);
+      if (known !== undefined) return known;
       const name = instrumentName(f);
       const o = owner.get(name);
       if (o === undefined) {
         owner.set(name, f.name);
+        decided.set(f.name, true);
         return true;
       }
-      if (o === f.name) return true;
-      if (!skipped.has(f.name)) {
-        skipped.add(f.name);
-        warnOnce(
-          `opentelemetry:${f.name}:${o}`,
-          `atomic-stats: the family "${f.name}" is not exported to OpenTelemetry: its instrument name "${name}" is that of the family "${o}", which keeps it. Rename one of the two.`,
-          'ATOMIC_STATS_NAME_COLLISION',
-        );
-      }
+      decided.set(f.name, false);
+      skipped.add(f.name);
+      warnOnce(
+        `opentelemetry:${f.name}:${o}`,
+        `atomic-stats: the family "${f.name}" is not exported to OpenTelemetry: its instrument name "${name}" is that of the family "${o}", which keeps it. Rename one of the two.`,
+        'ATOMIC_STATS_NAME_COLLISION',
+      );
       return false;
     },
     get skipped() {
