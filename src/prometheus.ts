@@ -23,8 +23,10 @@
  * process warning (code ATOMIC_STATS_NAME_COLLISION) per name, and listed in `skipped`.
  * Names are compared as they appear on the wire: a counter `x_total` also owns `x` (the
  * OpenMetrics family name), a histogram `h` owns `h_bucket`, `h_sum`, `h_count`. A metric
- * the application registers later with a colliding name makes our family step aside at the
- * next scrape (same warning), so the application's metric always wins.
+ * the application registers later under a name that collides on the wire makes our family
+ * step aside at the next scrape (same warning). One registered later under exactly the
+ * name of one of ours never gets that far: prom-client's registerMetric throws "already
+ * registered" at the application, and our family stays.
  *
  * Registering the same atomic-stats registry twice on one prom-client Registry returns the
  * export already made (idempotent); with other options it is an InvalidOptionsError.
@@ -45,6 +47,7 @@
  */
 import * as promClient from 'prom-client';
 import { checkCollectOptions } from './export/options.js';
+import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
 
@@ -111,15 +114,8 @@ interface Entry {
 // Exports per prom-client Registry, for the idempotence check.
 const exportsByRegister = new WeakMap<promClient.Registry<promClient.RegistryContentType>, Entry[]>();
 
-let warned: Set<string> | undefined;
-function warnOnce(key: string, message: string, code: string): void {
-  warned ??= new Set();
-  if (warned.has(key)) return;
-  warned.add(key);
-  process.emitWarning(message, { code });
-}
 const warnCollision = (name: string, why: string): void =>
-  warnOnce(`collision:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
+  warnOnce(`prometheus:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
 
 export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOptions): PrometheusExport {
   const { prefix, buses } = checkCollectOptions(options, ['register']);

@@ -146,8 +146,8 @@ describe.each(BACKENDS)('counter metric (%s backend)', (backend) => {
     r.counter({ name: 'ops_total', help: 'Ops.', unit: '{operation}' }).inc();
     r.counter({ name: 'plain_total', help: 'Plain.' });
     const f = userFamilies(r);
-    expect(f.get('rx_bytes_total')).toEqual({ name: 'rx_bytes_total', help: 'Bytes in.', type: 'counter', unit: 'By', samples: [{ labels: {}, value: 10n }] });
+    expect(f.get('rx_bytes_total')).toEqual({ name: 'rx_bytes_total', help: 'Bytes in.', type: 'counter', integer: true, unit: 'By', samples: [{ labels: {}, value: 10n }] });
     expect(f.get('ops_total')!.unit).toBe('{operation}');
-    expect(f.get('plain_total')).toEqual({ name: 'plain_total', help: 'Plain.', type: 'counter', samples: [{ labels: {}, value: 0n }] });
+    expect(f.get('plain_total')).toEqual({ name: 'plain_total', help: 'Plain.', type: 'counter', integer: true, samples: [{ labels: {}, value: 0n }] });
   });
 });

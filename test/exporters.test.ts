@@ -37,7 +37,7 @@ describe('collect(): built-in families', () => {
       [{ name: 'steps', outcome: 'success' }, 1n],
       [{ name: 'steps', outcome: 'failure' }, 1n],
     ]);
-    expect(samples('atomic_stats_step_execution_duration_seconds_total')).toEqual([[{ name: 'steps' }, 1.5]]);
+    expect(samples('atomic_stats_step_execution_seconds_total')).toEqual([[{ name: 'steps' }, 1.5]]);
     expect(samples('atomic_stats_circuit_breaker_call_duration_seconds_total')).toEqual([[{ name: 'db' }, 3]]);
     // The set named circuit_breaker does not merge into the breakers' family.
     expect(samples('atomic_stats_circuit_breaker_calls_total')).toEqual([
@@ -236,6 +236,20 @@ describe('Prometheus export (prom-client)', () => {
     expect(text).toContain('atomic_stats_set_late_total 11');
     expect(text).not.toContain('field="x"');
     expect(exp.skipped).toContain('atomic_stats_set_late_total');
+  });
+
+  it('a metric registered later under exactly the name of one of ours: prom-client refuses it, our family stays', async () => {
+    const registry = StatsRegistry.create();
+    registry.counters('late', ['x']).counter('x').add(2);
+    const prom = new Registry();
+    const exp = registerAtomicStats(registry, { register: prom });
+    const before = await prom.metrics();
+    expect(() => new PromCounter({ name: 'atomic_stats_set_late_total', help: 'app', registers: [prom] })).toThrow(
+      'A metric with the name atomic_stats_set_late_total has already been registered.',
+    );
+    expect(await prom.metrics()).toBe(before);
+    expect(exp.skipped).toEqual([]);
+    expect(exp.names).toContain('atomic_stats_set_late_total');
   });
 
   it('a registry read that throws leaves every scrape working: our families are empty for that scrape, one warning', async () => {

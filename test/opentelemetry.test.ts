@@ -5,6 +5,7 @@ import { InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { atomicStatsMetricProducer, observeAtomicStats } from '../src/opentelemetry.js';
 import { ITERATIONS, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
+import { expectRejected } from './helpers/metrics.js';
 
 class TestReader extends MetricReader {
   constructor(options?: MetricReaderOptions) {
@@ -80,12 +81,12 @@ describe('OpenTelemetry: observeAtomicStats (API instruments)', () => {
     const exec = byName.get('atomic_stats_step_executions')!;
     expect(exec.descriptor).toMatchObject({ unit: '{execution}', valueType: ValueType.INT });
     expect(exec.dataPointType).toBe(DataPointType.SUM);
-    expect(byName.get('atomic_stats_step_execution_duration_seconds')!.descriptor).toMatchObject({ unit: 's', valueType: ValueType.DOUBLE });
+    expect(byName.get('atomic_stats_step_execution_seconds')!.descriptor).toMatchObject({ unit: 's', valueType: ValueType.DOUBLE });
     expect(byName.get('atomic_stats_circuit_breaker_call_duration_seconds')!.descriptor.unit).toBe('s');
     expect(byName.get('atomic_stats_registry_used_bytes')!.descriptor).toMatchObject({ unit: 'By', valueType: ValueType.INT });
     expect(byName.get('atomic_stats_circuit_breaker_state')!.descriptor).toMatchObject({ unit: '1', valueType: ValueType.INT });
     const got = points(metrics);
-    expect(got.get('atomic_stats_step_execution_duration_seconds{atomic_stats.name=steps}')).toBe(0.25);
+    expect(got.get('atomic_stats_step_execution_seconds{atomic_stats.name=steps}')).toBe(0.25);
     expect(got.get('atomic_stats_set_jobs{atomic_stats.set=jobs,atomic_stats.field=__proto__}')).toBe(4);
     expect(got.get('atomic_stats_set_jobs{atomic_stats.set=jobs,atomic_stats.field=constructor}')).toBe(0);
     expect(got.get('atomic_stats_circuit_breaker_state{atomic_stats.name=db,atomic_stats.state=closed}')).toBe(1);
@@ -184,10 +185,119 @@ describe('OpenTelemetry: atomicStatsMetricProducer (SDK metricProducers)', () =>
     expect(set.descriptor).toMatchObject({ unit: '1', valueType: ValueType.INT });
     expect(set.dataPoints.map((p) => [p.attributes, p.value])).toEqual([[{ 'atomic_stats.set': 'now', 'atomic_stats.field': 'x' }, 5]]);
     expect(byName.get('atomic_stats_registry_entries')!.dataPointType).toBe(DataPointType.GAUGE);
-    expect(byName.get('atomic_stats_step_execution_duration_seconds')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    expect(byName.get('atomic_stats_step_execution_seconds')!.descriptor.valueType).toBe(ValueType.DOUBLE);
     expect(byName.get('app_job_duration_seconds')!.dataPointType).toBe(DataPointType.HISTOGRAM);
     // Every family of the registry, once.
     expect([...byName.keys()].sort()).toEqual(registry.collect().map((f) => otelName(f.name, f.type)).sort());
     await provider.shutdown();
   });
+});
+
+describe('OpenTelemetry: value types come from the definition', () => {
+  // observeAtomicStats fixes an instrument's value type when it creates it: a family seen
+  // before its first series must get the type one seen after it gets.
+  const define = (registry: StatsRegistry) => {
+    const ints = registry.counter({ name: 'orders_total', help: 'Orders.', labelNames: ['shop'] });
+    const floats = registry.counter({ name: 'weight_total', help: 'Weight.', labelNames: ['shop'], float: true });
+    const level = registry.gauge({ name: 'level', help: 'Level.', labelNames: ['shop'] });
+    return () => {
+      ints.inc({ shop: 'a' }, 2);
+      floats.inc({ shop: 'a' }, 0.5);
+      level.set({ shop: 'a' }, 3);
+    };
+  };
+  const expectTypes = (metrics: MetricData[]) => {
+    const byName = new Map(metrics.map((m) => [m.descriptor.name, m]));
+    expect(byName.get('orders')!.descriptor.valueType).toBe(ValueType.INT);
+    expect(byName.get('weight')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    expect(byName.get('level')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    expect(points(metrics).get('orders{shop=a}')).toBe(2);
+    expect(points(metrics).get('weight{shop=a}')).toBe(0.5);
+  };
+
+  it.each(['before', 'after'])('observeAtomicStats started %s the first series: integer counter INT, float counter and gauge DOUBLE', async (when) => {
+    const registry = StatsRegistry.create();
+    const write = define(registry);
+    if (when === 'after') write();
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    observeAtomicStats(registry, provider.getMeter('t'));
+    if (when === 'before') write();
+    expectTypes(await metricsOf(reader));
+    await provider.shutdown();
+  });
+
+  it.each(['before', 'after'])("the producer with include: 'all', collected %s the first series: the same types", async (when) => {
+    const registry = StatsRegistry.create();
+    const write = define(registry);
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry, { include: 'all' })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    if (when === 'before') {
+      const empty = new Map((await metricsOf(reader)).map((m) => [m.descriptor.name, m]));
+      expect(empty.get('orders')!.descriptor.valueType).toBe(ValueType.INT);
+      expect(empty.get('weight')!.descriptor.valueType).toBe(ValueType.DOUBLE);
+    }
+    write();
+    expectTypes(await metricsOf(reader));
+    await provider.shutdown();
+  });
+
+  it('collect() says so on the family: integer from the definition, with or without series', () => {
+    const registry = StatsRegistry.create();
+    const write = define(registry);
+    const integer = () => Object.fromEntries(registry.collect().filter((f) => !f.name.startsWith('atomic_stats_')).map((f) => [f.name, f.integer]));
+    const expected = { orders_total: true, weight_total: false, level: false };
+    expect(integer()).toEqual(expected);
+    write();
+    expect(integer()).toEqual(expected);
+  });
+});
+
+describe('OpenTelemetry: the producer’s instrumentation scope', () => {
+  const scopesOf = async (reader: TestReader) => {
+    const { resourceMetrics } = await reader.collect();
+    return resourceMetrics.scopeMetrics.map((s) => ({ scope: { ...s.scope }, names: s.metrics.map((m) => m.descriptor.name) }));
+  };
+  const histogramRegistry = () => {
+    const registry = StatsRegistry.create();
+    registry.histogram({ name: 'req_seconds', help: 'Requests.' }).observe(0.2);
+    registry.counter({ name: 'req_total', help: 'Requests.' }).inc();
+    return registry;
+  };
+
+  it('is atomic-stats by default', async () => {
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(histogramRegistry())] });
+    const provider = new MeterProvider({ readers: [reader] });
+    expect(await scopesOf(reader)).toEqual([{ scope: { name: 'atomic-stats' }, names: ['req_seconds'] }]);
+    await provider.shutdown();
+  });
+
+  it("puts the histograms under the Meter's scope when given it, beside observeAtomicStats' counters", async () => {
+    const registry = histogramRegistry();
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry, { scope: { name: 'checkout', version: '1.4.0', schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' } })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    observeAtomicStats(registry, provider.getMeter('checkout', '1.4.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' }));
+    const scopes = await scopesOf(reader);
+    const meterScope = scopes.find((s) => s.names.includes('req'))!.scope;
+    const producerScope = scopes.find((s) => s.names.includes('req_seconds'))!.scope;
+    expect(meterScope).toEqual({ name: 'checkout', version: '1.4.0', schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' });
+    expect(producerScope).toEqual(meterScope);
+    await provider.shutdown();
+  });
+
+  it('takes a name alone', async () => {
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(histogramRegistry(), { scope: 'jobs' })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    expect((await scopesOf(reader)).map((s) => s.scope)).toEqual([{ name: 'jobs' }]);
+    await provider.shutdown();
+  });
+
+  it.each([[''], [5], [null], [{}], [{ name: '' }], [{ name: 'x', version: 1 }], [{ name: 'x', schemaUrl: null }], [{ name: 'x', other: 'y' }], [['x']]])(
+    'scope %j is an InvalidOptionsError naming scope, and changes nothing',
+    (bad) => {
+      const registry = histogramRegistry();
+      const err = expectRejected(registry, () => atomicStatsMetricProducer(registry, { scope: bad as never }), InvalidOptionsError) as InvalidOptionsError;
+      expect(err.option).toBe('scope');
+    },
+  );
 });

@@ -26,8 +26,8 @@ const reader = new PeriodicExportingMetricReader({
   exportIntervalMillis: 50,
   exportTimeoutMillis: 40,
   // Histograms: the OpenTelemetry API has no observable histogram, so a MetricProducer
-  // hands them to the SDK's reader directly.
-  metricProducers: [atomicStatsMetricProducer(registry)],
+  // hands them to the SDK's reader directly, in the temporality the exporter selects.
+  metricProducers: [atomicStatsMetricProducer(registry, { temporality: exporter })],
 });
 const provider = new MeterProvider({ readers: [reader] });
 // Counters and gauges: observable instruments of a Meter, one batch callback per collection.

@@ -20,9 +20,14 @@ export interface CollectOptions {
 
 const PREFIX_RE = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 
-/** Turns any string into a valid Prometheus metric-name fragment. */
-export function sanitizeName(s: string): string {
-  const out = s.replace(/[^a-zA-Z0-9_:]/g, '_');
+/**
+ * Turns any string into a valid Prometheus metric-name fragment: every character outside
+ * `[a-zA-Z0-9_:]` becomes `_`, and a leading digit gets a `_` before it. Anything but a
+ * string is an InvalidOptionsError (option `name`).
+ */
+export function sanitizeName(name: string): string {
+  if (typeof name !== 'string') throw new InvalidOptionsError('name', `sanitizeName takes a string, got ${describe(name)}`);
+  const out = name.replace(/[^a-zA-Z0-9_:]/g, '_');
   return /^[0-9]/.test(out) ? `_${out}` : out;
 }
 

@@ -157,6 +157,11 @@ export class CounterMetric extends Metric<CounterSeries> {
     this.float = def.float;
   }
 
+  /** @internal */
+  protected override countsIntegers(): boolean {
+    return !this.float;
+  }
+
   inc(labels?: Labels | number, value?: number): void {
     if (typeof labels === 'object' && labels !== null) {
       this.series(labels).inc(value);

@@ -3,13 +3,16 @@
  * one series per entry (`name="<entry>"`), so p50/p99 across every thread can be exported
  * and queried:
  *   - step stats opened with `durations: true` observe each success's duration into
- *     atomic_stats_step_execution_duration_seconds;
+ *     atomic_stats_step_execution_duration_seconds (the steps' summed-time counter is
+ *     atomic_stats_step_execution_seconds_total, so that the two never share a name);
  *   - a breaker opened with `{ durations: true }` observes each result the thread records
  *     (through `call`, `callSync` or the guard) into
  *     atomic_stats_circuit_breaker_call_latency_seconds. Named "latency" rather than
  *     "duration": the breaker's summed-duration counter is
- *     atomic_stats_circuit_breaker_call_duration_seconds_total, whose OpenMetrics family
- *     name (without `_total`) a histogram of the same base name would collide with.
+ *     atomic_stats_circuit_breaker_call_duration_seconds_total.
+ * A counter `x_total` and a histogram `x` cannot both be exported: on the wire the
+ * counter's family is `x` (OpenMetrics, and OpenTelemetry, drop `_total`), which is the
+ * histogram's name. test/export-families.test.ts checks every built-in name for this.
  * Opt-in, because each adds one histogram observation (one more call into the core) to
  * every record.
  */

@@ -376,8 +376,15 @@ export abstract class Metric<C> {
   /** @internal This family as collect() reports it. */
   family(children: readonly RecordInfo[]): MetricFamily {
     const unit = unitOf(this.definition, this.type);
-    const f = { name: this.name, help: this.help, type: this.type, samples: this.samples(children) };
+    // Whether values are integers comes from the definition, never from the samples: a
+    // family read before its first series must say the same as one read after.
+    const f = { name: this.name, help: this.help, type: this.type, integer: this.countsIntegers(), samples: this.samples(children) };
     return unit === undefined ? f : { ...f, unit };
+  }
+
+  /** @internal Whether the definition holds integer values (an integer counter); gauges and histograms hold doubles. */
+  protected countsIntegers(): boolean {
+    return false;
   }
 
   // A series record is read only if its signature says it belongs to this family and

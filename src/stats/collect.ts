@@ -9,7 +9,11 @@ import { BUS_DTO_FIELDS, BUS_FIELDS, type BusField, STEP_FIELDS, SUBSCRIBER_FIEL
 const STEP: readonly Row[] = [
   { name: 'step_executions_total', help: 'Step executions, by outcome.', unit: '{execution}', field: 1, conv: 'count', outcome: 'success' },
   { name: 'step_executions_total', help: 'Step executions, by outcome.', unit: '{execution}', field: 2, conv: 'count', outcome: 'failure' },
-  { name: 'step_execution_duration_seconds_total', help: 'Summed execution time of successful steps.', unit: 's', field: 3, conv: 'ms' },
+  // Not `step_execution_duration_seconds_total`: that counter's OpenMetrics family name
+  // would be the name of the step-duration histogram (durations: true), which then could
+  // not be exported beside it. A total of seconds is `<what>_seconds_total`, like
+  // process_cpu_seconds_total; the histogram keeps the conventional `_duration_seconds`.
+  { name: 'step_execution_seconds_total', help: 'Summed execution time of successful steps.', unit: 's', field: 3, conv: 'ms' },
 ];
 const BUS: readonly Row[] = [
   { name: 'event_bus_events_published_total', help: 'Events published.', unit: '{event}', field: 0, conv: 'count' },
