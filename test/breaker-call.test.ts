@@ -705,7 +705,8 @@ describe('opening a breaker by name', () => {
       ['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY'],
       ['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY'],
     ]);
-    expect(warnings[0]!.message).toContain('1024 data bytes, where a circuitBreaker like this one needs 768');
-    expect(warnings[1]!.message).toContain('128 data bytes, where a circuitBreaker like this one needs 768');
+    // (What a breaker needs depends on the registry's stripe count, sized to the machine.)
+    expect(warnings[0]!.message).toMatch(/: 1024 data bytes, where a circuitBreaker like this one needs \d+\./);
+    expect(warnings[1]!.message).toMatch(/: 128 data bytes, where a circuitBreaker like this one needs \d+\./);
   });
 });

@@ -60,7 +60,8 @@ export interface PageBlocks {
 
 const FENCE = /^(\s*)(`{3,})(.*)$/;
 const MARKER = /^<!--\s*fragment(\s+in a worker)?\s*(?::([^>]*?))?\s*-->\s*$/;
-const ANY_MARKER = /<!--\s*fragment\b/;
+// A line that is an HTML comment about fragments (a marker quoted in prose is not).
+const ANY_MARKER = /^\s*<!--\s*fragment\b/;
 const FILE_LINE = /^\/\/ ([\w.-]+\.mjs)\b/;
 
 /** Every fence of one Markdown page, with its language, code and marker. */
