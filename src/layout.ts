@@ -92,15 +92,24 @@ export const DEFAULT_CAPACITY_BYTES = 4 * 1024 * 1024;
 export const MIN_CAPACITY_BYTES = PAGE_BYTES;
 export const MAX_CAPACITY_BYTES = 1024 * 1024 * 1024;
 /**
- * The default stripe count for this machine: room for a worker pool of 1.5 threads per
- * core (piscina's default `maxThreads`) plus the main thread, rounded up to a power of
- * two, at least 2 and at most MAX_STRIPES. A stripe costs one 128-byte block per striped
- * set, so a fixed large default wasted memory on small machines (16 stripes: 2 KiB per
- * set) and still ran out on large ones. Threads beyond the stripe count stay correct:
- * they add atomically to the set's shared stripe.
+ * The default stripe count for this machine: room for a worker pool of piscina's default
+ * size (`maxThreads`: 1.5 threads per core), the main thread, and as many threads again
+ * for the pool's churn, rounded up to a power of two, at most MAX_STRIPES.
+ *
+ * Why the churn. A pool replaces threads all the time (an idle one retired, a cancelled
+ * task's thread terminated), and a terminated thread's stripe comes back only when the
+ * thread that created it handles the Worker's 'exit' event (slots.ts). A replacement that
+ * attaches before that, as it does whenever that thread is busy, finds the stripe still
+ * held; with the whole pool replaced at once, up to `maxThreads` stripes are held by
+ * threads that have stopped. An attachment that finds every stripe held counts on the
+ * shared stripe for its whole life: exact, but contended.
+ *
+ * A stripe costs one 128-byte block per striped set (or series), so the count is sized
+ * to the machine rather than fixed large: 8 stripes on 1 or 2 cores, 32 on 8.
  */
 export function defaultStripes(cores: number): number {
-  const wanted = Math.ceil(Math.max(1, cores) * 1.5) + 1;
+  const pool = Math.ceil(Math.max(1, cores) * 1.5);
+  const wanted = 2 * pool + 1;
   let s = 2;
   while (s < wanted && s < MAX_STRIPES) s *= 2;
   return s;

@@ -78,8 +78,10 @@ export interface RegistryOptions {
   /** Size of the shared memory, fixed for the registry's life; rounded up to 64 KiB pages. Default 4 MiB. */
   capacityBytes?: number;
   /**
-   * Owned stripes per striped set, a power of two (1..256). Default: sized to the machine,
-   * the power of two at or above 1.5 threads per core plus one (4 on 2 cores, 16 on 8).
+   * Owned stripes per striped set, a power of two (1..256). Default: sized to the machine
+   * for piscina's default pool (1.5 threads per core), the main thread, and as many
+   * threads again being replaced: the power of two at or above 2 × ceil(1.5 × cores) + 1
+   * (8 on 2 cores, 32 on 8). Size it yourself for a larger pool (docs/worker-pools.md).
    */
   stripes?: number;
 }

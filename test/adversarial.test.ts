@@ -8,6 +8,7 @@ import { StatsRegistry, type RegistryHandle } from '../src/index.js';
 import { H_CAPACITY, H_DIR_OFFSET, H_DIR_SLOTS, H_MAGIC, H_RECORDS_START, H_STRIPES, H_VERSION, PAGE_BYTES } from '../src/layout.js';
 import { i32Of } from './helpers/memory.js';
 import { forge, op } from './helpers/wasm-forge.js';
+import { captureWarnings } from './helpers/warnings.js';
 
 const HEAP_MB = 64;
 const DEADLINE_MS = 30_000;
@@ -57,6 +58,7 @@ function big(n: number, capacityBytes = 16 << 20) {
 
 describe('a scrape of corrupt memory stays bounded and never throws', () => {
   it('0x7fffffff in the name-length word of every record of a 16 MiB registry', async () => {
+    const { warnings } = captureWarnings();
     const r = big(2000);
     const report = await isolated<{ hit: number; entries: number; familyCount: number; gaugeEntries: number; usage: { entries: number; corruptRecords: number }; again: { entries: number }; warnings: number; warningText: string }>({
       mode: 'name-lengths',
@@ -73,6 +75,9 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     // This thread too: nothing listed, nothing thrown.
     expect(r.entries()).toEqual([]);
     expect(r.collect()).toHaveLength(6); // only the registry's own families
+    // This thread's one warning, for all 2000, from its first listing.
+    expect(warnings.map((w) => [w.type, w.code])).toEqual([['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY']]);
+    expect(warnings[0]!.message).toContain('skipped 2000 corrupt registry records');
   });
 
   it('a garbage signature JSON in some records', async () => {
@@ -99,6 +104,7 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
   });
 
   it('data offsets pointing into the header: later threads never write the header', async () => {
+    const { warnings } = captureWarnings();
     const r = StatsRegistry.create({ capacityBytes: 1 << 20, stripes: 4 });
     r.counters('victim', ['a', 'b']).counter('a').add(5);
     r.counters('other', ['a', 'b'], { striped: true }).counter('a').add(6);
@@ -116,6 +122,12 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     expect(a.counters('victim', ['a', 'b']).counter('a').value()).toBe(20_000);
     expect(a.counters('other', ['a', 'b'], { striped: true }).counter('a').value()).toBe(10_000);
     expect(a.usage().corruptRecords).toBe(2);
+    // The new attachment reported each of the two as it met it (the workers collect theirs).
+    expect(warnings.map((w) => [w.type, w.code])).toEqual([
+      ['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY'],
+      ['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY'],
+    ]);
+    for (const w of warnings) expect(w.message).toContain('data offset 0 does not follow the record\'s head');
     // This thread's own objects still hold the cells they were built on.
     expect(r.counters('victim', ['a', 'b']).counter('a').value()).toBe(5);
   });
@@ -124,6 +136,7 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     ['wasm', 0x9e3779b9],
     ['js', 0x2545f491],
   ])('random words written into the directory and the records while another thread scrapes (%s backend)', async (backend, seed) => {
+    const { warnings } = captureWarnings();
     const r = big(200, 1 << 20);
     r.circuitBreaker('breaker');
     r.stepExecutionStats('steps').recordSuccess(5);
@@ -140,6 +153,9 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     // And this thread can still read what is left.
     expect(() => r.collect()).not.toThrow();
     expect(() => r.entries()).not.toThrow();
+    // What this thread met is corrupt records, reported as such, at least once if any.
+    for (const w of warnings) expect([w.type, w.code]).toEqual(['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY']);
+    if (r.usage().corruptRecords > 0) expect(warnings.length).toBeGreaterThan(0);
   });
 });
 

@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import { deadlineQueues } from '../src/policy/timeout.js';
 import { BACKENDS, FakeClock, breakerOn, rawWord } from './breaker-helpers.js';
+import { captureWarnings } from './helpers/warnings.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const never = () => new Promise<never>(() => {});
@@ -686,6 +687,7 @@ describe('opening a breaker by name', () => {
   });
 
   it('an existing record is validated before use: a record whose data does not fit its config is corrupt, and skipped by the view', () => {
+    const { warnings } = captureWarnings();
     const registry = StatsRegistry.create({ capacityBytes: 1 << 20 });
     const other = StatsRegistry.attach(registry.handle);
     // Records written as another build (or corrupted memory) might have left them.
@@ -698,5 +700,13 @@ describe('opening a breaker by name', () => {
     expect(() => other.circuitBreaker('bad-size')).toThrow(CorruptRegistryError);
     expect(other.circuitBreakers()).toEqual([]);
     expect(other.usage().corruptRecords).toBe(2);
+    // Each corrupt record is reported once, by the call that met it first.
+    expect(warnings.map((w) => [w.type, w.code])).toEqual([
+      ['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY'],
+      ['AtomicStatsWarning', 'ERR_CORRUPT_REGISTRY'],
+    ]);
+    // (What a breaker needs depends on the registry's stripe count, sized to the machine.)
+    expect(warnings[0]!.message).toMatch(/: 1024 data bytes, where a circuitBreaker like this one needs \d+\./);
+    expect(warnings[1]!.message).toMatch(/: 128 data bytes, where a circuitBreaker like this one needs \d+\./);
   });
 });

@@ -1,14 +1,20 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // Every example under examples/ is run here as a user runs it (`node main.mjs`, output piped),
 // against the build `npm test` makes first, and its output compared exactly. Each one is a
-// small project with a package.json of its own; in this repository, `atomic-stats`
-// resolves to examples/node_modules/atomic-stats, a stand-in re-exporting dist/.
+// small project with a package.json of its own, whose `atomic-stats` is this repository
+// (`file:../..`), so `npm install` in a clone installs the repository's build. Without an
+// install, `atomic-stats` resolves to examples/node_modules/atomic-stats, a stand-in
+// re-exporting dist/.
 
 const EXAMPLES = ['quickstart', 'piscina-pool', 'prometheus-http', 'opentelemetry'];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Output {
   stdout: string;
@@ -156,8 +162,39 @@ describe('example projects', () => {
     for (const name of imported) expect(deps, `${example} imports ${name}`).toHaveProperty([name]);
     for (const name of Object.keys(deps)) expect(imported.has(name) || peers.has(name), `${example} declares ${name}`).toBe(true);
     for (const [name, range] of Object.entries(deps)) {
-      const version = name === 'atomic-stats' ? (root.version as string) : installed(name);
+      if (name === 'atomic-stats') continue; // the repository itself: below
+      const version = installed(name);
       expect(caretAccepts(range, version), `${name}@${range} accepts ${version}`).toBe(true);
+    }
+  });
+
+  it.each(EXAMPLES)('%s depends on atomic-stats as this repository, which npm installs from a clone', (example) => {
+    const spec = (readJson(`examples/${example}/package.json`).dependencies as Record<string, string>)['atomic-stats']!;
+    // npm resolves a file: spec against the folder of the package.json that holds it.
+    expect(spec).toMatch(/^file:/);
+    const target = resolve(ROOT, 'examples', example, spec.slice('file:'.length));
+    expect(target).toBe(resolve(ROOT));
+    expect(readJson(join(target, 'package.json')).name).toBe('atomic-stats');
+  });
+
+  it('npm install in an example of a clone links atomic-stats to the clone, offline, and the example runs', async () => {
+    // A clone as npm sees it (the package's manifest and its build), holding a copy of the quick start.
+    const clone = mkdtempSync(join(tmpdir(), 'atomic-stats-clone-'));
+    try {
+      writeFileSync(join(clone, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+      symlinkSync(join(ROOT, 'dist'), join(clone, 'dist'), 'dir');
+      mkdirSync(join(clone, 'examples'));
+      const example = join(clone, 'examples', 'quickstart');
+      cpSync(join(ROOT, 'examples', 'quickstart'), example, { recursive: true });
+      const exec = (file: string, args: string[]) =>
+        new Promise<string>((done, fail) =>
+          execFile(file, args, { cwd: example, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => (err ? fail(Object.assign(err, { stderr })) : done(stdout))),
+        );
+      await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts']);
+      expect(realpathSync(join(example, 'node_modules', 'atomic-stats'))).toBe(realpathSync(clone));
+      expect((await exec(process.execPath, ['main.mjs'])).trim()).toBe('{ ok: 400, failed: 0 }\n400');
+    } finally {
+      rmSync(clone, { recursive: true, force: true });
     }
   });
 

@@ -5,6 +5,7 @@ import { registerAtomicStats } from '../src/prometheus.js';
 import { startWorkers } from './helpers.js';
 import { ITERATIONS, openMetricsRegistry, parseScrape, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
+import { captureWarnings } from './helpers/warnings.js';
 
 /** The scrape line key for a sample, labels in the order collect() gives them. */
 const key = (name: string, labels: Readonly<Record<string, string>>) => {
@@ -76,6 +77,7 @@ describe('collect(): built-in families', () => {
   });
 
   it('skips records whose signature is not what this version writes, or describes cells outside the record', () => {
+    const { warnings } = captureWarnings();
     const r = StatsRegistry.create();
     const open = (name: string, kind: string, descriptor: Record<string, unknown>, bytes: number) =>
       (r as unknown as { openEntry(n: string, k: string, d: Record<string, unknown>, b: number, f: () => null): null }).openEntry(name, kind, descriptor, bytes, () => null);
@@ -93,6 +95,10 @@ describe('collect(): built-in families', () => {
     // The five records the signature check refuses are corrupt: not counted as entries.
     expect(families.find((f) => f.name === 'atomic_stats_registry_entries')!.samples[0]!.value).toBe(1);
     expect(r.usage().corruptRecords).toBe(5);
+    // One warning for the five, from the first listing; later ones repeat nothing.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ type: 'AtomicStatsWarning', code: 'ERR_CORRUPT_REGISTRY' });
+    expect(warnings[0]!.message).toContain('skipped 5 corrupt registry records');
   });
 
   it('returns the same frozen label objects at every collection (what lets prom-client cache them)', () => {

@@ -25,6 +25,18 @@ describe('the package', () => {
     expect(execFileSync(process.execPath, ['--input-type=module', '-e', esm], { encoding: 'utf8' }).trim()).toBe('function function function');
   });
 
+  // The changelog's first heading names the version being written, "Unreleased (x.y.z)"
+  // until it is published, "x.y.z" after: package.json and its lock file carry the same.
+  it('has the version its changelog is written for, in package.json and package-lock.json', () => {
+    const version = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string }).version;
+    const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as { version: string; packages: Record<string, { version?: string }> };
+    const heading = /^## (?:Unreleased \((\d+\.\d+\.\d+)\)|(\d+\.\d+\.\d+))/m.exec(readFileSync(new URL('CHANGELOG.md', root), 'utf8'));
+    expect(heading).not.toBeNull();
+    expect(version).toBe(heading![1] ?? heading![2]);
+    expect(lock.version).toBe(version);
+    expect(lock.packages['']!.version).toBe(version);
+  });
+
   it('names its public home: repository, homepage and bugs agree', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
       repository?: { type?: string; url?: string };

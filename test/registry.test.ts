@@ -41,8 +41,15 @@ describe('StatsRegistry.create options', () => {
     expect(r.entries()).toEqual([]);
   });
 
-  it('sizes the default stripe count to the machine: 1.5 threads per core plus one, as a power of two', () => {
-    expect([1, 2, 3, 4, 8, 16, 64, 200].map(defaultStripes)).toEqual([4, 4, 8, 8, 16, 32, 128, 256]);
+  it('sizes the default stripe count to the machine: piscina\'s default pool twice (its churn) plus the main thread, as a power of two', () => {
+    expect([1, 2, 3, 4, 8, 16, 64, 200].map(defaultStripes)).toEqual([8, 8, 16, 16, 32, 64, 256, 256]);
+    for (let cores = 1; cores <= 256; cores++) {
+      const s = defaultStripes(cores);
+      const wanted = 2 * Math.ceil(cores * 1.5) + 1;
+      expect(s & (s - 1)).toBe(0);
+      // The smallest power of two with room for it, or the most stripes a registry has.
+      expect(s).toBe(Math.min(256, 2 ** Math.ceil(Math.log2(wanted))));
+    }
   });
 
   it('rounds capacity up to whole 64 KiB pages and accepts stripes that are powers of two', () => {
