@@ -72,7 +72,7 @@ export { GaugeMetric } from './kinds/gauge.js';
 export type { GaugeConfiguration, GaugeSeries } from './kinds/gauge.js';
 export { HistogramMetric } from './kinds/histogram.js';
 export type { HistogramConfiguration, HistogramSeries } from './kinds/histogram.js';
-export type { MetricObject, MetricValue, MetricConfigurationBase, Labels } from './kinds/metric-base.js';
+export type { MetricObject, MetricValue, MetricConfigurationBase, Labels, LabelValues } from './kinds/metric-base.js';
 export { DEFAULT_MAX_SERIES } from './kinds/metric-base.js';
 export { DEFAULT_BUCKETS, linearBuckets, exponentialBuckets, nativeBuckets } from './kinds/buckets.js';
 export { CardinalityLimitError, InvalidLabelsError, InvalidValueError } from './kinds/errors.js';

@@ -28,7 +28,7 @@ import type { RegistryCore } from '../registry-core.js';
 import { bucketIndex, checkBuckets, quantileFromBuckets } from './buckets.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
-import type { Labels } from './labels.js';
+import type { LabelValues } from './labels.js';
 import {
   BASE_KEYS,
   type BaseDefinition,
@@ -44,7 +44,7 @@ import {
 import type { MetricOps } from './metric-ops.js';
 import { metricOps } from './metric-ops-bind.js';
 
-export interface HistogramConfiguration extends MetricConfigurationBase {
+export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
   /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
   buckets?: readonly number[];
   /** Give each thread its own stripe of every series; costs (stripes + 1) blocks of the bucket cells a series. Default false. */
@@ -155,7 +155,7 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
  * `startTimer(labels?)` (whose end function takes more labels, observes the seconds and
  * returns them), `labels(...)`; plus `quantile(q, labels?)` estimated from the buckets.
  */
-export class HistogramMetric extends Metric<HistogramSeries> {
+export class HistogramMetric<T extends string = string> extends Metric<HistogramSeries, T> {
   readonly type = 'histogram' as const;
   /** The finite upper bounds (+Inf is implicit). */
   readonly buckets: readonly number[];
@@ -168,7 +168,7 @@ export class HistogramMetric extends Metric<HistogramSeries> {
     this.striped = def.striped;
   }
 
-  observe(labels: Labels | number, value?: number): void {
+  observe(labels: LabelValues<T> | number, value?: number): void {
     if (typeof labels === 'object' && labels !== null) {
       this.series(labels).observe(value as number);
       return;
@@ -177,9 +177,9 @@ export class HistogramMetric extends Metric<HistogramSeries> {
     this.series(undefined).observe(labels);
   }
 
-  startTimer(labels?: Labels): (endLabels?: Labels) => number {
+  startTimer(labels?: LabelValues<T>): (endLabels?: LabelValues<T>) => number {
     const t0 = performance.now();
-    return (endLabels?: Labels) => {
+    return (endLabels?: LabelValues<T>) => {
       const s = (performance.now() - t0) / 1000;
       this.series(endLabels === undefined ? labels : { ...labels, ...endLabels }).observe(s);
       return s;
@@ -193,7 +193,7 @@ export class HistogramMetric extends Metric<HistogramSeries> {
    * a rank in the +Inf bucket gives the largest finite bound. NaN with no observations.
    * Reading never creates a series.
    */
-  quantile(q: number, labels?: Labels): number {
+  quantile(q: number, labels?: LabelValues<T>): number {
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidOptionsError('q', `must be a number from 0 to 1, got ${String(q)}`);
     const at = this.existing(labels);
     if (at === undefined) return NaN;
@@ -220,10 +220,10 @@ export const histogramKind = {
   type: 'histogram' as const,
   code: METRIC_KIND_CODES.histogram,
   /** `internal`: the package's own families (see defineBase). */
-  open(registry: RegistryCore, options: unknown, internal = false): HistogramMetric {
+  open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): HistogramMetric<T> {
     const def = defineHistogram(options, internal);
     const spec = histogramSpec(registry, def);
     const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'histogram', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new HistogramMetric(registry, def, dataOffset, spec));
+    return registry.openEntry(name, 'histogram', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new HistogramMetric<T>(registry, def, dataOffset, spec));
   },
 };
