@@ -146,6 +146,17 @@ describe.each(BACKENDS)('labels are the own enumerable properties of the object 
     expect((await u.get()).values).toEqual([{ labels: {}, value: 1 }]);
   });
 
+  it('null-prototype label objects and a label named hasOwnProperty count on every call', async () => {
+    const { r, c } = metrics(backend);
+    const bare = () => Object.assign(Object.create(null) as object, { route: '/a' }) as { route: string };
+    for (let i = 0; i < 3; i++) c.inc(bare());
+    const odd = r.counter({ name: 'odd_total', help: 'O.', labelNames: ['hasOwnProperty', 'route'] });
+    for (let i = 0; i < 3; i++) odd.inc({ hasOwnProperty: 'yes', route: '/a' });
+    expect((await c.get()).values).toEqual([{ labels: { route: '/a' }, value: 3 }]);
+    expect((await odd.get()).values).toEqual([{ labels: { hasOwnProperty: 'yes', route: '/a' }, value: 3 }]);
+    expect(() => odd.inc(Object.assign(Object.create({ hasOwnProperty: 'yes' }) as object, { route: '/a' }) as never)).toThrow(InvalidLabelsError);
+  });
+
   it('the key order of the label object does not matter on the cached path', async () => {
     const { h } = metrics(backend);
     for (let i = 0; i < 3; i++) {
