@@ -207,9 +207,11 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
   /**
    * The q-quantile (0 <= q <= 1) of the series for `labels`, estimated from its buckets
    * like Prometheus' histogram_quantile (linear interpolation inside the bucket that holds
-   * the rank). The true quantile lies in that bucket, so the error is at most its width;
-   * a rank in the +Inf bucket gives the largest finite bound. NaN with no observations.
-   * Reading never creates a series.
+   * the rank). The true quantile lies in that bucket, so the error is at most its width,
+   * except in the first bucket, whose lower edge is taken as 0 (or, with a first bound
+   * <= 0, whose bound is returned): observations below that edge (negative ones, say)
+   * can lie any distance below the estimate. A rank in the +Inf bucket gives the largest
+   * finite bound. NaN with no observations. Reading never creates a series.
    */
   quantile(q: number, labels?: LabelValues<T>): number {
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidOptionsError('q', `must be a number from 0 to 1, got ${String(q)}`);
