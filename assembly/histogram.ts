@@ -12,8 +12,11 @@
  *   ...Shared  the shared stripe: a 64-bit atomic add on the bucket, a CAS add on the sum.
  *   ...Owned   this thread's own stripe: the owned-cell protocol of counters.ts on the
  *              bucket (plain store of a tagged low word), an owner-only store of the sum.
- * The bucket is written before the sum; a reader between the two sees the observation in
- * the count but not yet in the sum (each cell is exact; the pair is not a transaction).
+ * The bucket is written before the sum, and the host reads the sum before the buckets
+ * (src/kinds/histogram.ts): a read never shows an observation in the sum that is not in
+ * the count, while one in flight may be in the count and not yet in the sum (each cell
+ * is exact; the pair is not a transaction). The owned form relies on the sum's store
+ * being atomic: it releases the plain bucket store before it to any reader that sees it.
  */
 import { ownedInc } from './counters';
 import { f64OwnedAdd, gaugeAdd } from './gauges';

@@ -128,21 +128,21 @@ export class StatsRegistry extends RegistryCore {
    * Gets or creates the counter metric `name`, shared by every thread (docs/metrics.md).
    * The same definition from any thread is the same metric; another throws NameConflictError.
    */
-  counter(configuration: CounterConfiguration): CounterMetric {
+  counter<T extends string = string>(configuration: CounterConfiguration<T>): CounterMetric<T> {
     this.checkOpen();
-    return counterKind.open(this, configuration);
+    return counterKind.open<T>(this, configuration);
   }
 
   /** Gets or creates the gauge metric `name`, shared by every thread (docs/metrics.md). */
-  gauge(configuration: GaugeConfiguration): GaugeMetric {
+  gauge<T extends string = string>(configuration: GaugeConfiguration<T>): GaugeMetric<T> {
     this.checkOpen();
-    return gaugeKind.open(this, configuration);
+    return gaugeKind.open<T>(this, configuration);
   }
 
   /** Gets or creates the histogram metric `name`, shared by every thread (docs/metrics.md). */
-  histogram(configuration: HistogramConfiguration): HistogramMetric {
+  histogram<T extends string = string>(configuration: HistogramConfiguration<T>): HistogramMetric<T> {
     this.checkOpen();
-    return histogramKind.open(this, configuration);
+    return histogramKind.open<T>(this, configuration);
   }
 
   /**

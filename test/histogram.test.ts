@@ -158,6 +158,7 @@ describe.each(BACKENDS)('histogram metric (%s backend)', (backend) => {
       expectRejected(r, () => h.labels('x').observe(bad as never), InvalidValueError);
     }
     expectRejected(r, () => h.observe(1), InvalidLabelsError);
+    // @ts-expect-error le is not one of the histogram's label names
     expectRejected(r, () => h.observe({ a: 'x', le: '1' }, 1), InvalidLabelsError);
     expectRejected(r, () => r.histogram({ name: 'h', help: 'H.', labelNames: ['a'], buckets: [2] }), NameConflictError);
     expectRejected(r, () => r.histogram({ name: 'h', help: 'H.', labelNames: ['a'], buckets: [1], striped: true }), NameConflictError);

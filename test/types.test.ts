@@ -103,3 +103,54 @@ describe('event bus types', () => {
     expect(at('const onCharged: EventHandler<Charged>').join('\n')).toContain('TS2315');
   });
 });
+
+// The same for the metric kinds' label types (test/fixtures/metric-types.ts): with literal
+// label names, a label object naming another label must not compile, through the sources,
+// the shipped declarations, and the registry's façade methods.
+const METRIC_FIXTURE = resolve(ROOT, 'test/fixtures/metric-types.ts');
+const METRIC_AS_PACKAGE = resolve(ROOT, 'test/fixtures/metric-types.package.ts');
+const metricFixture = readFileSync(METRIC_FIXTURE, 'utf8');
+const metricAsPackage = metricFixture.replace("from '../../src/index.js'", "from 'atomic-stats'");
+const LABEL_VALUES_DECL = /type LabelValues<T extends string = string> = \{\s*readonly \[K in T\]\?: string \| number;\s*\};/;
+
+/** The shipped declaration file that declares LabelValues. */
+function labelDeclarations(): { path: string; text: string } {
+  for (const name of readdirSync(resolve(ROOT, 'dist'))) {
+    if (!name.endsWith('.d.ts')) continue;
+    const path = resolve(ROOT, 'dist', name);
+    const text = readFileSync(path, 'utf8');
+    if (LABEL_VALUES_DECL.test(text)) return { path, text };
+  }
+  throw new Error('no declaration of LabelValues in dist/');
+}
+
+describe('metric label types', () => {
+  beforeAll(() => {
+    expect(metricAsPackage).not.toBe(metricFixture);
+  });
+
+  it('the fixture compiles against the declarations the package ships, every @ts-expect-error line failing', () => {
+    expect(compile(METRIC_AS_PACKAGE, new Map([[METRIC_AS_PACKAGE, metricAsPackage]]))).toEqual([]);
+  });
+
+  it('the shipped façade methods are generic over the label names', () => {
+    const { text } = labelDeclarations();
+    expect(text).toContain('counter<T extends string = string>(configuration: CounterConfiguration<T>): CounterMetric<T>;');
+    expect(text).toContain('gauge<T extends string = string>(configuration: GaugeConfiguration<T>): GaugeMetric<T>;');
+    expect(text).toContain('histogram<T extends string = string>(configuration: HistogramConfiguration<T>): HistogramMetric<T>;');
+  });
+
+  it('the fixture notices label objects typed as before (any names): every misspelt label compiles again', () => {
+    const { path, text } = labelDeclarations();
+    const old = text.replace(LABEL_VALUES_DECL, 'type LabelValues<T extends string = string> = Labels;');
+    expect(old).not.toBe(text);
+    const errors = compile(METRIC_AS_PACKAGE, new Map([[METRIC_AS_PACKAGE, metricAsPackage], [path, old]]));
+    const lines = metricFixture.split('\n');
+    // Each directive above a misspelt or unknown label name is now unused (TS2578).
+    const expected = lines.flatMap((l, i) => (l.includes('@ts-expect-error') && /\brout\b|\bpol\b|\bstpe\b|\bmethod\b/.test(lines[i + 1]!) ? [i + 1] : []));
+    expect(expected.length).toBeGreaterThanOrEqual(12);
+    for (const line of expected) {
+      expect(errors.filter((e) => e.startsWith(`test/fixtures/metric-types.package.ts:${line}:`)).join('\n')).toContain('TS2578');
+    }
+  });
+});

@@ -55,17 +55,28 @@ export function bucketIndex(bounds: Float64Array, v: number): number {
 /**
  * The q-quantile estimated from cumulative bucket counts the way Prometheus'
  * `histogram_quantile` does: find the bucket holding rank q * count and interpolate
- * linearly inside it, assuming observations spread evenly over the bucket. The true
- * quantile of the observations lies in that same bucket, so the error is at most the
- * bucket's width. The first bucket's lower edge is 0 (if its bound is positive); a rank
- * in the +Inf bucket returns the largest finite bound. NaN when there are no observations.
+ * linearly inside it, assuming observations spread evenly over the bucket. The first
+ * bucket's lower edge is taken as 0 (if its bound is positive); a rank in the +Inf bucket
+ * returns the largest finite bound. NaN when there are no observations. q = 0 gives the
+ * lower edge of the first non-empty bucket (histogram_quantile would interpolate in an
+ * empty first bucket).
+ *
+ * The error bound. The observation of that rank lies in the bucket found, and the
+ * estimate lies between the bucket's edges, so it is off by at most the bucket's width --
+ * when both edges are known. They are for every bucket but the first and the +Inf one.
+ * The first bucket's lower edge is only assumed: 0 when its bound is positive, which is
+ * right when no observation is negative; a negative observation in it (or any
+ * observation below a first bound <= 0, where the bound itself is returned) can lie any
+ * distance below the estimate. The bound holds for a rank in the first bucket only when
+ * no observation is below that assumed edge.
  */
 export function quantileFromBuckets(q: number, bounds: readonly number[], cumulative: readonly bigint[]): number {
   const total = cumulative[cumulative.length - 1] ?? 0n;
   if (total === 0n) return NaN;
   const rank = q * Number(total);
   let i = 0;
-  while (i < cumulative.length - 1 && Number(cumulative[i]!) < rank) i++;
+  // `|| === 0n`: a rank of 0 belongs to the first observation, not to an empty bucket before it.
+  while (i < cumulative.length - 1 && (Number(cumulative[i]!) < rank || cumulative[i] === 0n)) i++;
   if (i === bounds.length) return bounds[bounds.length - 1]!;
   const upper = bounds[i]!;
   if (i === 0 && upper <= 0) return upper;
@@ -76,43 +87,49 @@ export function quantileFromBuckets(q: number, bounds: readonly number[], cumula
   return lower + (upper - lower) * ((rank - below) / inBucket);
 }
 
-/** `count` bounds starting at `start`, `width` apart (prom-client's `linearBuckets`). */
+/**
+ * `count` bounds starting at `start`, `width` apart (prom-client's `linearBuckets`:
+ * `start + i * width`). Refuses, naming the argument, what a histogram could not use: a
+ * last bound past the largest double (`count`), or a width too small for the magnitude
+ * of `start`, so that two bounds round to one double (`width`).
+ */
 export function linearBuckets(start: number, width: number, count: number): number[] {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_BUCKETS) throw new InvalidOptionsError('count', `must be an integer from 1 to ${MAX_BUCKETS}`);
-  if (!Number.isFinite(start) || !Number.isFinite(width) || !(width > 0)) throw new InvalidOptionsError('width', 'start and width must be finite, width > 0');
-  return Array.from({ length: count }, (_, i) => start + i * width);
-}
-
-/** `count` bounds starting at `start`, each `factor` times the previous (prom-client's `exponentialBuckets`). */
-export function exponentialBuckets(start: number, factor: number, count: number): number[] {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_BUCKETS) throw new InvalidOptionsError('count', `must be an integer from 1 to ${MAX_BUCKETS}`);
-  if (!Number.isFinite(start) || !(start > 0) || !Number.isFinite(factor) || !(factor > 1)) {
-    throw new InvalidOptionsError('factor', 'start must be finite and > 0, factor finite and > 1');
-  }
-  return Array.from({ length: count }, (_, i) => start * factor ** i);
+  checkCount(count);
+  if (typeof start !== 'number' || !Number.isFinite(start)) throw new InvalidOptionsError('start', `must be a finite number, got ${String(start)}`);
+  if (typeof width !== 'number' || !Number.isFinite(width) || !(width > 0)) throw new InvalidOptionsError('width', `must be a finite number > 0, got ${String(width)}`);
+  const bounds = Array.from({ length: count }, (_, i) => start + i * width);
+  return checkSeries(bounds, `start + (count - 1) * width = ${String(start)} + ${count - 1} * ${String(width)} overflows`, 'width', `${String(width)} is too small next to start ${String(start)}`);
 }
 
 /**
- * Bounds on the grid of OpenTelemetry's exponential histograms and Prometheus' native
- * histograms at `schema` (-4..8): every bound is 2^(i * 2^-schema) for an integer i, from
- * the last bound at or below `min` to the first at or above `max`. Each bucket then is
- * exactly the native bucket of index i (upper bound inclusive, as both define them), so
- * counts from different processes line up bucket for bucket, and the relative error of a
- * quantile read from them is at most 2^(2^-schema) - 1 (9 % at schema 3).
+ * `count` bounds starting at `start`, each `factor` times the previous (prom-client's
+ * `exponentialBuckets`; here `start * factor ** i`). Refuses, naming the argument, a
+ * last bound past the largest double (`count`) or a factor so close to 1 that two bounds
+ * round to one double (`factor`).
  */
-export function nativeBuckets(schema: number, min: number, max: number): number[] {
-  if (!Number.isInteger(schema) || schema < -4 || schema > 8) throw new InvalidOptionsError('schema', 'must be an integer from -4 to 8');
-  if (!(min > 0) || !Number.isFinite(min) || !(max > min) || !Number.isFinite(max)) {
-    throw new InvalidOptionsError('max', 'need 0 < min < max, both finite');
+export function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  checkCount(count);
+  if (typeof start !== 'number' || !Number.isFinite(start) || !(start > 0)) throw new InvalidOptionsError('start', `must be a finite number > 0, got ${String(start)}`);
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || !(factor > 1)) throw new InvalidOptionsError('factor', `must be a finite number > 1, got ${String(factor)}`);
+  const bounds = Array.from({ length: count }, (_, i) => start * factor ** i);
+  return checkSeries(bounds, `start * factor ** (count - 1) = ${String(start)} * ${String(factor)} ** ${count - 1} overflows`, 'factor', `${String(factor)} is too close to 1 at start ${String(start)}`);
+}
+
+function checkCount(count: unknown): void {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BUCKETS) {
+    throw new InvalidOptionsError('count', `must be an integer from 1 to ${MAX_BUCKETS}, got ${String(count)}`);
   }
-  const perOctave = 2 ** schema;
-  const bound = (i: number) => 2 ** (i / perOctave);
-  let lo = Math.floor(Math.log2(min) * perOctave);
-  while (bound(lo) > min) lo--; // log2 may round up across a boundary
-  let hi = Math.ceil(Math.log2(max) * perOctave);
-  while (bound(hi) < max) hi++;
-  if (hi - lo + 1 > MAX_BUCKETS) {
-    throw new InvalidOptionsError('schema', `${hi - lo + 1} bounds from ${min} to ${max} at schema ${schema}; at most ${MAX_BUCKETS}: use a lower schema or a narrower range`);
+}
+
+// Bounds computed in doubles can overflow to Infinity or round two steps onto one value;
+// checkBuckets would refuse either when the histogram is defined, far from the call that
+// made them. Refused here instead, with the argument to change.
+function checkSeries(bounds: number[], overflow: string, stepArg: string, tooSmall: string): number[] {
+  for (let i = 0; i < bounds.length; i++) {
+    if (!Number.isFinite(bounds[i]!)) throw new InvalidOptionsError('count', `${overflow}: at most ${i} bounds fit`);
+    if (i > 0 && !(bounds[i]! > bounds[i - 1]!)) {
+      throw new InvalidOptionsError(stepArg, `${tooSmall}: bounds ${i - 1} and ${i} are both ${String(bounds[i])}`);
+    }
   }
-  return Array.from({ length: hi - lo + 1 }, (_, k) => bound(lo + k));
+  return bounds.map((b) => (b === 0 ? 0 : b)); // -0 as 0, as checkBuckets keeps it
 }

@@ -28,11 +28,11 @@ import {
   defineBase,
   familyBytes,
 } from './metric-base.js';
-import type { Labels } from './labels.js';
+import type { LabelValues } from './labels.js';
 import type { MetricOps } from './metric-ops.js';
 import { metricOps } from './metric-ops-bind.js';
 
-export interface CounterConfiguration extends MetricConfigurationBase {
+export interface CounterConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
   /** Give each thread its own stripe of every series (LongAdder-style); costs (stripes + 1) × 128 bytes a series. Default false. */
   striped?: boolean;
   /** Count fractional amounts (f64 cells) instead of exact u64 integers. Default false. */
@@ -143,7 +143,7 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
  * with prom-client's call shapes: `inc()`, `inc(5)`, `inc({ route: '/a' })`,
  * `inc({ route: '/a' }, 5)`, and `labels(...)` for a cached series.
  */
-export class CounterMetric extends Metric<CounterSeries> {
+export class CounterMetric<T extends string = string> extends Metric<CounterSeries, T> {
   readonly type = 'counter' as const;
   /** Whether each series is striped per thread. */
   readonly striped: boolean;
@@ -162,7 +162,7 @@ export class CounterMetric extends Metric<CounterSeries> {
     return !this.float;
   }
 
-  inc(labels?: Labels | number, value?: number): void {
+  inc(labels?: LabelValues<T> | number, value?: number): void {
     if (typeof labels === 'object' && labels !== null) {
       this.series(labels).inc(value);
       return;
@@ -187,10 +187,10 @@ export const counterKind = {
   type: 'counter' as const,
   code: METRIC_KIND_CODES.counter,
   /** `internal`: the package's own families (see defineBase). */
-  open(registry: RegistryCore, options: unknown, internal = false): CounterMetric {
+  open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): CounterMetric<T> {
     const def = defineCounter(options, internal);
     const spec = counterSpec(registry, def);
     const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'counter', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new CounterMetric(registry, def, dataOffset, spec));
+    return registry.openEntry(name, 'counter', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new CounterMetric<T>(registry, def, dataOffset, spec));
   },
 };

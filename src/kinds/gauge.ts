@@ -11,12 +11,12 @@
 import type { RegistryCore } from '../registry-core.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
-import type { Labels } from './labels.js';
+import type { LabelValues } from './labels.js';
 import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, defineBase, familyBytes } from './metric-base.js';
 import type { MetricOps } from './metric-ops.js';
 import { metricOps } from './metric-ops-bind.js';
 
-export type GaugeConfiguration = MetricConfigurationBase;
+export type GaugeConfiguration<T extends string = string> = MetricConfigurationBase<T>;
 export type GaugeDefinition = BaseDefinition;
 
 /** One series of a gauge. Every value is a finite number; anything else throws InvalidValueError and changes nothing. */
@@ -78,32 +78,32 @@ function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<Gau
  * prom-client's call shapes: `set(5)`, `set({ pool: 'a' }, 5)`, `inc()`, `inc(labels, n)`,
  * `dec(...)`, `setToCurrentTime(labels?)`, `startTimer(labels?)`, `labels(...)`.
  */
-export class GaugeMetric extends Metric<GaugeSeries> {
+export class GaugeMetric<T extends string = string> extends Metric<GaugeSeries, T> {
   readonly type = 'gauge' as const;
 
-  set(labels: Labels | number, value?: number): void {
+  set(labels: LabelValues<T> | number, value?: number): void {
     if (typeof labels === 'object' && labels !== null) this.series(labels).set(value as number);
     else this.plain(value).set(labels);
   }
 
-  inc(labels?: Labels | number, value?: number): void {
+  inc(labels?: LabelValues<T> | number, value?: number): void {
     if (typeof labels === 'object' && labels !== null) this.series(labels).inc(value);
     else this.plain(value).inc(labels);
   }
 
-  dec(labels?: Labels | number, value?: number): void {
+  dec(labels?: LabelValues<T> | number, value?: number): void {
     if (typeof labels === 'object' && labels !== null) this.series(labels).dec(value);
     else this.plain(value).dec(labels);
   }
 
-  setToCurrentTime(labels?: Labels): void {
+  setToCurrentTime(labels?: LabelValues<T>): void {
     this.series(labels).setToCurrentTime();
   }
 
   /** The returned function sets the gauge (of `labels` merged with `endLabels`) to the seconds elapsed and returns them. */
-  startTimer(labels?: Labels): (endLabels?: Labels) => number {
+  startTimer(labels?: LabelValues<T>): (endLabels?: LabelValues<T>) => number {
     const t0 = performance.now();
-    return (endLabels?: Labels) => {
+    return (endLabels?: LabelValues<T>) => {
       const s = (performance.now() - t0) / 1000;
       this.series(endLabels === undefined ? labels : { ...labels, ...endLabels }).set(s);
       return s;
@@ -130,10 +130,10 @@ export const gaugeKind = {
   type: 'gauge' as const,
   code: METRIC_KIND_CODES.gauge,
   /** `internal`: the package's own families (see defineBase). */
-  open(registry: RegistryCore, options: unknown, internal = false): GaugeMetric {
+  open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): GaugeMetric<T> {
     const def = defineGauge(options, internal);
     const spec = gaugeSpec(registry, def);
     const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'gauge', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new GaugeMetric(registry, def, dataOffset, spec));
+    return registry.openEntry(name, 'gauge', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new GaugeMetric<T>(registry, def, dataOffset, spec));
   },
 };

@@ -60,7 +60,7 @@ import { checkOptionsObject } from '../validate.js';
 import type { MetricFamily, MetricSample, MetricType } from '../export/family.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
-import { type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
+import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 
 /** Default bound on a metric's labelled series. */
 export const DEFAULT_MAX_SERIES = 1000;
@@ -68,12 +68,16 @@ export const DEFAULT_MAX_SERIES = 1000;
 export const MAX_MAX_SERIES = 1_000_000;
 
 /** The options every kind accepts. */
-export interface MetricConfigurationBase {
+export interface MetricConfigurationBase<T extends string = string> {
   /** The exported name, exactly (Prometheus rules; not starting with `atomic_stats_`). */
   name: string;
   help: string;
-  /** Label names, in the order `labels('x', 'y')` takes values. Default none. */
-  labelNames?: readonly string[];
+  /**
+   * Label names, in the order `labels('x', 'y')` takes values. Default none. Written as an
+   * array literal (or a tuple `as const`), their literal types make the metric's label
+   * objects checked by the compiler (see LabelValues).
+   */
+  labelNames?: readonly T[];
   /** Most label combinations (series) the metric may ever have, over all threads. Default 1000. */
   maxSeries?: number;
   /** The unit, as UCUM for OpenTelemetry (`'s'`, `'By'`, `'1'`). Default: from the name's suffix (`_seconds` → `'s'`, `_bytes` → `'By'`). */
@@ -192,11 +196,11 @@ export const CLAIM_WAIT_MS = 100;
 /** Parsed series records, by registry and record offset (records never change once published). */
 const seriesMetaCache = new WeakMap<RegistryCore, Map<number, SeriesMeta | null>>();
 
-export abstract class Metric<C> {
+export abstract class Metric<C, T extends string = string> {
   readonly name: string;
   readonly help: string;
   /** Label names, in declaration order. */
-  readonly labelNames: readonly string[];
+  readonly labelNames: readonly T[];
   readonly maxSeries: number;
   abstract readonly type: MetricType;
   /** @internal */ protected readonly registry: RegistryCore;
@@ -216,7 +220,7 @@ export abstract class Metric<C> {
     this.definition = def;
     this.name = def.name;
     this.help = def.help;
-    this.labelNames = Object.freeze([...def.labelNames]);
+    this.labelNames = Object.freeze([...def.labelNames]) as readonly string[] as readonly T[];
     this.maxSeries = def.maxSeries;
     this.spec = spec;
     this.sorted = [...def.labelNames].sort();
@@ -232,7 +236,7 @@ export abstract class Metric<C> {
    * paths. prom-client's call shapes: `labels({a: 'x'})` or positional values in
    * `labelNames` order, `labels('x')`.
    */
-  labels(labels: Labels): C;
+  labels(labels: LabelValues<T>): C;
   labels(...values: (string | number)[]): C;
   labels(...args: unknown[]): C {
     if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) return this.series(args[0]);
@@ -276,8 +280,9 @@ export abstract class Metric<C> {
 
   private noLabels(labels: unknown): C {
     if (typeof labels === 'object' && labels !== null && !Array.isArray(labels)) {
+      // Own enumerable keys only, as for labelled metrics (labels.ts): inherited ones are not labels.
       let keys = 0;
-      for (const _ in labels) keys++;
+      for (const k in labels) if (Object.prototype.hasOwnProperty.call(labels, k)) keys++;
       if (keys === 0) return this.single!;
     }
     throw new InvalidLabelsError(this.name, 'this metric has no label names; call it without labels');
@@ -454,4 +459,4 @@ export function familyBytes(def: BaseDefinition, seriesBytes: number): number {
   return familyCountOffset(def, seriesBytes) + 8;
 }
 
-export type { Labels };
+export type { Labels, LabelValues };
