@@ -76,7 +76,12 @@ function eventIdOf(event: DomainEvent): string | undefined {
  * exist per bus; at that bound the bus sheds rather than queues (see the option), because
  * `publish()` is fire-and-forget: a caller that does not await it cannot be slowed down,
  * and a queue in front of a downstream that never answers only moves the out-of-memory
- * from the handlers to the queue.
+ * from the handlers to the queue. The bound holds for publishes made from inside handlers
+ * too (settle() takes the slot).
+ *
+ * Throws. Whatever throws inside a publish, a stack overflow included, the counters stay
+ * consistent: a publish that throws has counted nothing and holds no slot, one that
+ * returns is counted exactly once (settle() explains the order that ensures it).
  *
  * Nothing a handler returns can make `publish()` throw: a thenable's `then` is read once,
  * inside the handler's failure isolation, and called once; its first callback decides.
@@ -312,82 +317,170 @@ export class InProcessEventBus {
         const r: unknown = h(event);
         const then = r === undefined ? undefined : thenOf(r);
         if (then !== undefined) {
-          this.asyncHandlers.add(h);
           shed++;
-          if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, undefined, 'shed');
-          try {
-            then.call(r, noop, noop);
-          } catch {
-            /* already counted as shed; a throwing then changes nothing more */
-          }
+          this.shedOne(r as object, then, h, list.patterns[i]!, eventName, event);
         }
       } catch (err) {
         errors++;
         if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, err, 'failed');
       }
     }
+    return this.completeShedding(event, eventName, errors, shed);
+  }
+
+  /** A thenable left out at the bound: its handler is known as asynchronous, the thenable only observed. */
+  private shedOne(result: object, then: PendingCall['then'], handler: EventHandler, pattern: string, eventName: string, event: DomainEvent): void {
+    this.asyncHandlers.add(handler);
+    if (this.logSubscriberErrors) this.reportOne(pattern, eventName, event, undefined, 'shed');
+    try {
+      then.call(result, noop, noop);
+    } catch {
+      /* already counted as shed; a throwing then changes nothing more */
+    }
+  }
+
+  /** The end of a shedding publish: its report, its receivers, its record. */
+  private completeShedding(event: DomainEvent, eventName: string, errors: number, shed: number): undefined {
     if (errors + shed > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors + shed, shed);
     const lagged = this.broadcaster.publish(event);
     if (this.record) {
-      if (shed > 0) this.stats.recordHandlerShed(shed);
+      // The publish whole in one call first: a publish that returns is counted, one that
+      // throws here (no stack left) is not. The shed count after it, where losing it to a
+      // stack overflow leaves the shed calls still counted as errors.
       this.stats.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors + shed, lagged > 0 ? lagged : 0);
+      if (shed > 0) {
+        try {
+          this.stats.recordHandlerShed(shed);
+        } catch {
+          /* only a RangeError at the end of the stack can get here */
+        }
+      }
     }
     return undefined;
   }
 
-  private settle(event: DomainEvent, eventName: string, syncErrors: number, pending: PendingCall[]): Promise<void> {
-    if (this.record) this.stats.recordDispatch();
-    this.inFlight++;
-    return new Promise<void>((resolve) => {
-      let errors = syncErrors;
-      let left = pending.length;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.inFlight--;
-        for (const call of pending) {
-          if (call.settled) continue;
-          errors++;
-          if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
+  /**
+   * A publish some of whose handlers returned thenables: it takes a slot of the backlog and
+   * returns a Promise that resolves when they have all settled or `dispatchTimeoutMs` has
+   * passed. If every slot is taken by now, it sheds them instead and completes at once.
+   *
+   * The bound is checked here, where the slot is taken, and not only when publish() starts:
+   * a handler may publish again (re-entrantly), and those inner publishes reach this point,
+   * and take their slots, before the outer one. Check and take have no call in between, so
+   * pendingDispatches never exceeds maxPendingDispatches.
+   *
+   * Throws. A publish may run at the end of the stack (a chain of publishes from handlers
+   * that recurses until RangeError), where any call can throw. So this is ordered to leave
+   * the bus consistent whatever throws where:
+   *  1. the Promise, the closures and the timer are made first: a throw there has changed
+   *     nothing, and publish() throws;
+   *  2. the slot is taken right after the timer exists, with no call in between: from then
+   *     on the timer completes the publish even if nothing else below runs, so the slot is
+   *     always given back and the publish always counted whole;
+   *  3. the rest (counting the event, calling each `then`) is best effort: a throw there is
+   *     swallowed, a thenable not reached counts as a timeout, an event not yet counted is
+   *     counted with the rest of the publish when it completes.
+   * The publish is completed (finish) only on a fresh stack: by the timer, or by a
+   * microtask queued when the last thenable settles. Never inside a `then` or a callback,
+   * which a thenable may make from any depth: completing touches several counters and the
+   * receivers, and must not stop half-way.
+   */
+  private settle(event: DomainEvent, eventName: string, syncErrors: number, pending: PendingCall[]): Promise<void> | undefined {
+    if (this.inFlight >= this.maxPendingDispatches) {
+      for (let i = 0; i < pending.length; i++) {
+        const call = pending[i]!;
+        this.shedOne(call.result, call.then, call.handler, call.pattern, eventName, event);
+      }
+      return this.completeShedding(event, eventName, syncErrors, pending.length);
+    }
+    let resolve: (() => void) | undefined;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    if (resolve === undefined) {
+      // The executor could not even be entered: the Promise holds that RangeError. Mark it
+      // handled (nobody will see it) and fail this publish, which has changed nothing.
+      promise.then(undefined, noop);
+      throw new RangeError('Maximum call stack size exceeded');
+    }
+    let errors = syncErrors;
+    let left = pending.length;
+    let done = false;
+    let calling = true;
+    let counted = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.inFlight--;
+      for (let i = 0; i < pending.length; i++) {
+        const call = pending[i]!;
+        if (call.settled) continue;
+        errors++;
+        if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
+      }
+      if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
+      const lagged = this.broadcaster.publish(event);
+      if (this.record) {
+        const ffi = lagged >= 0 ? PUB_FFI : 0;
+        if (counted) {
+          this.stats.recordRustDispatch(errors);
+          this.stats.recordFfiStep(ffi, lagged > 0 ? lagged : 0);
+        } else {
+          this.stats.recordPublish(PUB_RUST | ffi, errors, lagged > 0 ? lagged : 0);
         }
-        if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
-        if (this.record) this.stats.recordRustDispatch(errors);
-        const lagged = this.broadcaster.publish(event);
-        if (this.record) this.stats.recordFfiStep(lagged >= 0 ? PUB_FFI : 0, lagged > 0 ? lagged : 0);
-        resolve();
-      };
-      // unref: a handler that never settles must not keep the process alive; if the
-      // process ends first, that publish is simply never completed. finish() clears it, so
-      // a publish whose handlers settle leaves no timer behind.
-      const timer = setTimeout(finish, this.dispatchTimeoutMs);
+      }
+      resolve!();
+    };
+    const complete = (): void => {
+      try {
+        queueMicrotask(finish);
+      } catch {
+        /* no stack left to queue it: the timer completes the publish */
+      }
+    };
+    // The first callback decides and later ones are ignored, as for a Promise: a thenable
+    // that fulfils and then throws, or calls back twice, is one success.
+    const settled = (call: PendingCall, failed: boolean, err?: unknown): void => {
+      if (done || call.settled) return;
+      call.settled = true;
+      left--;
+      if (failed) {
+        errors++;
+        if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, err, 'failed');
+      }
+      if (left === 0 && !calling) complete();
+    };
+    // unref: a handler that never settles must not keep the process alive; if the process
+    // ends first, that publish is simply never completed. finish() clears it, so a publish
+    // whose handlers settle leaves no timer behind.
+    const timer = setTimeout(finish, this.dispatchTimeoutMs);
+    this.inFlight++;
+    try {
       timer.unref();
-      for (const call of pending) {
+      if (this.record) {
+        this.stats.recordDispatch();
+        counted = true;
+      }
+      for (let i = 0; i < pending.length; i++) {
+        const call = pending[i]!;
         this.asyncHandlers.add(call.handler);
-        // The first callback decides and later ones are ignored, as for a Promise: a
-        // thenable that fulfils and then throws, or calls back twice, is one success.
-        const settled = (failed: boolean, err?: unknown): void => {
-          if (done || call.settled) return;
-          call.settled = true;
-          left--;
-          if (failed) {
-            errors++;
-            if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, err, 'failed');
-          }
-          if (left === 0) finish();
-        };
         try {
           call.then.call(
             call.result,
-            () => settled(false),
-            (err: unknown) => settled(true, err),
+            () => settled(call, false),
+            (err: unknown) => settled(call, true, err),
           );
         } catch (err) {
-          settled(true, err);
+          settled(call, true, err);
         }
       }
-    });
+      calling = false;
+      if (left === 0) complete();
+    } catch {
+      /* step 3 above: the timer completes the publish */
+    }
+    return promise;
   }
 
   private reportOne(pattern: string, eventName: string, event: DomainEvent, err: unknown, reason: HandlerFailureReason): void {
