@@ -16,7 +16,12 @@ import type { CircuitState } from './state.js';
  * with fixed snake_case keys.
  */
 export interface SystemCircuitBreakerMetrics {
-  /** Each breaker's snapshot, by name (names in ascending order). */
+  /**
+   * Each breaker's snapshot, by name (names in ascending order). An object with a null
+   * prototype: every breaker name is an own key, `__proto__`, `constructor` and `toString`
+   * included, `for…in` and `Object.keys` yield the breaker names only, and a name that no
+   * breaker has reads as undefined. It serializes to JSON as a plain object.
+   */
   circuit_breakers: Record<string, CircuitBreakerMetrics>;
   /** When the snapshot was taken: an ISO 8601 UTC timestamp (`Date#toISOString`). */
   collected_at: string;
@@ -56,7 +61,12 @@ function healthy(m: CircuitBreakerMetrics): boolean {
  * are read one after another: like each snapshot, the whole is not a transaction.
  */
 export function systemBreakerMetrics(registry: RegistryCore): SystemCircuitBreakerMetrics {
-  const circuit_breakers: Record<string, CircuitBreakerMetrics> = {};
+  // A null prototype, not `{}`: on a plain object, assigning the name `__proto__` would set
+  // its prototype instead of adding a key (dropping that breaker while still counting it,
+  // and making for…in list the snapshot's fields), and `constructor` or `toString` would
+  // read as present for a registry without such a breaker. A Map would fix both too, but
+  // would serialize as `{}` in the JSON this DTO is for.
+  const circuit_breakers = Object.create(null) as Record<string, CircuitBreakerMetrics>;
   const count_by_state: Record<CircuitState, number> = { Closed: 0, Open: 0, HalfOpen: 0 };
   const unhealthy_circuits: string[] = [];
   let calls = 0n;
