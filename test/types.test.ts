@@ -103,3 +103,14 @@ describe('event bus types', () => {
     expect(at('const onCharged: EventHandler<Charged>').join('\n')).toContain('TS2315');
   });
 });
+
+describe('circuit breaker call context types', () => {
+  const BREAKER_FIXTURE = resolve(ROOT, 'test/fixtures/breaker-types.ts');
+  const BREAKER_AS_PACKAGE = resolve(ROOT, 'test/fixtures/breaker-types.package.ts');
+
+  it('the fixture compiles against the declarations the package ships, every @ts-expect-error line failing', () => {
+    const text = readFileSync(BREAKER_FIXTURE, 'utf8').replace("from '../../src/index.js'", "from 'atomic-stats'");
+    expect(text).toContain("from 'atomic-stats'");
+    expect(compile(BREAKER_AS_PACKAGE, new Map([[BREAKER_AS_PACKAGE, text]]))).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@ import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../validate.js';
-import { type CallContext, CallScope, CallTimeoutError, LazyContext, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
+import { type CallContext, CallScope, CallTimeoutError, ENDED_BY_TIMEOUT, LazySignal, abortReason, callContext, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
 import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
@@ -485,7 +485,7 @@ export class CircuitBreaker {
     if (permit === REFUSED) return Promise.reject(this.openError());
     let result: unknown;
     try {
-      result = fn(new LazyContext());
+      result = fn(callContext(new LazySignal()));
     } catch (err) {
       return this.rejectRecorded(start, permit, err);
     }
