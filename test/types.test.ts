@@ -104,13 +104,14 @@ describe('event bus types', () => {
   });
 });
 
-describe('circuit breaker call context types', () => {
-  const BREAKER_FIXTURE = resolve(ROOT, 'test/fixtures/breaker-types.ts');
-  const BREAKER_AS_PACKAGE = resolve(ROOT, 'test/fixtures/breaker-types.package.ts');
+// The breaker's call context and the error classes: compiled against the shipped declarations.
+describe.each(['breaker-types', 'error-types'])('test/fixtures/%s.ts', (name) => {
+  const file = resolve(ROOT, `test/fixtures/${name}.ts`);
+  const asPackageFile = resolve(ROOT, `test/fixtures/${name}.package.ts`);
 
-  it('the fixture compiles against the declarations the package ships, every @ts-expect-error line failing', () => {
-    const text = readFileSync(BREAKER_FIXTURE, 'utf8').replace("from '../../src/index.js'", "from 'atomic-stats'");
+  it('compiles against the declarations the package ships, every @ts-expect-error line failing', () => {
+    const text = readFileSync(file, 'utf8').replace("from '../../src/index.js'", "from 'atomic-stats'");
     expect(text).toContain("from 'atomic-stats'");
-    expect(compile(BREAKER_AS_PACKAGE, new Map([[BREAKER_AS_PACKAGE, text]]))).toEqual([]);
+    expect(compile(asPackageFile, new Map([[asPackageFile, text]]))).toEqual([]);
   });
 });
