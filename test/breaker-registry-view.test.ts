@@ -65,7 +65,7 @@ describe.each(BACKENDS)('registry-wide breaker view (%s backend)', (backend) => 
     for (let i = 0; i < 20; i++) healthy.recordSuccess(10);
     healthy.recordFailure(10); // 1 / 21 < 10%
     for (let i = 0; i < 8; i++) failing.recordSuccess(10);
-    for (let i = 0; i < 2; i++) failing.recordFailure(10); // 2 / 10: unhealthy
+    for (let i = 0; i < 25; i++) failing.recordFailure(10); // 25 in a row, half its threshold: unhealthy
     open.recordFailure(10);
     expect(open.tryAcquire()).toBe(false);
 
@@ -79,9 +79,9 @@ describe.each(BACKENDS)('registry-wide breaker view (%s backend)', (backend) => 
     expect(m.count_by_state).toEqual({ Closed: 3, Open: 1, HalfOpen: 0 });
     expect(m.unhealthy_circuits).toEqual(['failing', 'open']);
     expect(m.health_score).toBe(0.5);
-    expect(m.total_calls).toBe(21 + 10 + 1);
-    expect(m.total_failures).toBe(1 + 2 + 1);
-    expect(m.system_failure_rate).toBe(4 / 32);
+    expect(m.total_calls).toBe(21 + 33 + 1);
+    expect(m.total_failures).toBe(1 + 25 + 1);
+    expect(m.system_failure_rate).toBe(27 / 55);
     expect(m.unhealthy_circuits).toEqual(
       Object.keys(m.circuit_breakers).filter((n) => !registry.circuitBreaker(n).isHealthy()),
     );

@@ -8,6 +8,7 @@ import { UnsafeIntegerError } from '../errors.js';
 import type { RegistryCore } from '../registry-core.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerMetrics } from './metrics.js';
+import { isHealthySnapshot } from './health.js';
 import { openCircuitBreaker } from './open.js';
 import type { CircuitState } from './state.js';
 
@@ -27,7 +28,7 @@ export interface SystemCircuitBreakerMetrics {
   collected_at: string;
   /** How many breakers are in each state. */
   count_by_state: Record<CircuitState, number>;
-  /** Names of the breakers that are not healthy (see `isHealthy`), in ascending order. */
+  /** Names of the breakers that are not healthy (as `isHealthy()` judges them, on their recent record), in ascending order. */
   unhealthy_circuits: string[];
   /** Healthy breakers / all breakers, from 0 to 1; 1 when there are none. */
   health_score: number;
@@ -47,11 +48,6 @@ export function listCircuitBreakers(registry: RegistryCore): CircuitBreaker[] {
     .map((e) => e.name)
     .sort()
     .map((name) => openCircuitBreaker(registry, name));
-}
-
-/** Healthy as `CircuitBreaker.isHealthy` defines it, judged on one snapshot. */
-function healthy(m: CircuitBreakerMetrics): boolean {
-  return m.current_state === 'Closed' && (m.total_calls < 10 || m.failure_rate < 0.1);
 }
 
 /**
@@ -76,7 +72,8 @@ export function systemBreakerMetrics(registry: RegistryCore): SystemCircuitBreak
     const m = breaker.metrics();
     circuit_breakers[breaker.name] = m;
     count_by_state[m.current_state]++;
-    if (!healthy(m)) unhealthy_circuits.push(breaker.name);
+    // Healthy as isHealthy() defines it, judged on this same snapshot.
+    if (!isHealthySnapshot(m, breaker.config)) unhealthy_circuits.push(breaker.name);
     calls += BigInt(m.total_calls);
     failures += BigInt(m.failure_count);
     total++;
