@@ -8,6 +8,7 @@ import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';
 import { type EventHandler, HandlerTable, type MatchList } from './handler-table.js';
 import { type BusConfig, type BusLogger, type InProcessEventBusOptions, checkBusOptions } from './options.js';
+import { DispatchDeadlines } from './deadlines.js';
 import { checkPattern } from './pattern.js';
 import { BroadcastReceiver } from './receiver.js';
 import { Reporter, safeErrorText } from './reporter.js';
@@ -22,7 +23,31 @@ interface PendingCall {
   settled: boolean;
 }
 
+/**
+ * A publish awaiting its handlers' thenables (settle()): a plain record, and the bus's
+ * methods that act on it, rather than closures named by `const` (the bundle keeps
+ * function names, and naming a closure is a defineProperty per publish).
+ */
+interface AwaitedPublish {
+  readonly event: DomainEvent;
+  readonly eventName: string;
+  readonly pending: PendingCall[];
+  errors: number;
+  left: number;
+  /** finishAwaited() ran: later callbacks and the timer change nothing. */
+  done: boolean;
+  /** settle() is still calling the thenables' `then`: a callback then must not complete the publish. */
+  calling: boolean;
+  /** total_events_dispatched was recorded when the publish started waiting. */
+  counted: boolean;
+  /** When dispatchTimeoutMs has passed, on monotonicClock (DispatchDeadlines). */
+  readonly deadline: number;
+  resolve: () => void;
+}
+
 const noop = (): void => {};
+const SETTLED = Promise.resolve();
+const nativeThen = Promise.prototype.then;
 
 /** The `then` of a thenable, read once, or undefined. May throw: it runs user code. */
 function thenOf(r: unknown): PendingCall['then'] | undefined {
@@ -105,6 +130,8 @@ export class InProcessEventBus {
   // saturated bus stops feeding a downstream that does not answer; a handler is only
   // ever learnt here on the asynchronous path, never on the synchronous one.
   private readonly asyncHandlers = new WeakSet<EventHandler>();
+  // The dispatch timeouts of the publishes awaiting handlers: one timer for the bus.
+  private readonly deadlines: DispatchDeadlines<AwaitedPublish>;
   // The stats' owned outcome cells (EventBusStats.ownedOutcomeWords), held here so that a
   // plain publish counts itself with loads from this object alone; undefined when stats are
   // off, when this thread has no stripe, and from retireStripe() on.
@@ -127,6 +154,7 @@ export class InProcessEventBus {
     this.ownedWords = owned?.words;
     this.ownedOutcome = owned === undefined ? 0 : owned.first;
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
+    this.deadlines = new DispatchDeadlines(c.dispatchTimeoutMs, (a) => this.finishAwaited(a));
     c.registry.trackWriter(this);
   }
 
@@ -372,18 +400,20 @@ export class InProcessEventBus {
    * Throws. A publish may run at the end of the stack (a chain of publishes from handlers
    * that recurses until RangeError), where any call can throw. So this is ordered to leave
    * the bus consistent whatever throws where:
-   *  1. the Promise, the closures and the timer are made first: a throw there has changed
+   *  1. the record, the Promise and the deadline are made first: a throw there has changed
    *     nothing, and publish() throws;
-   *  2. the slot is taken right after the timer exists, with no call in between: from then
-   *     on the timer completes the publish even if nothing else below runs, so the slot is
-   *     always given back and the publish always counted whole;
+   *  2. the slot is taken right after the deadline is queued, with no call in between:
+   *     from then on the dispatch timer completes the publish even if nothing else below
+   *     runs, so the slot is always given back and the publish always counted whole;
    *  3. the rest (counting the event, calling each `then`) is best effort: a throw there is
    *     swallowed, a thenable not reached counts as a timeout, an event not yet counted is
    *     counted with the rest of the publish when it completes.
-   * The publish is completed (finish) only on a fresh stack: by the timer, or by a
-   * microtask queued when the last thenable settles. Never inside a `then` or a callback,
-   * which a thenable may make from any depth: completing touches several counters and the
-   * receivers, and must not stop half-way.
+   * The publish is completed (finishAwaited) only on a fresh stack: by the dispatch timer,
+   * or by a microtask queued when the last thenable settles. Never inside a `then` or a
+   * callback, which a thenable may make from any depth: completing touches several
+   * counters, the receivers and Node's timers, and must not stop half-way. Nothing on this
+   * path touches Node's own JavaScript (timers, queueMicrotask) either: see deadlines.ts
+   * for what a RangeError half-way through it did.
    */
   private settle(event: DomainEvent, eventName: string, syncErrors: number, pending: PendingCall[]): Promise<void> | undefined {
     if (this.inFlight >= this.maxPendingDispatches) {
@@ -393,74 +423,27 @@ export class InProcessEventBus {
       }
       return this.completeShedding(event, eventName, syncErrors, pending.length);
     }
-    let resolve: (() => void) | undefined;
+    const deadlines = this.deadlines;
+    const a: AwaitedPublish = { event, eventName, pending, errors: syncErrors, left: pending.length, done: false, calling: true, counted: false, deadline: deadlines.deadline(), resolve: noop };
     const promise = new Promise<void>((r) => {
-      resolve = r;
+      a.resolve = r;
     });
-    if (resolve === undefined) {
+    if (a.resolve === noop) {
       // The executor could not even be entered: the Promise holds that RangeError. Mark it
       // handled (nobody will see it) and fail this publish, which has changed nothing.
-      promise.then(undefined, noop);
+      nativeThen.call(promise, undefined, noop);
       throw new RangeError('Maximum call stack size exceeded');
     }
-    let errors = syncErrors;
-    let left = pending.length;
-    let done = false;
-    let calling = true;
-    let counted = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      this.inFlight--;
-      for (let i = 0; i < pending.length; i++) {
-        const call = pending[i]!;
-        if (call.settled) continue;
-        errors++;
-        if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
-      }
-      if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
-      const lagged = this.broadcaster.publish(event);
-      if (this.record) {
-        const ffi = lagged >= 0 ? PUB_FFI : 0;
-        if (counted) {
-          this.stats.recordRustDispatch(errors);
-          this.stats.recordFfiStep(ffi, lagged > 0 ? lagged : 0);
-        } else {
-          this.stats.recordPublish(PUB_RUST | ffi, errors, lagged > 0 ? lagged : 0);
-        }
-      }
-      resolve!();
-    };
-    const complete = (): void => {
-      try {
-        queueMicrotask(finish);
-      } catch {
-        /* no stack left to queue it: the timer completes the publish */
-      }
-    };
-    // The first callback decides and later ones are ignored, as for a Promise: a thenable
-    // that fulfils and then throws, or calls back twice, is one success.
-    const settled = (call: PendingCall, failed: boolean, err?: unknown): void => {
-      if (done || call.settled) return;
-      call.settled = true;
-      left--;
-      if (failed) {
-        errors++;
-        if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, err, 'failed');
-      }
-      if (left === 0 && !calling) complete();
-    };
-    // unref: a handler that never settles must not keep the process alive; if the process
-    // ends first, that publish is simply never completed. finish() clears it, so a publish
-    // whose handlers settle leaves no timer behind.
-    const timer = setTimeout(finish, this.dispatchTimeoutMs);
+    // The deadline: from here on, the bus's dispatch timer completes this publish at the
+    // latest (DispatchDeadlines: unref'd, so a handler that never settles does not keep the
+    // process alive; if the process ends first, that publish is simply never completed).
+    deadlines.add(a);
+    // The slot (step 2 above), with no call since add() returned.
     this.inFlight++;
     try {
-      timer.unref();
       if (this.record) {
         this.stats.recordDispatch();
-        counted = true;
+        a.counted = true;
       }
       for (let i = 0; i < pending.length; i++) {
         const call = pending[i]!;
@@ -468,19 +451,74 @@ export class InProcessEventBus {
         try {
           call.then.call(
             call.result,
-            () => settled(call, false),
-            (err: unknown) => settled(call, true, err),
+            () => this.settledAwaited(a, call, false, undefined),
+            (err: unknown) => this.settledAwaited(a, call, true, err),
           );
         } catch (err) {
-          settled(call, true, err);
+          this.settledAwaited(a, call, true, err);
         }
       }
-      calling = false;
-      if (left === 0) complete();
+      a.calling = false;
+      if (a.left === 0) this.completeAwaited(a);
     } catch {
       /* step 3 above: the timer completes the publish */
     }
     return promise;
+  }
+
+  /**
+   * A thenable of an awaiting publish called back. The first callback decides and later
+   * ones are ignored, as for a Promise: a thenable that fulfils and then throws, or calls
+   * back twice, is one success.
+   */
+  private settledAwaited(a: AwaitedPublish, call: PendingCall, failed: boolean, err: unknown): void {
+    if (a.done || call.settled) return;
+    call.settled = true;
+    a.left--;
+    if (failed) {
+      a.errors++;
+      if (this.logSubscriberErrors) this.reportOne(call.pattern, a.eventName, a.event, err, 'failed');
+    }
+    if (a.left === 0 && !a.calling) this.completeAwaited(a);
+  }
+
+  /** Queues finishAwaited on a fresh stack (see settle()). */
+  private completeAwaited(a: AwaitedPublish): void {
+    try {
+      // A reaction on a settled promise: a microtask, without the async-context resource
+      // Node's queueMicrotask makes per call.
+      nativeThen.call(SETTLED, () => this.finishAwaited(a));
+    } catch {
+      /* no stack left to queue it: the timer completes the publish */
+    }
+  }
+
+  /** The end of an awaiting publish: by the timer or after its last thenable settled. Once. */
+  private finishAwaited(a: AwaitedPublish): void {
+    if (a.done) return;
+    a.done = true;
+    this.inFlight--;
+    this.deadlines.ended();
+    const { event, eventName, pending } = a;
+    for (let i = 0; i < pending.length; i++) {
+      const call = pending[i]!;
+      if (call.settled) continue;
+      a.errors++;
+      if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
+    }
+    const errors = a.errors;
+    if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
+    const lagged = this.broadcaster.publish(event);
+    if (this.record) {
+      const ffi = lagged >= 0 ? PUB_FFI : 0;
+      if (a.counted) {
+        this.stats.recordRustDispatch(errors);
+        this.stats.recordFfiStep(ffi, lagged > 0 ? lagged : 0);
+      } else {
+        this.stats.recordPublish(PUB_RUST | ffi, errors, lagged > 0 ? lagged : 0);
+      }
+    }
+    a.resolve();
   }
 
   private reportOne(pattern: string, eventName: string, event: DomainEvent, err: unknown, reason: HandlerFailureReason): void {
