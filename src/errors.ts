@@ -192,5 +192,10 @@ export function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (typeof value === 'symbol') return value.toString();
-  return Object.prototype.toString.call(value);
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    // A Proxy whose get trap throws (toString reads Symbol.toStringTag), or a revoked one.
+    return `[${typeof value}]`;
+  }
 }

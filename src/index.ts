@@ -14,6 +14,7 @@ export {
   CorruptRegistryError,
   UnsafeIntegerError,
   RegistryClosedError,
+  type ErrorCode,
 } from './errors.js';
 export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } from './breaker/index.js';
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';

@@ -63,9 +63,10 @@ import {
   defaultStripes,
   slotTableOffset,
 } from './layout.js';
+import { keyHolding, thrownText } from './handle-hint.js';
 import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, unwatch, watch } from './slots.js';
 import { checkBackend, checkIntIn, checkOptionsObject } from './validate.js';
-import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize } from './wasm-module.js';
+import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize, sharedMemoryBuffer } from './wasm-module.js';
 
 export interface RegistryOptions {
   /**
@@ -296,41 +297,81 @@ export function createRegistryMemory(options: RegistryOptions | undefined): Regi
   return { memory, backend, bounds };
 }
 
+const REGISTRY_TAG = 'atomic-stats/registry';
+
+/**
+ * Why `value`, which is not a registry handle, was passed, as far as it shows: the usual
+ * mistakes are passing the registry itself, an object holding the handle (workerData, a
+ * message), or another kind of handle. Error path only, so reading more of `value` here is
+ * fine; a read that throws just gives no hint.
+ */
+function wrongHandle(value: object, type: unknown): InvalidHandleError {
+  if (value instanceof RegistryCore) return new InvalidHandleError('got the registry object itself: pass registry.handle, not the registry');
+  if (type === 'atomic-stats/broadcast-receiver') {
+    return new InvalidHandleError('got a broadcast receiver handle: pass it to BroadcastReceiver.fromHandle; attach takes the object from registry.handle');
+  }
+  const holder = keyHolding(value, REGISTRY_TAG);
+  if (holder !== undefined) {
+    return new InvalidHandleError(
+      `got an object holding a registry handle in its ${JSON.stringify(holder)} property: pass the handle itself (value.${holder}), not the object around it`,
+    );
+  }
+  return new InvalidHandleError(`its type tag is ${describe(type)}, expected "${REGISTRY_TAG}": pass the object from registry.handle`);
+}
+
 /**
  * @internal Checks a handle from another thread and the memory it carries, before
  * anything is read from it past the header (StatsRegistry.attach).
+ *
+ * Each field of the handle is read exactly once, into a local that every check and the
+ * result then use: a getter (or a Proxy trap) that answered differently on a second read
+ * could otherwise have one memory checked and another attached.
  */
 export function attachRegistryMemory(handle: RegistryHandle, options: AttachOptions | undefined): RegistryMemory {
   const o = checkOptionsObject(options, ['backend'], 'options');
   const backend = checkBackend(o.backend);
-  if (handle === null || typeof handle !== 'object') throw new InvalidHandleError('expected an object');
-  const h = handle as { type?: unknown; layoutVersion?: unknown; memory?: unknown; module?: unknown };
-  if (h.type !== 'atomic-stats/registry') throw new InvalidHandleError(`wrong type tag ${describe(h.type)}`);
-  if (!(h.memory instanceof WebAssembly.Memory) || !(h.memory.buffer instanceof SharedArrayBuffer)) {
-    throw new InvalidHandleError('memory is not a shared WebAssembly.Memory');
+  if (handle === null || typeof handle !== 'object') {
+    throw new InvalidHandleError(`expected the object from registry.handle, got ${describe(handle)}`);
   }
-  const buffer = h.memory.buffer;
+  let type: unknown;
+  let layoutVersion: unknown;
+  let memory: unknown;
+  let module: unknown;
+  try {
+    type = (handle as { type?: unknown }).type;
+    if (type !== REGISTRY_TAG) throw wrongHandle(handle, type);
+    layoutVersion = (handle as { layoutVersion?: unknown }).layoutVersion;
+    memory = (handle as { memory?: unknown }).memory;
+    module = (handle as { module?: unknown }).module;
+  } catch (err) {
+    if (err instanceof InvalidHandleError) throw err;
+    throw new InvalidHandleError(`reading its fields threw (${thrownText(err)})`);
+  }
+  // A real, shared Memory, its buffer read through the intrinsic getter: never a Proxy's.
+  const buffer = sharedMemoryBuffer(memory);
+  if (typeof buffer === 'string') throw new InvalidHandleError(buffer);
+  const mem = memory as WebAssembly.Memory;
   const size = buffer.byteLength;
   if (size % PAGE_BYTES !== 0 || size < MIN_CAPACITY_BYTES || size > MAX_CAPACITY_BYTES) {
     throw new InvalidHandleError(`memory of ${size} bytes is not a registry's size (whole 64 KiB pages, ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES})`);
   }
   // Before anything is read from it: a memory that can grow would leave every
   // thread's views stale.
-  if (!isFixedSize(h.memory, size)) throw new InvalidHandleError('memory can grow (its maximum is larger than its size)');
+  if (!isFixedSize(mem, size)) throw new InvalidHandleError('memory can grow (its maximum is larger than its size)');
   const i32 = new Int32Array(buffer);
   if (Atomics.load(i32, H_MAGIC) !== MAGIC) throw new InvalidHandleError('wrong magic number in the memory header');
-  if (i32[H_VERSION] !== LAYOUT_VERSION || h.layoutVersion !== LAYOUT_VERSION) {
+  if (i32[H_VERSION] !== LAYOUT_VERSION || layoutVersion !== LAYOUT_VERSION) {
     throw new InvalidHandleError(
-      `layout version ${String(i32[H_VERSION])} (handle says ${String(h.layoutVersion)}), this build reads version ${LAYOUT_VERSION}`,
+      `layout version ${String(i32[H_VERSION])} (handle says ${describe(layoutVersion)}), this build reads version ${LAYOUT_VERSION}`,
     );
   }
   const bounds = readBounds(i32, size);
   if (typeof bounds === 'string') throw new InvalidHandleError(`corrupt header: ${bounds}`);
   // A module from another build means a handle from another copy of the package:
   // refused, from the module's description alone. None of its code ever runs.
-  const bad = h.module === undefined ? undefined : checkCoreModule(h.module);
+  const bad = module === undefined ? undefined : checkCoreModule(module);
   if (bad !== undefined) throw new InvalidHandleError(bad);
-  return { memory: h.memory, backend, bounds };
+  return { memory: mem, backend, bounds };
 }
 
 /**

@@ -97,6 +97,32 @@ function probeFor(pages: number): WebAssembly.Module {
   return m;
 }
 
+// WebAssembly.Memory.prototype's own `buffer` getter, taken once. Calling it on a value is
+// the brand check that `instanceof` is not: a Proxy of a real Memory passes instanceof
+// (its prototype is Memory.prototype) and then throws a TypeError from this very getter.
+// And the buffer it returns is the memory's own, not whatever a Proxy trap answers.
+const memoryBufferGetter = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
+
+/**
+ * The SharedArrayBuffer of `value` when it is a real, shared WebAssembly.Memory; otherwise
+ * why not. Runs no code of `value` (no getter, no Proxy trap).
+ */
+export function sharedMemoryBuffer(value: unknown): SharedArrayBuffer | string {
+  if (value === null || typeof value !== 'object') return `memory is ${value === undefined ? 'missing' : describeType(value)}, not a shared WebAssembly.Memory`;
+  let buffer: unknown;
+  try {
+    buffer = memoryBufferGetter.call(value);
+  } catch {
+    return 'memory is not a WebAssembly.Memory (a Proxy of one, or any other imitation, is not accepted: pass the Memory itself)';
+  }
+  if (!(buffer instanceof SharedArrayBuffer)) return 'memory is a WebAssembly.Memory that is not shared (create it with shared: true)';
+  return buffer;
+}
+
+function describeType(v: unknown): string {
+  return v === null ? 'null' : `a ${typeof v}`;
+}
+
 /** Whether a shared memory of `byteLength` bytes has a maximum equal to its size. */
 export function isFixedSize(memory: WebAssembly.Memory, byteLength: number): boolean {
   try {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BroadcastReceiver, InvalidHandleError, StatsRegistry, type RegistryHandle } from '../src/index.js';
+import { BroadcastReceiver, InProcessEventBus, InvalidHandleError, StatsRegistry, type RegistryHandle } from '../src/index.js';
+import { testEvent } from './helpers/bus.js';
+import { expectRejectedKeeping, registryState } from './helpers/metrics.js';
 import {
   BLOCK,
   H_CAPACITY,
@@ -85,14 +87,15 @@ describe('attach checks the memory before reading it', () => {
     expect(err.message).toMatch(/^not an atomic-stats registry handle: /);
   });
 
-  it.each([
-    ['smaller than a registry', 0.5],
-    ['not a whole number of pages', 1.5],
-  ])('refuses a memory %s', (_, pages) => {
-    const buffer = new SharedArrayBuffer(pages * PAGE_BYTES);
-    // An object that passes for a Memory but whose buffer has the wrong size.
-    const fake = Object.create(WebAssembly.Memory.prototype, { buffer: { value: buffer } });
-    expect(refusal({ ...made().h, memory: fake }).message).toContain("not a registry's size");
+  it('refuses a memory smaller than a registry (a real Memory of 0 pages)', () => {
+    const memory = new WebAssembly.Memory({ initial: 0, maximum: 0, shared: true });
+    expect(refusal({ ...made().h, memory }).message).toContain("not a registry's size");
+  });
+
+  it('refuses an object that passes for a Memory (its prototype, any buffer) before reading it', () => {
+    // A buffer of 1.5 pages, which no real Memory has: the brand check refuses it first.
+    const fake = Object.create(WebAssembly.Memory.prototype, { buffer: { value: new SharedArrayBuffer(1.5 * PAGE_BYTES) } });
+    expect(refusal({ ...made().h, memory: fake }).message).toContain('not a WebAssembly.Memory');
   });
 
   it('accepts the layout version it writes and no other', () => {
@@ -221,20 +224,150 @@ describe("attach never runs a handle's module", () => {
 describe('InvalidHandleError names the kind of handle it expected', () => {
   it('registry handles', () => {
     const err = refusal({ type: 'atomic-stats/broadcast-receiver' });
-    expect(err.message).toMatch(/^not an atomic-stats registry handle: wrong type tag/);
+    expect(err.message).toMatch(/^not an atomic-stats registry handle: /);
     expect(err.expected).toBe('registry');
   });
 
   it('broadcast receiver handles', () => {
-    let caught: unknown;
-    try {
-      BroadcastReceiver.fromHandle(made().h as never);
-    } catch (e) {
-      caught = e;
+    const err = receiverRefusal(made().h);
+    expect(err.message).toMatch(/^not an atomic-stats broadcast receiver handle: /);
+    expect(err.expected).toBe('broadcast receiver');
+  });
+});
+
+function receiverRefusal(h: unknown): InvalidHandleError {
+  let caught: unknown;
+  try {
+    BroadcastReceiver.fromHandle(h as never);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(InvalidHandleError);
+  expect((caught as InvalidHandleError).expected).toBe('broadcast receiver');
+  return caught as InvalidHandleError;
+}
+
+/** `value` with each of `fields` behind a getter that counts its reads; `memory` may answer per read. */
+function counting<T extends object>(value: T, answers: Partial<Record<keyof T, (read: number) => unknown>> = {}) {
+  const reads: Record<string, number> = {};
+  const out = {};
+  for (const key of Object.keys(value)) {
+    reads[key] = 0;
+    Object.defineProperty(out, key, {
+      enumerable: true,
+      get() {
+        const n = ++reads[key]!;
+        const answer = answers[key as keyof T];
+        return answer === undefined ? value[key as keyof T] : answer(n);
+      },
+    });
+  }
+  return { handle: out as T, reads };
+}
+
+describe('attach reads each field of the handle once and brand-checks the memory', () => {
+  it('a Proxy of the real Memory is an InvalidHandleError, not a TypeError, and changes nothing', () => {
+    const { r, h } = made();
+    const proxies = [
+      new Proxy(h.memory, {}),
+      // Answers `buffer` with the real one: instanceof and the buffer pass, only the brand check can tell.
+      new Proxy(h.memory, { get: (t, k) => Reflect.get(t, k, t) as unknown }),
+    ];
+    for (const memory of proxies) {
+      const err = expectRejectedKeeping(() => registryState(r), () => StatsRegistry.attach({ ...h, memory }), InvalidHandleError);
+      expect(err.message).toMatch(/memory is not a WebAssembly\.Memory \(a Proxy of one/);
     }
-    expect(caught).toBeInstanceOf(InvalidHandleError);
-    expect((caught as InvalidHandleError).message).toMatch(/^not an atomic-stats broadcast receiver handle: /);
-    expect((caught as InvalidHandleError).message).not.toContain('registry');
-    expect((caught as InvalidHandleError).expected).toBe('broadcast receiver');
+    // An unshared Memory and a non-object memory say so.
+    expect(refusal({ ...h, memory: new WebAssembly.Memory({ initial: 16, maximum: 16 }) }).message).toContain('not shared');
+    expect(refusal({ ...h, memory: undefined }).message).toContain('memory is missing');
+  });
+
+  it('reads type, layoutVersion, memory and module once each: the memory checked is the memory attached', () => {
+    const { h } = made();
+    const zeroed = new WebAssembly.Memory({ initial: 16, maximum: 16, shared: true });
+    // The real memory first, a zeroed one on any later read.
+    const a = counting(h, { memory: (n) => (n === 1 ? h.memory : zeroed) });
+    const attached = StatsRegistry.attach(a.handle);
+    expect(a.reads).toEqual({ type: 1, layoutVersion: 1, memory: 1, module: 1 });
+    expect(attached.counters('s', ['v']).counter('v').value()).toBe(3);
+    // A zeroed memory first, the real one after: refused on what was read, still once.
+    const b = counting(h, { memory: (n) => (n === 1 ? zeroed : h.memory) });
+    expect(refusal(b.handle).message).toContain('magic');
+    expect(b.reads.memory).toBe(1);
+  });
+
+  it('a getter that throws, or a revoked Proxy as the handle, is an InvalidHandleError and changes nothing', () => {
+    const { r, h } = made();
+    const throwing = counting(h, {
+      memory: () => {
+        throw new Error('getter');
+      },
+    }).handle;
+    const { proxy, revoke } = Proxy.revocable(h, {});
+    revoke();
+    for (const bad of [throwing, proxy]) {
+      const err = expectRejectedKeeping(() => registryState(r), () => StatsRegistry.attach(bad), InvalidHandleError);
+      expect(err.message).toMatch(/reading its fields threw/);
+    }
+  });
+});
+
+describe('a wrong value passed to attach or fromHandle says what was expected and the likely mistake', () => {
+  it.each([
+    ['the registry itself', (r: StatsRegistry) => r, /got the registry object itself: pass registry\.handle, not the registry/],
+    ['{ handle }', (r: StatsRegistry) => ({ handle: r.handle }), /holding a registry handle in its "handle" property: pass the handle itself \(value\.handle\)/],
+    ['workerData holding it', (r: StatsRegistry) => ({ id: 3, registryHandle: r.handle }), /in its "registryHandle" property: pass the handle itself \(value\.registryHandle\)/],
+    ['an empty object', () => ({}), /its type tag is undefined, expected "atomic-stats\/registry": pass the object from registry\.handle/],
+    ['a tag of another kind', () => ({ type: 'atomic-stats/other' }), /its type tag is "atomic-stats\/other", expected "atomic-stats\/registry"/],
+    ['null', () => null, /expected the object from registry\.handle, got null/],
+    ['a number', () => 5, /expected the object from registry\.handle, got 5/],
+  ])('attach(%s)', (_, make, message) => {
+    const { r } = made();
+    const err = expectRejectedKeeping(() => registryState(r), () => StatsRegistry.attach(make(r) as never), InvalidHandleError);
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toContain('wrong type tag undefined');
+  });
+
+  it('attach(a broadcast receiver handle) points to BroadcastReceiver.fromHandle', () => {
+    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'b' });
+    const handle = bus.subscribeBroadcast().transfer();
+    expect(refusal(handle).message).toMatch(/got a broadcast receiver handle: pass it to BroadcastReceiver\.fromHandle/);
+    handle.port.close();
+  });
+
+  it('fromHandle: a registry handle, the receiver itself, an object holding the handle, a missing field', () => {
+    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'b' });
+    const rx = bus.subscribeBroadcast();
+    expect(receiverRefusal(made().h).message).toMatch(/got a registry handle: pass it to StatsRegistry\.attach/);
+    expect(receiverRefusal(rx).message).toMatch(/got a BroadcastReceiver itself: pass the object receiver\.transfer\(\) returns/);
+    const handle = rx.transfer();
+    expect(receiverRefusal({ handle }).message).toMatch(/in its "handle" property: pass the handle itself \(value\.handle\)/);
+    expect(receiverRefusal({ type: 'x' }).message).toMatch(/its type tag is "x", expected "atomic-stats\/broadcast-receiver"/);
+    expect(receiverRefusal(undefined).message).toMatch(/expected the object from receiver\.transfer\(\), got undefined/);
+    expect(receiverRefusal({ ...handle, buffered: [[0]] }).message).toMatch(/buffered batch 0/);
+    expect(receiverRefusal({ ...handle, control: new SharedArrayBuffer(8) }).message).toMatch(/has 8 bytes, expected 16/);
+    handle.port.close();
+  });
+
+  it('fromHandle reads each field once, brand-checks the control buffer and the port, and a refusal leaves the handle usable', async () => {
+    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'b' });
+    const handle = bus.subscribeBroadcast().transfer();
+    expect(receiverRefusal({ ...handle, control: new Proxy(handle.control, {}) }).message).toMatch(/control buffer is not a SharedArrayBuffer/);
+    expect(receiverRefusal({ ...handle, port: new Proxy(handle.port, {}) }).message).toMatch(/port is not a MessagePort/);
+    const throwing = counting(handle, {
+      buffered: () => {
+        throw new Error('getter');
+      },
+    }).handle;
+    expect(receiverRefusal(throwing).message).toMatch(/reading its fields threw \(Error: getter\)/);
+    // Each field once; a control getter that answers a wrong buffer after the first read changes nothing.
+    const c = counting(handle, { control: (n) => (n === 1 ? handle.control : new SharedArrayBuffer(16)) });
+    const rx = BroadcastReceiver.fromHandle(c.handle);
+    expect(c.reads).toEqual({ type: 1, port: 1, control: 1, buffered: 1 });
+    bus.publish(testEvent('after'));
+    const got = await rx.next();
+    expect(got.value?.event_name).toBe('after');
+    expect(bus.getStatistics()).toMatchObject({ ffi_channel_dispatches: 1, ffi_channel_lagged: 0 });
+    rx.close();
   });
 });

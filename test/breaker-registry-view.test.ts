@@ -65,7 +65,7 @@ describe.each(BACKENDS)('registry-wide breaker view (%s backend)', (backend) => 
     for (let i = 0; i < 20; i++) healthy.recordSuccess(10);
     healthy.recordFailure(10); // 1 / 21 < 10%
     for (let i = 0; i < 8; i++) failing.recordSuccess(10);
-    for (let i = 0; i < 2; i++) failing.recordFailure(10); // 2 / 10: unhealthy
+    for (let i = 0; i < 25; i++) failing.recordFailure(10); // 25 in a row, half its threshold: unhealthy
     open.recordFailure(10);
     expect(open.tryAcquire()).toBe(false);
 
@@ -79,9 +79,9 @@ describe.each(BACKENDS)('registry-wide breaker view (%s backend)', (backend) => 
     expect(m.count_by_state).toEqual({ Closed: 3, Open: 1, HalfOpen: 0 });
     expect(m.unhealthy_circuits).toEqual(['failing', 'open']);
     expect(m.health_score).toBe(0.5);
-    expect(m.total_calls).toBe(21 + 10 + 1);
-    expect(m.total_failures).toBe(1 + 2 + 1);
-    expect(m.system_failure_rate).toBe(4 / 32);
+    expect(m.total_calls).toBe(21 + 33 + 1);
+    expect(m.total_failures).toBe(1 + 25 + 1);
+    expect(m.system_failure_rate).toBe(27 / 55);
     expect(m.unhealthy_circuits).toEqual(
       Object.keys(m.circuit_breakers).filter((n) => !registry.circuitBreaker(n).isHealthy()),
     );
@@ -93,6 +93,40 @@ describe.each(BACKENDS)('registry-wide breaker view (%s backend)', (backend) => 
     expect(JSON.parse(JSON.stringify(m))).toEqual(m);
     // Another thread sees the same figures.
     expect({ ...other.circuitBreakerMetrics(), collected_at: m.collected_at }).toEqual(m);
+  });
+
+  it('breakers named __proto__, constructor, toString are keys like any other; for…in yields breaker names only', () => {
+    const { registry, other } = setup();
+    const names = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', 'x'];
+    for (const [i, n] of names.entries()) (i % 2 === 0 ? registry : other).circuitBreaker(n, { failureThreshold: 1 });
+    registry.circuitBreaker('__proto__').recordFailure(10); // Open, unhealthy
+    registry.circuitBreaker('toString').recordSuccess(10);
+    const m = registry.circuitBreakerMetrics();
+    const cb = m.circuit_breakers;
+    expect(Object.getPrototypeOf(cb)).toBeNull();
+    expect(Object.keys(cb)).toEqual(names);
+    const viaForIn: string[] = [];
+    for (const k in cb) viaForIn.push(k);
+    expect(viaForIn).toEqual(names);
+    for (const n of names) {
+      expect(Object.hasOwn(cb, n)).toBe(true);
+      expect(cb[n]).toEqual(registry.circuitBreaker(n).metrics());
+    }
+    expect(cb.__proto__).toMatchObject({ current_state: 'Open', failure_count: 1 });
+    expect(cb.toString).toMatchObject({ current_state: 'Closed', success_count: 1 });
+    // The state counts count exactly the breakers listed.
+    expect(m.count_by_state).toEqual({ Closed: 5, Open: 1, HalfOpen: 0 });
+    expect(Object.values(m.count_by_state).reduce((a, b) => a + b)).toBe(Object.keys(cb).length);
+    expect(m.unhealthy_circuits).toEqual(['__proto__']);
+    expect(m.total_calls).toBe(2);
+    // A name no breaker has reads as absent, not as Object.prototype's member.
+    const empty = setup().registry.circuitBreakerMetrics().circuit_breakers;
+    expect(empty.toString).toBeUndefined();
+    expect('constructor' in empty).toBe(false);
+    // The JSON keeps every name as a key.
+    const json = JSON.parse(JSON.stringify(m)) as typeof m;
+    expect(Object.keys(json.circuit_breakers)).toEqual(names);
+    expect(Object.hasOwn(json.circuit_breakers, '__proto__')).toBe(true);
   });
 
   it('a count above 2^53 - 1 throws UnsafeIntegerError, as metrics() does', () => {

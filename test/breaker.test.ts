@@ -290,16 +290,20 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
   });
 
   describe('health', () => {
-    it('healthy while Closed with fewer than 10 calls, whatever they were', () => {
-      const { breaker } = breakerOn(backend, { failureThreshold: 100 });
+    // With the rate policy on, the window is judged (a rate that never trips it here);
+    // more in breaker-health.test.ts.
+    const windowed = { failureThreshold: 100, failureRateThreshold: 1, minimumCalls: 1000, windowMs: 60_000 };
+
+    it('healthy while Closed with fewer than 10 calls in the rate window, whatever they were', () => {
+      const { breaker } = breakerOn(backend, windowed);
       for (let i = 0; i < 9; i++) breaker.recordFailure(1);
       expect(breaker.isHealthy()).toBe(true);
       breaker.recordFailure(1);
       expect(breaker.isHealthy()).toBe(false);
     });
 
-    it('needs a failure rate strictly below 10%', () => {
-      const { breaker } = breakerOn(backend, { failureThreshold: 100 });
+    it('needs a failure rate in the window strictly below 10%', () => {
+      const { breaker } = breakerOn(backend, windowed);
       breaker.recordFailure(1);
       for (let i = 0; i < 9; i++) breaker.recordSuccess(1);
       expect(breaker.isHealthy()).toBe(false); // 1 / 10

@@ -1,6 +1,6 @@
 // maxPendingDispatches: a bus never holds more than that many publishes awaiting handlers;
 // at the bound it sheds, counting every publish once and every handler left out as shed
-// and as an error. Plus the dispatch timers: unref'd, and cleared when handlers settle.
+// and as an error. Plus the dispatch timer: one per bus, unref'd, gone once nothing waits.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -143,32 +143,73 @@ describe('dispatch timers', () => {
     vi.restoreAllMocks();
   });
 
-  it('the timer of a publish awaiting handlers is unref\'d: it never keeps the process alive', () => {
+  it('the timer of publishes awaiting handlers is unref\'d: it never keeps the process alive', async () => {
     const spy = vi.spyOn(globalThis, 'setTimeout');
     const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'bus', logger: recordingLogger(), dispatchTimeoutMs: 60_000 });
     bus.subscribe('a', () => new Promise(() => {}));
     bus.publish(testEvent('a'));
+    // Armed in a microtask, never on the publish's own stack (src/bus/deadlines.ts).
+    expect(spy).not.toHaveBeenCalled();
+    await Promise.resolve();
+    bus.publish(testEvent('a'));
+    bus.publish(testEvent('a'));
+    await Promise.resolve();
+    // One timer for the bus, not one per publish.
     const timers = spy.mock.results.map((r) => r.value as NodeJS.Timeout);
     expect(timers).toHaveLength(1);
     expect(timers[0]!.hasRef()).toBe(false);
+    expect(bus.pendingDispatches).toBe(3);
     clearTimeout(timers[0]);
   });
 
-  it('is cleared as soon as every handler settled (fulfilled or rejected): no timer is left behind', async () => {
-    vi.useFakeTimers();
-    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'bus', logger: recordingLogger(), logSubscriberErrors: false, maxReportsPerInterval: 0 });
+  it('one timer for the publishes awaiting handlers, re-armed for the next deadline, each publish timed out on time', async () => {
+    // Deadlines are read on the monotonic clock (performance.now): fake it with the timers.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'bus', logger: recordingLogger(), logSubscriberErrors: false, maxReportsPerInterval: 0, dispatchTimeoutMs: 100 });
+    bus.subscribe('a', () => new Promise(() => {}));
+    const first = bus.publish(testEvent('a'));
+    await vi.advanceTimersByTimeAsync(40);
+    const second = bus.publish(testEvent('a'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(59);
+    expect(bus.pendingDispatches).toBe(2);
+    await vi.advanceTimersByTimeAsync(1); // 100 ms after the first
+    await first;
+    expect(bus.pendingDispatches).toBe(1);
+    // Re-armed for the second; and the failure opened the report window, with its own timer.
+    expect(vi.getTimerCount()).toBe(2);
+    await vi.advanceTimersByTimeAsync(39);
+    expect(bus.pendingDispatches).toBe(1);
+    await vi.advanceTimersByTimeAsync(1); // 100 ms after the second
+    await second;
+    expect(bus.pendingDispatches).toBe(0);
+    expect(vi.getTimerCount()).toBe(1); // the report window's only
+    bus.close();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(bus.getStatistics()).toMatchObject({ total_events_dispatched: 2, rust_handler_dispatches: 2, rust_handler_errors: 2 });
+  });
+
+  it('once every handler settled (fulfilled or rejected), the timer fires once more at most and then none is left', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'bus', logger: recordingLogger(), logSubscriberErrors: false, maxReportsPerInterval: 0, dispatchTimeoutMs: 1000 });
     const g = gate();
     bus.subscribe('a', () => g.promise);
     const p = bus.publish(testEvent('a'));
+    await Promise.resolve();
     expect(vi.getTimerCount()).toBe(1);
     g.open();
     await p;
+    expect(bus.pendingDispatches).toBe(0);
+    await vi.advanceTimersByTimeAsync(1000);
     expect(vi.getTimerCount()).toBe(0);
+    expect(bus.getStatistics()).toMatchObject({ rust_handler_dispatches: 1, rust_handler_errors: 0 });
     const h = gate();
     bus.subscribe('b', () => h.promise);
     const q = bus.publish(testEvent('b'));
     h.fail(new Error('x'));
     await q;
+    await vi.advanceTimersByTimeAsync(1000);
     // The report window of the failure (the summary timer) is the only timer, and close() clears it.
     expect(vi.getTimerCount()).toBe(1);
     bus.close();

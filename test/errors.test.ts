@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import * as esm from '../dist/index.js';
+import { EVERY_CODE } from './fixtures/error-types.js';
 
 // The package ships an ESM and a CJS build; a process can load both. An error thrown by
 // one copy must still be `instanceof` the other copy's class (src/errors.ts explains the
@@ -62,6 +63,13 @@ describe('error classes across the ESM and CJS copies of the package', () => {
       expect((made.get(name) as { code?: string }).code).toBe(cls.code);
     }
     expect(made.size).toBe(classes.size - 1);
+  });
+
+  it('the exported ErrorCode type lists exactly the codes the exported classes carry', () => {
+    // EVERY_CODE's keys are checked against ErrorCode by the compiler (the fixture).
+    const codes = [...errorClasses(esm as unknown as Record<string, unknown>)].filter(([name]) => name !== 'AtomicStatsError').map(([, cls]) => cls.code);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect([...codes].sort()).toEqual(Object.keys(EVERY_CODE).sort());
   });
 
   it('instanceof matches the same class of either copy, and no other class', () => {

@@ -81,10 +81,13 @@ describe('bus reports', () => {
     expect((err.cause as Error).message).toBe('one');
   });
 
-  it('the summary timer is unref\'d, writes the summary when the window ends, and a new window then opens', () => {
+  it('the summary timer is unref\'d, writes the summary when the window ends, and a new window then opens', async () => {
     vi.useFakeTimers();
     const { bus, logger } = failingBus({ reportIntervalMs: 1000 });
     for (let i = 0; i < 1000; i++) bus.publish(testEvent('e'));
+    // Armed in a microtask, never on the reporting call's own stack (see src/bus/deadlines.ts).
+    expect(vi.getTimerCount()).toBe(0);
+    await Promise.resolve();
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(999);
     expect(summaries(logger.calls)).toHaveLength(0);
@@ -94,15 +97,22 @@ describe('bus reports', () => {
     expect(vi.getTimerCount()).toBe(0); // the window closed with it
     bus.publish(testEvent('e'));
     expect(logger.calls).toHaveLength(13); // 10 + summary + 2 fresh reports
+    await Promise.resolve();
     expect(vi.getTimerCount()).toBe(1);
     bus.close();
     expect(vi.getTimerCount()).toBe(0);
+    // A window closed before its timer was armed leaves no timer either.
+    bus.publish(testEvent('e'));
+    bus.close();
+    await Promise.resolve();
+    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('the summary timer does not keep the process alive', () => {
+  it('the summary timer does not keep the process alive', async () => {
     const spy = vi.spyOn(globalThis, 'setTimeout');
     const { bus } = failingBus();
     bus.publish(testEvent('e'));
+    await Promise.resolve();
     const timers = spy.mock.results.map((r) => r.value as NodeJS.Timeout);
     expect(timers).toHaveLength(1);
     expect(timers[0]!.hasRef()).toBe(false);
@@ -156,7 +166,7 @@ describe('bus reports', () => {
 });
 
 describe('subscriber reports', () => {
-  it('1,000 malformed completions: 10 reports, exact counts, one summary on close; close clears the timer', () => {
+  it('1,000 malformed completions: 10 reports, exact counts, one summary on close; close clears the timer', async () => {
     vi.useFakeTimers();
     const logger = recordingLogger();
     const sub = new WorkerEventSubscriber({ registry: registry(), name: 'subs', workerId: 'w', logger });
@@ -164,6 +174,7 @@ describe('subscriber reports', () => {
     expect(sub.getStatistics()).toMatchObject({ completions_received: 1000, conversion_errors: 1000 });
     expect(logger.calls).toHaveLength(10);
     for (const c of logger.calls) expect(typeof c.details.error).toBe('string');
+    await Promise.resolve();
     expect(vi.getTimerCount()).toBe(1);
     sub.close();
     expect(vi.getTimerCount()).toBe(0);

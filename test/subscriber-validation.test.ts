@@ -1,9 +1,11 @@
 // recordCompletion takes a boolean or throws (recording nothing); handleCompletion never
 // throws, whatever it is given: at worst one conversion error, each field read once.
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   AtomicStatsError,
   CompletionConversionError,
+  CompletionSender,
   InvalidOptionsError,
   StatsRegistry,
   WorkerEventSubscriber,
@@ -165,5 +167,42 @@ describe.each(BACKENDS)('validation gaps (%s backend)', (backend) => {
         expect(err).toBeInstanceOf(CompletionConversionError);
       }
     });
+  });
+});
+
+describe('ports are brand-checked: a Proxy of a real MessagePort is an InvalidOptionsError, at once', () => {
+  it('WorkerEventSubscriber.listen(port) refuses it without adding a listener', () => {
+    const sub = new WorkerEventSubscriber({ registry: StatsRegistry.create(), name: 'c', workerId: 'w', logger: recordingLogger() });
+    const { port1, port2 } = new MessageChannel();
+    for (const bad of [new Proxy(port1, {}), { on() {}, unref() {} }, null]) {
+      let err: unknown;
+      try {
+        sub.listen(bad as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect((err as InvalidOptionsError).option).toBe('port');
+    }
+    expect(port1.listenerCount('message')).toBe(0);
+    const stop = sub.listen(port1); // the real port itself is fine
+    stop();
+    sub.close();
+    port1.close();
+    port2.close();
+  });
+
+  it('new CompletionSender(port) refuses it instead of throwing from postMessage in a later microtask', () => {
+    const { port1, port2 } = new MessageChannel();
+    let err: unknown;
+    try {
+      new CompletionSender(new Proxy(port2, {}) as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidOptionsError);
+    expect((err as InvalidOptionsError).message).toContain('a Proxy of one is not accepted');
+    port1.close();
+    port2.close();
   });
 });

@@ -154,3 +154,15 @@ describe('metric label types', () => {
     }
   });
 });
+
+// The breaker's call context and the error classes: compiled against the shipped declarations.
+describe.each(['breaker-types', 'error-types'])('test/fixtures/%s.ts', (name) => {
+  const file = resolve(ROOT, `test/fixtures/${name}.ts`);
+  const asPackageFile = resolve(ROOT, `test/fixtures/${name}.package.ts`);
+
+  it('compiles against the declarations the package ships, every @ts-expect-error line failing', () => {
+    const text = readFileSync(file, 'utf8').replace("from '../../src/index.js'", "from 'atomic-stats'");
+    expect(text).toContain("from 'atomic-stats'");
+    expect(compile(asPackageFile, new Map([[asPackageFile, text]]))).toEqual([]);
+  });
+});

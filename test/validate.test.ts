@@ -41,7 +41,7 @@ describe('values that cannot be printed plainly', () => {
   it('a bigint type tag in a handle is InvalidHandleError, naming the value', () => {
     const r = StatsRegistry.create();
     const err = rejected(r, () => StatsRegistry.attach({ ...r.handle, type: 1n } as never), InvalidHandleError);
-    expect(err.message).toBe('not an atomic-stats registry handle: wrong type tag 1n');
+    expect(err.message).toBe('not an atomic-stats registry handle: its type tag is 1n, expected "atomic-stats/registry": pass the object from registry.handle');
   });
 
   it('an option whose toString throws is InvalidOptionsError, for the registry, a bus and a subscriber', () => {

@@ -3,7 +3,8 @@ import { TWO32 } from '../count.js';
 import type { CounterSet } from '../counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../validate.js';
-import { type CallContext, CallScope, CallTimeoutError, LazyContext, ENDED_BY_TIMEOUT, abortReason, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
+import { isHealthySnapshot } from './health.js';
+import { type CallContext, CallScope, CallTimeoutError, ENDED_BY_TIMEOUT, LazySignal, abortReason, callContext, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
 import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
@@ -485,7 +486,7 @@ export class CircuitBreaker {
     if (permit === REFUSED) return Promise.reject(this.openError());
     let result: unknown;
     try {
-      result = fn(new LazyContext());
+      result = fn(callContext(new LazySignal()));
     } catch (err) {
       return this.rejectRecorded(start, permit, err);
     }
@@ -642,13 +643,14 @@ export class CircuitBreaker {
     return buildMetricsBigInt(word, this.binding.counters.snapshotBigInt(), window);
   }
 
-  /** Closed, and either fewer than 10 calls so far or a failure rate below 10%. */
+  /**
+   * Closed, and healthy on its recent record (see src/breaker/health.ts): fewer consecutive
+   * failures than half the failureThreshold and, with the failure-rate policy on, fewer than
+   * 10 calls or fewer than 10% failures in the rate window. Lifetime counts do not matter,
+   * so a breaker that recovered is healthy again.
+   */
   isHealthy(): boolean {
-    if (this.state !== 'Closed') return false;
-    const calls = this.binding.counters.counter('total_calls').valueBigInt();
-    if (calls < 10n) return true;
-    const failures = this.binding.counters.counter('failure_count').valueBigInt();
-    return Number(failures) / Number(calls) < 0.1;
+    return isHealthySnapshot(this.metricsBigInt(), this.config);
   }
 
   /**

@@ -1,5 +1,4 @@
 import { AtomicStatsError } from '../errors.js';
-import type { CircuitState } from './state.js';
 
 /**
  * A call the breaker rejected without running it: the breaker was Open (timeout not yet
@@ -9,9 +8,12 @@ export class CircuitOpenError extends AtomicStatsError {
   static override readonly code = 'ERR_CIRCUIT_OPEN';
   declare readonly code: 'ERR_CIRCUIT_OPEN';
   readonly breakerName: string;
-  /** The state that rejected the call. */
-  readonly state: CircuitState;
-  constructor(breakerName: string, state: CircuitState) {
+  /**
+   * The state that rejected the call: `'Open'`, or `'HalfOpen'` with every probe slot
+   * taken. Never `'Closed'`: a Closed breaker refuses nothing.
+   */
+  readonly state: 'Open' | 'HalfOpen';
+  constructor(breakerName: string, state: 'Open' | 'HalfOpen') {
     super(
       'ERR_CIRCUIT_OPEN',
       state === 'HalfOpen'

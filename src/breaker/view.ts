@@ -8,6 +8,7 @@ import { UnsafeIntegerError } from '../errors.js';
 import type { RegistryCore } from '../registry-core.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerMetrics } from './metrics.js';
+import { isHealthySnapshot } from './health.js';
 import { openCircuitBreaker } from './open.js';
 import type { CircuitState } from './state.js';
 
@@ -16,13 +17,18 @@ import type { CircuitState } from './state.js';
  * with fixed snake_case keys.
  */
 export interface SystemCircuitBreakerMetrics {
-  /** Each breaker's snapshot, by name (names in ascending order). */
+  /**
+   * Each breaker's snapshot, by name (names in ascending order). An object with a null
+   * prototype: every breaker name is an own key, `__proto__`, `constructor` and `toString`
+   * included, `for…in` and `Object.keys` yield the breaker names only, and a name that no
+   * breaker has reads as undefined. It serializes to JSON as a plain object.
+   */
   circuit_breakers: Record<string, CircuitBreakerMetrics>;
   /** When the snapshot was taken: an ISO 8601 UTC timestamp (`Date#toISOString`). */
   collected_at: string;
   /** How many breakers are in each state. */
   count_by_state: Record<CircuitState, number>;
-  /** Names of the breakers that are not healthy (see `isHealthy`), in ascending order. */
+  /** Names of the breakers that are not healthy (as `isHealthy()` judges them, on their recent record), in ascending order. */
   unhealthy_circuits: string[];
   /** Healthy breakers / all breakers, from 0 to 1; 1 when there are none. */
   health_score: number;
@@ -44,11 +50,6 @@ export function listCircuitBreakers(registry: RegistryCore): CircuitBreaker[] {
     .map((name) => openCircuitBreaker(registry, name));
 }
 
-/** Healthy as `CircuitBreaker.isHealthy` defines it, judged on one snapshot. */
-function healthy(m: CircuitBreakerMetrics): boolean {
-  return m.current_state === 'Closed' && (m.total_calls < 10 || m.failure_rate < 0.1);
-}
-
 /**
  * One snapshot of every breaker. Each breaker's figures are its `metrics()` (so a count
  * above 2^53 - 1 throws UnsafeIntegerError, as there); health, the state counts and the
@@ -56,7 +57,12 @@ function healthy(m: CircuitBreakerMetrics): boolean {
  * are read one after another: like each snapshot, the whole is not a transaction.
  */
 export function systemBreakerMetrics(registry: RegistryCore): SystemCircuitBreakerMetrics {
-  const circuit_breakers: Record<string, CircuitBreakerMetrics> = {};
+  // A null prototype, not `{}`: on a plain object, assigning the name `__proto__` would set
+  // its prototype instead of adding a key (dropping that breaker while still counting it,
+  // and making for…in list the snapshot's fields), and `constructor` or `toString` would
+  // read as present for a registry without such a breaker. A Map would fix both too, but
+  // would serialize as `{}` in the JSON this DTO is for.
+  const circuit_breakers = Object.create(null) as Record<string, CircuitBreakerMetrics>;
   const count_by_state: Record<CircuitState, number> = { Closed: 0, Open: 0, HalfOpen: 0 };
   const unhealthy_circuits: string[] = [];
   let calls = 0n;
@@ -66,7 +72,8 @@ export function systemBreakerMetrics(registry: RegistryCore): SystemCircuitBreak
     const m = breaker.metrics();
     circuit_breakers[breaker.name] = m;
     count_by_state[m.current_state]++;
-    if (!healthy(m)) unhealthy_circuits.push(breaker.name);
+    // Healthy as isHealthy() defines it, judged on this same snapshot.
+    if (!isHealthySnapshot(m, breaker.config)) unhealthy_circuits.push(breaker.name);
     calls += BigInt(m.total_calls);
     failures += BigInt(m.failure_count);
     total++;

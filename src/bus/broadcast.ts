@@ -238,8 +238,11 @@ export class RemoteLink implements Link {
       }
     }
     if (!this.scheduled) {
-      this.scheduled = true;
+      // Queued first: if queueing throws (a publish at the end of the stack), `scheduled`
+      // stays false and the next push queues the flush; set first, the link would wait
+      // for a flush that never comes.
       queueMicrotask(this.flushNow);
+      this.scheduled = true;
     }
     return lagged;
   }

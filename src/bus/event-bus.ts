@@ -8,6 +8,7 @@ import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';
 import { type EventHandler, HandlerTable, type MatchList } from './handler-table.js';
 import { type BusConfig, type BusLogger, type InProcessEventBusOptions, checkBusOptions } from './options.js';
+import { DispatchDeadlines } from './deadlines.js';
 import { checkPattern } from './pattern.js';
 import { BroadcastReceiver } from './receiver.js';
 import { Reporter, safeErrorText } from './reporter.js';
@@ -22,7 +23,31 @@ interface PendingCall {
   settled: boolean;
 }
 
+/**
+ * A publish awaiting its handlers' thenables (settle()): a plain record, and the bus's
+ * methods that act on it, rather than closures named by `const` (the bundle keeps
+ * function names, and naming a closure is a defineProperty per publish).
+ */
+interface AwaitedPublish {
+  readonly event: DomainEvent;
+  readonly eventName: string;
+  readonly pending: PendingCall[];
+  errors: number;
+  left: number;
+  /** finishAwaited() ran: later callbacks and the timer change nothing. */
+  done: boolean;
+  /** settle() is still calling the thenables' `then`: a callback then must not complete the publish. */
+  calling: boolean;
+  /** total_events_dispatched was recorded when the publish started waiting. */
+  counted: boolean;
+  /** When dispatchTimeoutMs has passed, on monotonicClock (DispatchDeadlines). */
+  readonly deadline: number;
+  resolve: () => void;
+}
+
 const noop = (): void => {};
+const SETTLED = Promise.resolve();
+const nativeThen = Promise.prototype.then;
 
 /** The `then` of a thenable, read once, or undefined. May throw: it runs user code. */
 function thenOf(r: unknown): PendingCall['then'] | undefined {
@@ -76,7 +101,12 @@ function eventIdOf(event: DomainEvent): string | undefined {
  * exist per bus; at that bound the bus sheds rather than queues (see the option), because
  * `publish()` is fire-and-forget: a caller that does not await it cannot be slowed down,
  * and a queue in front of a downstream that never answers only moves the out-of-memory
- * from the handlers to the queue.
+ * from the handlers to the queue. The bound holds for publishes made from inside handlers
+ * too (settle() takes the slot).
+ *
+ * Throws. Whatever throws inside a publish, a stack overflow included, the counters stay
+ * consistent: a publish that throws has counted nothing and holds no slot, one that
+ * returns is counted exactly once (settle() explains the order that ensures it).
  *
  * Nothing a handler returns can make `publish()` throw: a thenable's `then` is read once,
  * inside the handler's failure isolation, and called once; its first callback decides.
@@ -100,6 +130,8 @@ export class InProcessEventBus {
   // saturated bus stops feeding a downstream that does not answer; a handler is only
   // ever learnt here on the asynchronous path, never on the synchronous one.
   private readonly asyncHandlers = new WeakSet<EventHandler>();
+  // The dispatch timeouts of the publishes awaiting handlers: one timer for the bus.
+  private readonly deadlines: DispatchDeadlines<AwaitedPublish>;
   // The stats' owned outcome cells (EventBusStats.ownedOutcomeWords), held here so that a
   // plain publish counts itself with loads from this object alone; undefined when stats are
   // off, when this thread has no stripe, and from retireStripe() on.
@@ -122,6 +154,7 @@ export class InProcessEventBus {
     this.ownedWords = owned?.words;
     this.ownedOutcome = owned === undefined ? 0 : owned.first;
     this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
+    this.deadlines = new DispatchDeadlines(c.dispatchTimeoutMs, (a) => this.finishAwaited(a));
     c.registry.trackWriter(this);
   }
 
@@ -312,82 +345,180 @@ export class InProcessEventBus {
         const r: unknown = h(event);
         const then = r === undefined ? undefined : thenOf(r);
         if (then !== undefined) {
-          this.asyncHandlers.add(h);
           shed++;
-          if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, undefined, 'shed');
-          try {
-            then.call(r, noop, noop);
-          } catch {
-            /* already counted as shed; a throwing then changes nothing more */
-          }
+          this.shedOne(r as object, then, h, list.patterns[i]!, eventName, event);
         }
       } catch (err) {
         errors++;
         if (this.logSubscriberErrors) this.reportOne(list.patterns[i]!, eventName, event, err, 'failed');
       }
     }
+    return this.completeShedding(event, eventName, errors, shed);
+  }
+
+  /** A thenable left out at the bound: its handler is known as asynchronous, the thenable only observed. */
+  private shedOne(result: object, then: PendingCall['then'], handler: EventHandler, pattern: string, eventName: string, event: DomainEvent): void {
+    this.asyncHandlers.add(handler);
+    if (this.logSubscriberErrors) this.reportOne(pattern, eventName, event, undefined, 'shed');
+    try {
+      then.call(result, noop, noop);
+    } catch {
+      /* already counted as shed; a throwing then changes nothing more */
+    }
+  }
+
+  /** The end of a shedding publish: its report, its receivers, its record. */
+  private completeShedding(event: DomainEvent, eventName: string, errors: number, shed: number): undefined {
     if (errors + shed > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors + shed, shed);
     const lagged = this.broadcaster.publish(event);
     if (this.record) {
-      if (shed > 0) this.stats.recordHandlerShed(shed);
+      // The publish whole in one call first: a publish that returns is counted, one that
+      // throws here (no stack left) is not. The shed count after it, where losing it to a
+      // stack overflow leaves the shed calls still counted as errors.
       this.stats.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors + shed, lagged > 0 ? lagged : 0);
+      if (shed > 0) {
+        try {
+          this.stats.recordHandlerShed(shed);
+        } catch {
+          /* only a RangeError at the end of the stack can get here */
+        }
+      }
     }
     return undefined;
   }
 
-  private settle(event: DomainEvent, eventName: string, syncErrors: number, pending: PendingCall[]): Promise<void> {
-    if (this.record) this.stats.recordDispatch();
+  /**
+   * A publish some of whose handlers returned thenables: it takes a slot of the backlog and
+   * returns a Promise that resolves when they have all settled or `dispatchTimeoutMs` has
+   * passed. If every slot is taken by now, it sheds them instead and completes at once.
+   *
+   * The bound is checked here, where the slot is taken, and not only when publish() starts:
+   * a handler may publish again (re-entrantly), and those inner publishes reach this point,
+   * and take their slots, before the outer one. Check and take have no call in between, so
+   * pendingDispatches never exceeds maxPendingDispatches.
+   *
+   * Throws. A publish may run at the end of the stack (a chain of publishes from handlers
+   * that recurses until RangeError), where any call can throw. So this is ordered to leave
+   * the bus consistent whatever throws where:
+   *  1. the record, the Promise and the deadline are made first: a throw there has changed
+   *     nothing, and publish() throws;
+   *  2. the slot is taken right after the deadline is queued, with no call in between:
+   *     from then on the dispatch timer completes the publish even if nothing else below
+   *     runs, so the slot is always given back and the publish always counted whole;
+   *  3. the rest (counting the event, calling each `then`) is best effort: a throw there is
+   *     swallowed, a thenable not reached counts as a timeout, an event not yet counted is
+   *     counted with the rest of the publish when it completes.
+   * The publish is completed (finishAwaited) only on a fresh stack: by the dispatch timer,
+   * or by a microtask queued when the last thenable settles. Never inside a `then` or a
+   * callback, which a thenable may make from any depth: completing touches several
+   * counters, the receivers and Node's timers, and must not stop half-way. Nothing on this
+   * path touches Node's own JavaScript (timers, queueMicrotask) either: see deadlines.ts
+   * for what a RangeError half-way through it did.
+   */
+  private settle(event: DomainEvent, eventName: string, syncErrors: number, pending: PendingCall[]): Promise<void> | undefined {
+    if (this.inFlight >= this.maxPendingDispatches) {
+      for (let i = 0; i < pending.length; i++) {
+        const call = pending[i]!;
+        this.shedOne(call.result, call.then, call.handler, call.pattern, eventName, event);
+      }
+      return this.completeShedding(event, eventName, syncErrors, pending.length);
+    }
+    const deadlines = this.deadlines;
+    const a: AwaitedPublish = { event, eventName, pending, errors: syncErrors, left: pending.length, done: false, calling: true, counted: false, deadline: deadlines.deadline(), resolve: noop };
+    const promise = new Promise<void>((r) => {
+      a.resolve = r;
+    });
+    if (a.resolve === noop) {
+      // The executor could not even be entered: the Promise holds that RangeError. Mark it
+      // handled (nobody will see it) and fail this publish, which has changed nothing.
+      nativeThen.call(promise, undefined, noop);
+      throw new RangeError('Maximum call stack size exceeded');
+    }
+    // The deadline: from here on, the bus's dispatch timer completes this publish at the
+    // latest (DispatchDeadlines: unref'd, so a handler that never settles does not keep the
+    // process alive; if the process ends first, that publish is simply never completed).
+    deadlines.add(a);
+    // The slot (step 2 above), with no call since add() returned.
     this.inFlight++;
-    return new Promise<void>((resolve) => {
-      let errors = syncErrors;
-      let left = pending.length;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.inFlight--;
-        for (const call of pending) {
-          if (call.settled) continue;
-          errors++;
-          if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
-        }
-        if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
-        if (this.record) this.stats.recordRustDispatch(errors);
-        const lagged = this.broadcaster.publish(event);
-        if (this.record) this.stats.recordFfiStep(lagged >= 0 ? PUB_FFI : 0, lagged > 0 ? lagged : 0);
-        resolve();
-      };
-      // unref: a handler that never settles must not keep the process alive; if the
-      // process ends first, that publish is simply never completed. finish() clears it, so
-      // a publish whose handlers settle leaves no timer behind.
-      const timer = setTimeout(finish, this.dispatchTimeoutMs);
-      timer.unref();
-      for (const call of pending) {
+    try {
+      if (this.record) {
+        this.stats.recordDispatch();
+        a.counted = true;
+      }
+      for (let i = 0; i < pending.length; i++) {
+        const call = pending[i]!;
         this.asyncHandlers.add(call.handler);
-        // The first callback decides and later ones are ignored, as for a Promise: a
-        // thenable that fulfils and then throws, or calls back twice, is one success.
-        const settled = (failed: boolean, err?: unknown): void => {
-          if (done || call.settled) return;
-          call.settled = true;
-          left--;
-          if (failed) {
-            errors++;
-            if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, err, 'failed');
-          }
-          if (left === 0) finish();
-        };
         try {
           call.then.call(
             call.result,
-            () => settled(false),
-            (err: unknown) => settled(true, err),
+            () => this.settledAwaited(a, call, false, undefined),
+            (err: unknown) => this.settledAwaited(a, call, true, err),
           );
         } catch (err) {
-          settled(true, err);
+          this.settledAwaited(a, call, true, err);
         }
       }
-    });
+      a.calling = false;
+      if (a.left === 0) this.completeAwaited(a);
+    } catch {
+      /* step 3 above: the timer completes the publish */
+    }
+    return promise;
+  }
+
+  /**
+   * A thenable of an awaiting publish called back. The first callback decides and later
+   * ones are ignored, as for a Promise: a thenable that fulfils and then throws, or calls
+   * back twice, is one success.
+   */
+  private settledAwaited(a: AwaitedPublish, call: PendingCall, failed: boolean, err: unknown): void {
+    if (a.done || call.settled) return;
+    call.settled = true;
+    a.left--;
+    if (failed) {
+      a.errors++;
+      if (this.logSubscriberErrors) this.reportOne(call.pattern, a.eventName, a.event, err, 'failed');
+    }
+    if (a.left === 0 && !a.calling) this.completeAwaited(a);
+  }
+
+  /** Queues finishAwaited on a fresh stack (see settle()). */
+  private completeAwaited(a: AwaitedPublish): void {
+    try {
+      // A reaction on a settled promise: a microtask, without the async-context resource
+      // Node's queueMicrotask makes per call.
+      nativeThen.call(SETTLED, () => this.finishAwaited(a));
+    } catch {
+      /* no stack left to queue it: the timer completes the publish */
+    }
+  }
+
+  /** The end of an awaiting publish: by the timer or after its last thenable settled. Once. */
+  private finishAwaited(a: AwaitedPublish): void {
+    if (a.done) return;
+    a.done = true;
+    this.inFlight--;
+    this.deadlines.ended();
+    const { event, eventName, pending } = a;
+    for (let i = 0; i < pending.length; i++) {
+      const call = pending[i]!;
+      if (call.settled) continue;
+      a.errors++;
+      if (this.logSubscriberErrors) this.reportOne(call.pattern, eventName, event, undefined, 'timeout');
+    }
+    const errors = a.errors;
+    if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
+    const lagged = this.broadcaster.publish(event);
+    if (this.record) {
+      const ffi = lagged >= 0 ? PUB_FFI : 0;
+      if (a.counted) {
+        this.stats.recordRustDispatch(errors);
+        this.stats.recordFfiStep(ffi, lagged > 0 ? lagged : 0);
+      } else {
+        this.stats.recordPublish(PUB_RUST | ffi, errors, lagged > 0 ? lagged : 0);
+      }
+    }
+    a.resolve();
   }
 
   private reportOne(pattern: string, eventName: string, event: DomainEvent, err: unknown, reason: HandlerFailureReason): void {

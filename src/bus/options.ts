@@ -24,7 +24,9 @@ export interface InProcessEventBusOptions {
    * At the bound the bus sheds: a publish calls no handler known to be asynchronous, and
    * does not await a thenable returned by any other; each handler left out counts in
    * `rust_handler_errors` and `rust_handler_shed`. Synchronous handlers and broadcast
-   * receivers still get every event.
+   * receivers still get every event. Publishes made from inside handlers count too: a
+   * publish takes its slot once its handlers have returned, and if none is left by then,
+   * the thenables they returned are shed in the same way.
    */
   maxPendingDispatches?: number;
   /** Reports written per `reportIntervalMs` (0..1,000,000); the rest are counted and summarized. Default 10. */

@@ -1,7 +1,6 @@
-import type { MessagePort } from 'node:worker_threads';
-import { InvalidHandleError } from '../errors.js';
 import { ReceiverClosedError } from './errors.js';
-import { type BroadcastReceiverHandle, CONTROL_BYTES, RemoteChannel, type ReceiverChannel } from './broadcast.js';
+import { type BroadcastReceiverHandle, RemoteChannel, type ReceiverChannel } from './broadcast.js';
+import { checkReceiverHandle } from './receiver-handle.js';
 import type { DomainEvent } from './domain-event.js';
 
 // A receiver dropped without close() would otherwise count as open forever and keep up
@@ -30,18 +29,14 @@ export class BroadcastReceiver implements AsyncIterableIterator<DomainEvent> {
     abandoned.register(this, channel, this);
   }
 
-  /** Attaches, in this thread, to a receiver another thread handed over with `transfer()`. */
+  /**
+   * Attaches, in this thread, to a receiver another thread handed over with `transfer()`.
+   * Anything but such a handle (the receiver itself, an object holding the handle, a handle
+   * without its port, a Proxy of its buffer or port) is an InvalidHandleError that says
+   * what was expected.
+   */
   static fromHandle(handle: BroadcastReceiverHandle): BroadcastReceiver {
-    const h = handle as Partial<BroadcastReceiverHandle> | null;
-    if (h === null || typeof h !== 'object' || h.type !== 'atomic-stats/broadcast-receiver') {
-      throw new InvalidHandleError('expected an object with the broadcast-receiver type tag', 'broadcast receiver');
-    }
-    if (!(h.control instanceof SharedArrayBuffer) || h.control.byteLength !== CONTROL_BYTES || !Array.isArray(h.buffered)) {
-      throw new InvalidHandleError('its control buffer or buffered events are malformed', 'broadcast receiver');
-    }
-    if (h.port === undefined || typeof (h.port as MessagePort).postMessage !== 'function') {
-      throw new InvalidHandleError('it has no port (was it posted with [handle.port] in the transfer list?)', 'broadcast receiver');
-    }
+    const h = checkReceiverHandle(handle);
     return new BroadcastReceiver(new RemoteChannel(h.port, h.control, h.buffered));
   }
 

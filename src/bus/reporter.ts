@@ -95,6 +95,9 @@ export function safeErrorText(err: unknown): string {
   }
 }
 
+const SETTLED = Promise.resolve();
+const nativeThen = Promise.prototype.then;
+
 export class Reporter {
   private open = false;
   private left = 0;
@@ -102,6 +105,14 @@ export class Reporter {
   private openedAt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private readonly closeWindow = (): void => this.endWindow(false);
+  // Arms the timer of the window admit() opened (a microtask later), unless that window
+  // has ended meanwhile (flush) or has its timer already.
+  private readonly armWindow = (): void => {
+    if (!this.open || this.timer !== undefined) return;
+    const t = setTimeout(this.closeWindow, Math.max(1, this.openedAt + this.limits.reportIntervalMs - Date.now()));
+    t.unref();
+    this.timer = t;
+  };
 
   /** `source` names the bus or subscriber in summaries, e.g. `{ bus: 'orders' }`. */
   constructor(
@@ -120,14 +131,21 @@ export class Reporter {
     return this.suppressed;
   }
 
-  /** true: write the report now; false: it was counted as suppressed. */
+  /**
+   * true: write the report now; false: it was counted as suppressed.
+   *
+   * The window's timer is armed from a microtask, never here: a report may be made at the
+   * very end of the stack (a bus's publish deep in a chain of publishes from handlers),
+   * where a RangeError half-way through Node's timer code can break Node's timers for the
+   * whole process (src/bus/deadlines.ts). It is queued first, so that a throw while
+   * queueing leaves the window closed.
+   */
   admit(): boolean {
     if (!this.open) {
+      nativeThen.call(SETTLED, this.armWindow);
       this.open = true;
       this.left = this.limits.maxReportsPerInterval;
       this.openedAt = Date.now();
-      this.timer = setTimeout(this.closeWindow, this.limits.reportIntervalMs);
-      this.timer.unref();
     }
     if (this.left > 0) {
       this.left--;

@@ -113,9 +113,24 @@ class JsOwnedKernels implements StatsKernels {
     this.inc(a, b, 0); // total_executed
     this.inc(a, b, 2); // total_failed
   }
+  // The bus's records below make no call at all unless a cell carries: a bus may record
+  // at the very end of the stack (a chain of publishes from handlers that overflows it),
+  // where every call can throw RangeError, and a record that stopped between two cells
+  // would break `total == dispatches + drops` for good. A throw at the entry of the one
+  // call that records a step (nothing counted yet) is what the bus can handle.
   busRust(a: number, b: number, errors: number): void {
-    this.inc(a, b, 1); // rust_handler_dispatches
-    if (errors !== 0) this.add(a, b, 3, errors); // rust_handler_errors
+    const u = this.u32;
+    const i = (a >>> 2) + 1; // rust_handler_dispatches
+    let w = u[i]!;
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a + 4, b + 8);
+    if (errors !== 0) {
+      w = u[i + 2]!; // rust_handler_errors
+      t = (w & 0xffffff) + errors;
+      if (t <= 0xffffff) u[i + 2] = (w & -16777216) | t;
+      else this.o.ownedAdd(a + 12, b + 24, errors);
+    }
   }
   busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void {
     const u = this.u32;
@@ -130,18 +145,39 @@ class JsOwnedKernels implements StatsKernels {
       t = (w & 0xffffff) + 1;
       if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
       else this.o.ownedInc(a + 4, b + 8);
-      if (errors !== 0) this.add(a, b, 3, errors);
+      if (errors !== 0) {
+        w = u[i + 3]!; // rust_handler_errors
+        t = (w & 0xffffff) + errors;
+        if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
+        else this.o.ownedAdd(a + 12, b + 24, errors);
+      }
     }
     const f = (flags & 2) !== 0 ? 2 : 4; // PUB_FFI ? ffi_channel_dispatches : ffi_channel_drops
     w = u[i + f]!;
     t = (w & 0xffffff) + 1;
     if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
     else this.o.ownedInc(a + f * 4, b + f * 8);
-    if (lagged !== 0) this.add(a, b, 5, lagged); // ffi_channel_lagged
+    if (lagged !== 0) {
+      w = u[i + 5]!; // ffi_channel_lagged
+      t = (w & 0xffffff) + lagged;
+      if (t <= 0xffffff) u[i + 5] = (w & -16777216) | t;
+      else this.o.ownedAdd(a + 20, b + 40, lagged);
+    }
   }
   busFfi(a: number, b: number, flags: number, lagged: number): void {
-    this.inc(a, b, (flags & 2) !== 0 ? 2 : 4);
-    if (lagged !== 0) this.add(a, b, 5, lagged);
+    const u = this.u32;
+    const i = a >>> 2;
+    const f = (flags & 2) !== 0 ? 2 : 4;
+    let w = u[i + f]!;
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
+    else this.o.ownedInc(a + f * 4, b + f * 8);
+    if (lagged !== 0) {
+      w = u[i + 5]!;
+      t = (w & 0xffffff) + lagged;
+      if (t <= 0xffffff) u[i + 5] = (w & -16777216) | t;
+      else this.o.ownedAdd(a + 20, b + 40, lagged);
+    }
   }
   subCompletion(a: number, b: number, flags: number): void {
     const u = this.u32;
@@ -161,7 +197,15 @@ class JsOwnedKernels implements StatsKernels {
 }
 
 class JsSharedKernels implements StatsKernels {
-  constructor(private readonly o: CellOps) {}
+  // The bus's records use the cells directly (the same Atomics.add as CellOps.sharedAdd),
+  // so that, like JsOwnedKernels', they make no JS call between two cells (see there).
+  private readonly u64: BigUint64Array;
+  constructor(
+    private readonly o: CellOps,
+    buffer: ArrayBufferLike,
+  ) {
+    this.u64 = new BigUint64Array(buffer);
+  }
   stepSuccess(a: number, _b: number, msLo: number, msHi: number): void {
     const o = this.o;
     o.sharedInc(a);
@@ -173,22 +217,27 @@ class JsSharedKernels implements StatsKernels {
     this.o.sharedInc(a + STEP_FAILED * 8);
   }
   busRust(a: number, _b: number, errLo: number, errHi: number): void {
-    this.o.sharedInc(a + BUS_RUST * 8);
-    if (errLo !== 0 || errHi !== 0) this.o.sharedAdd(a + BUS_ERRORS * 8, errLo, errHi);
+    const u = this.u64;
+    const i = a >>> 3;
+    Atomics.add(u, i + BUS_RUST, 1n);
+    if (errLo !== 0 || errHi !== 0) Atomics.add(u, i + BUS_ERRORS, errHi === 0 ? BigInt(errLo) : (BigInt(errHi) << 32n) | BigInt(errLo));
   }
   busPublish(a: number, _b: number, flags: number, errors: number, lagged: number): void {
-    const o = this.o;
-    o.sharedInc(a);
+    const u = this.u64;
+    const i = a >>> 3;
+    Atomics.add(u, i, 1n);
     if ((flags & PUB_RUST) !== 0) {
-      o.sharedInc(a + BUS_RUST * 8);
-      if (errors !== 0) o.sharedAdd(a + BUS_ERRORS * 8, errors, 0);
+      Atomics.add(u, i + BUS_RUST, 1n);
+      if (errors !== 0) Atomics.add(u, i + BUS_ERRORS, BigInt(errors));
     }
-    o.sharedInc(a + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS) * 8);
-    if (lagged !== 0) o.sharedAdd(a + BUS_LAGGED * 8, lagged, 0);
+    Atomics.add(u, i + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS), 1n);
+    if (lagged !== 0) Atomics.add(u, i + BUS_LAGGED, BigInt(lagged));
   }
   busFfi(a: number, _b: number, flags: number, lagged: number): void {
-    this.o.sharedInc(a + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS) * 8);
-    if (lagged !== 0) this.o.sharedAdd(a + BUS_LAGGED * 8, lagged, 0);
+    const u = this.u64;
+    const i = a >>> 3;
+    Atomics.add(u, i + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS), 1n);
+    if (lagged !== 0) Atomics.add(u, i + BUS_LAGGED, BigInt(lagged));
   }
   subCompletion(a: number, _b: number, flags: number): void {
     const o = this.o;
@@ -233,7 +282,7 @@ export function statsKernels(registry: RegistryCore, owned: boolean): StatsKerne
       // 'auto': atomic adds in Wasm, owned plain stores inlined in JS (backend-auto.ts says why).
       pair = [wasmKernels(x, false), registry.backend === 'auto' ? new JsOwnedKernels(registry.ops, registry.views.u8.buffer) : wasmKernels(x, true)];
     } else {
-      pair = [new JsSharedKernels(registry.ops), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];
+      pair = [new JsSharedKernels(registry.ops, registry.views.u8.buffer), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];
     }
     cache.set(registry, pair);
   }

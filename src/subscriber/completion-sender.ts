@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import { isMessagePort } from '../brand.js';
 import { InvalidOptionsError } from '../errors.js';
 import type { StepExecutionCompletionEvent } from './types.js';
 
@@ -16,8 +17,10 @@ export class CompletionSender {
   private readonly flushNow = (): void => this.flush();
 
   constructor(private readonly port: MessagePort) {
-    if (port === null || typeof port !== 'object' || typeof (port as MessagePort).postMessage !== 'function') {
-      throw new InvalidOptionsError('port', 'must be a MessagePort from WorkerEventSubscriber.createCompletionPort()');
+    // A brand check, not a duck test: a Proxy of a port would pass one and then throw from
+    // postMessage in a microtask, where nothing catches it.
+    if (!isMessagePort(port)) {
+      throw new InvalidOptionsError('port', 'must be a MessagePort from WorkerEventSubscriber.createCompletionPort() (a Proxy of one is not accepted)');
     }
   }
 

@@ -1,4 +1,5 @@
 import { type MessagePort, MessageChannel } from 'node:worker_threads';
+import { isMessagePort } from '../brand.js';
 import { InvalidOptionsError } from '../errors.js';
 import { checkName, checkOptionsObject } from '../validate.js';
 import { RegistryCore } from '../registry-core.js';
@@ -213,8 +214,10 @@ export class WorkerEventSubscriber {
    */
   listen(port: MessagePort): () => void {
     if (this.closed) throw new SubscriberClosedError();
-    if (port === null || typeof port !== 'object' || typeof (port as MessagePort).on !== 'function') {
-      throw new InvalidOptionsError('port', 'must be a MessagePort');
+    // A brand check, not a duck test: a Proxy of a port passes one, gets the listener, and
+    // then throws a TypeError from unref().
+    if (!isMessagePort(port)) {
+      throw new InvalidOptionsError('port', 'must be a MessagePort (a Proxy of one is not accepted)');
     }
     const onMessage = (m: unknown): void => {
       if (Array.isArray(m)) for (const c of m) this.handleCompletion(c);
