@@ -38,6 +38,16 @@ const CASES = {
     const ev = { event_name: 'order.placed', event_id: 'x' }; return (n) => { for (let i = 0; i < n; i++) b.publish(ev); };`,
   'breaker guard (tryAcquire + recordSuccess)': `const r = S.StatsRegistry.create(o); const cb = r.circuitBreaker('cb');
     return (n) => { for (let i = 0; i < n; i++) if (cb.tryAcquire()) cb.recordSuccess(100); };`,
+  'labelled child inc() (cached, striped)': `const r = S.StatsRegistry.create(o); const m = r.counter({ name: 'req_total', help: 'h', labelNames: ['route'], striped: true });
+    const c = m.labels({ route: '/a' }); return (n) => { for (let i = 0; i < n; i++) c.inc(); };`,
+  'labelled child inc() (cached, unstriped)': `const r = S.StatsRegistry.create(o); const m = r.counter({ name: 'req_total', help: 'h', labelNames: ['route'] });
+    const c = m.labels({ route: '/a' }); return (n) => { for (let i = 0; i < n; i++) c.inc(); };`,
+  'inc(labels) (series cached)': `const r = S.StatsRegistry.create(o); const m = r.counter({ name: 'req_total', help: 'h', labelNames: ['route', 'code'] });
+    const l = { route: '/a', code: '200' }; return (n) => { for (let i = 0; i < n; i++) m.inc(l); };`,
+  'histogram child observe() (striped)': `const r = S.StatsRegistry.create(o); const h = r.histogram({ name: 'lat_seconds', help: 'h', labelNames: ['route'], striped: true });
+    const c = h.labels({ route: '/a' }); return (n) => { for (let i = 0; i < n; i++) c.observe(0.042); };`,
+  'histogram observe(labels, v) (series cached)': `const r = S.StatsRegistry.create(o); const h = r.histogram({ name: 'lat_seconds', help: 'h', labelNames: ['route'] });
+    const l = { route: '/a' }; return (n) => { for (let i = 0; i < n; i++) h.observe(l, 0.042); };`,
 };
 
 // One process: warm up, size rounds to >= 20 ms, report the median ns/op of 9 rounds.
