@@ -1,74 +1,44 @@
 /*
- * Every kind of directory entry, in one table: the code stored in each record, and how a
- * record's signature says how many data bytes the entry needs. The registry core reads a
- * record only through this table (checkSignature in registry-core.ts), so it knows no
- * kind's module; a kind's own folder holds how it is opened and collected.
+ * Every kind of directory entry, in one table: the one file above all kinds. The façade
+ * (registry.ts) hands this table to the registry core for every registry object it makes,
+ * and from then on the core checks each record against the row its signature names
+ * (signature.ts) and a collection runs the row's collector (export/collect.ts): neither
+ * imports a kind. Each row is the descriptor its kind's module exports (kind.ts has the
+ * type); the module also exports the `open` that the façade's method calls.
  *
- * Adding a kind: its folder (how it is opened, and its collector), one row here, one in
- * export/collect.ts's COLLECTORS, and its method on StatsRegistry. A code is stored in
- * shared memory, so a code, once given, is never reused for another kind.
+ * Adding a kind touches:
+ *   1. its own module, which exports its descriptor { name, code, dataBytes, collector }
+ *      and its `open` (through `registry.openEntry(name, itsKind, ...)`);
+ *   2. one row here;
+ *   3. one method on StatsRegistry (registry.ts) that calls its `open`;
+ *   4. one export of its public types from the package root (index.ts).
+ * docs/how-it-works.md shows it with a worked example.
  *
- * This module sits at the bottom layer with the layouts it reads: it imports geometry
- * functions only, never a kind's module, so nothing that imports the registry core is
- * imported back by it.
+ * A code is stored in every record of its kind in shared memory, so a code, once given,
+ * is never changed or reused for another kind (test/structure.test.ts holds each to its
+ * number); a record whose kind is not in the table (one a newer version wrote) is
+ * reported and skipped by every listing, never guessed at.
  */
-import { breakerGeometry } from '../breaker/layout.js';
-import { setGeometry } from '../layout.js';
-import { checkFields } from '../validate.js';
+import { circuitBreakerKind } from './breaker/kind.js';
+import { counterKind } from './kinds/counter.js';
+import { gaugeKind } from './kinds/gauge.js';
+import { histogramKind } from './kinds/histogram.js';
+import { metricSeriesKind } from './kinds/series.js';
+import type { KindTable } from './registry-core.js';
+import { countersKind } from './sets/kind.js';
+import { eventBusStatsKind } from './stats/event-bus-stats.js';
+import { stepExecutionStatsKind } from './stats/step-execution-stats.js';
+import { workerSubscriberStatsKind } from './stats/worker-subscriber-stats.js';
 
-/** How the registry checks a record of one kind before anything reads its cells. */
-export interface EntryKindSpec {
-  /** Stored in each record of the kind, next to the kind's name in its signature. */
-  readonly code: number;
-  /**
-   * The data bytes an entry with this descriptor (the signature without its kind) needs
-   * on a registry of `stripes` stripes, or why the descriptor describes no such entry.
-   * `undefined`: the kind checks its own descriptors, and every read against the record's
-   * data bytes, when an entry is opened (the metric kinds do; kinds/metric-base.ts).
-   */
-  dataBytes(descriptor: Readonly<Record<string, unknown>>, stripes: number): number | string | undefined;
-}
-
-// A counter set, and every stats struct (a counter set of fixed fields): the fields must
-// be a valid list and the striping a boolean; the set's cells follow from both.
-function setBytes(d: Readonly<Record<string, unknown>>, stripes: number): number | string {
-  try {
-    checkFields(d.fields);
-  } catch {
-    return 'its field list is not valid';
-  }
-  if (typeof d.striped !== 'boolean') return 'its striping is not a boolean';
-  return setGeometry((d.fields as string[]).length, d.striped, stripes).dataBytes;
-}
-
-const checkedByKind = (_descriptor: Readonly<Record<string, unknown>>, _stripes: number): undefined => undefined;
-
-/** The kinds, by the name their signatures carry. */
-export const ENTRY_KINDS = {
-  counters: { code: 1, dataBytes: setBytes },
-  stepExecutionStats: { code: 2, dataBytes: setBytes },
-  eventBusStats: { code: 3, dataBytes: setBytes },
-  workerSubscriberStats: { code: 4, dataBytes: setBytes },
-  // The rate window's ring is there only when the policy is on (breaker/layout.ts).
-  circuitBreaker: { code: 5, dataBytes: (d, stripes) => breakerGeometry(stripes, d.windowMs !== null && d.windowMs !== undefined).dataBytes },
-  counter: { code: 6, dataBytes: checkedByKind },
-  gauge: { code: 7, dataBytes: checkedByKind },
-  histogram: { code: 8, dataBytes: checkedByKind },
-  /** One labelled series of a counter, gauge or histogram family. */
-  metricSeries: { code: 9, dataBytes: checkedByKind },
-} as const satisfies Record<string, EntryKindSpec>;
-
-/** The name of a kind of entry, as its signatures carry it. */
-export type EntryKind = keyof typeof ENTRY_KINDS;
-
-type Codes<K extends EntryKind> = { readonly [P in K]: (typeof ENTRY_KINDS)[P]['code'] };
-
-function codesOf<K extends EntryKind>(kinds: readonly K[]): Codes<K> {
-  return Object.freeze(Object.fromEntries(kinds.map((k) => [k, ENTRY_KINDS[k].code]))) as Codes<K>;
-}
-
-/** Kind codes stored in each record (the signature carries the kind's name too). */
-export const KIND_CODES = codesOf(Object.keys(ENTRY_KINDS) as EntryKind[]);
-
-/** The metric kinds' codes (kinds/), the ones that check their own descriptors. */
-export const METRIC_KIND_CODES = codesOf(['counter', 'gauge', 'histogram', 'metricSeries'] as const);
+/** The kinds, in code order. */
+export const KINDS: KindTable = Object.freeze([
+  countersKind, // 1
+  stepExecutionStatsKind, // 2
+  eventBusStatsKind, // 3
+  workerSubscriberStatsKind, // 4
+  circuitBreakerKind, // 5
+  counterKind, // 6
+  gaugeKind, // 7
+  histogramKind, // 8
+  metricSeriesKind, // 9: one labelled series of a counter, gauge or histogram family
+]);

@@ -39,11 +39,10 @@
  * of the signature, so every thread uses the same ones and they never live in shared memory.
  */
 import { InvalidOptionsError } from '../errors.js';
-import type { HistogramValue } from '../export/family.js';
+import type { HistogramValue } from '../family.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import type { RegistryCore } from '../registry-core.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
 import { bucketIndex, checkBuckets, quantileFromBuckets } from './buckets.js';
-import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
 import type { LabelValues } from './labels.js';
 import {
@@ -55,11 +54,12 @@ import {
   type MetricValue,
   type SeriesSpec,
   checkBool,
+  checkedByMetric,
   defineBase,
-  familyBytes,
+  openMetric,
 } from './metric-base.js';
-import type { MetricOps } from './metric-ops.js';
-import { metricOps } from './metric-ops-bind.js';
+import type { MetricOps } from '../ops/metrics.js';
+import { FamilyCollector } from './series.js';
 
 export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
   /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
@@ -149,8 +149,8 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
   const B = def.buckets.length + 1;
   const geometry = setGeometry(B + 1, def.striped, registry.stripes);
   const bounds = Float64Array.from(def.buckets);
-  const m = metricOps(registry);
-  const cells = registry.ops;
+  const m = registry.ops.metrics;
+  const cells = registry.ops.cells;
   const les = [...def.buckets, Infinity];
   return {
     bytes: geometry.dataBytes,
@@ -248,14 +248,15 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
   }
 }
 
+/** The histogram metrics' kind. */
 export const histogramKind = {
-  type: 'histogram' as const,
-  code: METRIC_KIND_CODES.histogram,
-  /** `internal`: the package's own families (see defineBase). */
+  name: 'histogram',
+  code: 8,
+  dataBytes: checkedByMetric,
+  collector: new FamilyCollector((registry, definition): HistogramMetric => histogramKind.open(registry, definition, true)),
+
+  /** The body of `StatsRegistry.histogram`; `internal`: the package's own families (see defineBase). */
   open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): HistogramMetric<T> {
-    const def = defineHistogram(options, internal);
-    const spec = histogramSpec(registry, def);
-    const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'histogram', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new HistogramMetric<T>(registry, def, dataOffset, spec));
+    return openMetric(registry, histogramKind, defineHistogram(options, internal), histogramSpec, HistogramMetric<T>);
   },
-};
+} satisfies Kind;
