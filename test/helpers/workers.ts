@@ -1,5 +1,6 @@
 // Real worker threads for the tests: each runs a plain .mjs script under test/workers (which
-// imports the built package: worker threads cannot load .ts).
+// imports the built package: worker threads cannot load .ts, so run `npm run build` after
+// changing src/). A test file about threads is named *.threads.test.ts.
 import { Worker } from 'node:worker_threads';
 
 /**
