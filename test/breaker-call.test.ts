@@ -20,7 +20,8 @@ import {
 } from '../src/index.js';
 import { KINDS } from '../src/kind-table.js';
 import { deadlineQueues } from '../src/policy/timeout.js';
-import { BACKENDS, FakeClock, breakerOn, rawWord } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { FakeClock, breakerOn, rawWord } from './helpers/breaker.js';
 import { captureWarnings } from './helpers/warnings.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtomicStatsError, InProcessEventBus, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { KINDS } from '../src/kind-table.js';
 import { registerAtomicStats } from '../src/prometheus.js';
-import { startWorkers } from './helpers.js';
+import { startWorkers } from './helpers/workers.js';
 import { ITERATIONS, openMetricsRegistry, parseScrape, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
 import { captureWarnings } from './helpers/warnings.js';

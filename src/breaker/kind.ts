@@ -10,7 +10,7 @@ import { cellAddresses } from '../layout.js';
 import { COUNTER_FIELDS, breakerGeometry } from '../ops/breaker-layout.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { CounterSet, type SetPlacement } from '../sets/counter-set.js';
-import { checkName, checkOptionsObject } from '../validate.js';
+import { bool, checkName, checkOptionsObject } from '../validate.js';
 import { CircuitBreaker, type BreakerBinding, type BreakerThreadOptions } from './circuit-breaker.js';
 import { breakerCollector } from './collect.js';
 import { type CircuitBreakerConfig, type ResolvedBreakerConfig, resolveConfig } from './config.js';
@@ -50,12 +50,12 @@ const KNOWN_OPTIONS = ['clock', 'isFailure', 'durations'];
 
 function checkOptions(options: unknown): { clock: Clock | undefined; isFailure: FailurePredicate | undefined; durations: boolean } {
   const o = checkOptionsObject(options, KNOWN_OPTIONS, 'options');
-  if (o.durations !== undefined && typeof o.durations !== 'boolean') throw new InvalidOptionsError('durations', `must be a boolean, got ${describe(o.durations)}`);
+  const durations = bool(o, 'durations', false);
   if (o.clock !== undefined && typeof o.clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
   if (o.isFailure !== undefined && typeof o.isFailure !== 'function') {
     throw new InvalidOptionsError('isFailure', `must be a function (error) => boolean, got ${describe(o.isFailure)}`);
   }
-  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined, durations: o.durations === true };
+  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined, durations };
 }
 
 /**

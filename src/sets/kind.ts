@@ -4,10 +4,9 @@
  * counter family, `<prefix>set_<name>_total`, with a `field` label per field
  * (export/collect.ts explains why one family per set).
  */
-import { InvalidOptionsError } from '../errors.js';
 import { setGeometry } from '../layout.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
-import { checkFields, checkName, checkOptionsObject } from '../validate.js';
+import { bool, checkFields, checkName, checkOptionsObject } from '../validate.js';
 import { CounterSet } from './counter-set.js';
 import { counterViews, parseFields, setBytes } from './records.js';
 
@@ -53,8 +52,7 @@ export const countersKind = {
     checkName(name);
     checkFields(fields);
     const o = checkOptionsObject(options, ['striped'], 'options');
-    if (o.striped !== undefined && typeof o.striped !== 'boolean') throw new InvalidOptionsError('striped', 'must be a boolean');
-    const striped = o.striped === true;
+    const striped = bool(o, 'striped', false);
     const geometry = setGeometry(fields.length, striped, registry.stripes);
     return registry.openEntry(name, countersKind, { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) =>
       new CounterSet<F>(registry.ops.cells, { setName: name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) }, fields),

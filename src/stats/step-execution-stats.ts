@@ -1,9 +1,9 @@
 import { TWO32, checkCount, highWord } from '../count.js';
-import { InvalidOptionsError } from '../errors.js';
 import type { Row } from '../export/entry-collector.js';
 import { STEP_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { setBytes } from '../sets/records.js';
+import { bool } from '../validate.js';
 import { structCollector } from './collect.js';
 import { STEP_FIELDS } from './fields.js';
 import type { Counter } from '../sets/counter-set.js';
@@ -172,9 +172,7 @@ export interface StepStatsOptions extends StatsOptions {
 const DURATION_OPTION = {
   keys: ['durations'],
   check(o: Record<string, unknown>): Record<string, unknown> {
-    if (o.durations === undefined || o.durations === false) return {};
-    if (o.durations !== true) throw new InvalidOptionsError('durations', 'must be a boolean');
-    return { durations: true };
+    return bool(o, 'durations', false) ? { durations: true } : {};
   },
 };
 
