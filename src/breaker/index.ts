@@ -1,4 +1,4 @@
-// The circuit breaker's public surface (re-exported by src/index.ts) and the registry's hook.
+// The circuit breaker's public surface (re-exported by src/index.ts) and its kind (kind-table.ts lists it).
 export { CircuitBreaker, type CallOptions } from './circuit-breaker.js';
 export { CircuitBreakerConfig, type ResolvedBreakerConfig } from './config.js';
 export { CircuitOpenError } from './errors.js';
