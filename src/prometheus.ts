@@ -92,17 +92,21 @@ function wireNames(name: string, type: string): string[] {
 
 const leLabel = (le: number): number | string => (le === Infinity ? '+Inf' : le);
 
-function histogramValues(name: string, s: MetricSample, shared: boolean): PromValue[] {
+// One histogram series' values, pushed onto `out`: literals of one shape, no spread (a
+// scrape makes buckets + 2 of them per series, and a spread costs several times a literal).
+function pushHistogram(out: PromValue[], name: string, s: MetricSample, shared: boolean): void {
   const h = s.value as HistogramValue;
-  const out: PromValue[] = [];
-  const own = (extra: Record<string, string | number>): Record<string, string | number> => (shared ? extra : { ...s.labels, ...extra });
-  const sharedLabels = shared ? s.labels : undefined;
-  for (const b of h.buckets) {
-    out.push({ metricName: `${name}_bucket`, labels: own({ le: leLabel(b.le) }), value: Number(b.count), ...(sharedLabels && { sharedLabels }) });
+  const bucket = `${name}_bucket`;
+  if (shared) {
+    const sharedLabels = s.labels;
+    for (const b of h.buckets) out.push({ metricName: bucket, labels: { le: leLabel(b.le) }, value: Number(b.count), sharedLabels });
+    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, value: h.sum, sharedLabels });
+    out.push({ metricName: `${name}_count`, labels: NO_LABELS, value: Number(h.count), sharedLabels });
+    return;
   }
-  out.push({ metricName: `${name}_sum`, labels: own({}), value: h.sum, ...(sharedLabels && { sharedLabels }) });
-  out.push({ metricName: `${name}_count`, labels: own({}), value: Number(h.count), ...(sharedLabels && { sharedLabels }) });
-  return out;
+  for (const b of h.buckets) out.push({ metricName: bucket, labels: { ...s.labels, le: leLabel(b.le) }, value: Number(b.count) });
+  out.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: h.sum });
+  out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(h.count) });
 }
 
 interface Entry {
@@ -168,7 +172,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     const values: PromValue[] = [];
     if (family !== undefined) {
       if (type === 'histogram') {
-        for (const s of family.samples) values.push(...histogramValues(name, s, shared));
+        for (const s of family.samples) pushHistogram(values, name, s, shared);
       } else if (shared) {
         for (const s of family.samples) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
       } else {

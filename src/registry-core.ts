@@ -340,6 +340,8 @@ export class RegistryCore {
   private readonly kinds: ReadonlyMap<string, Kind>;
   // Signature texts parsed by the last checkedRecords() (see there).
   private parsedSignatures = new Map<string, ParsedSignature<Kind> | string>();
+  // Each listed record's check, by the directory's record object (see checkedRecords).
+  private readonly checks = new WeakMap<RecordInfo, CheckedRecord<Kind> | string>();
   // The owned stripe (an index of the slot table), or -1. Read only when a handle is
   // opened; handles keep their own copy, so no hot path reads it.
   private owned: number;
@@ -501,16 +503,23 @@ export class RegistryCore {
     const out: CheckedRecord<Kind>[] = [];
     const names = new Set<string>();
     // Parsing every signature's JSON was most of a collect() of 1,000 entries, and a scrape
-    // lists every entry each time. Parses are kept by signature text from one listing to
-    // the next, and the map is rebuilt from this listing's records only, so it never holds
-    // more than the directory does; a text a corrupt write changed is simply parsed anew.
+    // lists every entry each time. The directory hands out the same record object for as
+    // long as the record's head is unchanged (any change decodes a new one), and a record's
+    // check follows from it alone, so each is checked once and kept, weakly, by that
+    // object. Records met for the first time are parsed by signature text, kept from one
+    // listing to the next (rebuilt from this listing's new records only, so the map never
+    // holds more than the directory does; a text a corrupt write changed is parsed anew).
     const previous = this.parsedSignatures;
     const parsed = new Map<string, ParsedSignature<Kind> | string>();
     for (const r of this.directory.list()) {
-      let p = parsed.get(r.signature) ?? previous.get(r.signature);
-      if (p === undefined) p = parseSignature(r.signature, this.stripes, this.kinds);
-      parsed.set(r.signature, p);
-      const c = checkRecord(r, p);
+      let c = this.checks.get(r);
+      if (c === undefined) {
+        let p = parsed.get(r.signature) ?? previous.get(r.signature);
+        if (p === undefined) p = parseSignature(r.signature, this.stripes, this.kinds);
+        parsed.set(r.signature, p);
+        c = checkRecord(r, p);
+        this.checks.set(r, c);
+      }
       if (typeof c === 'string') this.directory.reportCorrupt(r.slot, r.offset, c);
       // Names are unique in a sound directory; exporters rely on it for their labels.
       else if (names.has(c.name)) this.directory.reportCorrupt(r.slot, r.offset, `a second record named ${JSON.stringify(c.name)}`);

@@ -5,7 +5,8 @@
  * in theirs, never merged with a built-in family of the same name.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { StatsRegistry } from '../src/index.js';
+import { type HistogramValue, StatsRegistry } from '../src/index.js';
+import { cellAddresses, setGeometry } from '../src/layout.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -112,5 +113,45 @@ describe('collect(): users metric families', () => {
     forge('nofam{a="x"}', { of: 'gauge', family: 'nofam', labels: { a: 'x' } });
     expect(r.collect().find((f) => f.name === 'fam')!.samples).toEqual([{ labels: { a: 'ok' }, value: 1 }]);
     expect(r.collect().some((f) => f.name === 'nofam')).toBe(false);
+  });
+
+  describe.each([false, true])('histogram counts read past 2^53 (striped: %s)', (striped) => {
+    // Bucket counts written straight into the cells (no one observes 2^53 times): the
+    // shared cell of each bucket, which a read adds to the stripes.
+    function histogramWith(counts: readonly bigint[]): { r: StatsRegistry; value: () => HistogramValue } {
+      const r = StatsRegistry.create({ stripes: 2 });
+      r.histogram({ name: 'big_seconds', help: 'h', buckets: [1, 2], striped });
+      const rec = r.checkedRecords().find((x) => x.name === 'big_seconds')!;
+      const g = setGeometry(counts.length + 1, striped, r.stripes);
+      const u64 = new BigUint64Array(r.views.u8.buffer);
+      counts.forEach((c, i) => {
+        u64[cellAddresses(g, rec.dataOffset, i, 0).shared >>> 3] = c;
+      });
+      return { r, value: () => r.collect().find((f) => f.name === 'big_seconds')!.samples[0]!.value as HistogramValue };
+    }
+    const cumulative = (v: HistogramValue) => v.buckets.map((b) => b.count);
+
+    it('a bucket above 2^53 is exact', () => {
+      const { value } = histogramWith([2n ** 53n + 5n, 3n, 0n]);
+      expect(cumulative(value())).toEqual([2n ** 53n + 5n, 2n ** 53n + 8n, 2n ** 53n + 8n]);
+      expect(value().count).toBe(2n ** 53n + 8n);
+    });
+
+    it('buckets below 2^53 whose sum is above are exact', () => {
+      const { value } = histogramWith([2n ** 52n, 2n ** 52n + 1n, 1n]);
+      expect(cumulative(value())).toEqual([2n ** 52n, 2n ** 53n + 1n, 2n ** 53n + 2n]);
+    });
+
+    it('the cumulative count wraps at 2^64 like the cells', () => {
+      const { value } = histogramWith([2n ** 64n - 1n, 2n, 0n]);
+      expect(cumulative(value())).toEqual([2n ** 64n - 1n, 1n, 1n]);
+      expect(value().count).toBe(1n);
+    });
+
+    it('small counts stay exact bigints', () => {
+      const { value } = histogramWith([7n, 0n, 2n]);
+      expect(cumulative(value())).toEqual([7n, 7n, 9n]);
+      expect(value().count).toBe(9n);
+    });
   });
 });

@@ -152,6 +152,19 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
   const m = registry.ops.metrics;
   const cells = registry.ops.cells;
   const les = [...def.buckets, Infinity];
+  // The buckets as exact u64s, cumulative, wrapping at 2^64 like the cells.
+  const exactBuckets = (dataOffset: number): { buckets: { le: number; count: bigint }[]; count: bigint } => {
+    const buckets: { le: number; count: bigint }[] = [];
+    let total = 0n;
+    for (let i = 0; i < B; i++) {
+      if (geometry.striped) {
+        const a = cellAddresses(geometry, dataOffset, i, 0);
+        total += cells.readStriped64(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
+      } else total += cells.readShared64(dataOffset + i * 8);
+      buckets.push({ le: les[i]!, count: BigInt.asUintN(64, total) });
+    }
+    return { buckets, count: BigInt.asUintN(64, total) };
+  };
   return {
     bytes: geometry.dataBytes,
     make(dataOffset) {
@@ -165,16 +178,26 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
       // The sum first, then the buckets: the header says why this order bounds the read.
       const s = cellAddresses(geometry, dataOffset, B, 0);
       const sum = geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+      // Counts are summed as numbers while they stay below 2^53 (a number read returns -1
+      // above): one BigInt per bucket instead of the four of a 64-bit read and sum, which
+      // were most of a scrape of many histograms. Past 2^53, the buckets are read again
+      // as exact u64s (still after the sum, so the order above holds).
       const buckets: { le: number; count: bigint }[] = [];
-      let total = 0n;
+      let total = 0;
       for (let i = 0; i < B; i++) {
+        let c: number;
         if (geometry.striped) {
           const a = cellAddresses(geometry, dataOffset, i, 0);
-          total += cells.readStriped64(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
-        } else total += cells.readShared64(dataOffset + i * 8);
-        buckets.push({ le: les[i]!, count: BigInt.asUintN(64, total) });
+          c = cells.readStriped(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
+        } else c = cells.readShared(dataOffset + i * 8);
+        if (c < 0 || total + c > Number.MAX_SAFE_INTEGER) {
+          const exact = exactBuckets(dataOffset);
+          return { buckets: exact.buckets, sum, count: exact.count };
+        }
+        total += c;
+        buckets.push({ le: les[i]!, count: BigInt(total) });
       }
-      return { buckets, sum, count: BigInt.asUintN(64, total) };
+      return { buckets, sum, count: BigInt(total) };
     },
   };
 }
