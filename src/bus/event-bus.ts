@@ -2,7 +2,7 @@ import { InvalidOptionsError } from '../errors.js';
 import type { RegistryCore } from '../registry-core.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
 import { eventBusStatsKind } from '../stats/event-bus-stats.js';
-import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
+import { PUB_FFI, PUB_RUST } from '../ops/stats.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';

@@ -63,5 +63,7 @@ export const SUBSCRIBER_FIELDS = [
 ] as const;
 export type SubscriberField = (typeof SUBSCRIBER_FIELDS)[number];
 
-// The record flags live with the record paths that take them (ops/stats.ts).
-export { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED, PUB_FFI, PUB_RUST } from '../ops/stats.js';
+// The record flags (PUB_*, DONE_*) live with the record paths that take them, ops/stats.ts,
+// and their users import them from there: not through a re-export here, which an unbundled
+// module loader (a test runner's) reads through an extra accessor call, one that a publish
+// recording at the very end of the stack cannot afford (see InProcessEventBus.publish).

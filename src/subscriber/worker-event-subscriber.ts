@@ -3,7 +3,7 @@ import { isMessagePort } from '../brand.js';
 import { InvalidOptionsError } from '../errors.js';
 import { bool, checkIntIn, checkName, checkOptionsObject } from '../validate.js';
 import { RegistryCore } from '../registry-core.js';
-import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../stats/fields.js';
+import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../ops/stats.js';
 import { workerSubscriberStatsKind } from '../stats/worker-subscriber-stats.js';
 import type { WorkerEventSubscriberBigIntStats, WorkerEventSubscriberStats, WorkerSubscriberStats } from '../stats/worker-subscriber-stats.js';
 import { checkLogger, checkReportOptions } from '../bus/options.js';
