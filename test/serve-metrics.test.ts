@@ -257,14 +257,16 @@ describe('serveMetrics', () => {
   describe('close()', () => {
     it('resolves once the thread is gone: the port refuses, the thread has let go of its stripe; it is idempotent', async () => {
       const registry = StatsRegistry.create();
-      const before = registry.usage().slotsInUse;
+      const before = registry.usage();
       const server = await serveMetrics(registry, { port: 0 });
       await (await fetch(server.url)).text();
-      expect(registry.usage().slotsInUse).toBe(before + 1);
+      // The server thread is one attachment, holding a stripe while it runs.
+      expect(registry.usage().slotsInUse).toBe(before.slotsInUse + 1);
+      expect(registry.usage().attachments).toBe(before.attachments + 1);
       const first = server.close();
       expect(server.close()).toBe(first);
       await first;
-      expect(registry.usage().slotsInUse).toBe(before);
+      expect(registry.usage().slotsInUse).toBe(before.slotsInUse);
       await expect(fetch(server.url)).rejects.toThrow();
       await server.close();
       // The port is free again.

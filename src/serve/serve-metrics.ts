@@ -15,8 +15,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { InvalidOptionsError, describe } from '../errors.js';
-import type { RegistryHandle } from '../registry-core.js';
-import type { StatsRegistry } from '../registry.js';
+import type { RegistryCore, RegistryHandle } from '../registry-core.js';
 import { ServeMetricsError } from './errors.js';
 import { type ServeConfig, type ServeMetricsOptions, checkServeOptions } from './options.js';
 import { type FromThread, type StartFailure, type ThreadData, type ToThread, errorFromRecord, errorRecord } from './protocol.js';
@@ -92,7 +91,7 @@ const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : ho
  * (`ERR_METRICS_SERVER`, `cause` holding the underlying error) when the server cannot
  * start: the port is in use, the host does not resolve, prom-client is missing.
  */
-export async function serveMetrics(registry: StatsRegistry, options?: ServeMetricsOptions): Promise<MetricsServer> {
+export async function serveMetrics(registry: RegistryCore, options?: ServeMetricsOptions): Promise<MetricsServer> {
   const config = checkServeOptions(options);
   const handle = registryHandle(registry);
   const workerData: ThreadData = { ...config, handle };

@@ -18,8 +18,10 @@
  * In the built package this file is its own entry (dist/metrics-server-thread.js and
  * .cjs); its imports of '../index.js' and '../prometheus.js' become imports of the
  * package by its own name ('atomic-stats', 'atomic-stats/prometheus'), which Node resolves
- * from inside the package through its "exports", in the thread's module format. The
- * thread so loads the same files the application does, not a second bundled copy.
+ * from inside the package through its "exports": the thread loads the package's files,
+ * not a second bundled copy of the core. The adapter is loaded with import() once
+ * prom-client is known to be there (so, from the CommonJS thread too, as ES modules;
+ * it shares no state with the core but the registry object it is handed).
  */
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { type AddressInfo, Server as NetServer } from 'node:net';
