@@ -4,7 +4,7 @@
  * as the server thread is a file of the build.
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +94,8 @@ describe('which format a scrape gets (Accept)', () => {
     ['text/plain;q=0.5,application/openmetrics-text;q=0.9', true],
     ['application/openmetrics-text;q=0.2,*/*;q=0.1', true],
     ['application/json', false],
+    // Prometheus 3 style: weights descending from its preferred format.
+    ['application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1', true],
   ])('%j -> OpenMetrics: %s', (accept, expected) => {
     expect(wantsOpenMetrics(accept)).toBe(expected);
   });
@@ -155,6 +157,14 @@ describe('serveMetrics', () => {
     expect(await withQuery.text()).toContain('atomic_stats_set_jobs_total{set="jobs",field="done"} 1');
   });
 
+  it('on an IPv6 address: the URL brackets it', async () => {
+    const registry = StatsRegistry.create();
+    registry.counters('jobs', ['done']).counter('done').inc();
+    const server = await serve(registry, { port: 0, host: '::1' });
+    expect(server.url).toBe(`http://[::1]:${server.port}/metrics`);
+    expect(await (await fetch(server.url)).text()).toContain('atomic_stats_set_jobs_total{set="jobs",field="done"} 1');
+  });
+
   it('passes the prefix to the exporter', async () => {
     const registry = StatsRegistry.create();
     registry.counters('jobs', ['done']).counter('done').add(2);
@@ -199,6 +209,58 @@ describe('serveMetrics', () => {
     const { status, problems } = promtool(text);
     expect(problems).toEqual([]);
     expect(status).toBe(0);
+  });
+
+  it('in OpenMetrics, promtool has only its known complaint (counters read as untyped without HELP), as for prom-client itself', async () => {
+    const registry = StatsRegistry.create();
+    registry.counters('jobs', ['done']).counter('done').add(4);
+    registry.gauge({ name: 'queue_depth', help: 'Depth.' }).set(2);
+    registry.histogram({ name: 'job_duration_seconds', help: 'Jobs.', buckets: [0.1, 1] }).observe(0.3);
+    const server = await serve(registry, { port: 0 });
+    const text = await (await fetch(server.url, { headers: { accept: PROMETHEUS_ACCEPT } })).text();
+    expect(text.endsWith('# EOF\n')).toBe(true);
+    const counters = [...text.matchAll(/^# TYPE (\S+) counter$/gm)].map((m) => `${m[1]}_total no help text`);
+    expect(counters).toContain('atomic_stats_set_jobs_total no help text');
+    const { problems } = promtool(text);
+    for (const p of problems) expect(counters, p).toContain(p);
+  });
+
+  it('a real Prometheus server scrapes it (its own Accept header) and ingests the counts with their types', async () => {
+    const registry = StatsRegistry.create();
+    registry.counters('jobs', ['done']).counter('done').add(42);
+    const server = await serve(registry, { port: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'atomic-stats-serve-prom-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      ['global:', '  scrape_interval: 1s', '  scrape_timeout: 900ms', 'scrape_configs:', '  - job_name: serve', `    static_configs: [{ targets: ['127.0.0.1:${server.port}'] }]`, ''].join('\n'),
+    );
+    const webPort = await freePort();
+    const base = `http://127.0.0.1:${webPort}`;
+    let log = '';
+    const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`, '--log.level=warn'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    prom.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+    const spawnError = new Promise<Error>((resolve) => prom.once('error', resolve));
+    cleanups.push(() => prom.kill('SIGKILL'));
+    const query = async (promql: string) => {
+      const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      return ((await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+    };
+    // Bounded wait until the counter is in (the test's timeout bounds it too).
+    const deadline = Date.now() + 40_000;
+    let result: Awaited<ReturnType<typeof query>> = [];
+    while (result.length === 0 && Date.now() < deadline) {
+      const failed = await Promise.race([spawnError, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
+      if (failed) throw new Error(`prometheus is required (Debian: apt-get install prometheus; .ci/run installs it): ${failed.message}`);
+      if (prom.exitCode !== null) throw new Error(`prometheus exited with ${prom.exitCode}: ${log}`);
+      result = await query('atomic_stats_set_jobs_total').catch(() => []);
+    }
+    expect(result.map((r) => [r.metric.set, r.metric.field, r.value[1]]), log).toEqual([['jobs', 'done', '42']]);
+    expect((await query('up{job="serve"}')).map((r) => r.value[1])).toEqual(['1']);
+    const meta = (await (await fetch(`${base}/api/v1/metadata`)).json()) as { data: Record<string, { type: string }[]> };
+    expect(meta.data.atomic_stats_set_jobs?.[0]?.type ?? meta.data.atomic_stats_set_jobs_total?.[0]?.type).toBe('counter');
   });
 
   it('two servers on one registry serve the same counts; closing one leaves the other serving', async () => {
@@ -476,6 +538,30 @@ describe('serveMetrics', () => {
         'true ERR_METRICS_SERVER serveMetrics renders with prom-client, an optional peer dependency that is not installed: npm install prom-client',
         'ERR_MODULE_NOT_FOUND true',
       ]);
+    });
+
+    it('a package whose server-thread file is missing (a bundle that left it out): ServeMetricsError, nothing left running', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'atomic-stats-no-thread-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const pkg = join(dir, 'node_modules', 'atomic-stats');
+      mkdirSync(pkg, { recursive: true });
+      cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+      cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.includes('metrics-server-thread') });
+      symlinkSync(join(ROOT, 'node_modules', 'prom-client'), join(dir, 'node_modules', 'prom-client'), 'dir');
+      writeFileSync(
+        join(dir, 'main.cjs'),
+        `const { StatsRegistry, ServeMetricsError, serveMetrics } = require('atomic-stats');
+        const registry = StatsRegistry.create();
+        const before = JSON.stringify(registry.usage());
+        serveMetrics(registry, { port: 0 }).then(
+          () => console.log('served'),
+          (err) => console.log(err instanceof ServeMetricsError, err.code, err.cause.code, JSON.stringify(registry.usage()) === before),
+        );`,
+      );
+      const r = await runNode(['main.cjs'], dir);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe('true ERR_METRICS_SERVER MODULE_NOT_FOUND true');
     });
   });
 });

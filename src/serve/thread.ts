@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  let registry: StatsRegistry;
+  let registry: StatsRegistry | undefined;
   const exports: PrometheusExport[] = [];
   try {
     registry = StatsRegistry.attach(d.handle, { backend: d.backend });
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     exports.push(registerAtomicStats(registry, { register: text, prefix: d.prefix }));
     exports.push(registerAtomicStats(registry, { register: openMetrics, prefix: d.prefix }));
   } catch (err) {
+    registry?.close();
     server.close();
     fail('start', err);
     return;
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
     netClose.call(server, () => {
       clearTimeout(drain);
       for (const e of exports) e.unregister();
-      registry.close();
+      registry?.close();
       // The last handle of this thread's loop: the thread ends, and close() resolves on its exit.
       port?.close();
     });
