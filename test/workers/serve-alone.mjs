@@ -1,5 +1,5 @@
 // A program that starts serveMetrics, scrapes it once, prints what it got and does nothing
-// else: test/serve-metrics.test.ts checks that the process then exits on its own. With the
+// else: test/serve-metrics.threads.test.ts checks that the process then exits on its own. With the
 // argument `close`, it awaits close() last and prints "closed" (which it must get to: a
 // pending close keeps the process alive). Imports the package by its name, as an
 // application does (ESM build).

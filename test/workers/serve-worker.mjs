@@ -1,4 +1,4 @@
-// Worker side of test/serve-metrics.test.ts: counts a known amount into a striped counter
+// Worker side of test/serve-metrics.threads.test.ts: counts a known amount into a striped counter
 // set, a labelled counter and a histogram, then posts what it did.
 import { workerData, parentPort } from 'node:worker_threads';
 import { StatsRegistry } from '../../dist/index.js';

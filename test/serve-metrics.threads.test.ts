@@ -20,7 +20,8 @@ import {
   serveMetrics,
 } from '../dist/index.js';
 import { wantsOpenMetrics } from '../src/serve/negotiate.js';
-import { BACKENDS, startWorkers } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { startWorkers } from './helpers/workers.js';
 import { parseScrape } from './helpers/exporters.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
