@@ -437,7 +437,7 @@ export class RegistryCore {
     // Without a stripe: a number >= stripes, distinct per such attachment (the table's
     // trailer counts them), as before slots were reused.
     this.slotValue = this.owned >= 0 ? this.owned : this.stripes + (Atomics.add(i32, this.fallbackWord(), 1) >>> 0);
-    this.watched = watch(this);
+    this.watched = watch(this, this.owned >= 0);
   }
 
   // The trailer word after the table's entries: attachments that found every stripe held.

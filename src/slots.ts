@@ -51,7 +51,11 @@
  * so a releaser never pairs one owner with another owner's ancestors.
  *
  * Who knows which memories: each thread remembers (weakly) the tables of the registries
- * it created or attached, and its Worker-exit hook scans those. Hooks are installed once
+ * it created or attached, and its Worker-exit hook scans those. On Deno, where the
+ * owner's own exit hook is the only one that hands a stripe back, a worker thread holds
+ * its registry objects that own a stripe strongly until they are closed (at most
+ * `stripes` per memory): weakly held, one the application dropped after opening its
+ * handles was collected, and its stripe stayed claimed after the thread ended. Hooks are installed once
  * per thread (and per copy of the package) when this module loads, so workers created
  * before the first registry are seen too. Ancestors come from Node's environment data
  * (worker_threads.setEnvironmentData), which every new Worker inherits from its creator.
@@ -151,14 +155,17 @@ export interface SlotHolder {
 }
 
 const holders = new Set<WeakRef<SlotHolder>>();
+// Stripe owners this thread's exit hook must find even if the application dropped them (see the header).
+const kept = new Set<SlotHolder>();
 let holdersAfterPrune = 0;
 let installed = false;
 
-/** Remembers a registry object of this thread for the hooks (weakly: it may be collected). */
-export function watch(holder: SlotHolder): WeakRef<SlotHolder> {
+/** Remembers a registry object of this thread for the hooks (weakly, unless it must be kept: see the header). */
+export function watch(holder: SlotHolder, ownsStripe: boolean): WeakRef<SlotHolder> {
   installHooks();
   const ref = new WeakRef(holder);
   holders.add(ref);
+  if (ownsStripe && !creatorReleases && !isMainThread) kept.add(holder);
   // Drop the collected ones now and then, so a thread that makes many registry objects
   // (and never sees a worker exit) does not keep an ever-growing set.
   if (holders.size > 2 * holdersAfterPrune + 64) holdersAfterPrune = live().length;
@@ -166,6 +173,8 @@ export function watch(holder: SlotHolder): WeakRef<SlotHolder> {
 }
 
 export function unwatch(ref: WeakRef<SlotHolder>): void {
+  const holder = ref.deref();
+  if (holder !== undefined) kept.delete(holder);
   holders.delete(ref);
 }
 
