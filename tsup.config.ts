@@ -16,5 +16,8 @@ export default defineConfig({
   // Class names are part of the API (`err.name` is the error class's name): keep them
   // through the bundler's renaming of colliding identifiers.
   keepNames: true,
+  // import.meta.url in the CommonJS build (the Prometheus adapter resolves prom-client
+  // from its own file, see src/prometheus.ts).
+  shims: true,
   treeshake: true,
 });

@@ -1,12 +1,14 @@
 // Labelled metrics from worker threads, scraped through a Prometheus client's Registry:
-//   prometheus.mjs prom-client | @prometheus-io/client
+//   prometheus.mjs prom-client | @prometheus-io/client [--without-prom-client]
 // Families created after registration (the workers' label series) are in the scrape;
 // the text is exactly what is expected, in the text format and in OpenMetrics, and
-// promtool finds nothing to report in it.
+// promtool finds nothing to report in it. With --without-prom-client (run.mjs runs it so
+// in a project that has only @prometheus-io/client installed), prom-client must not be
+// installed, and the adapter works without it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { StatsRegistry } from 'atomic-stats';
+import { InvalidOptionsError, StatsRegistry } from 'atomic-stats';
 import { registerAtomicStats } from 'atomic-stats/prometheus';
 import { BACKENDS, RUNTIME, start } from './lib.mjs';
 
@@ -34,6 +36,11 @@ if (isMainThread) {
   const Registry = client.Registry ?? client.default.Registry;
   const Counter = client.Counter ?? client.default.Counter;
   const registry = StatsRegistry.create();
+  if (process.argv.includes('--without-prom-client')) {
+    await assert.rejects(import('prom-client'), 'prom-client is not installed here');
+    // Without prom-client there is no default Registry: a typed error, and nothing registered.
+    assert.throws(() => registerAtomicStats(registry), (err) => err instanceof InvalidOptionsError && err.option === 'register' && /prom-client is not installed/.test(err.message));
+  }
   const prom = new Registry();
   const app = new Counter({ name: 'app_started_total', help: 'Application starts.', registers: [prom] });
   app.inc();
