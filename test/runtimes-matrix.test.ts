@@ -111,12 +111,14 @@ describe('what the suite runs where', () => {
     expect(() => runner.enginesAccept({ node: '~22.1' }, nodeRuntime(22))).toThrow(/cannot read the engines range/);
   });
 
-  it('every example folder is one the suite runs, and every other check applies everywhere', () => {
+  it('every example folder is one the suite runs; only the client\'s check and V8\'s are limited', () => {
     const folders = (examples.EXAMPLES as { name: string }[]).map((e) => e.name).sort();
     expect(folders).toEqual(['opentelemetry', 'piscina-pool', 'prometheus-http', 'quickstart']);
     const names = (runner.CHECKS as { name: string; supports?: unknown }[]).map((c) => c.name);
-    expect(names).toEqual(expect.arrayContaining(['threads', 'churn', 'breaker', 'prom-client', 'prometheus-io', ...folders.map((f) => `example:${f}`)]));
-    expect((runner.CHECKS as { name: string; supports?: unknown }[]).filter((c) => c.supports).map((c) => c.name)).toEqual(['prometheus-io']);
+    expect(names).toEqual(expect.arrayContaining(['threads', 'churn', 'breaker', 'prom-client', 'prometheus-io', 'v8', ...folders.map((f) => `example:${f}`)]));
+    expect((runner.CHECKS as { name: string; supports?: unknown }[]).filter((c) => c.supports).map((c) => c.name)).toEqual(['prometheus-io', 'v8']);
+    const v8 = (runner.CHECKS as { name: string; supports: (rt: unknown) => boolean }[]).find((c) => c.name === 'v8')!;
+    expect(Object.entries(pins).filter(([, pin]) => v8.supports(pin)).map(([name]) => name)).toEqual(['node22', 'node24', 'node26']);
   });
 });
 

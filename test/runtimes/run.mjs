@@ -39,6 +39,8 @@ export const CHECKS = [
     project: { deps: ['@prometheus-io/client'], copy: ['checks/prometheus.mjs', 'checks/lib.mjs'] },
     supports: (rt) => enginesAccept(packageEngines('@prometheus-io/client'), rt),
   },
+  // V8's traces: Node only (Bun is not V8; Deno's flags and traces are not Node's).
+  { name: 'v8', script: 'v8.mjs', supports: (rt) => rt.kind === 'node' },
   ...EXAMPLES.map((e) => ({ name: `example:${e.name}`, example: e })),
 ];
 
