@@ -1,35 +1,38 @@
 // npm run bench: runs every case module in bench/cases/ (see harness/bench.mjs for the
 // method and the case-module interface), prints each table with min / median / max over
 // the repetitions and its same-run ratios, the physics table, the target verdicts and
-// what the interference detector saw, then writes bench/results/latest.json and
-// latest.md and redraws docs/bench.svg.
+// what the interference detector saw. A full run then writes bench/results/latest.json
+// and latest.md (the one run the repository keeps: docs/benchmarks.md and the README cite
+// it), redraws docs/bench.svg and copies its tables into the docs (--no-readme: not).
 //
 //   node bench/run.mjs [--quick] [--only SUBSTRING] [--reps N] [--round-ms MS]
 //                      [--warm-ms MS] [--out NAME] [--no-write] [--no-readme]
 //                      [--runtime NAME]
 //
+// Every other run is raw material kept on this machine only, in bench/results/local/,
+// which git ignores (harness/outputs.mjs says what goes where). A full run also leaves a
+// copy there named after its start time, so earlier runs stay at hand for comparison.
 // --quick (or BENCH_QUICK=1) is a smoke run: 5 ms rounds, short warm-up, one redo; its
-// numbers are not for publishing, so it writes bench/results/quick.{json,md} instead.
+// numbers are not for publishing, so it writes local/quick.{json,md} instead.
 // --only runs the tables or case ids containing SUBSTRING (and writes nothing unless
-// --out names the file). A full run also copies its tables into README.md's bench block
-// (--no-readme: not).
+// --out names the file). --out NAME writes local/NAME.{json,md} instead of latest.
 //
 // --runtime NAME runs the whole harness under another runtime: `host` (the Node running
 // this script) or a runtime of test/runtimes/runtimes.json (node22, node24, node26, bun,
-// deno), installed on first use. The README's tables are taken on README_RUNTIME: a full
-// run goes there by default, and only a run there writes bench/results/latest.* and the
-// README; a full run elsewhere writes bench/results/latest-NAME.*, a quick one quick-NAME.*.
+// deno), installed on first use. The README's tables are taken on README_RUNTIME
+// (harness/outputs.mjs): a full run goes there by default, and only a run there is
+// published; elsewhere, a full run writes local/latest-NAME.*, a quick one local/quick-NAME.*.
 //   npm run bench -- --runtime node22 --only physics    the physics (headline) table on Node 22
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runBench } from './harness/bench.mjs';
+import { README_RUNTIME, checkOutName, outputs } from './harness/outputs.mjs';
 import { renderMarkdown, renderText } from './report.mjs';
 import { drawChart } from './chart.mjs';
 import { commandFor } from '../test/runtimes/run.mjs';
 import { ensureRuntime, readPins } from '../test/runtimes/install.mjs';
 
-export const README_RUNTIME = 'node24';
 // Set in the process this script starts under another runtime: that runtime's name.
 const CHILD_ENV = 'ATOMIC_STATS_BENCH_RUNTIME';
 
@@ -63,24 +66,28 @@ const overrides = {};
 if (value('--reps')) overrides.reps = Number(value('--reps'));
 if (value('--round-ms')) overrides.roundMs = Number(value('--round-ms'));
 if (value('--warm-ms')) overrides.warmMs = Number(value('--warm-ms'));
+const out = value('--out', undefined);
+if (out !== undefined) checkOutName(out); // before the run, not minutes later
 
 const run = await runBench({ quick, only, overrides, log: (line) => console.log(line) });
 run.runtime = runtimeOf(runtime);
 console.log('\n' + renderText(run));
 
-const suffix = runtime === README_RUNTIME || (runtime === 'host' && quick) ? '' : `-${runtime}`;
-const name = value('--out', only ? undefined : quick ? `quick${suffix}` : runtime === README_RUNTIME ? 'latest' : `latest-${runtime}`);
-if (name && !flag('--no-write')) {
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL(`./results/${name}.json`, import.meta.url), JSON.stringify(run, null, 2) + '\n');
-  writeFileSync(new URL(`./results/${name}.md`, import.meta.url), renderMarkdown(run));
-  console.log(`wrote bench/results/${name}.json and bench/results/${name}.md`);
-  if (name === 'latest') {
+const { names, publish } = outputs({ quick, only, out, date: run.date, runtime });
+if (!flag('--no-write')) {
+  for (const name of names) {
+    const url = new URL(`./results/${name}`, import.meta.url);
+    mkdirSync(new URL('.', url), { recursive: true });
+    writeFileSync(new URL(`${url.href}.json`), JSON.stringify(run, null, 2) + '\n');
+    writeFileSync(new URL(`${url.href}.md`), renderMarkdown(run));
+    console.log(`wrote bench/results/${name}.json and bench/results/${name}.md`);
+  }
+  if (publish) {
     drawChart(run, new URL('../docs/bench.svg', import.meta.url));
     console.log('wrote docs/bench.svg');
     if (!flag('--no-readme')) {
-      const { publish } = await import('./publish.mjs');
-      publish(run);
+      const { publish: publishTables } = await import('./publish.mjs');
+      publishTables(run);
       console.log('updated README.md bench tables');
     }
   }

@@ -1,6 +1,6 @@
 // The headline (physics) table on several runtimes, from one session: runs
 // `bench/run.mjs --runtime R --only physics` for each runtime in turn (each writes
-// bench/results/physics-R.{json,md}), then puts the ratios side by side in
+// bench/results/local/physics-R.{json,md}), then puts the ratios side by side in
 // docs/benchmarks.md, between the bench:runtimes markers.
 //
 //   node bench/runtimes.mjs [--runtimes host,node22,node24,node26] [--quick] [--no-write]
@@ -28,7 +28,7 @@ for (const rt of runtimes) {
     stdio: 'inherit',
   });
   if (child.status !== 0) throw new Error(`bench: the physics table failed on ${rt} (exit code ${child.status})`);
-  runs.push(readRun(new URL(`./results/${out}.json`, import.meta.url)));
+  runs.push(readRun(new URL(`./results/local/${out}.json`, import.meta.url)));
 }
 
 /** The side-by-side table: each headline ratio (median, min–max over the repetitions) on each runtime. */

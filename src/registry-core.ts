@@ -35,7 +35,7 @@ import { jsCellOps } from './backend-js.js';
 import { wasmCellOps } from './backend-wasm.js';
 import { autoCellOps } from './backend-auto.js';
 import { Directory, type DirectoryBounds, type MemoryViews, type RecordInfo, readBounds } from './directory.js';
-import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, InvalidOptionsError, NameConflictError, RegistryClosedError, describe } from './errors.js';
+import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, NameConflictError, RegistryClosedError, describe } from './errors.js';
 import { ENTRY_KINDS, type EntryKind, type EntryKindSpec, KIND_CODES } from './kinds/codes.js';
 import {
   DEFAULT_CAPACITY_BYTES,
@@ -66,7 +66,7 @@ import {
 } from './layout.js';
 import { keyHolding, thrownText } from './handle-hint.js';
 import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, unwatch, watch } from './slots.js';
-import { checkBackend, checkIntIn, checkOptionsObject } from './validate.js';
+import { checkBackend, checkIntIn, checkOptionsObject, checkPowerOfTwoIn } from './validate.js';
 import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize, sharedMemoryBuffer } from './wasm-module.js';
 
 export interface RegistryOptions {
@@ -267,13 +267,7 @@ export function createRegistryMemory(options: RegistryOptions | undefined): Regi
     capacity = alignUp(checkIntIn(o.capacityBytes, 'capacityBytes', MIN_CAPACITY_BYTES, MAX_CAPACITY_BYTES), PAGE_BYTES);
   }
   let stripes = defaultStripes(availableParallelism());
-  if (o.stripes !== undefined) {
-    const s = o.stripes;
-    if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > MAX_STRIPES || (s & (s - 1)) !== 0) {
-      throw new InvalidOptionsError('stripes', `must be a power of two from 1 to ${MAX_STRIPES}, got ${describe(s)}`);
-    }
-    stripes = s;
-  }
+  if (o.stripes !== undefined) stripes = checkPowerOfTwoIn(o.stripes, 'stripes', 1, MAX_STRIPES);
   const pages = capacity / PAGE_BYTES;
   // initial == maximum: the memory never grows, so no thread's view ever goes stale.
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

@@ -8,7 +8,6 @@
  */
 import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, type SystemCircuitBreakerMetrics, forceAll, listCircuitBreakers, openCircuitBreaker, systemBreakerMetrics } from './breaker/index.js';
 import { CounterSet } from './counter-set.js';
-import { InvalidOptionsError } from './errors.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
@@ -17,7 +16,7 @@ import { setGeometry } from './layout.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
 import type { EventBusStats, StatsOptions, StepExecutionStats, StepStatsOptions, WorkerSubscriberStats } from './stats/index.js';
 import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
-import { checkFields, checkName, checkOptionsObject } from './validate.js';
+import { bool, checkFields, checkName, checkOptionsObject } from './validate.js';
 
 export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, RegistryUsage, SharedWasmMemory } from './registry-core.js';
 
@@ -69,8 +68,7 @@ export class StatsRegistry extends RegistryCore {
     checkName(name);
     checkFields(fields);
     const o = checkOptionsObject(options, ['striped'], 'options');
-    if (o.striped !== undefined && typeof o.striped !== 'boolean') throw new InvalidOptionsError('striped', 'must be a boolean');
-    const striped = o.striped === true;
+    const striped = bool(o, 'striped', false);
     const geometry = setGeometry(fields.length, striped, this.stripes);
     return this.openEntry(name, 'counters', { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) =>
       new CounterSet<F>(this.ops, { setName: name, dataOffset, geometry, ownedStripe: this.ownedStripe(striped) }, fields),

@@ -35,11 +35,32 @@ export function checkOptionsObject(
   return value as Record<string, unknown>;
 }
 
+/*
+ * One message form per check, whatever the option: `<option>: must be an integer from
+ * <min> to <max>, got <value>` and `<option>: must be a boolean, got <value>`. The value is
+ * printed by describe(), never by String() or a template: a user's toString may throw or
+ * lie, and the error must still be an InvalidOptionsError that names the option.
+ */
+
 /** An integer from `min` to `max`, or InvalidOptionsError naming `what`. */
 export function checkIntIn(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionsError(what, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
+  return value;
+}
+
+/** A power of two from `min` to `max` (both powers of two), or InvalidOptionsError naming `what`. */
+export function checkPowerOfTwoIn(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max || (value & (value - 1)) !== 0) {
+    throw new InvalidOptionsError(what, `must be a power of two from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A boolean, or InvalidOptionsError naming `what`. */
+export function checkBool(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionsError(what, `must be a boolean, got ${describe(value)}`);
   return value;
 }
 
@@ -52,9 +73,7 @@ export function intIn(o: Record<string, unknown>, key: string, def: number, min:
 /** Option `key` of `o`: `def` when absent, else a boolean. */
 export function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
   const v = o[key];
-  if (v === undefined) return def;
-  if (typeof v !== 'boolean') throw new InvalidOptionsError(key, `must be a boolean, got ${describe(v)}`);
-  return v;
+  return v === undefined ? def : checkBool(v, key);
 }
 
 /** The `backend` option: `'auto'` when absent. */

@@ -1,6 +1,9 @@
 // The benchmark harness's own checks: its pure judgement rules (overlap, interference,
 // rotation, verdicts) and an end-to-end quick run of a fixture case module and of the
 // real physics table, checking structure and final counts, never timings.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // The harness is plain .mjs outside the TypeScript build: load it untyped.
@@ -356,5 +359,33 @@ describe('failures', () => {
     expect(() => checkModule('m', { ...ok, physics: [{ name: 'p', id: 'a', floor: 'b' }] })).toThrow(/physics entry/);
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], blocks: true }] })).not.toThrow();
     expect(() => checkModule('m', { ...ok, cases: [{ ...ok.cases[0], blocks: 1 }] })).toThrow(/blocks/);
+  });
+});
+
+describe('where a run is written', () => {
+  const root = new URL('../', import.meta.url);
+
+  it('a full run becomes latest.* and a dated copy in local/; every other run goes to local/ only', async () => {
+    const { outputs, LOCAL } = await load('../bench/harness/outputs.mjs');
+    const date = '2026-11-27T12:34:06.290Z';
+    expect(outputs({ date })).toEqual({ names: ['latest', `${LOCAL}run-2026-11-27T12-34-06Z`], publish: true });
+    expect(outputs({ quick: true, date })).toEqual({ names: [`${LOCAL}quick`], publish: false });
+    expect(outputs({ quick: true, out: 'smoke', date })).toEqual({ names: [`${LOCAL}smoke`], publish: false });
+    expect(outputs({ only: 'scrape', out: 'scrape-1', date })).toEqual({ names: [`${LOCAL}scrape-1`], publish: false });
+    expect(outputs({ out: 'latest', date })).toEqual({ names: [`${LOCAL}latest`], publish: false });
+    expect(outputs({ only: 'scrape', date })).toEqual({ names: [], publish: false });
+    for (const out of ['../latest', 'a/b', '', '.hidden']) expect(() => outputs({ out, date })).toThrow(/--out takes a file name/);
+  });
+
+  it('git ignores local/ and holds only the latest run; the docs cite only what it holds', async () => {
+    const { KEPT, LOCAL } = await load('../bench/harness/outputs.mjs');
+    const ignored = readFileSync(new URL('.gitignore', root), 'utf8').split('\n');
+    expect(ignored).toContain(`bench/results/${LOCAL}`);
+    const tracked = execFileSync('git', ['ls-files', 'bench/results'], { cwd: fileURLToPath(root), encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(tracked.sort()).toEqual(KEPT.map((f: string) => `bench/results/${f}`).sort());
+    const docs = ['README.md', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const cited = docs.flatMap((f) => [...readFileSync(new URL(f, root), 'utf8').matchAll(/bench\/results\/([^\s`),]*)/g)].map((m) => m[1]!));
+    expect(cited.length).toBeGreaterThan(0);
+    for (const c of cited) expect(c.startsWith('latest.') || c.startsWith(LOCAL)).toBe(true);
   });
 });

@@ -19,7 +19,8 @@ import {
   type CircuitBreaker,
 } from '../src/index.js';
 import { deadlineQueues } from '../src/policy/timeout.js';
-import { BACKENDS, FakeClock, breakerOn, rawWord } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { FakeClock, breakerOn, rawWord } from './helpers/breaker.js';
 import { captureWarnings } from './helpers/warnings.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallTimeoutError, type CallContext } from '../src/index.js';
-import { BACKENDS, breakerOn } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { breakerOn } from './helpers/breaker.js';
 
 const never = () => new Promise<never>(() => {});
 

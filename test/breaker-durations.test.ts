@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitOpenError, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import type { HistogramValue } from '../src/index.js';
-import { BACKENDS, FakeClock } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { FakeClock } from './helpers/breaker.js';
 
 const FAMILY = 'atomic_stats_circuit_breaker_call_latency_seconds';
 

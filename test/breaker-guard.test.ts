@@ -9,7 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry, type CircuitBreaker, type CircuitBreakerMetricsBigInt } from '../src/index.js';
-import { BACKENDS, FakeClock, breakerOn, rawWord, setRawWord } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { FakeClock, breakerOn, rawWord, setRawWord } from './helpers/breaker.js';
 
 const TWO24 = 2 ** 24;
 

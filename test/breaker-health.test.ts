@@ -3,7 +3,8 @@
 // the current run of failures (less than half the failureThreshold) and, with the rate
 // policy on, the rate window (fewer than 10 calls or fewer than 10% failures).
 import { describe, expect, it } from 'vitest';
-import { BACKENDS, breakerOn } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { breakerOn } from './helpers/breaker.js';
 
 describe.each(BACKENDS)('breaker health (%s backend)', (backend) => {
   it('a breaker that failed, opened and recovered is healthy again, whatever its lifetime failure rate', () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { AtomicStatsError, InvalidOptionsError, StatsRegistry, type CircuitBreaker, type CircuitBreakerConfig } from '../src/index.js';
 import type { BackendKind } from '../src/backend.js';
-import { FakeClock, rawWord, setRawWord } from './breaker-helpers.js';
+import { FakeClock, rawWord, setRawWord } from './helpers/breaker.js';
 
 const SETUPS: [string, BackendKind[]][] = [
   ['wasm', ['wasm']],

@@ -2,7 +2,7 @@
 // forceOpenAll() / forceClosedAll(), across attachments of one registry.
 import { describe, expect, it } from 'vitest';
 import { CircuitBreakerConfig, StatsRegistry, UnsafeIntegerError } from '../src/index.js';
-import { BACKENDS } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 const SYSTEM_KEYS = [
   'circuit_breakers',

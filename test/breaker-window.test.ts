@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, NameConflictError, StatsRegistry, type CircuitBreaker, type CircuitBreakerConfig } from '../src/index.js';
 import type { BackendKind } from '../src/backend.js';
-import { FakeClock, rawWord } from './breaker-helpers.js';
+import { FakeClock, rawWord } from './helpers/breaker.js';
 
 const SETUPS: [string, BackendKind[]][] = [
   ['wasm', ['wasm']],

@@ -12,7 +12,8 @@ import {
   type CircuitBreaker,
   type StateChange,
 } from '../src/index.js';
-import { BACKENDS, FakeClock, breakerOn, nextEvent, rawWord, setRawWord } from './breaker-helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { FakeClock, breakerOn, nextEvent, rawWord, setRawWord } from './helpers/breaker.js';
 
 const DTO_KEYS = [
   'total_calls',

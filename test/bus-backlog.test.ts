@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InProcessEventBus, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { recordingLogger, testEvent } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 function gate() {
   let open!: () => void;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { type DomainEvent, InProcessEventBus, StatsRegistry } from '../src/index.js';
 import { recordingLogger, testEvent } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 function revoked(): object {
   const { proxy, revoke } = Proxy.revocable({}, {});

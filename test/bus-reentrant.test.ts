@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { InProcessEventBus, InvalidEventError, StatsRegistry } from '../src/index.js';
 import { recordingLogger, testEvent } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 function gate() {
   let open!: () => void;

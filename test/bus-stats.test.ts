@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidCountError, StatsRegistry, UnsafeIntegerError } from '../src/index.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 const ZERO_LIVE = { rust_subscriber_patterns: 0, rust_handler_count: 0, ffi_subscriber_count: 0 };
 

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BroadcastReceiver, InProcessEventBus, InvalidHandleError, ReceiverClosedError, StatsRegistry, type DomainEvent } from '../src/index.js';
 import { testEvent } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 const ids = (events: (DomainEvent | undefined)[]) => events.map((e) => e?.payload);
 

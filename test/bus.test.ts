@@ -11,7 +11,7 @@ import {
 import { cellAddresses, setGeometry } from '../src/layout.js';
 import { BUS_FIELDS, BUS_OUTCOME_FIRST } from '../src/stats/fields.js';
 import { recordingLogger, testEvent } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 describe.each(BACKENDS)('InProcessEventBus (%s backend)', (backend) => {
   const newBus = (extra: Record<string, unknown> = {}) =>

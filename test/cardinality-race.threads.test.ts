@@ -4,7 +4,8 @@
 // fits look like one too many.
 import { describe, expect, it } from 'vitest';
 import { CardinalityLimitError, StatsRegistry } from '../src/index.js';
-import { BACKENDS, startWorkers } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { startWorkers } from './helpers/workers.js';
 import { expectRejectedKeeping, registryState } from './helpers/metrics.js';
 
 const TRIALS = 300;

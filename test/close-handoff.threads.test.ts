@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { type HistogramValue, type MetricFamily, StatsRegistry } from '../src/index.js';
 import { setGeometry } from '../src/layout.js';
-import { BACKENDS, startFlag } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { startFlag } from './helpers/workers.js';
 import { userFamilies } from './helpers/metrics.js';
 
 const SCRIPT = new URL('./workers/close-handoff.mjs', import.meta.url);

@@ -1,7 +1,7 @@
 import { Counter as PromCounter, Registry as PromRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { InvalidCountError, InvalidLabelsError, InvalidOptionsError, NameConflictError, StatsRegistry } from '../src/index.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 import { expectRejected, userFamilies } from './helpers/metrics.js';
 
 const key = (l: Record<string, unknown>) => JSON.stringify(Object.entries(l).sort());

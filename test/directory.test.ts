@@ -29,9 +29,9 @@ import {
 } from '../src/layout.js';
 import * as promClient from 'prom-client';
 import { registerAtomicStats } from '../src/prometheus.js';
-import { BACKENDS } from './helpers.js';
-import { bytesOf, counterRecordBytes, forgeSlot, i32Of, logOf, recordOf, recordsStart, slotScanNames, u8Of } from './helpers/memory.js';
+import { BACKENDS } from './helpers/backends.js';
 import { runWorkers } from './helpers/workers.js';
+import { bytesOf, counterRecordBytes, forgeSlot, i32Of, logOf, recordOf, recordsStart, slotScanNames, u8Of } from './helpers/memory.js';
 
 // Every process warning atomic-stats emits about corrupt records, per test.
 let warnings: string[];

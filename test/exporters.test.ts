@@ -2,7 +2,7 @@ import { Counter as PromCounter, Gauge as PromGauge, Registry, collectDefaultMet
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtomicStatsError, InProcessEventBus, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
-import { startWorkers } from './helpers.js';
+import { startWorkers } from './helpers/workers.js';
 import { ITERATIONS, openMetricsRegistry, parseScrape, workedRegistry } from './helpers/exporters.js';
 import { syntheticHistogram, withExtraFamilies } from './helpers/families.js';
 import { captureWarnings } from './helpers/warnings.js';

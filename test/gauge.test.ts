@@ -1,7 +1,7 @@
 import { Gauge as PromGauge, Registry as PromRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { InvalidLabelsError, InvalidOptionsError, InvalidValueError, NameConflictError, StatsRegistry } from '../src/index.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 import { expectRejected, userFamilies } from './helpers/metrics.js';
 
 describe.each(BACKENDS)('gauge metric (%s backend)', (backend) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
-import { BACKENDS, readyCount, startFlag, startWorkers } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { readyCount, startFlag, startWorkers } from './helpers/workers.js';
 
 // One read of a histogram against four threads observing into it. Every observation is 1,
 // so the sum a read shows is the number of observations it includes, and can be compared

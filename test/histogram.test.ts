@@ -13,7 +13,7 @@ import {
   nativeBuckets,
 } from '../src/index.js';
 import { bucketIndex, quantileFromBuckets } from '../src/kinds/buckets.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 import { expectRejected, userFamilies } from './helpers/metrics.js';
 
 const sample = (r: StatsRegistry, name: string, labels: Record<string, string> = {}) =>

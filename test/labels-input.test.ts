@@ -5,7 +5,7 @@ import { Registry as PromRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { InvalidLabelsError, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 import { registryState } from './helpers/metrics.js';
 
 /** Three metrics, one series allowed each, and everything a caller could observe of them. */

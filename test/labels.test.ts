@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CardinalityLimitError, DEFAULT_MAX_SERIES, InvalidLabelsError, NameConflictError, StatsRegistry } from '../src/index.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 import { expectRejected, userFamilies } from './helpers/metrics.js';
 
 const values = (r: StatsRegistry, name: string) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type BackendKind, CardinalityLimitError, type HistogramValue, type MetricFamily, StatsRegistry } from '../src/index.js';
-import { readyCount, startFlag, startWorkers } from './helpers.js';
+import { readyCount, startFlag, startWorkers } from './helpers/workers.js';
 import { userFamilies } from './helpers/metrics.js';
 
 const ROUTES = ['/a', '/b', '/c'];

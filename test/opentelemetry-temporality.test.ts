@@ -17,7 +17,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { type BackendKind, InvalidOptionsError, StatsRegistry } from '../src/index.js';
 import { atomicStatsMetricProducer, observeAtomicStats } from '../src/opentelemetry.js';
-import { readyCount, startFlag, startWorkers } from './helpers.js';
+import { readyCount, startFlag, startWorkers } from './helpers/workers.js';
 import { expectRejected } from './helpers/metrics.js';
 
 const { DELTA, CUMULATIVE } = AggregationTemporality;

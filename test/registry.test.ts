@@ -13,7 +13,7 @@ import {
   UnsafeIntegerError,
   type RegistryHandle,
 } from '../src/index.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 const TWO32 = 4294967296;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;

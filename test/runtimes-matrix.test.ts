@@ -153,3 +153,19 @@ describe('comparing an example\'s output with Node\'s', () => {
     expect(examples.compareExample(prom, ok(`status: 500\n${head}${ours}`), node, 'bun')).toMatch(/status or content type/);
   });
 });
+
+describe('benchmarks on another runtime', () => {
+  it('only a full run on the README\'s runtime (Node 24) is published; elsewhere it is raw material, named after the runtime', async () => {
+    const { outputs, README_RUNTIME, LOCAL } = await load('../bench/harness/outputs.mjs');
+    const date = '2026-11-27T12:34:06.789Z';
+    expect(README_RUNTIME).toBe('node24');
+    expect(README_RUNTIME in pins).toBe(true);
+    expect(outputs({ date, runtime: 'node24' })).toEqual({ names: ['latest', `${LOCAL}run-2026-11-27T12-34-06Z`], publish: true });
+    expect(outputs({ date, runtime: 'node22' })).toEqual({ names: [`${LOCAL}latest-node22`, `${LOCAL}run-2026-11-27T12-34-06Z-node22`], publish: false });
+    expect(outputs({ date, runtime: 'host' })).toEqual({ names: [`${LOCAL}latest-host`, `${LOCAL}run-2026-11-27T12-34-06Z-host`], publish: false });
+    expect(outputs({ date, quick: true, runtime: 'bun' })).toEqual({ names: [`${LOCAL}quick-bun`], publish: false });
+    expect(outputs({ date, quick: true, runtime: 'host' })).toEqual({ names: [`${LOCAL}quick`], publish: false });
+    expect(outputs({ date, only: 'physics', out: 'physics-deno', runtime: 'deno' })).toEqual({ names: [`${LOCAL}physics-deno`], publish: false });
+  });
+});
+

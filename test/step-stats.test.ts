@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidCountError, InvalidOptionsError, NameConflictError, StatsRegistry } from '../src/index.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 describe.each(BACKENDS)('StepExecutionStats (%s backend)', (backend) => {
   describe.each([true, false])('striped=%s', (striped) => {

@@ -12,7 +12,7 @@ import {
   convertCompletion,
 } from '../src/index.js';
 import { recordingLogger } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 function revoked(): object {
   const { proxy, revoke } = Proxy.revocable({}, {});

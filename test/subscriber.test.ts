@@ -12,7 +12,7 @@ import {
   type StepExecutionCompletionEvent,
 } from '../src/index.js';
 import { recordingLogger } from './helpers/bus.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 let n = 0;
 function completion(over: Partial<StepExecutionCompletionEvent> & Record<string, unknown> = {}): StepExecutionCompletionEvent {

@@ -15,7 +15,7 @@ import {
 import { breakerGeometry } from '../src/breaker/layout.js';
 import { releaseThread } from '../src/slots.js';
 import { H_SLOT_COUNT, H_SLOT_TABLE, cellAddresses, setGeometry, type SetGeometry } from '../src/layout.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 import { testEvent } from './helpers/bus.js';
 
 const STEP = 16777217n; // 2^24 + 1: the spinning workers' add, one carry each

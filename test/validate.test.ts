@@ -13,6 +13,9 @@ import {
   RegistryClosedError,
   StatsRegistry,
   WorkerEventSubscriber,
+  exponentialBuckets,
+  linearBuckets,
+  nativeBuckets,
 } from '../src/index.js';
 
 function state(r: StatsRegistry): unknown {
@@ -74,6 +77,84 @@ describe('one check, one message', () => {
       'dispatchTimeoutMs: must be an integer from 1 to 2147483647, got "5"',
     );
     expect(message(() => r.circuitBreaker('b', { failureThreshold: 0 }))).toBe('failureThreshold: must be an integer from 1 to 100, got 0');
+  });
+
+  // Each bad value with the text the message must show for it (never the value's own
+  // toString, which may throw or lie).
+  const noProto = Object.create(null) as object;
+  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('every integer option reads `<option>: must be an integer from <min> to <max>, got <value>`, whatever the value', () => {
+    const r = StatsRegistry.create();
+    r.counters('kept', ['a']).counter('a').add(3);
+    const bad: [unknown, string][] = [[noProto, '[object Object]'], [hostile, '[object Object]'], ['5', '"5"'], [1.5, '1.5'], [-10, '-10'], [2 ** 40, '1099511627776'], [Number.NaN, 'NaN'], [10n, '10n']];
+    const options: [string, number | undefined, (v: unknown) => unknown][] = [
+      ['count', 1, (v) => linearBuckets(0, 1, v as never)],
+      ['count', 1, (v) => exponentialBuckets(1, 2, v as never)],
+      ['maxSeries', 1, (v) => r.counter({ name: 'm_total', help: 'M.', maxSeries: v as never })],
+      ['schema', -4, (v) => nativeBuckets(v as never, 0.001, 10)],
+      ['correlationTimeoutMs', 1, (v) => new WorkerEventSubscriber({ registry: r, name: 'sub', workerId: 'w', correlationTimeoutMs: v as never })],
+      ['callTimeoutMs', 1, (v) => r.circuitBreaker('b', { callTimeoutMs: v as never })],
+      ['dispatchTimeoutMs', 1, (v) => new InProcessEventBus({ registry: r, name: 'bus', dispatchTimeoutMs: v as never })],
+    ];
+    for (const [option, min, call] of options) {
+      for (const [value, text] of bad) {
+        const err = rejected(r, () => call(value), InvalidOptionsError) as InvalidOptionsError;
+        expect(err.option).toBe(option);
+        expect(err.message).toMatch(new RegExp(`^${option}: must be an integer from ${min} to \\d+, got ${escape(text)}$`));
+      }
+    }
+    for (const [value, text] of [...bad, [3, '3'], [512, '512']] as [unknown, string][]) {
+      expect(() => StatsRegistry.create({ stripes: value as never })).toThrow(new InvalidOptionsError('stripes', `must be a power of two from 1 to 256, got ${text}`));
+    }
+  });
+
+  it("a call's timeoutMs reads like the config's callTimeoutMs, and a refused call neither runs fn nor records", async () => {
+    const r = StatsRegistry.create();
+    const breaker = r.circuitBreaker('b', { callTimeoutMs: 1000 });
+    const configMessage = rejected(r, () => r.circuitBreaker('c', { callTimeoutMs: 0 }), InvalidOptionsError).message;
+    expect(configMessage).toMatch(/^callTimeoutMs: must be an integer from 1 to \d+, got 0$/);
+    const before = state(r);
+    const metrics = breaker.metrics();
+    let ran = 0;
+    for (const [value, text] of [[0, '0'], [noProto, '[object Object]'], [hostile, '[object Object]'], [2.5, '2.5']] as [unknown, string][]) {
+      const err = await breaker.call(() => ran++, { timeoutMs: value as never }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect((err as Error).message).toBe(configMessage.replace(/^callTimeoutMs/, 'timeoutMs').replace(/got 0$/, `got ${text}`));
+    }
+    expect(ran).toBe(0);
+    expect(breaker.metrics()).toEqual(metrics);
+    expect(state(r)).toEqual(before);
+  });
+
+  it('every boolean option reads `<option>: must be a boolean, got <value>`, whatever the value', () => {
+    const r = StatsRegistry.create();
+    r.counters('kept', ['a']).counter('a').add(3);
+    const completions = r.workerSubscriberStats('completions');
+    const bad: [unknown, string][] = [[noProto, '[object Object]'], [hostile, '[object Object]'], ['yes', '"yes"'], [1, '1'], [0, '0'], [null, 'null'], [10n, '10n']];
+    const options: [string, (v: unknown) => unknown][] = [
+      ['striped', (v) => r.counters('c', ['a'], { striped: v as never })],
+      ['striped', (v) => r.counter({ name: 'c_total', help: 'C.', striped: v as never })],
+      ['float', (v) => r.counter({ name: 'c_total', help: 'C.', float: v as never })],
+      ['striped', (v) => r.histogram({ name: 'h', help: 'H.', buckets: [1], striped: v as never })],
+      ['striped', (v) => r.stepExecutionStats('steps', { striped: v as never })],
+      ['striped', (v) => r.eventBusStats('buses', { striped: v as never })],
+      ['durations', (v) => r.stepExecutionStats('steps', { durations: v as never })],
+      ['durations', (v) => r.circuitBreaker('b', undefined, { durations: v as never })],
+      ['correlate', (v) => new WorkerEventSubscriber({ registry: r, name: 'sub', workerId: 'w', correlate: v as never })],
+      ['logStacks', (v) => new InProcessEventBus({ registry: r, name: 'bus', logStacks: v as never })],
+      ['success', (v) => completions.recordCompletion(v as never)],
+    ];
+    for (const [option, call] of options) {
+      for (const [value, text] of bad) {
+        const err = rejected(r, () => call(value), InvalidOptionsError) as InvalidOptionsError;
+        expect(err.option).toBe(option);
+        expect(err.message).toBe(`${option}: must be a boolean, got ${text}`);
+      }
+    }
   });
 
   it('names are checked alike by every kind and component', () => {

@@ -1,7 +1,7 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
 import { cellAddresses } from '../layout.js';
 import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
-import { checkOptionsObject } from '../validate.js';
+import { bool, checkOptionsObject } from '../validate.js';
 import type { RegistryCore } from '../registry-core.js';
 import { checkName } from '../validate.js';
 import { CircuitBreaker, type BreakerBinding, type BreakerThreadOptions } from './circuit-breaker.js';
@@ -47,12 +47,12 @@ const KNOWN_OPTIONS = ['clock', 'isFailure', 'durations'];
 
 function checkOptions(options: unknown): { clock: Clock | undefined; isFailure: FailurePredicate | undefined; durations: boolean } {
   const o = checkOptionsObject(options, KNOWN_OPTIONS, 'options');
-  if (o.durations !== undefined && typeof o.durations !== 'boolean') throw new InvalidOptionsError('durations', `must be a boolean, got ${describe(o.durations)}`);
+  const durations = bool(o, 'durations', false);
   if (o.clock !== undefined && typeof o.clock !== 'function') throw new InvalidOptionsError('clock', 'must be a function returning milliseconds');
   if (o.isFailure !== undefined && typeof o.isFailure !== 'function') {
     throw new InvalidOptionsError('isFailure', `must be a function (error) => boolean, got ${describe(o.isFailure)}`);
   }
-  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined, durations: o.durations === true };
+  return { clock: o.clock as Clock | undefined, isFailure: o.isFailure as FailurePredicate | undefined, durations };
 }
 
 /**

@@ -4,6 +4,7 @@
  * index math apart from its count arrays. Nothing here touches shared memory.
  */
 import { InvalidOptionsError } from '../errors.js';
+import { checkIntIn } from '../validate.js';
 
 /** prom-client's default buckets (seconds): 5 ms to 10 s. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -116,9 +117,7 @@ export function exponentialBuckets(start: number, factor: number, count: number)
 }
 
 function checkCount(count: unknown): void {
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BUCKETS) {
-    throw new InvalidOptionsError('count', `must be an integer from 1 to ${MAX_BUCKETS}, got ${String(count)}`);
-  }
+  checkIntIn(count, 'count', 1, MAX_BUCKETS);
 }
 
 // Bounds computed in doubles can overflow to Infinity or round two steps onto one value;

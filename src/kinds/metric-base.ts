@@ -56,7 +56,7 @@ import { type RecordInfo, utf8 } from '../directory.js';
 import { seriesRecordsOf } from './series-index.js';
 import { InvalidOptionsError, NameConflictError } from '../errors.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
-import { checkOptionsObject } from '../validate.js';
+import { bool, checkOptionsObject, intIn } from '../validate.js';
 import type { MetricFamily, MetricSample, MetricType } from '../export/family.js';
 import { METRIC_KIND_CODES } from './codes.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
@@ -114,14 +114,7 @@ export function defineBase(
   const name = builtin ? checkBuiltinName(o.name) : checkMetricName(o.name);
   const help = checkHelp(o.help);
   const labelNames = [...checkLabelNames(o.labelNames, reservedLabels)];
-  let maxSeries = DEFAULT_MAX_SERIES;
-  if (o.maxSeries !== undefined) {
-    const m = o.maxSeries;
-    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > MAX_MAX_SERIES) {
-      throw new InvalidOptionsError('maxSeries', `must be an integer from 1 to ${MAX_MAX_SERIES}, got ${String(m)}`);
-    }
-    maxSeries = m;
-  }
+  const maxSeries = intIn(o, 'maxSeries', DEFAULT_MAX_SERIES, 1, MAX_MAX_SERIES);
   const base: BaseDefinition = builtin ? { name, help, labelNames, maxSeries, builtin: true } : { name, help, labelNames, maxSeries };
   if (o.unit !== undefined) {
     if (typeof o.unit !== 'string' || !/^[!-~]{1,63}$/.test(o.unit)) {
@@ -140,10 +133,7 @@ function checkBuiltinName(name: unknown): string {
 }
 
 export function checkBool(o: Record<string, unknown>, key: string): boolean {
-  const v = o[key];
-  if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw new InvalidOptionsError(key, 'must be a boolean');
-  return v;
+  return bool(o, key, false);
 }
 
 /** The unit a family is exported with: the definition's, else one read from the name's suffix. */

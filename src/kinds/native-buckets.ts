@@ -31,6 +31,7 @@
  * round to equal subnormals or to 0, which a histogram cannot use.
  */
 import { InvalidOptionsError } from '../errors.js';
+import { checkIntIn } from '../validate.js';
 import { MAX_BUCKETS } from './buckets.js';
 
 /** The smallest normal double, 2^-1022: the least `min` nativeBuckets accepts. */
@@ -114,7 +115,7 @@ function nativeIndex(v: number, schema: number): number {
  * and `max` finite and above it; at most 256 bounds.
  */
 export function nativeBuckets(schema: number, min: number, max: number): number[] {
-  if (!Number.isInteger(schema) || schema < -4 || schema > 8) throw new InvalidOptionsError('schema', 'must be an integer from -4 to 8');
+  checkIntIn(schema, 'schema', -4, 8);
   if (typeof min !== 'number' || !(min >= MIN_NATIVE_BOUND) || !Number.isFinite(min)) {
     throw new InvalidOptionsError('min', `must be a finite number >= 2^-1022 (${MIN_NATIVE_BOUND}), got ${String(min)}`);
   }

@@ -30,6 +30,7 @@
  */
 import { monotonicClock } from '../breaker/clock.js';
 import { AtomicStatsError, InvalidOptionsError, describe } from '../errors.js';
+import { checkIntIn } from '../validate.js';
 
 /** Longest timeout accepted, in ms (one hour): `callTimeoutMs` and `call`'s `timeoutMs`. */
 export const MAX_CALL_TIMEOUT_MS = 3_600_000;
@@ -69,10 +70,7 @@ export type CallContext = {
 
 /** Checks a timeout in ms: an integer from 1 to one hour. */
 export function checkTimeoutMs(option: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CALL_TIMEOUT_MS) {
-    throw new InvalidOptionsError(option, `must be an integer from 1 to ${MAX_CALL_TIMEOUT_MS} (ms), got ${describe(v)}`);
-  }
-  return v;
+  return checkIntIn(v, option, 1, MAX_CALL_TIMEOUT_MS);
 }
 
 /**

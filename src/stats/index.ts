@@ -1,6 +1,6 @@
-import { InvalidOptionsError } from '../errors.js';
 import { STEP_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
 import type { RegistryCore } from '../registry-core.js';
+import { bool } from '../validate.js';
 import { EventBusStats } from './event-bus-stats.js';
 import { BUS_FIELDS, STEP_FIELDS, SUBSCRIBER_FIELDS } from './fields.js';
 import { type StatsOptions, openStats } from './open.js';
@@ -19,9 +19,7 @@ export interface StepStatsOptions extends StatsOptions {
 const DURATION_OPTION = {
   keys: ['durations'],
   check(o: Record<string, unknown>): Record<string, unknown> {
-    if (o.durations === undefined || o.durations === false) return {};
-    if (o.durations !== true) throw new InvalidOptionsError('durations', 'must be a boolean');
-    return { durations: true };
+    return bool(o, 'durations', false) ? { durations: true } : {};
   },
 };
 

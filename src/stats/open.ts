@@ -1,6 +1,5 @@
 import { CounterSet, type SetPlacement } from '../counter-set.js';
-import { InvalidOptionsError } from '../errors.js';
-import { checkOptionsObject } from '../validate.js';
+import { bool, checkOptionsObject } from '../validate.js';
 import { cellAddresses, setGeometry } from '../layout.js';
 import type { EntryKind } from '../kinds/codes.js';
 import type { RegistryCore } from '../registry-core.js';
@@ -41,10 +40,7 @@ export interface StatsPlacement<F extends string> {
 }
 
 function checkStatsOptions(options: unknown, extraKeys: readonly string[] = []): boolean {
-  const striped = checkOptionsObject(options, ['striped', ...extraKeys], 'options').striped;
-  if (striped === undefined) return true;
-  if (typeof striped !== 'boolean') throw new InvalidOptionsError('striped', 'must be a boolean');
-  return striped;
+  return bool(checkOptionsObject(options, ['striped', ...extraKeys], 'options'), 'striped', true);
 }
 
 /**

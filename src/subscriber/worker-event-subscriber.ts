@@ -1,7 +1,7 @@
 import { type MessagePort, MessageChannel } from 'node:worker_threads';
 import { isMessagePort } from '../brand.js';
 import { InvalidOptionsError } from '../errors.js';
-import { checkName, checkOptionsObject } from '../validate.js';
+import { bool, checkIntIn, checkName, checkOptionsObject } from '../validate.js';
 import { RegistryCore } from '../registry-core.js';
 import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../stats/fields.js';
 import { openWorkerSubscriberStats } from '../stats/index.js';
@@ -87,17 +87,14 @@ export class WorkerEventSubscriber {
     const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with registry, name and workerId' });
     if (!(o.registry instanceof RegistryCore)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
     if (typeof o.workerId !== 'string' || o.workerId.length === 0) throw new InvalidOptionsError('workerId', 'must be a non-empty string');
-    const t = o.correlationTimeoutMs ?? 30_000;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 2 ** 31 - 1) {
-      throw new InvalidOptionsError('correlationTimeoutMs', `must be an integer from 1 to ${2 ** 31 - 1}, got ${String(t)}`);
-    }
-    if (o.correlate !== undefined && typeof o.correlate !== 'boolean') throw new InvalidOptionsError('correlate', 'must be a boolean');
+    const t = checkIntIn(o.correlationTimeoutMs ?? 30_000, 'correlationTimeoutMs', 1, 2 ** 31 - 1);
+    const correlate = bool(o, 'correlate', true);
     const logger = checkLogger(o.logger);
     const limits = checkReportOptions(o);
     this.name = checkName(o.name);
     this.workerId = o.workerId;
     this.correlationTimeoutMs = t;
-    this.correlate = o.correlate !== false;
+    this.correlate = correlate;
     this.reporter = new Reporter(logger, limits, 'completion', { subscriber: this.name, worker_id: o.workerId });
     this.stats = openWorkerSubscriberStats(o.registry, this.name);
     this.pending = new PendingTable(t, (id, info) =>

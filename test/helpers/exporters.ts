@@ -1,7 +1,7 @@
 import { type OpenMetricsContentType, Registry } from 'prom-client';
 import { expect } from 'vitest';
 import { StatsRegistry, type BackendKind } from '../../src/index.js';
-import { startWorkers } from '../helpers.js';
+import { startWorkers } from './workers.js';
 
 export const ITERATIONS = 20_000;
 

@@ -1,6 +1,7 @@
+// Real worker threads for the tests: each runs a plain .mjs script under test/workers (which
+// imports the built package: worker threads cannot load .ts, so run `npm run build` after
+// changing src/). A test file about threads is named *.threads.test.ts.
 import { Worker } from 'node:worker_threads';
-
-export const BACKENDS = ['auto', 'wasm', 'js'] as const;
 
 /**
  * Starts `count` workers running `script` (a .mjs under test/workers/), waits until all of
@@ -48,4 +49,72 @@ export async function runWorkers<R = unknown>(
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/** A start flag that every worker waits on, so their loops overlap for real. */
+export function startFlag(): { sab: SharedArrayBuffer; release(): void } {
+  const sab = new SharedArrayBuffer(8);
+  const i32 = new Int32Array(sab);
+  return {
+    sab,
+    release() {
+      Atomics.store(i32, 0, 1);
+      Atomics.notify(i32, 0);
+    },
+  };
+}
+
+export interface Started<T> {
+  readonly workers: Worker[];
+  /** Resolves with each worker's last message once every worker has exited. */
+  readonly results: Promise<T[]>;
+}
+
+/**
+ * Starts one worker per entry of `data` on a plain .mjs script under test/workers (which
+ * imports the built package: worker threads cannot load .ts). Each worker must post one
+ * message with its result before exiting; a worker that errors or exits without a
+ * message rejects `results` unless `allowTerminated` is set, in which case its result is
+ * `undefined`.
+ */
+export function startWorkers<T>(script: string, data: readonly unknown[], allowTerminated = false): Started<T> {
+  const url = new URL(`../workers/${script}`, import.meta.url);
+  const workers = data.map((workerData) => new Worker(url, { workerData }));
+  const results = Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<T>((resolve, reject) => {
+          let result: T | undefined;
+          let got = false;
+          w.on('message', (m: T) => {
+            if ((m as unknown) === 'ready') return;
+            result = m;
+            got = true;
+          });
+          w.on('error', reject);
+          w.on('exit', (code) => {
+            if (got) resolve(result as T);
+            else if (allowTerminated) resolve(undefined as T);
+            else reject(new Error(`worker ${script} exited with code ${code} and no result`));
+          });
+        }),
+    ),
+  );
+  return { workers, results };
+}
+
+/** Waits until at least `n` workers have posted a 'ready' message. */
+export function readyCount(workers: Worker[], n = workers.length): Promise<void> {
+  let ready = 0;
+  return new Promise((resolve) => {
+    for (const w of workers) {
+      const onMessage = (m: unknown) => {
+        if (m === 'ready') {
+          w.off('message', onMessage);
+          if (++ready === n) resolve();
+        }
+      };
+      w.on('message', onMessage);
+    }
+  });
 }

@@ -1,4 +1,4 @@
-// Worker for test/breaker-threads.test.ts. Plain .mjs: it runs the built package.
+// Worker for test/breaker.threads.test.ts. Plain .mjs: it runs the built package.
 //
 // workerData: { handle, backend, clock (SharedArrayBuffer: Int32 ms at index 0), mode, ... }
 // mode 'rpc': answers { id, op, args } messages with { id, result } / { id, error }.

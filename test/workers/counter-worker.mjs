@@ -1,4 +1,4 @@
-// Worker side of test/workers.test.ts. Each mode exercises the registry from a real
+// Worker side of test/counter-sets.threads.test.ts. Each mode exercises the registry from a real
 // worker thread; the main thread checks the exact totals afterwards.
 import { workerData, parentPort } from 'node:worker_threads';
 import { StatsRegistry } from '../../dist/index.js';

@@ -2,7 +2,8 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
-import { BACKENDS, runWorkers } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { runWorkers } from './helpers/workers.js';
 
 const THREADS = 4;
 const N = 100_000;

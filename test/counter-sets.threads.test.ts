@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry, type BackendKind } from '../src/index.js';
-import { readyCount, startFlag, startWorkers } from './helpers.js';
-import { BACKENDS } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { readyCount, startFlag, startWorkers } from './helpers/workers.js';
 
 const MIXES: Record<string, BackendKind[]> = {
   wasm: ['wasm', 'wasm', 'wasm', 'wasm'],

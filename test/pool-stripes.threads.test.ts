@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { defaultStripes } from '../src/layout.js';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS } from './helpers/backends.js';
 
 // A real piscina pool on a registry, in a process of its own (test/fixtures/pool-stripes):
 // the pool's threads all start, then every one's task is cancelled (piscina terminates the

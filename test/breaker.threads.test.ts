@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StatsRegistry, type CircuitBreakerConfig, type CircuitBreakerMetricsBigInt, type StateChange } from '../src/index.js';
 import type { BackendKind } from '../src/backend.js';
-import { nextEvent } from './breaker-helpers.js';
+import { nextEvent } from './helpers/breaker.js';
 
 const WORKER = new URL('./workers/breaker-worker.mjs', import.meta.url);
 const DIST = new URL('../dist/index.js', import.meta.url);

@@ -1,7 +1,8 @@
 // Completions recorded from several worker threads at once: exact totals.
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry, WorkerEventSubscriber } from '../src/index.js';
-import { BACKENDS, runWorkers } from './helpers/workers.js';
+import { BACKENDS } from './helpers/backends.js';
+import { runWorkers } from './helpers/workers.js';
 
 const THREADS = 4;
 const N = 100_000;

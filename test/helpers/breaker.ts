@@ -1,8 +1,5 @@
 // Shared by the breaker tests: fake clocks, raw access to a breaker's state word.
-import { StatsRegistry, type CircuitBreaker, type CircuitBreakerConfig } from '../src/index.js';
-import type { BackendKind } from '../src/backend.js';
-
-export const BACKENDS: BackendKind[] = ['auto', 'wasm', 'js'];
+import { StatsRegistry, type BackendKind, type CircuitBreaker, type CircuitBreakerConfig } from '../../src/index.js';
 
 /** A clock the test moves by hand. */
 export class FakeClock {
