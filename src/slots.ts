@@ -54,10 +54,10 @@
  * it created or attached, and its Worker-exit hook scans those. On Deno, where the
  * owner's own exit hook is the only one that hands a stripe back, a worker thread holds
  * its registry objects that own a stripe strongly until they are closed (at most
- * `stripes` per memory): weakly held, one the application dropped after opening its
- * handles was collected, and its stripe stayed claimed after the thread ended. Hooks are installed once
- * per thread (and per copy of the package) when this module loads, so workers created
- * before the first registry are seen too. Ancestors come from Node's environment data
+ * `stripes` per memory): held weakly, one the application dropped after opening its
+ * handles was collected, and its stripe stayed claimed after the thread ended. Hooks
+ * are installed once per thread (and per copy of the package) when this module loads, so
+ * workers created before the first registry are seen too. Ancestors come from Node's environment data
  * (worker_threads.setEnvironmentData), which every new Worker inherits from its creator.
  *
  * The worst case: a worker is terminated and no live thread can prove it stopped. Its
