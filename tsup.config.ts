@@ -35,8 +35,9 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: false,
-  // serveMetrics finds its thread's file beside its own module: `import.meta.url` (shimmed
-  // in the CommonJS build) and the file name of the same format.
+  // import.meta.url in the CommonJS build: serveMetrics finds its thread's file beside its
+  // own module (and the file name of the same format), and the Prometheus adapter resolves
+  // prom-client from its own file (src/prometheus.ts).
   shims: true,
   esbuildOptions(options, { format }) {
     options.define = { ...options.define, __ATOMIC_STATS_SERVER_THREAD__: JSON.stringify(`./metrics-server-thread.${format === 'cjs' ? 'cjs' : 'js'}`) };
