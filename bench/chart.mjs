@@ -5,7 +5,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readRun } from './report.mjs';
+import { readRun, runtimeLabel } from './report.mjs';
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const W = 1040;
@@ -52,7 +52,7 @@ export function renderSvg(run) {
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="10" y="22" font-size="11" fill="#555">${esc(run.date.slice(0, 10))}, Node ${esc(run.node)}, ${run.cpus} CPUs; bar = median, whisker = min–max of ${run.options.reps} repetitions</text>
+<text x="10" y="22" font-size="11" fill="#555">${esc(run.date.slice(0, 10))}, ${esc(runtimeLabel(run))}, ${run.cpus} CPUs; bar = median, whisker = min–max of ${run.options.reps} repetitions</text>
 ${legend}
 ${parts.join('\n')}
 </svg>

@@ -67,7 +67,7 @@ function verdictRows(run) {
 function intro(run) {
   const o = run.options;
   return (
-    `${run.quick ? 'QUICK smoke run (not for publishing): ' : ''}run ${run.date.slice(0, 16)}Z, Node ${run.node}, ${run.cpus} × ${run.cpu}, ${run.seconds} s. ` +
+    `${run.quick ? 'QUICK smoke run (not for publishing): ' : ''}run ${run.date.slice(0, 16)}Z, ${runtimeLabel(run)}, ${run.cpus} × ${run.cpu}, ${run.seconds} s. ` +
     `ns per operation, median (min–max) over ${o.reps} interleaved repetitions of ${o.roundMs} ms rounds after ${o.warmMs} ms of warm-up per variant; ` +
     `ratios are computed within each repetition against the table's baseline (lower is faster). ` +
     `⚠n: n repetitions kept although interference or a missing overlap touched them after ${o.maxRedo} redos.`
@@ -135,4 +135,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const run = readRun(url);
   writeFileSync(new URL(url.href.replace(/\.json$/, '.md')), renderMarkdown(run));
   console.log(renderText(run));
+}
+
+/** "Node v24.22.3", "Bun 1.4.5", "Deno 2.9.6": the runtime a run was taken on (runs before runtimes were recorded: Node). */
+export function runtimeLabel(run) {
+  const rt = run.runtime;
+  if (rt === undefined || rt.kind === 'node') return `Node ${rt ? `v${rt.version}` : run.node}`;
+  return `${rt.kind === 'bun' ? 'Bun' : 'Deno'} ${rt.version}`;
 }

@@ -17,6 +17,14 @@
  * `performance.now()` and hrtime, and reads `performance.now() + offset` afterwards: the
  * same clock within the microsecond it takes to read both, far below the 1 ms tick the
  * breaker's state machine uses (and its SKEW_TICKS absorbs a tick of difference either way).
+ *
+ * Bun and Deno count `process.hrtime` (like `performance.now()`) from each thread's own
+ * start, so there it is no shared clock: a worker started a minute after the main thread
+ * read a minute less, and a breaker it opened looked a minute old to the main thread.
+ * There is no shared monotonic clock to read on those runtimes, so the offset is the
+ * thread's `performance.timeOrigin`, the wall-clock time at which its own clock started:
+ * threads agree to within a millisecond unless the wall clock is stepped between their
+ * starts (pass a `clock` of your own where that matters).
  */
 
 /** Returns milliseconds on a time base every thread using the breaker shares. */
@@ -38,7 +46,8 @@ function calibrate(): number {
   return offset;
 }
 
-const offset = calibrate();
+const perThreadHrtime = typeof process.versions.bun === 'string' || typeof process.versions.deno === 'string';
+const offset = perThreadHrtime ? performance.timeOrigin : calibrate();
 
-/** The default clock: the process's monotonic clock in ms, the same in every thread. */
+/** The default clock in ms, the same in every thread: the process's monotonic clock (Node), or wall-clock-aligned (Bun, Deno). */
 export const monotonicClock: Clock = () => performance.now() + offset;

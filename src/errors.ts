@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'ERR_REGISTRY_CLOSED'
   | 'ERR_CARDINALITY_LIMIT'
   | 'ERR_INVALID_LABELS'
-  | 'ERR_INVALID_VALUE';
+  | 'ERR_INVALID_VALUE'
+  | 'ERR_METRICS_SERVER';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];

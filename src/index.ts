@@ -79,4 +79,7 @@ export { DEFAULT_BUCKETS, linearBuckets, exponentialBuckets } from './kinds/buck
 export { nativeBuckets } from './kinds/native-buckets.js';
 export { CardinalityLimitError, InvalidLabelsError, InvalidValueError } from './kinds/errors.js';
 export { sanitizeName } from './export/collect.js';
+export { serveMetrics } from './serve/serve-metrics.js';
+export type { MetricsServer, ServeMetricsOptions } from './serve/serve-metrics.js';
+export { ServeMetricsError } from './serve/errors.js';
 export type { MetricFamily, MetricSample, MetricType, HistogramValue, CollectOptions } from './export/collect.js';

@@ -1,5 +1,6 @@
 /*
- * atomic-stats/prometheus: exports a registry to a prom-client Registry.
+ * atomic-stats/prometheus: exports a registry to a prom-client Registry (or to the
+ * Registry of @prometheus-io/client, prom-client's successor, which has the same API).
  *
  * Every family of `registry.collect()` becomes one metric object registered with the
  * prom-client Registry. Nothing is sent to any worker thread: the cells are read in place,
@@ -45,7 +46,8 @@
  * silent change of the counter, whose exact value `snapshotBigInt()` gives. A u64 counter
  * that wraps at 2^64 looks like a counter reset, which rate() handles.
  */
-import * as promClient from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as promClient from 'prom-client';
 import { checkCollectOptions } from './export/options.js';
 import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
@@ -118,12 +120,29 @@ interface Entry {
 // Exports per prom-client Registry, for the idempotence check.
 const exportsByRegister = new WeakMap<promClient.Registry<promClient.RegistryContentType>, Entry[]>();
 
+/**
+ * prom-client's global Registry, the default `register`. Loaded on first use rather than
+ * imported, so that an application on another client with prom-client's Registry API
+ * (`@prometheus-io/client`), which passes its own Registry, need not install prom-client.
+ * Resolved from this file, as an import would be.
+ */
+function defaultRegister(): promClient.Registry<promClient.RegistryContentType> {
+  let mod: typeof promClient;
+  try {
+    mod = createRequire(import.meta.url)('prom-client') as typeof promClient;
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== 'MODULE_NOT_FOUND') throw err;
+    throw new InvalidOptionsError('register', 'is required when prom-client is not installed: pass the Registry of the Prometheus client you use (prom-client, @prometheus-io/client)');
+  }
+  return mod.register;
+}
+
 const warnCollision = (name: string, why: string): void =>
   warnOnce(`prometheus:${name}`, `atomic-stats: the family "${name}" is not exported to prom-client: ${why}`, 'ATOMIC_STATS_NAME_COLLISION');
 
 export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOptions): PrometheusExport {
   const { prefix, buses } = checkCollectOptions(options, ['register']);
-  const register = (options?.register ?? promClient.register) as promClient.Registry<promClient.RegistryContentType>;
+  const register = (options?.register ?? defaultRegister()) as promClient.Registry<promClient.RegistryContentType>;
   if (register === null || typeof register !== 'object' || typeof register.registerMetric !== 'function' || typeof register.getMetricsAsArray !== 'function') {
     throw new InvalidOptionsError('register', 'must be a prom-client Registry');
   }

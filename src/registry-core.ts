@@ -22,9 +22,10 @@
  * `[Symbol.dispose]()` (after every handle opened through the object has been switched
  * to the shared stripe), when its thread exits normally, or, for a terminated worker,
  * when the thread that created the worker sees its 'exit' event (the worker has stopped
- * by then). The next attachment takes the stripe over with its counts intact and
- * continues the plain stores on the same cells. src/slots.ts has the protocol and the
- * worst case (a terminated worker nobody watched keeps its stripe).
+ * by then; not on Deno, where that event comes before). The next attachment takes the
+ * stripe over with its counts intact and continues the plain stores on the same cells.
+ * src/slots.ts has the protocol and the worst case (a terminated worker nobody watched,
+ * or any terminated worker on Deno, keeps its stripe).
  *
  * Each registry object claims its own stripe, even two in one thread: an object is the
  * unit that is closed, and its handles are the ones switched to the shared stripe. So
@@ -372,7 +373,7 @@ export class RegistryCore {
     // Without a stripe: a number >= stripes, distinct per such attachment (the table's
     // trailer counts them), as before slots were reused.
     this.slotValue = this.owned >= 0 ? this.owned : this.stripes + (Atomics.add(i32, this.fallbackWord(), 1) >>> 0);
-    this.watched = watch(this);
+    this.watched = watch(this, this.owned >= 0);
   }
 
   // The trailer word after the table's entries: attachments that found every stripe held.

@@ -32,11 +32,17 @@
  *      every handle opened through that registry object to the shared stripe;
  *   2. the owner's thread as it exits normally (`process.on('exit')`), the same way;
  *   3. the thread that created the owner's thread, on that Worker's 'exit' event: Node
- *      emits it after the worker has stopped, so even a terminated worker (whose own
- *      'exit' listeners never run) can write nothing more. It releases every entry owned
- *      by that threadId, being claimed by it, or listing it as an ancestor: Node stops a
- *      worker's own workers before the worker itself has stopped, so descendants are
- *      stopped too (this covers a pool inside a worker that is terminated wholesale).
+ *      (and Bun) emit it after the worker has stopped, so even a terminated worker (whose
+ *      own 'exit' listeners never run) can write nothing more. It releases every entry
+ *      owned by that threadId, being claimed by it, or listing it as an ancestor: Node
+ *      stops a worker's own workers before the worker itself has stopped, so descendants
+ *      are stopped too (this covers a pool inside a worker that is terminated wholesale).
+ *      Not on Deno (`creatorReleases`): there `terminate()` emits 'exit' at once, while
+ *      the thread runs on (a synchronous loop is not interrupted; measured for seconds),
+ *      and the worker's own workers are not stopped at all. Releasing on that event
+ *      handed a running writer's stripe to a new holder, and counts were lost. Deno has
+ *      no event that proves a terminated worker stopped, so there only 1 and 2 release,
+ *      and a terminated worker keeps its stripe (the worst case below).
  * Releases are CAS(owner -> 0) on the exact value read, so they are idempotent and two
  * releasers cannot free a slot twice. threadIds are never reused within a process, so a
  * stale release (a creator seeing an old worker exit) can never match a newer owner: no
@@ -45,16 +51,20 @@
  * so a releaser never pairs one owner with another owner's ancestors.
  *
  * Who knows which memories: each thread remembers (weakly) the tables of the registries
- * it created or attached, and its Worker-exit hook scans those. Hooks are installed once
- * per thread (and per copy of the package) when this module loads, so workers created
- * before the first registry are seen too. Ancestors come from Node's environment data
+ * it created or attached, and its Worker-exit hook scans those. On Deno, where the
+ * owner's own exit hook is the only one that hands a stripe back, a worker thread holds
+ * its registry objects that own a stripe strongly until they are closed (at most
+ * `stripes` per memory): held weakly, one the application dropped after opening its
+ * handles was collected, and its stripe stayed claimed after the thread ended. Hooks
+ * are installed once per thread (and per copy of the package) when this module loads, so
+ * workers created before the first registry are seen too. Ancestors come from Node's environment data
  * (worker_threads.setEnvironmentData), which every new Worker inherits from its creator.
  *
  * The worst case: a worker is terminated and no live thread can prove it stopped. Its
  * creator never loaded this package, or holds no registry object on that memory any
  * more, or is itself gone and no watching thread saw an ancestor within SLOT_ANCESTORS
- * generations end. Its stripe then stays taken for the life of the registry; later
- * attachments still count exactly, on the shared stripe.
+ * generations end; or the runtime is Deno. Its stripe then stays taken for the life of
+ * the registry; later attachments still count exactly, on the shared stripe.
  */
 import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
 import { SLOT_ANCESTORS, SLOT_ENTRY_WORDS } from './layout.js';
@@ -76,6 +86,13 @@ function readAncestors(): number[] {
 }
 
 const ancestors: readonly number[] = isMainThread ? [] : readAncestors();
+
+/**
+ * Whether a Worker's 'exit' event proves that the worker and its own workers have stopped,
+ * so that its creator may release their stripes (rule 3 above): in Node and Bun, not in
+ * Deno, whose `terminate()` emits it before the thread has stopped.
+ */
+export const creatorReleases = typeof process === 'undefined' || typeof process.versions?.deno !== 'string';
 
 /** A view of one registry's slot table, as this thread knows it. */
 export interface SlotTable {
@@ -138,14 +155,17 @@ export interface SlotHolder {
 }
 
 const holders = new Set<WeakRef<SlotHolder>>();
+// Stripe owners this thread's exit hook must find even if the application dropped them (see the header).
+const kept = new Set<SlotHolder>();
 let holdersAfterPrune = 0;
 let installed = false;
 
-/** Remembers a registry object of this thread for the hooks (weakly: it may be collected). */
-export function watch(holder: SlotHolder): WeakRef<SlotHolder> {
+/** Remembers a registry object of this thread for the hooks (weakly, unless it must be kept: see the header). */
+export function watch(holder: SlotHolder, ownsStripe: boolean): WeakRef<SlotHolder> {
   installHooks();
   const ref = new WeakRef(holder);
   holders.add(ref);
+  if (ownsStripe && !creatorReleases && !isMainThread) kept.add(holder);
   // Drop the collected ones now and then, so a thread that makes many registry objects
   // (and never sees a worker exit) does not keep an ever-growing set.
   if (holders.size > 2 * holdersAfterPrune + 64) holdersAfterPrune = live().length;
@@ -153,6 +173,8 @@ export function watch(holder: SlotHolder): WeakRef<SlotHolder> {
 }
 
 export function unwatch(ref: WeakRef<SlotHolder>): void {
+  const holder = ref.deref();
+  if (holder !== undefined) kept.delete(holder);
   holders.delete(ref);
 }
 
@@ -188,6 +210,7 @@ export function installHooks(): void {
       for (const h of live()) h.releaseStripe();
     });
   }
+  if (!creatorReleases) return;
   // threadId is read now: a Worker's threadId reads -1 once it has exited.
   process.on('worker', (worker: { threadId: number; once(event: 'exit', listener: () => void): unknown }) => {
     const id = worker.threadId;

@@ -44,6 +44,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['CardinalityLimitError', new m.CardinalityLimitError('m', 10)],
     ['InvalidLabelsError', new m.InvalidLabelsError('m', 'missing label')],
     ['InvalidValueError', new m.InvalidValueError('m', NaN, 'not finite')],
+    ['ServeMetricsError', new m.ServeMetricsError('port in use', new Error('EADDRINUSE'))],
   ]);
 }
 

@@ -14,6 +14,8 @@ describe('the package', () => {
     for (const entry of ['index', 'prometheus', 'opentelemetry']) {
       for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`dist/${entry}.${ext}`);
     }
+    // serveMetrics' server thread: a script of each build, found beside the entry point.
+    for (const ext of ['js', 'cjs']) expect(files).toContain(`dist/metrics-server-thread.${ext}`);
   });
 
   it('loads from CommonJS and from ESM, each entry point', () => {

@@ -12,17 +12,29 @@ export const KEPT = ['latest.json', 'latest.md'];
 export const LOCAL = 'local/';
 
 /**
+ * The runtime the published run is taken on (a name of test/runtimes/runtimes.json; bench
+ * --runtime): a full run elsewhere is raw material, local/latest-NAME.*.
+ */
+export const README_RUNTIME = 'node24';
+
+/**
  * What a run writes: `names` are paths under bench/results/ without the extension (each
  * gets a .json and a .md), `publish` says whether it also redraws the chart and the
  * docs' tables. A full run (not quick, no --only, no --out) is the published one: it
  * becomes latest.* and leaves a copy in local/ named after its start time, so earlier
  * runs stay at hand for comparison. --out NAME writes local/NAME.*; a quick run
- * local/quick.*; an --only run without --out writes nothing.
+ * local/quick.*; an --only run without --out writes nothing. A full run on a runtime other
+ * than README_RUNTIME is not published (local/latest-NAME.* and its dated copy), and a
+ * quick one there writes local/quick-NAME.*.
  */
-export function outputs({ quick = false, only = '', out, date }) {
+export function outputs({ quick = false, only = '', out, date, runtime = README_RUNTIME }) {
   if (out !== undefined) checkOutName(out);
-  if (!quick && !only && out === undefined) return { names: ['latest', `${LOCAL}run-${stamp(date)}`], publish: true };
-  if (out !== undefined || quick) return { names: [`${LOCAL}${out ?? 'quick'}`], publish: false };
+  if (!quick && !only && out === undefined) {
+    if (runtime === README_RUNTIME) return { names: ['latest', `${LOCAL}run-${stamp(date)}`], publish: true };
+    return { names: [`${LOCAL}latest-${runtime}`, `${LOCAL}run-${stamp(date)}-${runtime}`], publish: false };
+  }
+  if (out !== undefined) return { names: [`${LOCAL}${out}`], publish: false };
+  if (quick) return { names: [`${LOCAL}quick${runtime === 'host' || runtime === README_RUNTIME ? '' : `-${runtime}`}`], publish: false };
   return { names: [], publish: false };
 }
 

@@ -1,0 +1,55 @@
+// How run.mjs runs every example under examples/ and compares its output with the output
+// on this machine's Node (which test/examples.test.ts checks value by value). What may
+// differ between runtimes, and only that, is allowed here:
+//   - how console.log prints an object (Bun: one key per line, a comma after the last);
+//   - prom-client's default metrics (process_*, nodejs_*): each runtime reports its own;
+//   - Deno: stripes of the pool threads that piscina terminated are not handed back
+//     (docs/worker-pools.md), so the piscina example's `stripesInUse` is larger.
+export const EXAMPLES = [
+  { name: 'quickstart', args: [] },
+  { name: 'piscina-pool', args: [] },
+  { name: 'prometheus-http', args: ['--once'] },
+  { name: 'opentelemetry', args: [] },
+];
+
+/** console.log's rendering of plain objects, as one runtime-neutral string. */
+export const inspectNeutral = (text) => text.replace(/\s+/g, '').replace(/,([}\]])/g, '$1').replace(/"/g, "'");
+
+/** Whether `line` belongs to what the package exports (not a client's default metrics). */
+const ours = (line) => /^(# (HELP|TYPE) )?(atomic_stats_|http_request_duration_seconds)/.test(line);
+
+/** Undefined when `result` (a run of `example` on a runtime of `kind`) matches `expected` stdout; otherwise what differs. */
+export function compareExample(example, result, expected, kind) {
+  if (result.stderr !== '') return `wrote to stderr: ${result.stderr.trim().split('\n')[0]}`;
+  const got = result.stdout;
+  switch (example.name) {
+    case 'quickstart':
+    case 'opentelemetry':
+      return inspectNeutral(got) === inspectNeutral(expected) ? undefined : 'output differs from Node\'s';
+    case 'piscina-pool': {
+      let a;
+      try {
+        a = JSON.parse(got);
+      } catch {
+        return 'output is not JSON';
+      }
+      const b = JSON.parse(expected);
+      if (kind === 'deno') {
+        if (!(Number.isInteger(a.stripesInUse) && a.stripesInUse >= 1)) return `stripesInUse ${a.stripesInUse}`;
+        delete a.stripesInUse;
+        delete b.stripesInUse;
+      }
+      return JSON.stringify(a) === JSON.stringify(b) ? undefined : `output differs from Node's: ${JSON.stringify(a)}`;
+    }
+    case 'prometheus-http': {
+      const [g, e] = [got, expected].map((t) => t.split('\n'));
+      if (g.slice(0, 3).join('\n') !== e.slice(0, 3).join('\n')) return `status or content type differs: ${g.slice(0, 2).join(' / ')}`;
+      const [go, eo] = [g, e].map((lines) => lines.filter(ours));
+      if (eo.length < 10) return 'the reference output has too few of our lines';
+      const missing = eo.filter((l, i) => go[i] !== l);
+      return missing.length === 0 && go.length === eo.length ? undefined : `differs from Node's at ${JSON.stringify(missing[0] ?? go[eo.length])}`;
+    }
+    default:
+      return `no comparison for example ${example.name}`;
+  }
+}
