@@ -1,17 +1,17 @@
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
 
-// The metrics server thread (src/serve/thread.ts) imports the package by its own name, so
-// that it loads the files the application loads instead of a bundled second copy: its
-// imports of '../index.js' and '../prometheus.js' become 'atomic-stats' and
+// The metrics server thread (src/metrics-server-thread.ts) imports the package by its own
+// name, so that it loads the files the application loads instead of a bundled second copy:
+// its imports of './index.js' and './prometheus.js' become 'atomic-stats' and
 // 'atomic-stats/prometheus', which Node resolves from inside the package ("exports"),
 // in the thread's own module format.
 const selfReference: Plugin = {
   name: 'atomic-stats-self-reference',
   setup(build) {
-    build.onResolve({ filter: /^\.\.\/(index|prometheus)\.js$/ }, (args) => {
-      if (!/[\\/]src[\\/]serve[\\/]thread\.ts$/.test(args.importer)) return undefined;
-      return { path: args.path === '../index.js' ? 'atomic-stats' : 'atomic-stats/prometheus', external: true };
+    build.onResolve({ filter: /^\.\/(index|prometheus)\.js$/ }, (args) => {
+      if (!/[\\/]src[\\/]metrics-server-thread\.ts$/.test(args.importer)) return undefined;
+      return { path: args.path === './index.js' ? 'atomic-stats' : 'atomic-stats/prometheus', external: true };
     });
   },
 };
@@ -21,7 +21,7 @@ export default defineConfig({
     index: 'src/index.ts',
     prometheus: 'src/prometheus.ts',
     opentelemetry: 'src/opentelemetry.ts',
-    'metrics-server-thread': 'src/serve/thread.ts',
+    'metrics-server-thread': 'src/metrics-server-thread.ts',
   },
   // The adapters take the registry as an argument and import only types from the core,
   // plus stateless leaves (the error classes, whose instanceof works across copies by

@@ -1,7 +1,7 @@
 /*
  * The breaker's failure-rate window: the calls and failures recorded by every thread over
  * the last `windowMs`, kept in the shared memory as a ring of time slices. The JS twin is
- * src/breaker/trip/window.ts; the two must agree bit for bit.
+ * src/ops/breaker-window.ts; the two must agree bit for bit.
  *
  * Where the bytes are. When the rate policy is on, the record reserves WINDOW_BYTES right
  * before the control block (ctl - WINDOW_BYTES), so the control block keeps its address

@@ -1,7 +1,7 @@
 /*
- * The circuit breaker's state machine, on a record the host laid out (src/breaker/layout.ts
+ * The circuit breaker's state machine, on a record the host laid out (src/ops/breaker-layout.ts
  * is the other half of this contract; the two must agree bit for bit, because a 'js'
- * thread runs the same machine on the same words with Atomics, src/breaker/ops-js.ts).
+ * thread runs the same machine on the same words with Atomics, src/ops/breaker-js.ts).
  *
  * Why one word. Every decision the machine makes (admit? open? close? has the probe lease
  * run out?) depends on the state *and* on small numbers that belong to that state: the
@@ -77,7 +77,7 @@
  * consequences, both documented for users: (1) a breaker left Open and not called for
  * more than 12.4 days can, for at most timeout + 1 s in every 12.4 days, see a small
  * elapsed time and reject; the next call after that window is admitted. (2) threads read
- * the same clock (see src/breaker/clock.ts), but a thread may read it a hair behind the
+ * the same clock (see src/clock.ts), but a thread may read it a hair behind the
  * one that stamped the word; the difference then wraps to just below 2^30, which is taken
  * as "not yet" rather than "12 days": any elapsed value within SKEW_TICKS of 2^30 is
  * treated as negative.
@@ -136,7 +136,7 @@ const LEASE_UNITS_LOG2: i32 = 10;
 // failures when it last opened from Closed, shown while not Closed).
 const C_TRIP: u32 = 4;
 
-// Counter fields, in the order of src/breaker/layout.ts. Shared cell of field i: ctl +
+// Counter fields, in the order of src/ops/breaker-layout.ts. Shared cell of field i: ctl +
 // SHARED_CELLS + 8i. In an owned stripe: low word at stripe + 4i, high word at stripe +
 // OWNED_HIGH + 8i (layout.ts setGeometry for 6 fields; the host checks the constant).
 const F_TOTAL_CALLS: u32 = 0;

@@ -1,8 +1,9 @@
 /*
- * Record paths of the stats structs (src/stats/): each exported function is everything one
- * record method does, so a record method costs one call into Wasm however many cells it
- * touches. The memory rules are those of counters.ts, whose owned-cell functions these
- * call (Binaryen inlines them): no static data, no heap, no globals.
+ * Record paths of the stats structs (src/stats/; their JS twin is src/ops/stats-js.ts):
+ * each exported function is everything one record method does, so a record method costs
+ * one call into Wasm however many cells it touches. The memory rules are those of
+ * counters.ts, whose owned-cell functions these call (Binaryen inlines them): no static
+ * data, no heap, no globals.
  *
  * Every function comes in two forms with the same signature (a, b, ...):
  *   ...Owned   this thread's own stripe of the struct: `a` is field 0's low word, `b`

@@ -1,29 +1,7 @@
 /**
- * The operations a backend performs on cells, given addresses the host laid out
- * (layout.ts). Two implementations with the same semantics on the same memory:
- * backend-wasm.ts (the AssemblyScript core) and backend-js.ts (Atomics on views). A 'js'
- * thread and a 'wasm' thread can update the same cells: both use 64-bit atomic adds on
- * shared cells and the same tagged low/high words on owned stripes
- * (assembly/counters.ts explains the owned-cell protocol).
- *
- * A third choice, 'auto' (backend-auto.ts), takes each operation from whichever of the
- * two is faster on it.
- *
- * Numbers crossing the boundary are u32 halves (`lo`, `hi`), never an i64, which would
- * arrive in JS as a heap-allocated BigInt. Number reads return -1 for a value above
- * 2^53 - 1; the caller turns that into an UnsafeIntegerError.
+ * Which implementation a registry object uses for the operations on cells: `'wasm'` (the
+ * WebAssembly core), `'js'` (its pure-JS twin, `Atomics` on the same memory) or `'auto'`
+ * (each operation from whichever twin is faster at it; the rule is in ops/bind.ts). All
+ * three follow one cell protocol, so threads with different backends share cells.
  */
 export type BackendKind = 'auto' | 'wasm' | 'js';
-
-export interface CellOps {
-  readonly kind: BackendKind;
-  sharedInc(cell: number): void;
-  sharedAdd(cell: number, lo: number, hi: number): void;
-  ownedInc(low: number, high: number): void;
-  /** `n` < 2^30 (OWNED_ADD_LIMIT). */
-  ownedAdd(low: number, high: number, n: number): void;
-  readShared(cell: number): number;
-  readShared64(cell: number): bigint;
-  readStriped(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): number;
-  readStriped64(sharedCell: number, firstLow: number, firstHigh: number, stride: number, stripes: number): bigint;
-}

@@ -1,7 +1,7 @@
 export { StatsRegistry } from './registry.js';
 export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry, RegistryUsage } from './registry.js';
-export { CounterSet } from './counter-set.js';
-export type { Counter } from './counter-set.js';
+export { CounterSet } from './sets/counter-set.js';
+export type { Counter } from './sets/counter-set.js';
 export type { BackendKind } from './backend.js';
 export {
   AtomicStatsError,

@@ -69,7 +69,7 @@ export interface PrometheusExport {
   readonly skipped: readonly string[];
 }
 
-type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string>> };
+type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string | number>> };
 interface PromMetricObject {
   name: string;
   help: string;
@@ -94,17 +94,34 @@ function wireNames(name: string, type: string): string[] {
 
 const leLabel = (le: number): number | string => (le === Infinity ? '+Inf' : le);
 
-function histogramValues(name: string, s: MetricSample, shared: boolean): PromValue[] {
+// Each bucket's labels for the text path, `le` first and then the series' own: one frozen
+// object per series and bound, the same at every scrape, so that prom-client renders it
+// once (as `sharedLabels`, cached by identity) instead of at every scrape. Keyed by the
+// series' label object, which collect() also returns the same at every scrape.
+const bucketLabels = new WeakMap<object, Map<number, Readonly<Record<string, string | number>>>>();
+
+function bucketLabelsOf(labels: Readonly<Record<string, string>>, le: number): Readonly<Record<string, string | number>> {
+  let byLe = bucketLabels.get(labels);
+  if (byLe === undefined) bucketLabels.set(labels, (byLe = new Map()));
+  let l = byLe.get(le);
+  if (l === undefined) byLe.set(le, (l = Object.freeze({ le: leLabel(le), ...labels })));
+  return l;
+}
+
+// One histogram series' values, pushed onto `out`: literals of one shape, no spread (a
+// scrape makes buckets + 2 of them per series, and a spread costs several times a literal).
+function pushHistogram(out: PromValue[], name: string, s: MetricSample, shared: boolean): void {
   const h = s.value as HistogramValue;
-  const out: PromValue[] = [];
-  const own = (extra: Record<string, string | number>): Record<string, string | number> => (shared ? extra : { ...s.labels, ...extra });
-  const sharedLabels = shared ? s.labels : undefined;
-  for (const b of h.buckets) {
-    out.push({ metricName: `${name}_bucket`, labels: own({ le: leLabel(b.le) }), value: Number(b.count), ...(sharedLabels && { sharedLabels }) });
+  const bucket = `${name}_bucket`;
+  if (shared) {
+    for (const b of h.buckets) out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le) });
+    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, value: h.sum, sharedLabels: s.labels });
+    out.push({ metricName: `${name}_count`, labels: NO_LABELS, value: Number(h.count), sharedLabels: s.labels });
+    return;
   }
-  out.push({ metricName: `${name}_sum`, labels: own({}), value: h.sum, ...(sharedLabels && { sharedLabels }) });
-  out.push({ metricName: `${name}_count`, labels: own({}), value: Number(h.count), ...(sharedLabels && { sharedLabels }) });
-  return out;
+  for (const b of h.buckets) out.push({ metricName: bucket, labels: { ...s.labels, le: leLabel(b.le) }, value: Number(b.count) });
+  out.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: h.sum });
+  out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(h.count) });
 }
 
 interface Entry {
@@ -158,19 +175,23 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   let lastOthers: readonly unknown[] = [];
   let cache: Map<string, MetricFamily> | undefined;
   let active = true;
+  // Whether the last reconcile may have registered or removed a metric (see the hook).
+  let changed = false;
 
   // One read per scrape pass (see the header). A read that fails must not fail the
   // application's scrape: our families keep their registration and report no samples for
   // this pass, and the failure is a process warning (once per message).
-  const read = (): Map<string, MetricFamily> => {
+  const read = (listed?: readonly unknown[]): Map<string, MetricFamily> => {
     if (cache === undefined) {
       queueMicrotask(() => {
         cache = undefined;
       });
       try {
         const families = stats.collect(collectOptions);
-        cache = new Map(families.map((f) => [f.name, f]));
-        reconcile(families);
+        const byName = new Map<string, MetricFamily>();
+        for (const f of families) byName.set(f.name, f);
+        cache = byName;
+        changed = reconcile(families, listed);
       } catch (err) {
         cache ??= new Map();
         warnOnce(`collect:${String(err)}`, `atomic-stats: reading the registry for prom-client failed, its families are empty in this scrape: ${String(err)}`, 'ATOMIC_STATS_COLLECT_FAILED');
@@ -187,7 +208,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     const values: PromValue[] = [];
     if (family !== undefined) {
       if (type === 'histogram') {
-        for (const s of family.samples) values.push(...histogramValues(name, s, shared));
+        for (const s of family.samples) pushHistogram(values, name, s, shared);
       } else if (shared) {
         for (const s of family.samples) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
       } else {
@@ -198,14 +219,16 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   };
 
   // Registers new families, and retires ours that now collide with a metric of someone else.
-  const reconcile = (families: readonly MetricFamily[]): void => {
-    if (!active) return;
-    const all = ownList.call(register) as unknown as { name: string; type: string }[];
+  // `listed`: the Registry's listing, when the caller has it already. False when nothing
+  // changed (the common scrape), true when something may have.
+  const reconcile = (families: readonly MetricFamily[], listed?: readonly unknown[]): boolean => {
+    if (!active) return false;
+    const all = (listed ?? ownList.call(register)) as unknown as { name: string; type: string }[];
     const others = all.filter((m) => !ourObjects.has(m));
     // The common scrape: nobody registered or removed anything, and no new family. Nothing to do.
     const othersSame = others.length === lastOthers.length && others.every((m, i) => m === lastOthers[i]);
     const oursIntact = all.length - others.length === ours.size;
-    if (othersSame && oursIntact && families.every((f) => ours.has(f.name) || skipped.has(f.name))) return;
+    if (othersSame && oursIntact && families.every((f) => ours.has(f.name) || skipped.has(f.name))) return false;
     lastOthers = others;
     // Ours that were removed behind our back (`register.clear()`, removeSingleMetric): they
     // are registered again below, like any family not yet registered. unregister() is the
@@ -258,14 +281,23 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
       ourObjects.add(metric);
       for (const n of wireNames(name, type)) taken.set(n, name);
     }
+    return true;
   };
 
   // The listing hook (see the header). `ownList` is whatever the instance listed with
   // before, so hooks of other exports chain.
   const ownList = register.getMetricsAsArray;
   const hooked = function (this: promClient.Registry<promClient.RegistryContentType>) {
-    if (active) read();
-    return ownList.call(this);
+    if (!active || this !== register) {
+      if (active) read();
+      return ownList.call(this);
+    }
+    // One listing serves both: ours are reconciled against it, and it is what the caller
+    // gets, unless that registered or removed a metric (then the Registry lists again).
+    const listed = ownList.call(this);
+    changed = false;
+    read(listed);
+    return changed ? ownList.call(this) : listed;
   };
   register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;
 

@@ -2,10 +2,14 @@
  * The registry core: one shared WebAssembly.Memory holding a directory of named entries,
  * usable from every worker thread, and everything every kind of entry builds on (the
  * header, create / attach / handle, get-or-create of an entry, the owned stripe, the
- * listing and the usage). It knows no kind's module: a record is checked through the one
- * table of kinds (kinds/codes.ts), and each kind opens its entries through `openEntry`.
- * StatsRegistry (registry.ts) is the façade on top that adds one method per kind; the
- * kinds and components import this core, never the façade, so the imports form layers.
+ * listing and the usage). It knows no kind's module, only the descriptor type (kind.ts):
+ * the façade hands it the table of kinds (kind-table.ts) when it makes a registry object,
+ * a record is checked against the row its signature names (signature.ts), and each kind
+ * opens its entries through `openEntry` with its own descriptor. The backend is bound
+ * once per object too (ops/bind.ts): everything opened through it takes its operations
+ * from `ops`. StatsRegistry (registry.ts) is the façade on top that adds one method per
+ * kind; the kinds and components import this core, never the façade, so the imports form
+ * layers.
  *
  * Threads and stripes. Every StatsRegistry object (the creator's, and each `attach`)
  * claims the lowest free entry of the registry's stripe-slot table (src/slots.ts); the
@@ -30,13 +34,10 @@
  * contended. `usage()` reports the stripes in use.
  */
 import { availableParallelism } from 'node:os';
-import type { BackendKind, CellOps } from './backend.js';
-import { jsCellOps } from './backend-js.js';
-import { wasmCellOps } from './backend-wasm.js';
-import { autoCellOps } from './backend-auto.js';
+import type { BackendKind } from './backend.js';
 import { Directory, type DirectoryBounds, type MemoryViews, type RecordInfo, readBounds } from './directory.js';
 import { AtomicStatsError, CorruptRegistryError, InvalidHandleError, NameConflictError, RegistryClosedError, describe } from './errors.js';
-import { ENTRY_KINDS, type EntryKind, type EntryKindSpec, KIND_CODES } from './kinds/codes.js';
+import type { CheckedRecord, EntryKind } from './kind.js';
 import {
   DEFAULT_CAPACITY_BYTES,
   HEADER_BYTES,
@@ -65,16 +66,21 @@ import {
   slotTableOffset,
 } from './layout.js';
 import { keyHolding, thrownText } from './handle-hint.js';
+import { type OpSets, bindOps } from './ops/bind.js';
+import { type ParsedSignature, checkRecord, describeSignature, parseSignature } from './signature.js';
 import { type SlotHolder, type SlotTable, claimSlot, releaseSlot, slotsInUse, unwatch, watch } from './slots.js';
 import { checkBackend, checkIntIn, checkOptionsObject, checkPowerOfTwoIn } from './validate.js';
-import { type CoreExports, checkCoreModule, coreModule, instantiateCore, isFixedSize, sharedMemoryBuffer } from './wasm-module.js';
+import { checkCoreModule, coreModule, isFixedSize, sharedMemoryBuffer } from './wasm-module.js';
 
 export interface RegistryOptions {
   /**
-   * Which implementation this thread uses for counter operations: `'auto'` (the default:
-   * plain JS stores for this thread's own stripes, the Wasm core for atomic adds and
-   * reads), `'wasm'` (the Wasm core for everything) or `'js'` (no WebAssembly: `Atomics`
-   * on the same memory). All three share the same cells.
+   * Which implementation this thread uses for the operations on shared cells: `'auto'`
+   * (the default: each operation from whichever is faster at it, which is plain JS stores
+   * for this thread's own stripe of integer counters and stats, and the Wasm core for
+   * every operation that needs an atomic instruction: shared adds, reads, the circuit
+   * breaker's state, and every float cell of gauges, float counters and histograms),
+   * `'wasm'` (the Wasm core for everything) or `'js'` (no WebAssembly: `Atomics` on the
+   * same memory). All three share the same cells.
    */
   backend?: BackendKind;
   /** Size of the shared memory, fixed for the registry's life; rounded up to 64 KiB pages. Default 4 MiB. */
@@ -172,73 +178,11 @@ function views(memory: WebAssembly.Memory): MemoryViews {
   return { i32: new Int32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
 }
 
-/** @internal A directory record whose signature parses and fits the record's data. */
-export interface CheckedRecord extends RecordInfo {
-  readonly kindName: EntryKind;
-  /** The signature without its kind. */
-  readonly descriptor: Record<string, unknown>;
-}
+/** A kind as this core knows it: its descriptor, read through a registry object. */
+export type Kind = EntryKind<RegistryCore>;
 
-// A signature text parsed and checked as far as it can be without its record: the kind is
-// known and the described entry's data size follows (`expected`: bytes, a reason the
-// descriptor is unsound, or undefined when the kind checks its own data). The descriptor is
-// frozen, deeply: a parse is shared by every listing that meets the same text (see
-// RegistryCore.checkedRecords) and handed out by entries().
-interface ParsedSignature {
-  readonly kindName: EntryKind;
-  readonly code: number;
-  readonly descriptor: Record<string, unknown>;
-  readonly expected: number | string | undefined;
-}
-
-function parseSignature(signature: string, stripes: number): ParsedSignature | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(signature);
-  } catch {
-    return 'its signature is not JSON';
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'its signature is not a JSON object';
-  const { kind, ...descriptor } = parsed as Record<string, unknown>;
-  if (typeof kind !== 'string' || !Object.hasOwn(ENTRY_KINDS, kind)) return `unknown kind ${JSON.stringify(kind)}`;
-  const kindName = kind as EntryKind;
-  const spec: EntryKindSpec = ENTRY_KINDS[kindName];
-  return { kindName, code: spec.code, descriptor: deepFreeze(descriptor), expected: spec.dataBytes(descriptor, stripes) };
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
-
-// The record with its parsed signature, or why the signature does not describe the
-// record: the kind must be known and match the record's kind code, and the data must have
-// exactly the size the described entry needs, so readers built from the signature stay
-// inside the record's own cells.
-function checkRecord(r: RecordInfo, p: ParsedSignature | string): CheckedRecord | string {
-  if (typeof p === 'string') return p;
-  if (p.code !== r.kind) return `kind code ${r.kind} does not match the kind ${p.kindName}`;
-  if (typeof p.expected === 'string') return p.expected;
-  if (p.expected !== undefined && r.dataBytes !== p.expected) return `${r.dataBytes} data bytes, where a ${p.kindName} like this one needs ${p.expected}`;
-  return { ...r, kindName: p.kindName, descriptor: p.descriptor };
-}
-
-function checkSignature(r: RecordInfo, stripes: number): CheckedRecord | string {
-  return checkRecord(r, parseSignature(r.signature, stripes));
-}
-
-function describeSignature(signature: string): string {
-  try {
-    const d = JSON.parse(signature) as Record<string, unknown>;
-    const { kind, ...rest } = d;
-    return `a ${String(kind)} ${JSON.stringify(rest)}`;
-  } catch {
-    return signature;
-  }
-}
+/** The kinds a registry object reads and writes: kind-table.ts's, handed over by the façade. */
+export type KindTable = readonly Kind[];
 
 /**
  * @internal Something opened through a registry object that writes its owned stripe:
@@ -254,7 +198,7 @@ function isStripeWriter(v: unknown): v is StripeWriter {
 
 interface OpenEntry {
   readonly signature: string;
-  readonly kind: EntryKind;
+  readonly kind: Kind;
   readonly value: unknown;
 }
 
@@ -386,19 +330,19 @@ export class RegistryCore {
   readonly stripes: number;
   /** @internal This object's view of the stripe-slot table (src/slots.ts). */
   readonly table: SlotTable;
-  /** @internal */ readonly ops: CellOps;
-  /**
-   * @internal This thread's instance of the core on the registry's memory (wasm backend
-   * only). Components cast it to the exports they declare.
-   */
-  readonly core: CoreExports | undefined;
+  /** @internal This object's operations on shared cells, bound once for its backend (ops/bind.ts). */
+  readonly ops: OpSets;
   /** @internal */ readonly views: MemoryViews;
   /** @internal This attachment's view of the shared directory (header bounds taken once). */
   readonly directory: Directory;
   private readonly memory: WebAssembly.Memory;
   private readonly open = new Map<string, OpenEntry>();
+  // The table of kinds, by the name signatures carry.
+  private readonly kinds: ReadonlyMap<string, Kind>;
   // Signature texts parsed by the last checkedRecords() (see there).
-  private parsedSignatures = new Map<string, ParsedSignature | string>();
+  private parsedSignatures = new Map<string, ParsedSignature<Kind> | string>();
+  // Each listed record's check, by the directory's record object (see checkedRecords).
+  private readonly checks = new WeakMap<RecordInfo, CheckedRecord<Kind> | string>();
   // The owned stripe (an index of the slot table), or -1. Read only when a handle is
   // opened; handles keep their own copy, so no hot path reads it.
   private owned: number;
@@ -410,8 +354,9 @@ export class RegistryCore {
   private writersAfterPrune = 0;
   private readonly watched: WeakRef<SlotHolder>;
 
-  protected constructor(opened: RegistryMemory) {
+  protected constructor(opened: RegistryMemory, kinds: KindTable) {
     const { backend, bounds } = opened;
+    this.kinds = kindsByName(kinds);
     const memory = opened.memory as WebAssembly.Memory;
     this.memory = memory;
     this.backend = backend;
@@ -419,10 +364,7 @@ export class RegistryCore {
     this.capacityBytes = bounds.capacity;
     this.stripes = bounds.stripes;
     this.directory = new Directory(this.views, bounds);
-    // Always this thread's compilation of the bytes this build embeds, never a module
-    // that came in a handle (wasm-module.ts explains why that costs little).
-    this.core = backend !== 'js' ? instantiateCore(coreModule(), memory) : undefined;
-    this.ops = this.core === undefined ? jsCellOps(memory) : backend === 'auto' ? autoCellOps(this.core, memory) : wasmCellOps(this.core);
+    this.ops = bindOps(backend, memory);
     const i32 = this.views.i32;
     // The table's place was checked once, with the other fixed header fields (readBounds).
     this.table = { i32, word: bounds.slotTable >>> 2, count: this.stripes };
@@ -558,20 +500,27 @@ export class RegistryCore {
    * @internal Every directory record that passes the bounds checks and whose signature
    * describes it; the others are reported once and skipped.
    */
-  checkedRecords(): CheckedRecord[] {
-    const out: CheckedRecord[] = [];
+  checkedRecords(): CheckedRecord<Kind>[] {
+    const out: CheckedRecord<Kind>[] = [];
     const names = new Set<string>();
     // Parsing every signature's JSON was most of a collect() of 1,000 entries, and a scrape
-    // lists every entry each time. Parses are kept by signature text from one listing to
-    // the next, and the map is rebuilt from this listing's records only, so it never holds
-    // more than the directory does; a text a corrupt write changed is simply parsed anew.
+    // lists every entry each time. The directory hands out the same record object for as
+    // long as the record's head is unchanged (any change decodes a new one), and a record's
+    // check follows from it alone, so each is checked once and kept, weakly, by that
+    // object. Records met for the first time are parsed by signature text, kept from one
+    // listing to the next (rebuilt from this listing's new records only, so the map never
+    // holds more than the directory does; a text a corrupt write changed is parsed anew).
     const previous = this.parsedSignatures;
-    const parsed = new Map<string, ParsedSignature | string>();
+    const parsed = new Map<string, ParsedSignature<Kind> | string>();
     for (const r of this.directory.list()) {
-      let p = parsed.get(r.signature) ?? previous.get(r.signature);
-      if (p === undefined) p = parseSignature(r.signature, this.stripes);
-      parsed.set(r.signature, p);
-      const c = checkRecord(r, p);
+      let c = this.checks.get(r);
+      if (c === undefined) {
+        let p = parsed.get(r.signature) ?? previous.get(r.signature);
+        if (p === undefined) p = parseSignature(r.signature, this.stripes, this.kinds);
+        parsed.set(r.signature, p);
+        c = checkRecord(r, p);
+        this.checks.set(r, c);
+      }
       if (typeof c === 'string') this.directory.reportCorrupt(r.slot, r.offset, c);
       // Names are unique in a sound directory; exporters rely on it for their labels.
       else if (names.has(c.name)) this.directory.reportCorrupt(r.slot, r.offset, `a second record named ${JSON.stringify(c.name)}`);
@@ -583,6 +532,14 @@ export class RegistryCore {
     this.directory.flushReports();
     this.parsedSignatures = parsed;
     return out;
+  }
+
+  /**
+   * @internal One record's signature checked against this object's table of kinds (as a
+   * listing checks it; reasons are not reported here), or why it describes no entry.
+   */
+  checkedRecord(r: RecordInfo): CheckedRecord<Kind> | string {
+    return checkRecord(r, this.parsedSignatures.get(r.signature) ?? parseSignature(r.signature, this.stripes, this.kinds));
   }
 
   /** @internal Reports a record found corrupt by a reader (e.g. a breaker config that does not validate). */
@@ -605,13 +562,15 @@ export class RegistryCore {
    */
   openEntry<T>(
     name: string,
-    kind: EntryKind,
+    kind: Kind,
     descriptor: Record<string, unknown>,
     dataBytes: number,
     build: (dataOffset: number, signature: string) => T,
     anyOfKind = false,
   ): T {
-    const signature = JSON.stringify({ kind, ...descriptor });
+    // A descriptor from outside the table would write records that no listing can read.
+    if (this.kinds.get(kind.name) !== kind) throw new Error(`atomic-stats: the kind ${JSON.stringify(kind.name)} is not in this registry's table of kinds`);
+    const signature = JSON.stringify({ kind: kind.name, ...descriptor });
     const cached = this.open.get(name);
     if (cached !== undefined) {
       if (cached.signature !== signature && !(anyOfKind && cached.kind === kind)) {
@@ -619,30 +578,43 @@ export class RegistryCore {
       }
       return cached.value as T;
     }
-    const record: RecordInfo = this.directory.findOrCreate({ name, kind: KIND_CODES[kind], signature, dataBytes });
+    const record: RecordInfo = this.directory.findOrCreate({ name, kind: kind.code, signature, dataBytes });
     if (record.signature !== signature) {
       // Another entry's description, or bytes that describe nothing (some thread wrote
       // over them): a conflict only in the first case.
-      const stored = checkSignature(record, this.stripes);
+      const stored = this.checkedRecord(record);
       if (typeof stored === 'string') {
         this.directory.reportCorrupt(record.slot, record.offset, stored);
         this.directory.flushReports();
         throw new CorruptRegistryError(name, stored);
       }
       // Opened by kind alone (a breaker by name): any sound entry of this kind will do. Its
-      // own signature says its layout, checkSignature checked that its data has that size,
+      // own signature says its layout, checkedRecord checked that its data has that size,
       // and `build` lays the entry out from that signature.
-      if (!(anyOfKind && stored.kindName === kind)) {
+      if (!(anyOfKind && stored.entryKind === kind)) {
         throw new NameConflictError(name, describeSignature(record.signature), describeSignature(signature));
       }
-    } else if (record.dataBytes !== dataBytes || record.kind !== KIND_CODES[kind]) {
+    } else if (record.dataBytes !== dataBytes || record.kind !== kind.code) {
       // Same signature, so the data must have the size this signature needs: the cells
       // this thread is about to write lie within it.
-      throw new CorruptRegistryError(name, `its record holds ${record.dataBytes} data bytes of kind ${record.kind}, where it needs ${dataBytes} of kind ${KIND_CODES[kind]}`);
+      throw new CorruptRegistryError(name, `its record holds ${record.dataBytes} data bytes of kind ${record.kind}, where it needs ${dataBytes} of kind ${kind.code}`);
     }
     const value = build(record.dataOffset, record.signature);
     if (isStripeWriter(value)) this.trackWriter(value);
     this.open.set(name, { signature: record.signature, kind, value });
     return value;
   }
+}
+
+// The table by name, checked once: a name or a code given twice would make two kinds'
+// records indistinguishable.
+function kindsByName(table: KindTable): ReadonlyMap<string, Kind> {
+  const byName = new Map<string, Kind>();
+  const codes = new Set<number>();
+  for (const k of table) {
+    if (byName.has(k.name) || codes.has(k.code)) throw new Error(`atomic-stats: the kind ${JSON.stringify(k.name)} (code ${k.code}) is in the table of kinds twice`);
+    byName.set(k.name, k);
+    codes.add(k.code);
+  }
+  return byName;
 }

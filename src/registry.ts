@@ -1,37 +1,28 @@
 /*
  * StatsRegistry: the registry as users see it. The shared memory, the directory, the
  * owned stripes, attach and close live in the registry core (registry-core.ts); this
- * façade adds one thin method per kind of entry (each kind opens its entries in its own
- * folder) and the registry-wide views over them (the breaker view, collect). Nothing in
- * the package imports this file except the entry point, so the kinds and components sit
- * below it in layers, with no import circle.
+ * façade hands the core the table of kinds (kind-table.ts) and adds one thin method per
+ * kind of entry, each calling the `open` of the kind's own module, and the registry-wide
+ * views over them (the breaker view, collect). Nothing in the package imports this file
+ * except the entry point, so the kinds and components sit below it in layers, with no
+ * import circle.
  */
-import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, type SystemCircuitBreakerMetrics, forceAll, listCircuitBreakers, openCircuitBreaker, systemBreakerMetrics } from './breaker/index.js';
-import { CounterSet } from './counter-set.js';
+import { type CircuitBreaker, type CircuitBreakerConfig, type CircuitBreakerOptions, type SystemCircuitBreakerMetrics, circuitBreakerKind, forceAll, listCircuitBreakers, systemBreakerMetrics } from './breaker/index.js';
 import { type CollectOptions, type MetricFamily, collectFamilies } from './export/collect.js';
+import { KINDS } from './kind-table.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
-import { setGeometry } from './layout.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
-import type { EventBusStats, StatsOptions, StepExecutionStats, StepStatsOptions, WorkerSubscriberStats } from './stats/index.js';
-import { openEventBusStats, openStepExecutionStats, openWorkerSubscriberStats } from './stats/index.js';
-import { bool, checkFields, checkName, checkOptionsObject } from './validate.js';
+import type { CounterSet } from './sets/counter-set.js';
+import { type CounterSetOptions, countersKind } from './sets/kind.js';
+import { type EventBusStats, eventBusStatsKind } from './stats/event-bus-stats.js';
+import type { StatsOptions } from './stats/open.js';
+import { type StepExecutionStats, type StepStatsOptions, stepExecutionStatsKind } from './stats/step-execution-stats.js';
+import { type WorkerSubscriberStats, workerSubscriberStatsKind } from './stats/worker-subscriber-stats.js';
 
 export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, RegistryUsage, SharedWasmMemory } from './registry-core.js';
-
-export interface CounterSetOptions {
-  /**
-   * Give each thread its own stripe of the set (summed on read), like Java's LongAdder:
-   * no contention between threads and, for a thread with a stripe of its own, no atomic
-   * read-modify-write at all. Costs `stripes + 1` 128-byte blocks per set. Default false.
-   * Use it for counters on a hot path: an unstriped `inc` is a 64-bit atomic add, a call
-   * into Wasm with the default backend and a BigInt `Atomics.add` with `backend: 'js'`,
-   * while a striped one is a plain load and store (measured on Node 20: about 5x cheaper
-   * with the 'js' backend, 4x with 'auto').
-   */
-  striped?: boolean;
-}
+export type { CounterSetOptions } from './sets/kind.js';
 
 /**
  * A registry of shared statistics: one shared memory holding named entries (counter sets,
@@ -41,7 +32,7 @@ export interface CounterSetOptions {
  */
 export class StatsRegistry extends RegistryCore {
   private constructor(opened: RegistryMemory) {
-    super(opened);
+    super(opened, KINDS);
   }
 
   /** Creates a registry on a new shared memory. */
@@ -64,15 +55,7 @@ export class StatsRegistry extends RegistryCore {
    * another striping, or a name used for another kind throws NameConflictError.
    */
   counters<const F extends string>(name: string, fields: readonly F[], options?: CounterSetOptions): CounterSet<F> {
-    this.checkOpen();
-    checkName(name);
-    checkFields(fields);
-    const o = checkOptionsObject(options, ['striped'], 'options');
-    const striped = bool(o, 'striped', false);
-    const geometry = setGeometry(fields.length, striped, this.stripes);
-    return this.openEntry(name, 'counters', { fields: [...fields], striped }, geometry.dataBytes, (dataOffset) =>
-      new CounterSet<F>(this.ops, { setName: name, dataOffset, geometry, ownedStripe: this.ownedStripe(striped) }, fields),
-    );
+    return countersKind.open(this, name, fields, options);
   }
 
   /**
@@ -84,7 +67,7 @@ export class StatsRegistry extends RegistryCore {
    */
   circuitBreaker(name: string, config?: CircuitBreakerConfig, options?: CircuitBreakerOptions): CircuitBreaker {
     this.checkOpen();
-    return openCircuitBreaker(this, name, config, options);
+    return circuitBreakerKind.open(this, name, config, options);
   }
 
   /** Every circuit breaker any thread created in this registry, by name, each with its own config. */
@@ -109,17 +92,17 @@ export class StatsRegistry extends RegistryCore {
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */
   stepExecutionStats(name: string, options?: StepStatsOptions): StepExecutionStats {
-    return openStepExecutionStats(this, name, options);
+    return stepExecutionStatsKind.open(this, name, options);
   }
 
   /** Gets or creates the event-bus stats `name` (striped by default); see EventBusStats. */
   eventBusStats(name: string, options?: StatsOptions): EventBusStats {
-    return openEventBusStats(this, name, options);
+    return eventBusStatsKind.open(this, name, options);
   }
 
   /** Gets or creates the completion-listener stats `name` (striped by default); see WorkerSubscriberStats. */
   workerSubscriberStats(name: string, options?: StatsOptions): WorkerSubscriberStats {
-    return openWorkerSubscriberStats(this, name, options);
+    return workerSubscriberStatsKind.open(this, name, options);
   }
 
   /**

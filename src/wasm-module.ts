@@ -25,7 +25,6 @@
  * pages has a maximum of at least P. The probe has no functions, so linking it runs
  * nothing.
  */
-import type { CellOps } from './backend.js';
 import { WASM_BASE64, WASM_BUILD_ID, WASM_BUILD_SECTION, WASM_EXPORTS, WASM_IMPORTS } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
@@ -134,16 +133,15 @@ export function isFixedSize(memory: WebAssembly.Memory, byteLength: number): boo
 }
 
 /**
- * The counter exports. Other components (circuit breaker, stats structs) declare the
- * exports they use next to their own code and read them from the same instance
- * (`RegistryCore.core`).
+ * The core instance's exports: `abiVersion()`, and the operations, which ops/bind.ts types
+ * (each op set's Wasm twin declares the exports it reads).
  */
-export type CoreExports = { abiVersion(): number } & Omit<CellOps, 'kind'>;
+export type CoreInstanceExports = { abiVersion(): number } & Readonly<Record<string, unknown>>;
 
 /** Instantiates the core (always `coreModule()` in the package) on the registry's memory. */
-export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
+export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreInstanceExports {
   // The module has no data segments and no start function that writes memory, so this
   // instantiation touches none of the shared bytes other threads are using.
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return instance.exports as unknown as CoreExports;
+  return instance.exports as unknown as CoreInstanceExports;
 }

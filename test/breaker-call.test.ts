@@ -18,6 +18,7 @@ import {
   type CallContext,
   type CircuitBreaker,
 } from '../src/index.js';
+import { KINDS } from '../src/kind-table.js';
 import { deadlineQueues } from '../src/policy/timeout.js';
 import { BACKENDS } from './helpers/backends.js';
 import { FakeClock, breakerOn, rawWord } from './helpers/breaker.js';
@@ -693,10 +694,11 @@ describe('opening a breaker by name', () => {
     const other = StatsRegistry.attach(registry.handle);
     // Records written as another build (or corrupted memory) might have left them.
     const internals = registry as unknown as {
-      openEntry(name: string, kind: string, d: Record<string, unknown>, bytes: number, build: () => unknown): unknown;
+      openEntry(name: string, kind: unknown, d: Record<string, unknown>, bytes: number, build: () => unknown): unknown;
     };
-    internals.openEntry('bad-config', 'circuitBreaker', { failureThreshold: 0, timeoutMs: 1, successThreshold: 1 }, 1024, () => ({}));
-    internals.openEntry('bad-size', 'circuitBreaker', { ...CircuitBreakerConfig.forQueue() }, 128, () => ({}));
+    const breakerKind = KINDS.find((k) => k.name === 'circuitBreaker');
+    internals.openEntry('bad-config', breakerKind, { failureThreshold: 0, timeoutMs: 1, successThreshold: 1 }, 1024, () => ({}));
+    internals.openEntry('bad-size', breakerKind, { ...CircuitBreakerConfig.forQueue() }, 128, () => ({}));
     expect(() => other.circuitBreaker('bad-config')).toThrow(CorruptRegistryError);
     expect(() => other.circuitBreaker('bad-size')).toThrow(CorruptRegistryError);
     expect(other.circuitBreakers()).toEqual([]);

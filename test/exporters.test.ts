@@ -1,6 +1,7 @@
 import { Counter as PromCounter, Gauge as PromGauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtomicStatsError, InProcessEventBus, InvalidOptionsError, StatsRegistry } from '../src/index.js';
+import { KINDS } from '../src/kind-table.js';
 import { registerAtomicStats } from '../src/prometheus.js';
 import { startWorkers } from './helpers/workers.js';
 import { ITERATIONS, openMetricsRegistry, parseScrape, workedRegistry } from './helpers/exporters.js';
@@ -80,7 +81,7 @@ describe('collect(): built-in families', () => {
     const { warnings } = captureWarnings();
     const r = StatsRegistry.create();
     const open = (name: string, kind: string, descriptor: Record<string, unknown>, bytes: number) =>
-      (r as unknown as { openEntry(n: string, k: string, d: Record<string, unknown>, b: number, f: () => null): null }).openEntry(name, kind, descriptor, bytes, () => null);
+      (r as unknown as { openEntry(n: string, k: unknown, d: Record<string, unknown>, b: number, f: () => null): null }).openEntry(name, KINDS.find((k) => k.name === kind), descriptor, bytes, () => null);
     const many = Array.from({ length: 100 }, (_, i) => `f${i}`);
     open('liar', 'counters', { fields: many, striped: false }, 8); // 100 cells claimed, 8 bytes held
     open('notarray', 'counters', { fields: 'abc', striped: false }, 64);

@@ -1,9 +1,10 @@
 /*
  * The source's import graph stays layered: no module imports itself back through any
  * chain (type-only imports included: a type cycle still ties the two modules' changes
- * together), the registry core sits below every kind and component, and only the entry
- * point imports the façade. The graph is read with TypeScript's own import scanner, so
- * multi-line, type-only and re-export forms are all seen.
+ * together), nor does any folder (taken as one node, a file of src/ itself as its own),
+ * the registry core and everything below it import no kind, the collector imports no
+ * kind, and only the entry point imports the façade. The graph is read with TypeScript's
+ * own import scanner, so multi-line, type-only and re-export forms are all seen.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { ENTRY_KINDS, KIND_CODES, METRIC_KIND_CODES } from '../src/kinds/codes.js';
+import { KINDS } from '../src/kind-table.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 
@@ -93,6 +94,27 @@ function closure(graph: Graph, from: string): Set<string> {
 const importersOf = (graph: Graph, target: string): string[] =>
   [...graph].filter(([, deps]) => deps.includes(target)).map(([m]) => m).sort();
 
+/** A module's node in the folder graph: its top folder under src/ (`breaker/`), or the file itself at src/'s top. */
+const folderOf = (m: string): string => (m.includes('/') ? `${m.slice(0, m.indexOf('/'))}/` : m);
+
+/** The graph of folders: an arrow where some module of one imports a module of another. */
+function folderGraph(graph: Graph): Graph {
+  const out: Graph = new Map();
+  for (const [m, deps] of graph) {
+    const from = folderOf(m);
+    const to = new Set(out.get(from) ?? []);
+    for (const d of deps) if (folderOf(d) !== from) to.add(folderOf(d));
+    out.set(from, [...to].sort());
+  }
+  return out;
+}
+
+/** Every module of the folders that hold the kinds the table lists (kind-table.ts imports each kind's module). */
+function kindModules(graph: Graph): Set<string> {
+  const folders = new Set((graph.get('kind-table.ts') ?? []).filter((m) => m.includes('/')).map(folderOf));
+  return new Set([...graph.keys()].filter((m) => folders.has(folderOf(m))));
+}
+
 describe('source structure', () => {
   const graph = importGraph();
 
@@ -128,8 +150,42 @@ describe('source structure', () => {
     const below = closure(graph, 'registry-core.ts');
     const above = new Set(importersOf(graph, 'registry-core.ts'));
     expect([...below].filter((m) => above.has(m))).toEqual([]);
-    const components = ['breaker/open.ts', 'breaker/circuit-breaker.ts', 'stats/index.ts', 'stats/open.ts', 'bus/event-bus.ts', 'subscriber/index.ts', 'export/collect.ts', 'kinds/index.ts', 'kinds/metric-base.ts', 'counter-set.ts'];
+    const components = ['breaker/kind.ts', 'breaker/circuit-breaker.ts', 'stats/index.ts', 'stats/open.ts', 'bus/event-bus.ts', 'subscriber/index.ts', 'export/collect.ts', 'kinds/series.ts', 'kinds/metric-base.ts', 'sets/counter-set.ts', 'kind-table.ts'];
     expect(components.filter((m) => below.has(m))).toEqual([]);
+  });
+
+  it('no folder imports a folder that imports it (no circle of folders, files of src/ itself each a node of their own)', () => {
+    expect(cycles(folderGraph(graph))).toEqual([]);
+    // The check bites: an arrow from the ops back up to a kind's folder would close a circle.
+    expect(cycles(folderGraph(new Map([...graph, ['ops/cells.ts', [...graph.get('ops/cells.ts')!, 'breaker/kind.ts']]])))).not.toEqual([]);
+    expect(folderOf('breaker/trip/x.ts')).toBe('breaker/');
+  });
+
+  it('nothing below the core imports a kind: the core knows kinds only through the descriptor type', () => {
+    const kinds = kindModules(graph);
+    // The table's rows come from the kinds' folders: the metric kinds, the sets, the stats structs, the breaker.
+    expect(['kinds/counter.ts', 'sets/kind.ts', 'stats/step-execution-stats.ts', 'breaker/kind.ts', 'breaker/circuit-breaker.ts'].filter((m) => !kinds.has(m))).toEqual([]);
+    const below = closure(graph, 'registry-core.ts');
+    // What lies below it: the descriptor type, the signature check, the backend binding and
+    // every op set, the breaker's layout and rate window among them.
+    expect(['kind.ts', 'signature.ts', 'ops/bind.ts', 'ops/breaker-js.ts', 'ops/breaker-layout.ts', 'ops/breaker-window.ts', 'ops/stats-js.ts', 'ops/metrics-js.ts'].filter((m) => !below.has(m))).toEqual([]);
+    expect([...below].filter((m) => kinds.has(m) || m === 'kind-table.ts')).toEqual([]);
+    for (const m of [...graph.keys()].filter((k) => k.startsWith('ops/'))) {
+      expect([...closure(graph, m)].filter((d) => kinds.has(d)), m).toEqual([]);
+    }
+    // The check bites: the ops importing a kind's module is seen.
+    const bad = new Map([...graph, ['ops/breaker-layout.ts', [...graph.get('ops/breaker-layout.ts')!, 'breaker/config.ts']]]);
+    expect([...closure(bad, 'registry-core.ts')].filter((m) => kinds.has(m))).toContain('breaker/config.ts');
+  });
+
+  it('the collector imports no kind: it runs the collectors of the table the registry object holds', () => {
+    const kinds = kindModules(graph);
+    const below = closure(graph, 'export/collect.ts');
+    expect([...below].filter((m) => kinds.has(m) || m === 'kind-table.ts')).toEqual([]);
+  });
+
+  it('only the façade imports the table of kinds', () => {
+    expect(importersOf(graph, 'kind-table.ts')).toEqual(['registry.ts']);
   });
 
   it('validate.ts is at the bottom: it imports neither the registry nor any kind', () => {
@@ -180,9 +236,11 @@ describe('the adapter bundles', () => {
 });
 
 describe('the table of entry kinds', () => {
+  const kind = (name: string) => KINDS.find((k) => k.name === name)!;
+
   it('keeps every code that records in shared memory already carry', () => {
     // A code is stored in each record: changing one would make old records unreadable.
-    expect(KIND_CODES).toEqual({
+    expect(Object.fromEntries(KINDS.map((k) => [k.name, k.code]))).toEqual({
       counters: 1,
       stepExecutionStats: 2,
       eventBusStats: 3,
@@ -193,24 +251,31 @@ describe('the table of entry kinds', () => {
       histogram: 8,
       metricSeries: 9,
     });
-    expect(METRIC_KIND_CODES).toEqual({ counter: 6, gauge: 7, histogram: 8, metricSeries: 9 });
-    expect(Object.isFrozen(KIND_CODES)).toBe(true);
+    expect(Object.isFrozen(KINDS)).toBe(true);
   });
 
-  it('gives each kind a code of its own', () => {
-    const codes = Object.values(ENTRY_KINDS).map((k) => k.code);
+  it('gives each kind a code and a name of its own', () => {
+    const codes = KINDS.map((k) => k.code);
     expect(new Set(codes).size).toBe(codes.length);
+    expect(new Set(KINDS.map((k) => k.name)).size).toBe(KINDS.length);
   });
 
   it("checks a set's descriptor and sizes it; metric kinds check their own", () => {
-    const set = ENTRY_KINDS.counters.dataBytes;
-    expect(set({ fields: ['a', 'b'], striped: false }, 4)).toBeGreaterThan(0);
-    expect(set({ fields: ['a', 'b'], striped: true }, 4)).toBeGreaterThan(set({ fields: ['a', 'b'], striped: false }, 4) as number);
-    expect(set({ fields: ['a', 'a'], striped: false }, 4)).toBe('its field list is not valid');
-    expect(set({ fields: ['a'], striped: 'yes' }, 4)).toBe('its striping is not a boolean');
-    const breaker = ENTRY_KINDS.circuitBreaker.dataBytes;
-    expect(breaker({ windowMs: 1000 }, 4)).toBeGreaterThan(breaker({ windowMs: null }, 4));
-    expect(ENTRY_KINDS.gauge.dataBytes({}, 4)).toBeUndefined();
+    const set = (d: Record<string, unknown>) => kind('counters').dataBytes(d, 4);
+    expect(set({ fields: ['a', 'b'], striped: false })).toBeGreaterThan(0);
+    expect(set({ fields: ['a', 'b'], striped: true })).toBeGreaterThan(set({ fields: ['a', 'b'], striped: false }) as number);
+    expect(set({ fields: ['a', 'a'], striped: false })).toBe('its field list is not valid');
+    expect(set({ fields: ['a'], striped: 'yes' })).toBe('its striping is not a boolean');
+    expect(kind('stepExecutionStats').dataBytes({ fields: ['a', 'b'], striped: true }, 4)).toBe(set({ fields: ['a', 'b'], striped: true }));
+    const breaker = (d: Record<string, unknown>) => kind('circuitBreaker').dataBytes(d, 4) as number;
+    expect(breaker({ windowMs: 1000 })).toBeGreaterThan(breaker({ windowMs: null }));
+    expect(kind('gauge').dataBytes({}, 4)).toBeUndefined();
+    expect(kind('metricSeries').dataBytes({}, 4)).toBeUndefined();
+  });
+
+  it('every kind but the labelled series (made by their family) has its open; every kind but those is exported by its own collector', () => {
+    expect(KINDS.filter((k) => typeof k.open !== 'function').map((k) => k.name)).toEqual(['metricSeries']);
+    expect(KINDS.filter((k) => typeof k.collector?.prepare !== 'function').map((k) => k.name)).toEqual([]);
   });
 });
 

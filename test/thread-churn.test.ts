@@ -12,7 +12,7 @@ import {
   type BackendKind,
   type RegistryHandle,
 } from '../src/index.js';
-import { breakerGeometry } from '../src/breaker/layout.js';
+import { breakerGeometry } from '../src/ops/breaker-layout.js';
 import { releaseThread } from '../src/slots.js';
 import { H_SLOT_COUNT, H_SLOT_TABLE, cellAddresses, setGeometry, type SetGeometry } from '../src/layout.js';
 import { BACKENDS } from './helpers/backends.js';

@@ -5,6 +5,13 @@
 // verify() checks that the last scrape of every variant rendered every series with its
 // value, so a variant that renders less cannot look fast.
 //
+// "scrape cost: 1k user metric families" rows: the same scrape of 1,000 families of the
+// user's own metrics (registry.counter / gauge / histogram), a mix: 500 unlabelled gauges,
+// 300 counters with two `route` series each, 200 unlabelled histograms with the default
+// buckets; against prom-client's own Gauge, Counter and Histogram holding the same families
+// and values. Each family is prepared once per record, like the built-in ones (a scrape
+// used to re-open every family from its definition).
+//
 // "scrape fixed cost" rows: registry.collect() and a Prometheus scrape of an *empty*
 // registry of 4 MiB, 64 MiB and 1 GiB capacity, side by side. Listings read the
 // directory's published-records log (src/directory.ts), so these must cost the same
@@ -27,6 +34,42 @@ export const cases = sizes.flatMap(([n, tag]) => [
   { id: `scrape/${tag}/collect`, table: `scrape cost: ${tag} counter series`, variant: 'registry.collect() alone (the read of the shared memory)', threads: [1], kind: 'tinybench', chunk: 1 },
 ]);
 
+const USER = 'scrape/1k-families/';
+const USER_FAMILIES = 1_000;
+// Series lines setup writes and countUserSeries checks: a gauge's one, a counter's two, a histogram's _count.
+const USER_SERIES = 500 + 300 * 2 + 200;
+const userKind = (i) => (i % 10 < 5 ? 'gauge' : i % 10 < 8 ? 'counter' : 'histogram');
+cases.push(
+  { id: `${USER}prom-client`, table: 'scrape cost: 1k user metric families', variant: 'prom-client register.metrics(), its own gauges, counters, histograms', threads: [1], kind: 'tinybench', chunk: 1, baseline: true },
+  { id: `${USER}atomic-stats`, table: 'scrape cost: 1k user metric families', variant: 'atomic-stats/prometheus register.metrics(), from shared memory', threads: [1], kind: 'tinybench', chunk: 1 },
+  { id: `${USER}collect`, table: 'scrape cost: 1k user metric families', variant: 'registry.collect() alone (the read of the shared memory)', threads: [1], kind: 'tinybench', chunk: 1 },
+);
+
+// Opens family i of the mix on `make` (an atomic-stats registry's or prom-client's
+// constructors) and records its values.
+function userFamily(i, make) {
+  const kind = userKind(i);
+  if (kind === 'gauge') make.gauge({ name: `g_${i}`, help: `Gauge ${i}.` }).set(i + 0.5);
+  else if (kind === 'counter') {
+    const c = make.counter({ name: `c_${i}_total`, help: `Counter ${i}.`, labelNames: ['route'] });
+    c.inc({ route: 'a' }, i + 1);
+    c.inc({ route: 'b' }, i + 2);
+  } else make.histogram({ name: `h_${i}_seconds`, help: `Histogram ${i}.` }).observe((i % 100) / 1000);
+}
+
+// Number of user series lines in a scrape with the value setup recorded.
+function countUserSeries(text) {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    let m = /^g_(\d+) (\S+)$/.exec(line);
+    if (m && Number(m[2]) === Number(m[1]) + 0.5) n++;
+    m = /^c_(\d+)_total\{route="([ab])"\} (\d+)$/.exec(line);
+    if (m && Number(m[3]) === Number(m[1]) + (m[2] === 'a' ? 1 : 2)) n++;
+    if (/^h_\d+_seconds_count 1$/.test(line)) n++;
+  }
+  return n;
+}
+
 const capacities = [
   [4, '4 MiB'],
   [64, '64 MiB'],
@@ -47,6 +90,13 @@ const OWN_FAMILIES = 6;
 const seriesOf = (id) => (id.includes('/10k/') ? 10_000 : 1_000);
 
 export async function setup(id) {
+  if (id.startsWith(USER)) {
+    if (id.endsWith('/prom-client')) return { series: USER_SERIES };
+    const registry = StatsRegistry.create({ capacityBytes: 16 * 1024 * 1024 });
+    const make = { gauge: (o) => registry.gauge(o), counter: (o) => registry.counter(o), histogram: (o) => registry.histogram(o) };
+    for (let i = 0; i < USER_FAMILIES; i++) userFamily(i, make);
+    return { handle: registry.handle, series: USER_SERIES };
+  }
   if (id.startsWith(EMPTY)) {
     const mib = Number(/(\d+)MiB$/.exec(id)[1]);
     const registry = StatsRegistry.create({ capacityBytes: mib * 1024 * 1024 });
@@ -74,6 +124,39 @@ function countSeries(text) {
 
 export async function prepare(id, data) {
   let last = '';
+  if (id.startsWith(USER)) {
+    let register;
+    let families = [];
+    if (id.endsWith('/prom-client')) {
+      register = new promClient.Registry();
+      const registers = [register];
+      const make = {
+        gauge: (o) => new promClient.Gauge({ ...o, registers }),
+        counter: (o) => new promClient.Counter({ ...o, registers }),
+        histogram: (o) => new promClient.Histogram({ ...o, registers }),
+      };
+      for (let i = 0; i < USER_FAMILIES; i++) userFamily(i, make);
+    } else {
+      const registry = StatsRegistry.attach(data.handle);
+      if (id.endsWith('/collect')) {
+        return {
+          async runAsync(n) {
+            for (let i = 0; i < n; i++) families = registry.collect();
+          },
+          // The families' series: a gauge's one, a counter's two, a histogram's one.
+          report: () => families.reduce((a, f) => a + (/^[gch]_\d+/.test(f.name) ? f.samples.length : 0), 0),
+        };
+      }
+      register = new promClient.Registry();
+      registerAtomicStats(registry, { register });
+    }
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) last = await register.metrics();
+      },
+      report: () => countUserSeries(last),
+    };
+  }
   if (id.startsWith(EMPTY)) {
     const registry = StatsRegistry.attach(data.handle);
     if (id.includes('/collect/')) {
@@ -140,6 +223,16 @@ export async function verify(id, data, completed, reports) {
 export function targets(results) {
   const ns = (id) => results.find((r) => r.id === id)?.median;
   const out = [];
+  const ours = ns(`${USER}atomic-stats`);
+  const theirs = ns(`${USER}prom-client`);
+  if (ours && theirs) {
+    out.push({
+      name: "scrape of 1k user metric families, atomic-stats/prometheus vs prom-client's own",
+      measured: `${(ours / 1e6).toFixed(2)} vs ${(theirs / 1e6).toFixed(2)} ms (${(ours / theirs).toFixed(2)}×)`,
+      target: '≤ 1.00×',
+      pass: ours <= theirs,
+    });
+  }
   for (const tag of ['1k', '10k']) {
     const ours = ns(`scrape/${tag}/atomic-stats`);
     const theirs = ns(`scrape/${tag}/prom-client`);

@@ -1,15 +1,16 @@
 import type { BackendKind } from '../backend.js';
 import { TWO32 } from '../count.js';
-import type { CounterSet } from '../counter-set.js';
+import type { CounterSet } from '../sets/counter-set.js';
 import { InvalidCountError, InvalidOptionsError, describe } from '../errors.js';
 import { checkOptionsObject } from '../validate.js';
 import { isHealthySnapshot } from './health.js';
 import { type CallContext, CallScope, CallTimeoutError, ENDED_BY_TIMEOUT, LazySignal, abortReason, callContext, checkSignal, checkTimeoutMs } from '../policy/timeout.js';
-import { type Clock, guardedClock, monotonicClock, nowTicks, stampTicks } from './clock.js';
+import { type Clock, monotonicClock } from '../clock.js';
+import { guardedClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
 import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
-import { type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from './layout.js';
+import { type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from '../ops/breaker-layout.js';
 import {
   type CircuitBreakerMetrics,
   type CircuitBreakerMetricsBigInt,
@@ -19,7 +20,7 @@ import {
   toNumberMetrics,
 } from './metrics.js';
 import { type StateChange, type StateChangeListener, type StateWatcher, changeIterator } from './notify.js';
-import type { BreakerOps } from './ops.js';
+import type { BreakerOps } from '../ops/breaker.js';
 import { type CircuitState, stateOfWord } from './state.js';
 
 const TWO64 = TWO32 * TWO32;

@@ -1,12 +1,15 @@
 /*
  * How circuit breakers are exported: counters from the breaker's snapshot (one row per
  * family, each naming the metricsBigInt() key it reads), the Closed-state gauges, and the
- * state as one 0/1 series per state. export/collect.ts lists this collector in its table.
+ * state as one 0/1 series per state. The breaker's kind (kind.ts) makes its collector
+ * here, handing over its `open`, which the collector reads each breaker through.
  */
 import { AtomicStatsError } from '../errors.js';
-import { type Conv, type EntryCollector, convert } from '../export/entry-collector.js';
+import { type Conv, convert } from '../export/entry-collector.js';
+import type { EntryCollector } from '../kind.js';
+import type { RegistryCore } from '../registry-core.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { openCircuitBreaker } from './open.js';
+import type { CircuitBreakerConfig } from './config.js';
 
 interface BreakerRow {
   readonly name: string;
@@ -31,36 +34,38 @@ const BREAKER_STATES = [
   ['HalfOpen', 'half_open'],
 ] as const;
 
-/** The circuit breakers' collector. */
-export const breakerCollector: EntryCollector = {
-  prepare(registry, prefix, record) {
-    let breaker: CircuitBreaker;
-    try {
-      // Opened with the config its record carries, whatever thread created it.
-      breaker = openCircuitBreaker(registry, record.name, record.descriptor as never);
-    } catch (e) {
-      // A config no valid breaker has (InvalidOptionsError), or a record that changed
-      // under us: the entry is corrupt, the scrape goes on.
-      if (!(e instanceof AtomicStatsError)) throw e;
-      registry.reportCorrupt(record, e);
-      return undefined;
-    }
-    const plain = Object.freeze({ name: record.name });
-    const labels = BREAKER.map((r) => (r.outcome === undefined ? plain : Object.freeze({ name: record.name, outcome: r.outcome })));
-    const states = BREAKER_STATES.map(([, state]) => Object.freeze({ name: record.name, state }));
-    return (out) => {
-      const m = breaker.metricsBigInt() as unknown as Record<string, unknown>;
-      for (let i = 0; i < BREAKER.length; i++) {
-        const r = BREAKER[i]!;
-        const v = m[r.key];
-        // A key the breaker no longer reports is left out rather than exported as NaN.
-        if (typeof v === 'bigint') out.add(prefix + r.name, 'counter', r.help, r.unit, labels[i]!, convert(v, r.conv));
+/** The circuit breakers' collector, reading each breaker through `open` (the kind's). */
+export function breakerCollector(open: (registry: RegistryCore, name: string, config: CircuitBreakerConfig) => CircuitBreaker): EntryCollector<RegistryCore> {
+  return {
+    prepare(registry, prefix, record) {
+      let breaker: CircuitBreaker;
+      try {
+        // Opened with the config its record carries, whatever thread created it.
+        breaker = open(registry, record.name, record.descriptor as never);
+      } catch (e) {
+        // A config no valid breaker has (InvalidOptionsError), or a record that changed
+        // under us: the entry is corrupt, the scrape goes on.
+        if (!(e instanceof AtomicStatsError)) throw e;
+        registry.reportCorrupt(record, e);
+        return undefined;
       }
-      out.add(`${prefix}circuit_breaker_consecutive_failures`, 'gauge', 'Failures in a row while closed.', '{call}', plain, Number(m.consecutive_failures as bigint), true);
-      out.add(`${prefix}circuit_breaker_half_open_successes`, 'gauge', 'Successful probes in the current half-open period.', '{call}', plain, Number(m.half_open_calls as bigint), true);
-      for (let i = 0; i < BREAKER_STATES.length; i++) {
-        out.add(`${prefix}circuit_breaker_state`, 'gauge', 'Breaker state: 1 for the current state, 0 for the others.', '1', states[i]!, m.current_state === BREAKER_STATES[i]![0] ? 1 : 0, true);
-      }
-    };
-  },
-};
+      const plain = Object.freeze({ name: record.name });
+      const labels = BREAKER.map((r) => (r.outcome === undefined ? plain : Object.freeze({ name: record.name, outcome: r.outcome })));
+      const states = BREAKER_STATES.map(([, state]) => Object.freeze({ name: record.name, state }));
+      return (out) => {
+        const m = breaker.metricsBigInt() as unknown as Record<string, unknown>;
+        for (let i = 0; i < BREAKER.length; i++) {
+          const r = BREAKER[i]!;
+          const v = m[r.key];
+          // A key the breaker no longer reports is left out rather than exported as NaN.
+          if (typeof v === 'bigint') out.add(prefix + r.name, 'counter', r.help, r.unit, labels[i]!, convert(v, r.conv));
+        }
+        out.add(`${prefix}circuit_breaker_consecutive_failures`, 'gauge', 'Failures in a row while closed.', '{call}', plain, Number(m.consecutive_failures as bigint), true);
+        out.add(`${prefix}circuit_breaker_half_open_successes`, 'gauge', 'Successful probes in the current half-open period.', '{call}', plain, Number(m.half_open_calls as bigint), true);
+        for (let i = 0; i < BREAKER_STATES.length; i++) {
+          out.add(`${prefix}circuit_breaker_state`, 'gauge', 'Breaker state: 1 for the current state, 0 for the others.', '1', states[i]!, m.current_state === BREAKER_STATES[i]![0] ? 1 : 0, true);
+        }
+      };
+    },
+  };
+}

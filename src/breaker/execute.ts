@@ -25,7 +25,7 @@
  * has no internal state, and the intrinsic `then` refuses it before registering
  * anything), the value takes the general path above.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 const TWO64 = 2 ** 64;
 const PromiseProto = Promise.prototype;

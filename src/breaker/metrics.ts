@@ -8,8 +8,8 @@
  * recorded meanwhile may be in some counters and not yet in others.
  */
 import { UnsafeIntegerError } from '../errors.js';
-import { C_TRIP, FAILURES_FIELD, PAYLOAD_SHIFT, SUCCESS_SHIFT, SMALL_MASK, STATE_CLOSED, STATE_HALF_OPEN, type CounterField, stateCodeOf } from './layout.js';
-import { windowCounts } from './trip/window.js';
+import { C_TRIP, FAILURES_FIELD, PAYLOAD_SHIFT, SUCCESS_SHIFT, SMALL_MASK, STATE_CLOSED, STATE_HALF_OPEN, type CounterField, stateCodeOf } from '../ops/breaker-layout.js';
+import { windowCounts } from '../ops/breaker-window.js';
 import { type CircuitState, stateOfWord } from './state.js';
 
 export interface CircuitBreakerMetrics {

@@ -1,4 +1,4 @@
-import { STATE_CLOSED, STATE_HALF_OPEN, stateCodeOf } from './layout.js';
+import { STATE_CLOSED, STATE_HALF_OPEN, stateCodeOf } from '../ops/breaker-layout.js';
 
 /** A breaker's state, as `breaker.state` and the metrics' `current_state` give it. */
 export type CircuitState = 'Closed' | 'Open' | 'HalfOpen';

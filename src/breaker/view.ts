@@ -9,7 +9,7 @@ import type { RegistryCore } from '../registry-core.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerMetrics } from './metrics.js';
 import { isHealthySnapshot } from './health.js';
-import { openCircuitBreaker } from './open.js';
+import { circuitBreakerKind, openCircuitBreaker } from './kind.js';
 import type { CircuitState } from './state.js';
 
 /**
@@ -44,7 +44,7 @@ export interface SystemCircuitBreakerMetrics {
 export function listCircuitBreakers(registry: RegistryCore): CircuitBreaker[] {
   return registry
     .entries()
-    .filter((e) => e.kind === 'circuitBreaker')
+    .filter((e) => e.kind === circuitBreakerKind.name)
     .map((e) => e.name)
     .sort()
     .map((name) => openCircuitBreaker(registry, name));

@@ -22,7 +22,7 @@
  * When nothing is pending any more the timer is left to fire once more and stop (see
  * ended()), so a bus whose handlers settle keeps no timer longer than dispatchTimeoutMs.
  */
-import { monotonicClock } from '../breaker/clock.js';
+import { monotonicClock } from '../clock.js';
 
 /** What the queue holds: a deadline, and whether the publish has completed (by any way). */
 export interface Expiring {

@@ -1,8 +1,8 @@
 import { InvalidOptionsError } from '../errors.js';
 import type { RegistryCore } from '../registry-core.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
-import { openEventBusStats } from '../stats/index.js';
-import { PUB_FFI, PUB_RUST } from '../stats/fields.js';
+import { eventBusStatsKind } from '../stats/event-bus-stats.js';
+import { PUB_FFI, PUB_RUST } from '../ops/stats.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';
@@ -149,7 +149,7 @@ export class InProcessEventBus {
     this.maxPendingDispatches = c.maxPendingDispatches;
     this.reporter = new Reporter(c.logger, c.reports, 'handler failure', { bus: c.name });
     this.record = c.recordStats;
-    this.stats = openEventBusStats(c.registry, c.name);
+    this.stats = eventBusStatsKind.open(c.registry, c.name);
     const owned = this.record ? this.stats.ownedOutcomeWords() : undefined;
     this.ownedWords = owned?.words;
     this.ownedOutcome = owned === undefined ? 0 : owned.first;
@@ -288,7 +288,7 @@ export class InProcessEventBus {
     // carry into the high word, which the stats do (recordSlow). Only this thread writes
     // the word and readers take each word whole, so a plain store is enough. The flags are
     // literals, PUB_RUST | PUB_FFI = 3 and PUB_RUST = 1: a module constant is a variable the
-    // bundled code reloads on every publish (see src/stats/kernels.ts).
+    // bundled code reloads on every publish (see src/ops/stats-js.ts).
     const u = this.ownedWords;
     if (u !== undefined && errors === 0 && lagged <= 0) {
       const i = this.ownedOutcome + (lagged === 0 ? 3 : 1);

@@ -32,11 +32,13 @@
  * name is compared anyway, which costs one string compare and guards against a registry
  * that was re-created on the same memory object.
  *
- * Untrusted input. Field lists come from the shared memory (a signature any thread wrote):
- * a record whose signature is not the JSON this version writes (an array of distinct
- * strings, at most MAX_FIELDS) is skipped rather than guessed at, and field names are
- * only ever used as Map keys or label values, never as plain-object keys, so `__proto__`,
- * `constructor` and the like are exported exactly like any other field.
+ * The kinds. The collector imports no kind: each record carries the row of the table of
+ * kinds its signature named (kind-table.ts, held by the registry object), and the row's
+ * collector prepares it. A kind without a collector, or a record it does not read (a
+ * descriptor of another version: sets/records.ts on untrusted field lists), is skipped,
+ * never guessed at. Users' metric families (counter, gauge, histogram) are prepared
+ * once per record like every other kind's (kinds/series.ts), and exported under their
+ * own names in a section of their own after the built-in families.
  *
  * Corrupt memory. Every record is bounds-checked before it is read, and its signature
  * must describe its data exactly (registry-core.ts `checkedRecords`), so a scrape reads inside
@@ -47,30 +49,14 @@
  * (seconds) are doubles: a u64 total of ns divided by 1e9 (ms by 1e3), exact while the
  * total is below 2^53 ns (104 days of summed time), then within one part in 2^53.
  */
-import { breakerCollector } from '../breaker/collect.js';
-import { collectMetricKinds } from '../kinds/index.js';
-import type { EntryKind } from '../kinds/codes.js';
-import type { CheckedRecord, RegistryCore } from '../registry-core.js';
-import { STATS_COLLECTORS } from '../stats/collect.js';
+import type { MetricFamily, MetricSample, MetricType } from '../family.js';
+import type { CheckedRecord, FamilyHead, FamilySink } from '../kind.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
 import { type CollectOptions, checkCollectOptions } from './options.js';
-import { counterSetCollector } from './counter-sets.js';
-import type { EntryCollector, FamilySink } from './entry-collector.js';
-import type { MetricFamily, MetricSample, MetricType } from './family.js';
 
-export type { HistogramValue, MetricFamily, MetricSample, MetricType } from './family.js';
+export type { HistogramValue, MetricFamily, MetricSample, MetricType } from '../family.js';
 
 export { type CollectOptions, checkCollectOptions, sanitizeName } from './options.js';
-
-// ---- the kinds: one collector per kind of entry ---------------------------------------
-
-// The kinds whose entries become built-in families, each through its collector (the metric
-// kinds are collected apart, grouped by family: kinds/index.ts). A kind not listed here,
-// e.g. one a newer version wrote, is skipped rather than guessed at.
-const COLLECTORS: Partial<Record<EntryKind, EntryCollector>> = {
-  counters: counterSetCollector,
-  ...STATS_COLLECTORS,
-  circuitBreaker: breakerCollector,
-};
 
 const NO_LABELS = Object.freeze({}) as Readonly<Record<string, string>>;
 
@@ -85,9 +71,12 @@ interface MutableFamily {
   samples: MetricSample[];
 }
 
-// Families by name, in first-seen order.
+// Built-in families by name, in first-seen order; users' families apart, in the order
+// their records started them.
 class Families implements FamilySink {
   readonly byName = new Map<string, MutableFamily>();
+  private readonly userHeads: FamilyHead[] = [];
+  private readonly userSamples = new Map<string, MetricSample[]>();
   family(name: string, type: MetricType, help: string, unit: string, integer: boolean): MutableFamily {
     let f = this.byName.get(name);
     if (f === undefined) {
@@ -102,8 +91,26 @@ class Families implements FamilySink {
   add(name: string, type: MetricType, help: string, unit: string, labels: Readonly<Record<string, string>>, value: bigint | number, integer = typeof value === 'bigint'): void {
     this.family(name, type, help, unit, integer).samples.push({ labels, value });
   }
+  userFamily(head: FamilyHead): MetricSample[] {
+    this.userHeads.push(head);
+    return this.userSeries(head.name);
+  }
+  userSeries(name: string): MetricSample[] {
+    let samples = this.userSamples.get(name);
+    if (samples === undefined) this.userSamples.set(name, (samples = []));
+    return samples;
+  }
   list(): MetricFamily[] {
-    return [...this.byName.values()];
+    const out: MetricFamily[] = [...this.byName.values()];
+    // A series whose family's record this listing does not hold (published a moment after
+    // the series' own, or unreadable) has no head, and is not exported.
+    for (const h of this.userHeads) {
+      const samples = this.userSamples.get(h.name)!;
+      // Literals, not spreads: one per family and scrape, and a spread's copy costs several times a literal.
+      const { name, help, type, integer, unit } = h;
+      out.push(unit === undefined ? { name, help, type, integer, samples } : { name, help, type, integer, samples, unit });
+    }
+    return out;
   }
 }
 
@@ -132,8 +139,8 @@ function registryCache(registry: RegistryCore, prefix: string): RegistryCache {
   return c;
 }
 
-function prepare(registry: RegistryCore, prefix: string, record: CheckedRecord): RecordCache {
-  const collector = COLLECTORS[record.kindName];
+function prepare(registry: RegistryCore, prefix: string, record: CheckedRecord<Kind>): RecordCache {
+  const collector = record.entryKind.collector;
   return { name: record.name, emit: collector === undefined ? undefined : collector.prepare(registry, prefix, record) };
 }
 
@@ -174,8 +181,8 @@ export function collectFamilies(registry: RegistryCore, options?: CollectOptions
     out.add(`${prefix}event_bus_handlers`, 'gauge', 'Handlers over all patterns (buses of the exporting thread).', '{handler}', labels, l.h, true);
     out.add(`${prefix}event_bus_broadcast_receivers`, 'gauge', 'Open broadcast receivers (buses of the exporting thread).', '{receiver}', labels, l.r, true);
   }
-  // User metrics (counter, gauge, histogram): exported under their own names, never
-  // prefixed; their names cannot start with atomic_stats_, so they never merge into the
-  // families above.
-  return [...out.list(), ...collectMetricKinds(registry, records)];
+  // Users' metric families (counter, gauge, histogram) come last, under their own names,
+  // never prefixed, and apart from the built-in families: with a custom prefix a name may
+  // equal one of those, and the two are still two families.
+  return out.list();
 }

@@ -4,8 +4,17 @@
  * carry only stateless leaves like this one, never the kinds the collector reads.
  */
 import { InvalidOptionsError, describe } from '../errors.js';
-import type { EventBusLiveSource } from '../stats/event-bus-stats.js';
 import { checkOptionsObject } from '../validate.js';
+
+/**
+ * Where `collect({ buses })` reads live fields from: an InProcessEventBus (live fields are
+ * not in shared memory, so only the bus object knows them). Its live fields, typed here by
+ * shape (those of EventBusLiveCounts) so that this leaf needs no module of the bus.
+ */
+export interface EventBusLiveSource {
+  readonly name: string;
+  getStatisticsBigInt(): { readonly rust_subscriber_patterns: number; readonly rust_handler_count: number; readonly ffi_subscriber_count: number };
+}
 
 export interface CollectOptions {
   /** Prepended to every built-in family name: `[a-zA-Z_:][a-zA-Z0-9_:]*` or `''`. Default `'atomic_stats_'`. */

@@ -21,7 +21,7 @@
  * first keeps the name, and a family created later never takes a name away from one
  * already exported. A decision is final for the life of the export.
  */
-import type { MetricFamily } from './family.js';
+import type { MetricFamily } from '../family.js';
 import { warnOnce } from './warn.js';
 
 /** The instrument name of a family (see the header). */

@@ -26,7 +26,7 @@
  */
 import type { AggregationTemporality, InstrumentType } from '@opentelemetry/sdk-metrics';
 import { InvalidOptionsError, describe } from '../errors.js';
-import type { HistogramValue, MetricType } from './family.js';
+import type { HistogramValue, MetricType } from '../family.js';
 
 // AggregationTemporality of @opentelemetry/sdk-metrics (a numeric enum, stable since 1.0),
 // written as literals so that this module never loads the SDK.

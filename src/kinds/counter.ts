@@ -12,10 +12,9 @@
  * integer counter refuses fractions rather than round them.
  */
 import { InvalidCountError } from '../errors.js';
-import type { RegistryCore } from '../registry-core.js';
-import { type Counter, makeCounter, retireCounter } from '../counter-set.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
+import { type Counter, makeCounter, retireCounter } from '../sets/counter-set.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError } from './errors.js';
 import {
   BASE_KEYS,
@@ -25,12 +24,13 @@ import {
   type MetricObject,
   type SeriesSpec,
   checkBool,
+  checkedByMetric,
   defineBase,
-  familyBytes,
+  openMetric,
 } from './metric-base.js';
 import type { LabelValues } from './labels.js';
-import type { MetricOps } from './metric-ops.js';
-import { metricOps } from './metric-ops-bind.js';
+import type { MetricOps } from '../ops/metrics.js';
+import { FamilyCollector } from './series.js';
 
 export interface CounterConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
   /** Give each thread its own stripe of every series (LongAdder-style); costs (stripes + 1) × 128 bytes a series. Default false. */
@@ -106,7 +106,7 @@ class FloatSeries implements CounterSeries {
 
 function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
   const geometry = setGeometry(1, def.striped, registry.stripes);
-  const ops = registry.ops;
+  const ops = registry.ops.cells;
   // The owned stripe is read when a series is made, not when the metric is opened: once
   // the registry object has handed its stripe back, new series are made shared.
   if (!def.float) {
@@ -121,7 +121,7 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
       },
     };
   }
-  const m = metricOps(registry);
+  const m = registry.ops.metrics;
   return {
     bytes: geometry.dataBytes,
     make: (dataOffset) => {
@@ -183,14 +183,15 @@ export class CounterMetric<T extends string = string> extends Metric<CounterSeri
   }
 }
 
+/** The counter metrics' kind. */
 export const counterKind = {
-  type: 'counter' as const,
-  code: METRIC_KIND_CODES.counter,
-  /** `internal`: the package's own families (see defineBase). */
+  name: 'counter',
+  code: 6,
+  dataBytes: checkedByMetric,
+  collector: new FamilyCollector((registry, definition): CounterMetric => counterKind.open(registry, definition, true)),
+
+  /** The body of `StatsRegistry.counter`; `internal`: the package's own families (see defineBase). */
   open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): CounterMetric<T> {
-    const def = defineCounter(options, internal);
-    const spec = counterSpec(registry, def);
-    const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'counter', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new CounterMetric<T>(registry, def, dataOffset, spec));
+    return openMetric(registry, counterKind, defineCounter(options, internal), counterSpec, CounterMetric<T>);
   },
-};
+} satisfies Kind;

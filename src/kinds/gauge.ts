@@ -8,13 +8,12 @@
  * each lands once, as if the adds ran one after another in some order (each rounds like
  * a double add; sums of values exact in binary, e.g. integers below 2^53, stay exact).
  */
-import type { RegistryCore } from '../registry-core.js';
-import { METRIC_KIND_CODES } from './codes.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
 import type { LabelValues } from './labels.js';
-import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, defineBase, familyBytes } from './metric-base.js';
-import type { MetricOps } from './metric-ops.js';
-import { metricOps } from './metric-ops-bind.js';
+import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, checkedByMetric, defineBase, openMetric } from './metric-base.js';
+import type { MetricOps } from '../ops/metrics.js';
+import { FamilyCollector } from './series.js';
 
 export type GaugeConfiguration<T extends string = string> = MetricConfigurationBase<T>;
 export type GaugeDefinition = BaseDefinition;
@@ -69,7 +68,7 @@ class Series implements GaugeSeries {
 }
 
 function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<GaugeSeries> {
-  const m = metricOps(registry);
+  const m = registry.ops.metrics;
   return { bytes: 8, make: (dataOffset) => new Series(m, def.name, dataOffset), read: (dataOffset) => m.gaugeGet(dataOffset) };
 }
 
@@ -126,14 +125,15 @@ export class GaugeMetric<T extends string = string> extends Metric<GaugeSeries, 
   }
 }
 
+/** The gauge metrics' kind. */
 export const gaugeKind = {
-  type: 'gauge' as const,
-  code: METRIC_KIND_CODES.gauge,
-  /** `internal`: the package's own families (see defineBase). */
+  name: 'gauge',
+  code: 7,
+  dataBytes: checkedByMetric,
+  collector: new FamilyCollector((registry, definition): GaugeMetric => gaugeKind.open(registry, definition, true)),
+
+  /** The body of `StatsRegistry.gauge`; `internal`: the package's own families (see defineBase). */
   open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): GaugeMetric<T> {
-    const def = defineGauge(options, internal);
-    const spec = gaugeSpec(registry, def);
-    const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'gauge', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new GaugeMetric<T>(registry, def, dataOffset, spec));
+    return openMetric(registry, gaugeKind, defineGauge(options, internal), gaugeSpec, GaugeMetric<T>);
   },
-};
+} satisfies Kind;

@@ -39,11 +39,10 @@
  * of the signature, so every thread uses the same ones and they never live in shared memory.
  */
 import { InvalidOptionsError } from '../errors.js';
-import type { HistogramValue } from '../export/family.js';
+import type { HistogramValue } from '../family.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import type { RegistryCore } from '../registry-core.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
 import { bucketIndex, checkBuckets, quantileFromBuckets } from './buckets.js';
-import { METRIC_KIND_CODES } from './codes.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
 import type { LabelValues } from './labels.js';
 import {
@@ -55,11 +54,12 @@ import {
   type MetricValue,
   type SeriesSpec,
   checkBool,
+  checkedByMetric,
   defineBase,
-  familyBytes,
+  openMetric,
 } from './metric-base.js';
-import type { MetricOps } from './metric-ops.js';
-import { metricOps } from './metric-ops-bind.js';
+import type { MetricOps } from '../ops/metrics.js';
+import { FamilyCollector } from './series.js';
 
 export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
   /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
@@ -149,9 +149,22 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
   const B = def.buckets.length + 1;
   const geometry = setGeometry(B + 1, def.striped, registry.stripes);
   const bounds = Float64Array.from(def.buckets);
-  const m = metricOps(registry);
-  const cells = registry.ops;
+  const m = registry.ops.metrics;
+  const cells = registry.ops.cells;
   const les = [...def.buckets, Infinity];
+  // The buckets as exact u64s, cumulative, wrapping at 2^64 like the cells.
+  const exactBuckets = (dataOffset: number): { buckets: { le: number; count: bigint }[]; count: bigint } => {
+    const buckets: { le: number; count: bigint }[] = [];
+    let total = 0n;
+    for (let i = 0; i < B; i++) {
+      if (geometry.striped) {
+        const a = cellAddresses(geometry, dataOffset, i, 0);
+        total += cells.readStriped64(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
+      } else total += cells.readShared64(dataOffset + i * 8);
+      buckets.push({ le: les[i]!, count: BigInt.asUintN(64, total) });
+    }
+    return { buckets, count: BigInt.asUintN(64, total) };
+  };
   return {
     bytes: geometry.dataBytes,
     make(dataOffset) {
@@ -165,16 +178,26 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
       // The sum first, then the buckets: the header says why this order bounds the read.
       const s = cellAddresses(geometry, dataOffset, B, 0);
       const sum = geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+      // Counts are summed as numbers while they stay below 2^53 (a number read returns -1
+      // above): one BigInt per bucket instead of the four of a 64-bit read and sum, which
+      // were most of a scrape of many histograms. Past 2^53, the buckets are read again
+      // as exact u64s (still after the sum, so the order above holds).
       const buckets: { le: number; count: bigint }[] = [];
-      let total = 0n;
+      let total = 0;
       for (let i = 0; i < B; i++) {
+        let c: number;
         if (geometry.striped) {
           const a = cellAddresses(geometry, dataOffset, i, 0);
-          total += cells.readStriped64(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
-        } else total += cells.readShared64(dataOffset + i * 8);
-        buckets.push({ le: les[i]!, count: BigInt.asUintN(64, total) });
+          c = cells.readStriped(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
+        } else c = cells.readShared(dataOffset + i * 8);
+        if (c < 0 || total + c > Number.MAX_SAFE_INTEGER) {
+          const exact = exactBuckets(dataOffset);
+          return { buckets: exact.buckets, sum, count: exact.count };
+        }
+        total += c;
+        buckets.push({ le: les[i]!, count: BigInt(total) });
       }
-      return { buckets, sum, count: BigInt.asUintN(64, total) };
+      return { buckets, sum, count: BigInt(total) };
     },
   };
 }
@@ -248,14 +271,15 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
   }
 }
 
+/** The histogram metrics' kind. */
 export const histogramKind = {
-  type: 'histogram' as const,
-  code: METRIC_KIND_CODES.histogram,
-  /** `internal`: the package's own families (see defineBase). */
+  name: 'histogram',
+  code: 8,
+  dataBytes: checkedByMetric,
+  collector: new FamilyCollector((registry, definition): HistogramMetric => histogramKind.open(registry, definition, true)),
+
+  /** The body of `StatsRegistry.histogram`; `internal`: the package's own families (see defineBase). */
   open<T extends string = string>(registry: RegistryCore, options: unknown, internal = false): HistogramMetric<T> {
-    const def = defineHistogram(options, internal);
-    const spec = histogramSpec(registry, def);
-    const { name, ...descriptor } = def;
-    return registry.openEntry(name, 'histogram', descriptor, familyBytes(def, spec.bytes), (dataOffset) => new HistogramMetric<T>(registry, def, dataOffset, spec));
+    return openMetric(registry, histogramKind, defineHistogram(options, internal), histogramSpec, HistogramMetric<T>);
   },
-};
+} satisfies Kind;

@@ -51,14 +51,15 @@
  * A series that already exists is reachable at the limit too: the directory is probed
  * before anything is claimed.
  */
-import type { RegistryCore } from '../registry-core.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
 import { type RecordInfo, utf8 } from '../directory.js';
 import { seriesRecordsOf } from './series-index.js';
 import { InvalidOptionsError, NameConflictError } from '../errors.js';
+import type { FamilyHead, FamilySink } from '../kind.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
 import { bool, checkOptionsObject, intIn } from '../validate.js';
-import type { MetricFamily, MetricSample, MetricType } from '../export/family.js';
-import { METRIC_KIND_CODES } from './codes.js';
+import type { MetricSample, MetricType } from '../family.js';
+import { metricSeriesKind } from './series.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 
@@ -295,7 +296,7 @@ export abstract class Metric<C, T extends string = string> {
     }
     const labels: Record<string, string> = {};
     for (let i = 0; i < values.length; i++) labels[this.sorted[i]!] = values[i]!;
-    const signature = JSON.stringify({ kind: 'metricSeries', of: this.type, family: this.name, labels });
+    const signature = JSON.stringify({ kind: metricSeriesKind.name, of: this.type, family: this.name, labels });
     const directory = this.registry.directory;
     let record = directory.find(name);
     if (record === undefined) {
@@ -306,7 +307,7 @@ export abstract class Metric<C, T extends string = string> {
         if (record === undefined) throw new CardinalityLimitError(this.name, this.maxSeries);
       } else {
         try {
-          record = directory.findOrCreate({ name, kind: METRIC_KIND_CODES.metricSeries, signature, dataBytes: this.spec.bytes });
+          record = directory.findOrCreate({ name, kind: metricSeriesKind.code, signature, dataBytes: this.spec.bytes });
         } catch (e) {
           this.resolve(false);
           throw e;
@@ -368,13 +369,33 @@ export abstract class Metric<C, T extends string = string> {
     return out;
   }
 
-  /** @internal This family as collect() reports it. */
-  family(children: readonly RecordInfo[]): MetricFamily {
+  /**
+   * @internal What collect() emits for this family at each scrape (kinds/series.ts): the
+   * family, and for an unlabelled metric its one sample; a labelled metric's samples come
+   * from its series' records (seriesEmitter).
+   */
+  familyEmitter(): (out: FamilySink) => void {
     const unit = unitOf(this.definition, this.type);
     // Whether values are integers comes from the definition, never from the samples: a
     // family read before its first series must say the same as one read after.
-    const f = { name: this.name, help: this.help, type: this.type, integer: this.countsIntegers(), samples: this.samples(children) };
-    return unit === undefined ? f : { ...f, unit };
+    const f = { name: this.name, help: this.help, type: this.type, integer: this.countsIntegers() };
+    const head: FamilyHead = unit === undefined ? f : { ...f, unit };
+    if (this.single === undefined) return (out) => void out.userFamily(head);
+    const { spec, familyData } = this;
+    return (out) => void out.userFamily(head).push({ labels: NO_LABELS, value: spec.read(familyData) });
+  }
+
+  /**
+   * @internal What collect() emits for the series record `r` at each scrape, or undefined
+   * when it is not a series of this family (seriesMeta says which are, once per record).
+   */
+  seriesEmitter(r: RecordInfo): ((out: FamilySink) => void) | undefined {
+    if (this.single !== undefined) return undefined;
+    const meta = this.seriesMeta(r);
+    if (meta === null) return undefined;
+    const { name, spec } = this;
+    const { labels, dataOffset } = meta;
+    return (out) => void out.userSeries(name).push({ labels, value: spec.read(dataOffset) });
   }
 
   /** @internal Whether the definition holds integer values (an integer counter); gauges and histograms hold doubles. */
@@ -432,6 +453,28 @@ export abstract class Metric<C, T extends string = string> {
     return this.samples(seriesRecordsOf(this.registry, this.name));
   }
 }
+
+const NO_LABELS = Object.freeze({}) as Readonly<Record<string, string>>;
+
+/**
+ * The body every metric kind's `open` shares: the definition's record (its name, and the
+ * rest as the signature's descriptor) got or created as an entry of `kind`, with room for
+ * the family's data, and this thread's Metric object built on it once.
+ */
+export function openMetric<D extends BaseDefinition, C, M>(
+  registry: RegistryCore,
+  kind: Kind,
+  def: D,
+  specOf: (registry: RegistryCore, def: D) => SeriesSpec<C>,
+  Make: new (registry: RegistryCore, def: D, familyData: number, spec: SeriesSpec<C>) => M,
+): M {
+  const spec = specOf(registry, def);
+  const { name, ...descriptor } = def;
+  return registry.openEntry(name, kind, descriptor, familyBytes(def, spec.bytes), (familyData) => new Make(registry, def, familyData, spec));
+}
+
+/** A metric kind's `dataBytes`: the kind checks its own definitions, and its records' sizes when it reads them. */
+export const checkedByMetric = (): undefined => undefined;
 
 // A series that writes an owned stripe has an internal retireStripe() (counter.ts,
 // histogram.ts); a shared one (a gauge's, an unstriped one's) has none.

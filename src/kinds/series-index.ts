@@ -13,7 +13,7 @@
  */
 import { PublishedCursor, type RecordInfo } from '../directory.js';
 import type { RegistryCore } from '../registry-core.js';
-import { METRIC_KIND_CODES } from './codes.js';
+import { metricSeriesKind } from './series.js';
 
 interface SeriesIndex {
   readonly cursor: PublishedCursor;
@@ -34,7 +34,7 @@ export function seriesRecordsOf(registry: RegistryCore, family: string): readonl
   for (const k of directory.newlyPublished(cursor)) {
     // Bounds-checked head and decode (directory.ts); other kinds are skipped by their
     // kind code before anything is decoded, corrupt records are reported and skipped.
-    const r = directory.recordAtSlot(k, METRIC_KIND_CODES.metricSeries);
+    const r = directory.recordAtSlot(k, metricSeriesKind.code);
     if (r === undefined) continue;
     const brace = r.name.indexOf('{');
     if (brace <= 0) continue;

@@ -28,7 +28,7 @@
  * more at most, finds nothing due, and stops when nothing is pending. The abort listener
  * on the caller's signal is removed as soon as the call ends.
  */
-import { monotonicClock } from '../breaker/clock.js';
+import { monotonicClock } from '../clock.js';
 import { AtomicStatsError, InvalidOptionsError, describe } from '../errors.js';
 import { checkIntIn } from '../validate.js';
 

@@ -1,7 +1,7 @@
 /*
- * serveMetrics: a /metrics endpoint served from a worker thread of its own (thread.ts has
- * the server). This side checks the options, starts the thread, waits for its verdict and
- * hands back a small object to close it.
+ * serveMetrics: a /metrics endpoint served from a worker thread of its own (the server is
+ * src/metrics-server-thread.ts, an entry of its own). This side checks the options, starts
+ * the thread, waits for its verdict and hands back a small object to close it.
  *
  * Keeping the process alive. The thread is referenced (it keeps the event loop alive)
  * only while the caller awaits something of it: from the start until it listens or
@@ -10,7 +10,7 @@
  * the process runs and never holds it up.
  *
  * A failed start rejects only after the thread has exited: by then its socket is closed,
- * and it never attached to the registry (thread.ts binds the port first), so a rejected
+ * and it never attached to the registry (the thread binds the port first), so a rejected
  * call leaves nothing behind.
  */
 import { Worker } from 'node:worker_threads';
@@ -46,7 +46,7 @@ export interface MetricsServer {
 declare const __ATOMIC_STATS_SERVER_THREAD__: string | undefined;
 
 // close() terminates a thread that has not ended this long after being asked to close.
-// It only guards against a thread that cannot end; thread.ts drains for at most 2 s.
+// It only guards against a thread that cannot end; the thread drains for at most 2 s.
 const CLOSE_TIMEOUT_MS = 5000;
 
 function threadScript(): URL {

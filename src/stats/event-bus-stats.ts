@@ -1,10 +1,14 @@
 import { TWO32, checkCount, highWord } from '../count.js';
-import type { Counter } from '../counter-set.js';
+import type { Counter } from '../sets/counter-set.js';
 import { InvalidCountError } from '../errors.js';
 import { UnsafeIntegerError } from '../errors.js';
-import { BUS_FIELDS, type BusDtoField, BUS_OUTCOME_FIRST, type BusField, foldBusOutcomes } from './fields.js';
-import type { StatsKernels } from './kernels.js';
-import type { StatsPlacement } from './open.js';
+import type { Row } from '../export/entry-collector.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
+import { setBytes } from '../sets/records.js';
+import { structCollector } from './collect.js';
+import { BUS_DTO_FIELDS, BUS_FIELDS, type BusDtoField, BUS_OUTCOME_FIRST, type BusField, foldBusOutcomes } from './fields.js';
+import type { StatsKernels } from '../ops/stats.js';
+import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
 
 /** The live fields of a bus snapshot: read from the bus itself, not stored counters. */
 export interface EventBusLiveCounts {
@@ -14,15 +18,6 @@ export interface EventBusLiveCounts {
   rust_handler_count: number;
   /** Broadcast receivers open now. */
   ffi_subscriber_count: number;
-}
-
-/**
- * Where `collect({ buses })` reads live fields from: an InProcessEventBus (live fields are
- * not in shared memory, so only the bus object knows them).
- */
-export interface EventBusLiveSource {
-  readonly name: string;
-  getStatisticsBigInt(): EventBusLiveCounts;
 }
 
 /** Snapshot DTO `InProcessEventBusStats`: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
@@ -279,3 +274,38 @@ export class EventBusStats {
     };
   }
 }
+
+const ROWS: readonly Row[] = [
+  { name: 'event_bus_events_published_total', help: 'Events published.', unit: '{event}', field: 0, conv: 'count' },
+  { name: 'event_bus_handler_dispatches_total', help: 'Publishes that ran the in-process handlers (at least one handler subscribed).', unit: '{event}', field: 1, conv: 'count' },
+  { name: 'event_bus_broadcast_dispatches_total', help: 'Publishes delivered to at least one open broadcast receiver.', unit: '{event}', field: 2, conv: 'count' },
+  { name: 'event_bus_handler_errors_total', help: 'Handler failures (throws, rejections, timeouts).', unit: '{error}', field: 3, conv: 'count' },
+  { name: 'event_bus_broadcast_drops_total', help: 'Publishes with no open broadcast receiver.', unit: '{event}', field: 4, conv: 'count' },
+  { name: 'event_bus_broadcast_lagged_events_total', help: 'Events lost by broadcast receivers that fell too far behind.', unit: '{event}', field: 5, conv: 'count' },
+  { name: 'event_bus_handler_sheds_total', help: 'Handler calls left out because the bus already had maxPendingDispatches publishes awaiting handlers (also counted as handler errors).', unit: '{call}', field: 6, conv: 'count' },
+];
+
+// The bus's outcome cells folded into the DTO's fields they stand for (fields.ts); rows
+// index the result in DTO order.
+function foldBus(values: readonly bigint[]): readonly bigint[] {
+  const raw = {} as Record<BusField, bigint>;
+  BUS_FIELDS.forEach((f, i) => {
+    raw[f] = values[i]!;
+  });
+  const dto = foldBusOutcomes(raw);
+  return BUS_DTO_FIELDS.map((f) => dto[f]);
+}
+
+/** The event-bus stats' kind: a struct of BUS_FIELDS. */
+export const eventBusStatsKind = {
+  name: 'eventBusStats',
+  code: 3,
+  dataBytes: setBytes,
+  collector: structCollector(BUS_FIELDS, ROWS, foldBus),
+
+  /** The body of `StatsRegistry.eventBusStats`; a bus opens its stats through it. */
+  open(registry: RegistryCore, name: string, options?: StatsOptions): EventBusStats {
+    registry.checkOpen();
+    return openStats(registry, eventBusStatsKind, name, BUS_FIELDS, options, (p) => new EventBusStats(name, p));
+  },
+} satisfies Kind;

@@ -1,10 +1,9 @@
-import { CounterSet, type SetPlacement } from '../counter-set.js';
+import { CounterSet, type SetPlacement } from '../sets/counter-set.js';
 import { bool, checkOptionsObject } from '../validate.js';
 import { cellAddresses, setGeometry } from '../layout.js';
-import type { EntryKind } from '../kinds/codes.js';
-import type { RegistryCore } from '../registry-core.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
 import { checkName } from '../validate.js';
-import { type StatsKernels, statsKernels } from './kernels.js';
+import type { StatsKernels } from '../ops/stats.js';
 
 export interface StatsOptions {
   /**
@@ -20,7 +19,7 @@ export interface StatsOptions {
 
 /** Where one thread records into a struct, and how it reads it back. */
 export interface StatsPlacement<F extends string> {
-  /** Kernel arguments for this thread's write target (kernels.ts: owned low/high words, or shared cells). */
+  /** Kernel arguments for this thread's write target (ops/stats.ts: owned low/high words, or shared cells). */
   readonly a: number;
   readonly b: number;
   readonly kernels: StatsKernels;
@@ -50,7 +49,7 @@ function checkStatsOptions(options: unknown, extraKeys: readonly string[] = []):
  */
 export function openStats<F extends string, T>(
   registry: RegistryCore,
-  kind: EntryKind,
+  kind: Kind,
   name: string,
   fields: readonly F[],
   options: StatsOptions | undefined,
@@ -66,14 +65,14 @@ export function openStats<F extends string, T>(
     const placement: SetPlacement = { setName: name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) };
     const stripe = placement.ownedStripe;
     const first = cellAddresses(geometry, dataOffset, 0, stripe < 0 ? 0 : stripe);
-    const shared = statsKernels(registry, false);
+    const { owned, shared } = registry.ops.stats;
     return build({
       a: stripe < 0 ? first.shared : first.low,
       b: stripe < 0 ? 0 : first.high,
-      kernels: stripe < 0 ? shared : statsKernels(registry, true),
+      kernels: stripe < 0 ? shared : owned,
       sharedA: first.shared,
       sharedKernels: shared,
-      set: new CounterSet<F>(registry.ops, placement, fields),
+      set: new CounterSet<F>(registry.ops.cells, placement, fields),
       inlineWords: stripe >= 0 ? registry.views.i32 : undefined,
     });
   });

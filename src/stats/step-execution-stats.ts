@@ -1,7 +1,14 @@
 import { TWO32, checkCount, highWord } from '../count.js';
-import type { Counter } from '../counter-set.js';
-import type { StatsKernels } from './kernels.js';
-import type { StatsPlacement } from './open.js';
+import type { Row } from '../export/entry-collector.js';
+import { STEP_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
+import { setBytes } from '../sets/records.js';
+import { bool } from '../validate.js';
+import { structCollector } from './collect.js';
+import { STEP_FIELDS } from './fields.js';
+import type { Counter } from '../sets/counter-set.js';
+import type { StatsKernels } from '../ops/stats.js';
+import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
 import type { StepField } from './fields.js';
 
 /** Snapshot DTO: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
@@ -152,3 +159,47 @@ function average(total: bigint, count: bigint): number {
   const whole = total / count;
   return Number(whole) + Number(total - whole * count) / Number(count);
 }
+
+export interface StepStatsOptions extends StatsOptions {
+  /**
+   * Also observe each recordSuccess duration, in seconds, into the shared histogram
+   * atomic_stats_step_execution_duration_seconds{name} (p50/p99 across threads). Default
+   * false; part of the definition, so every thread must open the name alike.
+   */
+  durations?: boolean;
+}
+
+const DURATION_OPTION = {
+  keys: ['durations'],
+  check(o: Record<string, unknown>): Record<string, unknown> {
+    return bool(o, 'durations', false) ? { durations: true } : {};
+  },
+};
+
+const ROWS: readonly Row[] = [
+  { name: 'step_executions_total', help: 'Step executions, by outcome.', unit: '{execution}', field: 1, conv: 'count', outcome: 'success' },
+  { name: 'step_executions_total', help: 'Step executions, by outcome.', unit: '{execution}', field: 2, conv: 'count', outcome: 'failure' },
+  // Not `step_execution_duration_seconds_total`: that counter's OpenMetrics family name
+  // would be the name of the step-duration histogram (durations: true), which then could
+  // not be exported beside it. A total of seconds is `<what>_seconds_total`, like
+  // process_cpu_seconds_total; the histogram keeps the conventional `_duration_seconds`.
+  { name: 'step_execution_seconds_total', help: 'Summed execution time of successful steps.', unit: 's', field: 3, conv: 'ms' },
+];
+
+/** The step execution stats' kind: a struct of STEP_FIELDS. */
+export const stepExecutionStatsKind = {
+  name: 'stepExecutionStats',
+  code: 2,
+  dataBytes: setBytes,
+  collector: structCollector(STEP_FIELDS, ROWS),
+
+  /** The body of `StatsRegistry.stepExecutionStats`. */
+  open(registry: RegistryCore, name: string, options?: StepStatsOptions): StepExecutionStats {
+    registry.checkOpen();
+    const durations = options !== null && typeof options === 'object' && options.durations === true;
+    if (durations && typeof name === 'string') checkDurationsName(STEP_DURATIONS, name);
+    const stats = openStats(registry, stepExecutionStatsKind, name, STEP_FIELDS, options, (p) => new StepExecutionStats(name, p), DURATION_OPTION);
+    if (durations && !stats.observesDurations) stats.observeDurations(durationSeries(registry, STEP_DURATIONS, name));
+    return stats;
+  },
+} satisfies Kind;

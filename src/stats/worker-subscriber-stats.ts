@@ -1,9 +1,14 @@
-import type { Counter } from '../counter-set.js';
+import type { Counter } from '../sets/counter-set.js';
 import { InvalidOptionsError, describe } from '../errors.js';
-import { DONE_SUCCESS } from './fields.js';
+import type { Row } from '../export/entry-collector.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
+import { setBytes } from '../sets/records.js';
+import { structCollector } from './collect.js';
+import { DONE_SUCCESS } from '../ops/stats.js';
+import { SUBSCRIBER_FIELDS } from './fields.js';
 import type { SubscriberField } from './fields.js';
-import type { StatsKernels } from './kernels.js';
-import type { StatsPlacement } from './open.js';
+import type { StatsKernels } from '../ops/stats.js';
+import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
 
 /** Snapshot DTO `WorkerEventSubscriberStats`: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
 export interface WorkerEventSubscriberStats {
@@ -133,3 +138,25 @@ export class WorkerSubscriberStats {
     };
   }
 }
+
+const ROWS: readonly Row[] = [
+  { name: 'worker_subscriber_completions_received_total', help: 'Step completions received.', unit: '{completion}', field: 0, conv: 'count' },
+  { name: 'worker_subscriber_completions_total', help: 'Completions received, by the outcome they report.', unit: '{completion}', field: 1, conv: 'count', outcome: 'success' },
+  { name: 'worker_subscriber_completions_total', help: 'Completions received, by the outcome they report.', unit: '{completion}', field: 2, conv: 'count', outcome: 'failure' },
+  { name: 'worker_subscriber_conversion_errors_total', help: 'Completions that could not be converted to a step result.', unit: '{completion}', field: 3, conv: 'count' },
+  { name: 'worker_subscriber_unmatched_completions_total', help: 'Completions that matched no pending execution.', unit: '{completion}', field: 4, conv: 'count' },
+];
+
+/** The completion listener stats' kind: a struct of SUBSCRIBER_FIELDS. */
+export const workerSubscriberStatsKind = {
+  name: 'workerSubscriberStats',
+  code: 4,
+  dataBytes: setBytes,
+  collector: structCollector(SUBSCRIBER_FIELDS, ROWS),
+
+  /** The body of `StatsRegistry.workerSubscriberStats`; a subscriber opens its stats through it. */
+  open(registry: RegistryCore, name: string, options?: StatsOptions): WorkerSubscriberStats {
+    registry.checkOpen();
+    return openStats(registry, workerSubscriberStatsKind, name, SUBSCRIBER_FIELDS, options, (p) => new WorkerSubscriberStats(name, p));
+  },
+} satisfies Kind;

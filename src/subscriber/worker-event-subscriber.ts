@@ -3,8 +3,8 @@ import { isMessagePort } from '../brand.js';
 import { InvalidOptionsError } from '../errors.js';
 import { bool, checkIntIn, checkName, checkOptionsObject } from '../validate.js';
 import { RegistryCore } from '../registry-core.js';
-import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../stats/fields.js';
-import { openWorkerSubscriberStats } from '../stats/index.js';
+import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from '../ops/stats.js';
+import { workerSubscriberStatsKind } from '../stats/worker-subscriber-stats.js';
 import type { WorkerEventSubscriberBigIntStats, WorkerEventSubscriberStats, WorkerSubscriberStats } from '../stats/worker-subscriber-stats.js';
 import { checkLogger, checkReportOptions } from '../bus/options.js';
 import { Reporter, safeErrorText } from '../bus/reporter.js';
@@ -96,7 +96,7 @@ export class WorkerEventSubscriber {
     this.correlationTimeoutMs = t;
     this.correlate = correlate;
     this.reporter = new Reporter(logger, limits, 'completion', { subscriber: this.name, worker_id: o.workerId });
-    this.stats = openWorkerSubscriberStats(o.registry, this.name);
+    this.stats = workerSubscriberStatsKind.open(o.registry, this.name);
     this.pending = new PendingTable(t, (id, info) =>
       this.log('atomic-stats: pending step execution timed out and was dropped', { correlation_id: id, ...info }),
     );

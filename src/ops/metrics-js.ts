@@ -8,8 +8,8 @@
  * only touched with Atomics on a BigInt64Array: a Float64Array access is not tear-free
  * under races (ECMA-262 IsNoTearConfiguration covers integer and BigInt arrays only).
  */
-import type { CellOps } from '../backend.js';
-import type { MetricOps } from './metric-ops.js';
+import type { CellOps } from './cells.js';
+import type { MetricOps } from './metrics.js';
 
 class JsMetricOps implements MetricOps {
   private readonly i64: BigInt64Array;

@@ -1,4 +1,4 @@
-import type { CellOps } from './backend.js';
+import type { CellOps } from './cells.js';
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 // The hot paths below spell their masks as literals: the bundler turns module constants
@@ -21,13 +21,12 @@ const READ_RETRIES = 64;
  * sees the old or the new word, and the word's tag makes it readable on its own.
  */
 class JsCellOps implements CellOps {
-  readonly kind = 'js' as const;
   private readonly u32: Uint32Array;
   private readonly u64: BigUint64Array;
 
-  constructor(memory: WebAssembly.Memory) {
-    this.u32 = new Uint32Array(memory.buffer);
-    this.u64 = new BigUint64Array(memory.buffer);
+  constructor(buffer: ArrayBufferLike) {
+    this.u32 = new Uint32Array(buffer);
+    this.u64 = new BigUint64Array(buffer);
   }
 
   sharedInc(cell: number): void {
@@ -100,6 +99,6 @@ class JsCellOps implements CellOps {
   }
 }
 
-export function jsCellOps(memory: WebAssembly.Memory): CellOps {
-  return new JsCellOps(memory);
+export function jsCellOps(buffer: ArrayBufferLike): CellOps {
+  return new JsCellOps(buffer);
 }

@@ -1,7 +1,7 @@
-import type { CellOps } from './backend.js';
-import { TWO32, checkBigCount, checkCount, highWord } from './count.js';
-import { UnknownFieldError, UnsafeIntegerError } from './errors.js';
-import { type SetGeometry, cellAddresses } from './layout.js';
+import { TWO32, checkBigCount, checkCount, highWord } from '../count.js';
+import { UnknownFieldError, UnsafeIntegerError } from '../errors.js';
+import { type SetGeometry, cellAddresses } from '../layout.js';
+import type { CellOps } from '../ops/cells.js';
 
 /**
  * One u64 counter of a set. Updates are relaxed with respect to every other counter: no

@@ -1,18 +1,21 @@
-import { CounterSet, type SetPlacement } from '../counter-set.js';
-import { cellAddresses } from '../layout.js';
+/*
+ * The circuit breaker's kind: `registry.circuitBreaker(name, config?, options?)` gets or
+ * creates a breaker record (its layout is ops/breaker-layout.ts) and binds this thread's
+ * CircuitBreaker to it; a scrape exports each breaker through collect.ts's collector.
+ */
+import { type Clock, monotonicClock } from '../clock.js';
 import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
-import { bool, checkOptionsObject } from '../validate.js';
-import type { RegistryCore } from '../registry-core.js';
-import { checkName } from '../validate.js';
+import { BREAKER_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
+import { cellAddresses } from '../layout.js';
+import { COUNTER_FIELDS, breakerGeometry } from '../ops/breaker-layout.js';
+import type { Kind, RegistryCore } from '../registry-core.js';
+import { CounterSet, type SetPlacement } from '../sets/counter-set.js';
+import { bool, checkName, checkOptionsObject } from '../validate.js';
 import { CircuitBreaker, type BreakerBinding, type BreakerThreadOptions } from './circuit-breaker.js';
-import { type Clock, monotonicClock } from './clock.js';
+import { breakerCollector } from './collect.js';
 import { type CircuitBreakerConfig, type ResolvedBreakerConfig, resolveConfig } from './config.js';
 import type { FailurePredicate } from './execute.js';
-import { COUNTER_FIELDS, breakerGeometry } from './layout.js';
 import { StateWatcher } from './notify.js';
-import { autoBreakerOps, jsBreakerOps } from './ops-js.js';
-import { wasmBreakerOps } from './ops-wasm.js';
-import { BREAKER_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
 
 /** Per-thread options of `registry.circuitBreaker` (not part of the shared config). */
 export interface CircuitBreakerOptions {
@@ -83,7 +86,7 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
   const anyConfig = config === undefined;
   const breaker = registry.openEntry(
     name,
-    'circuitBreaker',
+    circuitBreakerKind,
     { ...resolved },
     geometry.dataBytes,
     (dataOffset, signature) => {
@@ -105,15 +108,9 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
         backend: registry.backend,
         ctl,
         stripe,
-        // 'auto': the core's state machine, with the guard's success in JS (ops-js.ts says why).
-        ops:
-          registry.core === undefined
-            ? jsBreakerOps(registry.views.i32, registry.ops)
-            : registry.backend === 'auto'
-              ? autoBreakerOps(registry.core, registry.views.i32, registry.ops)
-              : wasmBreakerOps(registry.core),
+        ops: registry.ops.breaker,
         i32: registry.views.i32,
-        counters: new CounterSet(registry.ops, placement, COUNTER_FIELDS),
+        counters: new CounterSet(registry.ops.cells, placement, COUNTER_FIELDS),
         watcher: new StateWatcher(registry.views.i32, ctl),
         i64: cfg.windowMs === null ? undefined : new BigInt64Array(registry.views.i32.buffer),
         track: (b) => registry.trackWriter(b),
@@ -132,3 +129,13 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
 }
 
 const DEFAULT_THREAD_OPTIONS: BreakerThreadOptions = Object.freeze({ clock: monotonicClock, isFailure: undefined, durations: undefined });
+
+/** The circuit breakers' kind. */
+export const circuitBreakerKind = {
+  name: 'circuitBreaker',
+  code: 5,
+  // The rate window's ring is there only when the policy is on (ops/breaker-layout.ts).
+  dataBytes: (d, stripes) => breakerGeometry(stripes, d.windowMs !== null && d.windowMs !== undefined).dataBytes,
+  collector: breakerCollector((registry, name, config) => openCircuitBreaker(registry, name, config)),
+  open: openCircuitBreaker,
+} satisfies Kind;

@@ -1,8 +1,8 @@
 /*
  * The float64 and histogram operations of the metric kinds, as one op set with two
  * implementations over the same cells: the Wasm exports of assembly/gauges.ts and
- * assembly/histogram.ts (bound in metric-ops-bind.ts), and the pure-JS twin in metric-ops-js.ts. The two
- * files are halves of one contract: a cell is an f64's bits in an 8-byte aligned u64,
+ * assembly/histogram.ts (metrics-wasm.ts), and the pure-JS twin (metrics-js.ts). The two
+ * are halves of one contract: a cell is an f64's bits in an 8-byte aligned u64,
  * only ever accessed with 64-bit atomics (assembly/gauges.ts explains why), so a 'js'
  * thread and a 'wasm' thread can update one gauge or one histogram together.
  */

@@ -1,13 +1,14 @@
-import type { CellOps } from './backend.js';
-import type { CoreExports } from './wasm-module.js';
+import type { CellOps } from './cells.js';
+
+/** The counter exports of the core (assembly/counters.ts), as this module reads them. */
+export type CellExports = CellOps;
 
 /**
- * The Wasm backend: the hot operations are the module's exports themselves, with no JS
+ * The Wasm twin: the hot operations are the module's exports themselves, with no JS
  * wrapper in between, so a Counter's `inc()` is one property load and one call into Wasm.
  */
-export function wasmCellOps(x: CoreExports): CellOps {
+export function wasmCellOps(x: CellExports): CellOps {
   return {
-    kind: 'wasm',
     sharedInc: x.sharedInc,
     sharedAdd: x.sharedAdd,
     ownedInc: x.ownedInc,

@@ -1,4 +1,4 @@
-import type { CellOps } from '../backend.js';
+import type { CellOps } from './cells.js';
 import {
   ADMITTED,
   CHANGED,
@@ -32,10 +32,9 @@ import {
   SUCCESS_ONE,
   SUCCESS_SHIFT,
   TICK_MASK,
-} from './layout.js';
-import type { BreakerOps } from './ops.js';
-import type { BreakerExports } from './ops-wasm.js';
-import { closedWordAt, floorSpent, windowAdd, windowTrips } from './trip/window.js';
+} from './breaker-layout.js';
+import type { BreakerOps } from './breaker.js';
+import { closedWordAt, floorSpent, windowAdd, windowTrips } from './breaker-window.js';
 import { TWO32, highWord } from '../count.js';
 
 function openWord(now: number): number {
@@ -82,7 +81,7 @@ function inPeriod(word: number, permit: number): boolean {
  * Counters: this thread's owned stripe takes the three updates (total_calls,
  * success_count, total_duration_nanos) as plain loads and stores of tagged low words,
  * the common case of the owned-cell protocol of assembly/counters.ts, written out here
- * as in src/stats/kernels.ts (JsOwnedKernels) so that TurboFan inlines them into the
+ * as in stats-js.ts (JsOwnedKernels) so that TurboFan inlines them into the
  * caller instead of making three calls into the cell operations, each reloading its
  * typed-array view. A carry out of the 24-bit low part (once per 2^24 units) is handed to
  * the cell operations, which re-read the word and do the whole protocol. The caller sends
@@ -114,8 +113,8 @@ function inPeriod(word: number, permit: number): boolean {
  *   stores just before it go to the same buffer, which it must assume may alias the word.
  *
  * Field offsets and masks are literals, not the layout's named constants: the bundler
- * turns module constants into `var`s that V8 reloads on every use (see kernels.ts).
- * Fields: total_calls 0, success_count 1, total_duration_nanos 3 (layout.ts F_*); a low
+ * turns module constants into `var`s that V8 reloads on every use (see stats-js.ts).
+ * Fields: total_calls 0, success_count 1, total_duration_nanos 3 (breaker-layout.ts F_*); a low
  * word at stripe + 4 * field, its high word at stripe + 24 (OWNED_HIGH_OFFSET) + 8 * field.
  */
 function countOwnedSuccess(u: Uint32Array, cellOps: CellOps, stripe: number, durationNanos: number): void {
@@ -165,7 +164,7 @@ function successState(i32: Int32Array, w: number, successThreshold: number): num
  * The pure-JS twin of assembly/breaker.ts: the same machine, step for step, with
  * `Atomics` on an Int32Array of the same memory (sequentially consistent, like Wasm's
  * atomics), and the registry's JS cell operations for the counters, which follow the same
- * owned-stripe protocol as the Wasm core (see backend-js.ts). The reasoning about the
+ * owned-stripe protocol as the Wasm core (see cells-js.ts). The reasoning about the
  * state word is in the header of assembly/breaker.ts and is not repeated here.
  *
  * Words are compared as int32: `Atomics.load` and `compareExchange` on an Int32Array
@@ -400,69 +399,25 @@ class JsBreakerOps implements BreakerOps {
   }
 }
 
-const cache = new WeakMap<Int32Array, BreakerOps>();
-
-/** The JS backend for the registry whose memory `i32` views, counting through `cellOps`. */
+/** The JS twin for the registry memory that `i32` views, counting through `cellOps`. */
 export function jsBreakerOps(i32: Int32Array, cellOps: CellOps): BreakerOps {
-  let ops = cache.get(i32);
-  if (ops === undefined) {
-    ops = new JsBreakerOps(i32, cellOps);
-    cache.set(i32, ops);
-  }
-  return ops;
+  return new JsBreakerOps(i32, cellOps);
 }
 
 /**
- * The 'auto' backend (see src/backend-auto.ts): the Wasm core's state machine, except for
- * the guard's success with an owned stripe, which is the JS path above. That record is
- * three plain stores and one load with nothing to decide in the common case, and inlined
- * into the caller it costs less than the crossing into Wasm alone; everything that needs
- * an atomic read-modify-write on a counter (the shared stripe, a duration of 2^30 ns or
- * more) stays one call into the core, where a 64-bit atomic add needs no BigInt.
+ * The guard's success split by case, for 'auto' (bind.ts): with an owned stripe and a
+ * duration below 2^30 ns, the JS path above (three plain stores and one plain load with
+ * nothing to decide in the common case, which inlined into the caller costs less than the
+ * crossing into Wasm alone); otherwise `core`, the Wasm export, where the atomic adds to
+ * the shared stripe are one call instead of the three a JS record makes through the cell
+ * operations. `cellOps` must be the registry's bound cell operations (a carry goes there).
  */
-class AutoBreakerOps implements BreakerOps {
-  readonly acquire: BreakerOps['acquire'];
-  readonly successWith: BreakerOps['successWith'];
-  readonly failure: BreakerOps['failure'];
-  readonly failureWith: BreakerOps['failureWith'];
-  readonly force: BreakerOps['force'];
-  private readonly wasmSuccess: BreakerOps['success'];
-  private readonly i32: Int32Array;
-  private readonly u32: Uint32Array;
-  private readonly cellOps: CellOps;
-
-  constructor(x: BreakerExports, i32: Int32Array, cellOps: CellOps) {
-    this.acquire = x.cbAcquire;
-    this.successWith = x.cbSuccessWith;
-    this.failure = x.cbFailure;
-    this.failureWith = x.cbFailureWith;
-    this.force = x.cbForce;
-    this.wasmSuccess = x.cbSuccess;
-    this.i32 = i32;
-    this.u32 = new Uint32Array(i32.buffer);
-    this.cellOps = cellOps;
-  }
-
-  success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
-    if (stripe === 0 || !(durationNanos < 1073741824)) return this.wasmSuccess(ctl, stripe, durationNanos, successThreshold);
-    countOwnedSuccess(this.u32, this.cellOps, stripe, durationNanos);
-    const word = this.i32[ctl >>> 2]!;
-    return word === 0 ? 0 : successState(this.i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
-  }
-}
-
-const autoCache = new WeakMap<object, BreakerOps>();
-
-/**
- * The 'auto' backend for the registry whose core instance is `core` and whose memory
- * `i32` views; `cellOps` must be that registry's (owned updates in JS, see backend-auto.ts).
- */
-export function autoBreakerOps(core: object, i32: Int32Array, cellOps: CellOps): BreakerOps {
-  let ops = autoCache.get(core);
-  if (ops === undefined) {
-    // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
-    ops = new AutoBreakerOps(core as BreakerExports, i32, cellOps);
-    autoCache.set(core, ops);
-  }
-  return ops;
+export function splitSuccess(core: BreakerOps['success'], i32: Int32Array, cellOps: CellOps): BreakerOps['success'] {
+  const u32 = new Uint32Array(i32.buffer);
+  return (ctl, stripe, durationNanos, successThreshold) => {
+    if (stripe === 0 || !(durationNanos < 1073741824)) return core(ctl, stripe, durationNanos, successThreshold);
+    countOwnedSuccess(u32, cellOps, stripe, durationNanos);
+    const word = i32[ctl >>> 2]!;
+    return word === 0 ? 0 : successState(i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
+  };
 }

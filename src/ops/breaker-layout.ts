@@ -4,7 +4,7 @@
  * run the same state machine on the same bytes, so every constant here has its twin there
  * (the header comment of assembly/breaker.ts explains why the state lives in one word).
  *
- *   -512   the rate window, only when the failure-rate policy is on (trip/window.ts and
+ *   -512   the rate window, only when the failure-rate policy is on (breaker-window.ts and
  *          assembly/breaker-window.ts): the control block then starts 512 bytes in
  *   +0     control block, one 128-byte block of its own:
  *            +0 the state word (i32), read by every permit request
@@ -27,7 +27,7 @@
  *   HalfOpen  bits 2..7 probes admitted, 8..13 successes, 14..31 the period's stamp
  */
 import { BLOCK, type SetGeometry, setGeometry } from '../layout.js';
-import { WINDOW_BYTES } from './trip/window.js';
+import { WINDOW_BYTES } from './breaker-window.js';
 
 export const STATE_CLOSED = 0;
 export const STATE_OPEN = 1;

@@ -3,8 +3,8 @@
  * `ctl` is the record's control block (the counters' shared stripe follows it), `stripe`
  * this thread's owned counter stripe, or 0 for a thread without one (atomic adds to the
  * shared stripe). Two implementations with the same semantics on the same memory: the Wasm
- * exports of assembly/breaker.ts (ops-wasm.ts) and their Atomics twin (ops-js.ts).
- * Results and arguments are the constants of layout.ts; every argument and result is an
+ * exports of assembly/breaker.ts (breaker-wasm.ts) and their Atomics twin (breaker-js.ts).
+ * Results and arguments are the constants of breaker-layout.ts; every argument and result is an
  * i32 or an f64, so no call allocates.
  */
 export interface BreakerOps {

@@ -1,50 +1,14 @@
 /*
- * The multi-cell record paths of the stats structs, one function per record method, in
- * two implementations over the same cells: the Wasm exports of assembly/stats.ts and
- * their pure-JS twins below. Each comes in an "owned" form (this thread's own stripe:
- * plain loads and stores of tagged low words, see assembly/counters.ts) and a "shared"
- * form (64-bit atomic adds); both take the same arguments (a, b, ...), so a struct keeps
- * one kernel object and calls it without branching on its placement:
- *   owned:  a = field 0's low word, b = field 0's high word (field i: a + 4i, b + 8i)
- *   shared: a = field 0's cell (field i: a + 8i), b unused.
- * Owned forms take counts below 2^30 only (OWNED_ADD_LIMIT); the structs send a record
- * with a larger count to the shared form.
- *
- * The JS twins follow the same protocol on the same cells (the shared ones call the
- * counters' CellOps, the owned ones inline only the protocol's plain-store fast path and
- * call CellOps for the rest), so a JS thread and a Wasm thread can record into one struct
- * at the same time.
+ * The pure-JS twins of the stats structs' record paths (stats.ts has the contract): the
+ * same protocol on the same cells as assembly/stats.ts (the shared ones call the counters'
+ * CellOps, the owned ones inline only the protocol's plain-store fast path and call
+ * CellOps for the rest), so a JS thread and a Wasm thread can record into one struct at
+ * the same time.
  */
-import type { CellOps } from '../backend.js';
-import type { RegistryCore } from '../registry-core.js';
-import { PUB_FFI, PUB_RUST, DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED } from './fields.js';
+import type { CellOps } from './cells.js';
+import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED, PUB_FFI, PUB_RUST, type StatsKernels, type StatsOps } from './stats.js';
 
-export interface StatsKernels {
-  stepSuccess(a: number, b: number, msLo: number, msHi: number): void;
-  stepFailure(a: number, b: number): void;
-  busRust(a: number, b: number, errLo: number, errHi: number): void;
-  busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void;
-  busFfi(a: number, b: number, flags: number, lagged: number): void;
-  subCompletion(a: number, b: number, flags: number): void;
-}
-
-/** The exports of assembly/stats.ts, read from the registry's core instance. */
-interface StatsCoreExports {
-  stepSuccessOwned: StatsKernels['stepSuccess'];
-  stepSuccessShared: StatsKernels['stepSuccess'];
-  stepFailureOwned: StatsKernels['stepFailure'];
-  stepFailureShared: StatsKernels['stepFailure'];
-  busRustOwned: StatsKernels['busRust'];
-  busRustShared: StatsKernels['busRust'];
-  busPublishOwned: StatsKernels['busPublish'];
-  busPublishShared: StatsKernels['busPublish'];
-  busFfiOwned: StatsKernels['busFfi'];
-  busFfiShared: StatsKernels['busFfi'];
-  subCompletionOwned: StatsKernels['subCompletion'];
-  subCompletionShared: StatsKernels['subCompletion'];
-}
-
-// Field indexes (fields.ts).
+// Field indexes (stats/fields.ts).
 const STEP_SUCCEEDED = 1;
 const STEP_FAILED = 2;
 const STEP_TIME = 3;
@@ -60,7 +24,7 @@ const SUB_UNMATCHED = 4;
 
 /*
  * The common case of an owned update, a plain store of the low word with its tag kept,
- * is inlined here (the same two lines as src/backend-js.ts), so that a record is a few
+ * is inlined here (the same two lines as cells-js.ts), so that a record is a few
  * typed-array accesses in the caller's own optimized code rather than a chain of calls.
  * Anything else (a carry into the high word) is handed to the core's CellOps, which
  * re-reads the word and does the whole protocol of assembly/counters.ts.
@@ -69,7 +33,7 @@ const SUB_UNMATCHED = 4;
  * above: the bundler turns module constants into `var`s, which V8 must reload (and, for
  * 0xff000000, unbox from a heap number) on every use, and that alone doubled the cost of
  * these few instructions. 0xffffff = the low 24 bits; -16777216 = 0xff000000 (the tag)
- * as an int32; field indexes and flags as in fields.ts.
+ * as an int32; field indexes as in stats/fields.ts, flags as in stats.ts.
  */
 class JsOwnedKernels implements StatsKernels {
   private readonly u32: Uint32Array;
@@ -248,43 +212,7 @@ class JsSharedKernels implements StatsKernels {
   }
 }
 
-function wasmKernels(x: StatsCoreExports, owned: boolean): StatsKernels {
-  // The export functions themselves, no JS wrapper: a record is one property load and
-  // one call into Wasm.
-  return owned
-    ? {
-        stepSuccess: x.stepSuccessOwned,
-        stepFailure: x.stepFailureOwned,
-        busRust: x.busRustOwned,
-        busPublish: x.busPublishOwned,
-        busFfi: x.busFfiOwned,
-        subCompletion: x.subCompletionOwned,
-      }
-    : {
-        stepSuccess: x.stepSuccessShared,
-        stepFailure: x.stepFailureShared,
-        busRust: x.busRustShared,
-        busPublish: x.busPublishShared,
-        busFfi: x.busFfiShared,
-        subCompletion: x.subCompletionShared,
-      };
-}
-
-const cache = new WeakMap<RegistryCore, [shared: StatsKernels, owned: StatsKernels]>();
-
-/** This thread's kernels on `registry`, for a struct written through an owned stripe or the shared cells. */
-export function statsKernels(registry: RegistryCore, owned: boolean): StatsKernels {
-  let pair = cache.get(registry);
-  if (pair === undefined) {
-    if (registry.core !== undefined) {
-      // Every thread instantiates this build's own core (wasm-module.ts), so the exports are there.
-      const x = registry.core as unknown as StatsCoreExports;
-      // 'auto': atomic adds in Wasm, owned plain stores inlined in JS (backend-auto.ts says why).
-      pair = [wasmKernels(x, false), registry.backend === 'auto' ? new JsOwnedKernels(registry.ops, registry.views.u8.buffer) : wasmKernels(x, true)];
-    } else {
-      pair = [new JsSharedKernels(registry.ops, registry.views.u8.buffer), new JsOwnedKernels(registry.ops, registry.views.u8.buffer)];
-    }
-    cache.set(registry, pair);
-  }
-  return owned ? pair[1] : pair[0];
+/** The JS twin over `buffer`, handing what its inline paths do not do to `cells`. */
+export function jsStatsOps(cells: CellOps, buffer: ArrayBufferLike): StatsOps {
+  return { owned: new JsOwnedKernels(cells, buffer), shared: new JsSharedKernels(cells, buffer) };
 }

@@ -16,7 +16,9 @@
  * the registry: no stripe taken, no attachment counted.
  *
  * In the built package this file is its own entry (dist/metrics-server-thread.js and
- * .cjs); its imports of '../index.js' and '../prometheus.js' become imports of the
+ * .cjs), which is why it lies beside the other entries rather than in serve/ with the
+ * code it runs for: it is a user of the package, above index.ts, where serve/ is below.
+ * Its imports of './index.js' and './prometheus.js' become imports of the
  * package by its own name ('atomic-stats', 'atomic-stats/prometheus'), which Node resolves
  * from inside the package through its "exports": the thread loads the package's files,
  * not a second bundled copy of the core. The adapter is loaded with import() once
@@ -26,10 +28,10 @@
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PrometheusExport } from '../prometheus.js';
-import { StatsRegistry } from '../index.js';
-import { wantsOpenMetrics } from './negotiate.js';
-import { type FromThread, type StartFailure, type ThreadData, type ToThread, errorRecord } from './protocol.js';
+import type { PrometheusExport } from './prometheus.js';
+import { StatsRegistry } from './index.js';
+import { wantsOpenMetrics } from './serve/negotiate.js';
+import { type FromThread, type StartFailure, type ThreadData, type ToThread, errorRecord } from './serve/protocol.js';
 
 type PromClient = typeof import('prom-client');
 type PromRegistry = InstanceType<PromClient['Registry']>;
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
     fail('peer', err);
     return;
   }
-  const { registerAtomicStats } = await import('../prometheus.js');
+  const { registerAtomicStats } = await import('./prometheus.js');
   const PromRegistryClass = prom.Registry ?? (prom as unknown as { default: PromClient }).default.Registry;
 
   let text: PromRegistry;
