@@ -1,0 +1,201 @@
+/*
+ * What a monitored thread measures of itself, from Node's own instruments, each of which
+ * sees only the thread (the isolate and event loop) it runs in:
+ *   - the heap: v8.getHeapStatistics() (process.memoryUsage() mixes in process-wide
+ *     figures: its rss is the whole process's);
+ *   - event-loop utilisation: performance.eventLoopUtilization(), differenced between two
+ *     samples, so it is the share of the last interval the loop spent running callbacks;
+ *   - event-loop delay: perf_hooks.monitorEventLoopDelay() (a libuv timer every 10 ms,
+ *     recording how late it ran, into an HDR histogram kept in C++), read and reset once
+ *     per interval: its min, max, mean, stddev and percentiles become the interval's
+ *     gauges, and its samples are folded into the slot's delay histogram;
+ *   - GC pauses: a PerformanceObserver of 'gc' entries, bucketed here as they arrive and
+ *     added to the slot's GC histogram once per interval;
+ *   - active resources: process.getActiveResourcesInfo().length.
+ * An instrument the runtime lacks (Bun has no monitorEventLoopDelay, for one) is left
+ * out, and its figures stay 0: monitoring never fails for want of one.
+ *
+ * Folding the delay into buckets. The HDR histogram does not hand out its samples, only
+ * its count, its mean and a list of percentile points (p, the value at p) that halve the
+ * distance to 100 at each step. The share of samples at or below a bucket's bound is read
+ * off those points, interpolated linearly between the two around the bound (0 below the
+ * min, 1 at or above the max), and the bucket counts are the differences of the rounded
+ * cumulative counts: so each interval's counts add up to exactly its sample count, and
+ * its sum (mean × count) is exact, while the split between buckets is an estimate, within
+ * the span of the percentile points around each bound.
+ */
+import { type EventLoopUtilization, type IntervalHistogram, PerformanceObserver, constants, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import {
+  DELAY_BOUNDS,
+  F_DELAY_MAX,
+  F_DELAY_MEAN,
+  F_DELAY_MIN,
+  F_DELAY_P50,
+  F_DELAY_P90,
+  F_DELAY_P99,
+  F_DELAY_STDDEV,
+  F_ELU,
+  F_EXTERNAL,
+  F_HEAP_LIMIT,
+  F_HEAP_TOTAL,
+  F_HEAP_USED,
+  GC_BOUNDS,
+  GC_KINDS,
+  bucketOf,
+} from './layout.js';
+
+/** The event-loop delay sampling period of monitorEventLoopDelay, ms (prom-client's default too). */
+export const DELAY_RESOLUTION_MS = 10;
+
+// perf_hooks' GC kind constants -> index into GC_KINDS.
+const GC_KIND_INDEX = new Map<number, number>([
+  [constants.NODE_PERFORMANCE_GC_MINOR, 0],
+  [constants.NODE_PERFORMANCE_GC_MAJOR, 1],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 2],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, 3],
+]);
+
+/** The pauses and delay samples of one interval, not yet added to the slot. */
+export interface Pending {
+  /** Delay samples per bucket of DELAY_BOUNDS and +Inf. */
+  readonly delayCounts: Float64Array;
+  delaySum: number;
+  /** GC pauses per kind (GC_KINDS) × bucket of GC_BOUNDS and +Inf. */
+  readonly gcCounts: Float64Array;
+  /** GC pause seconds per kind. */
+  readonly gcSums: Float64Array;
+}
+
+function tryStart<T>(start: () => T): T | undefined {
+  try {
+    return start();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of the recorded samples at or below `bound` ns, read off the histogram's percentile points. */
+export function shareAtOrBelow(points: readonly (readonly [number, number])[], min: number, max: number, bound: number): number {
+  if (bound < min) return 0;
+  if (bound >= max) return 1;
+  let share = 0;
+  for (let k = 0; k < points.length; k++) {
+    const [p, v] = points[k]!;
+    if (v > bound) {
+      const prev = points[k - 1];
+      if (prev === undefined || v === prev[1]) return share;
+      return (prev[0] + ((p - prev[0]) * (bound - prev[1])) / (v - prev[1])) / 100;
+    }
+    share = p / 100;
+  }
+  return share;
+}
+
+export class Sampler {
+  private readonly delay: IntervalHistogram | undefined;
+  private readonly gc: PerformanceObserver | undefined;
+  private lastElu: EventLoopUtilization | undefined;
+  readonly pending: Pending = {
+    delayCounts: new Float64Array(DELAY_BOUNDS.length + 1),
+    delaySum: 0,
+    gcCounts: new Float64Array(GC_KINDS.length * (GC_BOUNDS.length + 1)),
+    gcSums: new Float64Array(GC_KINDS.length),
+  };
+
+  constructor() {
+    this.delay = tryStart(() => {
+      const h = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
+      h.enable();
+      return h;
+    });
+    this.gc = tryStart(() => {
+      const o = new PerformanceObserver((list) => this.onGc(list.getEntries()));
+      o.observe({ entryTypes: ['gc'] });
+      return o;
+    });
+    this.lastElu = tryStart(() => performance.eventLoopUtilization());
+  }
+
+  private onGc(entries: readonly { duration: number; detail?: unknown }[]): void {
+    const p = this.pending;
+    const width = GC_BOUNDS.length + 1;
+    for (const e of entries) {
+      const kind = GC_KIND_INDEX.get((e.detail as { kind?: number } | undefined)?.kind ?? (e as { kind?: number }).kind ?? -1);
+      const seconds = e.duration / 1000;
+      if (kind === undefined || !(seconds >= 0)) continue;
+      p.gcCounts[kind * width + bucketOf(GC_BOUNDS, seconds)]!++;
+      p.gcSums[kind]! += seconds;
+    }
+  }
+
+  /**
+   * Fills the gauges of `values` (heap, utilisation since the last sample, the delay of
+   * the interval since the last sample) and adds the interval's delay samples to `pending`.
+   */
+  sample(values: Float64Array): void {
+    try {
+      const s = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number };
+      values[F_HEAP_USED] = s.used_heap_size;
+      values[F_HEAP_TOTAL] = s.total_heap_size;
+      values[F_HEAP_LIMIT] = s.heap_size_limit;
+      values[F_EXTERNAL] = s.external_memory ?? 0;
+    } catch {
+      // Left as they were.
+    }
+    if (this.lastElu !== undefined) {
+      const now = performance.eventLoopUtilization();
+      const u = performance.eventLoopUtilization(now, this.lastElu).utilization;
+      values[F_ELU] = Number.isFinite(u) ? Math.min(1, Math.max(0, u)) : 0;
+      this.lastElu = now;
+    }
+    const h = this.delay;
+    if (h === undefined || h.count === 0) return;
+    const n = h.count;
+    values[F_DELAY_MIN] = h.min / 1e9;
+    values[F_DELAY_MAX] = h.max / 1e9;
+    values[F_DELAY_MEAN] = h.mean / 1e9;
+    values[F_DELAY_STDDEV] = h.stddev / 1e9;
+    values[F_DELAY_P50] = h.percentile(50) / 1e9;
+    values[F_DELAY_P90] = h.percentile(90) / 1e9;
+    values[F_DELAY_P99] = h.percentile(99) / 1e9;
+    const points = [...h.percentiles];
+    const counts = this.pending.delayCounts;
+    let below = 0;
+    for (let i = 0; i < DELAY_BOUNDS.length; i++) {
+      const cumulative = Math.max(below, Math.min(n, Math.round(n * shareAtOrBelow(points, h.min, h.max, DELAY_BOUNDS[i]! * 1e9))));
+      counts[i]! += cumulative - below;
+      below = cumulative;
+    }
+    counts[DELAY_BOUNDS.length]! += n - below;
+    this.pending.delaySum += (h.mean * n) / 1e9;
+    h.reset();
+  }
+
+  /** Clears `pending` once its counts are in the slot. */
+  clearPending(): void {
+    this.pending.delayCounts.fill(0);
+    this.pending.delaySum = 0;
+    this.pending.gcCounts.fill(0);
+    this.pending.gcSums.fill(0);
+  }
+
+  /** Stops every instrument. */
+  stop(): void {
+    try {
+      this.delay?.disable();
+    } catch {
+      // Nothing to stop.
+    }
+    this.gc?.disconnect();
+  }
+}
+
+/** Active resources keeping this thread's event loop alive (0 where the runtime cannot tell). */
+export function activeResources(): number {
+  try {
+    return typeof process.getActiveResourcesInfo === 'function' ? process.getActiveResourcesInfo().length : 0;
+  } catch {
+    return 0;
+  }
+}
