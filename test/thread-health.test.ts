@@ -5,17 +5,20 @@
  * real threads are in thread-health.threads.test.ts.
  */
 import { spawnSync } from 'node:child_process';
+import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AtomicStatsError,
   InvalidOptionsError,
+  type HistogramValue,
   type MetricFamily,
   RegistryClosedError,
   StatsRegistry,
   type ThreadMonitor,
   ThreadMonitorError,
 } from '../src/index.js';
+import { atomicStatsMetricProducer, observeAtomicStats } from '../src/opentelemetry.js';
 import { registerAtomicStats } from '../src/prometheus.js';
 import { slotHolder } from '../src/slots.js';
 import { COPY_WORDS, F64_COUNT, STATE_RUNNING, SLOT_BYTES, TABLE_NAME, W_COPY0, W_SEQ } from '../src/threads/layout.js';
@@ -90,11 +93,17 @@ describe('monitorThread and threads()', () => {
     expect(delay.sum).toBeGreaterThan(0);
   });
 
-  it('is named "main" in the main thread by default, with a 1 s interval', () => {
+  it('is named "main" in the main thread by default, with a 1 s interval and the delay sampled every 20 ms', () => {
     const r = StatsRegistry.create();
     const m = monitor(r);
     expect([m.name, m.intervalMs]).toEqual(['main', 1000]);
-    expect(r.threads()[0]!.name).toBe('main');
+    expect(r.threads()[0]).toMatchObject({ name: 'main', intervalMs: 1000, eventLoopDelayResolutionMs: 20 });
+  });
+
+  it('samples the delay at the period asked for', () => {
+    const r = StatsRegistry.create();
+    monitor(r, { delayResolutionMs: 10 });
+    expect(r.threads()[0]!.eventLoopDelayResolutionMs).toBe(10);
   });
 
   it('stop(): the thread is no longer alive, its gauges leave the scrape, its cumulative series stay; idempotent; monitored again after', () => {
@@ -145,6 +154,8 @@ describe('monitorThread and threads()', () => {
     [{ intervalMs: 1.5 }, 'intervalMs'],
     [{ intervalMs: '1000' }, 'intervalMs'],
     [{ interval: 1000 }, 'interval'],
+    [{ delayResolutionMs: 0 }, 'delayResolutionMs'],
+    [{ delayResolutionMs: 1001 }, 'delayResolutionMs'],
     [null, 'options'],
     ['main', 'options'],
   ])('rejects monitorThread(%j) naming %s, and creates nothing', (options, option) => {
@@ -257,7 +268,7 @@ describe('what a scrape exports', () => {
     const gc = byName.get('nodejs_gc_duration_seconds')!;
     expect(gc.type).toBe('histogram');
     expect(gc.samples.map((s) => s.labels)).toEqual(['minor', 'major', 'incremental', 'weakcb'].map((kind) => ({ thread, kind })));
-    expect((gc.samples[0]!.value as { buckets: { le: number }[] }).buckets.map((b) => b.le)).toEqual([0.001, 0.01, 0.1, 1, 2, 5, Infinity]);
+    expect((gc.samples[0]!.value as HistogramValue).buckets.map((b) => b.le)).toEqual([0.001, 0.01, 0.1, 1, 2, 5, Infinity]);
     expect(byName.get('atomic_stats_thread_eventloop_delay_seconds')!.type).toBe('histogram');
   });
 
@@ -319,6 +330,38 @@ describe('what a scrape exports', () => {
     registerAtomicStats(r, { register: prom });
     expect(() => collectDefaultMetrics({ register: prom })).toThrow(/already been registered/);
     expect(await prom.metrics()).toMatch(/^nodejs_heap_size_used_bytes\{thread="0"\} \d+$/m);
+  });
+});
+
+describe('OpenTelemetry carries them too', () => {
+  class TestReader extends MetricReader {
+    protected async onForceFlush(): Promise<void> {}
+    protected async onShutdown(): Promise<void> {}
+  }
+  const collected = async (reader: TestReader): Promise<MetricData[]> => {
+    const { resourceMetrics, errors } = await reader.collect();
+    expect(errors).toEqual([]);
+    return resourceMetrics.scopeMetrics.flatMap((sm) => sm.metrics);
+  };
+
+  it('observeAtomicStats: the gauges and the process counters; the producer: the histograms, per thread', async () => {
+    const r = StatsRegistry.create();
+    monitor(r, { name: 'main' });
+    const thread = String(r.slot);
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(r)] });
+    const provider = new MeterProvider({ readers: [reader] });
+    observeAtomicStats(r, provider.getMeter('test'));
+    const metrics = new Map((await collected(reader)).map((m) => [m.descriptor.name, m]));
+    const points = (name: string) => metrics.get(name)?.dataPoints.map((p) => p.attributes);
+    // prom-client's names keep their label names as attributes; ours are namespaced, like every built-in family's.
+    expect(points('nodejs_heap_size_used_bytes')).toEqual([{ thread }]);
+    expect(metrics.get('nodejs_heap_size_used_bytes')!.descriptor.unit).toBe('By');
+    expect(points('atomic_stats_thread_heartbeat_age_seconds')).toEqual([{ 'atomic_stats.thread': thread }]);
+    expect(points('atomic_stats_thread_info')).toEqual([{ 'atomic_stats.thread': thread, 'atomic_stats.thread_id': '0', 'atomic_stats.name': 'main' }]);
+    expect(points('process_cpu_seconds')).toEqual([{}]);
+    expect(points('nodejs_gc_duration_seconds')).toEqual(['minor', 'major', 'incremental', 'weakcb'].map((kind) => ({ thread, kind })));
+    expect(points('atomic_stats_thread_eventloop_delay_seconds')).toEqual([{ 'atomic_stats.thread': thread }]);
+    await provider.shutdown();
   });
 });
 

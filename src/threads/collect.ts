@@ -127,7 +127,7 @@ export function prepareThreadTable(registry: RegistryCore, prefix: string, recor
     const heapLimit = fam(ours.heapLimit, 'gauge', "V8 heap size limit of each monitored thread's isolate, in bytes.", 'By', true);
     const info = fam(ours.info, 'gauge', 'The thread that holds each slot of the thread table: its threadId and name; always 1.', '1', true);
     const gc = fam('nodejs_gc_duration_seconds', 'histogram', 'Garbage collection duration by kind, one of major, minor, incremental or weakcb, per slot of the thread table.', 's', false);
-    const delay = fam(ours.delay, 'histogram', 'Event loop delay samples (every 10 ms, the whole wait) of the threads that held each slot, in seconds.', 's', false);
+    const delay = fam(ours.delay, 'histogram', 'Event loop delay samples (the whole wait, every delayResolutionMs) of the threads that held each slot, in seconds.', 's', false);
     const now = monotonicClock();
     for (let s = 0; s < slots; s++) {
       if (table.publications(s) === 0) continue;

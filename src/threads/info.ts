@@ -45,7 +45,9 @@ export interface ThreadInfo {
   readonly eventLoopUtilization: number;
   /** How late its last heartbeat ran, ms. */
   readonly eventLoopLagMs: number;
-  /** Event-loop delay over its last interval (Node samples it every 10 ms, so an idle loop reads about 10 ms), ms. */
+  /** How often Node samples its event-loop delay, ms. */
+  readonly eventLoopDelayResolutionMs: number;
+  /** Event-loop delay over its last interval, ms: each sample is the whole wait, so an idle loop reads about the resolution. */
   readonly eventLoopDelayMinMs: number;
   readonly eventLoopDelayMaxMs: number;
   readonly eventLoopDelayMeanMs: number;
@@ -76,6 +78,7 @@ export function threadInfo(slot: number, f: SlotFigures, alive: boolean, now: nu
     monitoredForMs: Math.max(0, now - v[F_STARTED]!),
     eventLoopUtilization: v[F_ELU]!,
     eventLoopLagMs: ms(v[F_LAG]!),
+    eventLoopDelayResolutionMs: f.delayResolutionMs,
     eventLoopDelayMinMs: ms(v[F_DELAY_MIN]!),
     eventLoopDelayMaxMs: ms(v[F_DELAY_MAX]!),
     eventLoopDelayMeanMs: ms(v[F_DELAY_MEAN]!),

@@ -11,7 +11,7 @@
  * A copy, in i32 words:
  *   0  state (STATE_RUNNING, STATE_STOPPED)   1  threadId   2  interval in ms
  *   3  name length in UTF-8 bytes (<= MAX_THREAD_NAME_BYTES)   4..19  the name's bytes
- *   20 active resources   21 unused
+ *   20 active resources   21 the event-loop delay's sampling period in ms
  *   22 F64_COUNT f64 figures, each as two i32 words (low, high) in F_* order
  * Then, from byte CUMULATIVE_BYTE, u64 cells that only grow, for the slot's whole life
  * whichever thread holds it:
@@ -30,10 +30,11 @@ export const TABLE_NAME = 'atomic-stats:threads';
 
 /**
  * Bounds of the event-loop delay histogram, in seconds. Node samples the delay every
- * 10 ms and reports the whole wait, so an idle loop reads about 10 ms: the finest
- * bounds sit just above that, where the lag a busy loop adds shows first.
+ * `delayResolutionMs` (20 by default, 10 in prom-client) and reports the whole wait, so
+ * an idle loop reads about that much: the finest bounds sit around those two, where the
+ * lag a busy loop adds shows first.
  */
-export const DELAY_BOUNDS: readonly number[] = Object.freeze([0.01, 0.012, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+export const DELAY_BOUNDS: readonly number[] = Object.freeze([0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 /** Bounds of the GC pause histogram, in seconds: prom-client's for `nodejs_gc_duration_seconds`. */
 export const GC_BOUNDS: readonly number[] = Object.freeze([0.001, 0.01, 0.1, 1, 2, 5]);
 /** The kinds of GC pause, as prom-client labels them; index = the cells' order. */
@@ -55,6 +56,7 @@ export const C_INTERVAL = 2;
 export const C_NAME_LEN = 3;
 export const C_NAME = 4;
 export const C_ACTIVE = 20;
+export const C_RESOLUTION = 21;
 export const C_F64 = 22;
 
 /** The f64 figures of a copy, by index. */

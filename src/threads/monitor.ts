@@ -54,10 +54,18 @@ export class ThreadMonitor {
     this.slot = slot;
     this.name = config.name;
     this.intervalMs = config.intervalMs;
-    this.publication = { state: STATE_RUNNING, threadId, intervalMs: config.intervalMs, name: config.nameBytes, activeResources: 0, values: new Float64Array(F64_COUNT) };
+    this.publication = {
+      state: STATE_RUNNING,
+      threadId,
+      intervalMs: config.intervalMs,
+      name: config.nameBytes,
+      activeResources: 0,
+      delayResolutionMs: config.delayResolutionMs,
+      values: new Float64Array(F64_COUNT),
+    };
     this.running = table !== undefined && slot >= 0;
     if (!this.running) return;
-    this.sampler = new Sampler();
+    this.sampler = new Sampler(config.delayResolutionMs);
     const now = monotonicClock();
     this.publication.values[F_STARTED] = now;
     this.write(now);

@@ -21,6 +21,13 @@ export interface ThreadMonitorOptions {
    * The heartbeat is that old at most while the thread's event loop runs.
    */
   readonly intervalMs?: number;
+  /**
+   * How often Node samples the thread's event-loop delay, in ms, 1 to 1000. Default 20.
+   * Each sample is the whole wait, so an idle loop reads about this much. A shorter
+   * period sees shorter blocks and costs more: the sampler's timer wakes the thread every
+   * period (10, prom-client's period, costs about half as much again: docs/thread-health.md).
+   */
+  readonly delayResolutionMs?: number;
 }
 
 export interface ThreadWatchOptions {
@@ -37,15 +44,17 @@ export const DEFAULT_INTERVAL_MS = 1000;
 export const MIN_INTERVAL_MS = 10;
 export const MAX_INTERVAL_MS = 3_600_000;
 export const DEFAULT_STALL_MS = 2000;
+export const DEFAULT_DELAY_RESOLUTION_MS = 20;
 
 export interface MonitorConfig {
   readonly name: string;
   readonly nameBytes: Uint8Array;
   readonly intervalMs: number;
+  readonly delayResolutionMs: number;
 }
 
 export function checkMonitorOptions(options: unknown): MonitorConfig {
-  const o = checkOptionsObject(options, ['name', 'intervalMs'], 'options');
+  const o = checkOptionsObject(options, ['name', 'intervalMs', 'delayResolutionMs'], 'options');
   const name = o.name === undefined ? (isMainThread ? 'main' : `thread-${threadId}`) : o.name;
   if (typeof name !== 'string' || name.length === 0 || !(name as string & { isWellFormed(): boolean }).isWellFormed()) {
     throw new InvalidOptionsError('name', `must be a non-empty, well-formed string, got ${describe(name)}`);
@@ -53,7 +62,8 @@ export function checkMonitorOptions(options: unknown): MonitorConfig {
   const nameBytes = utf8(name);
   if (nameBytes.length > MAX_THREAD_NAME_BYTES) throw new InvalidOptionsError('name', `must be at most ${MAX_THREAD_NAME_BYTES} UTF-8 bytes, got ${nameBytes.length}`);
   const intervalMs = intIn(o, 'intervalMs', DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, MAX_INTERVAL_MS);
-  return { name, nameBytes, intervalMs };
+  const delayResolutionMs = intIn(o, 'delayResolutionMs', DEFAULT_DELAY_RESOLUTION_MS, 1, 1000);
+  return { name, nameBytes, intervalMs, delayResolutionMs };
 }
 
 export function checkWatchOptions(options: unknown): { stallMs: number } {

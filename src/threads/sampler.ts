@@ -5,15 +5,23 @@
  *     figures: its rss is the whole process's);
  *   - event-loop utilisation: performance.eventLoopUtilization(), differenced between two
  *     samples, so it is the share of the last interval the loop spent running callbacks;
- *   - event-loop delay: perf_hooks.monitorEventLoopDelay() (a libuv timer every 10 ms,
- *     recording how late it ran, into an HDR histogram kept in C++), read and reset once
- *     per interval: its min, max, mean, stddev and percentiles become the interval's
- *     gauges, and its samples are folded into the slot's delay histogram;
+ *   - event-loop delay: perf_hooks.monitorEventLoopDelay() (a libuv timer every
+ *     `delayResolutionMs`, recording how long it waited, into an HDR histogram kept in
+ *     C++), read and reset once per interval: its min, max, mean, stddev and percentiles
+ *     become the interval's gauges, and its samples are folded into the slot's delay
+ *     histogram;
  *   - GC pauses: a PerformanceObserver of 'gc' entries, bucketed here as they arrive and
  *     added to the slot's GC histogram once per interval;
  *   - active resources: process.getActiveResourcesInfo().length.
  * An instrument the runtime lacks (Bun has no monitorEventLoopDelay, for one) is left
  * out, and its figures stay 0: monitoring never fails for want of one.
+ *
+ * What it costs. Nearly all of a monitored thread's cost is the delay sampler's timer,
+ * which wakes an idle thread every `delayResolutionMs`: measured on a 2-vCPU VM, about
+ * 0.44% of a core at 10 ms (prom-client's period) and 0.29% at 20 ms, the default here,
+ * chosen so that a thread monitored at the default interval stays under 0.5% of a core
+ * (docs/benchmarks.md, "Thread health"). A tick costs about 0.6 ms, most of it the HDR
+ * histogram's mean and stddev, which Node computes by walking its buckets.
  *
  * Folding the delay into buckets. The HDR histogram does not hand out its samples, only
  * its count, its mean and a list of percentile points (p, the value at p) that halve the
@@ -44,9 +52,6 @@ import {
   GC_KINDS,
   bucketOf,
 } from './layout.js';
-
-/** The event-loop delay sampling period of monitorEventLoopDelay, ms (prom-client's default too). */
-export const DELAY_RESOLUTION_MS = 10;
 
 // perf_hooks' GC kind constants -> index into GC_KINDS.
 const GC_KIND_INDEX = new Map<number, number>([
@@ -103,9 +108,9 @@ export class Sampler {
     gcSums: new Float64Array(GC_KINDS.length),
   };
 
-  constructor() {
+  constructor(delayResolutionMs: number) {
     this.delay = tryStart(() => {
-      const h = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
+      const h = monitorEventLoopDelay({ resolution: delayResolutionMs });
       h.enable();
       return h;
     });

@@ -103,6 +103,7 @@ import {
   C_INTERVAL,
   C_NAME,
   C_NAME_LEN,
+  C_RESOLUTION,
   C_STATE,
   C_THREAD_ID,
   F64_COUNT,
@@ -124,6 +125,7 @@ export interface SlotFigures {
   readonly intervalMs: number;
   readonly name: string;
   readonly activeResources: number;
+  readonly delayResolutionMs: number;
   /** The f64 figures, by F_* index. */
   readonly values: Float64Array;
 }
@@ -136,6 +138,7 @@ export interface Publication {
   /** The name's UTF-8 bytes, at most MAX_THREAD_NAME_BYTES. */
   name: Uint8Array;
   activeResources: number;
+  delayResolutionMs: number;
   readonly values: Float64Array;
 }
 
@@ -207,6 +210,7 @@ export class ThreadTable {
       Atomics.store(i32, c + C_NAME + w, word);
     }
     Atomics.store(i32, c + C_ACTIVE, p.activeResources);
+    Atomics.store(i32, c + C_RESOLUTION, p.delayResolutionMs);
     for (let k = 0; k < F64_COUNT; k++) {
       f64[0] = p.values[k]!;
       Atomics.store(i32, c + C_F64 + 2 * k, f64Words[0]!);
@@ -234,6 +238,7 @@ export class ThreadTable {
       const bytes = new Uint8Array(len);
       for (let b = 0; b < len; b++) bytes[b] = (Atomics.load(i32, c + C_NAME + (b >>> 2)) >>> ((b & 3) * 8)) & 0xff;
       const activeResources = Atomics.load(i32, c + C_ACTIVE);
+      const delayResolutionMs = Atomics.load(i32, c + C_RESOLUTION);
       const values = new Float64Array(F64_COUNT);
       for (let k = 0; k < F64_COUNT; k++) {
         f64Words[0] = Atomics.load(i32, c + C_F64 + 2 * k);
@@ -243,7 +248,7 @@ export class ThreadTable {
       if (Atomics.load(i32, base + W_SEQ) !== n) continue;
       // A state this version does not write: bytes some thread wrote over. Not a thread's figures.
       if ((state !== STATE_RUNNING && state !== STATE_STOPPED) || threadId < 0) return undefined;
-      return { state, threadId, intervalMs, name: decoder.decode(bytes), activeResources, values };
+      return { state, threadId, intervalMs, name: decoder.decode(bytes), activeResources, delayResolutionMs, values };
     }
     return undefined;
   }
