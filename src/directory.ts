@@ -69,12 +69,13 @@
  * looping `Atomics.add(a, 0, 1); Atomics.add(b, 0, 1)` and terminated at a random moment
  * stops between the two calls in a third to a half of the runs. It stops between a plain
  * write and an Atomics call after it too, never between an Atomics call and a plain
- * write after it. No two Atomics calls are atomic with respect to termination, then. An earlier version
- * published first and logged after (Atomics.add on the length, Atomics.store of the
- * entry), trusting that they were; a creator terminated in between lost its record from
- * every listing for good: found by name and counted into, never exported. So the last
- * thing a creator does must be enough on its own. It is the publishing CAS, and
- * everything a listing needs to find the record is in the log before it.
+ * write after it. No two Atomics calls are atomic with respect to termination, then.
+ * An earlier version published first and logged after (Atomics.add on the length,
+ * Atomics.store of the entry), trusting that they were; a creator terminated in between
+ * lost its record from every listing for good: found by name and counted into, never
+ * exported. So the last thing a creator does must be enough on its own. It is the
+ * publishing CAS, and everything a listing needs to find the record is in the log
+ * before it.
  *
  * A slot's word goes 0 -> ~e -> record, each step once and by CAS:
  *   - 0: free, named by no log entry.
@@ -503,18 +504,27 @@ export class Directory {
   // Every slot the log names that holds a record, once each, in log order (a second entry
   // for a slot is reported and skipped), with the record's offset.
   private publishedSlots(visit: (slot: number, p: number) => void): void {
+    const { i32, logIndex, dirIndex, slots } = this;
     const n = this.logLength();
-    const end = n < this.slots ? n + 1 : n;
+    const end = n < slots ? n + 1 : n;
     const named = new Set<number>();
     for (let e = 0; e < end; e++) {
-      const slot = this.readEntry(e, e === n);
-      if (slot < 0) continue;
+      // The common case, an entry naming a slot that holds a record, inline (two loads);
+      // readEntry reads the entry again and sorts out every other case.
+      const v = Atomics.load(i32, logIndex + e);
+      let slot = v - 1;
+      let p = v >= 1 && v <= slots ? Atomics.load(i32, dirIndex + slot) : 0;
+      if (p <= 0) {
+        slot = this.readEntry(e, e === n);
+        if (slot < 0) continue;
+        p = this.entryRecord;
+      }
       if (named.has(slot)) {
         this.reportEntry(e, `names slot ${slot}, which an earlier entry names`);
         continue;
       }
       named.add(slot);
-      visit(slot, this.entryRecord);
+      visit(slot, p);
     }
   }
 
