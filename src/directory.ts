@@ -10,8 +10,8 @@
  *   1. Probe; a slot whose record has the same name (length and bytes compared, not just
  *      the hash) is the answer. The first free slot ends the search.
  *   2. Otherwise build a complete record in freshly bump-allocated memory (plain
- *      writes), announce the free slot in the published-records log (below), then
- *      publish the record with compareExchange(slot, announcement, record). The CAS is
+ *      writes), append the free slot to the published-records log (below), then
+ *      publish the record with a compareExchange on the slot's word. The CAS is
  *      sequentially consistent, so every thread that later loads the slot's word
  *      atomically sees the finished record: no thread ever reads a half-built entry, and
  *      nobody waits on a creator that might die mid-way.
@@ -60,7 +60,7 @@
  * MiB), and a listing that walked every slot paid for the capacity at each scrape,
  * however few records there were. So every slot is appended to an append-only log
  * (layout.ts: DIR_SLOTS words after the directory, and a length in header word
- * H_PUBLISHED) before anything is published in it, and listings read the log.
+ * H_PUBLISHED) before a record is published in it, and listings read the log.
  *
  * Why before. A creator can stop at any instruction. worker.terminate() asks V8 to throw
  * an uncatchable termination at the thread's next interrupt check, and V8 checks on the
@@ -77,56 +77,64 @@
  * publishing CAS, and everything a listing needs to find the record is in the log
  * before it.
  *
- * A slot's word goes 0 -> ~e -> record, each step once and by CAS:
- *   - 0: free, named by no log entry.
- *   - ~e, negative (e is the log entry naming the slot): announced, and still free. Any
- *     creator whose probe reaches it may publish there; a lookup stops there as at 0,
- *     since a name is always published at the first free slot of its probe sequence.
+ * A slot's word goes from 0 to a record once, by CAS, sometimes by way of ~e:
+ *   - 0: free.
+ *   - ~e, negative: announced, and still free. Log entry e names the slot; the thread
+ *     that wrote it has not published (it stopped, or is slow), and another thread
+ *     finished its log steps for it (below). Any creator whose probe reaches the slot
+ *     may publish there, and a lookup stops there as at 0, since a name is always
+ *     published at the first free slot of its probe sequence.
  *   - a record's offset (positive, 128-aligned): published.
- * Racing creators cost no entries: creators of one name announce its slot once between
- * them and the loser of the publishing CAS takes the winner's record; a creator that
- * loses a slot to another name probes on and announces the next free one. Only a creator
- * stopped between announcing and publishing leaves an announced slot without a record,
- * and the next creator whose probe reaches it publishes there. Every entry names a
- * different slot, so the log needs one entry per slot at most, the size it has, and
- * cannot fill while a slot is free.
+ * A creator publishes in a free slot only once an entry names it: its own, written just
+ * before, or the entry an announcement names. So every slot holding a record is named by
+ * a log entry, and every entry names a different slot: the log needs one entry per slot
+ * at most, the size it has, and cannot fill while a slot is free. Racing creators cost
+ * no entries: they append a slot once between them (below), the loser of the publishing
+ * CAS takes the winner's record if it has the same name, and probes on otherwise.
  *
  * Appending exactly once, with no step that can leave the log stuck. Every entry below
- * the length is written and its slot announced; the entry at the length may be written
- * too, and no other. To announce slot k, a creator loops:
+ * the length is written and its slot is not 0; the entry at the length may be written
+ * too, and no other. To publish `record` in slot k, a creator loops:
  *   1. load the length L;
- *   2. load slot k: if it is no longer 0, it is announced (or published): done;
- *   3. load entry L and, if it is 0, compareExchange(entry L, 0, k + 1);
- *   4. entry L is now written, by this creator or another: compareExchange(its slot, 0,
- *      ~L), then compareExchange(length, L, L + 1), and loop.
+ *   2. load slot k: a record ends the attempt (the same name: take it; else probe on);
+ *      ~e, checked (entry e names k), is free: compareExchange(slot k, ~e, record);
+ *   3. slot k is 0: compareExchange(entry L, 0, k + 1). If that wins, entry L names k:
+ *      compareExchange(slot k, 0, record), then compareExchange(length, L, L + 1);
+ *   4. if it lost, entry L is another appender's: finish its steps for it,
+ *      compareExchange(its slot, 0, ~L) then compareExchange(length, L, L + 1); loop.
  * Anyone does step 4 for whoever wrote entry L, so an appender that stops after its
- * entry's CAS delays nobody: the next announce finishes its work. No slot is appended
- * twice: entry L's slot is announced before the length passes L, and step 1 loads the
- * length before step 2 loads the slot. So a creator that loads a length past the entry
- * naming k then finds k announced, and one that loads that entry's own index finds it
- * written at step 3 (or loses the CAS there) and helps instead of appending. And no
- * entry is ever reserved and written later, as Atomics.add then store would: the CAS
- * that claims an entry writes it. Each pass that does not return sees the length move
- * past a written entry, so a sound log takes at most slots + 1 passes.
+ * entry's CAS delays nobody. The helper announces the slot rather than publish in it (it
+ * holds no record of that name: its own is for slot k), which is what keeps the rule
+ * that a slot's entry is written before the length passes it, and the slot not 0. No
+ * slot is appended twice: step 1 loads the length before step 2 loads the slot, so a
+ * creator that loads a length past the entry naming k finds k no longer 0, and one that
+ * loads that entry's own index loses the CAS at step 3 and helps instead of appending.
+ * And no entry is ever reserved and written later, as Atomics.add then store would: the
+ * CAS that claims an entry writes it. Each pass that does not return sees the length
+ * move past a written entry or the slot take its next state, so a sound memory settles
+ * within slots + 2 passes.
  *
  * Where a creator stops, then, and what listings show:
  *   - before its entry's CAS: nothing of it is in the log or the directory;
- *   - after it, before announcing: the entry at the length names a free slot, which
- *     readers skip; the next announce announces that slot and moves the length on;
- *   - after announcing, before publishing: an entry names an announced slot, which
- *     readers skip without a report and look at again each time;
- *   - after the publishing CAS: its entry names its record, which is listed.
- * A record in a slot is thus always named by an entry below the length or at it,
- * wherever its creator stopped. Its bytes are another matter: a creator stopped between
- * allocating and publishing leaves one record's bytes neither published nor counted
- * (above).
+ *   - after it, before publishing: the entry at the length names a free slot, which
+ *     readers skip; the next appender announces the slot and moves the length on, and
+ *     the next creator whose probe reaches the slot publishes there (readers skip an
+ *     announced slot without a report, and look at it again each time);
+ *   - after the publishing CAS, before moving the length: the entry at the length names
+ *     its record, and readers read that entry too: listed;
+ *   - after moving the length: done.
+ * A helper that stops leaves one of the same states. A record in a slot is thus always
+ * named by an entry below the length or at it, wherever its creator stopped. Its bytes
+ * are another matter: a creator stopped between allocating and publishing leaves one
+ * record's bytes neither published nor counted (above).
  *
  * Reading. A reader loads the length (bounded by the slot count it took at attach), then
  * each entry below it and the entry at it. An entry names a slot, and the slot's word
  * says what to do:
  *   - a record: listed, after the checks every record gets;
  *   - the announcement ~e of this very entry: not published yet; skipped, no report;
- *   - 0, for the entry at the length: its appender is between steps 3 and 4; skipped.
+ *   - 0, for the entry at the length: its appender is between its entry's CAS and its
+ *     publishing one; skipped.
  * Everything else is corrupt, reported once and skipped: an entry naming no slot of the
  * directory, an entry below the length naming an empty slot, a second entry for a slot,
  * a negative slot word whose entry does not name the slot back. An entry of 0 below the
@@ -137,14 +145,14 @@
  * A creator or a lookup that meets a negative slot word checks it the same way (one
  * load: does its entry name this slot?) and walks past a corrupt one as past a corrupt
  * record. A corrupt length never makes a creator write outside the log: at or past the
- * slot count, announce gives up and the creator publishes unlogged (found by name,
- * missing from listings), as before there was a log; one below the written entries is
- * walked forward by the next announce, one helped entry per pass.
+ * slot count, a creator appends nothing and publishes unlogged (found by name, missing
+ * from listings), as before there was a log; one below the written entries is walked
+ * forward by the next creator, one helped entry per pass.
  *
  * A listing thus loads two words per record (its entry and its slot) plus the length
  * and the entry at it: an empty registry of 1 GiB lists as fast as one of 64 KiB. A
- * create pays three compare-and-swaps more than the publishing one (entry, announcement,
- * length), once per name. Each attachment also keeps the records it decoded
+ * create loads the length and its slot, then writes its entry, its slot and the length
+ * with one CAS each, where the publish-then-log order took a CAS, an add and a store. Each attachment also keeps the records it decoded
  * (by slot, with the head words it checked): a later listing re-reads and re-checks
  * every head (a few loads) and decodes the strings again only when the head changed. A
  * name rewritten in place after it was decoded, head untouched, therefore goes unnoticed
@@ -424,7 +432,7 @@ export class Directory {
 
   /**
    * The log's length, bounded by the slot count: every entry below it is written and its
-   * slot announced. The entry at the length may be written too, its appender being
+   * slot is not 0. The entry at the length may be written too, its appender being
    * between its steps: readers look at it as well (`readEntry(length, true)`).
    */
   private logLength(): number {
@@ -445,8 +453,8 @@ export class Directory {
   /**
    * Log entry `entry`: the slot it names, whose record offset is left in `entryRecord`, or
    * UNWRITTEN, PENDING (announced, no record yet: look again later) or SKIP (corrupt,
-   * reported). `tail` is set for the entry at the log's length, whose slot its appender
-   * may not have announced yet.
+   * reported). `tail` is set for the entry at the log's length, whose slot may still be 0
+   * (its appender has not published, and nobody has announced it yet).
    */
   private readEntry(entry: number, tail: boolean): number {
     const v = Atomics.load(this.i32, this.logIndex + entry);
@@ -660,31 +668,51 @@ export class Directory {
   }
 
   /**
-   * Announces the free slot `slot` (see the essay): appends it to the published-records
-   * log and marks the slot with its entry, unless the slot is no longer free. Helps an
-   * appender it finds between its steps first. False when the log takes no entry, which a
-   * sound log always does while a slot is free: its length is corrupt.
+   * Publishes `record` in slot `slot` if the slot is free, logging the slot first (see
+   * the essay), and finishes the steps of any appender it finds stopped between them.
+   * Returns 0 when it published; otherwise the offset of the record the slot holds, or
+   * -1 when the slot must be walked past (a corrupt announcement, reported).
    */
-  private announce(slot: number): boolean {
+  private publish(slot: number, record: number): number {
     const i32 = this.i32;
-    // A pass that does not return has seen the entry at the length written and the
-    // length moved past it, so a sound log is done within slots + 1 passes.
-    for (let pass = 0; pass <= this.slots; pass++) {
+    const at = this.dirIndex + slot;
+    // A pass that does not return has seen the length move past a written entry or the
+    // slot take its next state (0 -> ~e -> record), so a sound memory settles within
+    // slots + 2 passes.
+    for (let pass = 0; pass < this.slots + 3; pass++) {
       // Length, then slot, then entry: this order makes the append exactly-once.
-      const at = Atomics.load(i32, H_PUBLISHED) >>> 0;
-      if (Atomics.load(i32, this.dirIndex + slot) !== 0) return true;
-      if (at >= this.slots) return false;
-      let v = Atomics.load(i32, this.logIndex + at);
-      if (v === 0) {
-        v = Atomics.compareExchange(i32, this.logIndex + at, 0, slot + 1);
-        if (v === 0) v = slot + 1;
+      const n = Atomics.load(i32, H_PUBLISHED) >>> 0;
+      const w = Atomics.load(i32, at);
+      if (w > 0) return w;
+      if (w < 0) {
+        if (!this.announcedBy(slot, w)) {
+          this.reportAnnouncement(slot, w);
+          return -1;
+        }
+        if (Atomics.compareExchange(i32, at, w, record) === w) return 0;
+        continue;
       }
-      // Entry `at` is written (by us or another appender): announce its slot if still
+      if (n >= this.slots) {
+        // The log takes no entry, which a sound log always does while a slot is free: its
+        // length is corrupt. Publish unlogged: found by name, missing from listings.
+        if (Atomics.compareExchange(i32, at, 0, record) === 0) return 0;
+        continue;
+      }
+      const v = Atomics.compareExchange(i32, this.logIndex + n, 0, slot + 1);
+      if (v === 0) {
+        // Entry n names the slot: publish, then move the length past the entry. A helper
+        // may announce the slot (~n) first; the next pass publishes over that.
+        const published = Atomics.compareExchange(i32, at, 0, record) === 0;
+        Atomics.compareExchange(i32, H_PUBLISHED, n, n + 1);
+        if (published) return 0;
+        continue;
+      }
+      // Entry n is another appender's, stopped or not yet done: announce its slot if still
       // free, then move the length past it. Either CAS failing means another did it.
-      if (v >= 1 && v <= this.slots) Atomics.compareExchange(i32, this.dirIndex + v - 1, 0, ~at);
-      Atomics.compareExchange(i32, H_PUBLISHED, at, at + 1);
+      if (v >= 1 && v <= this.slots) Atomics.compareExchange(i32, this.dirIndex + v - 1, 0, ~n);
+      Atomics.compareExchange(i32, H_PUBLISHED, n, n + 1);
     }
-    return false;
+    return -1;
   }
 
   private full(): RegistryFullError {
@@ -788,34 +816,13 @@ export class Directory {
     this.u8.set(nameBytes, record + RECORD_HEAD_BYTES);
     this.u8.set(sigBytes, record + RECORD_HEAD_BYTES + nameBytes.length);
 
-    const created = (): RecordInfo => ({ slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes, created: true });
     for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
-      let p = Atomics.load(this.i32, this.dirIndex + slot);
-      // The slot goes 0 -> announced -> record, each step once, and a step this thread
-      // fails is another thread's progress: three looks settle a sound slot.
-      for (let look = 0; look < 3 && p <= 0; look++) {
-        if (p === 0) {
-          if (this.announce(slot)) {
-            p = Atomics.load(this.i32, this.dirIndex + slot);
-            continue;
-          }
-          // The log takes no entry: its length is corrupt (a free slot means it has room).
-          // Publish unlogged: found by name, missing from listings, as before the log.
-          p = Atomics.compareExchange(this.i32, this.dirIndex + slot, 0, record);
-          if (p === 0) return created();
-          continue;
-        }
-        if (!this.announcedBy(slot, p)) {
-          this.reportAnnouncement(slot, p);
-          break;
-        }
-        // The publishing CAS: the record becomes visible complete, already logged.
-        const prev = Atomics.compareExchange(this.i32, this.dirIndex + slot, p, record);
-        if (prev === p) return created();
-        p = prev;
+      const p = this.publish(slot, record);
+      if (p === 0) {
+        return { slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes, created: true };
       }
       // Corrupt, or changed under us more often than a sound memory can: walk on.
-      if (p <= 0) continue;
+      if (p < 0) continue;
       let found: RecordInfo | undefined;
       try {
         found = this.match(slot, p, hash, nameBytes, req.name);

@@ -90,7 +90,8 @@ describe('listings read the log, not the slots', () => {
     const reader = StatsRegistry.attach(r.handle);
     const readerCounter = reader.counter({ name: 'late_total', help: 'L.', labelNames: ['k'] });
     expect((await readerCounter.get()).values).toEqual([{ labels: { k: 'w' }, value: 1 }]);
-    // A creator of the series k="x" announced its slot, then was terminated.
+    // A creator of the series k="x" wrote its log entry and was terminated; another
+    // thread finished its log steps (announced the slot, moved the length).
     const slot = freeSlotFor(r, 'late_total{k="x"}');
     const entry = announceByHand(r, slot, 3);
     const before = logOf(r);
@@ -168,7 +169,7 @@ describe('a creator stopped at any step', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('after announcing: lookups stop at the announced slot, the next creator of a name probing through it publishes there', () => {
+  it('after writing its log entry, its steps finished by another thread: lookups stop at the announced slot, the next creator probing through it publishes there', () => {
     const r = three();
     const slot = freeSlotFor(r, 'victim');
     const entry = announceByHand(r, slot, 3);

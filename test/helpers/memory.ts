@@ -113,10 +113,10 @@ export function freeSlotFor(r: StatsRegistry, name: string): number {
 }
 
 /**
- * Does by hand the first `steps` steps a creator takes to announce `slot` in the
- * published-records log (directory.ts): 1 writes the entry at the log's length, 2 also
- * marks the slot with it (~entry), 3 also moves the length past it. As if the creator
- * were terminated right after. Returns the entry.
+ * Does by hand what a creator terminated right after writing its log entry for `slot`
+ * leaves (directory.ts), and what another thread then does to finish its steps: 1 writes
+ * the entry at the log's length (the creator's step), 2 also marks the slot as announced
+ * by that entry (~entry), 3 also moves the length past it. Returns the entry.
  */
 export function announceByHand(r: StatsRegistry, slot: number, steps: 1 | 2 | 3): number {
   const i32 = i32Of(r);
