@@ -73,9 +73,9 @@
  * An earlier version published first and logged after (Atomics.add on the length,
  * Atomics.store of the entry), trusting that they were; a creator terminated in between
  * lost its record from every listing for good: found by name and counted into, never
- * exported. So the last thing a creator does must be enough on its own. It is the
- * publishing CAS, and everything a listing needs to find the record is in the log
- * before it.
+ * exported. So wherever a creator stops, what it has written must be enough on its
+ * own: everything a listing needs to find the record is in the log before the
+ * publishing CAS, and what follows that CAS (moving the log's length) any thread does.
  *
  * A slot's word goes from 0 to a record once, by CAS, sometimes by way of ~e:
  *   - 0: free.
@@ -152,7 +152,8 @@
  * A listing thus loads two words per record (its entry and its slot) plus the length
  * and the entry at it: an empty registry of 1 GiB lists as fast as one of 64 KiB. A
  * create loads the length and its slot, then writes its entry, its slot and the length
- * with one CAS each, where the publish-then-log order took a CAS, an add and a store. Each attachment also keeps the records it decoded
+ * with one CAS each, where the publish-then-log order took a CAS, an add and a store.
+ * Each attachment also keeps the records it decoded
  * (by slot, with the head words it checked): a later listing re-reads and re-checks
  * every head (a few loads) and decodes the strings again only when the head changed. A
  * name rewritten in place after it was decoded, head untouched, therefore goes unnoticed
