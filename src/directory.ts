@@ -153,13 +153,12 @@
  * and the entry at it: an empty registry of 1 GiB lists as fast as one of 64 KiB. A
  * create loads the length and its slot, then writes its entry, its slot and the length
  * with one CAS each, where the publish-then-log order took a CAS, an add and a store.
- * Each attachment also keeps the records it decoded
- * (by slot, with the head words it checked): a later listing re-reads and re-checks
- * every head (a few loads) and decodes the strings again only when the head changed. A
- * name rewritten in place after it was decoded, head untouched, therefore goes unnoticed
- * by this attachment: the record stays listed under the name it was checked with, and
- * its data placement, which is what bounds every read of its cells, is re-checked every
- * time.
+ * Each attachment also keeps the records it decoded (by slot, with the head words it
+ * checked): a later listing re-reads and re-checks every head (a few loads) and decodes
+ * the strings again only when the head changed. A name rewritten in place after it was
+ * decoded, head untouched, therefore goes unnoticed by this attachment: the record stays
+ * listed under the name it was checked with, and its data placement, which is what
+ * bounds every read of its cells, is re-checked every time.
  * The series index (kinds/series-index.ts) goes further and keeps a cursor into the
  * log, so repeated scrapes read only the entries added since the last one, and those
  * whose slot was announced but held no record yet.
