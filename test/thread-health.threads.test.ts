@@ -136,6 +136,40 @@ describe('thread health across threads', () => {
     }
   });
 
+  it.each(BACKENDS)("a terminated worker's slot reads alive: false, then the next thread takes it over and continues its cumulative counts (%s)", async (backend) => {
+    // Two stripes: the main thread's and one more, so the newcomer can only get the victim's.
+    const registry = StatsRegistry.create({ stripes: 2, backend });
+    const main = monitorMain(registry);
+    const victim = await startWorker(registry, 'victim', 'alloc', { intervalMs: 50, backend });
+    expect(victim.slot).not.toBe(main.slot);
+    const thread = String(victim.slot);
+    await until(
+      () => byName(registry.collect()),
+      (f) => CUMULATIVE_FAMILIES.every((n) => f.get(n)!.samples.some((s) => s.labels.thread === thread && (s.value as HistogramValue).count > 0n)),
+    );
+    await victim.worker.terminate();
+    await victim.exited;
+    const ended = byName(registry.collect());
+    expect(registry.threads().filter((t) => t.slot === victim.slot)).toEqual([expect.objectContaining({ alive: false, name: 'victim', threadId: victim.threadId })]);
+    expect(threadLabels(ended.get('atomic_stats_thread_info'))).not.toContain(thread);
+
+    const heir = await startWorker(registry, 'heir', 'idle', { intervalMs: 50, backend });
+    expect(heir.noSlot).toBe(false);
+    expect(heir.slot).toBe(victim.slot);
+    expect(registry.threads().filter((t) => t.slot === victim.slot)).toEqual([expect.objectContaining({ alive: true, name: 'heir', threadId: heir.threadId })]);
+    const after = byName(registry.collect());
+    expect(after.get('atomic_stats_thread_info')!.samples.filter((s) => s.labels.thread === thread).map((s) => s.labels)).toEqual([
+      { thread, thread_id: String(heir.threadId), name: 'heir' },
+    ]);
+    // The slot's series continue from the victim's counts: the same series, never lower.
+    for (const name of CUMULATIVE_FAMILIES) {
+      for (const s of ended.get(name)!.samples.filter((x) => x.labels.thread === thread)) {
+        const same = after.get(name)!.samples.find((x) => x.labels.thread === thread && x.labels.kind === s.labels.kind)!;
+        expect((same.value as HistogramValue).count, name).toBeGreaterThanOrEqual((s.value as HistogramValue).count);
+      }
+    }
+  });
+
   it('200 threads churned through a pool: the thread label values and the series stay bounded by the slots; the totals never fall', async () => {
     const stripes = 8;
     const registry = StatsRegistry.create({ stripes });
