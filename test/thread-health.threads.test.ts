@@ -235,6 +235,37 @@ describe('thread health across threads', () => {
     expect(fired[0]!.heapUsedBytes).toBeGreaterThan(0);
   });
 
+  it("serveMetrics' scrape of monitored threads, over HTTP: promtool is clean on the text format; in OpenMetrics it has only its known complaint (counters without HELP)", async () => {
+    const registry = StatsRegistry.create();
+    const main = monitorMain(registry);
+    const workers = await Promise.all(['w1', 'w2'].map((name) => startWorker(registry, name, 'alloc', { intervalMs: 50 })));
+    // Until every worker's GC pauses are in its slot, so the histograms have counts too.
+    const slots = [main.slot, ...workers.map((w) => w.slot)].map(String);
+    await until(
+      () => byName(registry.collect()).get('nodejs_gc_duration_seconds')!.samples,
+      (xs) => workers.every((w) => xs.some((x) => x.labels.thread === String(w.slot) && (x.value as HistogramValue).count > 0n)),
+    );
+    const server = await serveMetrics(registry, { port: 0 });
+    cleanups.push(() => server.close());
+
+    const text = await (await fetch(server.url)).text();
+    for (const family of ['nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_active_resources', 'atomic_stats_thread_heartbeat_age_seconds']) {
+      const threads = [...text.matchAll(new RegExp(`^${family}\\{thread="(\\d+)"\\} \\S+$`, 'gm'))].map((m) => m[1]);
+      expect(threads.sort(), family).toEqual([...slots].sort());
+    }
+    expect(text).toMatch(/^nodejs_gc_duration_seconds_bucket\{le="\+Inf",thread="\d+",kind="(minor|major|incremental|weakcb)"\} [1-9]\d*$/m);
+    expect(text.match(/^process_resident_memory_bytes /gm)).toHaveLength(1);
+    expect(promtool(text)).toEqual([]);
+
+    const openMetrics = await (await fetch(server.url, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } })).text();
+    expect(openMetrics.endsWith('# EOF\n')).toBe(true);
+    expect(openMetrics).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+    expect(openMetrics).toMatch(/^atomic_stats_thread_info\{thread="\d+",thread_id="\d+",name="w1"\} 1$/m);
+    const counters = [...openMetrics.matchAll(/^# TYPE (\S+) counter$/gm)].map((m) => `${m[1]}_total no help text`);
+    expect(counters).toContain('process_cpu_seconds_total no help text');
+    for (const p of promtool(openMetrics)) expect(counters, p).toContain(p);
+  });
+
   it('serveMetrics answers a separate process while the main thread blocks for 2.5 s, the main thread\'s heartbeat age at 1 s or more', async () => {
     const registry = StatsRegistry.create();
     const main = monitorMain(registry, 'main', 100);
