@@ -176,7 +176,7 @@ function threadChecks({ threads, stallsSeen, scrapes, workerReports, workers }) 
     ['thread slots used == workers + main', threads.length, workers + 1],
     ['threads alive after the workers ended == 1 (main)', threads.filter((t) => t.alive).length, 1],
     ['workers that stalled, seen by watchThreads == workers that stalled', stalledWorkers.filter((w) => seen.has(w)).length, stalledWorkers.length],
-    ['/metrics scrapes answered during a stall == stalls seen', scrapes.duringStall, stallsSeen.length],
+    ['/metrics scrapes answered at a stall == stalls seen', scrapes.duringStall, stallsSeen.length],
     ['/metrics scrapes not answered == 0', scrapes.failed, 0],
   ];
 }
@@ -196,7 +196,7 @@ function threadSummary({ threads, stallsSeen, scrapes }) {
   return [
     `  threads monitored      ${threads.map((t) => `${t.name} (slot ${t.slot}${t.alive ? '' : ', ended'})`).join(', ')}`,
     `  stalls seen            ${stalls.length === 0 ? 'none' : stalls.join(', ')}`,
-    `  /metrics               ${scrapes.answered} scrapes answered by its own thread, ${scrapes.duringStall} during a stall` +
+    `  /metrics               ${scrapes.answered} scrapes answered by its own thread, ${scrapes.duringStall} at a stall` +
       (scrapes.duringStall === 0 ? '' : ` (the stalled thread's heartbeat age in it: up to ${scrapes.stalledHeartbeatS.toFixed(1)} s)`),
   ];
 }

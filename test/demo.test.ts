@@ -155,13 +155,14 @@ describe('demo (npm start)', () => {
     // Thread health, live and in the summary: worker-1 holds its event loop for a while,
     // the main thread's watchThreads sees it once, and /metrics answers during the stall.
     expect(out).toMatch(/^\[ *[\d.]+ s\] threads (?=.*\bmain heap [\d.]+ MB loop \d+% heartbeat [\d.]+ s\b)(?=.*\bworker-1 heap )(?=.*\bworker-2 heap )/m);
-    expect(out.match(/^\[ *[\d.]+ s\] worker-1: event loop stalled, no heartbeat for [\d.]+ s$/gm)).toHaveLength(1);
+    // (Exactly once per stall is watchThreads' own test; here a thread starved of CPU by a
+    // loaded machine could make a second, real stall.)
+    expect(out).toMatch(/^\[ *[\d.]+ s\] worker-1: event loop stalled, no heartbeat for [\d.]+ s$/m);
     expect(out).toMatch(/^\[ *[\d.]+ s\] worker-1: event loop running again$/m);
-    expect(out).toMatch(/^ {2}stalls seen {12}worker-1 at [\d.]+ s \(no heartbeat for [\d.]+ s\)$/m);
+    expect(out).toMatch(/^ {2}stalls seen {12}.*\bworker-1 at [\d.]+ s \(no heartbeat for [\d.]+ s\)/m);
     expect(out).toMatch(/^ {2}threads monitored {6}(?=.*main \(slot \d+\))(?=.*worker-1 \(slot \d+, ended\))(?=.*worker-2 \(slot \d+, ended\))/m);
-    for (const what of ['workers that stalled, seen by watchThreads == workers that stalled', '/metrics scrapes answered during a stall == stalls seen']) {
-      expect(out).toMatch(new RegExp(`^ {4}ok {4}${what.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(1 == 1\\)$`, 'm'));
-    }
+    expect(out).toMatch(/^ {4}ok {4}workers that stalled, seen by watchThreads == workers that stalled \(1 == 1\)$/m);
+    expect(out).toMatch(/^ {4}ok {4}\/metrics scrapes answered at a stall == stalls seen \([1-9]\d* == [1-9]\d*\)$/m);
     expectChecksHold(out);
     expect(run.stderr()).toBe('');
     // The server lives only as long as the demo.
@@ -245,7 +246,7 @@ describe('demo (npm start)', () => {
       ['thread slots used == workers + main', 3, 3],
       ['threads alive after the workers ended == 1 (main)', 2, 1],
       ['workers that stalled, seen by watchThreads == workers that stalled', 1, 1],
-      ['/metrics scrapes answered during a stall == stalls seen', 1, 1],
+      ['/metrics scrapes answered at a stall == stalls seen', 1, 1],
       ['/metrics scrapes not answered == 0', 0, 0],
     ]);
     expect(summaryLines({ ...s, workers: 2, threads: ended, workerReports: reports, elapsedMs: 2500, reason: 'test' }).failed).toBe(0);
@@ -255,7 +256,7 @@ describe('demo (npm start)', () => {
     const summary = summaryLines({ ...s, workers: 2, threads: ended, workerReports: reports, elapsedMs: 2500, reason: 'test' }).lines;
     expect(summary).toContain('  threads monitored      main (slot 0), worker-1 (slot 2, ended), worker-2 (slot 3, ended)');
     expect(summary).toContain('  stalls seen            worker-1 at 1.5 s (no heartbeat for 0.7 s)');
-    expect(summary).toContain("  /metrics               7 scrapes answered by its own thread, 1 during a stall (the stalled thread's heartbeat age in it: up to 0.7 s)");
+    expect(summary).toContain("  /metrics               7 scrapes answered by its own thread, 1 at a stall (the stalled thread's heartbeat age in it: up to 0.7 s)");
   });
 
   it('rejects a bad flag with the usage on stderr and exit code 2; --help prints it', async () => {
