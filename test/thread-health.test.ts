@@ -302,25 +302,6 @@ describe('what a scrape exports', () => {
     expect(res.status).toBe(0);
   });
 
-  it('through @prometheus-io/client too: every thread family and the process figures, promtool clean', async () => {
-    const { Registry: PioRegistry } = await import('@prometheus-io/client');
-    const r = StatsRegistry.create();
-    monitor(r, { name: 'main' });
-    const pio = new PioRegistry();
-    registerAtomicStats(r, { register: pio });
-    const text = await pio.metrics();
-    const thread = String(r.slot);
-    for (const name of ['nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_active_resources', 'atomic_stats_thread_heartbeat_age_seconds', 'atomic_stats_thread_eventloop_utilization_ratio']) {
-      expect(text, name).toMatch(new RegExp(`^${name}\\{thread="${thread}"\\} \\S+$`, 'm'));
-    }
-    expect(text).toContain(`atomic_stats_thread_info{thread="${thread}",thread_id="0",name="main"} 1`);
-    expect(text).toContain(`nodejs_gc_duration_seconds_bucket{le="+Inf",thread="${thread}",kind="major"} `);
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds']) expect(text.match(new RegExp(`^${name} `, 'gm')), name).toHaveLength(1);
-    const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    expect(`${res.stdout}${res.stderr}`).toBe('');
-    expect(res.status).toBe(0);
-  });
-
   it("beside prom-client's collectDefaultMetrics(): its families keep their names, ours of the same name step aside (one warning each), the thread families of our own stay", async () => {
     const { warnings } = captureWarnings();
     const r = StatsRegistry.create();
