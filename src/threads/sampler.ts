@@ -97,6 +97,36 @@ export function shareAtOrBelow(points: readonly (readonly [number, number])[], m
   return share;
 }
 
+/** What readDelay uses of an event-loop delay histogram (perf_hooks' IntervalHistogram). */
+export type DelayHistogram = Pick<IntervalHistogram, 'count' | 'min' | 'max' | 'mean' | 'stddev' | 'percentile' | 'percentiles' | 'reset'>;
+
+/**
+ * The interval's delay, read from `h` and reset: its figures into the gauges of `values`
+ * (seconds), its samples folded into `pending` (see the header). Nothing when it has none.
+ */
+export function readDelay(h: DelayHistogram, values: Float64Array, pending: Pending): void {
+  if (h.count === 0) return;
+  const n = h.count;
+  values[F_DELAY_MIN] = h.min / 1e9;
+  values[F_DELAY_MAX] = h.max / 1e9;
+  values[F_DELAY_MEAN] = h.mean / 1e9;
+  values[F_DELAY_STDDEV] = h.stddev / 1e9;
+  values[F_DELAY_P50] = h.percentile(50) / 1e9;
+  values[F_DELAY_P90] = h.percentile(90) / 1e9;
+  values[F_DELAY_P99] = h.percentile(99) / 1e9;
+  const points = [...h.percentiles];
+  const counts = pending.delayCounts;
+  let below = 0;
+  for (let i = 0; i < DELAY_BOUNDS.length; i++) {
+    const cumulative = Math.max(below, Math.min(n, Math.round(n * shareAtOrBelow(points, h.min, h.max, DELAY_BOUNDS[i]! * 1e9))));
+    counts[i]! += cumulative - below;
+    below = cumulative;
+  }
+  counts[DELAY_BOUNDS.length]! += n - below;
+  pending.delaySum += (h.mean * n) / 1e9;
+  h.reset();
+}
+
 export class Sampler {
   private readonly delay: IntervalHistogram | undefined;
   private readonly gc: PerformanceObserver | undefined;
@@ -154,27 +184,7 @@ export class Sampler {
       values[F_ELU] = Number.isFinite(u) ? Math.min(1, Math.max(0, u)) : 0;
       this.lastElu = now;
     }
-    const h = this.delay;
-    if (h === undefined || h.count === 0) return;
-    const n = h.count;
-    values[F_DELAY_MIN] = h.min / 1e9;
-    values[F_DELAY_MAX] = h.max / 1e9;
-    values[F_DELAY_MEAN] = h.mean / 1e9;
-    values[F_DELAY_STDDEV] = h.stddev / 1e9;
-    values[F_DELAY_P50] = h.percentile(50) / 1e9;
-    values[F_DELAY_P90] = h.percentile(90) / 1e9;
-    values[F_DELAY_P99] = h.percentile(99) / 1e9;
-    const points = [...h.percentiles];
-    const counts = this.pending.delayCounts;
-    let below = 0;
-    for (let i = 0; i < DELAY_BOUNDS.length; i++) {
-      const cumulative = Math.max(below, Math.min(n, Math.round(n * shareAtOrBelow(points, h.min, h.max, DELAY_BOUNDS[i]! * 1e9))));
-      counts[i]! += cumulative - below;
-      below = cumulative;
-    }
-    counts[DELAY_BOUNDS.length]! += n - below;
-    this.pending.delaySum += (h.mean * n) / 1e9;
-    h.reset();
+    if (this.delay !== undefined) readDelay(this.delay, values, this.pending);
   }
 
   /** Clears `pending` once its counts are in the slot. */
