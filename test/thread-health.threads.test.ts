@@ -289,15 +289,14 @@ describe('thread health across threads', () => {
     while (Date.now() - blockStart < 2500) {
       // busy: this thread's event loop (its monitor's timer included) runs nothing for 2.5 s
     }
-    const blockEnd = Date.now();
     phase.set(2);
 
     expect(await exited, err).toBe(0);
-    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { during: number; oldest?: { age: number; arrived: number } };
-    // Scrapes were answered during the block, and one of them, which arrived before the
-    // block ended, showed the blocked thread's heartbeat at least a second old.
-    expect(result.during).toBeGreaterThanOrEqual(2);
-    expect(result.oldest!.age).toBeGreaterThanOrEqual(1);
-    expect(result.oldest!.arrived).toBeLessThan(blockEnd);
+    const { ages } = JSON.parse(out.trim().split('\n').at(-1)!) as { ages: number[] };
+    // Scrapes were answered during the block: every one but the last of those that read
+    // phase 1 was answered before the next one read it (they are sequential), so while
+    // this thread was still blocked. One of those showed its heartbeat at least 1 s old.
+    expect(ages.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...ages.slice(0, -1))).toBeGreaterThanOrEqual(1);
   });
 });
