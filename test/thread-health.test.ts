@@ -21,8 +21,8 @@ import {
 import { atomicStatsMetricProducer, observeAtomicStats } from '../src/opentelemetry.js';
 import { registerAtomicStats } from '../src/prometheus.js';
 import { slotHolder } from '../src/slots.js';
-import { COPY_WORDS, F64_COUNT, STATE_RUNNING, SLOT_BYTES, TABLE_NAME, W_COPY0, W_SEQ } from '../src/threads/layout.js';
-import { shareAtOrBelow } from '../src/threads/sampler.js';
+import { COPY_WORDS, DELAY_BOUNDS, F64_COUNT, STATE_RUNNING, SLOT_BYTES, TABLE_NAME, W_COPY0, W_SEQ } from '../src/threads/layout.js';
+import { type DelayHistogram, type Pending, readDelay, shareAtOrBelow } from '../src/threads/sampler.js';
 import { ThreadTable } from '../src/threads/table.js';
 import { BACKENDS } from './helpers/backends.js';
 import { bytesOf, i32Of, recordOf } from './helpers/memory.js';
@@ -442,5 +442,38 @@ describe('folding the event-loop delay into buckets', () => {
       expect(s).toBeGreaterThanOrEqual(last);
       last = s;
     }
+  });
+
+  // A histogram with these points and 64 samples; `big` gives its percentile values as
+  // bigints, as Bun's monitorEventLoopDelay() does.
+  const histogram = (big: boolean) => {
+    let resets = 0;
+    const h = {
+      count: 64,
+      min: 9_000_000,
+      max: 300_000_000,
+      mean: 15_000_000,
+      stddev: 4_000_000,
+      percentile: (p: number) => points.find(([q]) => q >= p)![1],
+      percentiles: new Map(points.map(([p, v]) => [p, big ? BigInt(v) : v])),
+      reset: () => void resets++,
+    };
+    return { h: h as unknown as DelayHistogram, resets: () => resets };
+  };
+  const pending = (): Pending => ({ delayCounts: new Float64Array(DELAY_BOUNDS.length + 1), delaySum: 0, gcCounts: new Float64Array(0), gcSums: new Float64Array(0) });
+
+  it("reads a histogram whose percentile values are bigints (Bun's) as one of numbers", () => {
+    const read = (big: boolean) => {
+      const { h, resets } = histogram(big);
+      const values = new Float64Array(F64_COUNT);
+      const p = pending();
+      readDelay(h, values, p);
+      return { values: [...values], counts: [...p.delayCounts], sum: p.delaySum, resets: resets() };
+    };
+    const numbers = read(false);
+    expect(numbers.counts.reduce((a, b) => a + b, 0)).toBe(64);
+    expect(numbers.sum).toBeCloseTo(0.96, 12);
+    expect(numbers.resets).toBe(1);
+    expect(read(true)).toEqual(numbers);
   });
 });

@@ -13,8 +13,10 @@
  *   - GC pauses: a PerformanceObserver of 'gc' entries, bucketed here as they arrive and
  *     added to the slot's GC histogram once per interval;
  *   - active resources: process.getActiveResourcesInfo().length.
- * An instrument the runtime lacks (Bun has no monitorEventLoopDelay, for one) is left
- * out, and its figures stay 0: monitoring never fails for want of one.
+ * An instrument the runtime lacks is left out, and its figures stay 0: monitoring never
+ * fails for want of one. Bun's and Deno's monitorEventLoopDelay() record how late each
+ * sample ran rather than the whole wait (an idle loop reads microseconds, not about
+ * `delayResolutionMs`), and Bun's gives its percentile values as bigints.
  *
  * What it costs. Nearly all of a monitored thread's cost is the delay sampler's timer,
  * which wakes an idle thread every `delayResolutionMs`: measured on a 2-vCPU VM, about
@@ -105,25 +107,30 @@ export type DelayHistogram = Pick<IntervalHistogram, 'count' | 'min' | 'max' | '
  * (seconds), its samples folded into `pending` (see the header). Nothing when it has none.
  */
 export function readDelay(h: DelayHistogram, values: Float64Array, pending: Pending): void {
-  if (h.count === 0) return;
-  const n = h.count;
-  values[F_DELAY_MIN] = h.min / 1e9;
-  values[F_DELAY_MAX] = h.max / 1e9;
-  values[F_DELAY_MEAN] = h.mean / 1e9;
-  values[F_DELAY_STDDEV] = h.stddev / 1e9;
-  values[F_DELAY_P50] = h.percentile(50) / 1e9;
-  values[F_DELAY_P90] = h.percentile(90) / 1e9;
-  values[F_DELAY_P99] = h.percentile(99) / 1e9;
-  const points = [...h.percentiles];
+  // Every figure goes through Number(): Bun's histogram gives its percentile points'
+  // values as bigints, which no arithmetic here may mix with numbers.
+  const n = Number(h.count);
+  if (!(n > 0)) return;
+  const min = Number(h.min);
+  const max = Number(h.max);
+  const mean = Number(h.mean);
+  values[F_DELAY_MIN] = min / 1e9;
+  values[F_DELAY_MAX] = max / 1e9;
+  values[F_DELAY_MEAN] = mean / 1e9;
+  values[F_DELAY_STDDEV] = Number(h.stddev) / 1e9;
+  values[F_DELAY_P50] = Number(h.percentile(50)) / 1e9;
+  values[F_DELAY_P90] = Number(h.percentile(90)) / 1e9;
+  values[F_DELAY_P99] = Number(h.percentile(99)) / 1e9;
+  const points = [...h.percentiles].map(([p, v]) => [Number(p), Number(v)] as const);
   const counts = pending.delayCounts;
   let below = 0;
   for (let i = 0; i < DELAY_BOUNDS.length; i++) {
-    const cumulative = Math.max(below, Math.min(n, Math.round(n * shareAtOrBelow(points, h.min, h.max, DELAY_BOUNDS[i]! * 1e9))));
+    const cumulative = Math.max(below, Math.min(n, Math.round(n * shareAtOrBelow(points, min, max, DELAY_BOUNDS[i]! * 1e9))));
     counts[i]! += cumulative - below;
     below = cumulative;
   }
   counts[DELAY_BOUNDS.length]! += n - below;
-  pending.delaySum += (h.mean * n) / 1e9;
+  pending.delaySum += (mean * n) / 1e9;
   h.reset();
 }
 

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { InvalidOptionsError, StatsRegistry } from 'atomic-stats';
 import { registerAtomicStats } from 'atomic-stats/prometheus';
-import { BACKENDS, RUNTIME, start } from './lib.mjs';
+import { BACKENDS, RUNTIME, start, until } from './lib.mjs';
 
 const N = 1000;
 const THREADS = 3;
@@ -51,11 +51,17 @@ if (isMainThread) {
   const monitor = registry.monitorThread({ name: 'main', intervalMs: 50 });
   const workers = [0, 1, 2].map((i) => start(new URL(import.meta.url), { handle: registry.handle, backend: BACKENDS[i] }));
   await Promise.all(workers.map((w) => w.exited));
+  // At least one interval's event-loop delay samples folded into the main thread's slot:
+  // every runtime here has a delay sampler, whatever it gives its figures as.
+  const thread = String(monitor.slot);
+  await until(
+    () => registry.collect().find((f) => f.name === 'atomic_stats_thread_eventloop_delay_seconds')?.samples.some((s) => s.labels.thread === thread && s.value.count > 0n),
+    "the main thread's event-loop delay samples",
+  );
   const text = await prom.metrics();
   const lines = text.split('\n');
   // Thread health: the gauges of the main thread alone (the workers ended: theirs are gone),
   // the info of its slot, the GC histogram of every slot used, the process figures once.
-  const thread = String(monitor.slot);
   for (const family of ['nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_active_resources', 'atomic_stats_thread_heartbeat_age_seconds', 'atomic_stats_thread_eventloop_utilization_ratio']) {
     const series = lines.filter((l) => l.startsWith(`${family}{`));
     assert.equal(series.length, 1, `${clientName}: one ${family} series, the main thread's:\n${series.join('\n')}`);
