@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   AtomicStatsError,
   InvalidOptionsError,
@@ -22,7 +22,7 @@ import { atomicStatsMetricProducer, observeAtomicStats } from '../src/openteleme
 import { registerAtomicStats } from '../src/prometheus.js';
 import { slotHolder } from '../src/slots.js';
 import { COPY_WORDS, DELAY_BOUNDS, F64_COUNT, STATE_RUNNING, SLOT_BYTES, TABLE_NAME, W_COPY0, W_SEQ } from '../src/threads/layout.js';
-import { type DelayHistogram, type Pending, readDelay, shareAtOrBelow } from '../src/threads/sampler.js';
+import { type DelayHistogram, type Pending, Sampler, readDelay, shareAtOrBelow } from '../src/threads/sampler.js';
 import { ThreadTable } from '../src/threads/table.js';
 import { BACKENDS } from './helpers/backends.js';
 import { bytesOf, i32Of, recordOf } from './helpers/memory.js';
@@ -128,6 +128,31 @@ describe('monitorThread and threads()', () => {
     other.close();
     expect(m.active).toBe(false);
     expect(r.threads()).toMatchObject([{ slot: 1, name: 'closing', alive: false }]);
+  });
+
+  it("an instrument that throws (a runtime's quirk) costs only its figures: the heartbeat goes on, stop() and close() do not throw, the slot goes back; one warning", async () => {
+    const { warnings } = captureWarnings();
+    const r = StatsRegistry.create();
+    const other = StatsRegistry.attach(r.handle);
+    const m = other.monitorThread({ name: 'quirky', intervalMs: 10 });
+    const sample = vi.spyOn(Sampler.prototype, 'sample').mockImplementation(() => {
+      throw new TypeError('quirky instrument');
+    });
+    onTestFinished(() => sample.mockRestore());
+    const first = r.threads()[0]!;
+    await sleep(60);
+    const later = r.threads()[0]!;
+    expect(sample).toHaveBeenCalled();
+    // Published again since: its heartbeat is younger than the first read's was by now.
+    expect(later.monitoredForMs - later.heartbeatAgeMs).toBeGreaterThan(first.monitoredForMs - first.heartbeatAgeMs);
+    expect(later.alive).toBe(true);
+    expect(() => other.close()).not.toThrow();
+    expect(m.active).toBe(false);
+    expect(r.threads()).toMatchObject([{ name: 'quirky', alive: false }]);
+    expect(r.usage().slotsInUse).toBe(1);
+    expect(warnings.filter((w) => w.code === 'ATOMIC_STATS_THREAD_MONITOR_FAILED').map((w) => w.message)).toEqual([
+      'atomic-stats: a thread monitor could not measure its thread: TypeError: quirky instrument (its figures keep their last values; the heartbeat goes on)',
+    ]);
   });
 
   it('one monitor per thread: a second throws ThreadMonitorError, through the same registry object or another, and changes nothing', () => {

@@ -94,8 +94,20 @@ export class ThreadMonitor {
     v[F_LAG] = this.due === 0 ? 0 : Math.max(0, now - this.due) / 1000;
     this.due = now + this.intervalMs;
     v[F_HEARTBEAT] = now;
-    this.sampler!.sample(v);
-    p.activeResources = activeResources();
+    try {
+      this.sampler!.sample(v);
+      p.activeResources = activeResources();
+    } catch (err) {
+      // A runtime's instrument that misbehaves (as Bun's delay histogram once did, with
+      // bigint values) costs only the figures it feeds, which keep their last values. The
+      // heartbeat must go on, or a thread that is running would read as stalled, and so
+      // must a stop's last publication, or close() would throw before the stripe goes back.
+      warnOnce(
+        `monitor-sample:${String(err)}`,
+        `atomic-stats: a thread monitor could not measure its thread: ${String(err)} (its figures keep their last values; the heartbeat goes on)`,
+        'ATOMIC_STATS_THREAD_MONITOR_FAILED',
+      );
+    }
     this.flush();
     this.table!.publish(this.slot, p);
   }
