@@ -7,8 +7,8 @@ import type { Kind, RegistryCore } from '../registry-core.js';
 import { setBytes } from '../sets/records.js';
 import { structCollector } from './collect.js';
 import { BUS_DTO_FIELDS, BUS_FIELDS, type BusDtoField, BUS_OUTCOME_FIRST, type BusField, foldBusOutcomes } from './fields.js';
-import type { StatsKernels } from '../ops/stats.js';
 import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
+import { StatsStruct } from './struct.js';
 
 /** The live fields of a bus snapshot: read from the bus itself, not stored counters. */
 export interface EventBusLiveCounts {
@@ -74,15 +74,7 @@ function checkLive(live: unknown): EventBusLiveCounts {
  * `total_events_dispatched == ffi_channel_dispatches + ffi_channel_drops` holds whenever
  * no publish is in flight, not necessarily in a snapshot taken during one.
  */
-export class EventBusStats {
-  readonly name: string;
-  private a: number;
-  private b: number;
-  private k: StatsKernels;
-  // Kept for retireStripe(): where records go once the owned stripe is handed back.
-  private readonly placement: StatsPlacement<BusField>;
-  private readonly sharedA: number;
-  private readonly sharedK: StatsKernels;
+export class EventBusStats extends StatsStruct<BusField> {
   private readonly c: Readonly<Record<BusDtoField, Counter>>;
   // The outcome cells (fields.ts), indexed by PUB_RUST | PUB_FFI flags, and the inline
   // write path to this thread's own stripe of them (see countPublish).
@@ -94,13 +86,7 @@ export class EventBusStats {
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<BusField>) {
-    this.name = name;
-    this.a = p.a;
-    this.b = p.b;
-    this.k = p.kernels;
-    this.placement = p;
-    this.sharedA = p.sharedA;
-    this.sharedK = p.sharedKernels;
+    super(name, p);
     this.c = {
       total_events_dispatched: p.set.counter('total_events_dispatched'),
       rust_handler_dispatches: p.set.counter('rust_handler_dispatches'),
@@ -156,14 +142,11 @@ export class EventBusStats {
    * @internal Records go to the shared cells from now on: the registry object this was
    * opened through is handing its stripe back (RegistryCore.releaseStripe).
    */
-  retireStripe(): void {
-    this.a = this.placement.sharedA;
-    this.b = 0;
-    this.k = this.placement.sharedKernels;
-    // The outcome counters become shared ones with the rest of the set, and the inline
-    // store to the owned stripe must stop before the stripe is handed back.
+  override retireStripe(): void {
+    // The inline store to the owned stripe must stop before the stripe is handed back;
+    // the outcome counters become shared ones with the rest of the set.
     this.words = undefined;
-    this.placement.set.retireStripe();
+    super.retireStripe();
   }
 
   /** `total_events_dispatched += 1`. */
