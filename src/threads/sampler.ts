@@ -18,12 +18,13 @@
  * sample ran rather than the whole wait (an idle loop reads microseconds, not about
  * `delayResolutionMs`), and Bun's gives its percentile values as bigints.
  *
- * What it costs. Nearly all of a monitored thread's cost is the delay sampler's timer,
- * which wakes an idle thread every `delayResolutionMs`: measured on a 2-vCPU VM, about
- * 0.44% of a core at 10 ms (prom-client's period) and 0.29% at 20 ms, the default here,
- * chosen so that a thread monitored at the default interval stays under 0.5% of a core
- * (docs/benchmarks.md, "Thread health"). A tick costs about 0.6 ms, most of it the HDR
- * histogram's mean and stddev, which Node computes by walking its buckets.
+ * What it costs. Most of a monitored thread's cost is the delay sampler's timer, which
+ * wakes an idle thread every `delayResolutionMs`: 20 ms by default here, where
+ * prom-client samples every 10 ms, because each wake-up costs the thread the same
+ * whatever it is doing. The published run (docs/benchmarks.md, "Thread health": a loaded
+ * 2-vCPU VM) has an idle thread monitored at the defaults at about 0.5% of a core, 0.63%
+ * at 10 ms. A tick costs about 0.6 ms, most of it the HDR histogram's mean and stddev,
+ * which Node computes by walking its buckets.
  *
  * Folding the delay into buckets. The HDR histogram does not hand out its samples, only
  * its count, its mean and a list of percentile points (p, the value at p) that halve the
