@@ -11,7 +11,7 @@ const subs = registry.workerSubscriberStats('killed.subs');
 const progress = new Int32Array(d.progress);
 for (let i = 1; ; i++) {
   steps.recordFailure();
-  steps.recordSuccess(7);
+  steps.recordSuccess(d.ms ?? 7);
   // A failed completion that was also a conversion error and an unmatched correlation:
   // the four-cell record (DONE_CONVERSION_ERROR | DONE_UNMATCHED).
   subs.recordOutcome(2 | 4);
