@@ -45,6 +45,8 @@ function samples(m: typeof esm): Map<string, Error> {
     ['InvalidLabelsError', new m.InvalidLabelsError('m', 'missing label')],
     ['InvalidValueError', new m.InvalidValueError('m', NaN, 'not finite')],
     ['ServeMetricsError', new m.ServeMetricsError('port in use', new Error('EADDRINUSE'))],
+    ['BulkheadFullError', new m.BulkheadFullError('b', 'full', '1 running')],
+    ['RateLimitedError', new m.RateLimitedError('r', 1, 20, 10)],
   ]);
 }
 

@@ -1,0 +1,5 @@
+// The resilience limits' public surface (re-exported by src/index.ts) and their kinds (kind-table.ts lists them).
+export { Bulkhead, type BulkheadCallOptions, type BulkheadMetrics, type BulkheadMetricsBigInt } from './bulkhead.js';
+export type { BulkheadConfig, ResolvedBulkheadConfig } from './bulkhead-config.js';
+export { bulkheadKind, listBulkheads, type BulkheadOptions } from './bulkhead-kind.js';
+export { BulkheadFullError, RateLimitedError } from './errors.js';
