@@ -42,5 +42,5 @@ export const KINDS: KindTable = Object.freeze([
   gaugeKind, // 7
   histogramKind, // 8
   metricSeriesKind, // 9: one labelled series of a counter, gauge or histogram family
-  bulkheadKind, // 11
+  bulkheadKind, // 10
 ]);

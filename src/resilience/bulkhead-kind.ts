@@ -133,7 +133,7 @@ const bulkheadCollector: EntryCollector<RegistryCore> = {
 /** The bulkheads' kind. */
 export const bulkheadKind = {
   name: 'bulkhead',
-  code: 11,
+  code: 10,
   dataBytes: (d, stripes) => {
     try {
       return layout(stripes, resolveBulkheadConfig(d)).dataBytes;
