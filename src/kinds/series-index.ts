@@ -4,12 +4,12 @@
  * the registry (prom-client's registry calls get() on every metric at each scrape, which
  * would otherwise cost metrics × records).
  *
- * It reads the directory's published-records log through a cursor (directory.ts): a
- * record is logged once, after it was published complete and immutable, so each call
- * reads only the log entries added since the last one (one atomic 32-bit load each, plus
- * one for each entry a creator has reserved and not yet written), never the directory's
- * slots, whose number grows with the capacity. Records of other kinds are skipped by
- * their kind code, without decoding their strings.
+ * It reads the directory's published-records log through a cursor (directory.ts): each
+ * slot is logged once, before a record is published in it, and a record once published
+ * is complete and immutable, so each call reads only the log entries added since the
+ * last one and those whose slot held no record yet (two atomic 32-bit loads each: the
+ * entry, its slot), never the directory's slots, whose number grows with the capacity.
+ * Records of other kinds are skipped by their kind code, without decoding their strings.
  */
 import { PublishedCursor, type RecordInfo } from '../directory.js';
 import type { RegistryCore } from '../registry-core.js';
