@@ -251,6 +251,7 @@ describe('the table of entry kinds', () => {
       histogram: 8,
       metricSeries: 9,
       bulkhead: 10,
+      rateLimiter: 11,
     });
     expect(Object.isFrozen(KINDS)).toBe(true);
   });
