@@ -5,8 +5,8 @@
  * thread.
  */
 import type { Clock } from '../clock.js';
-import { UnsafeIntegerError } from '../errors.js';
-import { abortReason, checkSignal } from '../policy/timeout.js';
+import { InvalidOptionsError, UnsafeIntegerError, describe } from '../errors.js';
+import { type CallContext, LazySignal, abortReason, callContext, checkSignal } from '../policy/timeout.js';
 import type { Counter, CounterSet } from '../sets/counter-set.js';
 import { checkIntIn, checkOptionsObject } from '../validate.js';
 import { RateLimitedError } from './errors.js';
@@ -68,6 +68,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  * - `tryAcquire(n = 1)`: takes `n` tokens if the bucket has them now; never waits.
  * - `acquire(n = 1, { signal, maxWaitMs }?)`: a promise that resolves when the tokens are
  *   its (first come, first served across threads), or rejects with RateLimitedError.
+ * - `call(fn, { signal, maxWaitMs }?)`: `acquire(1, ...)`, then `fn({ signal })`: the shape
+ *   of the breaker's and the bulkhead's `call`, so the three stack.
  * - `metrics()`: tokens now and the lifetime counts.
  *
  * The user guide is docs/resilience.md.
@@ -180,6 +182,28 @@ export class RateLimiter {
         };
         signal.addEventListener('abort', onAbort, { once: true });
       }
+    });
+  }
+
+  /**
+   * Waits for one token as `acquire(1, options)` does, then runs `fn({ signal })` and
+   * returns a promise of its result: the shape of `breaker.call` and `bulkhead.call`, so
+   * the three stack with each one's signal handed to the next (docs/resilience.md).
+   * `signal` is the caller's (a signal that never aborts without one); aborted before `fn`
+   * starts, the call rejects with its reason and `fn` is not called. Never throws: a
+   * refusal is RateLimitedError, bad arguments InvalidOptionsError, as rejections.
+   */
+  call<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>> {
+    if (typeof fn !== 'function') return Promise.reject(new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`));
+    const signal = options !== null && typeof options === 'object' ? (options as AcquireOptions).signal : undefined;
+    return this.acquire(1, options).then(() => {
+      // Granted, but the caller may have given up in the meantime (the grant resolves a
+      // microtask later): then fn is not started.
+      if (signal instanceof AbortSignal) {
+        if (signal.aborted) throw abortReason(signal);
+        return fn({ signal }) as Awaited<R>;
+      }
+      return fn(callContext(new LazySignal())) as Awaited<R>;
     });
   }
 
