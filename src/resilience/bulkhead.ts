@@ -392,10 +392,15 @@ export class Bulkhead {
       this.releasePermit(i, word);
       return Promise.reject(err);
     }
-    const release = (): void => this.releasePermit(i, word);
-    const p = settleOnce(result, release, release);
+    // Inline arrows, not a named local: the bundle keeps function names (tsup keepNames),
+    // which costs a defineProperty on every named closure made, here once per call.
+    const p = settleOnce(
+      result,
+      () => this.releasePermit(i, word),
+      () => this.releasePermit(i, word),
+    );
     if (p !== undefined) return p as Promise<Awaited<R>>;
-    release();
+    this.releasePermit(i, word);
     return Promise.resolve(result as Awaited<R>);
   }
 

@@ -76,21 +76,23 @@ export class RateLimiterCore {
   /**
    * Takes `n` tokens at `now` (ns), reserving them up to `maxWaitNs` ahead. Returns the ns
    * to wait before using them (0n: at once), or REFUSED (nothing taken; `retryNs` says how
-   * long it would have waited).
+   * long it would have waited). BigInts allocate: the bounds are computed once, outside
+   * the loop, and the wait only for a grant that has one.
    */
   take(n: number, now: bigint, maxWaitNs: bigint): bigint {
     const i64 = this.i64;
-    const cost = BigInt(n) * this.T;
+    const cost = n === 1 ? this.T : BigInt(n) * this.T;
+    const full = now + this.tau;
+    const limit = maxWaitNs === 0n ? full : full + maxWaitNs;
+    const horizonEnd = now + this.horizon;
     for (;;) {
       const cur = Atomics.load(i64, this.at);
-      const tat = cur > now && cur - now <= this.horizon ? cur : now;
-      const next = tat + cost;
-      const wait = next - now - this.tau;
-      if (wait > maxWaitNs) {
-        this.retryNs = wait;
+      const next = (cur > now && cur <= horizonEnd ? cur : now) + cost;
+      if (next > limit) {
+        this.retryNs = next - full;
         return REFUSED;
       }
-      if (Atomics.compareExchange(i64, this.at, cur, next) === cur) return wait > 0n ? wait : 0n;
+      if (Atomics.compareExchange(i64, this.at, cur, next) === cur) return next > full ? next - full : 0n;
     }
   }
 
