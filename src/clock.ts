@@ -51,3 +51,30 @@ const offset = perThreadHrtime ? performance.timeOrigin : calibrate();
 
 /** The default clock in ms, the same in every thread: the process's monotonic clock (Node), or wall-clock-aligned (Bun, Deno). */
 export const monotonicClock: Clock = () => performance.now() + offset;
+
+/**
+ * A user's clock as the breaker, the bulkhead and the rate limiter read it, so that a
+ * broken one cannot lose a record: a reading that is not a finite number (NaN, Infinity,
+ * a non-number) or a clock that throws is replaced by this reader's last good reading
+ * ("no time passed since"), or by the package's monotonic clock before the first good
+ * one. So a broken clock can delay a transition (time stands still for this thread) but
+ * never leaves a permit unrecorded or throws out of the policy that reads it. Per thread
+ * and per object; no shared state.
+ */
+export function guardedClock(clock: Clock): Clock {
+  if (clock === monotonicClock) return clock;
+  let last = Number.NaN;
+  return () => {
+    let ms: unknown;
+    try {
+      ms = clock();
+    } catch {
+      ms = undefined;
+    }
+    if (typeof ms === 'number' && Number.isFinite(ms)) {
+      last = ms;
+      return ms;
+    }
+    return Number.isNaN(last) ? monotonicClock() : last;
+  };
+}

@@ -39,7 +39,9 @@ export type ErrorCode =
   | 'ERR_INVALID_LABELS'
   | 'ERR_INVALID_VALUE'
   | 'ERR_METRICS_SERVER'
-  | 'ERR_THREAD_MONITOR';
+  | 'ERR_THREAD_MONITOR'
+  | 'ERR_BULKHEAD_FULL'
+  | 'ERR_RATE_LIMITED';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];

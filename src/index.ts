@@ -20,6 +20,9 @@ export { CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState } 
 export type { CircuitBreakerMetrics, CircuitBreakerMetricsBigInt, CircuitBreakerOptions, ResolvedBreakerConfig, StateChange, Clock } from './breaker/index.js';
 export type { CallOptions, SystemCircuitBreakerMetrics } from './breaker/index.js';
 export { CallTimeoutError, type CallContext } from './policy/timeout.js';
+export { Bulkhead, BulkheadFullError, RateLimitedError, RateLimiter } from './resilience/index.js';
+export type { BulkheadCallOptions, BulkheadConfig, BulkheadMetrics, BulkheadMetricsBigInt, BulkheadOptions, ResolvedBulkheadConfig } from './resilience/index.js';
+export type { AcquireOptions, RateLimiterConfig, RateLimiterMetrics, RateLimiterMetricsBigInt, RateLimiterOptions, ResolvedRateLimiterConfig } from './resilience/index.js';
 export { StepExecutionStats, EventBusStats, WorkerSubscriberStats } from './stats/index.js';
 export type { StatsOptions, StepStatsOptions } from './stats/index.js';
 export type { StepExecutionStatsSnapshot, StepExecutionStatsBigIntSnapshot } from './stats/step-execution-stats.js';

@@ -25,6 +25,7 @@ import { gaugeKind } from './kinds/gauge.js';
 import { histogramKind } from './kinds/histogram.js';
 import { metricSeriesKind } from './kinds/series.js';
 import type { KindTable } from './registry-core.js';
+import { bulkheadKind, rateLimiterKind } from './resilience/index.js';
 import { countersKind } from './sets/kind.js';
 import { eventBusStatsKind } from './stats/event-bus-stats.js';
 import { stepExecutionStatsKind } from './stats/step-execution-stats.js';
@@ -42,5 +43,7 @@ export const KINDS: KindTable = Object.freeze([
   gaugeKind, // 7
   histogramKind, // 8
   metricSeriesKind, // 9: one labelled series of a counter, gauge or histogram family
+  bulkheadKind, // 10
+  rateLimiterKind, // 11
   threadTableKind, // 13: the registry's thread table (thread health)
 ]);

@@ -16,6 +16,7 @@ import { type HistogramConfiguration, type HistogramMetric, histogramKind } from
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
 import type { CounterSet } from './sets/counter-set.js';
 import { type CounterSetOptions, countersKind } from './sets/kind.js';
+import { type Bulkhead, type BulkheadConfig, type BulkheadOptions, type RateLimiter, type RateLimiterConfig, type RateLimiterOptions, bulkheadKind, listBulkheads, listRateLimiters, rateLimiterKind } from './resilience/index.js';
 import { type EventBusStats, eventBusStatsKind } from './stats/event-bus-stats.js';
 import type { StatsOptions } from './stats/open.js';
 import { type StepExecutionStats, type StepStatsOptions, stepExecutionStatsKind } from './stats/step-execution-stats.js';
@@ -89,6 +90,38 @@ export class StatsRegistry extends RegistryCore {
   /** Forces every circuit breaker of the registry Closed (as `forceClosed` does); returns how many. */
   forceClosedAll(): number {
     return forceAll(this, false);
+  }
+
+  /**
+   * Gets or creates the bulkhead `name`, shared by every thread of the registry: at most
+   * `maxConcurrent` calls at once, all threads together, and one FIFO queue of `maxQueued`
+   * (docs/resilience.md). Without a config, an existing bulkhead is returned with the config
+   * it was created with (none yet: InvalidOptionsError). With a config, another config for
+   * the same name throws NameConflictError. `options` are this thread's (clock).
+   */
+  bulkhead(name: string, config?: BulkheadConfig, options?: BulkheadOptions): Bulkhead {
+    return bulkheadKind.open(this, name, config, options);
+  }
+
+  /** Every bulkhead any thread created in this registry, by name, each with its own config. */
+  bulkheads(): Bulkhead[] {
+    return listBulkheads(this);
+  }
+
+  /**
+   * Gets or creates the rate limiter `name`, shared by every thread of the registry: one
+   * token bucket of `burst` tokens refilled at `tokensPerInterval` per `intervalMs`
+   * (docs/resilience.md). Without a config, an existing limiter is returned with the
+   * config it was created with (none yet: InvalidOptionsError). With a config, another
+   * config for the same name throws NameConflictError. `options` are this thread's (clock).
+   */
+  rateLimiter(name: string, config?: RateLimiterConfig, options?: RateLimiterOptions): RateLimiter {
+    return rateLimiterKind.open(this, name, config, options);
+  }
+
+  /** Every rate limiter any thread created in this registry, by name. */
+  rateLimiters(): RateLimiter[] {
+    return listRateLimiters(this);
   }
 
   /** Gets or creates the step execution stats `name` (striped by default); see StepExecutionStats. */

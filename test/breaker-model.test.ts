@@ -251,6 +251,11 @@ class Model {
       times_opened: this.timesOpened,
       window_calls: BigInt(window.calls),
       window_failures: BigInt(window.failures),
+      // The guard moves no outcome counter (only call() does), and nothing here disables.
+      timeout_calls: 0n,
+      fallback_calls: 0n,
+      aborted_calls: 0n,
+      disabled: false,
     };
   }
 }

@@ -30,6 +30,10 @@ const DTO_KEYS = [
   'times_opened',
   'window_calls',
   'window_failures',
+  'timeout_calls',
+  'fallback_calls',
+  'aborted_calls',
+  'disabled',
 ].sort();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -228,6 +232,10 @@ describe.each(BACKENDS)('CircuitBreaker (%s backend)', (backend) => {
         times_opened: 0,
         window_calls: 0,
         window_failures: 0,
+        timeout_calls: 0,
+        fallback_calls: 0,
+        aborted_calls: 0,
+        disabled: false,
       });
     });
 

@@ -46,6 +46,8 @@ function samples(m: typeof esm): Map<string, Error> {
     ['InvalidValueError', new m.InvalidValueError('m', NaN, 'not finite')],
     ['ServeMetricsError', new m.ServeMetricsError('port in use', new Error('EADDRINUSE'))],
     ['ThreadMonitorError', new m.ThreadMonitorError('monitored already', 0)],
+    ['BulkheadFullError', new m.BulkheadFullError('b', 'full', '1 running')],
+    ['RateLimitedError', new m.RateLimitedError('r', 1, 20, 10)],
   ]);
 }
 

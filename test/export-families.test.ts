@@ -49,11 +49,31 @@ const BUILTIN: readonly (readonly [string, T])[] = [
   ['atomic_stats_worker_subscriber_completions_total', 'counter'],
   ['atomic_stats_worker_subscriber_conversion_errors_total', 'counter'],
   ['atomic_stats_worker_subscriber_unmatched_completions_total', 'counter'],
+  // a bulkhead
+  ['atomic_stats_bulkhead_active_calls', 'gauge'],
+  ['atomic_stats_bulkhead_queued_calls', 'gauge'],
+  ['atomic_stats_bulkhead_max_concurrent_calls', 'gauge'],
+  ['atomic_stats_bulkhead_max_queued_calls', 'gauge'],
+  ['atomic_stats_bulkhead_calls_total', 'counter'],
+  ['atomic_stats_bulkhead_enqueued_calls_total', 'counter'],
+  ['atomic_stats_bulkhead_reclaimed_permits_total', 'counter'],
+  ['atomic_stats_bulkhead_late_releases_total', 'counter'],
+  // a rate limiter
+  ['atomic_stats_rate_limiter_available_tokens', 'gauge'],
+  ['atomic_stats_rate_limiter_requests_total', 'counter'],
+  ['atomic_stats_rate_limiter_granted_tokens_total', 'counter'],
+  ['atomic_stats_rate_limiter_waited_requests_total', 'counter'],
+  ['atomic_stats_rate_limiter_wait_seconds_total', 'counter'],
+  ['atomic_stats_rate_limiter_aborted_requests_total', 'counter'],
   // circuit breaker, and its call durations (durations: true)
   ['atomic_stats_circuit_breaker_calls_total', 'counter'],
   ['atomic_stats_circuit_breaker_call_duration_seconds_total', 'counter'],
   ['atomic_stats_circuit_breaker_rejected_calls_total', 'counter'],
   ['atomic_stats_circuit_breaker_opens_total', 'counter'],
+  ['atomic_stats_circuit_breaker_timeouts_total', 'counter'],
+  ['atomic_stats_circuit_breaker_fallbacks_total', 'counter'],
+  ['atomic_stats_circuit_breaker_aborted_calls_total', 'counter'],
+  ['atomic_stats_circuit_breaker_disabled', 'gauge'],
   ['atomic_stats_circuit_breaker_consecutive_failures', 'gauge'],
   ['atomic_stats_circuit_breaker_half_open_successes', 'gauge'],
   ['atomic_stats_circuit_breaker_state', 'gauge'],
@@ -85,6 +105,11 @@ function everything() {
   db.recordSuccess(2_000_000);
   db.recordFailure(3_000_000);
   registry.circuitBreaker('cache', { failureThreshold: 1 }).recordFailure(1_000);
+  const bulkhead = registry.bulkhead('payments', { maxConcurrent: 1 });
+  bulkhead.tryAcquire();
+  bulkhead.tryAcquire(); // rejected
+  const limiter = registry.rateLimiter('geo', { tokensPerInterval: 2, intervalMs: 1000 });
+  while (limiter.tryAcquire());
   return { registry, bus };
 }
 
@@ -181,6 +206,35 @@ describe('every built-in family, on both exporters', () => {
     expect(text).toMatch(/^atomic_stats_step_execution_duration_seconds_count\{name="timed"\} 2$/m);
     expect(text).toMatch(/^atomic_stats_step_execution_duration_seconds_sum\{name="timed"\} 1$/m);
     expect(text).toMatch(/^atomic_stats_step_execution_seconds_total\{name="plain"\} 0\.01$/m);
+  });
+
+  it('the bulkhead and rate limiter families carry their values (prom-client text and OpenTelemetry)', async () => {
+    const { registry, bus } = everything();
+    const prom = new Registry();
+    registerAtomicStats(registry, { register: prom, buses: [bus] });
+    const text = await prom.metrics();
+    for (const line of [
+      'atomic_stats_bulkhead_active_calls{name="payments"} 1',
+      'atomic_stats_bulkhead_max_concurrent_calls{name="payments"} 1',
+      'atomic_stats_bulkhead_calls_total{name="payments",outcome="admitted"} 1',
+      'atomic_stats_bulkhead_calls_total{name="payments",outcome="rejected"} 1',
+      'atomic_stats_rate_limiter_requests_total{name="geo",outcome="granted"} 2',
+      'atomic_stats_rate_limiter_requests_total{name="geo",outcome="refused"} 1',
+      'atomic_stats_rate_limiter_granted_tokens_total{name="geo"} 2',
+      'atomic_stats_rate_limiter_available_tokens{name="geo"} 0',
+    ]) {
+      expect(text).toContain(line);
+    }
+    const reader = new TestReader({ metricProducers: [atomicStatsMetricProducer(registry, { buses: [bus], include: 'all' })] });
+    new MeterProvider({ readers: [reader] });
+    const metrics = await collected(reader);
+    const calls = metrics.find((m) => m.descriptor.name === 'atomic_stats_bulkhead_calls')!;
+    expect(calls.dataPoints.map((p) => [p.attributes['atomic_stats.outcome'], p.value]).sort()).toEqual([
+      ['admitted', 1],
+      ['queue_abort', 0],
+      ['queue_timeout', 0],
+      ['rejected', 1],
+    ]);
   });
 
   it('promtool check metrics passes the text scrape of every family', async () => {

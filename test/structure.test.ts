@@ -250,6 +250,8 @@ describe('the table of entry kinds', () => {
       gauge: 7,
       histogram: 8,
       metricSeries: 9,
+      bulkhead: 10,
+      rateLimiter: 11,
       threadTable: 13,
     });
     expect(Object.isFrozen(KINDS)).toBe(true);

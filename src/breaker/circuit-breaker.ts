@@ -71,7 +71,8 @@ import { guardedClock, nowTicks, stampTicks } from './clock.js';
 import type { ResolvedBreakerConfig } from './config.js';
 import { CircuitOpenError } from './errors.js';
 import { type FailurePredicate, elapsedNanos, isFailureOf, settleOnce } from './execute.js';
-import { type CounterField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from '../ops/breaker-layout.js';
+import { type BreakerEventListener, type BreakerEventName, BreakerEvents } from './events.js';
+import { C_DISABLED, type CounterField, type OutcomeField, DONE, NEED_CLOCK, NO_CLOCK, PERMIT_CLOSED, PERMIT_NONE, REJECTED, STATE_CLOSED, STATE_OPEN, STAMP_MASK } from '../ops/breaker-layout.js';
 import {
   type CircuitBreakerMetrics,
   type CircuitBreakerMetricsBigInt,
@@ -98,6 +99,10 @@ export interface BreakerBinding {
   readonly ops: BreakerOps;
   readonly i32: Int32Array;
   readonly counters: CounterSet<CounterField>;
+  /** The outcome counters the call paths move (timeouts, fallbacks, aborts). */
+  readonly outcomes: CounterSet<OutcomeField>;
+  /** This thread's per-call event listeners (events.ts). */
+  readonly events: BreakerEvents;
   readonly watcher: StateWatcher;
   /** The memory as 64-bit cells (the rate window), or undefined when the policy is off. */
   readonly i64: BigInt64Array | undefined;
@@ -159,7 +164,14 @@ interface CallRecorder {
   recordOk(start: number, permit: number): void;
   /** Records an error (a failure, or a success when isFailure lets it through); true if a failure. */
   recordError(start: number, permit: number, error: unknown): boolean;
-  recordFailureSince(start: number, permit: number): void;
+  /** Records a failure; returns its duration in ns. */
+  recordFailureSince(start: number, permit: number): number;
+  /** A timeout (recorded already as a failure of `ns`): counted, and the events. */
+  timedOut(error: unknown, ns: number): void;
+  /** An abort by the caller of a call that had its permit. */
+  aborted(): void;
+  /** A fallback taken for `error`. */
+  fellBack(error: unknown): void;
 }
 
 const unset = (): void => {};
@@ -199,14 +211,20 @@ class GuardedCall extends CallScope {
   // that throws while a failure opens the breaker): the call then rejects with that error.
 
   protected override onEnded(how: number, reason: unknown): void {
+    let ns = 0;
     try {
-      if (how === ENDED_BY_TIMEOUT || this.permit !== CLOSED_PERMIT) this.rec.recordFailureSince(this.start, this.permit);
+      if (how === ENDED_BY_TIMEOUT || this.permit !== CLOSED_PERMIT) ns = this.rec.recordFailureSince(this.start, this.permit);
     } catch (recordError) {
       this.reject(recordError);
       return;
     }
-    if (how === ENDED_BY_TIMEOUT) this.fail(reason);
-    else this.reject(reason);
+    if (how === ENDED_BY_TIMEOUT) {
+      this.rec.timedOut(reason, ns);
+      this.fail(reason);
+    } else {
+      this.rec.aborted();
+      this.reject(reason);
+    }
   }
 
   settled(value: unknown): void {
@@ -239,6 +257,7 @@ class GuardedCall extends CallScope {
       this.reject(error);
       return;
     }
+    this.rec.fellBack(error);
     try {
       this.resolve(fallback(error));
     } catch (fallbackError) {
@@ -300,6 +319,9 @@ export class CircuitBreaker {
   private readonly clock: Clock;
   private readonly isFailure: FailurePredicate | undefined;
   private readonly binding: BreakerBinding;
+  /** Index of the shared disabled word in `i32` (C_DISABLED). */
+  private readonly disabledAt: number;
+  private readonly events: BreakerEvents;
 
   /** @internal Use `registry.circuitBreaker(name, config?, options?)`. */
   constructor(binding: BreakerBinding, options: BreakerThreadOptions) {
@@ -340,6 +362,8 @@ export class CircuitBreaker {
     this.ctl = binding.ctl;
     this.i32 = binding.i32;
     this.word = binding.ctl >>> 2;
+    this.disabledAt = (binding.ctl + C_DISABLED) >>> 2;
+    this.events = binding.events;
     this.stripe = binding.stripe;
     this.successThreshold = binding.config.successThreshold;
     this.failureThreshold = binding.config.failureThreshold;
@@ -362,6 +386,7 @@ export class CircuitBreaker {
   retireStripe(): void {
     this.stripe = 0;
     this.binding.counters.retireStripe();
+    this.binding.outcomes.retireStripe();
   }
 
   /** @internal The same breaker with other per-thread options. */
@@ -381,6 +406,11 @@ export class CircuitBreaker {
    * with a probe out.
    */
   tryAcquire(): boolean {
+    // Disabled (disable()): every call passes. A plain read: the switch orders nothing
+    // else, and a thread that sees it a moment late admits or refuses as it would have
+    // a moment earlier. It sits in the state word's block, whose line the acquire
+    // below loads anyway.
+    if (this.i32[this.disabledAt] !== 0) return true;
     // One call to the backend: the JS backend's acquire starts with an inlined seq-cst
     // load of the state word and answers Closed at once; the Wasm core's does the same
     // load on its side of the call, which costs less than Atomics.load from JS (a builtin
@@ -399,6 +429,7 @@ export class CircuitBreaker {
    * totals and changes no state (and does not enter the rate window).
    */
   acquirePermit(): number {
+    if (this.i32[this.disabledAt] !== 0) return PERMIT_CLOSED;
     const r = this.ops.acquire(this.ctl, this.stripe, this.successThreshold, this.timeoutMs, this.probeLeaseMs, NO_CLOCK);
     return r === NEED_CLOCK ? this.acquireTimed() : r;
   }
@@ -471,7 +502,9 @@ export class CircuitBreaker {
   }
 
   private recordOk(start: number, permit: number): void {
-    this.succeeded(elapsedNanos(this.clock, start), permit);
+    const ns = elapsedNanos(this.clock, start);
+    this.succeeded(ns, permit);
+    if (this.events.count !== 0) this.events.emit('success', { durationMs: ns / 1e6 });
   }
 
   /**
@@ -480,13 +513,29 @@ export class CircuitBreaker {
    */
   private recordError(start: number, permit: number, error: unknown): boolean {
     const failure = isFailureOf(this.isFailure, error);
-    if (failure) this.recordFailureSince(start, permit);
-    else this.recordOk(start, permit);
+    if (failure) {
+      const ns = this.recordFailureSince(start, permit);
+      if (this.events.count !== 0) this.events.emit('failure', { error, durationMs: ns / 1e6 });
+    } else this.recordOk(start, permit);
     return failure;
   }
 
-  private recordFailureSince(start: number, permit: number): void {
-    this.failed(elapsedNanos(this.clock, start), permit);
+  private recordFailureSince(start: number, permit: number): number {
+    const ns = elapsedNanos(this.clock, start);
+    this.failed(ns, permit);
+    return ns;
+  }
+
+  // The outcome counters move only on these paths (call with options), never on the
+  // guard's.
+  private outcome(field: OutcomeField): void {
+    this.binding.outcomes.counter(field).inc();
+  }
+
+  private refused(): CircuitOpenError {
+    const error = this.openError();
+    if (this.events.count !== 0) this.events.emit('reject', { error });
+    return error;
   }
 
   /** What a GuardedCall needs of this breaker object (made once per object). */
@@ -495,6 +544,19 @@ export class CircuitBreaker {
     recordOk: (start, permit) => this.recordOk(start, permit),
     recordError: (start, permit, error) => this.recordError(start, permit, error),
     recordFailureSince: (start, permit) => this.recordFailureSince(start, permit),
+    timedOut: (error, ns) => {
+      this.outcome('timeout_calls');
+      if (this.events.count !== 0) {
+        const durationMs = ns / 1e6;
+        this.events.emit('failure', { error, durationMs });
+        this.events.emit('timeout', { error: error as CallTimeoutError, durationMs });
+      }
+    },
+    aborted: () => this.outcome('aborted_calls'),
+    fellBack: (error) => {
+      this.outcome('fallback_calls');
+      if (this.events.count !== 0) this.events.emit('fallback', { error });
+    },
   };
 
   /**
@@ -545,7 +607,7 @@ export class CircuitBreaker {
       // A clock that throws (or returns garbage) while Open: no permit was taken.
       return Promise.reject(err);
     }
-    if (permit === REFUSED) return Promise.reject(this.openError());
+    if (permit === REFUSED) return Promise.reject(this.refused());
     let result: unknown;
     try {
       result = fn(callContext(new LazySignal()));
@@ -611,8 +673,9 @@ export class CircuitBreaker {
       return Promise.reject(err);
     }
     if (permit === REFUSED) {
-      const refusal = this.openError();
+      const refusal = this.refused();
       if (fallback === undefined) return Promise.reject(refusal);
+      this.recorder.fellBack(refusal);
       const fb = fallback;
       return new Promise((resolve) => resolve(fb(refusal) as Awaited<F>));
     }
@@ -651,7 +714,7 @@ export class CircuitBreaker {
     if (typeof fn !== 'function') throw new InvalidOptionsError('fn', `must be a function, got ${describe(fn)}`);
     const start = this.clock();
     const permit = this.permitForCall();
-    if (permit === REFUSED) throw this.openError();
+    if (permit === REFUSED) throw this.refused();
     let result: R;
     try {
       result = fn();
@@ -669,6 +732,40 @@ export class CircuitBreaker {
    */
   forceOpen(): void {
     this.ops.force(this.ctl, this.stripe, STATE_OPEN, this.windowMs, stampTicks(this.clock()));
+  }
+
+  /**
+   * Disables the breaker for every thread: from now on every permit request is granted
+   * (call, callSync, tryAcquire, acquirePermit), whatever the state, and every call is
+   * still recorded: counts, durations, and state changes (a disabled breaker can open;
+   * it just refuses nothing until `enable()`). A permit granted while the state was not
+   * Closed is a plain one (not a probe): its record is counted and changes no state.
+   */
+  disable(): void {
+    Atomics.store(this.i32, this.disabledAt, 1);
+  }
+
+  /** Enables the breaker again for every thread: permits follow the state again. */
+  enable(): void {
+    Atomics.store(this.i32, this.disabledAt, 0);
+  }
+
+  /** Whether the breaker is disabled (by any thread): see disable(). */
+  get disabled(): boolean {
+    return Atomics.load(this.i32, this.disabledAt) !== 0;
+  }
+
+  /**
+   * Calls `listener` for each call of this thread through this breaker (this registry
+   * object's `call` and `callSync`; the guard emits nothing) that ends with the event:
+   * 'success' `{ durationMs }`, 'failure' `{ error, durationMs }` (a timeout too),
+   * 'timeout' `{ error, durationMs }` (after its 'failure'), 'reject' `{ error }` (a
+   * refusal), 'fallback' `{ error }` (the fallback was taken). Synchronous, in the calling
+   * thread. Returns a function that removes the listener. A bad event name or listener
+   * throws InvalidOptionsError and adds nothing. See docs/circuit-breaker.md, "Events".
+   */
+  on<E extends BreakerEventName>(event: E, listener: BreakerEventListener<E>): () => void {
+    return this.events.on(event, listener);
   }
 
   /**
@@ -702,7 +799,7 @@ export class CircuitBreaker {
   metricsBigInt(): CircuitBreakerMetricsBigInt {
     const word = readWord(this.binding.i32, this.ctl);
     const window = this.binding.i64 === undefined ? undefined : readWindow(this.binding.i64, this.ctl, this.windowMs, stampTicks(this.clock()), word.raw);
-    return buildMetricsBigInt(word, this.binding.counters.snapshotBigInt(), window);
+    return buildMetricsBigInt(word, this.binding.counters.snapshotBigInt(), window, this.binding.outcomes.snapshotBigInt(), Atomics.load(this.i32, this.disabledAt) !== 0);
   }
 
   /**

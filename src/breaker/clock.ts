@@ -4,34 +4,10 @@
  * one cannot lose a record, and turned into the state machine's ticks.
  */
 import { InvalidOptionsError, describe } from '../errors.js';
-import { type Clock, monotonicClock } from '../clock.js';
 import { TICK_MASK } from '../ops/breaker-layout.js';
 
-/**
- * The breaker's reading of a user's clock, which must not be able to lose a record: a
- * reading that is not a finite number (NaN, Infinity, a non-number) or a clock that
- * throws is replaced by this reader's last good reading ("no time passed since"), or by
- * the package's monotonic clock before the first good one. So a broken clock can delay a
- * transition (time stands still for this thread) but never leaves a permit unrecorded or
- * throws out of the breaker. Per thread and per breaker object; no shared state.
- */
-export function guardedClock(clock: Clock): Clock {
-  if (clock === monotonicClock) return clock;
-  let last = Number.NaN;
-  return () => {
-    let ms: unknown;
-    try {
-      ms = clock();
-    } catch {
-      ms = undefined;
-    }
-    if (typeof ms === 'number' && Number.isFinite(ms)) {
-      last = ms;
-      return ms;
-    }
-    return Number.isNaN(last) ? monotonicClock() : last;
-  };
-}
+// The guarded reading of a user's clock is shared with the other policies (src/clock.ts).
+export { guardedClock } from '../clock.js';
 
 function checked(ms: number): number {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) {

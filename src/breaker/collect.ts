@@ -27,6 +27,9 @@ const BREAKER: readonly BreakerRow[] = [
   { name: 'circuit_breaker_call_duration_seconds_total', help: 'Summed duration of recorded calls.', unit: 's', key: 'total_duration_nanos', conv: 'ns' },
   { name: 'circuit_breaker_rejected_calls_total', help: 'Calls refused by the breaker.', unit: '{call}', key: 'rejected_calls', conv: 'count' },
   { name: 'circuit_breaker_opens_total', help: 'Transitions to the open state.', unit: '{transition}', key: 'times_opened', conv: 'count' },
+  { name: 'circuit_breaker_timeouts_total', help: 'Calls that timed out (each also a failure).', unit: '{call}', key: 'timeout_calls', conv: 'count' },
+  { name: 'circuit_breaker_fallbacks_total', help: 'Calls whose fallback was taken.', unit: '{call}', key: 'fallback_calls', conv: 'count' },
+  { name: 'circuit_breaker_aborted_calls_total', help: 'Admitted calls aborted by their caller.', unit: '{call}', key: 'aborted_calls', conv: 'count' },
 ];
 const BREAKER_STATES = [
   ['Closed', 'closed'],
@@ -61,6 +64,7 @@ export function breakerCollector(open: (registry: RegistryCore, name: string, co
           if (typeof v === 'bigint') out.add(prefix + r.name, 'counter', r.help, r.unit, labels[i]!, convert(v, r.conv));
         }
         out.add(`${prefix}circuit_breaker_consecutive_failures`, 'gauge', 'Failures in a row while closed.', '{call}', plain, Number(m.consecutive_failures as bigint), true);
+        out.add(`${prefix}circuit_breaker_disabled`, 'gauge', 'Whether the breaker is disabled (1: every call admitted).', '1', plain, m.disabled === true ? 1 : 0, true);
         out.add(`${prefix}circuit_breaker_half_open_successes`, 'gauge', 'Successful probes in the current half-open period.', '{call}', plain, Number(m.half_open_calls as bigint), true);
         for (let i = 0; i < BREAKER_STATES.length; i++) {
           out.add(`${prefix}circuit_breaker_state`, 'gauge', 'Breaker state: 1 for the current state, 0 for the others.', '1', states[i]!, m.current_state === BREAKER_STATES[i]![0] ? 1 : 0, true);

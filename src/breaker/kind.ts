@@ -7,12 +7,13 @@ import { type Clock, monotonicClock } from '../clock.js';
 import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
 import { BREAKER_DURATIONS, checkDurationsName, durationSeries } from '../kinds/durations.js';
 import { cellAddresses } from '../layout.js';
-import { COUNTER_FIELDS, breakerGeometry } from '../ops/breaker-layout.js';
+import { COUNTER_FIELDS, OUTCOME_FIELDS, breakerGeometry } from '../ops/breaker-layout.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { CounterSet, type SetPlacement } from '../sets/counter-set.js';
 import { bool, checkName, checkOptionsObject } from '../validate.js';
 import { CircuitBreaker, type BreakerBinding, type BreakerThreadOptions } from './circuit-breaker.js';
 import { breakerCollector } from './collect.js';
+import { BreakerEvents } from './events.js';
 import { type CircuitBreakerConfig, type ResolvedBreakerConfig, resolveConfig } from './config.js';
 import type { FailurePredicate } from './execute.js';
 import { StateWatcher } from './notify.js';
@@ -111,6 +112,8 @@ export function openCircuitBreaker(registry: RegistryCore, name: string, config?
         ops: registry.ops.breaker,
         i32: registry.views.i32,
         counters: new CounterSet(registry.ops.cells, placement, COUNTER_FIELDS),
+        outcomes: new CounterSet(registry.ops.cells, { ...placement, dataOffset: dataOffset + g.outcomesOffset, geometry: g.outcomes, ownedStripe: -1 }, OUTCOME_FIELDS),
+        events: new BreakerEvents(),
         watcher: new StateWatcher(registry.views.i32, ctl),
         i64: cfg.windowMs === null ? undefined : new BigInt64Array(registry.views.i32.buffer),
         track: (b) => registry.trackWriter(b),

@@ -8,7 +8,7 @@
  * recorded meanwhile may be in some counters and not yet in others.
  */
 import { UnsafeIntegerError } from '../errors.js';
-import { C_TRIP, FAILURES_FIELD, PAYLOAD_SHIFT, SUCCESS_SHIFT, SMALL_MASK, STATE_CLOSED, STATE_HALF_OPEN, type CounterField, stateCodeOf } from '../ops/breaker-layout.js';
+import { C_TRIP, FAILURES_FIELD, type OutcomeField, PAYLOAD_SHIFT, SUCCESS_SHIFT, SMALL_MASK, STATE_CLOSED, STATE_HALF_OPEN, type CounterField, stateCodeOf } from '../ops/breaker-layout.js';
 import { windowCounts } from '../ops/breaker-window.js';
 import { type CircuitState, stateOfWord } from './state.js';
 
@@ -36,6 +36,14 @@ export interface CircuitBreakerMetrics {
   window_calls: number;
   /** Failures in the failure-rate window now (0 when the rate policy is off). */
   window_failures: number;
+  /** Calls that timed out (each also counted in failure_count). */
+  timeout_calls: number;
+  /** Calls whose fallback was taken (a refusal, a timeout or a failure). */
+  fallback_calls: number;
+  /** Calls aborted by their caller's signal after they were admitted. */
+  aborted_calls: number;
+  /** Whether the breaker is disabled (every call admitted): see `disable()`. */
+  disabled: boolean;
 }
 
 /** The same snapshot with every count exact, as a bigint. */
@@ -54,6 +62,10 @@ export interface CircuitBreakerMetricsBigInt {
   times_opened: bigint;
   window_calls: bigint;
   window_failures: bigint;
+  timeout_calls: bigint;
+  fallback_calls: bigint;
+  aborted_calls: bigint;
+  disabled: boolean;
 }
 
 /** What a snapshot derives from the state word and the control block. */
@@ -85,7 +97,13 @@ export function readWindow(i64: BigInt64Array, ctl: number, windowMs: number, no
   return windowCounts(i64, ctl, now, windowMs, stateCodeOf(word) === STATE_CLOSED ? word : 0);
 }
 
-export function buildMetricsBigInt(w: WordView, c: Record<CounterField, bigint>, window?: { calls: number; failures: number }): CircuitBreakerMetricsBigInt {
+export function buildMetricsBigInt(
+  w: WordView,
+  c: Record<CounterField, bigint>,
+  window: { calls: number; failures: number } | undefined,
+  o: Record<OutcomeField, bigint>,
+  disabled: boolean,
+): CircuitBreakerMetricsBigInt {
   const calls = c.total_calls;
   return {
     total_calls: calls,
@@ -102,6 +120,10 @@ export function buildMetricsBigInt(w: WordView, c: Record<CounterField, bigint>,
     times_opened: c.times_opened,
     window_calls: BigInt(window?.calls ?? 0),
     window_failures: BigInt(window?.failures ?? 0),
+    timeout_calls: o.timeout_calls,
+    fallback_calls: o.fallback_calls,
+    aborted_calls: o.aborted_calls,
+    disabled,
   };
 }
 
@@ -131,5 +153,9 @@ export function toNumberMetrics(breakerName: string, m: CircuitBreakerMetricsBig
     times_opened: n('times_opened', m.times_opened),
     window_calls: n('window_calls', m.window_calls),
     window_failures: n('window_failures', m.window_failures),
+    timeout_calls: n('timeout_calls', m.timeout_calls),
+    fallback_calls: n('fallback_calls', m.fallback_calls),
+    aborted_calls: n('aborted_calls', m.aborted_calls),
+    disabled: m.disabled,
   };
 }

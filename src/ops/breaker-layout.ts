@@ -9,11 +9,15 @@
  *   +0     control block, one 128-byte block of its own:
  *            +0 the state word (i32), read by every permit request
  *            +4 trip count: consecutive failures when the breaker last opened from Closed
+ *            +8 disabled: nonzero while the breaker is disabled (breaker/outcomes.ts)
  *   +128   counters: a striped counter set of COUNTER_FIELDS (layout.ts setGeometry):
  *          the shared stripe (u64 cells, atomic adds), then one owned stripe per slot
  *          (u32 low words at +4i, u64 high words at +OWNED_HIGH_OFFSET+8i; the protocol
  *          is assembly/counters.ts's). A thread passes its owned stripe's address to the
  *          state machine, or 0 when it has none and adds to the shared stripe.
+ *   then   outcome counters: a second, unstriped set of OUTCOME_FIELDS, which only the
+ *          JavaScript call paths move (timeouts, fallbacks, aborts), so the Wasm core's
+ *          fixed offsets into the first set stay as they are.
  *
  * The state word has a block to itself because it is read on every permit and written
  * only on a state change: counter updates from other threads would otherwise invalidate
@@ -26,7 +30,7 @@
  *   Open      bits 2..31 opened_at (ticks modulo 2^30)
  *   HalfOpen  bits 2..7 probes admitted, 8..13 successes, 14..31 the period's stamp
  */
-import { BLOCK, type SetGeometry, setGeometry } from '../layout.js';
+import { BLOCK, type SetGeometry, alignUp, setGeometry } from '../layout.js';
 import { WINDOW_BYTES } from './breaker-window.js';
 
 export const STATE_CLOSED = 0;
@@ -56,6 +60,7 @@ export const LEASE_UNITS_LOG2 = 10;
 /** Byte offsets in the control block. */
 export const C_WORD = 0;
 export const C_TRIP = 4;
+export const C_DISABLED = 8;
 export const CONTROL_BYTES = BLOCK;
 
 /** The counters, in cell order (assembly/breaker.ts addresses them as F_* = index * 8). */
@@ -74,6 +79,10 @@ export const F_FAILURE = 2;
 export const F_DURATION = 3;
 export const F_REJECTED = 4;
 export const F_TIMES_OPENED = 5;
+/** The outcome counters, in cell order: moved by call()/callSync() in JavaScript only. */
+export const OUTCOME_FIELDS = ['timeout_calls', 'fallback_calls', 'aborted_calls'] as const;
+export type OutcomeField = (typeof OUTCOME_FIELDS)[number];
+
 /** Offset of the high words in an owned stripe of the counters (checked in breakerGeometry). */
 export const OWNED_HIGH_OFFSET = 24;
 
@@ -94,6 +103,8 @@ export interface BreakerGeometry {
   /** Offset of the control block in the record's data (after the window, if any). */
   readonly controlOffset: number;
   readonly countersOffset: number;
+  readonly outcomes: SetGeometry;
+  readonly outcomesOffset: number;
   readonly dataBytes: number;
 }
 
@@ -102,7 +113,12 @@ export function breakerGeometry(stripes: number, windowed: boolean): BreakerGeom
   // assembly/breaker.ts addresses owned cells with this constant.
   if (counters.highOffset !== OWNED_HIGH_OFFSET) throw new Error(`atomic-stats: breaker counter layout changed (high words at ${counters.highOffset})`);
   const controlOffset = windowed ? WINDOW_BYTES : 0;
-  return { counters, controlOffset, countersOffset: controlOffset + CONTROL_BYTES, dataBytes: controlOffset + CONTROL_BYTES + counters.dataBytes };
+  // Not striped: timeouts, fallbacks and aborts are rare next to calls, so one shared
+  // cell each costs no contention worth a stripe per thread (and keeps the record small).
+  const outcomes = setGeometry(OUTCOME_FIELDS.length, false, stripes);
+  const countersOffset = controlOffset + CONTROL_BYTES;
+  const outcomesOffset = countersOffset + counters.dataBytes;
+  return { counters, controlOffset, countersOffset, outcomes, outcomesOffset, dataBytes: outcomesOffset + alignUp(outcomes.dataBytes, BLOCK) };
 }
 
 /** The state a word reads as: its code, with the unknown code 3 read as Open. */
