@@ -38,7 +38,8 @@ export type ErrorCode =
   | 'ERR_CARDINALITY_LIMIT'
   | 'ERR_INVALID_LABELS'
   | 'ERR_INVALID_VALUE'
-  | 'ERR_METRICS_SERVER';
+  | 'ERR_METRICS_SERVER'
+  | 'ERR_NOT_RESETTABLE';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];

@@ -1,5 +1,5 @@
 export { StatsRegistry } from './registry.js';
-export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry, RegistryUsage } from './registry.js';
+export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry, RegistryUsage, UserMetric } from './registry.js';
 export { CounterSet } from './sets/counter-set.js';
 export type { Counter } from './sets/counter-set.js';
 export type { BackendKind } from './backend.js';
@@ -77,7 +77,7 @@ export type { MetricObject, MetricValue, MetricConfigurationBase, Labels, LabelV
 export { DEFAULT_MAX_SERIES } from './kinds/metric-base.js';
 export { DEFAULT_BUCKETS, linearBuckets, exponentialBuckets } from './kinds/buckets.js';
 export { nativeBuckets } from './kinds/native-buckets.js';
-export { CardinalityLimitError, InvalidLabelsError, InvalidValueError } from './kinds/errors.js';
+export { CardinalityLimitError, InvalidLabelsError, InvalidValueError, NotResettableError } from './kinds/errors.js';
 export { sanitizeName } from './export/collect.js';
 export { serveMetrics } from './serve/serve-metrics.js';
 export type { MetricsServer, ServeMetricsOptions } from './serve/serve-metrics.js';

@@ -37,6 +37,13 @@
  * the text path passes them as prom-client's `sharedLabels`, whose rendered string
  * prom-client caches by object identity, so a series costs a number and a cached string.
  *
+ * Reset. prom-client's `register.resetMetrics()` calls reset() on every registered metric.
+ * A family of a metric you defined (counter, gauge, histogram) resets it, for every thread,
+ * as the metric's own reset() does. The package's own families (atomic_stats_*) count the
+ * work of every thread and are not reset: within `resetMetrics()` they are left as they
+ * are (the adapter wraps the instance's resetMetrics, as it wraps its listing), and a
+ * direct reset() of one throws NotResettableError.
+ *
  * OpenMetrics. prom-client renames a counter family to its name without `_total` and adds
  * `_total` to each sample when the Registry's content type is OpenMetrics; the family name
  * we report follows the Registry's content type at each read, so there is no `_total_total`.
@@ -51,6 +58,7 @@ import type * as promClient from 'prom-client';
 import { checkCollectOptions } from './export/options.js';
 import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
+import { NotResettableError } from './kinds/errors.js';
 import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
 
 export interface PrometheusOptions extends CollectOptions {
@@ -177,6 +185,8 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   let active = true;
   // Whether the last reconcile may have registered or removed a metric (see the hook).
   let changed = false;
+  // True while the Registry's resetMetrics() runs (see the header).
+  let resetting = false;
 
   // One read per scrape pass (see the header). A read that fails must not fail the
   // application's scrape: our families keep their registration and report no samples for
@@ -265,6 +275,13 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
         continue;
       }
       const { name, help, type } = f;
+      const user = stats.getSingleMetric(name);
+      const reset =
+        user !== undefined
+          ? () => user.reset()
+          : () => {
+              if (!resetting) throw new NotResettableError(name);
+            };
       const metric = {
         name,
         help,
@@ -274,7 +291,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
         // prom-client 15's text path: labels pre-rendered and cached (see above).
         getForPromString: async () => render(name, type, help, true),
         get: async () => render(name, type, help, false),
-        reset: () => {},
+        reset,
       };
       register.registerMetric(metric as unknown as promClient.Metric);
       ours.set(name, metric);
@@ -300,6 +317,16 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     return changed ? ownList.call(this) : listed;
   };
   register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;
+  const ownReset = register.resetMetrics;
+  const hookedReset = function (this: promClient.Registry<promClient.RegistryContentType>) {
+    resetting = true;
+    try {
+      return ownReset.call(this);
+    } finally {
+      resetting = false;
+    }
+  };
+  register.resetMetrics = hookedReset;
 
   const exp: PrometheusExport = {
     sync: () => {
@@ -315,6 +342,10 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
       if (register.getMetricsAsArray === hooked) {
         if (Object.getPrototypeOf(register).getMetricsAsArray === ownList) delete (register as { getMetricsAsArray?: unknown }).getMetricsAsArray;
         else register.getMetricsAsArray = ownList;
+      }
+      if (register.resetMetrics === hookedReset) {
+        if (Object.getPrototypeOf(register).resetMetrics === ownReset) delete (register as { resetMetrics?: unknown }).resetMetrics;
+        else register.resetMetrics = ownReset;
       }
       const l = exportsByRegister.get(register);
       if (l !== undefined) exportsByRegister.set(register, l.filter((e) => e.exp !== exp));

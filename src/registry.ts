@@ -13,6 +13,7 @@ import { KINDS } from './kind-table.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
+import { FamilyCollector, type FamilyReader } from './kinds/series.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
 import type { CounterSet } from './sets/counter-set.js';
 import { type CounterSetOptions, countersKind } from './sets/kind.js';
@@ -23,6 +24,9 @@ import { type WorkerSubscriberStats, workerSubscriberStatsKind } from './stats/w
 
 export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, RegistryUsage, SharedWasmMemory } from './registry-core.js';
 export type { CounterSetOptions } from './sets/kind.js';
+
+/** A metric a user defines: what `getSingleMetric` returns. */
+export type UserMetric = CounterMetric | GaugeMetric | HistogramMetric;
 
 /**
  * A registry of shared statistics: one shared memory holding named entries (counter sets,
@@ -124,6 +128,45 @@ export class StatsRegistry extends RegistryCore {
   histogram<T extends string = string>(configuration: HistogramConfiguration<T>): HistogramMetric<T> {
     this.checkOpen();
     return histogramKind.open<T>(this, configuration);
+  }
+
+  /**
+   * The metric `name` (a counter, gauge or histogram any thread defined), opened in this
+   * thread with its own definition, as prom-client's `register.getSingleMetric(name)`
+   * returns a metric; undefined when no metric has that name.
+   */
+  getSingleMetric(name: string): UserMetric | undefined {
+    this.checkOpen();
+    if (typeof name !== 'string') return undefined;
+    const r = this.directory.find(name);
+    if (r === undefined) return undefined;
+    const checked = this.checkedRecord(r);
+    if (typeof checked === 'string') return undefined;
+    const c = checked.entryKind.collector;
+    return c instanceof FamilyCollector ? (c.family(this, checked) as unknown as UserMetric | undefined) : undefined;
+  }
+
+  /**
+   * prom-client's `register.resetMetrics()`: every metric any thread defined is reset, for
+   * every thread (each as its own `reset()` does: labelled series removed, an unlabelled
+   * one zeroed). The package's own families (counter sets, stats, breakers) are left as
+   * they are: they count the work of every thread.
+   */
+  resetMetrics(): void {
+    this.checkOpen();
+    for (const f of this.userFamilies()) f.metric.reset();
+  }
+
+  // Every user metric family of the directory, opened in this thread.
+  private userFamilies(): { name: string; metric: UserMetric }[] {
+    const out: { name: string; metric: UserMetric }[] = [];
+    for (const r of this.checkedRecords()) {
+      const c = r.entryKind.collector;
+      if (!(c instanceof FamilyCollector)) continue;
+      const m: FamilyReader | undefined = c.family(this, r);
+      if (m !== undefined) out.push({ name: r.name, metric: m as unknown as UserMetric });
+    }
+    return out;
   }
 
   /**

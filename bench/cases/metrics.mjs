@@ -121,18 +121,13 @@ function fullGc() {
 
 const up = (n, to = 128) => Math.ceil(n / to) * to;
 const utf8Bytes = (s) => Buffer.byteLength(s, 'utf8');
-/** docs/metrics.md: bytes = ⌈32 + N + S⌉ + ⌈D⌉ for one labelled series. */
-export function seriesBytesFormula(kind, family, labels, { striped = false, stripes, bounds = 11 }) {
-  const F = utf8Bytes(family);
-  let n = F + 1;
-  let s = 54 + kind.length + F;
-  for (const [l, v] of Object.entries(labels)) {
-    n += l.length + utf8Bytes(v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')) + 4;
-    s += l.length + utf8Bytes(JSON.stringify(v).slice(1, -1)) + 6;
-  }
+/** docs/metrics.md: bytes = H + ⌈D⌉ for one labelled series (H = 128 while Σ (2 + v) ≤ 64, else 384). */
+export function seriesBytesFormula(kind, _family, labels, { striped = false, stripes, bounds = 11 }) {
+  let k = 0;
+  for (const v of Object.values(labels)) k += 2 + utf8Bytes(v);
   const c = bounds + 2;
   const d = kind === 'histogram' ? (striped ? up(8 * c) + stripes * up(up(4 * c, 8) + 8 * c) : 8 * c) : striped ? 128 * (stripes + 1) : 8;
-  return up(32 + n + s) + up(d);
+  return (k <= 64 ? 128 : 384) + up(d);
 }
 
 export function bytesPerSeries() {

@@ -26,6 +26,7 @@ import {
   checkBool,
   checkedByMetric,
   defineBase,
+  negate64,
   openMetric,
 } from './metric-base.js';
 import type { LabelValues } from './labels.js';
@@ -110,18 +111,30 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
   // The owned stripe is read when a series is made, not when the metric is opened: once
   // the registry object has handed its stripe back, new series are made shared.
   if (!def.float) {
+    const read = (dataOffset: number): bigint => {
+      if (!geometry.striped) return ops.readShared64(dataOffset);
+      const first = cellAddresses(geometry, dataOffset, 0, 0);
+      return ops.readStriped64(first.shared, first.low, first.high, geometry.stride, geometry.stripes);
+    };
     return {
       bytes: geometry.dataBytes,
       make: (dataOffset) =>
         new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(def.striped) }, 0, 'value'), dataOffset),
-      read: (dataOffset) => {
-        if (!geometry.striped) return ops.readShared64(dataOffset);
-        const first = cellAddresses(geometry, dataOffset, 0, 0);
-        return ops.readStriped64(first.shared, first.low, first.high, geometry.stride, geometry.stripes);
+      read,
+      tally: (dataOffset) => Number(read(dataOffset)),
+      // The shared cell is the set's first cell (dataOffset) in both geometries.
+      zero: (dataOffset) => {
+        const n = negate64(read(dataOffset));
+        ops.sharedAdd(dataOffset, n.lo, n.hi);
       },
     };
   }
   const m = registry.ops.metrics;
+  const read = (dataOffset: number): number => {
+    if (!geometry.striped) return m.gaugeGet(dataOffset);
+    const first = cellAddresses(geometry, dataOffset, 0, 0);
+    return m.f64SumStriped(dataOffset, first.high, geometry.stride, geometry.stripes);
+  };
   return {
     bytes: geometry.dataBytes,
     make: (dataOffset) => {
@@ -130,11 +143,9 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
         ? new FloatSeries(m, cellAddresses(geometry, dataOffset, 0, stripe).high, true, dataOffset)
         : new FloatSeries(m, dataOffset, false, dataOffset);
     },
-    read: (dataOffset) => {
-      if (!geometry.striped) return m.gaugeGet(dataOffset);
-      const first = cellAddresses(geometry, dataOffset, 0, 0);
-      return m.f64SumStriped(dataOffset, first.high, geometry.stride, geometry.stripes);
-    },
+    read,
+    tally: read,
+    zero: (dataOffset) => m.gaugeAdd(dataOffset, -read(dataOffset)),
   };
 }
 

@@ -69,7 +69,15 @@ class Series implements GaugeSeries {
 
 function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<GaugeSeries> {
   const m = registry.ops.metrics;
-  return { bytes: 8, make: (dataOffset) => new Series(m, def.name, dataOffset), read: (dataOffset) => m.gaugeGet(dataOffset) };
+  return {
+    bytes: 8,
+    make: (dataOffset) => new Series(m, def.name, dataOffset),
+    read: (dataOffset) => m.gaugeGet(dataOffset),
+    tally: (dataOffset) => m.gaugeGet(dataOffset),
+    // `set` is not additive: the last store wins, and zero is a store.
+    zero: (dataOffset) => m.gaugeSet(dataOffset, 0),
+    changeOnly: true,
+  };
 }
 
 /**

@@ -56,6 +56,7 @@ import {
   checkBool,
   checkedByMetric,
   defineBase,
+  negate64,
   openMetric,
 } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
@@ -165,8 +166,27 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
     }
     return { buckets, count: BigInt.asUintN(64, total) };
   };
+  const readSum = (dataOffset: number): number => {
+    const s = cellAddresses(geometry, dataOffset, B, 0);
+    return geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+  };
   return {
     bytes: geometry.dataBytes,
+    tally(dataOffset) {
+      return Number(exactBuckets(dataOffset).count);
+    },
+    // The sum first, then the buckets, as a read takes them; each cell's total is added
+    // negated to its shared cell (metric-base.ts, "Zeroing in place").
+    zero(dataOffset) {
+      m.gaugeAdd(cellAddresses(geometry, dataOffset, B, 0).shared, -readSum(dataOffset));
+      let previous = 0n;
+      const { buckets } = exactBuckets(dataOffset);
+      for (let i = 0; i < B; i++) {
+        const n = negate64(buckets[i]!.count - previous);
+        previous = buckets[i]!.count;
+        cells.sharedAdd(cellAddresses(geometry, dataOffset, i, 0).shared, n.lo, n.hi);
+      }
+    },
     make(dataOffset) {
       // Read at make time, as for counters: a series made after the stripe was handed back is shared.
       const stripe = registry.ownedStripe(def.striped);
@@ -176,8 +196,7 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
     },
     read(dataOffset): HistogramValue {
       // The sum first, then the buckets: the header says why this order bounds the read.
-      const s = cellAddresses(geometry, dataOffset, B, 0);
-      const sum = geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+      const sum = readSum(dataOffset);
       // Counts are summed as numbers while they stay below 2^53 (a number read returns -1
       // above): one BigInt per bucket instead of the four of a 64-bit read and sum, which
       // were most of a scrape of many histograms. Past 2^53, the buckets are read again
@@ -250,9 +269,8 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
    */
   quantile(q: number, labels?: LabelValues<T>): number {
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidOptionsError('q', `must be a number from 0 to 1, got ${String(q)}`);
-    const at = this.existing(labels);
-    if (at === undefined) return NaN;
-    const v = this.spec.read(at) as HistogramValue;
+    const v = this.existing(labels, (at) => this.spec.read(at) as HistogramValue);
+    if (v === undefined) return NaN;
     return quantileFromBuckets(q, this.buckets, v.buckets.map((b) => b.count));
   }
 
