@@ -41,7 +41,8 @@
  * A family of a metric you defined (counter, gauge, histogram) resets it, for every thread,
  * as the metric's own reset() does. The package's own families (atomic_stats_*) count the
  * work of every thread and are not reset: within `resetMetrics()` they are left as they
- * are (the adapter wraps the instance's resetMetrics, as it wraps its listing), and a
+ * are (the adapter wraps the instance's resetMetrics, as it wraps its listing, and
+ * registers the families defined since the last scrape before it lets it run), and a
  * direct reset() of one throws NotResettableError.
  *
  * OpenMetrics. prom-client renames a counter family to its name without `_total` and adds
@@ -319,6 +320,8 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;
   const ownReset = register.resetMetrics;
   const hookedReset = function (this: promClient.Registry<promClient.RegistryContentType>) {
+    // Families defined since the last listing are registered first, so that they reset too.
+    if (active && this === register) reconcile(stats.collect(collectOptions));
     resetting = true;
     try {
       return ownReset.call(this);
