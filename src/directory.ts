@@ -1,16 +1,17 @@
 /*
  * The lock-free directory: name -> record, shared by every thread of a registry.
  *
- * An open-addressing hash table of DIR_SLOTS u32 words (layout.ts), each 0 or the offset
- * of a record. Slots go from 0 to a record exactly once and are never cleared, so a
- * probe sequence only ever grows, and a name, once present, stays at the first slot of
- * its probe sequence that it won.
+ * An open-addressing hash table of DIR_SLOTS i32 words (layout.ts), each free (0, or
+ * announced: below) or the offset of a record. Slots go from free to a record exactly
+ * once and are never cleared, so a probe sequence only ever grows, and a name, once
+ * present, stays at the first slot of its probe sequence that it won.
  *
  * get-or-create:
  *   1. Probe; a slot whose record has the same name (length and bytes compared, not just
  *      the hash) is the answer. The first free slot ends the search.
  *   2. Otherwise build a complete record in freshly bump-allocated memory (plain
- *      writes), then publish it with compareExchange(slot, 0, record). The CAS is
+ *      writes), append the free slot to the published-records log (below), then
+ *      publish the record with a compareExchange on the slot's word. The CAS is
  *      sequentially consistent, so every thread that later loads the slot's word
  *      atomically sees the finished record: no thread ever reads a half-built entry, and
  *      nobody waits on a creator that might die mid-way.
@@ -57,43 +58,110 @@
  * Listings read the published-records log, not the slots. A hash table must be sparse to
  * stay fast, so the slot count follows the capacity (one per KiB: 65,536 slots at 64
  * MiB), and a listing that walked every slot paid for the capacity at each scrape,
- * however few records there were. So each creator also appends its record to an
- * append-only log (layout.ts: DIR_SLOTS words after the directory, and a length in
- * header word H_PUBLISHED):
- *   - after its publishing CAS wins, and only then, it reserves an entry with
- *     Atomics.add(length, 1) and stores 1 + the slot it won into that entry. Only winners
- *     append, and a slot is won once, so the log never needs more entries than there are
- *     slots: an index at or past the slot count can only come from a corrupt length and
- *     is not written.
- *   - a reader loads the length (sequentially consistent, bounded by the slot count it
- *     took at attach), then each entry below it. An entry of 0 is one whose creator has
- *     reserved it and not stored it yet: skipped this time, seen on a later listing. A
- *     non-zero entry was stored after the slot's CAS, so the slot's record is complete
- *     when the entry is seen; it is then checked exactly as a slot word was before.
- *   - the entry names the slot rather than the record so that everything keyed by slot
- *     (corrupt-record reports, RecordInfo.slot) stays as it was, and so that a forged
- *     entry cannot point at bytes no slot holds: the record offset still comes from the
- *     slot word. An entry naming a slot outside the directory, an empty slot, or a slot
- *     an earlier entry named is corrupt: reported once, skipped.
- *   - a creator killed by worker.terminate() between its CAS and its store would leave a
- *     published record out of every listing. V8 acts on a termination request at
- *     interrupt checks, which sit at function entries and loop back-edges of JS code;
- *     the CAS, the add and the store are calls to Atomics builtins in straight-line
- *     code with no JS call and no back-edge between them, so a terminated creator has
- *     done all three or none (the kill test in test/directory.test.ts compares the
- *     listing with a walk of every slot after killing creators mid-loop). Were it ever
- *     to happen, only listings would miss the record: lookups by name probe the slots
- *     and still find it.
- * A listing thus loads one word per record plus the length: an empty registry of 1 GiB
- * lists as fast as one of 64 KiB. Each attachment also keeps the records it decoded
- * (by slot, with the head words it checked): a later listing re-reads and re-checks
- * every head (a few loads) and decodes the strings again only when the head changed. A
- * name rewritten in place after it was decoded, head untouched, therefore goes unnoticed
- * by this attachment: the record stays listed under the name it was checked with, and
- * its data placement, which is what bounds every read of its cells, is re-checked every
- * time.
+ * however few records there were. So every slot is appended to an append-only log
+ * (layout.ts: DIR_SLOTS words after the directory, and a length in header word
+ * H_PUBLISHED) before a record is published in it, and listings read the log.
+ *
+ * Why before. A creator can stop at any instruction. worker.terminate() asks V8 to throw
+ * an uncatchable termination at the thread's next interrupt check, and V8 checks on the
+ * way into builtins, not only at function entries and loop back-edges: on Node 20, 22
+ * and 24, in the interpreter, Sparkplug and TurboFan alike (and Maglev, on 24), a worker
+ * looping `Atomics.add(a, 0, 1); Atomics.add(b, 0, 1)` and terminated at a random moment
+ * stops between the two calls in a third to a half of the runs. It stops between a plain
+ * write and an Atomics call after it too, never between an Atomics call and a plain
+ * write after it. No two Atomics calls are atomic with respect to termination, then.
+ * An earlier version published first and logged after (Atomics.add on the length,
+ * Atomics.store of the entry), trusting that they were; a creator terminated in between
+ * lost its record from every listing for good: found by name and counted into, never
+ * exported. So wherever a creator stops, what it has written must be enough on its
+ * own: everything a listing needs to find the record is in the log before the
+ * publishing CAS, and what follows that CAS (moving the log's length) any thread does.
+ *
+ * A slot's word goes from 0 to a record once, by CAS, sometimes by way of ~e:
+ *   - 0: free.
+ *   - ~e, negative: announced, and still free. Log entry e names the slot; the thread
+ *     that wrote it has not published (it stopped, or is slow), and another thread
+ *     finished its log steps for it (below). Any creator whose probe reaches the slot
+ *     may publish there, and a lookup stops there as at 0, since a name is always
+ *     published at the first free slot of its probe sequence.
+ *   - a record's offset (positive, 128-aligned): published.
+ * A creator publishes in a free slot only once an entry names it: its own, written just
+ * before, or the entry an announcement names. So every slot holding a record is named by
+ * a log entry, and every entry names a different slot: the log needs one entry per slot
+ * at most, the size it has, and cannot fill while a slot is free. Racing creators cost
+ * no entries: they append a slot once between them (below), the loser of the publishing
+ * CAS takes the winner's record if it has the same name, and probes on otherwise.
+ *
+ * Appending exactly once, with no step that can leave the log stuck. Every entry below
+ * the length is written and its slot is not 0; the entry at the length may be written
+ * too, and no other. To publish `record` in slot k, a creator loops:
+ *   1. load the length L;
+ *   2. load slot k: a record ends the attempt (the same name: take it; else probe on);
+ *      ~e, checked (entry e names k), is free: compareExchange(slot k, ~e, record);
+ *   3. slot k is 0: compareExchange(entry L, 0, k + 1). If that wins, entry L names k:
+ *      compareExchange(slot k, 0, record), then compareExchange(length, L, L + 1);
+ *   4. if it lost, entry L is another appender's: finish its steps for it,
+ *      compareExchange(its slot, 0, ~L) then compareExchange(length, L, L + 1); loop.
+ * Anyone does step 4 for whoever wrote entry L, so an appender that stops after its
+ * entry's CAS delays nobody. The helper announces the slot rather than publish in it (it
+ * holds no record of that name: its own is for slot k), which is what keeps the rule
+ * that a slot's entry is written before the length passes it, and the slot not 0. No
+ * slot is appended twice: step 1 loads the length before step 2 loads the slot, so a
+ * creator that loads a length past the entry naming k finds k no longer 0, and one that
+ * loads that entry's own index loses the CAS at step 3 and helps instead of appending.
+ * And no entry is ever reserved and written later, as Atomics.add then store would: the
+ * CAS that claims an entry writes it. Each pass that does not return sees the length
+ * move past a written entry or the slot take its next state, so a sound memory settles
+ * within slots + 2 passes.
+ *
+ * Where a creator stops, then, and what listings show:
+ *   - before its entry's CAS: nothing of it is in the log or the directory;
+ *   - after it, before publishing: the entry at the length names a free slot, which
+ *     readers skip; the next appender announces the slot and moves the length on, and
+ *     the next creator whose probe reaches the slot publishes there (readers skip an
+ *     announced slot without a report, and look at it again each time);
+ *   - after the publishing CAS, before moving the length: the entry at the length names
+ *     its record, and readers read that entry too: listed;
+ *   - after moving the length: done.
+ * A helper that stops leaves one of the same states. A record in a slot is thus always
+ * named by an entry below the length or at it, wherever its creator stopped. Its bytes
+ * are another matter: a creator stopped between allocating and publishing leaves one
+ * record's bytes neither published nor counted (above).
+ *
+ * Reading. A reader loads the length (bounded by the slot count it took at attach), then
+ * each entry below it and the entry at it. An entry names a slot, and the slot's word
+ * says what to do:
+ *   - a record: listed, after the checks every record gets;
+ *   - the announcement ~e of this very entry: not published yet; skipped, no report;
+ *   - 0, for the entry at the length: its appender is between its entry's CAS and its
+ *     publishing one; skipped.
+ * Everything else is corrupt, reported once and skipped: an entry naming no slot of the
+ * directory, an entry below the length naming an empty slot, a second entry for a slot,
+ * a negative slot word whose entry does not name the slot back. An entry of 0 below the
+ * length can only come from a corrupt length, and is skipped as not written yet. The
+ * entry names the slot rather than the record so that everything keyed by slot
+ * (corrupt-record reports, RecordInfo.slot) stays as it was, and so that a forged entry
+ * cannot point at bytes no slot holds: the record offset still comes from the slot word.
+ * A creator or a lookup that meets a negative slot word checks it the same way (one
+ * load: does its entry name this slot?) and walks past a corrupt one as past a corrupt
+ * record. A corrupt length never makes a creator write outside the log: at or past the
+ * slot count, a creator appends nothing and publishes unlogged (found by name, missing
+ * from listings), as before there was a log; one below the written entries is walked
+ * forward by the next creator, one helped entry per pass.
+ *
+ * A listing thus loads two words per record (its entry and its slot) plus the length
+ * and the entry at it: an empty registry of 1 GiB lists as fast as one of 64 KiB. A
+ * create loads the length and its slot, then writes its entry, its slot and the length
+ * with one CAS each, where the publish-then-log order took a CAS, an add and a store.
+ * Each attachment also keeps the records it decoded (by slot, with the head words it
+ * checked): a later listing re-reads and re-checks every head (a few loads) and decodes
+ * the strings again only when the head changed. A name rewritten in place after it was
+ * decoded, head untouched, therefore goes unnoticed by this attachment: the record stays
+ * listed under the name it was checked with, and its data placement, which is what
+ * bounds every read of its cells, is re-checked every time.
  * The series index (kinds/series-index.ts) goes further and keeps a cursor into the
- * log, so repeated scrapes read only the entries added since the last one.
+ * log, so repeated scrapes read only the entries added since the last one, and those
+ * whose slot was announced but held no record yet.
  */
 import { CorruptRegistryError, InvalidOptionsError, RegistryFullError } from './errors.js';
 import {
@@ -240,17 +308,19 @@ export interface CreateRequest {
  * what they decoded and want only what was published since: `Directory.newlyPublished`.
  */
 export class PublishedCursor {
-  /** Log entries below this were read (non-zero) or are in `holes`. */
+  /** Log entries below this were settled (handed out, or corrupt) or are in `holes`. */
   next = 0;
-  /** Entries found reserved but not yet written (0): read again next time. */
+  /** Entries whose slot held no record yet (announced), or not written (0): read again next time. */
   holes: number[] = [];
   /** Slots already handed out through this cursor: each is handed out once. */
   readonly slots = new Set<number>();
 }
 
-// What logEntry() returns for an entry not written yet, and for a corrupt one.
-const PENDING = -1;
-const BAD_ENTRY = -2;
+// What readEntry() returns instead of a slot: an entry of 0 (past the log's end), one
+// whose slot is announced and holds no record yet, and a corrupt one.
+const UNWRITTEN = -1;
+const PENDING = -2;
+const SKIP = -3;
 
 // A record decoded by an earlier listing, and the head it was decoded from.
 interface Decoded {
@@ -277,6 +347,8 @@ export class Directory {
   private readonly corrupt = new Map<number, string>();
   // Found by the current call and not reported yet (see flushReports).
   private pending: string[] = [];
+  // The record offset readEntry() found in the slot it returned.
+  private entryRecord = 0;
 
   constructor(views: MemoryViews, bounds: DirectoryBounds) {
     this.i32 = views.i32;
@@ -334,7 +406,7 @@ export class Directory {
   reportCorrupt(slot: number, offset: number, reason: string): void {
     if (this.corrupt.has(slot)) return;
     this.corrupt.set(slot, reason);
-    this.pending.push(`slot ${slot} at offset ${offset >>> 0}: ${reason}`);
+    this.pending.push(`slot ${slot}${offset > 0 ? ` at offset ${offset}` : ''}: ${reason}`);
   }
 
   /** Emits one warning for the corrupt slots found since the last flush, if any. */
@@ -358,63 +430,109 @@ export class Directory {
     this.pending.push(`published-records log entry ${entry}: ${reason}`);
   }
 
-  /** Entries of the published-records log to read: its length, bounded by the slot count. */
-  private publishedLength(): number {
+  /**
+   * The log's length, bounded by the slot count: every entry below it is written and its
+   * slot is not 0. The entry at the length may be written too, its appender being
+   * between its steps: readers look at it as well (`readEntry(length, true)`).
+   */
+  private logLength(): number {
     return Math.min(Atomics.load(this.i32, H_PUBLISHED) >>> 0, this.slots);
   }
 
-  // The slot that log entry `entry` names, PENDING when it is not written yet, or
-  // BAD_ENTRY (reported) when it names no slot of the directory.
-  private logEntry(entry: number): number {
+  // Whether `w`, a negative word of slot `slot`, is an announcement: it names a log entry
+  // that names the slot back. Anything else negative is corrupt.
+  private announcedBy(slot: number, w: number): boolean {
+    const entry = ~w;
+    return entry < this.slots && Atomics.load(this.i32, this.logIndex + entry) === slot + 1;
+  }
+
+  private reportAnnouncement(slot: number, w: number): void {
+    this.reportCorrupt(slot, 0, `holds ${w}, neither a record's offset nor the announcement of a log entry naming the slot`);
+  }
+
+  /**
+   * Log entry `entry`: the slot it names, whose record offset is left in `entryRecord`, or
+   * UNWRITTEN, PENDING (announced, no record yet: look again later) or SKIP (corrupt,
+   * reported). `tail` is set for the entry at the log's length, whose slot may still be 0
+   * (its appender has not published, and nobody has announced it yet).
+   */
+  private readEntry(entry: number, tail: boolean): number {
     const v = Atomics.load(this.i32, this.logIndex + entry);
-    if (v === 0) return PENDING;
+    if (v === 0) return UNWRITTEN;
     if (v < 1 || v > this.slots) {
       this.reportEntry(entry, `names slot ${v - 1}, outside the directory's ${this.slots}`);
-      return BAD_ENTRY;
+      return SKIP;
     }
-    return v - 1;
+    const slot = v - 1;
+    const p = Atomics.load(this.i32, this.dirIndex + slot);
+    if (p > 0) {
+      this.entryRecord = p;
+      return slot;
+    }
+    if (p === 0) {
+      if (tail) return PENDING;
+      this.reportEntry(entry, `names slot ${slot}, but the slot is empty`);
+      return SKIP;
+    }
+    if (~p === entry) return PENDING;
+    if (this.announcedBy(slot, p)) this.reportEntry(entry, `names slot ${slot}, which entry ${~p} announces`);
+    else this.reportAnnouncement(slot, p);
+    return SKIP;
   }
 
   /**
    * The slots published since `cursor` last looked (each handed out once per cursor), in
-   * log order; entries not written yet are looked at again next time. Costs one load per
-   * new entry and per pending one: nothing for what the cursor has already seen.
+   * log order; entries whose slot holds no record yet are looked at again next time.
+   * Costs two loads (the entry, its slot) per new entry and per pending one: nothing for
+   * what the cursor has already seen.
    */
   newlyPublished(cursor: PublishedCursor): number[] {
     const out: number[] = [];
-    const take = (entry: number): boolean => {
-      const slot = this.logEntry(entry);
-      if (slot === PENDING) return false;
+    // True when the entry is settled for good, false when it must be read again.
+    const take = (entry: number, tail: boolean): boolean => {
+      const slot = this.readEntry(entry, tail);
+      if (slot === UNWRITTEN || slot === PENDING) return false;
       if (slot >= 0 && !cursor.slots.has(slot)) {
         cursor.slots.add(slot);
         out.push(slot);
       }
       return true;
     };
-    if (cursor.holes.length > 0) cursor.holes = cursor.holes.filter((entry) => !take(entry));
-    const n = this.publishedLength();
-    for (let e = cursor.next; e < n; e++) if (!take(e)) cursor.holes.push(e);
+    if (cursor.holes.length > 0) cursor.holes = cursor.holes.filter((entry) => !take(entry, false));
+    const n = this.logLength();
+    for (let e = cursor.next; e < n; e++) if (!take(e, false)) cursor.holes.push(e);
     if (n > cursor.next) cursor.next = n;
+    // The entry at the length is read again from `next` next time (the cursor's set keeps
+    // it from being handed out twice), so it is never a hole.
+    if (n < this.slots && cursor.next === n) take(n, true);
     this.flushReports();
     return out;
   }
 
-  // Every slot the log names, once each, in log order (a second entry for a slot is
-  // reported and skipped); each with its word, non-zero (a logged empty slot is reported).
+  // Every slot the log names that holds a record, once each, in log order (a second entry
+  // for a slot is reported and skipped), with the record's offset.
   private publishedSlots(visit: (slot: number, p: number) => void): void {
-    const n = this.publishedLength();
+    const { i32, logIndex, dirIndex, slots } = this;
+    const n = this.logLength();
+    const end = n < slots ? n + 1 : n;
     const named = new Set<number>();
-    for (let e = 0; e < n; e++) {
-      const slot = this.logEntry(e);
-      if (slot < 0) continue;
+    for (let e = 0; e < end; e++) {
+      // The common case, an entry naming a slot that holds a record, inline (two loads);
+      // readEntry reads the entry again and sorts out every other case.
+      const v = Atomics.load(i32, logIndex + e);
+      let slot = v - 1;
+      let p = v >= 1 && v <= slots ? Atomics.load(i32, dirIndex + slot) : 0;
+      if (p <= 0) {
+        slot = this.readEntry(e, e === n);
+        if (slot < 0) continue;
+        p = this.entryRecord;
+      }
       if (named.has(slot)) {
         this.reportEntry(e, `names slot ${slot}, which an earlier entry names`);
         continue;
       }
       named.add(slot);
-      const p = Atomics.load(this.i32, this.dirIndex + slot);
-      if (p === 0) this.reportCorrupt(slot, 0, 'the published-records log names it but the slot is empty');
-      else visit(slot, p);
+      visit(slot, p);
     }
   }
 
@@ -565,6 +683,54 @@ export class Directory {
     if (Atomics.compareExchange(this.i32, H_ALLOC_TOP, end, record | 0) !== end) Atomics.add(this.i32, H_ABANDONED_BYTES, bytes);
   }
 
+  /**
+   * Publishes `record` in slot `slot` if the slot is free, logging the slot first (see
+   * the essay), and finishes the steps of any appender it finds stopped between them.
+   * Returns 0 when it published; otherwise the offset of the record the slot holds, or
+   * -1 when the slot must be walked past (a corrupt announcement, reported).
+   */
+  private publish(slot: number, record: number): number {
+    const i32 = this.i32;
+    const at = this.dirIndex + slot;
+    // A pass that does not return has seen the length move past a written entry or the
+    // slot take its next state (0 -> ~e -> record), so a sound memory settles within
+    // slots + 2 passes.
+    for (let pass = 0; pass < this.slots + 3; pass++) {
+      // Length, then slot, then entry: this order makes the append exactly-once.
+      const n = Atomics.load(i32, H_PUBLISHED) >>> 0;
+      const w = Atomics.load(i32, at);
+      if (w > 0) return w;
+      if (w < 0) {
+        if (!this.announcedBy(slot, w)) {
+          this.reportAnnouncement(slot, w);
+          return -1;
+        }
+        if (Atomics.compareExchange(i32, at, w, record) === w) return 0;
+        continue;
+      }
+      if (n >= this.slots) {
+        // The log takes no entry, which a sound log always does while a slot is free: its
+        // length is corrupt. Publish unlogged: found by name, missing from listings.
+        if (Atomics.compareExchange(i32, at, 0, record) === 0) return 0;
+        continue;
+      }
+      const v = Atomics.compareExchange(i32, this.logIndex + n, 0, slot + 1);
+      if (v === 0) {
+        // Entry n names the slot: publish, then move the length past the entry. A helper
+        // may announce the slot (~n) first; the next pass publishes over that.
+        const published = Atomics.compareExchange(i32, at, 0, record) === 0;
+        Atomics.compareExchange(i32, H_PUBLISHED, n, n + 1);
+        if (published) return 0;
+        continue;
+      }
+      // Entry n is another appender's, stopped or not yet done: announce its slot if still
+      // free, then move the length past it. Either CAS failing means another did it.
+      if (v >= 1 && v <= this.slots) Atomics.compareExchange(i32, this.dirIndex + v - 1, 0, ~n);
+      Atomics.compareExchange(i32, H_PUBLISHED, n, n + 1);
+    }
+    return -1;
+  }
+
   private full(): RegistryFullError {
     return new RegistryFullError(`the directory's ${this.slots} entries are all used; create the registry with a larger capacityBytes`);
   }
@@ -578,6 +744,12 @@ export class Directory {
       for (let probe = 0, slot = hash & mask; probe < this.slots; probe++, slot = (slot + 1) & mask) {
         const p = Atomics.load(this.i32, this.dirIndex + slot);
         if (p === 0) return undefined;
+        if (p < 0) {
+          // An announced slot is free: the name would have been published here or before.
+          if (this.announcedBy(slot, p)) return undefined;
+          this.reportAnnouncement(slot, p);
+          continue;
+        }
         const found = this.match(slot, p, hash, nameBytes, name);
         if (found !== undefined) return found;
       }
@@ -589,12 +761,12 @@ export class Directory {
 
   /**
    * The record slot `slot` points at, checked and decoded (undefined, and reported, when
-   * it is corrupt; undefined when the slot is still free), and its kind code read from the
+   * it is corrupt; undefined when the slot holds no record), and its kind code read from the
    * checked head before anything is decoded, so a caller can skip other kinds cheaply.
    */
   recordAtSlot(slot: number, kind?: number): RecordInfo | undefined {
     const p = Atomics.load(this.i32, this.dirIndex + slot);
-    if (p === 0) return undefined;
+    if (p <= 0) return undefined;
     const h = this.checkHead(p);
     if (typeof h === 'string') {
       this.reportCorrupt(slot, p, h);
@@ -633,6 +805,11 @@ export class Directory {
     for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
       const p = Atomics.load(this.i32, this.dirIndex + slot);
       if (p === 0) break;
+      if (p < 0) {
+        if (this.announcedBy(slot, p)) break;
+        this.reportAnnouncement(slot, p);
+        continue;
+      }
       const found = this.match(slot, p, hash, nameBytes, req.name);
       if (found !== undefined) return found;
     }
@@ -656,18 +833,15 @@ export class Directory {
     this.u8.set(sigBytes, record + RECORD_HEAD_BYTES + nameBytes.length);
 
     for (; probe < this.slots; probe++, slot = (slot + 1) & mask) {
-      const prev = Atomics.compareExchange(this.i32, this.dirIndex + slot, 0, record);
-      if (prev === 0) {
-        // Published: now log it (see the essay). Straight-line code from the CAS to the
-        // store, no call in between, so a terminated thread does both or neither. An
-        // index past the log can only come from a corrupt length (one entry per slot).
-        const entry = Atomics.add(this.i32, H_PUBLISHED, 1) >>> 0;
-        if (entry < this.slots) Atomics.store(this.i32, this.logIndex + entry, slot + 1);
+      const p = this.publish(slot, record);
+      if (p === 0) {
         return { slot, offset: record, name: req.name, kind: req.kind, signature: req.signature, dataOffset: record + headBytes, dataBytes: req.dataBytes, created: true };
       }
+      // Corrupt, or changed under us more often than a sound memory can: walk on.
+      if (p < 0) continue;
       let found: RecordInfo | undefined;
       try {
-        found = this.match(slot, prev, hash, nameBytes, req.name);
+        found = this.match(slot, p, hash, nameBytes, req.name);
       } catch (e) {
         this.release(record, headBytes, bytes);
         throw e;

@@ -7,11 +7,13 @@
  *          it has, where the stripe-slot table is and how many entries it has, where the
  *          records start, the bytes lost to creation races, and the length of the
  *          published-records log
- *   64     directory: DIR_SLOTS u32 words, each 0 (free) or the offset of a record
+ *   64     directory: DIR_SLOTS i32 words, each 0 (free), ~e (announced: free, and named
+ *          by log entry e) or the offset of a record
  *   ...    published-records log (128-byte aligned): DIR_SLOTS u32 words, entry i is 0
- *          (not written yet) or 1 + the directory slot of the i-th record published;
- *          header word 12 counts the entries handed out (directory.ts explains why
- *          listings read this log rather than the directory)
+ *          (not written yet) or 1 + the i-th directory slot logged, which is before a
+ *          record is published in it; header word 12 is its length: every entry below
+ *          it is written, and the entry at it may be (directory.ts explains the
+ *          protocol, and why listings read this log rather than the directory)
  *   ...    stripe-slot table (128-byte aligned): one 16-byte entry per owned stripe, saying
  *          which thread holds it (src/slots.ts), then a 16-byte trailer whose first word
  *          counts the attachments that found every stripe held
@@ -35,7 +37,8 @@ export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // 2: the stripe-slot table (words 8, 9: owned stripes are handed back when their thread
 // ends), header words 10 (records start) and 11 (abandoned bytes); records checked on read.
 // 3: the published-records log between the directory and the stripe-slot table, and its
-// length in header word 12, so listings cost O(records) rather than O(directory slots).
+// length in header word 12, so listings cost O(records) rather than O(directory slots);
+// a slot is logged before a record is published in it (~entry in a slot: announced).
 // 4: a labelled metric's series live in its own series table (kinds/series-table.ts),
 // in nodes that are freed and reused, instead of one directory record per series.
 export const LAYOUT_VERSION = 4;
@@ -62,9 +65,11 @@ export const H_RECORDS_START = 10;
  */
 export const H_ABANDONED_BYTES = 11;
 /**
- * Entries of the published-records log handed out so far: one per record ever published
- * in the directory, reserved by its creator after its publishing CAS won. Only grows; a
- * reader bounds it by the slot count (directory.ts).
+ * Length of the published-records log: one entry per directory slot ever logged, each
+ * written by the CAS that claimed it before a record could be published in its slot.
+ * Every entry below it is written; the entry at it may be, its appender having stopped
+ * before moving the length, which the next appender does. Only grows; a reader bounds it
+ * by the slot count (directory.ts).
  */
 export const H_PUBLISHED = 12;
 export const HEADER_BYTES = 64;

@@ -11,7 +11,8 @@ import {
   publishedLogOffset,
   slotTableOffset,
 } from '../src/layout.js';
-import { bytesOf, forgeSlot, i32Of, logOf, recordOf, recordsStart, slotScanNames } from './helpers/memory.js';
+import { announceByHand, bytesOf, forgeSlot, freeSlotFor, i32Of, logOf, recordOf, recordsStart, slotScanNames } from './helpers/memory.js';
+import { stopAtWrite } from './helpers/stop.js';
 import { runWorkers } from './helpers/workers.js';
 
 let warnings: string[];
@@ -60,10 +61,11 @@ describe('what creators write', () => {
     expect(names(r)).toEqual(['a', 'b', 'c']);
   });
 
-  it('labelled series and metric families are logged and listed like any record', async () => {
+  it('a labelled metric is one logged record, whatever its series', async () => {
     const r = StatsRegistry.create({ capacityBytes: 1 << 20 });
     const c = r.counter({ name: 'req_total', help: 'R.', labelNames: ['code'] });
     for (let i = 0; i < 50; i++) c.inc({ code: String(200 + i) });
+    expect(logOf(r).length).toBe(1);
     expect(logOf(r).length).toBe(slotScanNames(r).length);
     expect(names(r).sort()).toEqual(slotScanNames(r).sort());
     expect((await c.get()).values).toHaveLength(50);
@@ -82,26 +84,126 @@ describe('listings read the log, not the slots', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('an entry reserved but not written yet is skipped without a report, then listed once written', () => {
+  it('an entry whose slot is announced and holds no record yet is skipped without a report, then listed once published', () => {
     const r = StatsRegistry.create({ capacityBytes: 1 << 20 });
     r.counters('early', ['n']).counter('n').add(1);
-    r.counters('late', ['n']).counter('n').add(2);
-    const before = logOf(r);
-    // Take back the last entry, as if its creator were between Atomics.add and its store.
-    const last = before.length - 1;
-    const value = before.entries[last]!;
-    i32Of(r)[logWord(r, last)] = 0;
     const reader = StatsRegistry.attach(r.handle);
     const family = (x: StatsRegistry) => x.collect().filter((f) => f.name === 'atomic_stats_set_late_total');
     expect(names(reader)).toEqual(['early']);
+    // A creator of 'late' wrote its log entry and was terminated; another thread finished
+    // its log steps (announced the slot, moved the length).
+    const slot = freeSlotFor(r, 'late');
+    const entry = announceByHand(r, slot, 3);
+    const before = logOf(r);
+    expect(names(reader)).toEqual(['early']);
     expect(family(reader)).toEqual([]);
     expect(reader.usage().corruptRecords).toBe(0);
-    // The creator stores its entry: the next listing sees it, once.
-    i32Of(r)[logWord(r, last)] = value;
+    // Another thread creates it: it publishes in the announced slot, logged already.
+    StatsRegistry.attach(r.handle).counters('late', ['n']).counter('n').add(2);
+    expect(recordOf(r, 'late').slot).toBe(slot);
+    expect(logOf(r)).toEqual(before);
+    expect(logOf(r).entries[entry]).toBe(slot + 1);
     expect(names(reader)).toEqual(['early', 'late']);
-    expect(family(reader).map((f) => f.samples.map((s) => s.value))).toEqual([[2n]]);
+    expect(family(reader).map((f) => f.samples.map((x) => x.value))).toEqual([[2n]]);
     expect(names(reader)).toEqual(['early', 'late']);
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('a creator stopped at any step', () => {
+  it('whatever write it stopped before, every record in a slot is listed, and the next threads finish its work', () => {
+    let stops = 0;
+    for (let n = 1; ; n++) {
+      const r = StatsRegistry.create({ capacityBytes: 1 << 20, stripes: 2 });
+      r.counters('a', ['v']).counter('v').inc();
+      // The creator of 'victim' stops on the way into its n-th Atomics write.
+      const stopped = stopAtWrite(n, () => r.counters('victim', ['v']));
+      const other = StatsRegistry.attach(r.handle);
+      expect(names(other).sort(), `stopped before write ${n}`).toEqual(slotScanNames(r).sort());
+      expect(names(r).sort(), `stopped before write ${n}`).toEqual(slotScanNames(r).sort());
+      expect(other.usage().corruptRecords).toBe(0);
+      // Other threads go on: one creates another name, one opens the victim and counts.
+      other.counters('b', ['v']).counter('v').inc();
+      StatsRegistry.attach(r.handle).counters('victim', ['v']).counter('v').add(2);
+      for (const reader of [r, other, StatsRegistry.attach(r.handle)]) expect(names(reader).sort()).toEqual(['a', 'b', 'victim']);
+      expect(slotScanNames(r).sort()).toEqual(['a', 'b', 'victim']);
+      expect(other.counters('victim', ['v']).counter('v').value()).toBe(2);
+      // One entry per slot, each naming a record.
+      const log = logOf(r);
+      expect(log.length).toBe(3);
+      expect(new Set(log.entries).size).toBe(3);
+      for (const v of log.entries) expect(i32Of(r)[HEADER_BYTES / 4 + v - 1]).toBeGreaterThan(0);
+      expect(warnings).toEqual([]);
+      if (!stopped) break;
+      stops++;
+    }
+    // Allocation, the log and the publishing CAS: a create makes several writes.
+    expect(stops).toBeGreaterThanOrEqual(3);
+  });
+
+  it('after writing its log entry: the entry at the length names a free slot; listings skip it, the next creator announces it', () => {
+    const r = three();
+    const slot = freeSlotFor(r, 'victim');
+    const entry = announceByHand(r, slot, 1);
+    expect(entry).toBe(3);
+    expect(names(r)).toEqual(['a', 'b', 'c']);
+    expect(r.usage()).toMatchObject({ entries: 3, corruptRecords: 0 });
+    expect(logOf(r).length).toBe(3);
+    // Any creator finishes the stopped one's append before its own: the slot is
+    // announced by that entry, and the length moves past it.
+    const other = StatsRegistry.attach(r.handle);
+    other.counters('d', ['v']);
+    const i32 = i32Of(r);
+    expect(i32[HEADER_BYTES / 4 + slot] === ~entry || recordOf(r, 'd').slot === slot).toBe(true);
+    expect(logOf(r).entries[entry]).toBe(slot + 1);
+    other.counters('victim', ['v']).counter('v').inc();
+    expect(names(r).sort()).toEqual(['a', 'b', 'c', 'd', 'victim']);
+    const log = logOf(r);
+    expect(log.length).toBe(5);
+    expect(new Set(log.entries).size).toBe(5);
+    expect(r.usage().corruptRecords).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
+  it('after writing its log entry, its steps finished by another thread: lookups stop at the announced slot, the next creator probing through it publishes there', () => {
+    const r = three();
+    const slot = freeSlotFor(r, 'victim');
+    const entry = announceByHand(r, slot, 3);
+    const other = StatsRegistry.attach(r.handle);
+    expect(other.entries().map((e) => e.name)).toEqual(['a', 'b', 'c']);
+    expect(other.usage()).toMatchObject({ entries: 3, corruptRecords: 0 });
+    other.counters('victim', ['v']).counter('v').add(4);
+    expect(recordOf(r, 'victim').slot).toBe(slot);
+    expect(logOf(r).length).toBe(entry + 1);
+    expect(names(r)).toEqual(['a', 'b', 'c', 'victim']);
+    expect(r.counters('victim', ['v']).counter('v').value()).toBe(4);
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    ['an entry that names another slot', (r: StatsRegistry) => ~logOf(r).entries.findIndex((v) => v > 0)],
+    ['an entry past the log', () => -0x80000000],
+    ['an entry not written', (r: StatsRegistry) => ~(logOf(r).length + 5)],
+  ])('a negative slot word announcing %s is corrupt: reported once, walked past by lookups and creators', (_, word) => {
+    const r = three();
+    const slot = freeSlotFor(r, 'victim');
+    const i32 = i32Of(r);
+    const forged = word(r);
+    i32[HEADER_BYTES / 4 + slot] = forged;
+    const before = logOf(r);
+    const other = StatsRegistry.attach(r.handle);
+    expect(other.counters('victim', ['v']).counter('v').inc()).toBeUndefined();
+    expect(recordOf(r, 'victim').slot).not.toBe(slot);
+    expect(i32[HEADER_BYTES / 4 + slot]).toBe(forged);
+    expect(logOf(r).length).toBe(before.length + 1);
+    expect(other.counters('victim', ['v']).counter('v').value()).toBe(1);
+    expect(names(other)).toEqual(['a', 'b', 'c', 'victim']);
+    expect(other.usage().corruptRecords).toBe(1);
+    // Each attachment that walks past it reports it, once.
+    expect(warnings).toHaveLength(1);
+    expect(StatsRegistry.attach(r.handle).counters('victim', ['v']).counter('v').value()).toBe(1);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/neither a record's offset nor the announcement/);
   });
 });
 
@@ -117,6 +219,15 @@ describe('a corrupt log is bounded, reported once, and hides no sound record', (
     ['a negative slot', (r: StatsRegistry) => appendRaw(r, -7), /outside the directory/],
     ['a slot an earlier entry names', (r: StatsRegistry) => appendRaw(r, recordOf(r, 'b').slot + 1), /which an earlier entry names/],
     ['an empty slot', (r: StatsRegistry) => appendRaw(r, 1 + [...Array(1024).keys()].find((k) => i32Of(r)[HEADER_BYTES / 4 + k] === 0)!), /slot is empty/],
+    [
+      'a slot another entry announces',
+      (r: StatsRegistry) => {
+        const slot = freeSlotFor(r, 'zzz');
+        announceByHand(r, slot, 3);
+        appendRaw(r, slot + 1);
+      },
+      /which entry 3 announces/,
+    ],
   ])('an entry naming %s', (_, forge, reason) => {
     const r = three();
     const sound = r.usage();
@@ -144,6 +255,25 @@ describe('a corrupt log is bounded, reported once, and hides no sound record', (
     const tableAfter = Buffer.from(bytesOf(r).subarray(publishedLogOffset(slots), recordsStart(r.capacityBytes, r.stripes)));
     expect(Buffer.compare(tableAfter, tableBefore)).toBe(0);
     expect(r.counters('d', ['v']).counter('v').value()).toBe(1);
+  });
+
+  it('an entry at the length naming no slot: listings report it once, the next creator moves the length past it', () => {
+    const r = three();
+    const i32 = i32Of(r);
+    const slots = directorySlotsFor(r.capacityBytes);
+    i32[logWord(r, 3)] = slots + 9;
+    expect(names(r)).toEqual(['a', 'b', 'c']);
+    const tableBefore = bytesOf(r).subarray(HEADER_BYTES, publishedLogOffset(slots));
+    r.counters('d', ['v']).counter('v').inc();
+    expect(logOf(r).length).toBe(5);
+    // The directory changed only by the new record's slot (and its announcement before it).
+    const tableAfter = bytesOf(r).subarray(HEADER_BYTES, publishedLogOffset(slots));
+    const changed = [...Array(slots).keys()].filter((k) => tableAfter.readInt32LE(k * 4) !== tableBefore.readInt32LE(k * 4));
+    expect(changed).toEqual([recordOf(r, 'd').slot]);
+    for (let round = 0; round < 2; round++) expect(names(r)).toEqual(['a', 'b', 'c', 'd']);
+    expect(r.usage().corruptRecords).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/log entry 3: names slot .* outside the directory/);
   });
 
   it('a log filled with entries for every slot is read in one bounded pass', () => {

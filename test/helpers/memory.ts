@@ -32,7 +32,7 @@ export function recordOf(r: StatsRegistry, name: string): { slot: number; offset
   const slots = directorySlotsFor(r.capacityBytes);
   for (let k = 0; k < slots; k++) {
     const p = i32[HEADER_BYTES / 4 + k]!;
-    if (p === 0) continue;
+    if (p <= 0) continue; // free, or announced (negative): no record
     const len = i32[(p + R_NAME_LEN) / 4]!;
     if (len === want.length && Buffer.compare(Buffer.from(u8.slice(p + RECORD_HEAD_BYTES, p + RECORD_HEAD_BYTES + len)), want) === 0) {
       return { slot: k, offset: p };
@@ -88,9 +88,41 @@ export function slotScanNames(r: StatsRegistry): string[] {
   const out: string[] = [];
   for (let k = 0; k < directorySlotsFor(r.capacityBytes); k++) {
     const p = i32[HEADER_BYTES / 4 + k]!;
-    if (p === 0) continue;
+    if (p <= 0) continue; // free, or announced (negative): no record
     const len = i32[(p + R_NAME_LEN) / 4]!;
     out.push(Buffer.from(u8.slice(p + RECORD_HEAD_BYTES, p + RECORD_HEAD_BYTES + len)).toString());
   }
   return out;
+}
+
+/**
+ * The slot a get-or-create of `name` (not present yet) would publish in now: the first
+ * free slot (0, or announced: negative) of its probe sequence, computed independently of
+ * the library (FNV-1a of the UTF-8 bytes, linear probing).
+ */
+export function freeSlotFor(r: StatsRegistry, name: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(name, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193);
+  }
+  const slots = directorySlotsFor(r.capacityBytes);
+  const i32 = i32Of(r);
+  for (let n = 0, k = h & (slots - 1); n < slots; n++, k = (k + 1) & (slots - 1)) if (i32[HEADER_BYTES / 4 + k]! <= 0) return k;
+  throw new Error('no free slot');
+}
+
+/**
+ * Does by hand what a creator terminated right after writing its log entry for `slot`
+ * leaves (directory.ts), and what another thread then does to finish its steps: 1 writes
+ * the entry at the log's length (the creator's step), 2 also marks the slot as announced
+ * by that entry (~entry), 3 also moves the length past it. Returns the entry.
+ */
+export function announceByHand(r: StatsRegistry, slot: number, steps: 1 | 2 | 3): number {
+  const i32 = i32Of(r);
+  const entry = Atomics.load(i32, H_PUBLISHED);
+  Atomics.store(i32, publishedLogOffset(directorySlotsFor(r.capacityBytes)) / 4 + entry, slot + 1);
+  if (steps >= 2) Atomics.store(i32, HEADER_BYTES / 4 + slot, ~entry);
+  if (steps >= 3) Atomics.store(i32, H_PUBLISHED, entry + 1);
+  return entry;
 }
