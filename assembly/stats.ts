@@ -78,64 +78,64 @@ export function stepFailureShared(a: u32, b: u32): void {
   sinc(a, STEP_FAILED);
 }
 
-// ---- EventBusStats: total_events_dispatched, rust_handler_dispatches, ffi_channel_dispatches,
-//      rust_handler_errors, ffi_channel_drops, ffi_channel_lagged
+// ---- EventBusStats: total_events_dispatched, handler_dispatches, broadcast_dispatches,
+//      handler_errors, broadcast_drops, broadcast_lagged_events
 const BUS_TOTAL: u32 = 0;
-const BUS_RUST: u32 = 1;
-const BUS_FFI: u32 = 2;
+const BUS_HANDLED: u32 = 1;
+const BUS_BROADCAST: u32 = 2;
 const BUS_ERRORS: u32 = 3;
 const BUS_DROPS: u32 = 4;
 const BUS_LAGGED: u32 = 5;
 
 /** Flags of busPublish: what the publish did besides counting itself. */
-const PUB_RUST: u32 = 1; // handlers were registered: one rust dispatch (+ `errors`)
-const PUB_FFI: u32 = 2; // at least one receiver was open: one ffi dispatch; otherwise one drop
+const PUB_HANDLED: u32 = 1; // handlers were registered: one handler dispatch (+ `errors`)
+const PUB_BROADCAST: u32 = 2; // at least one receiver was open: one broadcast dispatch; otherwise one drop
 
-/** `errors` < 2^30. */
-export function busRustOwned(a: u32, b: u32, errors: u32, errHi: u32): void {
-  inc(a, b, BUS_RUST);
+/** The handler step of a publish: one handler dispatch and `errors` failures. `errors` < 2^30. */
+export function busHandlerStepOwned(a: u32, b: u32, errors: u32, errHi: u32): void {
+  inc(a, b, BUS_HANDLED);
   if (errors != 0) add(a, b, BUS_ERRORS, errors);
 }
 
-export function busRustShared(a: u32, b: u32, errLo: u32, errHi: u32): void {
-  sinc(a, BUS_RUST);
+export function busHandlerStepShared(a: u32, b: u32, errLo: u32, errHi: u32): void {
+  sinc(a, BUS_HANDLED);
   if ((errLo | errHi) != 0) sadd(a, BUS_ERRORS, (<u64>errHi << 32) | <u64>errLo);
 }
 
 /**
  * One publish whose steps all completed synchronously, in one call: total += 1, then the
- * handler step when PUB_RUST is set, then one ffi dispatch or one drop, plus `lagged`
+ * handler step when PUB_HANDLED is set, then one broadcast dispatch or one drop, plus `lagged`
  * events that receivers lost. `errors`, `lagged` < 2^30 (bounded by one bus's handler and
  * receiver counts).
  */
 export function busPublishOwned(a: u32, b: u32, flags: u32, errors: u32, lagged: u32): void {
   inc(a, b, BUS_TOTAL);
-  if (flags & PUB_RUST) {
-    inc(a, b, BUS_RUST);
+  if (flags & PUB_HANDLED) {
+    inc(a, b, BUS_HANDLED);
     if (errors != 0) add(a, b, BUS_ERRORS, errors);
   }
-  inc(a, b, flags & PUB_FFI ? BUS_FFI : BUS_DROPS);
+  inc(a, b, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
   if (lagged != 0) add(a, b, BUS_LAGGED, lagged);
 }
 
 export function busPublishShared(a: u32, b: u32, flags: u32, errors: u32, lagged: u32): void {
   sinc(a, BUS_TOTAL);
-  if (flags & PUB_RUST) {
-    sinc(a, BUS_RUST);
+  if (flags & PUB_HANDLED) {
+    sinc(a, BUS_HANDLED);
     if (errors != 0) sadd(a, BUS_ERRORS, <u64>errors);
   }
-  sinc(a, flags & PUB_FFI ? BUS_FFI : BUS_DROPS);
+  sinc(a, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
   if (lagged != 0) sadd(a, BUS_LAGGED, <u64>lagged);
 }
 
 /** The broadcast step of a publish completed later than its first step (async handlers). */
-export function busFfiOwned(a: u32, b: u32, flags: u32, lagged: u32): void {
-  inc(a, b, flags & PUB_FFI ? BUS_FFI : BUS_DROPS);
+export function busBroadcastStepOwned(a: u32, b: u32, flags: u32, lagged: u32): void {
+  inc(a, b, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
   if (lagged != 0) add(a, b, BUS_LAGGED, lagged);
 }
 
-export function busFfiShared(a: u32, b: u32, flags: u32, lagged: u32): void {
-  sinc(a, flags & PUB_FFI ? BUS_FFI : BUS_DROPS);
+export function busBroadcastStepShared(a: u32, b: u32, flags: u32, lagged: u32): void {
+  sinc(a, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
   if (lagged != 0) sadd(a, BUS_LAGGED, <u64>lagged);
 }
 

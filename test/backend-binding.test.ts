@@ -14,8 +14,8 @@ import { BACKENDS } from './helpers/backends.js';
 const OPS = {
   cells: ['sharedInc', 'sharedAdd', 'ownedInc', 'ownedAdd', 'readShared', 'readShared64', 'readStriped', 'readStriped64'],
   breaker: ['acquire', 'success', 'successWith', 'failure', 'failureWith', 'force'],
-  statsOwned: ['stepSuccess', 'stepFailure', 'busRust', 'busPublish', 'busFfi', 'subCompletion'],
-  statsShared: ['stepSuccess', 'stepFailure', 'busRust', 'busPublish', 'busFfi', 'subCompletion'],
+  statsOwned: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
+  statsShared: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
   metrics: ['gaugeSet', 'gaugeGet', 'gaugeAdd', 'f64OwnedAdd', 'f64SumStriped', 'histObserveShared', 'histObserveOwned'],
 } as const;
 type SetName = keyof typeof OPS;

@@ -13,13 +13,13 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
       const s = bus();
       s.recordDispatch();
       s.recordDispatch();
-      s.recordRustDispatch(3);
-      s.recordRustDispatch();
-      s.recordFfiDispatch();
-      s.recordFfiDrop();
-      s.recordFfiDrop();
-      s.recordFfiDrop();
-      s.recordFfiLagged(7);
+      s.recordHandlerDispatch(3);
+      s.recordHandlerDispatch();
+      s.recordBroadcastDispatch();
+      s.recordBroadcastDrop();
+      s.recordBroadcastDrop();
+      s.recordBroadcastDrop();
+      s.recordBroadcastLagged(7);
       s.recordHandlerShed(4);
       expect(s.snapshot({ rust_subscriber_patterns: 1, rust_handler_count: 2, ffi_subscriber_count: 3 })).toEqual({
         total_events_dispatched: 2,
@@ -51,8 +51,8 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
         rust_handler_shed: 0,
         ...ZERO_LIVE,
       });
-      s.recordFfiStep(2, 1);
-      s.recordFfiStep(0, 0);
+      s.recordBroadcastStep(2, 1);
+      s.recordBroadcastStep(0, 0);
       const after = s.snapshot();
       expect([after.ffi_channel_dispatches, after.ffi_channel_drops, after.ffi_channel_lagged]).toEqual([3, 3, 6]);
     });
@@ -74,9 +74,9 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
 
     it('a counter above 2^53 - 1: the number snapshot throws UnsafeIntegerError, the BigInt one is exact', () => {
       const s = bus();
-      s.recordRustDispatch(Number.MAX_SAFE_INTEGER);
+      s.recordHandlerDispatch(Number.MAX_SAFE_INTEGER);
       expect(s.snapshot().rust_handler_errors).toBe(Number.MAX_SAFE_INTEGER);
-      s.recordRustDispatch(1);
+      s.recordHandlerDispatch(1);
       expect(() => s.snapshot()).toThrow(UnsafeIntegerError);
       expect(s.snapshotBigInt().rust_handler_errors).toBe(2n ** 53n);
       expect(s.snapshotBigInt().rust_handler_dispatches).toBe(2n);
@@ -84,20 +84,20 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
 
     it('counts wrap modulo 2^64 like a u64 fetch_add', () => {
       const s = bus();
-      for (let i = 0; i < 2048; i++) s.recordFfiLagged(Number.MAX_SAFE_INTEGER);
+      for (let i = 0; i < 2048; i++) s.recordBroadcastLagged(Number.MAX_SAFE_INTEGER);
       // 2048 * (2^53 - 1) = 2^64 - 2048
       expect(s.snapshotBigInt().ffi_channel_lagged).toBe(2n ** 64n - 2048n);
-      s.recordFfiLagged(2049);
+      s.recordBroadcastLagged(2049);
       expect(s.snapshotBigInt().ffi_channel_lagged).toBe(1n);
     });
 
     it.each([-1, 0.5, Number.NaN, '1', 2 ** 53, null, 3n])('bad counts (%s) throw InvalidCountError and change nothing', (bad) => {
       const s = bus();
-      s.recordRustDispatch(1);
-      s.recordFfiLagged(2);
+      s.recordHandlerDispatch(1);
+      s.recordBroadcastLagged(2);
       const before = s.snapshotBigInt();
-      expect(() => s.recordRustDispatch(bad as number)).toThrow(InvalidCountError);
-      expect(() => s.recordFfiLagged(bad as number)).toThrow(InvalidCountError);
+      expect(() => s.recordHandlerDispatch(bad as number)).toThrow(InvalidCountError);
+      expect(() => s.recordBroadcastLagged(bad as number)).toThrow(InvalidCountError);
       expect(() => s.snapshot({ rust_handler_count: bad as number })).toThrow(InvalidCountError);
       expect(s.snapshotBigInt()).toEqual(before);
     });
@@ -136,12 +136,12 @@ describe.each(BACKENDS)('EventBusStats and WorkerSubscriberStats (%s backend)', 
       const r = StatsRegistry.create({ backend });
       const bus = r.eventBusStats(`outcomes-${striped}`, { striped });
       const n = 2 ** 24 + 3;
-      // flags: PUB_RUST = 1 (handlers ran), PUB_FFI = 2 (a receiver got it)
+      // flags: PUB_HANDLED = 1 (handlers ran), PUB_BROADCAST = 2 (a receiver got it)
       for (let flags = 0; flags < 4; flags++) for (let i = 0; i < n; i++) bus.countPublish(flags);
       // and the other record paths, which write the DTO's own cells, on top
       bus.recordPublish(3, 2, 5);
       bus.recordDispatch();
-      bus.recordFfiDrop();
+      bus.recordBroadcastDrop();
       expect(bus.snapshotBigInt()).toEqual({
         total_events_dispatched: BigInt(4 * n + 2),
         rust_handler_dispatches: BigInt(2 * n + 1),

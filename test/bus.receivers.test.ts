@@ -9,8 +9,8 @@ import { BACKENDS } from './helpers/backends.js';
 const ids = (events: (DomainEvent | undefined)[]) => events.map((e) => e?.payload);
 
 describe.each(BACKENDS)('broadcast receivers in the bus thread (%s backend)', (backend) => {
-  const newBus = (ffiChannelBufferSize = 1000) =>
-    new InProcessEventBus({ registry: StatsRegistry.create({ backend }), name: 'bus', ffiChannelBufferSize });
+  const newBus = (broadcastBufferSize = 1000) =>
+    new InProcessEventBus({ registry: StatsRegistry.create({ backend }), name: 'bus', broadcastBufferSize });
 
   it('see only events published after they subscribed, in order', async () => {
     const bus = newBus();
@@ -149,7 +149,7 @@ describe('broadcast receivers handed to another worker thread', () => {
   });
 
   it('a lagging remote receiver loses exactly the oldest events, even ones already in its thread', async () => {
-    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'bus', ffiChannelBufferSize: 3 });
+    const bus = new InProcessEventBus({ registry: StatsRegistry.create(), name: 'bus', broadcastBufferSize: 3 });
     const { ask } = await receiverInWorker(bus);
     for (let i = 0; i < 3; i++) bus.publish(testEvent('e', i));
     await ask({ cmd: 'wait-size', n: 3 }); // 0, 1, 2 are now in the worker, unread

@@ -94,17 +94,17 @@ describe.each(BACKENDS)('InProcessEventBus (%s backend)', (backend) => {
 
     it('builder', () => {
       const bus = InProcessEventBus.builder(StatsRegistry.create({ backend }), 'built')
-        .ffiChannelBufferSize(500)
+        .broadcastBufferSize(500)
         .logSubscriberErrors(false)
         .dispatchTimeoutMs(1000)
         .build();
-      expect([bus.ffiChannelBufferSize, bus.logSubscriberErrors, bus.dispatchTimeoutMs]).toEqual([500, false, 1000]);
+      expect([bus.broadcastBufferSize, bus.logSubscriberErrors, bus.dispatchTimeoutMs]).toEqual([500, false, 1000]);
       expect(bus.name).toBe('built');
     });
 
     it('defaults are 1000 / true / 5000', () => {
       const bus = newBus();
-      expect([bus.ffiChannelBufferSize, bus.logSubscriberErrors, bus.dispatchTimeoutMs]).toEqual([1000, true, 5000]);
+      expect([bus.broadcastBufferSize, bus.logSubscriberErrors, bus.dispatchTimeoutMs]).toEqual([1000, true, 5000]);
     });
 
     it('clear subscriptions: handlers go, counters and receivers stay', () => {
@@ -503,11 +503,11 @@ describe.each(BACKENDS)('InProcessEventBus (%s backend)', (backend) => {
   describe('invalid configuration', () => {
     const registry = StatsRegistry.create({ backend });
     it.each([
-      ['ffiChannelBufferSize', 0],
-      ['ffiChannelBufferSize', -1],
-      ['ffiChannelBufferSize', 1.5],
-      ['ffiChannelBufferSize', '10'],
-      ['ffiChannelBufferSize', 2 ** 21],
+      ['broadcastBufferSize', 0],
+      ['broadcastBufferSize', -1],
+      ['broadcastBufferSize', 1.5],
+      ['broadcastBufferSize', '10'],
+      ['broadcastBufferSize', 2 ** 21],
       ['dispatchTimeoutMs', 0],
       ['dispatchTimeoutMs', 2.5],
       ['dispatchTimeoutMs', Number.NaN],

@@ -198,7 +198,7 @@ describe.each(BACKENDS)('slots in one thread (%s)', (backend) => {
       subs: setCells(r, 'subs', 5).owned(1),
       // A plain publish (no handler, no receiver) is one add to the bus's outcome cell 7.
       bus: setCells(r, 'bus', 11).owned(1, 7),
-      // With a handler and no receiver: outcome cell 7 + PUB_RUST.
+      // With a handler and no receiver: outcome cell 7 + PUB_HANDLED.
       busH: setCells(r, 'busH', 11).owned(1, 8),
     };
     expect(ownedBefore).toEqual({ set: 3n, steps: 2n, subs: 1n, bus: 1n, busH: 1n });

@@ -52,7 +52,7 @@ describe('values that cannot be printed plainly', () => {
     expect(() => StatsRegistry.create({ stripes: hostile as never })).toThrow(InvalidOptionsError);
     expect(() => StatsRegistry.create({ backend: hostile as never })).toThrow(InvalidOptionsError);
     const r = StatsRegistry.create();
-    for (const key of ['ffiChannelBufferSize', 'dispatchTimeoutMs', 'maxPendingDispatches', 'logSubscriberErrors', 'recordStats']) {
+    for (const key of ['broadcastBufferSize', 'dispatchTimeoutMs', 'maxPendingDispatches', 'logSubscriberErrors', 'recordStats']) {
       const err = rejected(r, () => new InProcessEventBus({ registry: r, name: 'bus', [key]: hostile }), InvalidOptionsError);
       expect((err as InvalidOptionsError).option).toBe(key);
       expect(err.message).toContain('[object Object]');

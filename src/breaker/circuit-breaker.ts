@@ -1,3 +1,64 @@
+/*
+ * One thread's handle on a circuit breaker that lives in shared memory: every thread that
+ * opens the name gets its own CircuitBreaker object over the same record, so there is one
+ * state and one set of counts for the whole process, and no thread has to forward its
+ * results to another.
+ *
+ * What is shared and what is not. The record holds only what every thread must agree on:
+ * the state word (assembly/breaker.ts explains why the state and the one number each
+ * state's decisions need are packed into a single word that every transition replaces with
+ * one compare-and-swap), the counts, and, with the failure-rate policy on, the time slices
+ * of the rate window. The config is part of the record's signature, so it is fixed once
+ * the breaker exists; each object copies the numbers it needs into fields of its own and
+ * passes them as arguments to every operation, which is how the state machine can hold no
+ * state of its own in either backend. Everything else is per thread and never shared: the
+ * clock, `isFailure`, the timeouts of `call` (policy/timeout.ts), the duration histogram
+ * hook and the state-change watcher.
+ *
+ * The hot path. A permit is one backend call (`ops.acquire`) that starts with a sequentially
+ * consistent load of the state word and answers Closed at once; a record without a permit is
+ * one call that adds to this thread's stripe. Neither reads the clock: the operation is
+ * passed NO_CLOCK, and when it finds that it needs the time (the breaker is Open, HalfOpen
+ * with a probe out, or about to open or close) it returns NEED_CLOCK having changed
+ * nothing, so asking again with the time cannot count anything twice. The policies that
+ * must see every record (the rate window, `durations: true`) are not tests on that path:
+ * they are this object's own operations, made with Object.create over the shared binding's
+ * ones, so a breaker without them runs exactly the plain path.
+ *
+ * Permits and periods. A result recorded with the permit it was granted acts only in the
+ * period that granted it: a probe's result that arrives after its half-open period ended
+ * (its lease ran out, or another thread reopened or closed the breaker), or a result of a
+ * call admitted while Closed that arrives once the breaker is Open, is counted in the
+ * totals and changes no state. `call` and `callSync` always record that way. The
+ * synchronous guard (`tryAcquire`, then `recordSuccess(ns)`) has only a boolean, so its
+ * records act on the state they find: a Closed-era success that lands in a half-open
+ * period counts as that period's success. That race is accepted for the guard's cost and
+ * documented; `acquirePermit()` is there for callers who need the exact rule.
+ *
+ * Races judged benign:
+ *   - the counts and the state word are separate cells with no ordering between them, so
+ *     a `metrics()` snapshot taken while other threads record is not a transaction: a
+ *     count may lag the state it led to. No decision ever reads a count;
+ *   - transitions that depend on time happen when a thread asks for a permit, not on a
+ *     timer, so `state` reads Open after the timeout has passed (and HalfOpen after a
+ *     lease ran out) until someone asks; there is no background work and no thread whose
+ *     death could stall the breaker;
+ *   - a thread that dies holding a probe (terminated, or a call that never settles) is
+ *     covered by the probe lease (assembly/breaker.ts); one that dies holding a Closed
+ *     permit holds nothing;
+ *   - the threads read one monotonic clock (src/clock.ts); a reading a hair behind the one
+ *     that stamped the word is taken as "not yet", never as a wrap-around;
+ *   - listeners hear states as the watcher finds them, coalesced (notify.ts).
+ * Within one thread a call ends once: settling, timing out and the caller's abort race
+ * for one latch (CallScope), and only the winner records, so a hung function that settles
+ * after its timeout is not counted twice. A user's clock that throws or returns garbage is
+ * replaced by this thread's last good reading (clock.ts), so it can delay a transition but
+ * never lose a record.
+ *
+ * Handing the stripe back. retireStripe() points this object's records at the shared
+ * stripe (stripe 0: atomic adds) before its registry object releases the slot, as every
+ * stripe writer does (sets/counter-set.ts says why that order makes the handover safe).
+ */
 import type { BackendKind } from '../backend.js';
 import { TWO32 } from '../count.js';
 import type { CounterSet } from '../sets/counter-set.js';

@@ -1,8 +1,9 @@
+import { defineAliases } from '../deprecated.js';
 import { InvalidOptionsError } from '../errors.js';
 import type { RegistryCore } from '../registry-core.js';
 import type { EventBusStats, InProcessEventBusBigIntStats, InProcessEventBusStats } from '../stats/event-bus-stats.js';
 import { eventBusStatsKind } from '../stats/event-bus-stats.js';
-import { PUB_FFI, PUB_RUST } from '../ops/stats.js';
+import { PUB_BROADCAST, PUB_HANDLED } from '../ops/stats.js';
 import { Broadcaster, LocalChannel } from './broadcast.js';
 import type { DomainEvent } from './domain-event.js';
 import { HandlerFailedError, type HandlerFailureReason, InvalidEventError } from './errors.js';
@@ -113,7 +114,8 @@ function eventIdOf(event: DomainEvent): string | undefined {
  */
 export class InProcessEventBus {
   readonly name: string;
-  readonly ffiChannelBufferSize: number;
+  /** Capacity of each broadcast receiver's queue. */
+  readonly broadcastBufferSize: number;
   readonly logSubscriberErrors: boolean;
   readonly dispatchTimeoutMs: number;
   /** Publishes that may await asynchronous handlers at once; beyond, handlers are shed. */
@@ -143,7 +145,7 @@ export class InProcessEventBus {
   constructor(options: InProcessEventBusOptions) {
     const c: BusConfig = checkBusOptions(options);
     this.name = c.name;
-    this.ffiChannelBufferSize = c.ffiChannelBufferSize;
+    this.broadcastBufferSize = c.broadcastBufferSize;
     this.logSubscriberErrors = c.logSubscriberErrors;
     this.dispatchTimeoutMs = c.dispatchTimeoutMs;
     this.maxPendingDispatches = c.maxPendingDispatches;
@@ -153,9 +155,14 @@ export class InProcessEventBus {
     const owned = this.record ? this.stats.ownedOutcomeWords() : undefined;
     this.ownedWords = owned?.words;
     this.ownedOutcome = owned === undefined ? 0 : owned.first;
-    this.broadcaster = new Broadcaster(c.ffiChannelBufferSize);
+    this.broadcaster = new Broadcaster(c.broadcastBufferSize);
     this.deadlines = new DispatchDeadlines(c.dispatchTimeoutMs, (a) => this.finishAwaited(a));
     c.registry.trackWriter(this);
+  }
+
+  /** @deprecated Use {@link broadcastBufferSize}: the same value under its former name (removed in 0.3). */
+  get ffiChannelBufferSize(): number {
+    return this.broadcastBufferSize;
   }
 
   /**
@@ -287,7 +294,7 @@ export class InProcessEventBus {
     // load and store of its tagged low word: t's low 24 bits are 0 exactly when they
     // carry into the high word, which the stats do (recordSlow). Only this thread writes
     // the word and readers take each word whole, so a plain store is enough. The flags are
-    // literals, PUB_RUST | PUB_FFI = 3 and PUB_RUST = 1: a module constant is a variable the
+    // literals, PUB_HANDLED | PUB_BROADCAST = 3 and PUB_HANDLED = 1: a module constant is a variable the
     // bundled code reloads on every publish (see src/ops/stats-js.ts).
     const u = this.ownedWords;
     if (u !== undefined && errors === 0 && lagged <= 0) {
@@ -304,8 +311,8 @@ export class InProcessEventBus {
 
   /** The record of a synchronous publish that publish() did not store inline. */
   private recordSlow(errors: number, lagged: number): void {
-    if (errors === 0 && lagged <= 0) this.stats.countPublish(lagged === 0 ? PUB_RUST | PUB_FFI : PUB_RUST);
-    else this.stats.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors, lagged > 0 ? lagged : 0);
+    if (errors === 0 && lagged <= 0) this.stats.countPublish(lagged === 0 ? PUB_HANDLED | PUB_BROADCAST : PUB_HANDLED);
+    else this.stats.recordPublish(lagged >= 0 ? PUB_HANDLED | PUB_BROADCAST : PUB_HANDLED, errors, lagged > 0 ? lagged : 0);
   }
 
   /**
@@ -316,8 +323,8 @@ export class InProcessEventBus {
   private publishToReceivers(event: DomainEvent): undefined {
     const lagged = this.broadcaster.publish(event);
     if (this.record) {
-      if (lagged <= 0) this.stats.countPublish(lagged === 0 ? PUB_FFI : 0);
-      else this.stats.recordPublish(PUB_FFI, 0, lagged);
+      if (lagged <= 0) this.stats.countPublish(lagged === 0 ? PUB_BROADCAST : 0);
+      else this.stats.recordPublish(PUB_BROADCAST, 0, lagged);
     }
     return undefined;
   }
@@ -375,7 +382,7 @@ export class InProcessEventBus {
       // The publish whole in one call first: a publish that returns is counted, one that
       // throws here (no stack left) is not. The shed count after it, where losing it to a
       // stack overflow leaves the shed calls still counted as errors.
-      this.stats.recordPublish(lagged >= 0 ? PUB_RUST | PUB_FFI : PUB_RUST, errors + shed, lagged > 0 ? lagged : 0);
+      this.stats.recordPublish(lagged >= 0 ? PUB_HANDLED | PUB_BROADCAST : PUB_HANDLED, errors + shed, lagged > 0 ? lagged : 0);
       if (shed > 0) {
         try {
           this.stats.recordHandlerShed(shed);
@@ -510,12 +517,12 @@ export class InProcessEventBus {
     if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
     const lagged = this.broadcaster.publish(event);
     if (this.record) {
-      const ffi = lagged >= 0 ? PUB_FFI : 0;
+      const broadcast = lagged >= 0 ? PUB_BROADCAST : 0;
       if (a.counted) {
-        this.stats.recordRustDispatch(errors);
-        this.stats.recordFfiStep(ffi, lagged > 0 ? lagged : 0);
+        this.stats.recordHandlerDispatch(errors);
+        this.stats.recordBroadcastStep(broadcast, lagged > 0 ? lagged : 0);
       } else {
-        this.stats.recordPublish(PUB_RUST | ffi, errors, lagged > 0 ? lagged : 0);
+        this.stats.recordPublish(PUB_HANDLED | broadcast, errors, lagged > 0 ? lagged : 0);
       }
     }
     a.resolve();
@@ -590,9 +597,14 @@ export class InProcessEventBusBuilder {
   constructor(registry: RegistryCore, name: string) {
     this.o = { registry, name };
   }
-  ffiChannelBufferSize(size: number): this {
-    this.o.ffiChannelBufferSize = size;
+  broadcastBufferSize(size: number): this {
+    this.o.broadcastBufferSize = size;
     return this;
+  }
+  /** @deprecated Use {@link broadcastBufferSize}: the same method under its former name (removed in 0.3). */
+  declare ffiChannelBufferSize: (size: number) => this;
+  static {
+    defineAliases(this.prototype, { ffiChannelBufferSize: 'broadcastBufferSize' });
   }
   logSubscriberErrors(enabled: boolean): this {
     this.o.logSubscriberErrors = enabled;

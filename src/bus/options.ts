@@ -14,6 +14,8 @@ export interface InProcessEventBusOptions {
   /** Name of the stats entry: buses opened with the same name, in any thread, share counters. */
   name: string;
   /** Capacity of each broadcast receiver's queue (1..1,048,576). Default 1000. */
+  broadcastBufferSize?: number;
+  /** @deprecated Use `broadcastBufferSize`: the same option under its former name (removed in 0.3). Give one of the two. */
   ffiChannelBufferSize?: number;
   /** true (default): report every handler failure; false: one aggregated report per publish. */
   logSubscriberErrors?: boolean;
@@ -47,7 +49,7 @@ export interface InProcessEventBusOptions {
 export interface BusConfig {
   readonly registry: RegistryCore;
   readonly name: string;
-  readonly ffiChannelBufferSize: number;
+  readonly broadcastBufferSize: number;
   readonly logSubscriberErrors: boolean;
   readonly dispatchTimeoutMs: number;
   readonly logger: BusLogger;
@@ -59,6 +61,7 @@ export interface BusConfig {
 const KNOWN = [
   'registry',
   'name',
+  'broadcastBufferSize',
   'ffiChannelBufferSize',
   'logSubscriberErrors',
   'dispatchTimeoutMs',
@@ -92,6 +95,19 @@ export function checkLogger(v: unknown): BusLogger {
   return v as BusLogger;
 }
 
+/**
+ * `broadcastBufferSize`, or its deprecated name `ffiChannelBufferSize`, checked under the
+ * name it was given; both at once are refused, whether or not they agree, rather than
+ * one silently winning.
+ */
+function bufferSize(o: Record<string, unknown>): number {
+  if (o.ffiChannelBufferSize === undefined) return intIn(o, 'broadcastBufferSize', 1000, 1, MAX_BUFFER);
+  if (o.broadcastBufferSize !== undefined) {
+    throw new InvalidOptionsError('ffiChannelBufferSize', 'is the deprecated name of broadcastBufferSize; give only broadcastBufferSize');
+  }
+  return intIn(o, 'ffiChannelBufferSize', 1000, 1, MAX_BUFFER);
+}
+
 export function checkBusOptions(options: unknown): BusConfig {
   const o = checkOptionsObject(options, KNOWN, 'options', { required: true, shape: 'must be an object with at least registry and name' });
   if (!(o.registry instanceof RegistryCore)) throw new InvalidOptionsError('registry', 'must be a StatsRegistry');
@@ -99,7 +115,7 @@ export function checkBusOptions(options: unknown): BusConfig {
   return {
     registry: o.registry,
     name: checkName(o.name),
-    ffiChannelBufferSize: intIn(o, 'ffiChannelBufferSize', 1000, 1, MAX_BUFFER),
+    broadcastBufferSize: bufferSize(o),
     logSubscriberErrors: bool(o, 'logSubscriberErrors', true),
     dispatchTimeoutMs: intIn(o, 'dispatchTimeoutMs', 5000, 1, MAX_TIMEOUT),
     logger,

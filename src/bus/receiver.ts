@@ -4,14 +4,15 @@ import { checkReceiverHandle } from './receiver-handle.js';
 import type { DomainEvent } from './domain-event.js';
 
 // A receiver dropped without close() would otherwise count as open forever and keep up
-// to `ffiChannelBufferSize` events alive; closing it on collection ends both.
+// to `broadcastBufferSize` events alive; closing it on collection ends both.
 const abandoned = new FinalizationRegistry<ReceiverChannel>((ch) => ch.close());
 
 /**
- * A subscription to a bus's broadcast channel (the `ffi_*` counters are about it). It
- * sees every event published after it was created, oldest first, through a queue of
- * `ffiChannelBufferSize` events: if it falls further behind, it loses the oldest ones
- * and the bus counts them in `ffi_channel_lagged`.
+ * A subscription to a bus's broadcast channel (the snapshot's `ffi_channel_dispatches`,
+ * `ffi_channel_drops` and `ffi_channel_lagged` are about it). It sees every event
+ * published after it was created, oldest first, through a queue of `broadcastBufferSize`
+ * events: if it falls further behind, it loses the oldest ones and the bus counts them in
+ * `ffi_channel_lagged`.
  *
  * Read it with `for await (const event of receiver)`, `await receiver.next()` or the
  * non-blocking `tryReceive()`. Hand it to another worker thread with `transfer()`; the

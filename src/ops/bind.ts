@@ -87,18 +87,18 @@ const BREAKER: Needs<BreakerOps> = {
 const STATS_OWNED: Needs<StatsKernels> = {
   stepSuccess: 'plain',
   stepFailure: 'plain',
-  busRust: 'plain',
+  busHandlerStep: 'plain',
   busPublish: 'plain',
-  busFfi: 'plain',
+  busBroadcastStep: 'plain',
   subCompletion: 'plain',
 };
 
 const STATS_SHARED: Needs<StatsKernels> = {
   stepSuccess: 'atomic',
   stepFailure: 'atomic',
-  busRust: 'atomic',
+  busHandlerStep: 'atomic',
   busPublish: 'atomic',
-  busFfi: 'atomic',
+  busBroadcastStep: 'atomic',
   subCompletion: 'atomic',
 };
 

@@ -6,14 +6,14 @@
  * the same time.
  */
 import type { CellOps } from './cells.js';
-import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED, PUB_FFI, PUB_RUST, type StatsKernels, type StatsOps } from './stats.js';
+import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED, PUB_BROADCAST, PUB_HANDLED, type StatsKernels, type StatsOps } from './stats.js';
 
 // Field indexes (stats/fields.ts).
 const STEP_SUCCEEDED = 1;
 const STEP_FAILED = 2;
 const STEP_TIME = 3;
-const BUS_RUST = 1;
-const BUS_FFI = 2;
+const BUS_HANDLED = 1;
+const BUS_BROADCAST = 2;
 const BUS_ERRORS = 3;
 const BUS_DROPS = 4;
 const BUS_LAGGED = 5;
@@ -82,15 +82,15 @@ class JsOwnedKernels implements StatsKernels {
   // where every call can throw RangeError, and a record that stopped between two cells
   // would break `total == dispatches + drops` for good. A throw at the entry of the one
   // call that records a step (nothing counted yet) is what the bus can handle.
-  busRust(a: number, b: number, errors: number): void {
+  busHandlerStep(a: number, b: number, errors: number): void {
     const u = this.u32;
-    const i = (a >>> 2) + 1; // rust_handler_dispatches
+    const i = (a >>> 2) + 1; // handler_dispatches
     let w = u[i]!;
     let t = (w & 0xffffff) + 1;
     if (t <= 0xffffff) u[i] = (w & -16777216) | t;
     else this.o.ownedInc(a + 4, b + 8);
     if (errors !== 0) {
-      w = u[i + 2]!; // rust_handler_errors
+      w = u[i + 2]!; // handler_errors
       t = (w & 0xffffff) + errors;
       if (t <= 0xffffff) u[i + 2] = (w & -16777216) | t;
       else this.o.ownedAdd(a + 12, b + 24, errors);
@@ -104,31 +104,31 @@ class JsOwnedKernels implements StatsKernels {
     if (t <= 0xffffff) u[i] = (w & -16777216) | t;
     else this.o.ownedInc(a, b);
     if ((flags & 1) !== 0) {
-      // PUB_RUST: rust_handler_dispatches (+ rust_handler_errors)
+      // PUB_HANDLED: handler_dispatches (+ handler_errors)
       w = u[i + 1]!;
       t = (w & 0xffffff) + 1;
       if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
       else this.o.ownedInc(a + 4, b + 8);
       if (errors !== 0) {
-        w = u[i + 3]!; // rust_handler_errors
+        w = u[i + 3]!; // handler_errors
         t = (w & 0xffffff) + errors;
         if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
         else this.o.ownedAdd(a + 12, b + 24, errors);
       }
     }
-    const f = (flags & 2) !== 0 ? 2 : 4; // PUB_FFI ? ffi_channel_dispatches : ffi_channel_drops
+    const f = (flags & 2) !== 0 ? 2 : 4; // PUB_BROADCAST ? broadcast_dispatches : broadcast_drops
     w = u[i + f]!;
     t = (w & 0xffffff) + 1;
     if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
     else this.o.ownedInc(a + f * 4, b + f * 8);
     if (lagged !== 0) {
-      w = u[i + 5]!; // ffi_channel_lagged
+      w = u[i + 5]!; // broadcast_lagged_events
       t = (w & 0xffffff) + lagged;
       if (t <= 0xffffff) u[i + 5] = (w & -16777216) | t;
       else this.o.ownedAdd(a + 20, b + 40, lagged);
     }
   }
-  busFfi(a: number, b: number, flags: number, lagged: number): void {
+  busBroadcastStep(a: number, b: number, flags: number, lagged: number): void {
     const u = this.u32;
     const i = a >>> 2;
     const f = (flags & 2) !== 0 ? 2 : 4;
@@ -180,27 +180,27 @@ class JsSharedKernels implements StatsKernels {
     this.o.sharedInc(a);
     this.o.sharedInc(a + STEP_FAILED * 8);
   }
-  busRust(a: number, _b: number, errLo: number, errHi: number): void {
+  busHandlerStep(a: number, _b: number, errLo: number, errHi: number): void {
     const u = this.u64;
     const i = a >>> 3;
-    Atomics.add(u, i + BUS_RUST, 1n);
+    Atomics.add(u, i + BUS_HANDLED, 1n);
     if (errLo !== 0 || errHi !== 0) Atomics.add(u, i + BUS_ERRORS, errHi === 0 ? BigInt(errLo) : (BigInt(errHi) << 32n) | BigInt(errLo));
   }
   busPublish(a: number, _b: number, flags: number, errors: number, lagged: number): void {
     const u = this.u64;
     const i = a >>> 3;
     Atomics.add(u, i, 1n);
-    if ((flags & PUB_RUST) !== 0) {
-      Atomics.add(u, i + BUS_RUST, 1n);
+    if ((flags & PUB_HANDLED) !== 0) {
+      Atomics.add(u, i + BUS_HANDLED, 1n);
       if (errors !== 0) Atomics.add(u, i + BUS_ERRORS, BigInt(errors));
     }
-    Atomics.add(u, i + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS), 1n);
+    Atomics.add(u, i + ((flags & PUB_BROADCAST) !== 0 ? BUS_BROADCAST : BUS_DROPS), 1n);
     if (lagged !== 0) Atomics.add(u, i + BUS_LAGGED, BigInt(lagged));
   }
-  busFfi(a: number, _b: number, flags: number, lagged: number): void {
+  busBroadcastStep(a: number, _b: number, flags: number, lagged: number): void {
     const u = this.u64;
     const i = a >>> 3;
-    Atomics.add(u, i + ((flags & PUB_FFI) !== 0 ? BUS_FFI : BUS_DROPS), 1n);
+    Atomics.add(u, i + ((flags & PUB_BROADCAST) !== 0 ? BUS_BROADCAST : BUS_DROPS), 1n);
     if (lagged !== 0) Atomics.add(u, i + BUS_LAGGED, BigInt(lagged));
   }
   subCompletion(a: number, _b: number, flags: number): void {

@@ -6,12 +6,12 @@ export interface StatsExports {
   stepSuccessShared: StatsKernels['stepSuccess'];
   stepFailureOwned: StatsKernels['stepFailure'];
   stepFailureShared: StatsKernels['stepFailure'];
-  busRustOwned: StatsKernels['busRust'];
-  busRustShared: StatsKernels['busRust'];
+  busHandlerStepOwned: StatsKernels['busHandlerStep'];
+  busHandlerStepShared: StatsKernels['busHandlerStep'];
   busPublishOwned: StatsKernels['busPublish'];
   busPublishShared: StatsKernels['busPublish'];
-  busFfiOwned: StatsKernels['busFfi'];
-  busFfiShared: StatsKernels['busFfi'];
+  busBroadcastStepOwned: StatsKernels['busBroadcastStep'];
+  busBroadcastStepShared: StatsKernels['busBroadcastStep'];
   subCompletionOwned: StatsKernels['subCompletion'];
   subCompletionShared: StatsKernels['subCompletion'];
 }
@@ -25,17 +25,17 @@ export function wasmStatsOps(x: StatsExports): StatsOps {
     owned: {
       stepSuccess: x.stepSuccessOwned,
       stepFailure: x.stepFailureOwned,
-      busRust: x.busRustOwned,
+      busHandlerStep: x.busHandlerStepOwned,
       busPublish: x.busPublishOwned,
-      busFfi: x.busFfiOwned,
+      busBroadcastStep: x.busBroadcastStepOwned,
       subCompletion: x.subCompletionOwned,
     },
     shared: {
       stepSuccess: x.stepSuccessShared,
       stepFailure: x.stepFailureShared,
-      busRust: x.busRustShared,
+      busHandlerStep: x.busHandlerStepShared,
       busPublish: x.busPublishShared,
-      busFfi: x.busFfiShared,
+      busBroadcastStep: x.busBroadcastStepShared,
       subCompletion: x.subCompletionShared,
     },
   };

@@ -16,9 +16,9 @@
 export interface StatsKernels {
   stepSuccess(a: number, b: number, msLo: number, msHi: number): void;
   stepFailure(a: number, b: number): void;
-  busRust(a: number, b: number, errLo: number, errHi: number): void;
+  busHandlerStep(a: number, b: number, errLo: number, errHi: number): void;
   busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void;
-  busFfi(a: number, b: number, flags: number, lagged: number): void;
+  busBroadcastStep(a: number, b: number, flags: number, lagged: number): void;
   subCompletion(a: number, b: number, flags: number): void;
 }
 
@@ -28,9 +28,13 @@ export interface StatsOps {
   readonly shared: StatsKernels;
 }
 
-/** Flags of a whole-publish record (must equal PUB_* in assembly/stats.ts). */
-export const PUB_RUST = 1;
-export const PUB_FFI = 2;
+/**
+ * Flags of a whole-publish record (must equal PUB_* in assembly/stats.ts): PUB_HANDLED,
+ * handlers were registered (one handler dispatch); PUB_BROADCAST, an open receiver got the
+ * event (one broadcast dispatch; without it, one drop).
+ */
+export const PUB_HANDLED = 1;
+export const PUB_BROADCAST = 2;
 
 /** Flags of a completion record (must equal DONE_* in assembly/stats.ts). */
 export const DONE_SUCCESS = 1;

@@ -1,3 +1,62 @@
+/*
+ * Counter sets: named sets of u64 counters that every thread of a registry updates and
+ * reads without a lock, and the Counter handles that everything else counting (the stats
+ * structs, the breaker's counts) is built from.
+ *
+ * Design. A set is one registry record whose data is laid out once, by its field count
+ * and striping (layout.ts setGeometry), and never moves. A plain set is one shared u64 cell
+ * per field: every add is a 64-bit atomic add, so every thread contends on the same cache
+ * line, which is the right trade for a counter that is rarely updated and read often. A
+ * striped set is LongAdder's answer to contention: a shared stripe plus one owned stripe
+ * per attachment slot, each in 128-byte blocks of its own (two cache lines, so the
+ * adjacent-line prefetcher does not pair two writers' lines), and a read sums them. The
+ * fields of one stripe share lines, since a stripe has a single writer, and that keeps a
+ * set of many fields small. Unlike LongAdder, the stripes are not grown or rehashed on
+ * contention: a stripe belongs to an attachment (slots.ts), not to whichever thread
+ * collided, because in shared memory a cell can only be written with plain stores if one
+ * thread is known to be its only writer, and that is what makes an owned update cheap.
+ *
+ * A Counter is one field as seen from one thread: its addresses are computed once, and
+ * whether it writes an owned stripe or the shared cells is decided once, by its class
+ * (OwnedCounter or SharedCounter), so `inc()` is a property load and one call with no
+ * branch on placement, which V8 inlines when the cell operations are the JS twin's.
+ * Counts cross to the cell operations as two u32 halves, never as an i64, which would
+ * reach JS as a BigInt allocated per call.
+ *
+ * The owned update is a plain load and store of the low word of the cell, tagged with the
+ * high word it belongs to (assembly/counters.ts has the protocol and why one plain-written
+ * 32-bit word is all a reader may rely on). It holds only while the high word moves by
+ * less than 128 between a reader's two loads, so an owned add takes counts below 2^30
+ * (OWNED_ADD_LIMIT) and a larger add goes to the shared stripe with an atomic add: the
+ * total is the same, and correctness never depends on the size of an add.
+ *
+ * Races, and why each is benign:
+ *   - a read racing an owner's plain stores gets, for that stripe, exactly a value the
+ *     stripe held (the tag), never a mix of two;
+ *   - a read of a striped counter loads its S + 1 cells one after another, so it is not
+ *     a value the total held at one instant; each cell only grows, so the sum lies between
+ *     the total when the read began and the total when it ended (as LongAdder.sum());
+ *   - no ordering holds between two counters, even of one set: a snapshot is a series of
+ *     such reads, not a transaction, and a struct's derived invariant (executed equals
+ *     succeeded plus failed) holds only once its writers are quiet;
+ *   - counts wrap modulo 2^64 like a u64 `fetch_add`; `value()` throws rather than round
+ *     above 2^53 - 1, `valueBigInt()` is exact.
+ *
+ * Handing a stripe back. When its registry object closes or its thread ends, the owner
+ * calls retireStripe() before it releases the slot: every owned Counter becomes a shared
+ * one in place (its prototype is swapped; the shared cell's address is already one of its
+ * fields), so handles held anywhere keep working, their later adds are atomic adds to the
+ * shared stripe, and the hot methods never test for it. The release and the next holder's
+ * claim are atomic operations on the same slot-table word, which orders the old owner's
+ * last plain store before the new owner's first, and the new owner continues the cells
+ * with their counts. The one-time cost of the swap is that call sites which saw an owned
+ * counter become polymorphic; it happens at close or exit, not on a hot path.
+ *
+ * Sets read from a record of another thread (the collectors' views, sets/records.ts) are
+ * made with no owned stripe, so nothing that only reads can ever write a stripe. Field
+ * names come from users and from shared memory, so they are kept as Map keys, and a
+ * snapshot defines a `__proto__` field as an own property instead of assigning it.
+ */
 import { TWO32, checkBigCount, checkCount, highWord } from '../count.js';
 import { UnknownFieldError, UnsafeIntegerError } from '../errors.js';
 import { type SetGeometry, cellAddresses } from '../layout.js';

@@ -1,4 +1,5 @@
 import { TWO32, checkCount, highWord } from '../count.js';
+import { defineAliases } from '../deprecated.js';
 import type { Counter } from '../sets/counter-set.js';
 import { InvalidCountError } from '../errors.js';
 import { UnsafeIntegerError } from '../errors.js';
@@ -6,9 +7,9 @@ import type { Row } from '../export/entry-collector.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { setBytes } from '../sets/records.js';
 import { structCollector } from './collect.js';
-import { BUS_DTO_FIELDS, BUS_FIELDS, type BusDtoField, BUS_OUTCOME_FIRST, type BusField, foldBusOutcomes } from './fields.js';
-import type { StatsKernels } from '../ops/stats.js';
+import { BUS_COUNT_FIELDS, BUS_FIELDS, type BusCountField, BUS_OUTCOME_FIRST, type BusField, foldBusOutcomes } from './fields.js';
 import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
+import { StatsStruct } from './struct.js';
 
 /** The live fields of a bus snapshot: read from the bus itself, not stored counters. */
 export interface EventBusLiveCounts {
@@ -27,7 +28,7 @@ export interface InProcessEventBusStats extends EventBusLiveCounts {
   ffi_channel_dispatches: number;
   rust_handler_errors: number;
   ffi_channel_drops: number;
-  /** Events lost by receivers that fell more than `ffiChannelBufferSize` behind. */
+  /** Events lost by receivers that fell more than `broadcastBufferSize` behind. */
   ffi_channel_lagged: number;
   /**
    * Handler calls left out because `maxPendingDispatches` publishes were already awaiting
@@ -74,17 +75,9 @@ function checkLive(live: unknown): EventBusLiveCounts {
  * `total_events_dispatched == ffi_channel_dispatches + ffi_channel_drops` holds whenever
  * no publish is in flight, not necessarily in a snapshot taken during one.
  */
-export class EventBusStats {
-  readonly name: string;
-  private a: number;
-  private b: number;
-  private k: StatsKernels;
-  // Kept for retireStripe(): where records go once the owned stripe is handed back.
-  private readonly placement: StatsPlacement<BusField>;
-  private readonly sharedA: number;
-  private readonly sharedK: StatsKernels;
-  private readonly c: Readonly<Record<BusDtoField, Counter>>;
-  // The outcome cells (fields.ts), indexed by PUB_RUST | PUB_FFI flags, and the inline
+export class EventBusStats extends StatsStruct<BusField> {
+  private readonly c: Readonly<Record<BusCountField, Counter>>;
+  // The outcome cells (fields.ts), indexed by PUB_HANDLED | PUB_BROADCAST flags, and the inline
   // write path to this thread's own stripe of them (see countPublish).
   private readonly outcomes: readonly Counter[];
   private readonly cells: readonly Counter[];
@@ -94,21 +87,15 @@ export class EventBusStats {
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<BusField>) {
-    this.name = name;
-    this.a = p.a;
-    this.b = p.b;
-    this.k = p.kernels;
-    this.placement = p;
-    this.sharedA = p.sharedA;
-    this.sharedK = p.sharedKernels;
+    super(name, p);
     this.c = {
       total_events_dispatched: p.set.counter('total_events_dispatched'),
-      rust_handler_dispatches: p.set.counter('rust_handler_dispatches'),
-      ffi_channel_dispatches: p.set.counter('ffi_channel_dispatches'),
-      rust_handler_errors: p.set.counter('rust_handler_errors'),
-      ffi_channel_drops: p.set.counter('ffi_channel_drops'),
-      ffi_channel_lagged: p.set.counter('ffi_channel_lagged'),
-      rust_handler_shed: p.set.counter('rust_handler_shed'),
+      handler_dispatches: p.set.counter('handler_dispatches'),
+      broadcast_dispatches: p.set.counter('broadcast_dispatches'),
+      handler_errors: p.set.counter('handler_errors'),
+      broadcast_drops: p.set.counter('broadcast_drops'),
+      broadcast_lagged_events: p.set.counter('broadcast_lagged_events'),
+      handler_sheds: p.set.counter('handler_sheds'),
     };
     this.cells = BUS_FIELDS.map((f) => p.set.counter(f));
     this.outcomes = this.cells.slice(BUS_OUTCOME_FIRST);
@@ -118,8 +105,8 @@ export class EventBusStats {
 
   /**
    * @internal A plain publish: no handler failed and no receiver lagged. `flags` is
-   * PUB_RUST (handlers were registered) | PUB_FFI (an open receiver got it). Adds 1 to the
-   * one outcome cell for that case instead of 2 or 3 to the DTO's fields: the snapshot
+   * PUB_HANDLED (handlers were registered) | PUB_BROADCAST (an open receiver got it). Adds 1
+   * to the one outcome cell for that case instead of 2 or 3 to the counts: the snapshot
    * folds the outcome cells back in. With a stripe of its own, a thread's common case is
    * one plain load and store of the tagged low word; carries and threads without a stripe
    * take the counter's own path. InProcessEventBus.publish does the common case itself
@@ -156,14 +143,11 @@ export class EventBusStats {
    * @internal Records go to the shared cells from now on: the registry object this was
    * opened through is handing its stripe back (RegistryCore.releaseStripe).
    */
-  retireStripe(): void {
-    this.a = this.placement.sharedA;
-    this.b = 0;
-    this.k = this.placement.sharedKernels;
-    // The outcome counters become shared ones with the rest of the set, and the inline
-    // store to the owned stripe must stop before the stripe is handed back.
+  override retireStripe(): void {
+    // The inline store to the owned stripe must stop before the stripe is handed back;
+    // the outcome counters become shared ones with the rest of the set.
     this.words = undefined;
-    this.placement.set.retireStripe();
+    super.retireStripe();
   }
 
   /** `total_events_dispatched += 1`. */
@@ -172,34 +156,51 @@ export class EventBusStats {
   }
 
   /**
-   * One dispatch to handlers: `rust_handler_dispatches += 1` and `rust_handler_errors +=
-   * errorCount`, in one backend call. `errorCount` is a safe non-negative integer;
-   * anything else throws InvalidCountError and records nothing.
+   * One dispatch to the in-process handlers: `rust_handler_dispatches += 1` and
+   * `rust_handler_errors += errorCount`, in one backend call. `errorCount` is a safe
+   * non-negative integer; anything else throws InvalidCountError and records nothing.
    */
-  recordRustDispatch(errorCount = 0): void {
+  recordHandlerDispatch(errorCount = 0): void {
     if (typeof errorCount === 'number' && (errorCount >>> 0) === errorCount && errorCount < 0x40000000 /* OWNED_ADD_LIMIT, literal: see counter-set.ts */) {
-      this.k.busRust(this.a, this.b, errorCount, 0);
+      this.k.busHandlerStep(this.a, this.b, errorCount, 0);
       return;
     }
     checkCount(errorCount);
     const hi = highWord(errorCount);
-    this.sharedK.busRust(this.sharedA, 0, errorCount - hi * TWO32, hi);
+    this.sharedK.busHandlerStep(this.sharedA, 0, errorCount - hi * TWO32, hi);
   }
 
-  /** `ffi_channel_dispatches += 1`: an event went to the open receivers (once per event). */
-  recordFfiDispatch(): void {
-    this.c.ffi_channel_dispatches.inc();
+  /** `ffi_channel_dispatches += 1`: an event went to the open broadcast receivers (once per event). */
+  recordBroadcastDispatch(): void {
+    this.c.broadcast_dispatches.inc();
   }
 
-  /** `ffi_channel_drops += 1`: an event found no open receiver. */
-  recordFfiDrop(): void {
-    this.c.ffi_channel_drops.inc();
+  /** `ffi_channel_drops += 1`: an event found no open broadcast receiver. */
+  recordBroadcastDrop(): void {
+    this.c.broadcast_drops.inc();
   }
 
-  /** `ffi_channel_lagged += count`: events receivers lost by falling behind. */
-  recordFfiLagged(count: number): void {
+  /** `ffi_channel_lagged += count`: events broadcast receivers lost by falling behind. */
+  recordBroadcastLagged(count: number): void {
     if (typeof count !== 'number') checkCount(count);
-    this.c.ffi_channel_lagged.add(count);
+    this.c.broadcast_lagged_events.add(count);
+  }
+
+  /** @deprecated Use {@link recordHandlerDispatch}: this is the same method under its former name (removed in 0.3). */
+  declare recordRustDispatch: (errorCount?: number) => void;
+  /** @deprecated Use {@link recordBroadcastDispatch}: the same method under its former name (removed in 0.3). */
+  declare recordFfiDispatch: () => void;
+  /** @deprecated Use {@link recordBroadcastDrop}: the same method under its former name (removed in 0.3). */
+  declare recordFfiDrop: () => void;
+  /** @deprecated Use {@link recordBroadcastLagged}: the same method under its former name (removed in 0.3). */
+  declare recordFfiLagged: (count: number) => void;
+  static {
+    defineAliases(this.prototype, {
+      recordRustDispatch: 'recordHandlerDispatch',
+      recordFfiDispatch: 'recordBroadcastDispatch',
+      recordFfiDrop: 'recordBroadcastDrop',
+      recordFfiLagged: 'recordBroadcastLagged',
+    });
   }
 
   /**
@@ -207,13 +208,13 @@ export class EventBusStats {
    * them in `rust_handler_errors` too, through the publish's own record.
    */
   recordHandlerShed(count: number): void {
-    this.c.rust_handler_shed.add(count);
+    this.c.handler_sheds.add(count);
   }
 
   /**
    * @internal A whole publish in one call: total += 1, the handler step when `flags &
-   * PUB_RUST` (with `errors` failures), one ffi dispatch (`flags & PUB_FFI`) or one drop,
-   * and `lagged` lost events. `errors` and `lagged` are non-negative int32s.
+   * PUB_HANDLED` (with `errors` failures), one broadcast dispatch (`flags & PUB_BROADCAST`)
+   * or one drop, and `lagged` lost events. `errors` and `lagged` are non-negative int32s.
    */
   recordPublish(flags: number, errors: number, lagged: number): void {
     if ((errors | lagged) < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busPublish(this.a, this.b, flags, errors, lagged);
@@ -221,9 +222,9 @@ export class EventBusStats {
   }
 
   /** @internal The broadcast step of a publish that finished after its handlers settled. */
-  recordFfiStep(flags: number, lagged: number): void {
-    if (lagged < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busFfi(this.a, this.b, flags, lagged);
-    else this.sharedK.busFfi(this.sharedA, 0, flags, lagged);
+  recordBroadcastStep(flags: number, lagged: number): void {
+    if (lagged < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busBroadcastStep(this.a, this.b, flags, lagged);
+    else this.sharedK.busBroadcastStep(this.sharedA, 0, flags, lagged);
   }
 
   /**
@@ -261,13 +262,14 @@ export class EventBusStats {
     });
     const d = foldBusOutcomes(raw);
     return {
+      // The DTO's historical keys, each read from the count it has always meant.
       total_events_dispatched: d.total_events_dispatched,
-      rust_handler_dispatches: d.rust_handler_dispatches,
-      ffi_channel_dispatches: d.ffi_channel_dispatches,
-      rust_handler_errors: d.rust_handler_errors,
-      ffi_channel_drops: d.ffi_channel_drops,
-      ffi_channel_lagged: d.ffi_channel_lagged,
-      rust_handler_shed: d.rust_handler_shed,
+      rust_handler_dispatches: d.handler_dispatches,
+      ffi_channel_dispatches: d.broadcast_dispatches,
+      rust_handler_errors: d.handler_errors,
+      ffi_channel_drops: d.broadcast_drops,
+      ffi_channel_lagged: d.broadcast_lagged_events,
+      rust_handler_shed: d.handler_sheds,
       rust_subscriber_patterns: l.rust_subscriber_patterns,
       rust_handler_count: l.rust_handler_count,
       ffi_subscriber_count: l.ffi_subscriber_count,
@@ -285,15 +287,15 @@ const ROWS: readonly Row[] = [
   { name: 'event_bus_handler_sheds_total', help: 'Handler calls left out because the bus already had maxPendingDispatches publishes awaiting handlers (also counted as handler errors).', unit: '{call}', field: 6, conv: 'count' },
 ];
 
-// The bus's outcome cells folded into the DTO's fields they stand for (fields.ts); rows
-// index the result in DTO order.
+// The bus's outcome cells folded into the counts they stand for (fields.ts); rows index
+// the result in BUS_COUNT_FIELDS order.
 function foldBus(values: readonly bigint[]): readonly bigint[] {
   const raw = {} as Record<BusField, bigint>;
   BUS_FIELDS.forEach((f, i) => {
     raw[f] = values[i]!;
   });
-  const dto = foldBusOutcomes(raw);
-  return BUS_DTO_FIELDS.map((f) => dto[f]);
+  const counts = foldBusOutcomes(raw);
+  return BUS_COUNT_FIELDS.map((f) => counts[f]);
 }
 
 /** The event-bus stats' kind: a struct of BUS_FIELDS. */

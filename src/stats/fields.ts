@@ -8,17 +8,22 @@
 export const STEP_FIELDS = ['total_executed', 'total_succeeded', 'total_failed', 'total_execution_time_ms'] as const;
 export type StepField = (typeof STEP_FIELDS)[number];
 
+/*
+ * The event bus's cells. The stored names are the package's own words; the snapshot DTO
+ * reports the counts under its historical keys (EventBusStats.snapshotBigInt), which stay
+ * as they are so that the JSON does not change.
+ */
 export const BUS_FIELDS = [
   'total_events_dispatched',
-  'rust_handler_dispatches',
-  'ffi_channel_dispatches',
-  'rust_handler_errors',
-  'ffi_channel_drops',
-  'ffi_channel_lagged',
-  'rust_handler_shed',
+  'handler_dispatches',
+  'broadcast_dispatches',
+  'handler_errors',
+  'broadcast_drops',
+  'broadcast_lagged_events',
+  'handler_sheds',
   // Outcome cells: one per kind of plain publish (no handler error, no receiver lag), at
-  // index BUS_OUTCOME_FIRST + (PUB_RUST | PUB_FFI flags). A plain publish adds 1 to one of
-  // them instead of 2 or 3 to the fields above, and a snapshot adds them back in
+  // index BUS_OUTCOME_FIRST + (PUB_HANDLED | PUB_BROADCAST flags). A plain publish adds 1
+  // to one of them instead of 2 or 3 to the fields above, and a snapshot adds them back in
   // (EventBusStats.snapshotBigInt). They are not part of the DTO.
   'publish_dropped',
   'publish_handled_dropped',
@@ -28,16 +33,16 @@ export const BUS_FIELDS = [
 export type BusField = (typeof BUS_FIELDS)[number];
 /** Index of the first outcome cell in BUS_FIELDS. */
 export const BUS_OUTCOME_FIRST = 7;
-/** The DTO's stored fields (the outcome cells folded in). */
-export const BUS_DTO_FIELDS = BUS_FIELDS.slice(0, BUS_OUTCOME_FIRST) as readonly BusField[] as readonly BusDtoField[];
-export type BusDtoField = (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5 | 6];
+/** The fields that hold counts of the DTO (the outcome cells folded in), in DTO order. */
+export const BUS_COUNT_FIELDS = BUS_FIELDS.slice(0, BUS_OUTCOME_FIRST) as readonly BusField[] as readonly BusCountField[];
+export type BusCountField = (typeof BUS_FIELDS)[0 | 1 | 2 | 3 | 4 | 5 | 6];
 
 /**
- * The DTO's counters from the raw cells (any thread's read of the whole field list): the
- * outcome cells folded into the fields a plain publish would have written. Sums wrap at
- * 2^64 like the cells.
+ * The counts from the raw cells (any thread's read of the whole field list): the outcome
+ * cells folded into the fields a plain publish would have written. Sums wrap at 2^64 like
+ * the cells.
  */
-export function foldBusOutcomes(raw: Readonly<Record<BusField, bigint>>): Record<BusDtoField, bigint> {
+export function foldBusOutcomes(raw: Readonly<Record<BusField, bigint>>): Record<BusCountField, bigint> {
   const dropped = raw.publish_dropped;
   const handledDropped = raw.publish_handled_dropped;
   const broadcast = raw.publish_broadcast;
@@ -45,12 +50,12 @@ export function foldBusOutcomes(raw: Readonly<Record<BusField, bigint>>): Record
   const w = (v: bigint) => BigInt.asUintN(64, v);
   return {
     total_events_dispatched: w(raw.total_events_dispatched + dropped + handledDropped + broadcast + handledBroadcast),
-    rust_handler_dispatches: w(raw.rust_handler_dispatches + handledDropped + handledBroadcast),
-    ffi_channel_dispatches: w(raw.ffi_channel_dispatches + broadcast + handledBroadcast),
-    rust_handler_errors: raw.rust_handler_errors,
-    ffi_channel_drops: w(raw.ffi_channel_drops + dropped + handledDropped),
-    ffi_channel_lagged: raw.ffi_channel_lagged,
-    rust_handler_shed: raw.rust_handler_shed,
+    handler_dispatches: w(raw.handler_dispatches + handledDropped + handledBroadcast),
+    broadcast_dispatches: w(raw.broadcast_dispatches + broadcast + handledBroadcast),
+    handler_errors: raw.handler_errors,
+    broadcast_drops: w(raw.broadcast_drops + dropped + handledDropped),
+    broadcast_lagged_events: raw.broadcast_lagged_events,
+    handler_sheds: raw.handler_sheds,
   };
 }
 

@@ -7,8 +7,8 @@ import { bool } from '../validate.js';
 import { structCollector } from './collect.js';
 import { STEP_FIELDS } from './fields.js';
 import type { Counter } from '../sets/counter-set.js';
-import type { StatsKernels } from '../ops/stats.js';
 import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
+import { StatsStruct } from './struct.js';
 import type { StepField } from './fields.js';
 
 /** Snapshot DTO: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
@@ -38,15 +38,7 @@ export interface StepExecutionStatsBigIntSnapshot {
  * show, say, `total_executed` one ahead of `total_succeeded + total_failed`; once the
  * recording threads are quiet the totals agree exactly.
  */
-export class StepExecutionStats {
-  readonly name: string;
-  private a: number;
-  private b: number;
-  private k: StatsKernels;
-  // Kept for retireStripe(): where records go once the owned stripe is handed back.
-  private readonly placement: StatsPlacement<StepField>;
-  private readonly sharedA: number;
-  private readonly sharedK: StatsKernels;
+export class StepExecutionStats extends StatsStruct<StepField> {
   private readonly executed: Counter;
   private readonly succeeded: Counter;
   private readonly failed: Counter;
@@ -54,28 +46,11 @@ export class StepExecutionStats {
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<StepField>) {
-    this.name = name;
-    this.a = p.a;
-    this.b = p.b;
-    this.k = p.kernels;
-    this.placement = p;
-    this.sharedA = p.sharedA;
-    this.sharedK = p.sharedKernels;
+    super(name, p);
     this.executed = p.set.counter('total_executed');
     this.succeeded = p.set.counter('total_succeeded');
     this.failed = p.set.counter('total_failed');
     this.time = p.set.counter('total_execution_time_ms');
-  }
-
-  /**
-   * @internal Records go to the shared cells from now on: the registry object this was
-   * opened through is handing its stripe back (RegistryCore.releaseStripe).
-   */
-  retireStripe(): void {
-    this.a = this.placement.sharedA;
-    this.b = 0;
-    this.k = this.placement.sharedKernels;
-    this.placement.set.retireStripe();
   }
 
   /**

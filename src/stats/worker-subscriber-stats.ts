@@ -7,8 +7,8 @@ import { structCollector } from './collect.js';
 import { DONE_SUCCESS } from '../ops/stats.js';
 import { SUBSCRIBER_FIELDS } from './fields.js';
 import type { SubscriberField } from './fields.js';
-import type { StatsKernels } from '../ops/stats.js';
 import { type StatsOptions, type StatsPlacement, openStats } from './open.js';
+import { StatsStruct } from './struct.js';
 
 /** Snapshot DTO `WorkerEventSubscriberStats`: snake_case keys, fixed so that the JSON stays stable (docs/event-bus-and-subscriber.md). */
 export interface WorkerEventSubscriberStats {
@@ -41,22 +41,12 @@ function checkWorkerId(workerId: unknown): string {
  * Independent u64 cells, snapshots not transactional (see EventBusStats): `received ==
  * successful + failed` holds whenever no record is in flight.
  */
-export class WorkerSubscriberStats {
-  readonly name: string;
-  private a: number;
-  private b: number;
-  private k: StatsKernels;
-  // Kept for retireStripe(): where records go once the owned stripe is handed back.
-  private readonly placement: StatsPlacement<SubscriberField>;
+export class WorkerSubscriberStats extends StatsStruct<SubscriberField> {
   private readonly c: Readonly<Record<SubscriberField, Counter>>;
 
   /** @internal */
   constructor(name: string, p: StatsPlacement<SubscriberField>) {
-    this.name = name;
-    this.a = p.a;
-    this.b = p.b;
-    this.k = p.kernels;
-    this.placement = p;
+    super(name, p);
     this.c = {
       completions_received: p.set.counter('completions_received'),
       successful_completions: p.set.counter('successful_completions'),
@@ -64,17 +54,6 @@ export class WorkerSubscriberStats {
       conversion_errors: p.set.counter('conversion_errors'),
       unmatched_correlations: p.set.counter('unmatched_correlations'),
     };
-  }
-
-  /**
-   * @internal Records go to the shared cells from now on: the registry object this was
-   * opened through is handing its stripe back (RegistryCore.releaseStripe).
-   */
-  retireStripe(): void {
-    this.a = this.placement.sharedA;
-    this.b = 0;
-    this.k = this.placement.sharedKernels;
-    this.placement.set.retireStripe();
   }
 
   /**

@@ -7,7 +7,7 @@ import { waitForStart } from './start.mjs';
 
 const { handle, backend, name, n, handlers, receivers, capacity } = workerData;
 const registry = StatsRegistry.attach(handle, { backend });
-const bus = new InProcessEventBus({ registry, name, ffiChannelBufferSize: capacity, logSubscriberErrors: false, logger: { warn() {} } });
+const bus = new InProcessEventBus({ registry, name, broadcastBufferSize: capacity, logSubscriberErrors: false, logger: { warn() {} } });
 let seen = 0;
 if (handlers) {
   bus.subscribe('order.*', () => {
