@@ -37,6 +37,13 @@
  * the text path passes them as prom-client's `sharedLabels`, whose rendered string
  * prom-client caches by object identity, so a series costs a number and a cached string.
  *
+ * getSingleMetric. The registered object of a metric you defined (counter, gauge,
+ * histogram) is usable as that metric: `register.getSingleMetric(name).inc(...)`,
+ * `.labels(...)`, `.observe(...)` and the rest call it in this thread. The adapter wraps
+ * the instance's getSingleMetric too: a name it does not know yet makes it register the
+ * families defined since the last listing, so a metric defined after registration is
+ * found before the first scrape.
+ *
  * Reset. prom-client's `register.resetMetrics()` calls reset() on every registered metric.
  * A family of a metric you defined (counter, gauge, histogram) resets it, for every thread,
  * as the metric's own reset() does. The package's own families (atomic_stats_*) count the
@@ -133,6 +140,21 @@ function pushHistogram(out: PromValue[], name: string, s: MetricSample, shared: 
   out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(h.count) });
 }
 
+// The methods of a metric you define that `register.getSingleMetric(name)` hands on to it
+// (get and reset are the registered object's own).
+const DELEGATED = ['inc', 'dec', 'set', 'setToCurrentTime', 'observe', 'labels', 'remove', 'zero', 'startTimer', 'quantile', 'seriesCount'] as const;
+
+// Makes the registered object of a user family usable as the metric itself, as
+// prom-client's getSingleMetric returns one: its methods call the metric's, in this thread.
+function delegate(target: object, user: object): void {
+  const m = user as Record<string, unknown>;
+  for (const n of DELEGATED) {
+    const f = m[n];
+    if (typeof f === 'function') Object.defineProperty(target, n, { value: (...a: unknown[]) => (f as (...x: unknown[]) => unknown).apply(user, a) });
+  }
+  Object.defineProperty(target, 'labelNames', { value: m.labelNames, enumerable: true });
+}
+
 interface Entry {
   readonly stats: StatsRegistry;
   readonly prefix: string;
@@ -188,6 +210,9 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   let changed = false;
   // True while the Registry's resetMetrics() runs (see the header).
   let resetting = false;
+  // The Registry's own getSingleMetric (ours wraps it: see the header).
+  const ownSingle = register.getSingleMetric;
+  const single = (name: string): unknown => ownSingle.call(register, name);
 
   // One read per scrape pass (see the header). A read that fails must not fail the
   // application's scrape: our families keep their registration and report no samples for
@@ -246,7 +271,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     // way to stop exporting.
     if (!oursIntact) {
       for (const [name, m] of ours) {
-        if (register.getSingleMetric(name) !== (m as never)) {
+        if (single(name) !== (m as never)) {
           ours.delete(name);
           ourObjects.delete(m);
         }
@@ -260,7 +285,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     for (const [name, m] of ours) {
       const hit = wireNames(name, m.type).find((n) => taken.has(n));
       if (hit !== undefined) {
-        if (register.getSingleMetric(name) === (m as never)) register.removeSingleMetric(name);
+        if (single(name) === (m as never)) register.removeSingleMetric(name);
         ours.delete(name);
         skipped.add(name);
         warnCollision(name, `the metric "${taken.get(hit)}" registered later uses the name "${hit}"`);
@@ -294,6 +319,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
         get: async () => render(name, type, help, false),
         reset,
       };
+      if (user !== undefined) delegate(metric, user);
       register.registerMetric(metric as unknown as promClient.Metric);
       ours.set(name, metric);
       ourObjects.add(metric);
@@ -330,6 +356,14 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     }
   };
   register.resetMetrics = hookedReset;
+  const hookedSingle = function (this: promClient.Registry<promClient.RegistryContentType>, name: string) {
+    const found = ownSingle.call(this, name);
+    // A family defined since the last listing is registered on the first ask for it.
+    if (found !== undefined || !active || this !== register) return found;
+    reconcile(stats.collect(collectOptions));
+    return ownSingle.call(this, name);
+  };
+  register.getSingleMetric = hookedSingle as typeof register.getSingleMetric;
 
   const exp: PrometheusExport = {
     sync: () => {
@@ -339,12 +373,16 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     unregister: () => {
       if (!active) return;
       active = false;
-      for (const [name, m] of ours) if (register.getSingleMetric(name) === (m as never)) register.removeSingleMetric(name);
+      for (const [name, m] of ours) if (single(name) === (m as never)) register.removeSingleMetric(name);
       ours.clear();
       // Restore the listing unless another hook was put over ours (then ours passes through).
       if (register.getMetricsAsArray === hooked) {
         if (Object.getPrototypeOf(register).getMetricsAsArray === ownList) delete (register as { getMetricsAsArray?: unknown }).getMetricsAsArray;
         else register.getMetricsAsArray = ownList;
+      }
+      if (register.getSingleMetric === (hookedSingle as unknown)) {
+        if (Object.getPrototypeOf(register).getSingleMetric === ownSingle) delete (register as { getSingleMetric?: unknown }).getSingleMetric;
+        else register.getSingleMetric = ownSingle;
       }
       if (register.resetMetrics === hookedReset) {
         if (Object.getPrototypeOf(register).resetMetrics === ownReset) delete (register as { resetMetrics?: unknown }).resetMetrics;
