@@ -5,11 +5,18 @@
  * and the collector that gathers them both import this file and not each other.
  */
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 /** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count. */
 export interface HistogramValue {
   readonly buckets: readonly { readonly le: number; readonly count: bigint }[];
+  readonly sum: number;
+  readonly count: bigint;
+}
+
+/** One summary series: its percentiles over the window (ascending as configured), sum and count (exact, every observation). */
+export interface SummaryValue {
+  readonly quantiles: readonly { readonly quantile: number; readonly value: number }[];
   readonly sum: number;
   readonly count: bigint;
 }
@@ -19,9 +26,9 @@ export interface MetricSample {
   readonly labels: Readonly<Record<string, string>>;
   /**
    * Counters: the exact u64 as a bigint, or a number for a total converted to a base unit
-   * (seconds). Gauges: a number. Histograms: a HistogramValue.
+   * (seconds). Gauges: a number. Histograms: a HistogramValue. Summaries: a SummaryValue.
    */
-  readonly value: bigint | number | HistogramValue;
+  readonly value: bigint | number | HistogramValue | SummaryValue;
 }
 
 export interface MetricFamily {

@@ -67,7 +67,7 @@ import { checkCollectOptions } from './export/options.js';
 import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
 import { NotResettableError } from './kinds/errors.js';
-import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
+import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry, SummaryValue } from './index.js';
 
 export interface PrometheusOptions extends CollectOptions {
   /** The prom-client Registry to register with. Default: prom-client's global `register`. */
@@ -153,6 +153,32 @@ function delegate(target: object, user: object): void {
     if (typeof f === 'function') Object.defineProperty(target, n, { value: (...a: unknown[]) => (f as (...x: unknown[]) => unknown).apply(user, a) });
   }
   Object.defineProperty(target, 'labelNames', { value: m.labelNames, enumerable: true });
+}
+
+// A summary series' quantile labels for the text path: one frozen object per series and
+// percentile, `quantile` first, cached like the buckets' above.
+const quantileLabels = new WeakMap<object, Map<number, Readonly<Record<string, string | number>>>>();
+
+function quantileLabelsOf(labels: Readonly<Record<string, string>>, q: number): Readonly<Record<string, string | number>> {
+  let byQ = quantileLabels.get(labels);
+  if (byQ === undefined) quantileLabels.set(labels, (byQ = new Map()));
+  let l = byQ.get(q);
+  if (l === undefined) byQ.set(q, (l = Object.freeze({ quantile: q, ...labels })));
+  return l;
+}
+
+// One summary series' values (prom-client's shape: the percentiles, then _sum and _count).
+function pushSummary(out: PromValue[], name: string, s: MetricSample, shared: boolean): void {
+  const v = s.value as SummaryValue;
+  if (shared) {
+    for (const q of v.quantiles) out.push({ labels: NO_LABELS, value: q.value, sharedLabels: quantileLabelsOf(s.labels, q.quantile) });
+    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, value: v.sum, sharedLabels: s.labels });
+    out.push({ metricName: `${name}_count`, labels: NO_LABELS, value: Number(v.count), sharedLabels: s.labels });
+    return;
+  }
+  for (const q of v.quantiles) out.push({ labels: { quantile: q.quantile, ...s.labels }, value: q.value });
+  out.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: v.sum });
+  out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(v.count) });
 }
 
 interface Entry {
@@ -245,6 +271,8 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     if (family !== undefined) {
       if (type === 'histogram') {
         for (const s of family.samples) pushHistogram(values, name, s, shared);
+      } else if (type === 'summary') {
+        for (const s of family.samples) pushSummary(values, name, s, shared);
       } else if (shared) {
         for (const s of family.samples) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
       } else {

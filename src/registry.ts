@@ -14,6 +14,7 @@ import { type CounterConfiguration, type CounterMetric, counterKind } from './ki
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
 import { FamilyCollector, type FamilyReader } from './kinds/series.js';
+import { type SummaryConfiguration, type SummaryMetric, summaryKind } from './kinds/summary.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
 import type { CounterSet } from './sets/counter-set.js';
 import { type CounterSetOptions, countersKind } from './sets/kind.js';
@@ -26,7 +27,7 @@ export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, Reg
 export type { CounterSetOptions } from './sets/kind.js';
 
 /** A metric a user defines: what `getSingleMetric` returns. */
-export type UserMetric = CounterMetric | GaugeMetric | HistogramMetric;
+export type UserMetric = CounterMetric | GaugeMetric | HistogramMetric | SummaryMetric;
 
 /**
  * A registry of shared statistics: one shared memory holding named entries (counter sets,
@@ -131,7 +132,16 @@ export class StatsRegistry extends RegistryCore {
   }
 
   /**
-   * The metric `name` (a counter, gauge or histogram any thread defined), opened in this
+   * Gets or creates the summary metric `name`, shared by every thread: percentiles over a
+   * sliding window, read from time slices of a native-schema histogram (docs/metrics.md).
+   */
+  summary<T extends string = string>(configuration: SummaryConfiguration<T>): SummaryMetric<T> {
+    this.checkOpen();
+    return summaryKind.open<T>(this, configuration);
+  }
+
+  /**
+   * The metric `name` (a counter, gauge, histogram or summary any thread defined), opened in this
    * thread with its own definition, as prom-client's `register.getSingleMetric(name)`
    * returns a metric; undefined when no metric has that name.
    */

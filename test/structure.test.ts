@@ -250,6 +250,7 @@ describe('the table of entry kinds', () => {
       gauge: 7,
       histogram: 8,
       metricSeries: 9,
+      summary: 10,
     });
     expect(Object.isFrozen(KINDS)).toBe(true);
   });
