@@ -1,5 +1,5 @@
 export { StatsRegistry } from './registry.js';
-export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry, RegistryUsage, UserMetric } from './registry.js';
+export type { RegistryOptions, AttachOptions, RegistryHandle, SharedWasmMemory, CounterSetOptions, RegistryEntry, RegistryUsage, UserMetric, CollectOption } from './registry.js';
 export { CounterSet } from './sets/counter-set.js';
 export type { Counter } from './sets/counter-set.js';
 export type { BackendKind } from './backend.js';

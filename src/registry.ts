@@ -13,6 +13,7 @@ import { KINDS } from './kind-table.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
+import { type CollectOption, addCollect, dropCollects, runCollects, splitCollect } from './collect-callbacks.js';
 import { FamilyCollector, type FamilyReader } from './kinds/series.js';
 import { type SummaryConfiguration, type SummaryMetric, summaryKind } from './kinds/summary.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
@@ -23,6 +24,7 @@ import type { StatsOptions } from './stats/open.js';
 import { type StepExecutionStats, type StepStatsOptions, stepExecutionStatsKind } from './stats/step-execution-stats.js';
 import { type WorkerSubscriberStats, workerSubscriberStatsKind } from './stats/worker-subscriber-stats.js';
 
+export type { CollectOption } from './collect-callbacks.js';
 export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, RegistryUsage, SharedWasmMemory } from './registry-core.js';
 export type { CounterSetOptions } from './sets/kind.js';
 
@@ -114,30 +116,30 @@ export class StatsRegistry extends RegistryCore {
    * Gets or creates the counter metric `name`, shared by every thread (docs/metrics.md).
    * The same definition from any thread is the same metric; another throws NameConflictError.
    */
-  counter<T extends string = string>(configuration: CounterConfiguration<T>): CounterMetric<T> {
+  counter<T extends string = string>(configuration: CounterConfiguration<T> & CollectOption<CounterMetric<T>>): CounterMetric<T> {
     this.checkOpen();
-    return counterKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => counterKind.open<T>(this, c));
   }
 
   /** Gets or creates the gauge metric `name`, shared by every thread (docs/metrics.md). */
-  gauge<T extends string = string>(configuration: GaugeConfiguration<T>): GaugeMetric<T> {
+  gauge<T extends string = string>(configuration: GaugeConfiguration<T> & CollectOption<GaugeMetric<T>>): GaugeMetric<T> {
     this.checkOpen();
-    return gaugeKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => gaugeKind.open<T>(this, c));
   }
 
   /** Gets or creates the histogram metric `name`, shared by every thread (docs/metrics.md). */
-  histogram<T extends string = string>(configuration: HistogramConfiguration<T>): HistogramMetric<T> {
+  histogram<T extends string = string>(configuration: HistogramConfiguration<T> & CollectOption<HistogramMetric<T>>): HistogramMetric<T> {
     this.checkOpen();
-    return histogramKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => histogramKind.open<T>(this, c));
   }
 
   /**
    * Gets or creates the summary metric `name`, shared by every thread: percentiles over a
    * sliding window, read from time slices of a native-schema histogram (docs/metrics.md).
    */
-  summary<T extends string = string>(configuration: SummaryConfiguration<T>): SummaryMetric<T> {
+  summary<T extends string = string>(configuration: SummaryConfiguration<T> & CollectOption<SummaryMetric<T>>): SummaryMetric<T> {
     this.checkOpen();
-    return summaryKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => summaryKind.open<T>(this, c));
   }
 
   /**
@@ -167,6 +169,21 @@ export class StatsRegistry extends RegistryCore {
     for (const f of this.userFamilies()) f.metric.reset();
   }
 
+  // Opens a metric from `configuration` without its collect options, then registers its
+  // callback (collect-callbacks.ts): a bad option is refused before anything is opened.
+  private withCollect<M extends object>(configuration: unknown, open: (c: never) => M): M {
+    const { rest, collect, intervalMs } = splitCollect(configuration);
+    const metric = open(rest as never);
+    if (collect !== undefined) addCollect(this, this.views.i32.buffer, metric, collect, intervalMs);
+    return metric;
+  }
+
+  /** Stops this object's collect timers and drops its callbacks, then closes it (see RegistryCore.close). */
+  override close(): void {
+    dropCollects(this);
+    super.close();
+  }
+
   // Every user metric family of the directory, opened in this thread.
   private userFamilies(): { name: string; metric: UserMetric }[] {
     const out: { name: string; metric: UserMetric }[] = [];
@@ -186,6 +203,8 @@ export class StatsRegistry extends RegistryCore {
    */
   collect(options?: CollectOptions): MetricFamily[] {
     this.checkOpen();
+    // The collect callbacks of this thread first (collect-callbacks.ts).
+    runCollects(this.views.i32.buffer);
     return collectFamilies(this, options);
   }
 }
