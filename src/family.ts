@@ -7,9 +7,16 @@
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
-/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count. */
+/** An exemplar (`enableExemplars: true`): one recent observation's labels, value and time (seconds since the epoch). */
+export interface Exemplar {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly timestamp: number;
+}
+
+/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count; each bucket's exemplar when enabled. */
 export interface HistogramValue {
-  readonly buckets: readonly { readonly le: number; readonly count: bigint }[];
+  readonly buckets: readonly { readonly le: number; readonly count: bigint; readonly exemplar?: Exemplar }[];
   readonly sum: number;
   readonly count: bigint;
 }
@@ -29,6 +36,8 @@ export interface MetricSample {
    * (seconds). Gauges: a number. Histograms: a HistogramValue. Summaries: a SummaryValue.
    */
   readonly value: bigint | number | HistogramValue | SummaryValue;
+  /** A counter series' exemplar, when the counter has `enableExemplars: true` and one was recorded. */
+  readonly exemplar?: Exemplar;
 }
 
 export interface MetricFamily {

@@ -67,7 +67,7 @@ import { checkCollectOptions } from './export/options.js';
 import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
 import { NotResettableError } from './kinds/errors.js';
-import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry, SummaryValue } from './index.js';
+import type { CollectOptions, Exemplar, HistogramValue, MetricFamily, MetricSample, StatsRegistry, SummaryValue } from './index.js';
 
 export interface PrometheusOptions extends CollectOptions {
   /** The prom-client Registry to register with. Default: prom-client's global `register`. */
@@ -85,7 +85,11 @@ export interface PrometheusExport {
   readonly skipped: readonly string[];
 }
 
-type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string | number>> };
+type PromExemplar = { labelSet: Readonly<Record<string, string>>; value: number; timestamp: number };
+type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string | number>>; exemplar?: PromExemplar };
+
+// An exemplar as prom-client renders it (in the OpenMetrics format only, as prom-client does).
+const promExemplar = (e: Exemplar): PromExemplar => ({ labelSet: e.labels, value: e.value, timestamp: e.timestamp });
 interface PromMetricObject {
   name: string;
   help: string;
@@ -130,12 +134,19 @@ function pushHistogram(out: PromValue[], name: string, s: MetricSample, shared: 
   const h = s.value as HistogramValue;
   const bucket = `${name}_bucket`;
   if (shared) {
-    for (const b of h.buckets) out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le) });
+    for (const b of h.buckets) {
+      if (b.exemplar === undefined) out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le) });
+      else out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le), exemplar: promExemplar(b.exemplar) });
+    }
     out.push({ metricName: `${name}_sum`, labels: NO_LABELS, value: h.sum, sharedLabels: s.labels });
     out.push({ metricName: `${name}_count`, labels: NO_LABELS, value: Number(h.count), sharedLabels: s.labels });
     return;
   }
-  for (const b of h.buckets) out.push({ metricName: bucket, labels: { ...s.labels, le: leLabel(b.le) }, value: Number(b.count) });
+  for (const b of h.buckets) {
+    const v: PromValue = { metricName: bucket, labels: { ...s.labels, le: leLabel(b.le) }, value: Number(b.count) };
+    if (b.exemplar !== undefined) v.exemplar = promExemplar(b.exemplar);
+    out.push(v);
+  }
   out.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: h.sum });
   out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(h.count) });
 }
@@ -274,9 +285,15 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
       } else if (type === 'summary') {
         for (const s of family.samples) pushSummary(values, name, s, shared);
       } else if (shared) {
-        for (const s of family.samples) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
+        for (const s of family.samples) {
+          if (s.exemplar === undefined) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
+          else values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels, exemplar: promExemplar(s.exemplar) });
+        }
       } else {
-        for (const s of family.samples) values.push({ value: Number(s.value), labels: { ...s.labels } });
+        for (const s of family.samples) {
+          if (s.exemplar === undefined) values.push({ value: Number(s.value), labels: { ...s.labels } });
+          else values.push({ value: Number(s.value), labels: { ...s.labels }, exemplar: promExemplar(s.exemplar) });
+        }
       }
     }
     return { name: familyName(name, type), help, type, aggregator: 'sum', values };

@@ -13,7 +13,7 @@ import { KINDS } from './kind-table.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
-import { type CollectOption, addCollect, dropCollects, runCollects, splitCollect } from './collect-callbacks.js';
+import { addCollect, dropCollects, runCollects, splitCollect } from './collect-callbacks.js';
 import { FamilyCollector, type FamilyReader } from './kinds/series.js';
 import { type SummaryConfiguration, type SummaryMetric, summaryKind } from './kinds/summary.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
@@ -116,19 +116,19 @@ export class StatsRegistry extends RegistryCore {
    * Gets or creates the counter metric `name`, shared by every thread (docs/metrics.md).
    * The same definition from any thread is the same metric; another throws NameConflictError.
    */
-  counter<T extends string = string>(configuration: CounterConfiguration<T> & CollectOption<CounterMetric<T>>): CounterMetric<T> {
+  counter<T extends string = string>(configuration: CounterConfiguration<T>): CounterMetric<T> {
     this.checkOpen();
     return this.withCollect(configuration, (c) => counterKind.open<T>(this, c));
   }
 
   /** Gets or creates the gauge metric `name`, shared by every thread (docs/metrics.md). */
-  gauge<T extends string = string>(configuration: GaugeConfiguration<T> & CollectOption<GaugeMetric<T>>): GaugeMetric<T> {
+  gauge<T extends string = string>(configuration: GaugeConfiguration<T>): GaugeMetric<T> {
     this.checkOpen();
     return this.withCollect(configuration, (c) => gaugeKind.open<T>(this, c));
   }
 
   /** Gets or creates the histogram metric `name`, shared by every thread (docs/metrics.md). */
-  histogram<T extends string = string>(configuration: HistogramConfiguration<T> & CollectOption<HistogramMetric<T>>): HistogramMetric<T> {
+  histogram<T extends string = string>(configuration: HistogramConfiguration<T>): HistogramMetric<T> {
     this.checkOpen();
     return this.withCollect(configuration, (c) => histogramKind.open<T>(this, c));
   }
@@ -137,7 +137,7 @@ export class StatsRegistry extends RegistryCore {
    * Gets or creates the summary metric `name`, shared by every thread: percentiles over a
    * sliding window, read from time slices of a native-schema histogram (docs/metrics.md).
    */
-  summary<T extends string = string>(configuration: SummaryConfiguration<T> & CollectOption<SummaryMetric<T>>): SummaryMetric<T> {
+  summary<T extends string = string>(configuration: SummaryConfiguration<T>): SummaryMetric<T> {
     this.checkOpen();
     return this.withCollect(configuration, (c) => summaryKind.open<T>(this, c));
   }

@@ -14,8 +14,9 @@ import type { LabelValues } from './labels.js';
 import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, checkedByMetric, defineBase, openMetric } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
 import { FamilyCollector } from './series.js';
+import type { CollectOption } from '../collect-callbacks.js';
 
-export type GaugeConfiguration<T extends string = string> = MetricConfigurationBase<T>;
+export type GaugeConfiguration<T extends string = string> = MetricConfigurationBase<T> & CollectOption<GaugeMetric<T>>;
 export type GaugeDefinition = BaseDefinition;
 
 /** One series of a gauge. Every value is a finite number; anything else throws InvalidValueError and changes nothing. */

@@ -78,7 +78,7 @@ import { InvalidOptionsError, NameConflictError } from '../errors.js';
 import type { FamilyHead, FamilySink } from '../kind.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
 import { bool, checkOptionsObject, intIn } from '../validate.js';
-import type { MetricSample, MetricType } from '../family.js';
+import type { Exemplar, MetricSample, MetricType } from '../family.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 import { watchQuiescence } from './quiescence.js';
@@ -196,6 +196,8 @@ export interface SeriesSpec<C> {
   zero(dataOffset: number): void;
   /** True for gauges: a write after removal is a change, not an amount. */
   readonly changeOnly?: boolean;
+  /** A counter's exemplar (kinds/exemplars.ts), when the definition enables them. */
+  exemplar?(dataOffset: number): Exemplar | undefined;
 }
 
 /** A child this thread caches, and the node it holds a reference on. */
@@ -603,12 +605,18 @@ export abstract class Metric<C, T extends string = string> {
 
   // Every live series (labels, value) and the family's stale writes, in one walk.
   private readSeries(): { samples: MetricSample[]; stale: number } {
-    if (this.table === undefined) return { samples: [{ labels: NO_LABELS, value: this.spec.read(this.familyData) }], stale: 0 };
-    const { live, stale } = this.table.read((at) => this.spec.read(at));
+    const ex = this.spec.exemplar;
+    const sample = (labels: Readonly<Record<string, string>>, at: number): MetricSample => {
+      const value = this.spec.read(at);
+      const exemplar = ex?.(at);
+      return exemplar === undefined ? { labels, value } : { labels, value, exemplar };
+    };
+    if (this.table === undefined) return { samples: [sample(NO_LABELS, this.familyData)], stale: 0 };
+    const { live, stale } = this.table.read((at) => sample(NO_LABELS, at));
     const samples: MetricSample[] = [];
     for (const n of live) {
       const labels = this.labelsOf(n.node, n.gen);
-      if (labels !== undefined) samples.push({ labels, value: n.value });
+      if (labels !== undefined) samples.push(n.value.exemplar === undefined ? { labels, value: n.value.value } : { labels, value: n.value.value, exemplar: n.value.exemplar });
     }
     return { samples, stale };
   }

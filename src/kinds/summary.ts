@@ -68,6 +68,7 @@ import {
   openMetric,
 } from './metric-base.js';
 import { FamilyCollector } from './series.js';
+import type { CollectOption } from '../collect-callbacks.js';
 
 /** prom-client's default percentiles. */
 export const DEFAULT_PERCENTILES: readonly number[] = Object.freeze([0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999]);
@@ -84,7 +85,7 @@ const SLICE_HEAD = 8;
 const SLICE_BYTES = SLICE_HEAD + BUCKETS * 4 + 4; // 4112: 8-byte aligned
 const MAX_AGE_BUCKETS = 60;
 
-export interface SummaryConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
+export interface SummaryConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<SummaryMetric<T>> {
   /** The percentiles reported, each in (0, 1]. Default prom-client's: 0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999. */
   percentiles?: readonly number[];
   /** Length of the sliding window, with ageBuckets. Default: no window (every observation). */
