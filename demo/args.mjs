@@ -10,8 +10,10 @@ export const USAGE = `usage: npm start -- [options]      (or: node demo/main.mjs
 
 Runs a simulated workload on worker threads sharing one atomic-stats registry: domain
 events on per-worker event buses, a flaky downstream behind one shared circuit breaker,
-step completions reported to a WorkerEventSubscriber in the main thread. Serves
-Prometheus metrics on 127.0.0.1 while it runs, then prints a summary.
+step completions reported to a WorkerEventSubscriber in the main thread. Every thread's
+heap, event loop and heartbeat are shown live; one worker stalls its event loop for a
+while, and the main thread sees it. Serves Prometheus metrics on 127.0.0.1 from a thread
+of its own while it runs, then prints a summary.
 
 options:
   --duration SECONDS   how long to run; fractions allowed (default 10)

@@ -27,6 +27,23 @@ export const STEP_DURATION_METRIC = 'demo_step_duration_seconds';
 // hung call ends at the 250 ms timeout: bounds from 0.5 ms to 1 s, finest where most
 // steps fall, since a quantile is only as precise as the bucket that holds it.
 export const STEP_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+// Thread health: every thread publishes its heap, event loop and heartbeat this often,
+// and the main thread reports a thread whose heartbeat is STALL_MS past due.
+export const THREAD_INTERVAL_MS = 200;
+export const STALL_MS = 400;
+
+/**
+ * When worker-1 holds its event loop (a synchronous task, as a resize or a big JSON.parse
+ * would), for a run of `durationMs`: a while after the start, for long enough to be
+ * seen (1.5 s at least: the main thread, busy with the workers' completions, may itself
+ * run no timer for most of a second on a loaded machine, and its watcher must get a look
+ * in while the stall lasts), ending before the run does. None in a run too short for that.
+ */
+export function stallPlan(durationMs) {
+  if (durationMs < 2500) return undefined;
+  return { atMs: Math.min(2000, 0.2 * durationMs), forMs: Math.min(2500, Math.max(1500, 0.4 * durationMs)) };
+}
+
 // Step name -> the event type that asks for it (see worker.mjs).
 export const STEPS = { charge_payment: 'payment.requested', book_shipment: 'shipment.requested' };
 

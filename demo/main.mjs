@@ -1,23 +1,38 @@
 // `npm start`: the whole system on worker threads. See the README, "Demo".
 //
 // Main thread: owns the registry, flips the simulated downstream's health, listens for
-// step completions (WorkerEventSubscriber), watches the shared breaker, serves /metrics
-// and draws the view. Workers: publish domain events and run the steps (worker.mjs).
-// Everything shown is read from the shared memory; the only messages are the
-// completions (that is the subscriber's job), start/stop, and each worker's final report,
-// which the summary checks the shared totals against.
+// step completions (WorkerEventSubscriber), watches the shared breaker and every thread's
+// health, and draws the view. /metrics is served from a thread of its own (serveMetrics),
+// and the main thread scrapes it now and then to show that it answers throughout, while a
+// worker is stalled too. Workers: publish domain events and run the steps (worker.mjs);
+// worker-1 holds its event loop for a while. Everything shown is read from the shared
+// memory; the only messages are the completions (that is the subscriber's job),
+// start/stop, and each worker's final report, which the summary checks the shared totals
+// against.
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import { Worker } from 'node:worker_threads';
-import { InProcessEventBus, StatsRegistry, WorkerEventSubscriber, createDomainEvent } from 'atomic-stats';
-import { registerAtomicStats } from 'atomic-stats/prometheus';
-import { Registry as PromRegistry } from 'prom-client';
+import { Worker, threadId } from 'node:worker_threads';
+import { InProcessEventBus, StatsRegistry, WorkerEventSubscriber, createDomainEvent, serveMetrics } from 'atomic-stats';
 import { USAGE, UsageError, parseDemoArgs } from './args.mjs';
-import { BREAKER_NAME, CONTROL_BUS_NAME, EVENTS_METRIC, EVENT_TYPES, STEPS, STEP_DURATION_METRIC, SUBSCRIBER_NAME, openShared } from './config.mjs';
+import {
+  BREAKER_NAME,
+  CONTROL_BUS_NAME,
+  EVENTS_METRIC,
+  EVENT_TYPES,
+  STALL_MS,
+  STEPS,
+  STEP_DURATION_METRIC,
+  SUBSCRIBER_NAME,
+  THREAD_INTERVAL_MS,
+  openShared,
+  stallPlan,
+} from './config.mjs';
 import { OUTAGE, createHealthWord, isOutage, startOutageSchedule } from './downstream.mjs';
-import { RateMeter, changeLine, colors, frameLines, plainLine, summaryLines } from './view.mjs';
+import { RateMeter, changeLine, colors, frameLines, plainLine, summaryLines, threadsLine } from './view.mjs';
 
-const WORKER_STOP_TIMEOUT_MS = 1500;
+// Long enough for a worker to finish a stall it is in when told to stop (stallPlan: 2.5 s at most).
+const WORKER_STOP_TIMEOUT_MS = 4000;
+// How often the main thread scrapes its own /metrics, to show that it answers throughout.
+const SELF_SCRAPE_MS = 500;
 const DRAIN_TIMEOUT_MS = 1000;
 
 let options;
@@ -44,11 +59,13 @@ async function run({ durationMs, workers: workerCount, port }) {
     stop('closed output');
   });
 
-  // One owned stripe per thread (main + workers) keeps every thread on plain stores.
+  // One owned stripe per thread (main, workers, the /metrics server) keeps every thread on
+  // plain stores, and gives each monitored thread its slot of the thread table.
   let stripes = 16;
-  while (stripes < workerCount + 1) stripes *= 2;
+  while (stripes < workerCount + 2) stripes *= 2;
   const registry = StatsRegistry.create({ stripes });
   const { breaker, steps, byType, busStats, stepDuration } = openShared(registry);
+  const mainMonitor = registry.monitorThread({ name: 'main', intervalMs: THREAD_INTERVAL_MS });
 
   // The labelled series, read as a scrape reads them (registry.collect(): every thread's
   // series, from the shared memory), and the p50 / p99 of each step's durations, estimated
@@ -98,45 +115,86 @@ async function run({ durationMs, workers: workerCount, port }) {
     announce(`circuit.${state === 'HalfOpen' ? 'half_open' : state.toLowerCase()}`, { breaker: BREAKER_NAME, state, previous }),
   );
 
-  const prom = new PromRegistry();
-  registerAtomicStats(registry, { register: prom, buses: [control] });
-  const server = createServer((req, res) => {
-    const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (pathname !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the metrics are at /metrics\n');
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-    } else {
-      prom.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': prom.contentType }).end(req.method === 'HEAD' ? undefined : body),
-        (err) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${err}\n`),
-      );
-    }
-  });
+  // /metrics from a thread of its own: it answers whatever the other threads are doing.
+  let server;
   try {
-    await new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
+    server = await serveMetrics(registry, { port, host: '127.0.0.1' });
   } catch (err) {
-    process.stderr.write(`error: cannot serve metrics on 127.0.0.1:${port}: ${err.message}\n`);
+    process.stderr.write(`error: ${err.message}\n`);
     stopWatching();
     subscriber.close();
+    mainMonitor.stop();
     process.exitCode = 1;
     return;
   }
-  const metricsUrl = `http://127.0.0.1:${server.address().port}/metrics`;
+  const metricsUrl = server.url;
   out(`metrics: ${metricsUrl}`);
+
+  // Every thread's health, from the shared thread table. A thread whose heartbeat is
+  // STALL_MS past due is reported once per stall by the watcher (it runs on this thread's
+  // event loop, so it sees the workers' stalls as they happen, this thread's own only
+  // afterwards); the check below notices when the thread publishes again.
+  const stalled = new Map(); // threadId -> slot, while stalled
+  const stallsSeen = []; // { name, atMs, heartbeatAgeMs }
+  // The main thread scrapes its /metrics now and then, and at once when a stall is seen:
+  // answered throughout, with the stalled thread's heartbeat age in the scrape.
+  const scrapes = { answered: 0, failed: 0, duringStall: 0, stalledHeartbeatS: 0 };
+  const inFlight = new Set();
+  const scrape = (stalledSlot) => {
+    const p = (async () => {
+      try {
+        const res = await fetch(metricsUrl);
+        const body = await res.text();
+        if (res.status !== 200) throw new Error(`status ${res.status}`);
+        scrapes.answered++;
+        if (stalledSlot === undefined) return;
+        scrapes.duringStall++;
+        const age = Number(new RegExp(`^atomic_stats_thread_heartbeat_age_seconds\\{thread="${stalledSlot}"\\} (\\S+)$`, 'm').exec(body)?.[1]);
+        if (age > scrapes.stalledHeartbeatS) scrapes.stalledHeartbeatS = age;
+      } catch {
+        scrapes.failed++;
+      }
+    })();
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+  const watch = registry.watchThreads({ stallMs: STALL_MS }, (info) => {
+    if (info.threadId === threadId) {
+      // This thread's own: its watcher runs on its event loop, so it can only see the stall
+      // once it is over (when the watcher's timer runs before the monitor's). Worth showing:
+      // the main thread, handling every completion, is the demo's busiest. Not a stall in
+      // progress, so no scrape for it.
+      logChange({ atMs: elapsed(), kind: 'stall', text: `${info.name}: event loop was held for ${(info.heartbeatAgeMs / 1000).toFixed(1)} s (seen afterwards)` });
+      return;
+    }
+    stalled.set(info.threadId, info.slot);
+    stallsSeen.push({ name: info.name, atMs: elapsed(), heartbeatAgeMs: info.heartbeatAgeMs });
+    logChange({ atMs: elapsed(), kind: 'stall', text: `${info.name}: event loop stalled, no heartbeat for ${(info.heartbeatAgeMs / 1000).toFixed(1)} s` });
+    scrape(info.slot);
+  });
+  // A stalled thread is back once its heartbeat is fresh again (or it ended). Run before
+  // each sample too, so the view never marks a thread stalled next to a fresh heartbeat.
+  const noticeRecoveries = (threads) => {
+    for (const t of threads) {
+      if (!stalled.has(t.threadId) || (t.alive && t.heartbeatAgeMs >= 2 * t.intervalMs)) continue;
+      stalled.delete(t.threadId);
+      logChange({ atMs: elapsed(), kind: 'stall', text: t.alive ? `${t.name}: event loop running again` : `${t.name}: ended` });
+    }
+    return threads;
+  };
+  const recoveries = setInterval(() => noticeRecoveries(registry.threads()), 100);
+  const selfScrape = setInterval(() => scrape(), SELF_SCRAPE_MS);
 
   const health = createHealthWord();
   const workers = [];
   const reports = new Map();
   let failure;
+  const stall = stallPlan(durationMs);
   for (let i = 1; i <= workerCount; i++) {
     const workerId = `worker-${i}`;
     const completionPort = subscriber.createCompletionPort();
     const w = new Worker(new URL('./worker.mjs', import.meta.url), {
-      workerData: { handle: registry.handle, completionPort, health, workerId },
+      workerData: { handle: registry.handle, completionPort, health, workerId, stall: i === 1 ? stall : undefined },
       transferList: [completionPort],
     });
     w.on('message', (m) => {
@@ -174,6 +232,10 @@ async function run({ durationMs, workers: workerCount, port }) {
       changes,
       metricsUrl,
       rates: meter.update(elapsedMs, { events: bus.total_events_dispatched, completions: sub.completions_received }),
+      threads: noticeRecoveries(registry.threads()),
+      stalledIds: new Set(stalled.keys()),
+      stallsSeen,
+      scrapes,
     };
   };
 
@@ -185,7 +247,13 @@ async function run({ durationMs, workers: workerCount, port }) {
     drawn = lines.length;
   };
   if (tty) write('\x1b[?25l');
-  const ticker = tty ? setInterval(() => draw(false), 250) : setInterval(() => out(plainLine(sample())), 1000);
+  const ticker = tty
+    ? setInterval(() => draw(false), 250)
+    : setInterval(() => {
+        const s = sample();
+        out(plainLine(s));
+        out(threadsLine(s));
+      }, 1000);
   if (tty) draw(false);
 
   let stopReason;
@@ -243,8 +311,12 @@ async function run({ durationMs, workers: workerCount, port }) {
     }
 
     if (tty) draw(true);
+    clearInterval(selfScrape);
+    clearInterval(recoveries);
+    watch.stop();
+    await Promise.allSettled([...inFlight]);
     const final = sample(true);
-    const workerReports = workers.map((_, i) => reports.get(`worker-${i + 1}`) ?? { workerId: `worker-${i + 1}`, published: NaN, completionsSent: NaN });
+    const workerReports = workers.map((_, i) => reports.get(`worker-${i + 1}`) ?? { workerId: `worker-${i + 1}`, published: NaN, completionsSent: NaN, stalled: false });
     const { lines, failed } = summaryLines({ ...final, elapsedMs: stoppedAtMs, reason: stopReason, workerReports });
     for (const line of lines) out(line);
     if (failure !== undefined) process.stderr.write(`error: ${failure}\n`);
@@ -254,8 +326,8 @@ async function run({ durationMs, workers: workerCount, port }) {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (tty) write('\x1b[?25h');
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    mainMonitor.stop();
+    await server.close();
     if (failed > 0 || failure !== undefined) process.exitCode = 1;
     markFinished();
   }

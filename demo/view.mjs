@@ -38,6 +38,22 @@ export class RateMeter {
   }
 }
 
+// Thread health (registry.threads()): heap used, the share of the last interval the event
+// loop was busy, and how old the last heartbeat is. A stalled thread's heartbeat keeps
+// ageing while the others stay under their interval.
+const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+const loop = (ratio) => `${(ratio * 100).toFixed(0)}%`;
+const beat = (ms) => `${(ms / 1000).toFixed(1)} s`;
+// Rows of the TTY frame's thread table at most: a stalled thread is always among them.
+const THREAD_ROWS = 6;
+
+/** The threads shown live: the alive ones, stalled first, in slot order. */
+function liveThreads(s) {
+  const alive = (s.threads ?? []).filter((t) => t.alive);
+  const stalled = s.stalledIds ?? new Set();
+  return [...alive.filter((t) => stalled.has(t.threadId)), ...alive.filter((t) => !stalled.has(t.threadId))];
+}
+
 function bar(fraction, width) {
   const n = Math.max(0, Math.min(width, Math.round(fraction * width)));
   return `[${'#'.repeat(n)}${'·'.repeat(width - n)}]`;
@@ -66,12 +82,24 @@ export function frameLines(s, c) {
     `  step time  ${stepQuantiles(s.stepTimes)}`,
     `breaker      calls ${compact(breaker.total_calls)} · failed ${compact(breaker.failure_count)} · rejected ${compact(breaker.rejected_calls)} · opened ${breaker.times_opened}×`,
     '',
-    c.dim('recent changes'),
   ];
+  // Every monitored thread, read from the shared thread table: no thread is asked.
+  const threads = liveThreads(s);
+  lines.push(c.dim('threads       heap used   loop busy   heartbeat'));
+  for (const t of threads.slice(0, THREAD_ROWS)) {
+    const stalled = s.stalledIds?.has(t.threadId) === true;
+    lines.push(
+      `  ${t.name.slice(0, 10).padEnd(10)} ${mb(t.heapUsedBytes).padStart(10)} ${loop(t.eventLoopUtilization).padStart(11)} ` +
+        `${beat(t.heartbeatAgeMs).padStart(11)}${stalled ? c.red('  STALLED') : ''}`,
+    );
+  }
+  if (threads.length > THREAD_ROWS) lines.push(c.dim(`  … and ${threads.length - THREAD_ROWS} more`));
+  lines.push('', c.dim('recent changes'));
   const recent = s.changes.slice(-5);
   for (const ch of recent) lines.push(`  ${secs(ch.atMs).padStart(7)}  ${ch.text}`);
   for (let i = recent.length; i < 5; i++) lines.push('');
-  lines.push(c.dim(`metrics: ${s.metricsUrl}   Ctrl-C stops`));
+  const scrapes = s.scrapes === undefined ? '' : ` (${s.scrapes.answered} scrapes answered)`;
+  lines.push(c.dim(`metrics: ${s.metricsUrl}${scrapes}   Ctrl-C stops`));
   return lines;
 }
 
@@ -87,6 +115,15 @@ export function plainLine(s) {
   );
 }
 
+/** The once-a-second thread health line when stdout is not a terminal. */
+export function threadsLine(s) {
+  const stalled = s.stalledIds ?? new Set();
+  const rows = liveThreads(s).map(
+    (t) => `${t.name} heap ${mb(t.heapUsedBytes)} loop ${loop(t.eventLoopUtilization)} heartbeat ${beat(t.heartbeatAgeMs)}${stalled.has(t.threadId) ? ' STALLED' : ''}`,
+  );
+  return `[${secs(s.elapsedMs).padStart(7)}] threads ${rows.join(' · ')}`;
+}
+
 export const changeLine = (ch) => `[${secs(ch.atMs).padStart(7)}] ${ch.text}`;
 
 /**
@@ -94,7 +131,7 @@ export const changeLine = (ch) => `[${secs(ch.atMs).padStart(7)}] ${ch.text}`;
  * [description, left, right]; the summary prints them as "ok"/"FAIL" lines.
  */
 export function checks(f) {
-  const { bus, sub, steps, breaker, byType, reasons, workerReports, labelled, stepTimes, stepTypes, metricNames } = f;
+  const { bus, sub, steps, breaker, byType, reasons, workerReports, labelled, stepTimes, stepTypes, metricNames, threads } = f;
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
   const field = (eventName) => byType[eventName.replace('.', '_')];
   const publishedByWorkers = sum(workerReports.map((r) => r.published));
@@ -125,6 +162,22 @@ export function checks(f) {
       field(type),
     ]),
     [`${metricNames.stepDuration}_count summed == steps executed`, sum(Object.values(stepTimes).map((t) => t.count)), steps.total_executed],
+    // Thread health, when the sample has it: every thread monitored in a slot of its own,
+    // only the main thread alive once the workers have ended, each worker's stall seen by
+    // watchThreads, and /metrics answering throughout, stalls included.
+    ...(threads === undefined ? [] : threadChecks(f)),
+  ];
+}
+
+function threadChecks({ threads, stallsSeen, scrapes, workerReports, workers }) {
+  const stalledWorkers = workerReports.filter((r) => r.stalled).map((r) => r.workerId);
+  const seen = new Set(stallsSeen.map((x) => x.name));
+  return [
+    ['thread slots used == workers + main', threads.length, workers + 1],
+    ['threads alive after the workers ended == 1 (main)', threads.filter((t) => t.alive).length, 1],
+    ['workers that stalled, seen by watchThreads == workers that stalled', stalledWorkers.filter((w) => seen.has(w)).length, stalledWorkers.length],
+    ['/metrics scrapes answered at a stall == stalls seen', scrapes.duringStall, stallsSeen.length],
+    ['/metrics scrapes not answered == 0', scrapes.failed, 0],
   ];
 }
 
@@ -136,6 +189,16 @@ function statePath(changes) {
   const states = [seen[0].previous, ...seen.map((ch) => ch.state)];
   const shown = states.length > 13 ? [...states.slice(0, 6), '…', ...states.slice(-6)] : states;
   return `${shown.join(' -> ')} (${seen.length} changes)`;
+}
+
+function threadSummary({ threads, stallsSeen, scrapes }) {
+  const stalls = stallsSeen.map((x) => `${x.name} at ${secs(x.atMs)} (no heartbeat for ${beat(x.heartbeatAgeMs)})`);
+  return [
+    `  threads monitored      ${threads.map((t) => `${t.name} (slot ${t.slot}${t.alive ? '' : ', ended'})`).join(', ')}`,
+    `  stalls seen            ${stalls.length === 0 ? 'none' : stalls.join(', ')}`,
+    `  /metrics               ${scrapes.answered} scrapes answered by its own thread, ${scrapes.duringStall} at a stall` +
+      (scrapes.duringStall === 0 ? '' : ` (the stalled thread's heartbeat age in it: up to ${scrapes.stalledHeartbeatS.toFixed(1)} s)`),
+  ];
 }
 
 /** The summary, as lines; `failed` is the number of checks that did not hold. */
@@ -160,6 +223,7 @@ export function summaryLines(f) {
       Object.entries(stepTimes)
         .map(([k, t]) => `${k} ${t.count} steps (p50 ${ms(t.p50)}, p99 ${ms(t.p99)}, mean ${t.count > 0 ? ms(t.sum / t.count) : '–'})`)
         .join('; '),
+    ...(f.threads === undefined ? [] : threadSummary(f)),
     '  checks',
     ...results.map(([what, a, b]) => `    ${a === b ? 'ok  ' : 'FAIL'}  ${what} (${a} == ${b})`),
     failed === 0 ? `  all ${results.length} checks passed` : `  ${failed} of ${results.length} checks FAILED`,

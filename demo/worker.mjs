@@ -1,15 +1,32 @@
 // One simulated worker: publishes the domain events of a stream of orders on its own bus;
 // a handler runs each step against the flaky downstream through the shared breaker and
-// reports the completion to the main thread's WorkerEventSubscriber.
+// reports the completion to the main thread's WorkerEventSubscriber. It monitors its own
+// health, and one worker (told by workerData.stall) holds its event loop for a while.
 import { randomUUID } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CircuitOpenError, CompletionSender, InProcessEventBus, StatsRegistry, createDomainEvent } from 'atomic-stats';
-import { BUS_NAME, STEP_PATTERN, openShared, typeField } from './config.mjs';
+import { BUS_NAME, STEP_PATTERN, THREAD_INTERVAL_MS, openShared, typeField } from './config.mjs';
 import { callDownstream } from './downstream.mjs';
 
-const { handle, completionPort, health, workerId } = workerData;
+const { handle, completionPort, health, workerId, stall } = workerData;
 const registry = StatsRegistry.attach(handle);
 const { breaker, steps, byType, events, stepDuration } = openShared(registry);
+// This thread's heap, event loop and heartbeat, in its slot of the registry's thread table.
+registry.monitorThread({ name: workerId, intervalMs: THREAD_INTERVAL_MS });
+
+// A synchronous task that holds the event loop: nothing of this thread runs meanwhile,
+// its monitor's heartbeat included, which is how the main thread sees the stall.
+let stalled = false;
+const stallTimer =
+  stall === undefined
+    ? undefined
+    : setTimeout(() => {
+        stalled = true;
+        const end = Date.now() + stall.forMs;
+        while (Date.now() < end) {
+          // resizing a very large image, say
+        }
+      }, stall.atMs);
 const sender = new CompletionSender(completionPort);
 
 // Handler failures are counted by the bus (rust_handler_errors) and shown by the main
@@ -146,10 +163,11 @@ function pump() {
 parentPort.on('message', (msg) => {
   if (msg?.type !== 'stop' || !running) return;
   running = false;
+  clearTimeout(stallTimer);
   const finish = () => {
     // Flushes the last batch of completions before the port closes.
     sender.close();
-    parentPort.postMessage({ type: 'done', workerId, published, completionsSent });
+    parentPort.postMessage({ type: 'done', workerId, published, completionsSent, stalled });
     // Nothing else is coming from the main thread; with the port unref'd, nothing keeps
     // this thread alive and it exits by itself.
     parentPort.removeAllListeners('message');

@@ -39,7 +39,8 @@ export type ErrorCode =
   | 'ERR_INVALID_LABELS'
   | 'ERR_INVALID_VALUE'
   | 'ERR_METRICS_SERVER'
-  | 'ERR_NOT_RESETTABLE';
+  | 'ERR_NOT_RESETTABLE'
+  | 'ERR_THREAD_MONITOR';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];

@@ -84,4 +84,6 @@ export { sanitizeName } from './export/collect.js';
 export { serveMetrics } from './serve/serve-metrics.js';
 export type { MetricsServer, ServeMetricsOptions } from './serve/serve-metrics.js';
 export { ServeMetricsError } from './serve/errors.js';
+export { ThreadMonitor, ThreadMonitorError } from './threads/index.js';
+export type { ThreadInfo, ThreadMonitorOptions, ThreadWatch, ThreadWatchOptions, StallListener } from './threads/index.js';
 export type { Exemplar, MetricFamily, MetricSample, MetricType, HistogramValue, SummaryValue, CollectOptions } from './export/collect.js';

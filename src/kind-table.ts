@@ -30,6 +30,7 @@ import { countersKind } from './sets/kind.js';
 import { eventBusStatsKind } from './stats/event-bus-stats.js';
 import { stepExecutionStatsKind } from './stats/step-execution-stats.js';
 import { workerSubscriberStatsKind } from './stats/worker-subscriber-stats.js';
+import { threadTableKind } from './threads/kind.js';
 
 /** The kinds, in code order. */
 export const KINDS: KindTable = Object.freeze([
@@ -43,4 +44,5 @@ export const KINDS: KindTable = Object.freeze([
   histogramKind, // 8
   metricSeriesKind, // 9: one labelled series of a counter, gauge or histogram family (no longer written)
   summaryKind, // 10
+  threadTableKind, // 13: the registry's thread table (thread health)
 ]);

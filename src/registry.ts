@@ -23,6 +23,7 @@ import { type EventBusStats, eventBusStatsKind } from './stats/event-bus-stats.j
 import type { StatsOptions } from './stats/open.js';
 import { type StepExecutionStats, type StepStatsOptions, stepExecutionStatsKind } from './stats/step-execution-stats.js';
 import { type WorkerSubscriberStats, workerSubscriberStatsKind } from './stats/worker-subscriber-stats.js';
+import { type StallListener, type ThreadInfo, type ThreadMonitor, type ThreadMonitorOptions, type ThreadWatch, type ThreadWatchOptions, monitorThread, threads, watchThreads } from './threads/index.js';
 
 export type { CollectOption } from './collect-callbacks.js';
 export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, RegistryUsage, SharedWasmMemory } from './registry-core.js';
@@ -194,6 +195,33 @@ export class StatsRegistry extends RegistryCore {
       if (m !== undefined) out.push({ name: r.name, metric: m as unknown as UserMetric });
     }
     return out;
+  }
+
+  /**
+   * Monitors the calling thread: every `intervalMs` (default 1 s, on an unref'd timer) it
+   * publishes its heartbeat, heap, event-loop utilisation and delay, GC pauses and active
+   * resources into its slot of the registry's thread table, which `threads()`,
+   * `watchThreads()` and every exporter read from any thread (docs/thread-health.md). The
+   * thread's slot is this registry object's stripe; one monitor per thread
+   * (ThreadMonitorError for a second). Stopped by `monitor.stop()`, by `close()`, and by
+   * the thread's end.
+   */
+  monitorThread(options?: ThreadMonitorOptions): ThreadMonitor {
+    return monitorThread(this, options);
+  }
+
+  /** Every monitored thread's figures as its slot shows them now, alive or ended, in slot order (docs/thread-health.md). */
+  threads(): ThreadInfo[] {
+    return threads(this);
+  }
+
+  /**
+   * Calls `callback` once per stall of a monitored thread: when a thread that is alive has
+   * not published for `stallMs` past its interval, with its last figures. Never for a
+   * thread that ended. Polls from this thread, on an unref'd timer (docs/thread-health.md).
+   */
+  watchThreads(options: ThreadWatchOptions | undefined, callback: StallListener): ThreadWatch {
+    return watchThreads(this, options, callback);
   }
 
   /**

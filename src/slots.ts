@@ -138,6 +138,12 @@ export function releaseThread(t: SlotTable, id: number): number {
   return released;
 }
 
+/** The threadId holding entry `index` now, or -1 when it is free or being claimed. */
+export function slotHolder(t: SlotTable, index: number): number {
+  const owner = Atomics.load(t.i32, t.word + index * SLOT_ENTRY_WORDS);
+  return owner > 0 ? owner - 1 : -1;
+}
+
 /** Entries held (or being claimed) now. */
 export function slotsInUse(t: SlotTable): number {
   let n = 0;

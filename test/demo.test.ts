@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: the demo is plain JavaScript (view.mjs: pure functions, no I/O).
-import { checks, colors, frameLines, plainLine, summaryLines } from '../demo/view.mjs';
+import { checks, colors, frameLines, plainLine, summaryLines, threadsLine } from '../demo/view.mjs';
 
 // The `npm start` demo, run as a user would run it with its output piped (not a TTY):
 // plain lines, a /metrics server while it runs, a summary whose checks compare the shared
@@ -49,6 +49,11 @@ function startDemo(args: string[]): Run {
       }),
     exit,
   };
+}
+
+/** A registry.threads() entry with the figures the demo shows; the rest are zero. */
+function thread(t: { slot: number; threadId: number; name: string; heapUsedBytes: number; eventLoopUtilization: number; heartbeatAgeMs: number; alive?: boolean }) {
+  return { alive: true, intervalMs: 200, monitoredForMs: 2000, heapTotalBytes: 2 * t.heapUsedBytes, ...t };
 }
 
 // The summary checks that compare the labelled metrics with the counter set and step stats.
@@ -120,6 +125,16 @@ describe('demo (npm start)', () => {
       const sum = Number(new RegExp(`^demo_step_duration_seconds_sum\\{step="${step}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
       expect(sum, step).toBeGreaterThan(0);
     }
+    // Every demo thread monitors itself: its health is in the scrape, by slot and name,
+    // under prom-client's names with a `thread` label.
+    const info = [...text.matchAll(/^atomic_stats_thread_info\{thread="(\d+)",thread_id="\d+",name="([^"]+)"\} 1$/gm)].map((m) => ({ slot: m[1]!, name: m[2]! }));
+    expect(info.map((i) => i.name).sort()).toEqual(['main', 'worker-1', 'worker-2']);
+    for (const { slot } of info) {
+      expect(text).toMatch(new RegExp(`^nodejs_heap_size_used_bytes\\{thread="${slot}"\\} [1-9]\\d*$`, 'm'));
+      expect(text).toMatch(new RegExp(`^atomic_stats_thread_heartbeat_age_seconds\\{thread="${slot}"\\} \\S+$`, 'm'));
+      expect(text).toMatch(new RegExp(`^atomic_stats_thread_eventloop_utilization_ratio\\{thread="${slot}"\\} \\S+$`, 'm'));
+    }
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]\d*$/m);
     expect((await fetch(url!.replace(/\/metrics$/, '/other'))).status).toBe(404);
 
     expect(await run.exit).toBe(0);
@@ -137,6 +152,17 @@ describe('demo (npm start)', () => {
     const steps = /^ {2}demo_step_duration_seconds\{step\} {2}charge_payment (\d+) steps \(p50 ([\d.]+) ms, p99 ([\d.]+) ms, mean [\d.]+ ms\); book_shipment (\d+) steps/m.exec(out);
     expect(steps, out).not.toBeNull();
     expect(Number(steps![3])).toBeGreaterThanOrEqual(Number(steps![2]));
+    // Thread health, live and in the summary: worker-1 holds its event loop for a while,
+    // the main thread's watchThreads sees it once, and /metrics answers during the stall.
+    expect(out).toMatch(/^\[ *[\d.]+ s\] threads (?=.*\bmain heap [\d.]+ MB loop \d+% heartbeat [\d.]+ s\b)(?=.*\bworker-1 heap )(?=.*\bworker-2 heap )/m);
+    // (Exactly once per stall is watchThreads' own test; here a thread starved of CPU by a
+    // loaded machine could make a second, real stall.)
+    expect(out).toMatch(/^\[ *[\d.]+ s\] worker-1: event loop stalled, no heartbeat for [\d.]+ s$/m);
+    expect(out).toMatch(/^\[ *[\d.]+ s\] worker-1: event loop running again$/m);
+    expect(out).toMatch(/^ {2}stalls seen {12}.*\bworker-1 at [\d.]+ s \(no heartbeat for [\d.]+ s\)/m);
+    expect(out).toMatch(/^ {2}threads monitored {6}(?=.*main \(slot \d+\))(?=.*worker-1 \(slot \d+, ended\))(?=.*worker-2 \(slot \d+, ended\))/m);
+    expect(out).toMatch(/^ {4}ok {4}workers that stalled, seen by watchThreads == workers that stalled \(1 == 1\)$/m);
+    expect(out).toMatch(/^ {4}ok {4}\/metrics scrapes answered at a stall == stalls seen \([1-9]\d* == [1-9]\d*\)$/m);
     expectChecksHold(out);
     expect(run.stderr()).toBe('');
     // The server lives only as long as the demo.
@@ -175,9 +201,23 @@ describe('demo (npm start)', () => {
       changes: [],
       metricsUrl: 'http://127.0.0.1:65535/metrics',
       rates: { events: 1296, completions: 800 },
+      // registry.threads(): the main thread, a worker stalled for 1.9 s, one that ended.
+      threads: [
+        thread({ slot: 0, threadId: 0, name: 'main', heapUsedBytes: 9.5 * 2 ** 20, eventLoopUtilization: 0.123, heartbeatAgeMs: 120 }),
+        thread({ slot: 2, threadId: 1, name: 'worker-1', heapUsedBytes: 12.25 * 2 ** 20, eventLoopUtilization: 1, heartbeatAgeMs: 1900 }),
+        thread({ slot: 3, threadId: 2, name: 'worker-2', heapUsedBytes: 7 * 2 ** 20, eventLoopUtilization: 0.5, heartbeatAgeMs: 50, alive: false }),
+      ],
+      stalledIds: new Set([1]),
+      stallsSeen: [{ name: 'worker-1', atMs: 1500, heartbeatAgeMs: 700 }],
+      scrapes: { answered: 7, failed: 0, duringStall: 1, stalledHeartbeatS: 0.7 },
     };
     const lines: string[] = frameLines(s, colors(false));
     for (const l of lines) expect(l.length, l).toBeLessThan(80);
+    // Live threads only, the stalled one first and marked.
+    const rows = lines.slice(lines.indexOf('threads       heap used   loop busy   heartbeat') + 1, lines.indexOf('recent changes') - 1);
+    expect(rows).toEqual(['  worker-1      12.3 MB        100%       1.9 s  STALLED', '  main           9.5 MB         12%       0.1 s']);
+    expect(lines.at(-1)).toBe('metrics: http://127.0.0.1:65535/metrics (7 scrapes answered)   Ctrl-C stops');
+    expect(threadsLine(s)).toBe('[  2.5 s] threads worker-1 heap 12.3 MB loop 100% heartbeat 1.9 s STALLED · main heap 9.5 MB loop 12% heartbeat 0.1 s');
     expect(lines).toContain('  by type    placed 1,200 · payment 1,100 · shipment 900 · cancelled 40');
     expect(lines).toContain('  step time  payment p50 2.3 ms p99 250.0 ms · shipment p50 – p99 –');
     expect(plainLine(s)).toContain(' · step time payment p50 2.3 ms p99 250.0 ms · shipment p50 – p99 – · ');
@@ -193,8 +233,30 @@ describe('demo (npm start)', () => {
       ['demo_step_duration_seconds_count summed == steps executed', 2000, 2000],
     ]);
     // A labelled series that lost counts fails its check.
-    const { failed } = summaryLines({ ...s, labelled: { ...labelled, 'order.placed': 1199 }, workerReports: [{ published: 3240, completionsSent: 2000 }], elapsedMs: 2500, reason: 'test' });
+    const reports = [{ workerId: 'worker-1', published: 3240, completionsSent: 2000, stalled: true }];
+    // As at the end of a run: the workers have ended.
+    const ended = s.threads.map((t) => ({ ...t, alive: t.name === 'main' }));
+    const { failed } = summaryLines({ ...s, workers: 2, threads: ended, labelled: { ...labelled, 'order.placed': 1199 }, workerReports: reports, elapsedMs: 2500, reason: 'test' });
     expect(failed).toBe(1);
+    // The thread checks: a worker's stall that watchThreads missed, a scrape that failed,
+    // a worker still alive at the end, each fails its own check.
+    const threadResults = (f: object): [string, number, number][] =>
+      checks({ ...s, workers: 2, workerReports: reports, ...f }).filter(([what]: [string]) => /thread|stall|metrics/.test(what));
+    expect(threadResults({}).map(([what, a, b]) => [what, a, b])).toEqual([
+      ['thread slots used == workers + main', 3, 3],
+      ['threads alive after the workers ended == 1 (main)', 2, 1],
+      ['workers that stalled, seen by watchThreads == workers that stalled', 1, 1],
+      ['/metrics scrapes answered at a stall == stalls seen', 1, 1],
+      ['/metrics scrapes not answered == 0', 0, 0],
+    ]);
+    expect(summaryLines({ ...s, workers: 2, threads: ended, workerReports: reports, elapsedMs: 2500, reason: 'test' }).failed).toBe(0);
+    for (const broken of [{ stallsSeen: [] }, { scrapes: { ...s.scrapes, failed: 1 } }, { threads: s.threads }]) {
+      expect(summaryLines({ ...s, workers: 2, threads: ended, ...broken, workerReports: reports, elapsedMs: 2500, reason: 'test' }).failed, JSON.stringify(broken)).toBeGreaterThan(0);
+    }
+    const summary = summaryLines({ ...s, workers: 2, threads: ended, workerReports: reports, elapsedMs: 2500, reason: 'test' }).lines;
+    expect(summary).toContain('  threads monitored      main (slot 0), worker-1 (slot 2, ended), worker-2 (slot 3, ended)');
+    expect(summary).toContain('  stalls seen            worker-1 at 1.5 s (no heartbeat for 0.7 s)');
+    expect(summary).toContain("  /metrics               7 scrapes answered by its own thread, 1 at a stall (the stalled thread's heartbeat age in it: up to 0.7 s)");
   });
 
   it('rejects a bad flag with the usage on stderr and exit code 2; --help prints it', async () => {

@@ -46,6 +46,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['InvalidValueError', new m.InvalidValueError('m', NaN, 'not finite')],
     ['ServeMetricsError', new m.ServeMetricsError('port in use', new Error('EADDRINUSE'))],
     ['NotResettableError', new m.NotResettableError('atomic_stats_registry_entries')],
+    ['ThreadMonitorError', new m.ThreadMonitorError('monitored already', 0)],
   ]);
 }
 

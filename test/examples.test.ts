@@ -73,6 +73,14 @@ describe('examples', () => {
       attachedOncePerThread: true,
       // Every pool thread's stripe was handed back (the main thread holds the last one).
       stripesInUse: 1,
+      threads: {
+        // The main thread's watchThreads saw the pool thread that ran the blocking job stall, once.
+        stallsOfTheBlockedThread: 1,
+        // However many threads the pool went through, the `thread` label took no more values than the stripes.
+        labelsWithinStripes: true,
+        // Each pool thread's slot went back with its stripe.
+        monitoredAfterDestroy: 0,
+      },
     });
   });
 

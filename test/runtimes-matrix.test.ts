@@ -133,14 +133,16 @@ describe('comparing an example\'s output with Node\'s', () => {
     expect(examples.compareExample(quickstart, { stdout: node, stderr: 'warning\n' }, node, 'node')).toMatch(/stderr: warning/);
   });
 
-  it('the piscina example\'s stripesInUse may differ on Deno only, nothing else may', () => {
+  it('the piscina example\'s stripesInUse and the threads still monitored may differ on Deno only, nothing else may', () => {
     const piscina = { name: 'piscina-pool' };
-    const node = JSON.stringify({ jobs: { ok: 98 }, stripesInUse: 1 });
-    const held = JSON.stringify({ jobs: { ok: 98 }, stripesInUse: 7 });
+    const threads = (monitoredAfterDestroy: number, stalls = 1) => ({ stallsOfTheBlockedThread: stalls, labelsWithinStripes: true, monitoredAfterDestroy });
+    const node = JSON.stringify({ jobs: { ok: 98 }, stripesInUse: 1, threads: threads(0) });
+    const held = JSON.stringify({ jobs: { ok: 98 }, stripesInUse: 7, threads: threads(6) });
     expect(examples.compareExample(piscina, ok(held), node, 'deno')).toBeUndefined();
     expect(examples.compareExample(piscina, ok(held), node, 'node')).toMatch(/differs/);
     expect(examples.compareExample(piscina, ok(held), node, 'bun')).toMatch(/differs/);
-    expect(examples.compareExample(piscina, ok(JSON.stringify({ jobs: { ok: 97 }, stripesInUse: 1 })), node, 'deno')).toMatch(/differs/);
+    expect(examples.compareExample(piscina, ok(JSON.stringify({ jobs: { ok: 97 }, stripesInUse: 1, threads: threads(0) })), node, 'deno')).toMatch(/differs/);
+    expect(examples.compareExample(piscina, ok(JSON.stringify({ jobs: { ok: 98 }, stripesInUse: 7, threads: threads(6, 2) })), node, 'deno')).toMatch(/differs/);
   });
 
   it('the /metrics example: each runtime\'s default metrics differ, ours may not', () => {

@@ -251,6 +251,7 @@ describe('the table of entry kinds', () => {
       histogram: 8,
       metricSeries: 9,
       summary: 10,
+      threadTable: 13,
     });
     expect(Object.isFrozen(KINDS)).toBe(true);
   });

@@ -1,7 +1,8 @@
 // A piscina pool whose jobs share one registry: they count into labelled counters and call
-// an inventory service through one circuit breaker, shared by every pool thread. The main
-// thread reads the totals from the shared memory, without asking any thread, and prints
-// them as JSON. Run with `node examples/piscina-pool/main.mjs` after a build.
+// an inventory service through one circuit breaker, shared by every pool thread, and each
+// pool thread monitors its own health. The main thread reads the totals and the threads'
+// figures from the shared memory, without asking any thread, and prints them as JSON. Run
+// with `node examples/piscina-pool/main.mjs` after a build.
 //
 // atomic-stats is imported before the pool is created, and the main thread keeps its
 // registry: when the pool terminates a thread (idle, or its task cancelled), the thread
@@ -84,6 +85,18 @@ await phase(async () => {
 //    opened, without a request to the service.
 await phase(() => Promise.all(ids(107, 167).map((id) => pool.run({ id, service: 'down' }))));
 
+// 5. A job holds its pool thread's event loop for 1.5 s. That thread's heartbeat stops,
+//    and the main thread's watcher (polling the thread table from this thread) says so,
+//    once. Stalls are counted for the thread that ran the job only: on Deno, the threads
+//    the pool terminated before keep their slots, and look stalled too.
+const stalls = [];
+const watch = registry.watchThreads({ stallMs: 500 }, (t) => stalls.push(t.threadId));
+const { threadId: blocked } = await pool.run({ ms: 1500 }, { name: 'block' });
+watch.stop();
+// The pool's threads, as their slots of the thread table showed them: never more `thread`
+// label values than the registry has stripes, however many threads the pool went through.
+const threadLabels = new Set(registry.collect().flatMap((f) => (f.name === 'nodejs_gc_duration_seconds' ? f.samples.map((s) => s.labels.thread) : [])));
+
 await pool.destroy();
 // The main thread frees each terminated thread's stripe on its 'exit' event (on Node and
 // Bun; on Deno a terminated thread keeps its stripe, so this wait runs out there).
@@ -108,6 +121,13 @@ console.log(
       // One attachment per pool thread, whatever number of threads the pool started.
       attachedOncePerThread: poolThreads > 0 && registry.usage().attachments === 1 + poolThreads,
       stripesInUse: registry.usage().slotsInUse,
+      threads: {
+        // watchThreads fired once, for the pool thread that ran the blocking job.
+        stallsOfTheBlockedThread: stalls.filter((id) => id === blocked).length,
+        labelsWithinStripes: threadLabels.size > 0 && [...threadLabels].every((t) => Number(t) < registry.stripes),
+        // Every pool thread ended, and its slot with it (on Deno, terminated ones keep theirs).
+        monitoredAfterDestroy: registry.threads().filter((t) => t.alive).length,
+      },
     },
     null,
     2,

@@ -3,6 +3,7 @@
 // `attach` takes a stripe of its own (handed back only when the thread ends), and opening
 // a metric or a breaker by name is a directory lookup: per task, both would cost far more
 // than the counting itself. The handles below are reused by every task the thread runs.
+import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { CallTimeoutError, CircuitOpenError, StatsRegistry } from 'atomic-stats';
 import { BREAKER, CALL_TIMEOUT_MS, DOWNSTREAM_CALLS, JOBS, JOBS_STARTED } from './shared.mjs';
@@ -19,6 +20,10 @@ const started = registry.counter(JOBS_STARTED);
 const downstreamCalls = registry.counter(DOWNSTREAM_CALLS);
 // Opened by name: the main thread created it, and its config comes with it.
 const inventory = registry.circuitBreaker(BREAKER);
+// This pool thread's heap, event loop and GC, published every 100 ms into its slot of the
+// registry's thread table, where the main thread (or a scrape) reads them. The slot goes
+// back with the thread's stripe when the pool retires the thread.
+registry.monitorThread({ name: 'pool', intervalMs: 100 });
 
 /**
  * A fake inventory service that fails deterministically, so the example's totals are
@@ -36,6 +41,15 @@ function inventoryService(job, signal) {
   }
   // An answer at once: no job can run into its timeout, however busy the machine.
   return Promise.resolve({ sku: job.id, stock: job.id % 7 });
+}
+
+/** A synchronous task that holds this thread's event loop for `ms` (an image resized, say). */
+export function block({ ms }) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    // the thread's event loop, its monitor's timer included, runs nothing meanwhile
+  }
+  return { threadId };
 }
 
 export default async function runJob(job) {

@@ -43,23 +43,19 @@ class JsOwnedKernels implements StatsKernels {
   ) {
     this.u32 = new Uint32Array(buffer);
   }
-  private inc(a: number, b: number, field: number): void {
-    const i = (a >>> 2) + field;
-    const w = this.u32[i]!;
-    const t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
-    else this.o.ownedInc(a + field * 4, b + field * 8);
-  }
-  private add(a: number, b: number, field: number, n: number): void {
-    const i = (a >>> 2) + field;
-    const w = this.u32[i]!;
-    const t = (w & 0xffffff) + n;
-    if (t <= 0xffffff) this.u32[i] = (w & -16777216) | t;
-    else this.o.ownedAdd(a + field * 4, b + field * 8, n);
-  }
-  // The hot record paths below repeat inc()'s two lines instead of calling it: inside a
-  // large caller (InProcessEventBus.publish) TurboFan runs out of inlining budget, and a
-  // real call per cell cost more than the cells themselves.
+  // The record paths below repeat an owned update's two lines (cells-js.ts) instead of calling a helper, for two reasons.
+  // Speed: inside a large caller (InProcessEventBus.publish) TurboFan runs out of inlining
+  // budget, and a real call per cell cost more than the cells themselves. And wholeness:
+  // V8 acts on a termination request (worker.terminate()) at a function's entry and at a
+  // loop's back edge, and nowhere in straight-line code, so a record that makes no call
+  // between its first cell and its last is whole or absent in a thread terminated at any
+  // instant, which keeps `executed == succeeded + failed` and `received == successful +
+  // failed` exact for good once it is gone. A call between two cells (as stepFailure once
+  // made, one inc() per cell) is a point where the thread can be stopped with half a
+  // record written, in the interpreter and in any tier that did not inline the call. The
+  // one call left is a carry into a high word (once per 2^24 counts of a cell, or a step
+  // that large), which hands the cell to CellOps; a thread stopped at that instant can
+  // leave that one record partial.
   stepSuccess(a: number, b: number, ms: number): void {
     const u = this.u32;
     const i = a >>> 2;
@@ -71,11 +67,24 @@ class JsOwnedKernels implements StatsKernels {
     t = (w & 0xffffff) + 1;
     if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
     else this.o.ownedInc(a + 4, b + 8);
-    if (ms !== 0) this.add(a, b, 3, ms); // total_execution_time_ms
+    if (ms !== 0) {
+      w = u[i + 3]!; // total_execution_time_ms
+      t = (w & 0xffffff) + ms;
+      if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
+      else this.o.ownedAdd(a + 12, b + 24, ms);
+    }
   }
   stepFailure(a: number, b: number): void {
-    this.inc(a, b, 0); // total_executed
-    this.inc(a, b, 2); // total_failed
+    const u = this.u32;
+    const i = a >>> 2;
+    let w = u[i]!; // total_executed
+    let t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
+    else this.o.ownedInc(a, b);
+    w = u[i + 2]!; // total_failed
+    t = (w & 0xffffff) + 1;
+    if (t <= 0xffffff) u[i + 2] = (w & -16777216) | t;
+    else this.o.ownedInc(a + 8, b + 16);
   }
   // The bus's records below make no call at all unless a cell carries: a bus may record
   // at the very end of the stack (a chain of publishes from handlers that overflows it),
@@ -155,8 +164,18 @@ class JsOwnedKernels implements StatsKernels {
     t = (w & 0xffffff) + 1;
     if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
     else this.o.ownedInc(a + f * 4, b + f * 8);
-    if ((flags & 2) !== 0) this.inc(a, b, 3); // DONE_CONVERSION_ERROR: conversion_errors
-    if ((flags & 4) !== 0) this.inc(a, b, 4); // DONE_UNMATCHED: unmatched_correlations
+    if ((flags & 2) !== 0) {
+      w = u[i + 3]!; // DONE_CONVERSION_ERROR: conversion_errors
+      t = (w & 0xffffff) + 1;
+      if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
+      else this.o.ownedInc(a + 12, b + 24);
+    }
+    if ((flags & 4) !== 0) {
+      w = u[i + 4]!; // DONE_UNMATCHED: unmatched_correlations
+      t = (w & 0xffffff) + 1;
+      if (t <= 0xffffff) u[i + 4] = (w & -16777216) | t;
+      else this.o.ownedInc(a + 16, b + 32);
+    }
   }
 }
 

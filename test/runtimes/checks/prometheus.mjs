@@ -1,16 +1,17 @@
 // Labelled metrics from worker threads, scraped through a Prometheus client's Registry:
 //   prometheus.mjs prom-client | @prometheus-io/client [--without-prom-client]
-// Families created after registration (the workers' label series) are in the scrape;
-// the text is exactly what is expected, in the text format and in OpenMetrics, and
-// promtool finds nothing to report in it. With --without-prom-client (run.mjs runs it so
-// in a project that has only @prometheus-io/client installed), prom-client must not be
-// installed, and the adapter works without it.
+// Families created after registration (the workers' label series) are in the scrape, and
+// so is the health of every thread (all of them monitored); the text is exactly what is
+// expected, in the text format and in OpenMetrics, and promtool finds nothing to report
+// in it. With --without-prom-client (run.mjs runs it so in a project that has only
+// @prometheus-io/client installed), prom-client must not be installed, and the adapter
+// works without it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { InvalidOptionsError, StatsRegistry } from 'atomic-stats';
 import { registerAtomicStats } from 'atomic-stats/prometheus';
-import { BACKENDS, RUNTIME, start } from './lib.mjs';
+import { BACKENDS, RUNTIME, start, until } from './lib.mjs';
 
 const N = 1000;
 const THREADS = 3;
@@ -46,10 +47,31 @@ if (isMainThread) {
   app.inc();
   // Registered before any metric exists: the workers create every family and series.
   const exp = registerAtomicStats(registry, { register: prom });
+  // Every thread monitors its health: the scrape carries it under a `thread` label.
+  const monitor = registry.monitorThread({ name: 'main', intervalMs: 50 });
   const workers = [0, 1, 2].map((i) => start(new URL(import.meta.url), { handle: registry.handle, backend: BACKENDS[i] }));
   await Promise.all(workers.map((w) => w.exited));
+  // At least one interval's event-loop delay samples folded into the main thread's slot:
+  // every runtime here has a delay sampler, whatever it gives its figures as.
+  const thread = String(monitor.slot);
+  await until(
+    () => registry.collect().find((f) => f.name === 'atomic_stats_thread_eventloop_delay_seconds')?.samples.some((s) => s.labels.thread === thread && s.value.count > 0n),
+    "the main thread's event-loop delay samples",
+  );
   const text = await prom.metrics();
   const lines = text.split('\n');
+  // Thread health: the gauges of the main thread alone (the workers ended: theirs are gone),
+  // the info of its slot, the GC histogram of every slot used, the process figures once.
+  for (const family of ['nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_active_resources', 'atomic_stats_thread_heartbeat_age_seconds', 'atomic_stats_thread_eventloop_utilization_ratio']) {
+    const series = lines.filter((l) => l.startsWith(`${family}{`));
+    assert.equal(series.length, 1, `${clientName}: one ${family} series, the main thread's:\n${series.join('\n')}`);
+    assert.ok(series[0].startsWith(`${family}{thread="${thread}"} `), series[0]);
+  }
+  assert.ok(lines.includes(`atomic_stats_thread_info{thread="${thread}",thread_id="0",name="main"} 1`), `${clientName}: the main thread's info:\n${text}`);
+  assert.ok(lines.some((l) => l.startsWith(`nodejs_gc_duration_seconds_count{thread="${thread}",kind="major"} `)), `${clientName}: the main thread's GC histogram`);
+  assert.ok(lines.filter((l) => l.startsWith('nodejs_gc_duration_seconds_count{') && l.includes('kind="major"')).length >= 2, `${clientName}: the workers' slots keep their GC histograms`);
+  assert.equal(lines.filter((l) => l.startsWith('process_start_time_seconds ')).length, 1, `${clientName}: the process figures once`);
+  monitor.stop();
   const expected = [
     '# HELP app_started_total Application starts.',
     '# TYPE app_started_total counter',
@@ -98,9 +120,11 @@ if (isMainThread) {
   for (const p of omLint.problems) assert.ok(counters.includes(p), `promtool on OpenMetrics (${clientName}): ${p}`);
   exp.unregister();
   assert.equal((await prom.getMetricsAsJSON()).length, 1, 'unregister() leaves the application\'s metric alone');
-  console.log(`prometheus (${RUNTIME}, ${clientName}): ${THREADS} workers' labelled metrics scraped exactly; promtool clean (text and OpenMetrics)`);
+  console.log(`prometheus (${RUNTIME}, ${clientName}): ${THREADS} workers' labelled metrics scraped exactly, with every thread's health; promtool clean (text and OpenMetrics)`);
 } else {
   const registry = StatsRegistry.attach(workerData.handle, { backend: workerData.backend });
+  // Stopped by the thread's exit, which hands its slot back with its stripe.
+  registry.monitorThread({ name: 'worker' });
   const m = open(registry);
   m.busy.inc();
   const ok = m.requests.labels({ route: '/users', code: 200 });
