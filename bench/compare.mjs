@@ -3,7 +3,9 @@
 // ratios: every repetition runs each case once per build, in fresh processes, in
 // alternating order, and the ratio is taken within the repetition.
 //
-//   node bench/compare.mjs [ref] [--reps N] [--backend auto|wasm|js]
+//   node bench/compare.mjs [ref] [--reps N] [--backend auto|wasm|js] [--only TEXT]
+//
+// --only keeps the cases whose name contains TEXT (a narrow run on a shared machine).
 //
 // The other build is made in a temporary git worktree (node_modules linked, `npm run
 // build`), so both builds are compiled by the same toolchain. Run `npm run build` first
@@ -23,6 +25,7 @@ const opt = (name, def) => {
 const ref = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 'HEAD~1';
 const reps = Number(opt('--reps', '7'));
 const backend = opt('--backend', undefined);
+const only = opt('--only', undefined);
 
 // Each case: a setup returning a function that does `n` operations.
 const CASES = {
@@ -49,6 +52,9 @@ const CASES = {
   'histogram observe(labels, v) (series cached)': `const r = S.StatsRegistry.create(o); const h = r.histogram({ name: 'lat_seconds', help: 'h', labelNames: ['route'] });
     const l = { route: '/a' }; return (n) => { for (let i = 0; i < n; i++) h.observe(l, 0.042); };`,
 };
+
+if (only !== undefined) for (const k of Object.keys(CASES)) if (!k.includes(only)) delete CASES[k];
+if (Object.keys(CASES).length === 0) throw new Error(`no case matches --only ${only}`);
 
 // One process: warm up, size rounds to >= 20 ms, report the median ns/op of 9 rounds.
 const CHILD = `

@@ -659,6 +659,22 @@ export class Directory {
     }
   }
 
+  /**
+   * Bump-allocates `bytes` (a multiple of BLOCK) for a layer above the directory that
+   * manages its own blocks (the labelled series of the metric kinds, kinds/series-table.ts):
+   * fresh zero memory, never published here, never listed, never given back; that layer
+   * reuses it itself. Throws RegistryFullError (or CorruptRegistryError for a corrupt
+   * allocation pointer), moving nothing.
+   */
+  allocateBlock(bytes: number, what: string): number {
+    return this.allocate(bytes, what);
+  }
+
+  /** Whether `bytes` at `offset` (a value read from the memory) lie within the record area on a block boundary. */
+  blockFits(offset: number, bytes: number): boolean {
+    return offset % BLOCK === 0 && offset >= this.recordsStart && offset <= this.capacity - bytes;
+  }
+
   // Gives an unpublished record's bytes back (see the essay): zero what was written, then
   // move the bump pointer back if nothing was allocated after the record.
   private release(record: number, headBytes: number, bytes: number): void {

@@ -41,7 +41,8 @@ export type ErrorCode =
   | 'ERR_METRICS_SERVER'
   | 'ERR_THREAD_MONITOR'
   | 'ERR_BULKHEAD_FULL'
-  | 'ERR_RATE_LIMITED';
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_NOT_RESETTABLE';
 
 const BRAND: unique symbol = Symbol.for('atomic-stats.error-code') as never;
 const prototypeCheck = Function.prototype[Symbol.hasInstance];

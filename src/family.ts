@@ -5,11 +5,25 @@
  * and the collector that gathers them both import this file and not each other.
  */
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
-/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count. */
+/** An exemplar (`enableExemplars: true`): one recent observation's labels, value and time (seconds since the epoch). */
+export interface Exemplar {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly timestamp: number;
+}
+
+/** One histogram series: cumulative bucket counts (ascending `le`, the last one `+Infinity`), sum and count; each bucket's exemplar when enabled. */
 export interface HistogramValue {
-  readonly buckets: readonly { readonly le: number; readonly count: bigint }[];
+  readonly buckets: readonly { readonly le: number; readonly count: bigint; readonly exemplar?: Exemplar }[];
+  readonly sum: number;
+  readonly count: bigint;
+}
+
+/** One summary series: its percentiles over the window (ascending as configured), sum and count (exact, every observation). */
+export interface SummaryValue {
+  readonly quantiles: readonly { readonly quantile: number; readonly value: number }[];
   readonly sum: number;
   readonly count: bigint;
 }
@@ -19,9 +33,11 @@ export interface MetricSample {
   readonly labels: Readonly<Record<string, string>>;
   /**
    * Counters: the exact u64 as a bigint, or a number for a total converted to a base unit
-   * (seconds). Gauges: a number. Histograms: a HistogramValue.
+   * (seconds). Gauges: a number. Histograms: a HistogramValue. Summaries: a SummaryValue.
    */
-  readonly value: bigint | number | HistogramValue;
+  readonly value: bigint | number | HistogramValue | SummaryValue;
+  /** A counter series' exemplar, when the counter has `enableExemplars: true` and one was recorded. */
+  readonly exemplar?: Exemplar;
 }
 
 export interface MetricFamily {

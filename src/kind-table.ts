@@ -24,6 +24,7 @@ import { counterKind } from './kinds/counter.js';
 import { gaugeKind } from './kinds/gauge.js';
 import { histogramKind } from './kinds/histogram.js';
 import { metricSeriesKind } from './kinds/series.js';
+import { summaryKind } from './kinds/summary.js';
 import type { KindTable } from './registry-core.js';
 import { bulkheadKind, rateLimiterKind } from './resilience/index.js';
 import { countersKind } from './sets/kind.js';
@@ -42,8 +43,9 @@ export const KINDS: KindTable = Object.freeze([
   counterKind, // 6
   gaugeKind, // 7
   histogramKind, // 8
-  metricSeriesKind, // 9: one labelled series of a counter, gauge or histogram family
+  metricSeriesKind, // 9: one labelled series of a counter, gauge or histogram family (no longer written)
   bulkheadKind, // 10
   rateLimiterKind, // 11
+  summaryKind, // 12
   threadTableKind, // 13: the registry's thread table (thread health)
 ]);

@@ -39,7 +39,9 @@ export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // 3: the published-records log between the directory and the stripe-slot table, and its
 // length in header word 12, so listings cost O(records) rather than O(directory slots);
 // a slot is logged before a record is published in it (~entry in a slot: announced).
-export const LAYOUT_VERSION = 3;
+// 4: a labelled metric's series live in its own series table (kinds/series-table.ts),
+// in nodes that are freed and reused, instead of one directory record per series.
+export const LAYOUT_VERSION = 4;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */

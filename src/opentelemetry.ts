@@ -28,6 +28,10 @@
  *    literals, so this module never loads the SDK itself; `@opentelemetry/sdk-metrics` is
  *    an optional peer (>= 1.16, where MetricReader gained `metricProducers`).
  *
+ * Summaries are not reported either way: OpenTelemetry's metric data has no summary
+ * (its Prometheus exporter has none to write), and percentiles cannot be re-aggregated
+ * into its histograms. Export them through the Prometheus adapter.
+ *
  * Histogram points carry no min and max: the shared buckets do not keep them (keeping them
  * would add two compare-and-swap loops on shared words to every observe(), contended by
  * every thread), and OpenTelemetry makes both optional.
@@ -143,7 +147,7 @@ export function observeAtomicStats(stats: StatsRegistry, meter: Meter, options?:
     let missing = false;
     for (const f of stats.collect(collectOptions)) {
       // Every family claims its name, histograms too (see export/otel-names.ts).
-      if (!claims.claim(f) || f.type === 'histogram') continue;
+      if (!claims.claim(f) || f.type === 'histogram' || f.type === 'summary') continue;
       const instrument = instruments.get(f.name);
       if (instrument === undefined) {
         missing = true;
@@ -165,7 +169,7 @@ export function observeAtomicStats(stats: StatsRegistry, meter: Meter, options?:
     const before = [...instruments.values()];
     let added = false;
     for (const f of stats.collect(collectOptions)) {
-      if (!claims.claim(f) || f.type === 'histogram' || instruments.has(f.name)) continue;
+      if (!claims.claim(f) || f.type === 'histogram' || f.type === 'summary' || instruments.has(f.name)) continue;
       const opts = { description: f.help, unit: f.unit ?? '1', valueType: isInteger(f) ? INT : DOUBLE };
       const name = instrumentName(f);
       names.push(name);
@@ -250,7 +254,7 @@ export function atomicStatsMetricProducer(stats: StatsRegistry, options?: Metric
       const errors: unknown[] = [];
       for (const f of stats.collect(collectOptions)) {
         // Every family claims its name, the ones left out by `include` too (export/otel-names.ts).
-        if (!claims.claim(f) || (include === 'histograms' && f.type !== 'histogram')) continue;
+        if (!claims.claim(f) || (include === 'histograms' && f.type !== 'histogram') || f.type === 'summary') continue;
         const t = temporality[f.type];
         const start = t === DELTA ? previousEnd : startTime;
         const descriptor = { name: instrumentName(f), description: f.help, unit: f.unit ?? '1', valueType: f.type === 'histogram' ? DOUBLE : isInteger(f) ? INT : DOUBLE };

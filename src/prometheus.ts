@@ -37,6 +37,21 @@
  * the text path passes them as prom-client's `sharedLabels`, whose rendered string
  * prom-client caches by object identity, so a series costs a number and a cached string.
  *
+ * getSingleMetric. The registered object of a metric you defined (counter, gauge,
+ * histogram) is usable as that metric: `register.getSingleMetric(name).inc(...)`,
+ * `.labels(...)`, `.observe(...)` and the rest call it in this thread. The adapter wraps
+ * the instance's getSingleMetric too: a name it does not know yet makes it register the
+ * families defined since the last listing, so a metric defined after registration is
+ * found before the first scrape.
+ *
+ * Reset. prom-client's `register.resetMetrics()` calls reset() on every registered metric.
+ * A family of a metric you defined (counter, gauge, histogram) resets it, for every thread,
+ * as the metric's own reset() does. The package's own families (atomic_stats_*) count the
+ * work of every thread and are not reset: within `resetMetrics()` they are left as they
+ * are (the adapter wraps the instance's resetMetrics, as it wraps its listing, and
+ * registers the families defined since the last scrape before it lets it run), and a
+ * direct reset() of one throws NotResettableError.
+ *
  * OpenMetrics. prom-client renames a counter family to its name without `_total` and adds
  * `_total` to each sample when the Registry's content type is OpenMetrics; the family name
  * we report follows the Registry's content type at each read, so there is no `_total_total`.
@@ -51,7 +66,8 @@ import type * as promClient from 'prom-client';
 import { checkCollectOptions } from './export/options.js';
 import { warnOnce } from './export/warn.js';
 import { InvalidOptionsError } from './errors.js';
-import type { CollectOptions, HistogramValue, MetricFamily, MetricSample, StatsRegistry } from './index.js';
+import { NotResettableError } from './kinds/errors.js';
+import type { CollectOptions, Exemplar, HistogramValue, MetricFamily, MetricSample, StatsRegistry, SummaryValue } from './index.js';
 
 export interface PrometheusOptions extends CollectOptions {
   /** The prom-client Registry to register with. Default: prom-client's global `register`. */
@@ -69,7 +85,11 @@ export interface PrometheusExport {
   readonly skipped: readonly string[];
 }
 
-type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string | number>> };
+type PromExemplar = { labelSet: Readonly<Record<string, string>>; value: number; timestamp: number };
+type PromValue = { value: number; labels: Record<string, string | number>; metricName?: string; sharedLabels?: Readonly<Record<string, string | number>>; exemplar?: PromExemplar };
+
+// An exemplar as prom-client renders it (in the OpenMetrics format only, as prom-client does).
+const promExemplar = (e: Exemplar): PromExemplar => ({ labelSet: e.labels, value: e.value, timestamp: e.timestamp });
 interface PromMetricObject {
   name: string;
   help: string;
@@ -114,14 +134,62 @@ function pushHistogram(out: PromValue[], name: string, s: MetricSample, shared: 
   const h = s.value as HistogramValue;
   const bucket = `${name}_bucket`;
   if (shared) {
-    for (const b of h.buckets) out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le) });
+    for (const b of h.buckets) {
+      if (b.exemplar === undefined) out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le) });
+      else out.push({ metricName: bucket, labels: NO_LABELS, value: Number(b.count), sharedLabels: bucketLabelsOf(s.labels, b.le), exemplar: promExemplar(b.exemplar) });
+    }
     out.push({ metricName: `${name}_sum`, labels: NO_LABELS, value: h.sum, sharedLabels: s.labels });
     out.push({ metricName: `${name}_count`, labels: NO_LABELS, value: Number(h.count), sharedLabels: s.labels });
     return;
   }
-  for (const b of h.buckets) out.push({ metricName: bucket, labels: { ...s.labels, le: leLabel(b.le) }, value: Number(b.count) });
+  for (const b of h.buckets) {
+    const v: PromValue = { metricName: bucket, labels: { ...s.labels, le: leLabel(b.le) }, value: Number(b.count) };
+    if (b.exemplar !== undefined) v.exemplar = promExemplar(b.exemplar);
+    out.push(v);
+  }
   out.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: h.sum });
   out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(h.count) });
+}
+
+// The methods of a metric you define that `register.getSingleMetric(name)` hands on to it
+// (get and reset are the registered object's own).
+const DELEGATED = ['inc', 'dec', 'set', 'setToCurrentTime', 'observe', 'labels', 'remove', 'zero', 'startTimer', 'quantile', 'seriesCount'] as const;
+
+// Makes the registered object of a user family usable as the metric itself, as
+// prom-client's getSingleMetric returns one: its methods call the metric's, in this thread.
+function delegate(target: object, user: object): void {
+  const m = user as Record<string, unknown>;
+  for (const n of DELEGATED) {
+    const f = m[n];
+    if (typeof f === 'function') Object.defineProperty(target, n, { value: (...a: unknown[]) => (f as (...x: unknown[]) => unknown).apply(user, a) });
+  }
+  Object.defineProperty(target, 'labelNames', { value: m.labelNames, enumerable: true });
+}
+
+// A summary series' quantile labels for the text path: one frozen object per series and
+// percentile, `quantile` first, cached like the buckets' above.
+const quantileLabels = new WeakMap<object, Map<number, Readonly<Record<string, string | number>>>>();
+
+function quantileLabelsOf(labels: Readonly<Record<string, string>>, q: number): Readonly<Record<string, string | number>> {
+  let byQ = quantileLabels.get(labels);
+  if (byQ === undefined) quantileLabels.set(labels, (byQ = new Map()));
+  let l = byQ.get(q);
+  if (l === undefined) byQ.set(q, (l = Object.freeze({ quantile: q, ...labels })));
+  return l;
+}
+
+// One summary series' values (prom-client's shape: the percentiles, then _sum and _count).
+function pushSummary(out: PromValue[], name: string, s: MetricSample, shared: boolean): void {
+  const v = s.value as SummaryValue;
+  if (shared) {
+    for (const q of v.quantiles) out.push({ labels: NO_LABELS, value: q.value, sharedLabels: quantileLabelsOf(s.labels, q.quantile) });
+    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, value: v.sum, sharedLabels: s.labels });
+    out.push({ metricName: `${name}_count`, labels: NO_LABELS, value: Number(v.count), sharedLabels: s.labels });
+    return;
+  }
+  for (const q of v.quantiles) out.push({ labels: { quantile: q.quantile, ...s.labels }, value: q.value });
+  out.push({ metricName: `${name}_sum`, labels: { ...s.labels }, value: v.sum });
+  out.push({ metricName: `${name}_count`, labels: { ...s.labels }, value: Number(v.count) });
 }
 
 interface Entry {
@@ -177,6 +245,11 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
   let active = true;
   // Whether the last reconcile may have registered or removed a metric (see the hook).
   let changed = false;
+  // True while the Registry's resetMetrics() runs (see the header).
+  let resetting = false;
+  // The Registry's own getSingleMetric (ours wraps it: see the header).
+  const ownSingle = register.getSingleMetric;
+  const single = (name: string): unknown => ownSingle.call(register, name);
 
   // One read per scrape pass (see the header). A read that fails must not fail the
   // application's scrape: our families keep their registration and report no samples for
@@ -209,10 +282,18 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     if (family !== undefined) {
       if (type === 'histogram') {
         for (const s of family.samples) pushHistogram(values, name, s, shared);
+      } else if (type === 'summary') {
+        for (const s of family.samples) pushSummary(values, name, s, shared);
       } else if (shared) {
-        for (const s of family.samples) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
+        for (const s of family.samples) {
+          if (s.exemplar === undefined) values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels });
+          else values.push({ value: Number(s.value), labels: NO_LABELS, sharedLabels: s.labels, exemplar: promExemplar(s.exemplar) });
+        }
       } else {
-        for (const s of family.samples) values.push({ value: Number(s.value), labels: { ...s.labels } });
+        for (const s of family.samples) {
+          if (s.exemplar === undefined) values.push({ value: Number(s.value), labels: { ...s.labels } });
+          else values.push({ value: Number(s.value), labels: { ...s.labels }, exemplar: promExemplar(s.exemplar) });
+        }
       }
     }
     return { name: familyName(name, type), help, type, aggregator: 'sum', values };
@@ -235,7 +316,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     // way to stop exporting.
     if (!oursIntact) {
       for (const [name, m] of ours) {
-        if (register.getSingleMetric(name) !== (m as never)) {
+        if (single(name) !== (m as never)) {
           ours.delete(name);
           ourObjects.delete(m);
         }
@@ -249,7 +330,7 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     for (const [name, m] of ours) {
       const hit = wireNames(name, m.type).find((n) => taken.has(n));
       if (hit !== undefined) {
-        if (register.getSingleMetric(name) === (m as never)) register.removeSingleMetric(name);
+        if (single(name) === (m as never)) register.removeSingleMetric(name);
         ours.delete(name);
         skipped.add(name);
         warnCollision(name, `the metric "${taken.get(hit)}" registered later uses the name "${hit}"`);
@@ -265,6 +346,13 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
         continue;
       }
       const { name, help, type } = f;
+      const user = stats.getSingleMetric(name);
+      const reset =
+        user !== undefined
+          ? () => user.reset()
+          : () => {
+              if (!resetting) throw new NotResettableError(name);
+            };
       const metric = {
         name,
         help,
@@ -274,8 +362,9 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
         // prom-client 15's text path: labels pre-rendered and cached (see above).
         getForPromString: async () => render(name, type, help, true),
         get: async () => render(name, type, help, false),
-        reset: () => {},
+        reset,
       };
+      if (user !== undefined) delegate(metric, user);
       register.registerMetric(metric as unknown as promClient.Metric);
       ours.set(name, metric);
       ourObjects.add(metric);
@@ -300,6 +389,26 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     return changed ? ownList.call(this) : listed;
   };
   register.getMetricsAsArray = hooked as typeof register.getMetricsAsArray;
+  const ownReset = register.resetMetrics;
+  const hookedReset = function (this: promClient.Registry<promClient.RegistryContentType>) {
+    // Families defined since the last listing are registered first, so that they reset too.
+    if (active && this === register) reconcile(stats.collect(collectOptions));
+    resetting = true;
+    try {
+      return ownReset.call(this);
+    } finally {
+      resetting = false;
+    }
+  };
+  register.resetMetrics = hookedReset;
+  const hookedSingle = function (this: promClient.Registry<promClient.RegistryContentType>, name: string) {
+    const found = ownSingle.call(this, name);
+    // A family defined since the last listing is registered on the first ask for it.
+    if (found !== undefined || !active || this !== register) return found;
+    reconcile(stats.collect(collectOptions));
+    return ownSingle.call(this, name);
+  };
+  register.getSingleMetric = hookedSingle as typeof register.getSingleMetric;
 
   const exp: PrometheusExport = {
     sync: () => {
@@ -309,12 +418,20 @@ export function registerAtomicStats(stats: StatsRegistry, options?: PrometheusOp
     unregister: () => {
       if (!active) return;
       active = false;
-      for (const [name, m] of ours) if (register.getSingleMetric(name) === (m as never)) register.removeSingleMetric(name);
+      for (const [name, m] of ours) if (single(name) === (m as never)) register.removeSingleMetric(name);
       ours.clear();
       // Restore the listing unless another hook was put over ours (then ours passes through).
       if (register.getMetricsAsArray === hooked) {
         if (Object.getPrototypeOf(register).getMetricsAsArray === ownList) delete (register as { getMetricsAsArray?: unknown }).getMetricsAsArray;
         else register.getMetricsAsArray = ownList;
+      }
+      if (register.getSingleMetric === (hookedSingle as unknown)) {
+        if (Object.getPrototypeOf(register).getSingleMetric === ownSingle) delete (register as { getSingleMetric?: unknown }).getSingleMetric;
+        else register.getSingleMetric = ownSingle;
+      }
+      if (register.resetMetrics === hookedReset) {
+        if (Object.getPrototypeOf(register).resetMetrics === ownReset) delete (register as { resetMetrics?: unknown }).resetMetrics;
+        else register.resetMetrics = ownReset;
       }
       const l = exportsByRegister.get(register);
       if (l !== undefined) exportsByRegister.set(register, l.filter((e) => e.exp !== exp));

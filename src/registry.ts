@@ -13,6 +13,9 @@ import { KINDS } from './kind-table.js';
 import { type CounterConfiguration, type CounterMetric, counterKind } from './kinds/counter.js';
 import { type GaugeConfiguration, type GaugeMetric, gaugeKind } from './kinds/gauge.js';
 import { type HistogramConfiguration, type HistogramMetric, histogramKind } from './kinds/histogram.js';
+import { addCollect, dropCollects, runCollects, splitCollect } from './collect-callbacks.js';
+import { FamilyCollector, type FamilyReader } from './kinds/series.js';
+import { type SummaryConfiguration, type SummaryMetric, summaryKind } from './kinds/summary.js';
 import { type AttachOptions, type RegistryHandle, type RegistryMemory, type RegistryOptions, RegistryCore, attachRegistryMemory, createRegistryMemory } from './registry-core.js';
 import type { CounterSet } from './sets/counter-set.js';
 import { type CounterSetOptions, countersKind } from './sets/kind.js';
@@ -23,8 +26,12 @@ import { type StepExecutionStats, type StepStatsOptions, stepExecutionStatsKind 
 import { type WorkerSubscriberStats, workerSubscriberStatsKind } from './stats/worker-subscriber-stats.js';
 import { type StallListener, type ThreadInfo, type ThreadMonitor, type ThreadMonitorOptions, type ThreadWatch, type ThreadWatchOptions, monitorThread, threads, watchThreads } from './threads/index.js';
 
+export type { CollectOption } from './collect-callbacks.js';
 export type { AttachOptions, RegistryEntry, RegistryHandle, RegistryOptions, RegistryUsage, SharedWasmMemory } from './registry-core.js';
 export type { CounterSetOptions } from './sets/kind.js';
+
+/** A metric a user defines: what `getSingleMetric` returns. */
+export type UserMetric = CounterMetric | GaugeMetric | HistogramMetric | SummaryMetric;
 
 /**
  * A registry of shared statistics: one shared memory holding named entries (counter sets,
@@ -145,19 +152,82 @@ export class StatsRegistry extends RegistryCore {
    */
   counter<T extends string = string>(configuration: CounterConfiguration<T>): CounterMetric<T> {
     this.checkOpen();
-    return counterKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => counterKind.open<T>(this, c));
   }
 
   /** Gets or creates the gauge metric `name`, shared by every thread (docs/metrics.md). */
   gauge<T extends string = string>(configuration: GaugeConfiguration<T>): GaugeMetric<T> {
     this.checkOpen();
-    return gaugeKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => gaugeKind.open<T>(this, c));
   }
 
   /** Gets or creates the histogram metric `name`, shared by every thread (docs/metrics.md). */
   histogram<T extends string = string>(configuration: HistogramConfiguration<T>): HistogramMetric<T> {
     this.checkOpen();
-    return histogramKind.open<T>(this, configuration);
+    return this.withCollect(configuration, (c) => histogramKind.open<T>(this, c));
+  }
+
+  /**
+   * Gets or creates the summary metric `name`, shared by every thread: percentiles over a
+   * sliding window, read from time slices of a native-schema histogram (docs/metrics.md).
+   */
+  summary<T extends string = string>(configuration: SummaryConfiguration<T>): SummaryMetric<T> {
+    this.checkOpen();
+    return this.withCollect(configuration, (c) => summaryKind.open<T>(this, c));
+  }
+
+  /**
+   * The metric `name` (a counter, gauge, histogram or summary any thread defined), opened in this
+   * thread with its own definition, as prom-client's `register.getSingleMetric(name)`
+   * returns a metric; undefined when no metric has that name.
+   */
+  getSingleMetric(name: string): UserMetric | undefined {
+    this.checkOpen();
+    if (typeof name !== 'string') return undefined;
+    const r = this.directory.find(name);
+    if (r === undefined) return undefined;
+    const checked = this.checkedRecord(r);
+    if (typeof checked === 'string') return undefined;
+    const c = checked.entryKind.collector;
+    return c instanceof FamilyCollector ? (c.family(this, checked) as unknown as UserMetric | undefined) : undefined;
+  }
+
+  /**
+   * prom-client's `register.resetMetrics()`: every metric any thread defined is reset, for
+   * every thread (each as its own `reset()` does: labelled series removed, an unlabelled
+   * one zeroed). The package's own families (counter sets, stats, breakers) are left as
+   * they are: they count the work of every thread.
+   */
+  resetMetrics(): void {
+    this.checkOpen();
+    for (const f of this.userFamilies()) f.metric.reset();
+  }
+
+  // Opens a metric from `configuration` without its collect options, then registers its
+  // callback (collect-callbacks.ts): a bad option is refused before anything is opened.
+  private withCollect<M extends object>(configuration: unknown, open: (c: never) => M): M {
+    const { rest, collect, intervalMs } = splitCollect(configuration);
+    const metric = open(rest as never);
+    if (collect !== undefined) addCollect(this, this.views.i32.buffer, metric, collect, intervalMs);
+    return metric;
+  }
+
+  /** Stops this object's collect timers and drops its callbacks, then closes it (see RegistryCore.close). */
+  override close(): void {
+    dropCollects(this);
+    super.close();
+  }
+
+  // Every user metric family of the directory, opened in this thread.
+  private userFamilies(): { name: string; metric: UserMetric }[] {
+    const out: { name: string; metric: UserMetric }[] = [];
+    for (const r of this.checkedRecords()) {
+      const c = r.entryKind.collector;
+      if (!(c instanceof FamilyCollector)) continue;
+      const m: FamilyReader | undefined = c.family(this, r);
+      if (m !== undefined) out.push({ name: r.name, metric: m as unknown as UserMetric });
+    }
+    return out;
   }
 
   /**
@@ -194,6 +264,8 @@ export class StatsRegistry extends RegistryCore {
    */
   collect(options?: CollectOptions): MetricFamily[] {
     this.checkOpen();
+    // The collect callbacks of this thread first (collect-callbacks.ts).
+    runCollects(this.views.i32.buffer);
     return collectFamilies(this, options);
   }
 }

@@ -122,11 +122,18 @@ function stripeBytes(r: StatsRegistry, stripe: number): Map<string, string> {
   const out = new Map<string, string>();
   for (const rec of r.checkedRecords()) {
     if (!rec.name.startsWith('t_solo_')) continue;
-    // A labelled family's own record holds only its series count; its series hold the cells.
-    if (rec.kindName !== 'metricSeries' && (rec.descriptor.labelNames as string[]).length > 0) continue;
     const g = setGeometry(rec.name.startsWith('t_solo_latency') ? BOUNDS.length + 2 : 1, true, r.stripes);
-    const at = rec.dataOffset + g.sharedBlockBytes + stripe * g.stride;
-    out.set(rec.name, Buffer.from(r.views.u8.subarray(at, at + g.stride)).toString('hex'));
+    const put = (name: string, dataOffset: number) => {
+      const at = dataOffset + g.sharedBlockBytes + stripe * g.stride;
+      out.set(name, Buffer.from(r.views.u8.subarray(at, at + g.stride)).toString('hex'));
+    };
+    // A labelled family's own record holds its series table; its series' nodes hold the cells.
+    if ((rec.descriptor.labelNames as string[]).length === 0) put(rec.name, rec.dataOffset);
+    else {
+      const def = { name: rec.name, ...rec.descriptor } as never;
+      const m = rec.kindName === 'histogram' ? r.histogram(def) : r.counter(def);
+      for (const s of m.seriesCells()) put(`${rec.name}${JSON.stringify(s.labels)}`, s.dataOffset);
+    }
   }
   return out;
 }

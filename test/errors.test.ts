@@ -45,6 +45,7 @@ function samples(m: typeof esm): Map<string, Error> {
     ['InvalidLabelsError', new m.InvalidLabelsError('m', 'missing label')],
     ['InvalidValueError', new m.InvalidValueError('m', NaN, 'not finite')],
     ['ServeMetricsError', new m.ServeMetricsError('port in use', new Error('EADDRINUSE'))],
+    ['NotResettableError', new m.NotResettableError('atomic_stats_registry_entries')],
     ['ThreadMonitorError', new m.ThreadMonitorError('monitored already', 0)],
     ['BulkheadFullError', new m.BulkheadFullError('b', 'full', '1 running')],
     ['RateLimitedError', new m.RateLimitedError('r', 1, 20, 10)],

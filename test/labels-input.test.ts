@@ -78,7 +78,6 @@ describe.each(BACKENDS)('label values without a UTF-8 form (%s backend)', (backe
     h.observe({ route: '\uD83D\uDE00', code: 1 }, 0.5);
     expect(c.seriesCount()).toBe(1);
     expect((await c.get()).values).toEqual([{ labels: { route: '\uFFFD' }, value: 3 }]);
-    expect(r.entries().map((e) => e.name)).toEqual(expect.arrayContaining(['req_total{route="\uFFFD"}', 'lat_seconds{code="1",route="😀"}']));
     const text = await prom.metrics();
     expect(text).toContain('req_total{route="\uFFFD"} 3');
     expect(text).toContain('lat_seconds_count{code="1",route="😀"} 1');

@@ -44,6 +44,13 @@ describe('a real Prometheus server scraping the package', () => {
     const registry = withExtraFamilies(StatsRegistry.create(), () => [syntheticHistogram()]);
     registry.counters('fixed', ['v']).counter('v').add(42);
     const moving = registry.counters('moving', ['ticks']).counter('ticks');
+    // Exemplars (OpenMetrics only) and a summary, as a user's metrics.
+    const reqs = registry.counter({ name: 'app_requests_total', help: 'Requests.', labelNames: ['route'], enableExemplars: true });
+    reqs.inc({ labels: { route: '/a' }, value: 3, exemplarLabels: { trace_id: 'abc123' } });
+    const lat = registry.histogram({ name: 'app_latency_seconds', help: 'Latency.', buckets: [0.1, 1], enableExemplars: true });
+    lat.observe({ value: 0.5, exemplarLabels: { trace_id: 'def456' } });
+    const sum = registry.summary({ name: 'app_work_seconds', help: 'Work.', percentiles: [0.5] });
+    for (let i = 1; i <= 4; i++) sum.observe(i);
     const ticker = setInterval(() => moving.add(10), 50);
     cleanups.push(() => clearInterval(ticker));
 
@@ -86,7 +93,13 @@ describe('a real Prometheus server scraping the package', () => {
     let log = '';
     const prom: ChildProcess = spawn(
       'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`, '--log.level=warn'],
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${webPort}`,
+        '--log.level=warn',
+        '--enable-feature=exemplar-storage',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     prom.stderr!.on('data', (d: Buffer) => {
@@ -131,5 +144,24 @@ describe('a real Prometheus server scraping the package', () => {
     const meta = (await (await fetch(`${base}/api/v1/metadata`)).json()) as { data: Record<string, { type: string }[]> };
     expect(meta.data.atomic_stats_set_fixed_total?.[0]?.type ?? meta.data.atomic_stats_set_fixed?.[0]?.type).toBe('counter');
     expect(meta.data.app_job_duration_seconds?.[0]?.type).toBe('histogram');
+    // The summary: its quantile series and count, in both formats.
+    const median = await query(base, 'app_work_seconds{quantile="0.5"}');
+    expect(median).toHaveLength(2);
+    for (const s of median) expect(Math.abs(Number(s.value[1]) - 2) / 2).toBeLessThanOrEqual(0.0434);
+    expect((await query(base, 'app_work_seconds_count')).map((s) => s.value[1])).toEqual(['4', '4']);
+    expect(meta.data.app_work_seconds?.[0]?.type).toBe('summary');
+    // Exemplars, ingested from the OpenMetrics job (the text format has none).
+    const now = Date.now() / 1000;
+    const exemplars = async (promql: string) => {
+      const res = await fetch(`${base}/api/v1/query_exemplars?query=${encodeURIComponent(promql)}&start=${now - 120}&end=${now + 60}`);
+      const body = (await res.json()) as { status: string; data: { seriesLabels: Record<string, string>; exemplars: { labels: Record<string, string>; value: string }[] }[] };
+      expect(body.status).toBe('success');
+      return body.data.flatMap((d) => d.exemplars.map((e) => ({ job: d.seriesLabels.job, labels: e.labels, value: e.value })));
+    };
+    const counted = await exemplars('app_requests_total');
+    expect(counted.map((e) => e.job)).toEqual(['om']);
+    expect(counted[0]).toMatchObject({ labels: { trace_id: 'abc123' }, value: '3' });
+    const observed = await exemplars('app_latency_seconds_bucket');
+    expect(observed.map((e) => [e.job, e.labels.trace_id, e.value])).toEqual([['om', 'def456', '0.5']]);
   }, 60_000);
 });

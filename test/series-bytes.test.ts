@@ -7,28 +7,21 @@ import { StatsRegistry } from '../src/index.js';
 
 const up = (n: number, to = 128) => Math.ceil(n / to) * to;
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-const promEscaped = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const jsonEscaped = (v: string) => JSON.stringify(v).slice(1, -1);
 
 type Kind = 'counter' | 'gauge' | 'histogram';
 
-/** The documented formula: ⌈32 + N + S⌉ + ⌈D⌉. */
-function formula(kind: Kind, family: string, labels: Record<string, string>, o: { striped?: boolean; stripes: number; bounds?: number }): number {
-  const F = bytes(family);
-  const T = kind.length;
-  let N = F + 1;
-  let S = 54 + T + F;
-  for (const [l, v] of Object.entries(labels)) {
-    N += l.length + bytes(promEscaped(v)) + 4;
-    S += l.length + bytes(jsonEscaped(v)) + 6;
-  }
+/** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384. */
+function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean; stripes: number; bounds?: number }): number {
+  let K = 0;
+  for (const v of Object.values(labels)) K += 2 + bytes(v);
+  const H = K <= 64 ? 128 : 384;
   let D: number;
   if (kind !== 'histogram') D = o.striped ? 128 * (o.stripes + 1) : 8;
   else {
     const c = (o.bounds ?? 11) + 2;
     D = o.striped ? up(8 * c) + o.stripes * up(up(4 * c, 8) + 8 * c) : 8 * c;
   }
-  return up(32 + N + S) + up(D);
+  return H + up(D);
 }
 
 /** What the registry allocates for one new series of a metric already opened. */
@@ -44,6 +37,8 @@ const LABELS: [string, Record<string, string>][] = [
   ['one short label', { id: 'u1' }],
   ['a value just filling one block', { id: 'x'.repeat(9) }],
   ['one byte more', { id: 'x'.repeat(10) }],
+  ['a key of exactly 64 bytes', { id: 'x'.repeat(62) }],
+  ['a key one byte past a small head', { id: 'x'.repeat(63) }],
   ['two labels', { route: '/api/users', code: '200' }],
   ['escaped values', { path: 'a"b\\c\nd', q: '\t' }],
   ['multi-byte UTF-8', { city: 'Zürich 東京 🚀' }],

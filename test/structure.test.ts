@@ -252,6 +252,7 @@ describe('the table of entry kinds', () => {
       metricSeries: 9,
       bulkhead: 10,
       rateLimiter: 11,
+      summary: 12,
       threadTable: 13,
     });
     expect(Object.isFrozen(KINDS)).toBe(true);

@@ -15,6 +15,7 @@ const VALUES = [0.003, 0.02, 0.07, 0.2, 0.6, 1.5, 4, 12]; // one per default buc
 const INC = 'metrics: counter inc, 1 thread';
 const OBS = 'metrics: histogram observe, 1 thread';
 const SHARED = 'metrics: histogram observe on one shared series';
+const SUM = 'metrics: summary observe, 1 thread';
 
 export const cases = [
   { id: 'inc/prom-labels', table: INC, variant: "prom-client inc({route, code}, 1)", baseline: true },
@@ -30,6 +31,11 @@ export const cases = [
   { id: 'obs/js', table: OBS, variant: 'atomic-stats observe(v), JS' },
   { id: 'obs/prom-labels', table: OBS, variant: 'prom-client observe({route}, v)' },
   { id: 'obs/wasm-labels', table: OBS, variant: 'atomic-stats observe({route}, v), Wasm' },
+  { id: 'sum/prom', table: SUM, variant: 'prom-client Summary.observe(v)', baseline: true },
+  { id: 'sum/wasm', table: SUM, variant: 'atomic-stats summary observe(v), Wasm' },
+  { id: 'sum/js', table: SUM, variant: 'atomic-stats summary observe(v), JS' },
+  { id: 'sum/prom-window', table: SUM, variant: 'prom-client Summary.observe(v), maxAgeSeconds 600, ageBuckets 5' },
+  { id: 'sum/wasm-window', table: SUM, variant: 'atomic-stats summary observe(v), Wasm, maxAgeSeconds 600, ageBuckets 5' },
 ].map((c) => ({ ...c, threads: [1], kind: 'tinybench' }));
 cases.push(
   { id: 'shared/wasm', table: SHARED, variant: 'Wasm, shared cells', threads: [1, 2], baseline: true },
@@ -49,8 +55,18 @@ export async function setup(id) {
 const counterDef = { name: 'bench_requests_total', help: 'Requests.', labelNames: ['route', 'code'] };
 const histDef = { name: 'bench_latency_seconds', help: 'Latency.' };
 const histLabelledDef = { ...histDef, name: 'bench_route_latency_seconds', labelNames: ['route'] };
+const sumDef = (id) => (id.endsWith('-window') ? { name: 'bench_summary_seconds', help: 'S.', maxAgeSeconds: 600, ageBuckets: 5 } : { name: 'bench_summary_seconds', help: 'S.' });
 
 export async function prepare(id, data) {
+  if (id.startsWith('sum/')) {
+    if (id.includes('prom')) {
+      const s = new client.Summary({ ...sumDef(id), registers: [new client.Registry()] });
+      const report = async () => (await s.get()).values.find((v) => v.metricName?.endsWith('_count')).value;
+      return { run: (n) => { for (let i = 0; i < n; i++) s.observe(VALUES[i & 7]); }, report };
+    }
+    const s = StatsRegistry.attach(data.handle, { backend: data.backend }).summary(sumDef(id));
+    return { run: (n) => { for (let i = 0; i < n; i++) s.observe(VALUES[i & 7]); } };
+  }
   if (id.includes('prom')) {
     const register = new client.Registry();
     if (id.startsWith('inc/')) {
@@ -90,7 +106,10 @@ export async function prepare(id, data) {
 export async function verify(id, data, totalOps, reports) {
   let got;
   if (id.includes('prom')) got = reports[0];
-  else {
+  else if (id.startsWith('sum/')) {
+    const r = StatsRegistry.attach(data.handle, { backend: data.backend });
+    got = (await r.summary(sumDef(id)).get()).values.find((v) => v.metricName?.endsWith('_count')).value;
+  } else {
     const r = StatsRegistry.attach(data.handle, { backend: data.backend });
     if (id === 'inc/wasm-set') got = r.counters('bench_set', ['hits']).counter('hits').value();
     else if (id.startsWith('inc/')) got = (await r.counter(counterDef).get()).values.reduce((s, v) => s + v.value, 0);
@@ -121,18 +140,13 @@ function fullGc() {
 
 const up = (n, to = 128) => Math.ceil(n / to) * to;
 const utf8Bytes = (s) => Buffer.byteLength(s, 'utf8');
-/** docs/metrics.md: bytes = ⌈32 + N + S⌉ + ⌈D⌉ for one labelled series. */
-export function seriesBytesFormula(kind, family, labels, { striped = false, stripes, bounds = 11 }) {
-  const F = utf8Bytes(family);
-  let n = F + 1;
-  let s = 54 + kind.length + F;
-  for (const [l, v] of Object.entries(labels)) {
-    n += l.length + utf8Bytes(v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')) + 4;
-    s += l.length + utf8Bytes(JSON.stringify(v).slice(1, -1)) + 6;
-  }
+/** docs/metrics.md: bytes = H + ⌈D⌉ for one labelled series (H = 128 while Σ (2 + v) ≤ 64, else 384). */
+export function seriesBytesFormula(kind, _family, labels, { striped = false, stripes, bounds = 11 }) {
+  let k = 0;
+  for (const v of Object.values(labels)) k += 2 + utf8Bytes(v);
   const c = bounds + 2;
   const d = kind === 'histogram' ? (striped ? up(8 * c) + stripes * up(up(4 * c, 8) + 8 * c) : 8 * c) : striped ? 128 * (stripes + 1) : 8;
-  return up(32 + n + s) + up(d);
+  return (k <= 64 ? 128 : 384) + up(d);
 }
 
 export function bytesPerSeries() {
@@ -197,6 +211,9 @@ export function targets(results) {
   const obs = ns('obs/wasm');
   const pobs = ns('obs/prom');
   if (obs && pobs) push('histogram observe(v), Wasm, vs prom-client Histogram.observe', fmt(obs / pobs), '≤ 1.00×', obs <= pobs);
+  const sobs = ns('sum/wasm');
+  const psobs = ns('sum/prom');
+  if (sobs && psobs) push('summary observe(v), Wasm, vs prom-client Summary.observe', fmt(sobs / psobs), '≤ 1.00×', sobs <= psobs);
   const s2 = ns('shared/wasm-striped', 2);
   const c2 = ns('shared/wasm', 2);
   if (s2 && c2) push('striped vs shared histogram, 2 threads on one series (throughput)', fmt(c2 / s2), '≥ 1.5×', c2 / s2 >= 1.5);

@@ -70,6 +70,20 @@ function countUserSeries(text) {
   return n;
 }
 
+// "scrape cost: 1k summary series": one summary family with 1,000 labelled series of 50
+// observations each, against prom-client's Summary holding the same (its t-digests).
+const SUMMARIES = 'scrape/1k-summaries/';
+const SUMMARY_SERIES = 1_000;
+cases.push(
+  { id: `${SUMMARIES}prom-client`, table: 'scrape cost: 1k summary series', variant: 'prom-client register.metrics(), its own Summary', threads: [1], kind: 'tinybench', chunk: 1, baseline: true },
+  { id: `${SUMMARIES}atomic-stats`, table: 'scrape cost: 1k summary series', variant: 'atomic-stats/prometheus register.metrics(), from shared memory', threads: [1], kind: 'tinybench', chunk: 1 },
+);
+function fillSummary(s) {
+  for (let i = 0; i < SUMMARY_SERIES; i++) for (let k = 0; k < 50; k++) s.observe({ id: `u${i}` }, ((k % 8) + 1) / 64);
+}
+const summaryDef = { name: 'job_seconds', help: 'Jobs.', labelNames: ['id'], maxSeries: SUMMARY_SERIES };
+const countSummarySeries = (text) => (text.match(/^job_seconds_count\{id="u\d+"\} 50$/gm) ?? []).length;
+
 const capacities = [
   [4, '4 MiB'],
   [64, '64 MiB'],
@@ -90,6 +104,12 @@ const OWN_FAMILIES = 6;
 const seriesOf = (id) => (id.includes('/10k/') ? 10_000 : 1_000);
 
 export async function setup(id) {
+  if (id.startsWith(SUMMARIES)) {
+    if (id.endsWith('/prom-client')) return { series: SUMMARY_SERIES };
+    const registry = StatsRegistry.create({ capacityBytes: 16 * 1024 * 1024 });
+    fillSummary(registry.summary(summaryDef));
+    return { handle: registry.handle, series: SUMMARY_SERIES };
+  }
   if (id.startsWith(USER)) {
     if (id.endsWith('/prom-client')) return { series: USER_SERIES };
     const registry = StatsRegistry.create({ capacityBytes: 16 * 1024 * 1024 });
@@ -124,6 +144,17 @@ function countSeries(text) {
 
 export async function prepare(id, data) {
   let last = '';
+  if (id.startsWith(SUMMARIES)) {
+    const register = new promClient.Registry();
+    if (id.endsWith('/prom-client')) fillSummary(new promClient.Summary({ ...summaryDef, registers: [register] }));
+    else registerAtomicStats(StatsRegistry.attach(data.handle), { register });
+    return {
+      async runAsync(n) {
+        for (let i = 0; i < n; i++) last = await register.metrics();
+      },
+      report: () => countSummarySeries(last),
+    };
+  }
   if (id.startsWith(USER)) {
     let register;
     let families = [];
@@ -223,6 +254,16 @@ export async function verify(id, data, completed, reports) {
 export function targets(results) {
   const ns = (id) => results.find((r) => r.id === id)?.median;
   const out = [];
+  const sOurs = ns(`${SUMMARIES}atomic-stats`);
+  const sTheirs = ns(`${SUMMARIES}prom-client`);
+  if (sOurs && sTheirs) {
+    out.push({
+      name: "scrape of 1k summary series, atomic-stats/prometheus vs prom-client's own",
+      measured: `${(sOurs / 1e6).toFixed(2)} vs ${(sTheirs / 1e6).toFixed(2)} ms (${(sOurs / sTheirs).toFixed(2)}×)`,
+      target: '≤ 1.00×',
+      pass: sOurs <= sTheirs,
+    });
+  }
   const ours = ns(`${USER}atomic-stats`);
   const theirs = ns(`${USER}prom-client`);
   if (ours && theirs) {

@@ -54,7 +54,7 @@ import type { CheckedRecord, FamilyHead, FamilySink } from '../kind.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { type CollectOptions, checkCollectOptions } from './options.js';
 
-export type { HistogramValue, MetricFamily, MetricSample, MetricType } from '../family.js';
+export type { Exemplar, HistogramValue, MetricFamily, MetricSample, MetricType, SummaryValue } from '../family.js';
 
 export { type CollectOptions, checkCollectOptions, sanitizeName } from './options.js';
 

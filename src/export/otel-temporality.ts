@@ -44,11 +44,14 @@ export type TemporalityOption =
   | ((instrumentType: InstrumentType) => AggregationTemporality)
   | { selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality };
 
+/** The family types OpenTelemetry gets (a summary has no OpenTelemetry counterpart: opentelemetry.ts). */
+export type OtelType = Exclude<MetricType, 'summary'>;
+
 /** The temporality of each family type. */
-export type Temporalities = Readonly<Record<MetricType, typeof DELTA | typeof CUMULATIVE>>;
+export type Temporalities = Readonly<Record<OtelType, typeof DELTA | typeof CUMULATIVE>>;
 
 // The instrument kind each family type is asked for as (see the header).
-const KIND: Record<MetricType, string> = { counter: 'OBSERVABLE_COUNTER', gauge: 'OBSERVABLE_GAUGE', histogram: 'HISTOGRAM' };
+const KIND: Record<OtelType, string> = { counter: 'OBSERVABLE_COUNTER', gauge: 'OBSERVABLE_GAUGE', histogram: 'HISTOGRAM' };
 
 /** Checks the `temporality` option and asks its selector for each family type. */
 export function checkTemporality(option: unknown): Temporalities {
@@ -66,8 +69,8 @@ export function checkTemporality(option: unknown): Temporalities {
       `must be an AggregationTemporality (DELTA or CUMULATIVE), a selector (instrumentType) => AggregationTemporality, or an exporter or reader (its selectAggregationTemporality), got ${describe(option)}`,
     );
   }
-  const out = {} as Record<MetricType, typeof DELTA | typeof CUMULATIVE>;
-  for (const type of Object.keys(KIND) as MetricType[]) {
+  const out = {} as Record<OtelType, typeof DELTA | typeof CUMULATIVE>;
+  for (const type of Object.keys(KIND) as OtelType[]) {
     let t: unknown;
     try {
       t = select(KIND[type] as InstrumentType);

@@ -14,7 +14,8 @@
 import { InvalidCountError } from '../errors.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { type Counter, makeCounter, retireCounter } from '../sets/counter-set.js';
-import { cellAddresses, setGeometry } from '../layout.js';
+import { alignUp, cellAddresses, setGeometry } from '../layout.js';
+import { EXEMPLAR_SLOT, encodeExemplarLabels, readExemplar, writeExemplar } from './exemplars.js';
 import { InvalidLabelsError } from './errors.js';
 import {
   BASE_KEYS,
@@ -26,22 +27,38 @@ import {
   checkBool,
   checkedByMetric,
   defineBase,
+  negate64,
   openMetric,
 } from './metric-base.js';
 import type { LabelValues } from './labels.js';
 import type { MetricOps } from '../ops/metrics.js';
 import { FamilyCollector } from './series.js';
+import type { CollectOption } from '../collect-callbacks.js';
 
-export interface CounterConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
+export interface CounterConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<CounterMetric<T>> {
   /** Give each thread its own stripe of every series (LongAdder-style); costs (stripes + 1) × 128 bytes a series. Default false. */
   striped?: boolean;
   /** Count fractional amounts (f64 cells) instead of exact u64 integers. Default false. */
   float?: boolean;
+  /**
+   * Keep an exemplar per series (OpenMetrics output): `inc({ labels, value, exemplarLabels })`,
+   * as prom-client's; every object passed to `inc` is then that form. Default false.
+   */
+  enableExemplars?: boolean;
 }
 
 export interface CounterDefinition extends BaseDefinition {
   readonly striped: boolean;
   readonly float: boolean;
+  /** Present (true) only when enabled, so definitions without it keep their signature. */
+  readonly enableExemplars?: true;
+}
+
+/** prom-client's `inc` argument with exemplars (`enableExemplars: true`). */
+export interface IncreaseDataWithExemplar<T extends string = string> {
+  labels?: LabelValues<T>;
+  value?: number;
+  exemplarLabels?: Record<string, string | number>;
 }
 
 /** One series of a counter: `inc()` adds 1, `inc(n)` adds n (finite, >= 0; an integer unless the counter is `float`). */
@@ -49,11 +66,12 @@ export interface CounterSeries {
   inc(value?: number): void;
 }
 
-const KEYS = [...BASE_KEYS, 'striped', 'float'];
+const KEYS = [...BASE_KEYS, 'striped', 'float', 'enableExemplars'];
 
 export function defineCounter(options: unknown, internal = false): CounterDefinition {
   const { o, base } = defineBase(options, KEYS, [], internal);
-  return { ...base, striped: checkBool(o, 'striped'), float: checkBool(o, 'float') };
+  const def = { ...base, striped: checkBool(o, 'striped'), float: checkBool(o, 'float') };
+  return checkBool(o, 'enableExemplars') ? { ...def, enableExemplars: true } : def;
 }
 
 class IntSeries implements CounterSeries {
@@ -104,24 +122,49 @@ class FloatSeries implements CounterSeries {
   }
 }
 
+// The spec with an exemplar slot after the cells, when the definition enables them (exemplars.ts).
+function withExemplarSlot<C>(registry: RegistryCore, def: { enableExemplars?: true }, spec: SeriesSpec<C>): SeriesSpec<C> {
+  if (def.enableExemplars !== true) return spec;
+  const at = alignUp(spec.bytes, 8);
+  const { i32, u8 } = registry.views;
+  const m = registry.ops.metrics;
+  return { ...spec, bytes: at + EXEMPLAR_SLOT, exemplar: (dataOffset) => readExemplar(i32, u8, m, dataOffset + at) };
+}
+
 function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
+  return withExemplarSlot(registry, def, counterCells(registry, def));
+}
+
+function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
   const geometry = setGeometry(1, def.striped, registry.stripes);
   const ops = registry.ops.cells;
   // The owned stripe is read when a series is made, not when the metric is opened: once
   // the registry object has handed its stripe back, new series are made shared.
   if (!def.float) {
+    const read = (dataOffset: number): bigint => {
+      if (!geometry.striped) return ops.readShared64(dataOffset);
+      const first = cellAddresses(geometry, dataOffset, 0, 0);
+      return ops.readStriped64(first.shared, first.low, first.high, geometry.stride, geometry.stripes);
+    };
     return {
       bytes: geometry.dataBytes,
       make: (dataOffset) =>
         new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(def.striped) }, 0, 'value'), dataOffset),
-      read: (dataOffset) => {
-        if (!geometry.striped) return ops.readShared64(dataOffset);
-        const first = cellAddresses(geometry, dataOffset, 0, 0);
-        return ops.readStriped64(first.shared, first.low, first.high, geometry.stride, geometry.stripes);
+      read,
+      tally: (dataOffset) => Number(read(dataOffset)),
+      // The shared cell is the set's first cell (dataOffset) in both geometries.
+      zero: (dataOffset) => {
+        const n = negate64(read(dataOffset));
+        ops.sharedAdd(dataOffset, n.lo, n.hi);
       },
     };
   }
   const m = registry.ops.metrics;
+  const read = (dataOffset: number): number => {
+    if (!geometry.striped) return m.gaugeGet(dataOffset);
+    const first = cellAddresses(geometry, dataOffset, 0, 0);
+    return m.f64SumStriped(dataOffset, first.high, geometry.stride, geometry.stripes);
+  };
   return {
     bytes: geometry.dataBytes,
     make: (dataOffset) => {
@@ -130,11 +173,9 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
         ? new FloatSeries(m, cellAddresses(geometry, dataOffset, 0, stripe).high, true, dataOffset)
         : new FloatSeries(m, dataOffset, false, dataOffset);
     },
-    read: (dataOffset) => {
-      if (!geometry.striped) return m.gaugeGet(dataOffset);
-      const first = cellAddresses(geometry, dataOffset, 0, 0);
-      return m.f64SumStriped(dataOffset, first.high, geometry.stride, geometry.stripes);
-    },
+    read,
+    tally: read,
+    zero: (dataOffset) => m.gaugeAdd(dataOffset, -read(dataOffset)),
   };
 }
 
@@ -155,6 +196,25 @@ export class CounterMetric<T extends string = string> extends Metric<CounterSeri
     super(registry, def, familyData, spec);
     this.striped = def.striped;
     this.float = def.float;
+    this.enableExemplars = def.enableExemplars === true;
+    this.exemplarAt = this.enableExemplars ? spec.bytes - EXEMPLAR_SLOT : -1;
+  }
+
+  /** Whether the counter keeps an exemplar per series (`inc({ labels, value, exemplarLabels })`). */
+  readonly enableExemplars: boolean;
+  // Bytes from a series' cells to its exemplar slot, or -1.
+  private readonly exemplarAt: number;
+
+  // prom-client's incWithExemplar: labels, value (default 1) and exemplarLabels in one object.
+  private incWithExemplar(d: IncreaseDataWithExemplar<T>, extra: unknown): void {
+    if (extra !== undefined) throw new InvalidLabelsError(this.name, 'with enableExemplars, inc takes one object: inc({ labels, value, exemplarLabels })');
+    for (const k of Object.keys(d)) {
+      if (k !== 'labels' && k !== 'value' && k !== 'exemplarLabels') throw new InvalidLabelsError(this.name, `with enableExemplars, inc takes { labels, value, exemplarLabels }; got the key ${JSON.stringify(k)}`);
+    }
+    const encoded = d.exemplarLabels === undefined ? undefined : encodeExemplarLabels(this.name, d.exemplarLabels);
+    const child = this.series(d.labels) as CounterSeries & { dataOffset: number };
+    child.inc(d.value);
+    if (encoded !== undefined) writeExemplar(this.registry.views.i32, this.registry.views.u8, this.registry.ops.metrics, child.dataOffset + this.exemplarAt, encoded, d.value ?? 1);
   }
 
   /** @internal */
@@ -162,8 +222,14 @@ export class CounterMetric<T extends string = string> extends Metric<CounterSeri
     return !this.float;
   }
 
-  inc(labels?: LabelValues<T> | number, value?: number): void {
+  inc(data: IncreaseDataWithExemplar<T>): void;
+  inc(labels?: LabelValues<T> | number, value?: number): void;
+  inc(labels?: LabelValues<T> | number | IncreaseDataWithExemplar<T>, value?: number): void {
     if (typeof labels === 'object' && labels !== null) {
+      if (this.exemplarAt >= 0) {
+        this.incWithExemplar(labels as IncreaseDataWithExemplar<T>, value);
+        return;
+      }
       this.series(labels).inc(value);
       return;
     }

@@ -27,6 +27,24 @@ export class InvalidLabelsError extends AtomicStatsError {
   }
 }
 
+/**
+ * reset() of an exported family that cannot be reset: one of the package's own families
+ * (`atomic_stats_*`), which count the work of every thread and are no user's to zero.
+ * Nothing was changed.
+ */
+export class NotResettableError extends AtomicStatsError {
+  static override readonly code = 'ERR_NOT_RESETTABLE';
+  declare readonly code: 'ERR_NOT_RESETTABLE';
+  readonly family: string;
+  constructor(family: string) {
+    super(
+      NotResettableError.code,
+      `the family "${family}" is one of the package's own (it counts the work of every thread) and cannot be reset; reset the metrics you define (registry.resetMetrics(), metric.reset())`,
+    );
+    this.family = family;
+  }
+}
+
 /** A gauge or histogram value (or a quantile) that is not a finite number. */
 export class InvalidValueError extends AtomicStatsError {
   static override readonly code = 'ERR_INVALID_VALUE';

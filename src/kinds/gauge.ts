@@ -14,8 +14,9 @@ import type { LabelValues } from './labels.js';
 import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, checkedByMetric, defineBase, openMetric } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
 import { FamilyCollector } from './series.js';
+import type { CollectOption } from '../collect-callbacks.js';
 
-export type GaugeConfiguration<T extends string = string> = MetricConfigurationBase<T>;
+export type GaugeConfiguration<T extends string = string> = MetricConfigurationBase<T> & CollectOption<GaugeMetric<T>>;
 export type GaugeDefinition = BaseDefinition;
 
 /** One series of a gauge. Every value is a finite number; anything else throws InvalidValueError and changes nothing. */
@@ -69,7 +70,15 @@ class Series implements GaugeSeries {
 
 function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<GaugeSeries> {
   const m = registry.ops.metrics;
-  return { bytes: 8, make: (dataOffset) => new Series(m, def.name, dataOffset), read: (dataOffset) => m.gaugeGet(dataOffset) };
+  return {
+    bytes: 8,
+    make: (dataOffset) => new Series(m, def.name, dataOffset),
+    read: (dataOffset) => m.gaugeGet(dataOffset),
+    tally: (dataOffset) => m.gaugeGet(dataOffset),
+    // `set` is not additive: the last store wins, and zero is a store.
+    zero: (dataOffset) => m.gaugeSet(dataOffset, 0),
+    changeOnly: true,
+  };
 }
 
 /**

@@ -40,7 +40,8 @@
  */
 import { InvalidOptionsError } from '../errors.js';
 import type { HistogramValue } from '../family.js';
-import { cellAddresses, setGeometry } from '../layout.js';
+import { alignUp, cellAddresses, setGeometry } from '../layout.js';
+import { EXEMPLAR_SLOT, encodeExemplarLabels, readExemplar, writeExemplar } from './exemplars.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { bucketIndex, checkBuckets, quantileFromBuckets } from './buckets.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
@@ -56,21 +57,38 @@ import {
   checkBool,
   checkedByMetric,
   defineBase,
+  negate64,
   openMetric,
 } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
 import { FamilyCollector } from './series.js';
+import type { CollectOption } from '../collect-callbacks.js';
 
-export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T> {
+export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<HistogramMetric<T>> {
   /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
   buckets?: readonly number[];
   /** Give each thread its own stripe of every series; costs (stripes + 1) blocks of the bucket cells a series. Default false. */
   striped?: boolean;
+  /**
+   * Keep an exemplar per bucket of each series (OpenMetrics output):
+   * `observe({ labels, value, exemplarLabels })`, as prom-client's; every object passed to
+   * `observe` is then that form. Default false.
+   */
+  enableExemplars?: boolean;
 }
 
 export interface HistogramDefinition extends BaseDefinition {
   readonly buckets: number[];
   readonly striped: boolean;
+  /** Present (true) only when enabled, so definitions without it keep their signature. */
+  readonly enableExemplars?: true;
+}
+
+/** prom-client's `observe` argument with exemplars (`enableExemplars: true`). */
+export interface ObserveDataWithExemplar<T extends string = string> {
+  labels?: LabelValues<T>;
+  value: number;
+  exemplarLabels?: Record<string, string | number>;
 }
 
 /** One series of a histogram. Observed values are finite numbers; anything else throws InvalidValueError and records nothing. */
@@ -80,11 +98,12 @@ export interface HistogramSeries {
   startTimer(): () => number;
 }
 
-const KEYS = [...BASE_KEYS, 'buckets', 'striped'];
+const KEYS = [...BASE_KEYS, 'buckets', 'striped', 'enableExemplars'];
 
 export function defineHistogram(options: unknown, internal = false): HistogramDefinition {
   const { o, base } = defineBase(options, KEYS, ['le'], internal);
-  return { ...base, buckets: checkBuckets(o.buckets), striped: checkBool(o, 'striped') };
+  const def = { ...base, buckets: checkBuckets(o.buckets), striped: checkBool(o, 'striped') };
+  return checkBool(o, 'enableExemplars') ? { ...def, enableExemplars: true } : def;
 }
 
 class SharedSeries implements HistogramSeries {
@@ -145,7 +164,29 @@ class OwnedSeries implements HistogramSeries {
   }
 }
 
+// With exemplars, one slot per bucket after the cells (exemplars.ts); each bucket of a read carries its own.
 function histogramSpec(registry: RegistryCore, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
+  const spec = histogramCells(registry, def);
+  if (def.enableExemplars !== true) return spec;
+  const at = alignUp(spec.bytes, 8);
+  const B = def.buckets.length + 1;
+  const { i32, u8 } = registry.views;
+  const m = registry.ops.metrics;
+  return {
+    ...spec,
+    bytes: at + B * EXEMPLAR_SLOT,
+    read(dataOffset) {
+      const v = spec.read(dataOffset) as HistogramValue;
+      const buckets = v.buckets.map((b, i) => {
+        const exemplar = readExemplar(i32, u8, m, dataOffset + at + i * EXEMPLAR_SLOT);
+        return exemplar === undefined ? b : { ...b, exemplar };
+      });
+      return { ...v, buckets };
+    },
+  };
+}
+
+function histogramCells(registry: RegistryCore, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
   const B = def.buckets.length + 1;
   const geometry = setGeometry(B + 1, def.striped, registry.stripes);
   const bounds = Float64Array.from(def.buckets);
@@ -165,8 +206,27 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
     }
     return { buckets, count: BigInt.asUintN(64, total) };
   };
+  const readSum = (dataOffset: number): number => {
+    const s = cellAddresses(geometry, dataOffset, B, 0);
+    return geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+  };
   return {
     bytes: geometry.dataBytes,
+    tally(dataOffset) {
+      return Number(exactBuckets(dataOffset).count);
+    },
+    // The sum first, then the buckets, as a read takes them; each cell's total is added
+    // negated to its shared cell (metric-base.ts, "Zeroing in place").
+    zero(dataOffset) {
+      m.gaugeAdd(cellAddresses(geometry, dataOffset, B, 0).shared, -readSum(dataOffset));
+      let previous = 0n;
+      const { buckets } = exactBuckets(dataOffset);
+      for (let i = 0; i < B; i++) {
+        const n = negate64(buckets[i]!.count - previous);
+        previous = buckets[i]!.count;
+        cells.sharedAdd(cellAddresses(geometry, dataOffset, i, 0).shared, n.lo, n.hi);
+      }
+    },
     make(dataOffset) {
       // Read at make time, as for counters: a series made after the stripe was handed back is shared.
       const stripe = registry.ownedStripe(def.striped);
@@ -176,8 +236,7 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
     },
     read(dataOffset): HistogramValue {
       // The sum first, then the buckets: the header says why this order bounds the read.
-      const s = cellAddresses(geometry, dataOffset, B, 0);
-      const sum = geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+      const sum = readSum(dataOffset);
       // Counts are summed as numbers while they stay below 2^53 (a number read returns -1
       // above): one BigInt per bucket instead of the four of a 64-bit read and sum, which
       // were most of a scrape of many histograms. Past 2^53, the buckets are read again
@@ -219,10 +278,39 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
     super(registry, def, familyData, spec);
     this.buckets = Object.freeze([...def.buckets]);
     this.striped = def.striped;
+    this.enableExemplars = def.enableExemplars === true;
+    this.exemplarAt = this.enableExemplars ? spec.bytes - (def.buckets.length + 1) * EXEMPLAR_SLOT : -1;
+    this.bounds = Float64Array.from(def.buckets);
   }
 
-  observe(labels: LabelValues<T> | number, value?: number): void {
+  /** Whether each bucket of each series keeps an exemplar (`observe({ labels, value, exemplarLabels })`). */
+  readonly enableExemplars: boolean;
+  // Bytes from a series' cells to its first exemplar slot, or -1.
+  private readonly exemplarAt: number;
+  private readonly bounds: Float64Array;
+
+  // prom-client's observe with exemplars: labels, value and exemplarLabels in one object.
+  private observeWithExemplar(d: ObserveDataWithExemplar<T>, extra: unknown): void {
+    if (extra !== undefined) throw new InvalidLabelsError(this.name, 'with enableExemplars, observe takes one object: observe({ labels, value, exemplarLabels })');
+    for (const k of Object.keys(d)) {
+      if (k !== 'labels' && k !== 'value' && k !== 'exemplarLabels') throw new InvalidLabelsError(this.name, `with enableExemplars, observe takes { labels, value, exemplarLabels }; got the key ${JSON.stringify(k)}`);
+    }
+    const encoded = d.exemplarLabels === undefined ? undefined : encodeExemplarLabels(this.name, d.exemplarLabels);
+    const child = this.series(d.labels) as HistogramSeries & { dataOffset: number };
+    child.observe(d.value);
+    if (encoded === undefined) return;
+    const slot = child.dataOffset + this.exemplarAt + bucketIndex(this.bounds, d.value) * EXEMPLAR_SLOT;
+    writeExemplar(this.registry.views.i32, this.registry.views.u8, this.registry.ops.metrics, slot, encoded, d.value);
+  }
+
+  observe(data: ObserveDataWithExemplar<T>): void;
+  observe(labels: LabelValues<T> | number, value?: number): void;
+  observe(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value?: number): void {
     if (typeof labels === 'object' && labels !== null) {
+      if (this.exemplarAt >= 0) {
+        this.observeWithExemplar(labels as ObserveDataWithExemplar<T>, value);
+        return;
+      }
       this.series(labels).observe(value as number);
       return;
     }
@@ -250,9 +338,8 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
    */
   quantile(q: number, labels?: LabelValues<T>): number {
     if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidOptionsError('q', `must be a number from 0 to 1, got ${String(q)}`);
-    const at = this.existing(labels);
-    if (at === undefined) return NaN;
-    const v = this.spec.read(at) as HistogramValue;
+    const v = this.existing(labels, (at) => this.spec.read(at) as HistogramValue);
+    if (v === undefined) return NaN;
     return quantileFromBuckets(q, this.buckets, v.buckets.map((b) => b.count));
   }
 

@@ -223,6 +223,17 @@ export class LabelTree<C> {
     if (this.sorted.length > 0) walk(this.root, 0);
   }
 
+  /** Forgets the series of `values` (already checked, sorted-name order). */
+  delete(values: readonly string[]): void {
+    let node = this.root;
+    for (let i = 0; i < values.length - 1; i++) {
+      const n = node.get(values[i]!) as Map<string, unknown> | undefined;
+      if (n === undefined) return;
+      node = n;
+    }
+    node.delete(values[values.length - 1]!);
+  }
+
   insert(values: readonly string[], child: C): void {
     let node = this.root;
     for (let i = 0; i < values.length - 1; i++) {

@@ -1,67 +1,88 @@
 /*
- * What every metric kind (counter, gauge, histogram) shares: its definition, its labelled
- * series in the shared directory, the cardinality bound, and the per-thread cache.
+ * What every metric kind (counter, gauge, histogram, summary) shares: its definition, its
+ * labelled series, the cardinality bound, the per-thread cache of children, and remove /
+ * reset / zero.
  *
  * Shared bytes of a family. The family is one directory record named as the user named
  * it, its signature the normalised definition (so the same definition from any thread is
  * the same metric and any other is a NameConflictError). Its data:
- *   unlabelled metric:  the one series' cells (the kind's layout), then
- *   every metric:       the i32 count word (below), 8-byte aligned after the cells.
- * Each labelled series is a record of its own, named `family{a="x",...}` (labels.ts),
- * kind code metricSeries, signature {kind, of, family, labels}, holding one series' cells.
+ *   unlabelled metric:  the one series' cells (the kind's layout), then the i32 count
+ *                       word, 8-byte aligned after the cells;
+ *   labelled metric:    its series table (series-table.ts), the count word first: the
+ *                       series live in nodes the table allocates and reuses, found by
+ *                       their label values, not in directory records.
  *
- * Cardinality. Records are never freed, so a label with unbounded values would fill the
- * registry. The family's count word bounds them: an i32 holding two fields,
- *   bits 0..19   claims: series published, plus claims in flight (COUNT_MASK; maxSeries
+ * Cardinality. A label with unbounded values would fill the registry. The family's count
+ * word bounds the series that exist at once: an i32 holding two fields,
+ *   bits 0..19   claims: series that exist, plus claims in flight (COUNT_MASK; maxSeries
  *                is at most 1,000,000 < 2^20, so a claim never carries into the next field)
  *   bits 20..31  claims in flight: made and not yet resolved (read unsigned, < 4096)
- * Before publishing a new series a thread claims with one CAS that adds 1 to both fields,
- * and refuses to take the first past maxSeries. It then creates the record. If it
- * published, it subtracts 1 from the in-flight field; if the directory shows that another
- * thread published the same series first (it lost the race), its claim goes back: 1 from
- * both fields. Every published series was claimed and its claim kept, and every claim
- * not yet resolved is in flight, so claims = published + (claims in flight not yet
- * published) at every instant: with nothing in flight, claims is exactly the number of
- * series published.
+ * Before creating a series a thread claims with one CAS that adds 1 to both fields, and
+ * refuses to take the first past maxSeries. It then inserts the series' node; the node
+ * carries the unit from then on, and the thread subtracts 1 from the in-flight field.
+ * A node that lost a creation race to another thread's node of the same labels is
+ * removed at once, and removing a node, for whatever reason, gives its unit back: 1 from
+ * the claims field. So claims = series that exist + (claims in flight not yet resolved)
+ * at every instant: with nothing in flight, claims is exactly the number of series.
  *
  * Exact refusals. Two threads creating the same series both claim, and one hands back.
  * Between the two, claims is one more than the series there will be, and a thread that
  * wants one more series just then would see the family full although its series fits:
  * with two threads it happens to about one trial in thirty. So a full count refuses only
- * when nothing is in flight: one load then shows claims = published = maxSeries at one
+ * when nothing is in flight: one load then shows claims = series = maxSeries at one
  * instant (the two fields share a word so that one load reads both; two words read one
  * after the other could each be right at a different moment). With claims in flight the
  * thread waits on the word (Atomics.wait, which Node allows on its main thread too;
  * every resolve notifies, so the wait lasts as long as the claim it waits for) and reads
- * again; each resolution either publishes (the limit was real) or hands back (room
- * again). Before a
- * refusal the directory is probed once more: the series it was about to create may have
- * been published meanwhile, by the very claim it waited for, and an existing series is
- * always reachable. A waiting thread holds no claim itself, so waits cannot form a cycle.
+ * again; each resolution either keeps its series (the limit was real) or hands back
+ * (room again). Before a refusal the table is probed once more: the series it was about
+ * to create may have been created meanwhile, by the very claim it waited for, and an
+ * existing series is always reachable. A waiting thread holds no claim itself, so waits cannot form a cycle.
  *
  * The bound. A thread terminated between its claim and its resolve leaves the in-flight
- * field one high for good, and the claims field too unless it had published (a slot
- * lost, not a series); nothing would ever notify. So a
+ * field one high for good, and the claims field too unless its node was inserted (a
+ * slot lost, not a series); nothing would ever notify. So a
  * wait ends after CLAIM_WAIT_MS whatever happens, and the create is then refused; the
  * word seen then is remembered per metric object, and a refusal that finds the word
  * exactly as it was refuses at once, so a dead claimer costs each thread one wait per
  * state of the family, not one per create. A live claimer descheduled for longer than
  * the bound makes the same refusal: the one way left to be refused below the limit. Four
  * thousand claims in flight at once (more threads than Node runs) are treated alike.
- * A series that already exists is reachable at the limit too: the directory is probed
- * before anything is claimed.
+ * A series that already exists is reachable at the limit too: the table is probed
+ * before anything is claimed. Removing a series gives its unit back (series-table.ts).
+ *
+ * Children, and what remove leaves behind. A thread's children are cached in its
+ * LabelTree and, with the node each holds a reference on, in `held`. remove(), reset()
+ * and zero() are prom-client's: remove drops a series (every thread's scrape stops showing
+ * it at once), reset drops every labelled series and zeroes an unlabelled one (a summary's
+ * reset zeroes its series and keeps them, as prom-client's does), zero makes a series
+ * exist with zero values. A child cached by any thread keeps writing the removed node's
+ * cells until its thread passes a quiescent point (quiescence.ts); series-table.ts says
+ * why no write is lost or lands elsewhere. There the child is detached: its prototype is
+ * swapped for one whose every method first re-binds it (the series is looked up or
+ * created again, as prom-client's child does after remove, and the child takes the new
+ * cells in place), so a reference the application holds keeps working.
+ *
+ * Zeroing in place. zero() and the reset of an unlabelled series (or of a summary's)
+ * must not lose a write racing with them, and a striped series' owned stripes are written
+ * with plain stores by their owners only. So nothing is overwritten: the kind reads each
+ * cell's total and adds its negation to the shared stripe (a u64 add wraps modulo 2^64,
+ * as every read sums; an f64 sum is compensated by a CAS add), and a write that raced is
+ * either in the total read (and zeroed with it) or after it (and kept). Each cell is
+ * exact; the series as a whole is not a snapshot, so a histogram zeroed under concurrent
+ * observations may keep a sum off by the observations in flight.
  */
 import type { Kind, RegistryCore } from '../registry-core.js';
-import { type RecordInfo, utf8 } from '../directory.js';
-import { seriesRecordsOf } from './series-index.js';
+import { utf8 } from '../directory.js';
 import { InvalidOptionsError, NameConflictError } from '../errors.js';
 import type { FamilyHead, FamilySink } from '../kind.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
 import { bool, checkOptionsObject, intIn } from '../validate.js';
-import type { MetricSample, MetricType } from '../family.js';
-import { metricSeriesKind } from './series.js';
+import type { Exemplar, MetricSample, MetricType } from '../family.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
+import { watchQuiescence } from './quiescence.js';
+import { SeriesTable, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
 
 /** Default bound on a metric's labelled series. */
 export const DEFAULT_MAX_SERIES = 1000;
@@ -169,14 +190,23 @@ export interface SeriesSpec<C> {
   make(dataOffset: number): C;
   /** One read of the series at `dataOffset`, for collect() and get(). */
   read(dataOffset: number): MetricSample['value'];
+  /** The series' tally: a counter's value, a histogram's or summary's count, a gauge's value (series-table.ts counts stale writes with it). */
+  tally(dataOffset: number): number;
+  /** Zeroes the series in place, losing no write that races with it (see the essay). */
+  zero(dataOffset: number): void;
+  /** True for gauges: a write after removal is a change, not an amount. */
+  readonly changeOnly?: boolean;
+  /** A counter's exemplar (kinds/exemplars.ts), when the definition enables them. */
+  exemplar?(dataOffset: number): Exemplar | undefined;
 }
 
-interface SeriesMeta {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly dataOffset: number;
+/** A child this thread caches, and the node it holds a reference on. */
+interface Held {
+  readonly node: number;
+  readonly values: readonly string[];
 }
 
-// The family's count word (see the essay above).
+// The family's count word (see the essay).
 const COUNT_BITS = 20;
 const COUNT_MASK = (1 << COUNT_BITS) - 1;
 const IN_FLIGHT_ONE = 1 << COUNT_BITS;
@@ -184,9 +214,11 @@ const IN_FLIGHT_MAX = 0xfff;
 /** Longest a create waits for claims in flight before it is refused. */
 export const CLAIM_WAIT_MS = 100;
 
-/** Parsed series records, by registry and record offset (records never change once published). */
-const seriesMetaCache = new WeakMap<RegistryCore, Map<number, SeriesMeta | null>>();
+const STALE_HELP =
+  'Writes through a child of a removed series, made before its thread learned of the removal: increments (counters), observations (histograms, summaries) or changes (gauges). They are in no series.';
 
+// Not `implements Quiescent`: quiesce and detachAll are internal, stripped from the published
+// declarations, where the clause would not hold (the call to watchQuiescence checks the shape).
 export abstract class Metric<C, T extends string = string> {
   readonly name: string;
   readonly help: string;
@@ -198,10 +230,24 @@ export abstract class Metric<C, T extends string = string> {
   /** @internal */ protected readonly spec: SeriesSpec<C>;
   /** @internal */ readonly definition: BaseDefinition;
   private readonly sorted: readonly string[];
+  // Positions of the declared label names in sorted order (positional values -> sorted).
+  private readonly order: readonly number[];
   private readonly tree: LabelTree<C>;
   private readonly single: C | undefined;
   private readonly familyData: number;
   private readonly countIndex: number;
+  private readonly table: SeriesTable | undefined;
+  // Every child this thread caches (the tree holds one per label set; a re-bound child a
+  // caller kept holds its own entry) and the node it holds.
+  private readonly held = new Map<C, Held>();
+  // Detached children (see the essay): the label values each re-binds to.
+  private readonly detached = new WeakMap<object, readonly string[]>();
+  private readonly detachedProtos = new Map<object, object>();
+  // The removals word last seen (quiesce), and whether the timer watches this metric.
+  private lastRemovals = 0;
+  private watched = false;
+  // Frozen label objects per node, for as long as the node's gen is the same.
+  private readonly labelCache = new Map<number, { gen: number; labels: Readonly<Record<string, string>> }>();
   // The count word a wait for claims in flight last timed out on (see the essay), or 0.
   private stalled = 0;
 
@@ -215,10 +261,22 @@ export abstract class Metric<C, T extends string = string> {
     this.maxSeries = def.maxSeries;
     this.spec = spec;
     this.sorted = [...def.labelNames].sort();
+    this.order = def.labelNames.map((n) => this.sorted.indexOf(n));
     this.tree = new LabelTree<C>(this.sorted);
     this.familyData = familyData;
     this.countIndex = (familyData + familyCountOffset(def, spec.bytes)) >>> 2;
-    this.single = def.labelNames.length === 0 ? spec.make(familyData) : undefined;
+    if (def.labelNames.length === 0) {
+      this.single = spec.make(familyData);
+      this.table = undefined;
+    } else {
+      this.single = undefined;
+      this.table = new SeriesTable(registry, def.name, familyData, def.maxSeries, {
+        cellBytes: spec.bytes,
+        tally: (at) => spec.tally(at),
+        changeOnly: spec.changeOnly === true,
+      });
+      this.lastRemovals = Atomics.load(registry.views.i32, this.table.removalsIndex);
+    }
   }
 
   /**
@@ -231,12 +289,81 @@ export abstract class Metric<C, T extends string = string> {
   labels(...values: (string | number)[]): C;
   labels(...args: unknown[]): C {
     if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) return this.series(args[0]);
-    if (args.length !== this.labelNames.length) {
-      throw new InvalidLabelsError(this.name, `expected ${this.labelNames.length} label values (${this.labelNames.join(', ')}), got ${args.length}`);
+    return this.series(this.positional(args));
+  }
+
+  /**
+   * Removes the series of `labels` (an object, or the values in `labelNames` order), as
+   * prom-client's remove does: no thread's scrape shows it any more, its maxSeries unit is
+   * free at once, and its memory is reused once every thread that cached it has let go.
+   * A child of it held by any thread keeps working: its next write after its thread has
+   * learned of the removal creates the series again. Removing a series that does not
+   * exist does nothing. On a metric without label names, `remove()` zeroes its one series.
+   */
+  remove(labels: LabelValues<T>): void;
+  remove(...values: (string | number)[]): void;
+  remove(...args: unknown[]): void {
+    const values = this.valuesOf(args);
+    if (this.table === undefined) {
+      this.spec.zero(this.familyData);
+      return;
     }
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < args.length; i++) o[this.labelNames[i]!] = args[i];
-    return this.series(o);
+    this.quiesce();
+    const key = encodeKey(values);
+    const node = this.table.lookup(key, hashKey(key));
+    if (node === 0) return;
+    try {
+      this.table.remove(node);
+    } finally {
+      this.table.release(node);
+    }
+    this.quiesce();
+  }
+
+  /**
+   * prom-client's reset: every labelled series is removed (see remove), and a metric
+   * without label names is zeroed.
+   */
+  reset(): void {
+    if (this.table === undefined) {
+      this.spec.zero(this.familyData);
+      return;
+    }
+    this.quiesce();
+    for (const node of this.table.liveNodes()) {
+      try {
+        this.table.remove(node);
+      } finally {
+        this.table.release(node);
+      }
+    }
+    this.quiesce();
+  }
+
+  /**
+   * Makes the series of `labels` exist with zero values (created if it does not, counted
+   * against maxSeries like any new series), as prom-client's histogram `zero` does. A write
+   * racing with it is either zeroed with the rest or kept, never lost half-way.
+   */
+  zero(labels?: LabelValues<T>): void;
+  zero(...values: (string | number)[]): void;
+  zero(...args: unknown[]): void {
+    this.spec.zero(this.cellsOf(this.valuesOf(args)));
+  }
+
+  /** @internal Zeroes every series in place, keeping them (a summary's reset). */
+  protected zeroAll(): void {
+    if (this.table === undefined) {
+      this.spec.zero(this.familyData);
+      return;
+    }
+    for (const node of this.table.liveNodes()) {
+      try {
+        this.spec.zero(this.table.cells(node));
+      } finally {
+        this.table.release(node);
+      }
+    }
   }
 
   /**
@@ -248,12 +375,31 @@ export abstract class Metric<C, T extends string = string> {
    */
   retireStripe(): void {
     if (this.single !== undefined) retireSeries(this.single);
-    this.tree.forEach(retireSeries);
+    for (const child of this.held.keys()) retireSeries(child);
   }
 
-  /** Series created so far by every thread (the shared count that maxSeries bounds). */
+  /** Series that exist now, created by any thread and not removed (the shared count that maxSeries bounds). */
   seriesCount(): number {
     return this.labelNames.length === 0 ? 1 : Atomics.load(this.registry.views.i32, this.countIndex) & COUNT_MASK;
+  }
+
+  /**
+   * @internal A quiescent point of this thread (quiescence.ts): when some series of the
+   * family was removed since the last one, every child this thread caches whose series
+   * is gone is detached and its node released. One load when nothing was removed.
+   */
+  quiesce(): void {
+    const table = this.table;
+    if (table === undefined) return;
+    const w = Atomics.load(this.registry.views.i32, table.removalsIndex);
+    if (w === this.lastRemovals) return;
+    this.lastRemovals = w;
+    for (const [child, h] of this.held) if (!table.isLive(h.node)) this.detach(child, h);
+  }
+
+  /** @internal Detaches every cached child (this thread is exiting; quiescence.ts). */
+  detachAll(): void {
+    for (const [child, h] of this.held) this.detach(child, h);
   }
 
   /** @internal The hot lookup: this thread's cache first, then the slow path. */
@@ -282,46 +428,145 @@ export abstract class Metric<C, T extends string = string> {
   private slowSeries(labels: unknown): C {
     if (labels === undefined) throw new InvalidLabelsError(this.name, `labels required: ${this.sorted.join(', ')}`);
     const values = checkLabels(this.name, this.sorted, labels);
+    this.quiesce();
+    return this.seriesOf(values);
+  }
+
+  // Positional label values (labelNames order) as a labels object.
+  private positional(args: readonly unknown[]): Record<string, unknown> | undefined {
+    if (args.length !== this.labelNames.length) {
+      throw new InvalidLabelsError(this.name, `expected ${this.labelNames.length} label values (${this.labelNames.join(', ')}), got ${args.length}`);
+    }
+    if (args.length === 0) return undefined;
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < args.length; i++) o[this.labelNames[i]!] = args[i];
+    return o;
+  }
+
+  // The checked label values (sorted-name order) of remove/zero's arguments.
+  private valuesOf(args: readonly unknown[]): string[] {
+    const labels = args.length === 1 && typeof args[0] === 'object' && args[0] !== null ? args[0] : this.positional(args);
+    if (this.table === undefined) {
+      if (labels !== undefined) this.noLabels(labels);
+      return [];
+    }
+    if (labels === undefined) throw new InvalidLabelsError(this.name, `labels required: ${this.sorted.join(', ')}`);
+    return checkLabels(this.name, this.sorted, labels);
+  }
+
+  // The cells of the series of `values`, created if need be.
+  private cellsOf(values: readonly string[]): number {
+    if (this.table === undefined) return this.familyData;
+    this.quiesce();
+    const child = this.seriesOf(values);
+    return this.table.cells(this.held.get(child)!.node);
+  }
+
+  // This thread's child for `values`, created (and cached) if need be.
+  private seriesOf(values: readonly string[]): C {
     const known = this.tree.findValues(values);
     if (known !== undefined) return known;
-    const c = this.openSeries(values);
+    const node = this.openNode(values);
+    const c = this.spec.make(this.table!.cells(node));
     this.tree.insert(values, c);
+    this.hold(c, node, values);
     return c;
   }
 
-  private openSeries(values: readonly string[]): C {
+  private hold(child: C, node: number, values: readonly string[]): void {
+    this.held.set(child, { node, values });
+    if (!this.watched) {
+      this.watched = true;
+      watchQuiescence(this.registry, this);
+    }
+  }
+
+  // The node of the series of `values`, acquired: found, or created under a claim.
+  private openNode(values: readonly string[]): number {
+    const table = this.table!;
     const name = seriesName(this.name, this.sorted, values);
     if (utf8(name).length > MAX_NAME_BYTES) {
       throw new InvalidLabelsError(this.name, `label values too long: the series name ${JSON.stringify(name.slice(0, 60))}... exceeds ${MAX_NAME_BYTES} UTF-8 bytes`);
     }
-    const labels: Record<string, string> = {};
-    for (let i = 0; i < values.length; i++) labels[this.sorted[i]!] = values[i]!;
-    const signature = JSON.stringify({ kind: metricSeriesKind.name, of: this.type, family: this.name, labels });
-    const directory = this.registry.directory;
-    let record = directory.find(name);
-    if (record === undefined) {
-      if (!this.claim()) {
-        // Full, with nothing in flight; but the claim this thread waited for may have
-        // published this very series.
-        record = directory.find(name);
-        if (record === undefined) throw new CardinalityLimitError(this.name, this.maxSeries);
-      } else {
-        try {
-          record = directory.findOrCreate({ name, kind: metricSeriesKind.code, signature, dataBytes: this.spec.bytes });
-        } catch (e) {
-          this.resolve(false);
-          throw e;
-        }
-        // Someone else published this name between our probe and our create: their claim
-        // covers it, so ours goes back.
-        this.resolve(record.created === true);
-      }
+    const key = encodeKey(values);
+    const hash = hashKey(key);
+    const found = table.lookup(key, hash);
+    if (found !== 0) return found;
+    if (!this.claim()) {
+      // Full, with nothing in flight; but the claim this thread waited for may have
+      // created this very series.
+      const again = table.lookup(key, hash);
+      if (again === 0) throw new CardinalityLimitError(this.name, this.maxSeries);
+      return again;
     }
-    if (record.signature !== signature) throw new NameConflictError(name, record.signature, signature);
-    // The same signature means the same family definition and so the same geometry; a record
-    // too small for it was not written by this layout, and its bytes are not ours to use.
-    if (record.dataBytes < this.spec.bytes) throw new NameConflictError(name, `a series of ${record.dataBytes} bytes`, `a series of ${this.spec.bytes} bytes`);
-    return this.spec.make(record.dataOffset);
+    let node: number;
+    try {
+      node = table.insert(key, hash).node;
+    } catch (e) {
+      this.resolve(false);
+      throw e;
+    }
+    // The unit now rides on a node (ours, or ours removed at once when another thread's
+    // won): only the in-flight state ends here.
+    this.resolve(true);
+    return node;
+  }
+
+  // Detaches `child` (its series is gone, or the thread exits): see the essay.
+  private detach(child: C, h: Held): void {
+    this.held.delete(child);
+    if (this.tree.findValues(h.values) === child) this.tree.delete(h.values);
+    this.detached.set(child as object, h.values);
+    Object.setPrototypeOf(child, this.detachedProto(Object.getPrototypeOf(child) as object));
+    this.table!.release(h.node);
+  }
+
+  // A prototype whose every method re-binds the child first, then runs the method it had.
+  private detachedProto(proto: object): object {
+    let d = this.detachedProtos.get(proto);
+    if (d !== undefined) return d;
+    d = Object.create(proto) as object;
+    const names = new Set<string>();
+    for (let p: object | null = proto; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+      for (const n of Object.getOwnPropertyNames(p)) if (n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(p, n)?.value === 'function') names.add(n);
+    }
+    const metric = this;
+    for (const n of names) {
+      Object.defineProperty(d, n, {
+        value: function (this: C, ...args: unknown[]) {
+          const c = metric.rebind(this) as Record<string, (...a: unknown[]) => unknown>;
+          return c[n]!(...args);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
+    this.detachedProtos.set(proto, d);
+    return d;
+  }
+
+  // A detached child takes the cells of its series as it is now (found or created again).
+  private rebind(child: C): C {
+    const values = this.detached.get(child as object);
+    if (values === undefined) return child;
+    this.quiesce();
+    const known = this.tree.findValues(values);
+    let fresh: C;
+    let node: number;
+    if (known !== undefined) {
+      fresh = known;
+      node = this.held.get(known)!.node;
+      this.table!.hold(node);
+    } else {
+      node = this.openNode(values);
+      fresh = this.spec.make(this.table!.cells(node));
+      this.tree.insert(values, child);
+    }
+    this.detached.delete(child as object);
+    Object.setPrototypeOf(child, Object.getPrototypeOf(fresh) as object);
+    Object.assign(child as object, fresh);
+    this.hold(child, node, values);
+    return child;
   }
 
   /**
@@ -351,51 +596,66 @@ export abstract class Metric<C, T extends string = string> {
     }
   }
 
-  /** Ends a claim: the series was published (`kept`), or the claim goes back. Wakes any waiter. */
+  /** Ends a claim: its unit rides on a node now (`kept`), or goes back. Wakes any waiter. */
   private resolve(kept: boolean): void {
     const i32 = this.registry.views.i32;
     Atomics.sub(i32, this.countIndex, kept ? IN_FLIGHT_ONE : IN_FLIGHT_ONE + 1);
     Atomics.notify(i32, this.countIndex);
   }
 
-  /** @internal Every series of the family as any thread sees it now; `children` are its series records. */
-  samples(children: readonly RecordInfo[]): MetricSample[] {
-    if (this.single !== undefined) return [{ labels: {}, value: this.spec.read(this.familyData) }];
-    const out: MetricSample[] = [];
-    for (const r of children) {
-      const meta = this.seriesMeta(r);
-      if (meta !== null) out.push({ labels: meta.labels, value: this.spec.read(meta.dataOffset) });
+  // Every live series (labels, value) and the family's stale writes, in one walk.
+  private readSeries(): { samples: MetricSample[]; stale: number } {
+    const ex = this.spec.exemplar;
+    const sample = (labels: Readonly<Record<string, string>>, at: number): MetricSample => {
+      const value = this.spec.read(at);
+      const exemplar = ex?.(at);
+      return exemplar === undefined ? { labels, value } : { labels, value, exemplar };
+    };
+    if (this.table === undefined) return { samples: [sample(NO_LABELS, this.familyData)], stale: 0 };
+    const { live, stale } = this.table.read((at) => sample(NO_LABELS, at));
+    const samples: MetricSample[] = [];
+    for (const n of live) {
+      const labels = this.labelsOf(n.node, n.gen);
+      if (labels !== undefined) samples.push(n.value.exemplar === undefined ? { labels, value: n.value.value } : { labels, value: n.value.value, exemplar: n.value.exemplar });
     }
-    return out;
+    return { samples, stale };
+  }
+
+  // The frozen labels of the series in `node` at generation `gen` (the same object at
+  // every scrape while the node holds that series), or undefined for a corrupt key.
+  private labelsOf(node: number, gen: number): Readonly<Record<string, string>> | undefined {
+    const known = this.labelCache.get(node);
+    if (known !== undefined && known.gen === gen) return known.labels;
+    const values = this.table!.decodeKey(node, this.sorted.length);
+    if (values === undefined) return undefined;
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < values.length; i++) labels[this.sorted[i]!] = values[i]!;
+    const frozen = Object.freeze(labels);
+    this.labelCache.set(node, { gen, labels: frozen });
+    return frozen;
   }
 
   /**
    * @internal What collect() emits for this family at each scrape (kinds/series.ts): the
-   * family, and for an unlabelled metric its one sample; a labelled metric's samples come
-   * from its series' records (seriesEmitter).
+   * family with every series, and, once a series was removed, its stale writes as the
+   * built-in family `<prefix>metric_stale_writes_total{metric="<name>"}`.
    */
-  familyEmitter(): (out: FamilySink) => void {
+  familyEmitter(prefix: string): (out: FamilySink) => void {
     const unit = unitOf(this.definition, this.type);
     // Whether values are integers comes from the definition, never from the samples: a
     // family read before its first series must say the same as one read after.
     const f = { name: this.name, help: this.help, type: this.type, integer: this.countsIntegers() };
     const head: FamilyHead = unit === undefined ? f : { ...f, unit };
-    if (this.single === undefined) return (out) => void out.userFamily(head);
-    const { spec, familyData } = this;
-    return (out) => void out.userFamily(head).push({ labels: NO_LABELS, value: spec.read(familyData) });
-  }
-
-  /**
-   * @internal What collect() emits for the series record `r` at each scrape, or undefined
-   * when it is not a series of this family (seriesMeta says which are, once per record).
-   */
-  seriesEmitter(r: RecordInfo): ((out: FamilySink) => void) | undefined {
-    if (this.single !== undefined) return undefined;
-    const meta = this.seriesMeta(r);
-    if (meta === null) return undefined;
-    const { name, spec } = this;
-    const { labels, dataOffset } = meta;
-    return (out) => void out.userSeries(name).push({ labels, value: spec.read(dataOffset) });
+    const staleLabels = Object.freeze({ metric: this.name });
+    return (out) => {
+      this.quiesce();
+      const samples = out.userFamily(head);
+      const { samples: series, stale } = this.readSeries();
+      for (const s of series) samples.push(s);
+      if (this.table !== undefined && Atomics.load(this.registry.views.i32, this.table.removalsIndex) !== 0) {
+        out.add(`${prefix}metric_stale_writes_total`, 'counter', STALE_HELP, '1', staleLabels, stale, false);
+      }
+    };
   }
 
   /** @internal Whether the definition holds integer values (an integer counter); gauges and histograms hold doubles. */
@@ -403,54 +663,42 @@ export abstract class Metric<C, T extends string = string> {
     return false;
   }
 
-  // A series record is read only if its signature says it belongs to this family and
-  // kind with exactly this family's label names, and it is large enough: the bytes are
-  // shared, so a record written by another version (or garbage) is skipped, not trusted.
-  private seriesMeta(r: RecordInfo): SeriesMeta | null {
-    let cache = seriesMetaCache.get(this.registry);
-    if (cache === undefined) seriesMetaCache.set(this.registry, (cache = new Map()));
-    let meta = cache.get(r.offset);
-    if (meta === undefined) {
-      meta = null;
-      try {
-        const d = JSON.parse(r.signature) as { kind?: unknown; of?: unknown; family?: unknown; labels?: unknown };
-        if (d.kind === 'metricSeries' && d.of === this.type && d.family === this.name && r.dataBytes >= this.spec.bytes) {
-          const values = checkLabels(this.name, this.sorted, d.labels);
-          if (seriesName(this.name, this.sorted, values) === r.name) {
-            const labels: Record<string, string> = {};
-            for (let i = 0; i < values.length; i++) labels[this.sorted[i]!] = values[i]!;
-            meta = { labels: Object.freeze(labels), dataOffset: r.dataOffset };
-          }
-        }
-      } catch {
-        meta = null;
-      }
-      cache.set(r.offset, meta);
-    }
-    return meta;
-  }
-
   /**
-   * @internal The data offset of the series for `labels` if any thread created it, else
-   * undefined: a read that never creates a series (and never claims one).
+   * @internal The data offset of the series for `labels` if it exists, else undefined: a
+   * read that never creates a series (and never claims one). `use` reads it while this
+   * thread holds the node.
    */
-  protected existing(labels: unknown): number | undefined {
+  protected existing<R>(labels: unknown, use: (dataOffset: number) => R): R | undefined {
     if (this.single !== undefined) {
       this.series(labels); // validates: no labels on a metric without label names
-      return this.familyData;
+      return use(this.familyData);
     }
     if (labels === undefined) throw new InvalidLabelsError(this.name, `labels required: ${this.sorted.join(', ')}`);
     const values = checkLabels(this.name, this.sorted, labels);
-    const known = this.tree.findValues(values) as { dataOffset?: number } | undefined;
-    if (known?.dataOffset !== undefined) return known.dataOffset;
-    const record = this.registry.directory.find(seriesName(this.name, this.sorted, values));
-    return record === undefined ? undefined : (this.seriesMeta(record)?.dataOffset ?? undefined);
+    this.quiesce();
+    const key = encodeKey(values);
+    const node = this.table!.lookup(key, hashKey(key));
+    if (node === 0) return undefined;
+    try {
+      return use(this.table!.cells(node));
+    } finally {
+      this.table!.release(node);
+    }
   }
 
-  /** @internal Reads every series once (one directory walk). */
+  /** @internal Where each live series' cells are, with its labels (tests read the stripes with it). */
+  seriesCells(): { labels: Readonly<Record<string, string>>; dataOffset: number }[] {
+    if (this.table === undefined) return [{ labels: NO_LABELS, dataOffset: this.familyData }];
+    return this.table.read((at) => at).live.flatMap((n) => {
+      const labels = this.labelsOf(n.node, n.gen);
+      return labels === undefined ? [] : [{ labels, dataOffset: n.value }];
+    });
+  }
+
+  /** @internal Reads every series once. */
   protected readAll(): MetricSample[] {
-    if (this.single !== undefined) return this.samples([]);
-    return this.samples(seriesRecordsOf(this.registry, this.name));
+    this.quiesce();
+    return this.readSeries().samples;
   }
 }
 
@@ -487,9 +735,15 @@ export function familyCountOffset(def: BaseDefinition, seriesBytes: number): num
   return def.labelNames.length === 0 ? alignUp(seriesBytes, 8) : 0;
 }
 
-/** Data bytes of a family record. */
+/** Data bytes of a family record: an unlabelled metric's cells and count, or a labelled one's series table. */
 export function familyBytes(def: BaseDefinition, seriesBytes: number): number {
-  return familyCountOffset(def, seriesBytes) + 8;
+  return def.labelNames.length === 0 ? familyCountOffset(def, seriesBytes) + 8 : labelledFamilyBytes(def.maxSeries);
+}
+
+/** Zeroes a u64 cell set in place: adds the negation of its total to its shared cell (wraps modulo 2^64 like every read). */
+export function negate64(v: bigint): { lo: number; hi: number } {
+  const n = BigInt.asUintN(64, -v);
+  return { lo: Number(n & 0xffffffffn), hi: Number(n >> 32n) };
 }
 
 export type { Labels, LabelValues };

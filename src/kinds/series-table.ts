@@ -1,0 +1,562 @@
+/*
+ * The labelled series of a metric family, in shared memory, with removal: remove(labels)
+ * gives a series' maxSeries unit and its memory back, so that label values that come and
+ * go (tenants, jobs) keep a metric bounded, while any thread may still hold a cached child
+ * of the series that was removed.
+ *
+ * Why not directory records. A directory record is never freed (directory.ts: slots go
+ * from 0 to a record once, and the bump allocator never hands out the same bytes twice),
+ * and a series named by its labels would take one record per label set ever seen. So a
+ * family owns its series itself: a small hash table of lists in its own record, and
+ * series nodes in blocks that the directory hands out once (Directory.allocateBlock) and
+ * that this layer reuses.
+ *
+ * The family's data (a labelled family; an unlabelled one keeps its one series inline):
+ *   +0   the count word (metric-base.ts: claims and claims in flight, bounding maxSeries)
+ *   +4   removals: how many series were ever removed (a thread compares it with the last
+ *        value it saw to learn that some cached child may be stale; see "Stale children")
+ *   +8   chain: the newest node this family ever allocated; each node links to the one
+ *        allocated before it, for good, so a scrape walks every node of the family
+ *   +16  free list of small nodes, +24 of large ones: 64-bit words, tag:32 | node:32
+ *   +32  B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
+ *        list of nodes, newest first
+ *
+ * A node: a head block, then the series' cells (the kind's layout, 128-byte aligned so
+ * that no two series share a cache line, and striped cells keep their stripe blocks):
+ *   +0  state: FREE, LIVE or REMOVED        +4  gen: even at rest, odd while reclaimed
+ *   +8  next in its bucket's list, bit 0 the removal mark
+ *   +12 chain (the family's allocation chain, never changed once set)
+ *   +16 next on the free list               +20 refs: references held (see below)
+ *   +24 the family record's data offset     +28 hash of the key   +32 key length
+ *   +36 head bytes (128 or 384)             +40 the tally at removal (f64)
+ *   +48 stale writes counted when reclaimed (f64)
+ *   +64 the key: each label value, in the family's sorted label-name order, as a 16-bit
+ *       length and its UTF-8 bytes. A key of up to 64 bytes fits a 128-byte head (a
+ *       "small" node), longer keys (up to 320, more than the 256 bytes a series name may
+ *       take) a 384-byte head. A size class and the family fix a node's geometry, so a
+ *       free node of the same class fits any later series of the same family.
+ *
+ * Lists, and one series per label set. A bucket is a singly linked list in the manner of
+ * Harris' lock-free lists, with one rule of its own: a node is only ever pushed at the
+ * head, so a list is ordered newest first, and when two threads create the same series at
+ * once and both push a node, the OLDEST unmarked node with that key is the series. Every
+ * reader applies the rule (a lookup walks the whole list and keeps the last match), and
+ * so does the creator: after its push it looks the key up again; if the answer is another
+ * node, it lost, and removes its own. A lookup that runs while both nodes are there gives
+ * the older one, the one that will stay. So for every key at most one node is the series
+ * at any instant, and which one never changes while it lives.
+ *
+ * Removal, Harris style. A remover sets the mark bit of the node's own next word with a
+ * compare-and-swap (the one whose CAS sets it is the one remover; the node is then no
+ * longer the series), then records the series' tally (its value, or its count of
+ * observations) as it is at that moment, then gives the family's count a unit back. A
+ * marked node is unlinked by whoever walks past it: a CAS on its predecessor's next word
+ * (or the bucket word) from the node to its successor. The mark in the node's own next
+ * word is what makes that safe: a CAS that would link a node after a marked one fails,
+ * so nothing is ever lost behind a node being unlinked.
+ *
+ * Memory, and references. A node is reused once nobody can reach it: its refs count the
+ * list that links it (1 while linked) and every holder (a thread's cached child, and a
+ * walker's step). A walker acquires the next node before it reads it (a CAS that refuses
+ * a count of 0: a node at 0 is being reclaimed), releases the one before, and checks that
+ * the link it followed still leads to the node it acquired; so no walker ever stands on a
+ * node that is reclaimed under it, and a link CAS can never succeed on a node that was
+ * reused (the ABA that makes Harris' lists need hazard pointers or epochs: the count is
+ * this layer's hazard pointer). The thread whose release takes refs to 0 reclaims the node:
+ * it counts the stale writes (below), zeroes the cells, and pushes the node on the family's
+ * free list of its size class. The free list's head carries a 32-bit tag, bumped by every
+ * push and pop, so a pop whose node was popped and pushed back meanwhile fails.
+ *
+ * Stale children, the crux. A thread caches a child per series (labels.ts: no string is
+ * built after the first use) and its hot path writes the child's cells with no check at
+ * all. After another thread removes the series, that child writes on into the node it
+ * holds: it holds a reference, so the node is not reused, and its writes never land in
+ * another series. The thread learns of the removal at its next quiescent point: any slow
+ * path of the metric (a new label set, get(), remove, reset, zero), and, for a thread
+ * whose event loop turns, a check every second (an unref'd timer; metric-base.ts). It
+ * compares the family's removals word with the last value it saw, and only when it
+ * changed walks its cached children, one load each. A child whose node is no longer
+ * live is detached (its prototype swapped, so no hot method ever tests anything) and its
+ * reference released; its next write re-creates the series, as prom-client's does after
+ * remove(). The writes it made in between landed in the removed node: when the node is
+ * reclaimed they are the difference between its tally then and its tally at removal,
+ * and they are added to the node's stale count, which survives reuse. A scrape walks
+ * every node of the family and exports the sum (atomic_stats_metric_stale_writes_total,
+ * for a family that has removed a series), counting a node not yet reclaimed by its
+ * current difference, so nothing written after a removal is ever lost silently. A
+ * node's gen is odd while it is reclaimed, a seqlock for that scrape: a node read while
+ * its count moves from "difference" to "stale count" is read again.
+ *
+ * What a cached child costs. Nothing on its hot path: no generation word is read by
+ * inc() or observe(). The price is paid elsewhere: one load per metric at each quiescent
+ * point, a walk of the cached children when something was removed, and the memory of a
+ * removed series held back until every thread that cached it has passed one.
+ *
+ * The worst cases. A worker terminated while it holds a cached child never releases it:
+ * that node (one per series it held, if the series is removed) is never reused, and its
+ * memory is not given back; the series' maxSeries unit is, at removal. A thread whose
+ * event loop never turns (a loop that never returns) keeps its children until its next
+ * slow path. A thread killed in the middle of a removal, between the mark and the count,
+ * keeps the unit. None of these blocks another thread: every loop here is bounded by
+ * this thread's own copy of the capacity, every offset read from the memory is checked
+ * against the record area and the family before it is used, and a list that does not
+ * settle within the bound is reported as a corrupt registry.
+ */
+import { CorruptRegistryError } from '../errors.js';
+import { utf8 } from '../directory.js';
+import { alignUp } from '../layout.js';
+import type { RegistryCore } from '../registry-core.js';
+
+/** How the table reads and zeroes a kind's series cells. */
+export interface TableSpec {
+  /** Bytes of one series' cells. */
+  readonly cellBytes: number;
+  /** The series' tally: a counter's value, a histogram's or summary's count, a gauge's value. */
+  tally(cells: number): number;
+  /** True for gauges: a stale write is a change of the value (1), not an amount. */
+  readonly changeOnly: boolean;
+}
+
+// Node states.
+const FREE = 0;
+const LIVE = 1;
+const REMOVED = 2;
+
+// Node words (i32 indexes from the node's first word) and byte offsets.
+const N_STATE = 0;
+const N_GEN = 1;
+const N_NEXT = 2;
+const N_CHAIN = 3;
+const N_FREE = 4;
+const N_REFS = 5;
+const N_FAMILY = 6;
+const N_HASH = 7;
+const N_KEYLEN = 8;
+const N_HEAD = 9;
+const N_V0 = 40;
+const N_STALE = 48;
+const N_KEY = 64;
+const SMALL_HEAD = 128;
+const LARGE_HEAD = 384;
+
+// Family words (i32 indexes from the family's data) and byte offsets.
+const F_COUNT = 0;
+const F_REMOVALS = 1;
+const F_CHAIN = 2;
+const F_FREE_SMALL = 16;
+const F_FREE_LARGE = 24;
+const F_BUCKETS = 32;
+
+// A walk that restarts this often has met a list that never settles: corrupt memory.
+const MAX_RESTARTS = 10_000;
+
+/** Bucket words of a family of `maxSeries`: a power of two, at least maxSeries / 4 and 16. */
+export function bucketsFor(maxSeries: number): number {
+  let b = 16;
+  while (b * 4 < maxSeries) b *= 2;
+  return b;
+}
+
+/** Data bytes of a labelled family's record. */
+export function labelledFamilyBytes(maxSeries: number): number {
+  return F_BUCKETS + 4 * bucketsFor(maxSeries);
+}
+
+/** Bytes of one node of a family whose series' cells take `cellBytes`, for a key of `keyBytes`. */
+export function nodeBytes(keyBytes: number, cellBytes: number): number {
+  return headFor(keyBytes) + alignUp(cellBytes, 128);
+}
+
+function headFor(keyBytes: number): number {
+  return keyBytes <= SMALL_HEAD - N_KEY ? SMALL_HEAD : LARGE_HEAD;
+}
+
+/** The key of a label set: each value (sorted-name order) as a 16-bit length and its UTF-8 bytes. */
+export function encodeKey(values: readonly string[]): Uint8Array {
+  const parts = values.map((v) => utf8(v));
+  const out = new Uint8Array(parts.reduce((n, p) => n + 2 + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out[at] = p.length >>> 8;
+    out[at + 1] = p.length & 0xff;
+    out.set(p, at + 2);
+    at += 2 + p.length;
+  }
+  return out;
+}
+
+// FNV-1a, 32-bit: spreads keys over buckets; equality is decided on the bytes.
+export function hashKey(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** One node of a scrape: a live series' cells (read by the caller) and its identity. */
+export interface LiveNode<R> {
+  readonly node: number;
+  readonly gen: number;
+  readonly value: R;
+}
+
+const i64Views = new WeakMap<RegistryCore, BigInt64Array>();
+
+/** One thread's handle on one family's table (metric-base.ts makes one per Metric). */
+export class SeriesTable {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly i64: BigInt64Array;
+  private readonly base: number;
+  private readonly bucket0: number;
+  private readonly mask: number;
+  private readonly cellBytes: number;
+  // Most nodes the memory can hold: bounds every walk, whatever the links say.
+  private readonly limit: number;
+  // Nodes checked once (offset -> head bytes): a node's place, head and family never
+  // change, so a later corrupt write to them is not read again.
+  private readonly heads = new Map<number, number>();
+  /** i32 index of the family's count word. */
+  readonly countIndex: number;
+  /** i32 index of the family's removals word. */
+  readonly removalsIndex: number;
+
+  constructor(
+    private readonly registry: RegistryCore,
+    private readonly family: string,
+    private readonly familyData: number,
+    maxSeries: number,
+    private readonly spec: TableSpec,
+  ) {
+    this.i32 = registry.views.i32;
+    this.u8 = registry.views.u8;
+    let i64 = i64Views.get(registry);
+    if (i64 === undefined) i64Views.set(registry, (i64 = new BigInt64Array(this.i32.buffer)));
+    this.i64 = i64;
+    this.base = familyData >>> 2;
+    this.countIndex = this.base + F_COUNT;
+    this.removalsIndex = this.base + F_REMOVALS;
+    const buckets = bucketsFor(maxSeries);
+    this.bucket0 = (familyData + F_BUCKETS) >>> 2;
+    this.mask = buckets - 1;
+    this.cellBytes = alignUp(spec.cellBytes, 128);
+    this.limit = Math.floor(registry.capacityBytes / (SMALL_HEAD + 128)) + 1;
+  }
+
+  /** Where the cells of `node` start. */
+  cells(node: number): number {
+    return node + this.heads.get(node)!;
+  }
+
+  /** The node of the live series with this key, acquired (release it), or 0. */
+  lookup(key: Uint8Array, hash: number): number {
+    return this.walk(hash & this.mask, key, hash);
+  }
+
+  /**
+   * Creates the series of `key` (the caller holds a claim on the count: see insert's
+   * comment), or finds the one another thread created at the same time. Returns its node,
+   * acquired, and whether it is the node this call created.
+   */
+  insert(key: Uint8Array, hash: number): { node: number; created: boolean } {
+    const head = headFor(key.length);
+    const p = this.allocate(head);
+    const w = p >>> 2;
+    const i32 = this.i32;
+    Atomics.add(i32, w + N_GEN, 1);
+    Atomics.store(i32, w + N_HASH, hash);
+    Atomics.store(i32, w + N_KEYLEN, key.length);
+    this.u8.set(key, p + N_KEY);
+    this.registry.ops.metrics.gaugeSet(p + N_V0, 0);
+    // The creator's reference and the list's.
+    Atomics.store(i32, w + N_REFS, 2);
+    Atomics.store(i32, w + N_STATE, LIVE);
+    Atomics.add(i32, w + N_GEN, 1);
+    const b = this.bucket0 + (hash & this.mask);
+    for (;;) {
+      const h = Atomics.load(i32, b);
+      Atomics.store(i32, w + N_NEXT, h);
+      if (Atomics.compareExchange(i32, b, h, p) === h) break;
+    }
+    // The node carries one unit of the count from here until it is marked (remove()
+    // gives it back), so the creator only ends its claim's in-flight state.
+    const winner = this.walk(hash & this.mask, key, hash);
+    if (winner === p) {
+      this.release(p); // the walk's reference; the creator's is the caller's now
+      return { node: p, created: true };
+    }
+    if (winner !== 0) {
+      // An older node with this key is the series: ours goes.
+      this.remove(p);
+      this.release(p);
+      return { node: winner, created: false };
+    }
+    // Ours was removed by another thread already: a series created, then removed.
+    return { node: p, created: true };
+  }
+
+  /**
+   * Removes the series whose node is `node` (held by the caller): true if this call
+   * removed it, false if another removal came first. Gives the family's count its unit
+   * back; the node is reused once every reference to it is released.
+   */
+  remove(node: number): boolean {
+    const w = node >>> 2;
+    const i32 = this.i32;
+    for (;;) {
+      const nx = Atomics.load(i32, w + N_NEXT);
+      if ((nx & 1) !== 0) return false;
+      if (Atomics.compareExchange(i32, w + N_NEXT, nx, nx | 1) === nx) break;
+    }
+    this.registry.ops.metrics.gaugeSet(node + N_V0, this.spec.tally(this.cells(node)));
+    Atomics.store(i32, w + N_STATE, REMOVED);
+    Atomics.sub(i32, this.countIndex, 1);
+    Atomics.notify(i32, this.countIndex);
+    Atomics.add(i32, this.removalsIndex, 1);
+    // Unlink it now rather than leave it to the next walker of its bucket.
+    this.walk(Atomics.load(i32, w + N_HASH) & this.mask, undefined, 0);
+    return true;
+  }
+
+  /** Whether `node` (held by the caller) is still its series. */
+  isLive(node: number): boolean {
+    const w = node >>> 2;
+    return Atomics.load(this.i32, w + N_STATE) === LIVE && (Atomics.load(this.i32, w + N_NEXT) & 1) === 0;
+  }
+
+  /** Takes one more reference on `node`, which the caller already holds one on. */
+  hold(node: number): void {
+    Atomics.add(this.i32, (node >>> 2) + N_REFS, 1);
+  }
+
+  /** Gives back one reference; the last one reclaims a removed node. */
+  release(node: number): void {
+    if (Atomics.sub(this.i32, (node >>> 2) + N_REFS, 1) === 1) this.reclaim(node);
+  }
+
+  /** Every node now live, acquired (each released by the caller), oldest first. */
+  liveNodes(): number[] {
+    const out: number[] = [];
+    for (const p of this.chain()) {
+      if (!this.acquire(p)) continue;
+      if (this.isLive(p)) out.push(p);
+      else this.release(p);
+    }
+    return out;
+  }
+
+  /** The label values of `node`'s key, or undefined when its bytes are not a key of `count` values. */
+  decodeKey(node: number, count: number): string[] | undefined {
+    const len = Atomics.load(this.i32, (node >>> 2) + N_KEYLEN);
+    const head = this.heads.get(node)!;
+    if (len < 0 || len > head - N_KEY) return undefined;
+    const bytes = this.u8.slice(node + N_KEY, node + N_KEY + len);
+    const values: string[] = [];
+    let at = 0;
+    try {
+      while (at < len) {
+        if (at + 2 > len) return undefined;
+        const n = (bytes[at]! << 8) | bytes[at + 1]!;
+        if (at + 2 + n > len) return undefined;
+        values.push(decoder.decode(bytes.subarray(at + 2, at + 2 + n)));
+        at += 2 + n;
+      }
+    } catch {
+      return undefined;
+    }
+    return values.length === count ? values : undefined;
+  }
+
+  /**
+   * One read of the family for a scrape: every live series (its node, gen and what `read`
+   * made of its cells), oldest first, and the stale writes of every node (see the header).
+   * A node that is being reclaimed is read again once it is done (its gen is the seqlock).
+   */
+  read<R>(read: (cells: number) => R): { live: LiveNode<R>[]; stale: number } {
+    const i32 = this.i32;
+    const m = this.registry.ops.metrics;
+    const live: LiveNode<R>[] = [];
+    let stale = 0;
+    for (const p of this.chain()) {
+      const w = p >>> 2;
+      for (let tries = 0; tries < 8; tries++) {
+        const g1 = Atomics.load(i32, w + N_GEN);
+        if ((g1 & 1) !== 0) continue;
+        const state = Atomics.load(i32, w + N_STATE);
+        const marked = (Atomics.load(i32, w + N_NEXT) & 1) !== 0;
+        const cells = this.cells(p);
+        let s = m.gaugeGet(p + N_STALE);
+        let value: R | undefined;
+        if (state === REMOVED) s += this.difference(p, cells);
+        else if (state === LIVE && !marked) value = read(cells);
+        if (Atomics.load(i32, w + N_GEN) !== g1) continue;
+        if (s > 0) stale += s;
+        if (value !== undefined) live.push({ node: p, gen: g1, value });
+        break;
+      }
+    }
+    return { live, stale };
+  }
+
+  // Stale writes in removed node `p` not yet reclaimed: its tally now against its tally at removal.
+  private difference(p: number, cells: number): number {
+    const now = this.spec.tally(cells);
+    const then = this.registry.ops.metrics.gaugeGet(p + N_V0);
+    if (this.spec.changeOnly) return Object.is(now, then) || now === then ? 0 : 1;
+    return now > then ? now - then : 0;
+  }
+
+  // Every node of the family, oldest first (the chain is newest first).
+  private chain(): number[] {
+    const out: number[] = [];
+    let p = Atomics.load(this.i32, this.base + F_CHAIN);
+    for (let n = 0; p !== 0 && n < this.limit; n++) {
+      if (!this.check(p)) break;
+      out.push(p);
+      p = Atomics.load(this.i32, (p >>> 2) + N_CHAIN);
+    }
+    return out.reverse();
+  }
+
+  // Whether `p`, read from the memory, is a node of this family inside the record area.
+  private check(p: number): boolean {
+    if (this.heads.has(p)) return true;
+    const dir = this.registry.directory;
+    if (!dir.blockFits(p, SMALL_HEAD)) return false;
+    const w = p >>> 2;
+    const head = Atomics.load(this.i32, w + N_HEAD);
+    if ((head !== SMALL_HEAD && head !== LARGE_HEAD) || !dir.blockFits(p, head + this.cellBytes)) return false;
+    if (Atomics.load(this.i32, w + N_FAMILY) !== this.familyData) return false;
+    this.heads.set(p, head);
+    return true;
+  }
+
+  private acquire(p: number): boolean {
+    const i = (p >>> 2) + N_REFS;
+    for (;;) {
+      const r = Atomics.load(this.i32, i);
+      if (r <= 0) return false;
+      if (Atomics.compareExchange(this.i32, i, r, r + 1) === r) return true;
+    }
+  }
+
+  /**
+   * Walks bucket `b` from its head, unlinking every marked node it meets, and returns the
+   * oldest live node whose key is `key`, acquired, or 0 (always 0 without a key).
+   */
+  private walk(b: number, key: Uint8Array | undefined, hash: number): number {
+    const i32 = this.i32;
+    const bucket = this.bucket0 + b;
+    for (let restart = 0; restart < MAX_RESTARTS; restart++) {
+      let best = 0;
+      let pred = 0; // 0: the bucket word
+      let curr = Atomics.load(i32, bucket);
+      let settled = true;
+      for (let steps = 0; curr !== 0; steps++) {
+        if (steps > this.limit || !this.check(curr)) break; // a corrupt list: stop at the bad link
+        if (!this.acquire(curr)) {
+          settled = false; // being reclaimed: it was unlinked under us
+          break;
+        }
+        const link = pred === 0 ? bucket : (pred >>> 2) + N_NEXT;
+        if (Atomics.load(i32, link) !== curr) {
+          // The link moved (pushed over, unlinked, or pred marked): start again.
+          this.release(curr);
+          settled = false;
+          break;
+        }
+        const nx = Atomics.load(i32, (curr >>> 2) + N_NEXT);
+        if ((nx & 1) !== 0) {
+          // Marked: unlink it. The CAS fails if pred was marked or linked elsewhere meanwhile.
+          if (Atomics.compareExchange(i32, link, curr, nx & ~1) === curr) {
+            this.release(curr); // the walk's reference
+            this.release(curr); // the list's
+            curr = nx & ~1;
+            continue;
+          }
+          this.release(curr);
+          settled = false;
+          break;
+        }
+        if (key !== undefined && this.matches(curr, key, hash)) {
+          if (best !== 0) this.release(best);
+          this.hold(curr);
+          best = curr;
+        }
+        if (pred !== 0) this.release(pred);
+        pred = curr;
+        curr = nx;
+      }
+      if (pred !== 0) this.release(pred);
+      if (settled) return best;
+      if (best !== 0) this.release(best);
+    }
+    throw new CorruptRegistryError(this.family, 'a list of its series did not settle (its links form a loop, or the memory was overwritten)');
+  }
+
+  private matches(p: number, key: Uint8Array, hash: number): boolean {
+    const w = p >>> 2;
+    if (Atomics.load(this.i32, w + N_STATE) !== LIVE || Atomics.load(this.i32, w + N_HASH) !== hash) return false;
+    if (Atomics.load(this.i32, w + N_KEYLEN) !== key.length) return false;
+    const at = p + N_KEY;
+    for (let k = 0; k < key.length; k++) if (this.u8[at + k] !== key[k]) return false;
+    return true;
+  }
+
+  // A free node of this head size, or a fresh one linked into the family's chain.
+  private allocate(head: number): number {
+    const i64 = this.i64;
+    const free = (this.familyData + (head === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    for (let n = 0; n < this.limit; n++) {
+      const h = Atomics.load(i64, free);
+      const p = Number(h & 0xffffffffn);
+      if (p === 0 || !this.check(p) || this.heads.get(p) !== head) break;
+      const next = Atomics.load(this.i32, (p >>> 2) + N_FREE) >>> 0;
+      const tagged = BigInt.asIntN(64, (((h >> 32n) + 1n) << 32n) | BigInt(next));
+      if (Atomics.compareExchange(i64, free, h, tagged) === h) {
+        if (Atomics.load(this.i32, (p >>> 2) + N_STATE) === FREE) return p;
+        break; // not a free node: the list is corrupt; leave it and allocate afresh
+      }
+    }
+    const p = this.registry.directory.allocateBlock(head + this.cellBytes, `a series of "${this.family}"`);
+    const w = p >>> 2;
+    Atomics.store(this.i32, w + N_HEAD, head);
+    Atomics.store(this.i32, w + N_FAMILY, this.familyData);
+    this.heads.set(p, head);
+    const chain = this.base + F_CHAIN;
+    for (;;) {
+      const h = Atomics.load(this.i32, chain);
+      Atomics.store(this.i32, w + N_CHAIN, h);
+      if (Atomics.compareExchange(this.i32, chain, h, p) === h) return p;
+    }
+  }
+
+  // Refs reached 0: nobody can reach `p` any more. Count its stale writes, zero it, free it.
+  private reclaim(p: number): void {
+    const w = p >>> 2;
+    const i32 = this.i32;
+    if (Atomics.load(i32, w + N_STATE) !== REMOVED) return; // never live-and-unreferenced unless corrupt: leave it
+    const m = this.registry.ops.metrics;
+    const cells = this.cells(p);
+    Atomics.add(i32, w + N_GEN, 1);
+    const d = this.difference(p, cells);
+    if (d > 0) m.gaugeAdd(p + N_STALE, d);
+    this.u8.fill(0, cells, cells + this.cellBytes);
+    m.gaugeSet(p + N_V0, 0);
+    Atomics.store(i32, w + N_KEYLEN, 0);
+    Atomics.store(i32, w + N_NEXT, 0);
+    Atomics.store(i32, w + N_STATE, FREE);
+    Atomics.add(i32, w + N_GEN, 1);
+    const free = (this.familyData + (this.heads.get(p) === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    for (;;) {
+      const h = Atomics.load(this.i64, free);
+      Atomics.store(i32, w + N_FREE, Number(h & 0xffffffffn) | 0);
+      const tagged = BigInt.asIntN(64, (((h >> 32n) + 1n) << 32n) | BigInt(p));
+      if (Atomics.compareExchange(this.i64, free, h, tagged) === h) return;
+    }
+  }
+}
