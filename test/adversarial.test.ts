@@ -140,7 +140,8 @@ describe('a scrape of corrupt memory stays bounded and never throws', () => {
     const r = big(200, 1 << 20);
     r.circuitBreaker('breaker');
     r.stepExecutionStats('steps').recordSuccess(5);
-    const stop = new SharedArrayBuffer(4);
+    // [0]: the reader is done, the writer stops; [1]: the writer has begun, the reader starts.
+    const stop = new SharedArrayBuffer(8);
     const usedBytes = r.usage().usedBytes;
     const [reader, writer] = await Promise.all([
       isolated<{ rounds: number; errors: string[]; errorCount: number; corrupt: number }>({ mode: 'fuzz-reader', handle: r.handle, stop, rounds: 300, sets: 200, backend }),

@@ -110,6 +110,12 @@ switch (d.mode) {
       const r = rand();
       i32[at] = r & 1 ? values[r % values.length] : rand();
       if (++writes % 64 === 0) i32[5] = rand(); // the bump pointer too
+      // The reader starts its rounds once the memory is under attack (stop[1]): a reader
+      // that finished before this thread had started would have tested nothing.
+      if (writes === 64) {
+        Atomics.store(stop, 1, 1);
+        Atomics.notify(stop, 1);
+      }
     }
     result = { writes };
     break;
@@ -118,6 +124,7 @@ switch (d.mode) {
     const registry = StatsRegistry.attach(d.handle, { backend: d.backend });
     const stop = new Int32Array(d.stop);
     const errors = [];
+    while (Atomics.load(stop, 1) === 0) Atomics.wait(stop, 1, 0, 50);
     for (let round = 0; round < d.rounds; round++) {
       for (const step of ['entries', 'collect', 'usage', 'open']) {
         try {
