@@ -154,6 +154,16 @@ describe('comparing an example\'s output with Node\'s', () => {
     expect(examples.compareExample(prom, ok(`${head}${ours.replace(' 9', ' 8')}\n`), node, 'deno')).toMatch(/differs/);
     expect(examples.compareExample(prom, ok(`status: 500\n${head}${ours}`), node, 'bun')).toMatch(/status or content type/);
   });
+
+  it('the /metrics example: the bytes in use may differ run to run (creation races), as a positive integer only', () => {
+    const prom = { name: 'prometheus-http' };
+    const head = 'status: 200\ncontent-type: text/plain; version=0.0.4; charset=utf-8\n\n';
+    const ours = Array.from({ length: 10 }, (_, i) => `atomic_stats_registry_x${i} ${i}`).join('\n');
+    const node = `${head}${ours}\natomic_stats_registry_used_bytes 36352\n`;
+    expect(examples.compareExample(prom, ok(`${head}${ours}\natomic_stats_registry_used_bytes 36096\n`), node, 'node')).toBeUndefined();
+    expect(examples.compareExample(prom, ok(`${head}${ours}\natomic_stats_registry_used_bytes 0\n`), node, 'node')).toMatch(/positive integer/);
+    expect(examples.compareExample(prom, ok(`${head}${ours.replace(' 9', ' 8')}\natomic_stats_registry_used_bytes 36352\n`), node, 'node')).toMatch(/differs/);
+  });
 });
 
 describe('benchmarks on another runtime', () => {
