@@ -637,8 +637,8 @@ export abstract class Metric<C, T extends string = string> {
 
   /**
    * @internal What collect() emits for this family at each scrape (kinds/series.ts): the
-   * family with every series, and, once a series was removed, its stale writes as the
-   * built-in family `<prefix>metric_stale_writes_total{metric="<name>"}`.
+   * family with every series, and, once a user call removed a series (or a write landed
+   * on a removed one), its stale writes as the built-in family `<prefix>metric_stale_writes_total{metric="<name>"}`.
    */
   familyEmitter(prefix: string): (out: FamilySink) => void {
     const unit = unitOf(this.definition, this.type);
@@ -652,7 +652,9 @@ export abstract class Metric<C, T extends string = string> {
       const samples = out.userFamily(head);
       const { samples: series, stale } = this.readSeries();
       for (const s of series) samples.push(s);
-      if (this.table !== undefined && Atomics.load(this.registry.views.i32, this.table.removalsIndex) !== 0) {
+      // Once a user call removed a series, or a late write landed on a removed node (a
+      // child of a creator that lost a race, cached while its node was briefly the series).
+      if (this.table !== undefined && (Atomics.load(this.registry.views.i32, this.table.removedIndex) !== 0 || stale !== 0)) {
         out.add(`${prefix}metric_stale_writes_total`, 'counter', STALE_HELP, '1', staleLabels, stale, false);
       }
     };

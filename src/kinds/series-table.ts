@@ -17,6 +17,11 @@
  *        value it saw to learn that some cached child may be stale; see "Stale children")
  *   +8   chain: the newest node this family ever allocated; each node links to the one
  *        allocated before it, for good, so a scrape walks every node of the family
+ *   +12  removed: 1 once remove(), reset() or another user call removed a series (the
+ *        removals word also counts the nodes of creators that lost a race to create the
+ *        same series, which no user asked for; this word alone decides whether the
+ *        stale-writes family is exported, so that a scrape does not depend on how the
+ *        threads' first writes happened to overlap)
  *   +16  free list of small nodes, +24 of large ones: 64-bit words, tag:32 | node:32
  *   +32  B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
  *        list of nodes, newest first
@@ -143,6 +148,7 @@ const LARGE_HEAD = 384;
 const F_COUNT = 0;
 const F_REMOVALS = 1;
 const F_CHAIN = 2;
+const F_REMOVED = 3;
 const F_FREE_SMALL = 16;
 const F_FREE_LARGE = 24;
 const F_BUCKETS = 32;
@@ -224,6 +230,8 @@ export class SeriesTable {
   readonly countIndex: number;
   /** i32 index of the family's removals word. */
   readonly removalsIndex: number;
+  /** i32 index of the word that is 1 once a user call removed a series (see the layout). */
+  readonly removedIndex: number;
 
   constructor(
     private readonly registry: RegistryCore,
@@ -240,6 +248,7 @@ export class SeriesTable {
     this.base = familyData >>> 2;
     this.countIndex = this.base + F_COUNT;
     this.removalsIndex = this.base + F_REMOVALS;
+    this.removedIndex = this.base + F_REMOVED;
     const buckets = bucketsFor(maxSeries);
     this.bucket0 = (familyData + F_BUCKETS) >>> 2;
     this.mask = buckets - 1;
@@ -290,8 +299,8 @@ export class SeriesTable {
       return { node: p, created: true };
     }
     if (winner !== 0) {
-      // An older node with this key is the series: ours goes.
-      this.remove(p);
+      // An older node with this key is the series: ours goes (not a user's removal).
+      this.remove(p, false);
       this.release(p);
       return { node: winner, created: false };
     }
@@ -304,9 +313,10 @@ export class SeriesTable {
    * removed it, false if another removal came first. Gives the family's count its unit
    * back; the node is reused once every reference to it is released.
    */
-  remove(node: number): boolean {
+  remove(node: number, byUser = true): boolean {
     const w = node >>> 2;
     const i32 = this.i32;
+    if (byUser && Atomics.load(i32, this.removedIndex) === 0) Atomics.store(i32, this.removedIndex, 1);
     for (;;) {
       const nx = Atomics.load(i32, w + N_NEXT);
       if ((nx & 1) !== 0) return false;
