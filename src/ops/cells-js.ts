@@ -111,11 +111,12 @@ class JsCellOps implements CellOps {
  * deoptimizes there and the interpreter makes a real call) left the record's later cells
  * uncounted: with a cell near 2^24 at every few records, most terminated writers lost one
  * increment. So the record paths check every cell first and call this before storing any.
- * Here everything is computed before the first store (loops and calls allowed), then the
- * stores run with no JS call and no loop between them: the new high words first (each
- * alone leaves its cell's value as it was: a reader pairs a high word with the tag of the
- * low word, which still names the old high), then the low words, plain, as in the fast
- * path. Atomics.store is a builtin, not a point where V8 stops a thread.
+ * Here everything is computed before the first store (loops and calls allowed). Then the
+ * new high words are stored, atomically, before any low word: a high word alone leaves its
+ * cell's value as it was (a reader, and a carry of the next owner, build on the high that
+ * the low word's tag names, and the tags still name the old ones), so a thread stopped
+ * among those stores has recorded nothing. Last come the low words, which make the
+ * record: plain stores, as in the fast path, with no call and no loop between them.
  */
 export function ownedRecordCarrying(u32: Uint32Array, u64: BigUint64Array, a: number, b: number, fields: readonly number[], amounts: readonly number[]): void {
   const lows: number[] = [];
@@ -139,7 +140,7 @@ export function ownedRecordCarrying(u32: Uint32Array, u64: BigUint64Array, a: nu
     values.push(h);
     words.push(((Number(h & 0xffn) << 24) | (t & LOW_MASK)) >>> 0);
   }
-  // From here to the end: no call, no loop (at most 6 fields; see above).
+  // From here to the end: no loop (at most 6 fields), and no call after the first low word.
   const c = highs.length;
   if (c > 0) Atomics.store(u64, highs[0]!, values[0]!);
   if (c > 1) Atomics.store(u64, highs[1]!, values[1]!);
