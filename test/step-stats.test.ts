@@ -62,6 +62,18 @@ describe.each(BACKENDS)('StepExecutionStats (%s backend)', (backend) => {
       expect(s.snapshot().total_succeeded).toBe(21);
     });
 
+    it('counts past 2^24 carry exactly in every field (records that carry go whole through the carrying path)', () => {
+      const s = open();
+      const n = 2 ** 24 + 3;
+      for (let i = 0; i < n; i++) {
+        s.recordSuccess(1);
+        s.recordFailure();
+      }
+      const N = BigInt(n);
+      expect(s.snapshotBigInt()).toEqual({ total_executed: 2n * N, total_succeeded: N, total_failed: N, average_execution_time_ms: 0.5 });
+      expect(s.totalExecutionTimeMs()).toBe(N);
+    }, 60_000);
+
     it('a success of 0 ms counts the execution and adds no time', () => {
       const s = open();
       s.recordSuccess(0);

@@ -58,9 +58,7 @@ class JsCellOps implements CellOps {
   // stripe taken over from a thread terminated in the middle of a carry).
   private carry(i: number, high: number, w: number, t: number): void {
     const j = high >>> 3;
-    const stored = this.u64[j]!;
-    const d = (((w >>> 24) - Number(stored & 0xffn) + 128) & 0xff) - 128;
-    const h = BigInt.asUintN(64, stored + BigInt(d) + BigInt(Math.floor(t / 0x1000000)));
+    const h = carriedHigh(w, this.u64[j]!, t);
     Atomics.store(this.u64, j, h);
     Atomics.store(this.u32, i, ((Number(h & 0xffn) << 24) | (t & LOW_MASK)) >>> 0);
   }
@@ -97,6 +95,76 @@ class JsCellOps implements CellOps {
     for (let k = 0; k < stripes; k++) total += this.readOwned(firstLow + k * stride, firstHigh + k * stride);
     return BigInt.asUintN(64, total);
   }
+}
+
+/**
+ * One record of several owned cells of a stripe, one of which at least carries into its
+ * high word: adds `amounts[k]` (each < 2^30, 0 = field untouched) to field `fields[k]`
+ * (low word at byte a + 4 field, high word at b + 8 field; fields distinct), whole or not
+ * at all in a thread that is terminated at any instant.
+ *
+ * Why it is built so. V8 acts on a termination request (worker.terminate()) at a
+ * function's entry and at a loop's back edge. The record paths (stats-js.ts, breaker-js.ts)
+ * make no call between their first and last store, so they are whole or absent; a carry
+ * is the exception, and when they handed a carrying cell to `ownedInc` between two
+ * stores, a thread stopped at that call's entry (the branch is cold, so optimized code
+ * deoptimizes there and the interpreter makes a real call) left the record's later cells
+ * uncounted: with a cell near 2^24 at every few records, most terminated writers lost one
+ * increment. So the record paths check every cell first and call this before storing any.
+ * Here everything is computed before the first store (loops and calls allowed). Then the
+ * new high words are stored, atomically, before any low word: a high word alone leaves its
+ * cell's value as it was (a reader, and a carry of the next owner, build on the high that
+ * the low word's tag names, and the tags still name the old ones), so a thread stopped
+ * among those stores has recorded nothing. Last come the low words, which make the
+ * record: plain stores, as in the fast path, with no call and no loop between them.
+ */
+export function ownedRecordCarrying(u32: Uint32Array, u64: BigUint64Array, a: number, b: number, fields: readonly number[], amounts: readonly number[]): void {
+  const lows: number[] = [];
+  const words: number[] = [];
+  const highs: number[] = [];
+  const values: bigint[] = [];
+  for (let k = 0; k < fields.length; k++) {
+    const n = amounts[k]!;
+    if (n === 0) continue;
+    const i = (a >>> 2) + fields[k]!;
+    const w = u32[i]!;
+    const t = (w & LOW_MASK) + n;
+    lows.push(i);
+    if (t <= LOW_MASK) {
+      words.push(((w & 0xff000000) | t) >>> 0);
+      continue;
+    }
+    const j = (b >>> 3) + fields[k]!;
+    const h = carriedHigh(w, u64[j]!, t);
+    highs.push(j);
+    values.push(h);
+    words.push(((Number(h & 0xffn) << 24) | (t & LOW_MASK)) >>> 0);
+  }
+  // From here to the end: no loop (at most 6 fields), and no call after the first low word.
+  const c = highs.length;
+  if (c > 0) Atomics.store(u64, highs[0]!, values[0]!);
+  if (c > 1) Atomics.store(u64, highs[1]!, values[1]!);
+  if (c > 2) Atomics.store(u64, highs[2]!, values[2]!);
+  if (c > 3) Atomics.store(u64, highs[3]!, values[3]!);
+  if (c > 4) Atomics.store(u64, highs[4]!, values[4]!);
+  if (c > 5) Atomics.store(u64, highs[5]!, values[5]!);
+  const m = lows.length;
+  if (m > 0) u32[lows[0]!] = words[0]!;
+  if (m > 1) u32[lows[1]!] = words[1]!;
+  if (m > 2) u32[lows[2]!] = words[2]!;
+  if (m > 3) u32[lows[3]!] = words[3]!;
+  if (m > 4) u32[lows[4]!] = words[4]!;
+  if (m > 5) u32[lows[5]!] = words[5]!;
+}
+
+/**
+ * The high word a carry stores: built on the high that the low word `w`'s tag names, not
+ * on the stored one (ownedCarry in assembly/counters.ts says why), plus the carry out of
+ * `t`, the new low part before reduction.
+ */
+function carriedHigh(w: number, stored: bigint, t: number): bigint {
+  const d = (((w >>> 24) - Number(stored & 0xffn) + 128) & 0xff) - 128;
+  return BigInt.asUintN(64, stored + BigInt(d) + BigInt(Math.floor(t / 0x1000000)));
 }
 
 export function jsCellOps(buffer: ArrayBufferLike): CellOps {

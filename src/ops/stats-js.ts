@@ -1,11 +1,12 @@
 /*
  * The pure-JS twins of the stats structs' record paths (stats.ts has the contract): the
  * same protocol on the same cells as assembly/stats.ts (the shared ones call the counters'
- * CellOps, the owned ones inline only the protocol's plain-store fast path and call
- * CellOps for the rest), so a JS thread and a Wasm thread can record into one struct at
- * the same time.
+ * CellOps, the owned ones inline only the protocol's plain-store fast path and hand a
+ * record that carries to ownedRecordCarrying in cells-js.ts), so a JS thread and a Wasm
+ * thread can record into one struct at the same time.
  */
 import type { CellOps } from './cells.js';
+import { ownedRecordCarrying } from './cells-js.js';
 import { DONE_CONVERSION_ERROR, DONE_SUCCESS, DONE_UNMATCHED, PUB_BROADCAST, PUB_HANDLED, type StatsKernels, type StatsOps } from './stats.js';
 
 // Field indexes (stats/fields.ts).
@@ -37,11 +38,10 @@ const SUB_UNMATCHED = 4;
  */
 class JsOwnedKernels implements StatsKernels {
   private readonly u32: Uint32Array;
-  constructor(
-    private readonly o: CellOps,
-    buffer: ArrayBufferLike,
-  ) {
+  private readonly u64: BigUint64Array;
+  constructor(buffer: ArrayBufferLike) {
     this.u32 = new Uint32Array(buffer);
+    this.u64 = new BigUint64Array(buffer);
   }
   // The record paths below repeat an owned update's two lines (cells-js.ts) instead of calling a helper, for two reasons.
   // Speed: inside a large caller (InProcessEventBus.publish) TurboFan runs out of inlining
@@ -52,130 +52,118 @@ class JsOwnedKernels implements StatsKernels {
   // instant, which keeps `executed == succeeded + failed` and `received == successful +
   // failed` exact for good once it is gone. A call between two cells (as stepFailure once
   // made, one inc() per cell) is a point where the thread can be stopped with half a
-  // record written, in the interpreter and in any tier that did not inline the call. The
-  // one call left is a carry into a high word (once per 2^24 counts of a cell, or a step
-  // that large), which hands the cell to CellOps; a thread stopped at that instant can
-  // leave that one record partial.
+  // record written, in the interpreter and in any tier that did not inline the call.
+  // A carry into a high word (once per 2^24 counts of a cell) needs a call, so each record
+  // loads and sums every cell first, and only when none carries stores them; otherwise it
+  // hands the whole record, before storing anything, to ownedRecordCarrying (cells-js.ts),
+  // which is whole or absent too. (A record that stored its first cells and then called a
+  // carry for a later one lost that later cell when the thread was stopped at the call:
+  // one increment lost per thread terminated at such an instant.)
   stepSuccess(a: number, b: number, ms: number): void {
     const u = this.u32;
     const i = a >>> 2;
-    let w = u[i]!; // total_executed
-    let t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
-    else this.o.ownedInc(a, b);
-    w = u[i + 1]!; // total_succeeded
-    t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
-    else this.o.ownedInc(a + 4, b + 8);
-    if (ms !== 0) {
-      w = u[i + 3]!; // total_execution_time_ms
-      t = (w & 0xffffff) + ms;
-      if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
-      else this.o.ownedAdd(a + 12, b + 24, ms);
-    }
+    const w0 = u[i]!; // total_executed
+    const w1 = u[i + 1]!; // total_succeeded
+    const w3 = u[i + 3]!; // total_execution_time_ms
+    const t0 = (w0 & 0xffffff) + 1;
+    const t1 = (w1 & 0xffffff) + 1;
+    const t3 = (w3 & 0xffffff) + ms;
+    // Each t is below 2^31, so the OR is at most 0xffffff exactly when every t is.
+    if ((t0 | t1 | t3) <= 0xffffff) {
+      u[i] = (w0 & -16777216) | t0;
+      u[i + 1] = (w1 & -16777216) | t1;
+      if (ms !== 0) u[i + 3] = (w3 & -16777216) | t3;
+    } else ownedRecordCarrying(u, this.u64, a, b, [0, 1, 3], [1, 1, ms]);
   }
   stepFailure(a: number, b: number): void {
     const u = this.u32;
     const i = a >>> 2;
-    let w = u[i]!; // total_executed
-    let t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
-    else this.o.ownedInc(a, b);
-    w = u[i + 2]!; // total_failed
-    t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i + 2] = (w & -16777216) | t;
-    else this.o.ownedInc(a + 8, b + 16);
+    const w0 = u[i]!; // total_executed
+    const w2 = u[i + 2]!; // total_failed
+    const t0 = (w0 & 0xffffff) + 1;
+    const t2 = (w2 & 0xffffff) + 1;
+    if ((t0 | t2) <= 0xffffff) {
+      u[i] = (w0 & -16777216) | t0;
+      u[i + 2] = (w2 & -16777216) | t2;
+    } else ownedRecordCarrying(u, this.u64, a, b, [0, 2], [1, 1]);
   }
   // The bus's records below make no call at all unless a cell carries: a bus may record
   // at the very end of the stack (a chain of publishes from handlers that overflows it),
   // where every call can throw RangeError, and a record that stopped between two cells
   // would break `total == dispatches + drops` for good. A throw at the entry of the one
-  // call that records a step (nothing counted yet) is what the bus can handle.
+  // call that records a step (nothing counted yet), or of the carrying record (nothing
+  // stored yet), is what the bus can handle.
   busHandlerStep(a: number, b: number, errors: number): void {
     const u = this.u32;
     const i = (a >>> 2) + 1; // handler_dispatches
-    let w = u[i]!;
-    let t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
-    else this.o.ownedInc(a + 4, b + 8);
-    if (errors !== 0) {
-      w = u[i + 2]!; // handler_errors
-      t = (w & 0xffffff) + errors;
-      if (t <= 0xffffff) u[i + 2] = (w & -16777216) | t;
-      else this.o.ownedAdd(a + 12, b + 24, errors);
-    }
+    const w1 = u[i]!;
+    const w3 = u[i + 2]!; // handler_errors
+    const t1 = (w1 & 0xffffff) + 1;
+    const t3 = (w3 & 0xffffff) + errors;
+    if ((t1 | t3) <= 0xffffff) {
+      u[i] = (w1 & -16777216) | t1;
+      if (errors !== 0) u[i + 2] = (w3 & -16777216) | t3;
+    } else ownedRecordCarrying(u, this.u64, a, b, [1, 3], [1, errors]);
   }
   busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void {
     const u = this.u32;
     const i = a >>> 2;
-    let w = u[i]!; // total_events_dispatched
-    let t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
-    else this.o.ownedInc(a, b);
-    if ((flags & 1) !== 0) {
-      // PUB_HANDLED: handler_dispatches (+ handler_errors)
-      w = u[i + 1]!;
-      t = (w & 0xffffff) + 1;
-      if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
-      else this.o.ownedInc(a + 4, b + 8);
-      if (errors !== 0) {
-        w = u[i + 3]!; // handler_errors
-        t = (w & 0xffffff) + errors;
-        if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
-        else this.o.ownedAdd(a + 12, b + 24, errors);
-      }
-    }
+    const handled = flags & 1; // PUB_HANDLED: handler_dispatches (+ handler_errors)
+    const e = handled !== 0 ? errors : 0;
     const f = (flags & 2) !== 0 ? 2 : 4; // PUB_BROADCAST ? broadcast_dispatches : broadcast_drops
-    w = u[i + f]!;
-    t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
-    else this.o.ownedInc(a + f * 4, b + f * 8);
-    if (lagged !== 0) {
-      w = u[i + 5]!; // broadcast_lagged_events
-      t = (w & 0xffffff) + lagged;
-      if (t <= 0xffffff) u[i + 5] = (w & -16777216) | t;
-      else this.o.ownedAdd(a + 20, b + 40, lagged);
-    }
+    const w0 = u[i]!; // total_events_dispatched
+    const w1 = u[i + 1]!;
+    const w3 = u[i + 3]!; // handler_errors
+    const wf = u[i + f]!;
+    const w5 = u[i + 5]!; // broadcast_lagged_events
+    const t0 = (w0 & 0xffffff) + 1;
+    const t1 = (w1 & 0xffffff) + handled;
+    const t3 = (w3 & 0xffffff) + e;
+    const tf = (wf & 0xffffff) + 1;
+    const t5 = (w5 & 0xffffff) + lagged;
+    if ((t0 | t1 | t3 | tf | t5) <= 0xffffff) {
+      u[i] = (w0 & -16777216) | t0;
+      if (handled !== 0) {
+        u[i + 1] = (w1 & -16777216) | t1;
+        if (e !== 0) u[i + 3] = (w3 & -16777216) | t3;
+      }
+      u[i + f] = (wf & -16777216) | tf;
+      if (lagged !== 0) u[i + 5] = (w5 & -16777216) | t5;
+    } else ownedRecordCarrying(u, this.u64, a, b, [0, 1, 3, f, 5], [1, handled, e, 1, lagged]);
   }
   busBroadcastStep(a: number, b: number, flags: number, lagged: number): void {
     const u = this.u32;
     const i = a >>> 2;
     const f = (flags & 2) !== 0 ? 2 : 4;
-    let w = u[i + f]!;
-    let t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
-    else this.o.ownedInc(a + f * 4, b + f * 8);
-    if (lagged !== 0) {
-      w = u[i + 5]!;
-      t = (w & 0xffffff) + lagged;
-      if (t <= 0xffffff) u[i + 5] = (w & -16777216) | t;
-      else this.o.ownedAdd(a + 20, b + 40, lagged);
-    }
+    const wf = u[i + f]!;
+    const w5 = u[i + 5]!;
+    const tf = (wf & 0xffffff) + 1;
+    const t5 = (w5 & 0xffffff) + lagged;
+    if ((tf | t5) <= 0xffffff) {
+      u[i + f] = (wf & -16777216) | tf;
+      if (lagged !== 0) u[i + 5] = (w5 & -16777216) | t5;
+    } else ownedRecordCarrying(u, this.u64, a, b, [f, 5], [1, lagged]);
   }
   subCompletion(a: number, b: number, flags: number): void {
     const u = this.u32;
     const i = a >>> 2;
-    let w = u[i]!; // completions_received
-    let t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i] = (w & -16777216) | t;
-    else this.o.ownedInc(a, b);
     const f = (flags & 1) !== 0 ? 1 : 2; // DONE_SUCCESS ? successful : failed
-    w = u[i + f]!;
-    t = (w & 0xffffff) + 1;
-    if (t <= 0xffffff) u[i + f] = (w & -16777216) | t;
-    else this.o.ownedInc(a + f * 4, b + f * 8);
-    if ((flags & 2) !== 0) {
-      w = u[i + 3]!; // DONE_CONVERSION_ERROR: conversion_errors
-      t = (w & 0xffffff) + 1;
-      if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
-      else this.o.ownedInc(a + 12, b + 24);
-    }
-    if ((flags & 4) !== 0) {
-      w = u[i + 4]!; // DONE_UNMATCHED: unmatched_correlations
-      t = (w & 0xffffff) + 1;
-      if (t <= 0xffffff) u[i + 4] = (w & -16777216) | t;
-      else this.o.ownedInc(a + 16, b + 32);
-    }
+    const conv = (flags & 2) >>> 1; // DONE_CONVERSION_ERROR: conversion_errors
+    const unm = (flags & 4) >>> 2; // DONE_UNMATCHED: unmatched_correlations
+    const w0 = u[i]!; // completions_received
+    const wf = u[i + f]!;
+    const w3 = u[i + 3]!;
+    const w4 = u[i + 4]!;
+    const t0 = (w0 & 0xffffff) + 1;
+    const tf = (wf & 0xffffff) + 1;
+    const t3 = (w3 & 0xffffff) + conv;
+    const t4 = (w4 & 0xffffff) + unm;
+    if ((t0 | tf | t3 | t4) <= 0xffffff) {
+      u[i] = (w0 & -16777216) | t0;
+      u[i + f] = (wf & -16777216) | tf;
+      if (conv !== 0) u[i + 3] = (w3 & -16777216) | t3;
+      if (unm !== 0) u[i + 4] = (w4 & -16777216) | t4;
+    } else ownedRecordCarrying(u, this.u64, a, b, [0, f, 3, 4], [1, 1, conv, unm]);
   }
 }
 
@@ -233,5 +221,5 @@ class JsSharedKernels implements StatsKernels {
 
 /** The JS twin over `buffer`, handing what its inline paths do not do to `cells`. */
 export function jsStatsOps(cells: CellOps, buffer: ArrayBufferLike): StatsOps {
-  return { owned: new JsOwnedKernels(cells, buffer), shared: new JsSharedKernels(cells, buffer) };
+  return { owned: new JsOwnedKernels(buffer), shared: new JsSharedKernels(cells, buffer) };
 }
