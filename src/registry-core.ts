@@ -440,7 +440,12 @@ export class RegistryCore {
   threadEnded(id: number): void {
     if (this.isClosed) return;
     const i32 = this.views.i32;
-    for (const r of this.checkedRecords()) r.entryKind.threadEnded?.(i32, r.descriptor, r.dataOffset, r.dataBytes, id);
+    // Quietly: a corrupt record is reported by the application's own next listing, not
+    // from inside a worker's 'exit' event. checkedRecord reports nothing either.
+    for (const info of this.directory.listQuietly()) {
+      const r = this.checkedRecord(info);
+      if (typeof r !== 'string') r.entryKind.threadEnded?.(i32, r.descriptor, r.dataOffset, r.dataBytes, id);
+    }
   }
 
   /** @internal Registers an object that writes this object's owned stripe (see releaseStripe). */

@@ -59,7 +59,9 @@
  * So a full count refuses only when no bit is set: one load then shows claims = series =
  * maxSeries at one instant. With claims in flight the thread waits on the word
  * (Atomics.wait, which Node allows on its main thread too; every end of a claim
- * notifies) and reads again.
+ * notifies) and reads again. A waiting thread may hold a reserved ticket but never a
+ * claim in flight, and a claim in flight never waits for anything, so waits cannot form
+ * a cycle.
  *
  * The bound. A wait ends after CLAIM_WAIT_MS whatever happens, and the create is then
  * refused; the word seen then is remembered per metric object, and a refusal that finds
