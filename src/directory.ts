@@ -347,6 +347,8 @@ export class Directory {
   private readonly corrupt = new Map<number, string>();
   // Found by the current call and not reported yet (see flushReports).
   private pending: string[] = [];
+  // True while listQuietly lists: nothing is reported.
+  private quiet = false;
   // The record offset readEntry() found in the slot it returned.
   private entryRecord = 0;
 
@@ -404,7 +406,7 @@ export class Directory {
    * seconds of a memory with thousands of corrupt records writes one line, once.
    */
   reportCorrupt(slot: number, offset: number, reason: string): void {
-    if (this.corrupt.has(slot)) return;
+    if (this.quiet || this.corrupt.has(slot)) return;
     this.corrupt.set(slot, reason);
     this.pending.push(`slot ${slot}${offset > 0 ? ` at offset ${offset}` : ''}: ${reason}`);
   }
@@ -580,6 +582,20 @@ export class Directory {
    * that would make the listing decode more head bytes than the record area holds
    * (legitimate heads never overlap), are corrupt too.
    */
+  /**
+   * list() for the package's own housekeeping (a worker's exit, registry-core.ts): reports
+   * nothing, so that corrupt records are still reported once, by the first listing the
+   * application asks for.
+   */
+  listQuietly(): RecordInfo[] {
+    this.quiet = true;
+    try {
+      return this.list();
+    } finally {
+      this.quiet = false;
+    }
+  }
+
   list(): RecordInfo[] {
     const out: RecordInfo[] = [];
     const offsets = new Set<number>();

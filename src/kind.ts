@@ -35,6 +35,12 @@ export interface KindSpec {
    * data bytes, when an entry is opened (the metric kinds do; kinds/metric-base.ts).
    */
   dataBytes(descriptor: Readonly<Record<string, unknown>>, stripes: number): number | string | undefined;
+  /**
+   * Thread `id` has stopped (its Worker's 'exit' event, slots.ts): hands back what it held
+   * in flight in the record whose data is at `dataOffset` (a metric family's claims:
+   * kinds/claims.ts). Must check the record before writing it.
+   */
+  threadEnded?(i32: Int32Array, descriptor: Readonly<Record<string, unknown>>, dataOffset: number, dataBytes: number, id: number): void;
 }
 
 /** A kind of entry: one row of the table of kinds (kind-table.ts). */

@@ -41,7 +41,9 @@ export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // a slot is logged before a record is published in it (~entry in a slot: announced).
 // 4: a labelled metric's series live in its own series table (kinds/series-table.ts),
 // in nodes that are freed and reused, instead of one directory record per series.
-export const LAYOUT_VERSION = 4;
+// 5: a labelled family's claim tickets (kinds/claims.ts) between its free lists and its
+// buckets, and the count word's in-flight field a bit per ticket.
+export const LAYOUT_VERSION = 5;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */

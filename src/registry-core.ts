@@ -432,6 +432,22 @@ export class RegistryCore {
     this.slotValue = -1;
   }
 
+  /**
+   * @internal Thread `id` has stopped (its Worker's 'exit' event, slots.ts): the claims it
+   * held in flight (a metric family's claims, kinds/claims.ts) are handed back by the
+   * kinds. One pass over the records, on each worker exit this thread sees.
+   */
+  threadEnded(id: number): void {
+    if (this.isClosed) return;
+    const i32 = this.views.i32;
+    // Quietly: a corrupt record is reported by the application's own next listing, not
+    // from inside a worker's 'exit' event. checkedRecord reports nothing either.
+    for (const info of this.directory.listQuietly()) {
+      const r = this.checkedRecord(info);
+      if (typeof r !== 'string') r.entryKind.threadEnded?.(i32, r.descriptor, r.dataOffset, r.dataBytes, id);
+    }
+  }
+
   /** @internal Registers an object that writes this object's owned stripe (see releaseStripe). */
   trackWriter(writer: StripeWriter): void {
     if (this.owned < 0) return;

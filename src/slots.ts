@@ -43,6 +43,8 @@
  *      handed a running writer's stripe to a new holder, and counts were lost. Deno has
  *      no event that proves a terminated worker stopped, so there only 1 and 2 release,
  *      and a terminated worker keeps its stripe (the worst case below).
+ *      The same event hands back the claims a stopped thread held in flight on labelled
+ *      families (kinds/claims.ts).
  * Releases are CAS(owner -> 0) on the exact value read, so they are idempotent and two
  * releasers cannot free a slot twice. threadIds are never reused within a process, so a
  * stale release (a creator seeing an old worker exit) can never match a newer owner: no
@@ -158,6 +160,8 @@ export interface SlotHolder {
   readonly table: SlotTable;
   /** Switches every handle to the shared stripe and releases the slot (idempotent). */
   releaseStripe(): void;
+  /** Hands back what else thread `id`, now stopped, held in this memory (claims in flight: kinds/claims.ts). */
+  threadEnded?(id: number): void;
 }
 
 const holders = new Set<WeakRef<SlotHolder>>();
@@ -196,7 +200,10 @@ function live(): SlotHolder[] {
 
 function onWorkerExit(id: number): void {
   // Several registry objects may share a memory: scanning one table twice is harmless.
-  for (const h of live()) releaseThread(h.table, id);
+  for (const h of live()) {
+    releaseThread(h.table, id);
+    h.threadEnded?.(id);
+  }
 }
 
 export function installHooks(): void {

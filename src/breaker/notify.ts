@@ -14,6 +14,16 @@
  * failure counted) do not notify; a watcher whose expected word went stale that way
  * returns at once, finds the same state, and waits again on the new word.
  *
+ * A notify that never comes. A change is a compare-and-swap of the word and then a
+ * notify; in the JS twin (and in 'auto', the success that closes a breaker) those are two
+ * calls, and V8 can stop a terminated thread between any two. The word then holds the new
+ * state and nobody is told: a watcher parked with no timeout would hear nothing until
+ * some later change, however long. So a watcher's wait ends after WATCH_BACKSTOP_MS
+ * (1 s) whatever happens, and it reads the word again: a change whose notify was lost is
+ * heard within that bound. The cost, while nothing changes, is one wake-up per second
+ * per breaker watched in a thread: a load and a comparison, and no listener called. (A
+ * timed waitAsync holds no event-loop handle either: the process still exits.)
+ *
  * Coalescing: a listener hears the state as it is when its watcher runs, so two quick
  * changes (Open -> HalfOpen -> Open) may be heard as one, or as none when the state is
  * back where it was; a listener never hears the same state twice in a row. Count
@@ -32,8 +42,11 @@ import { type CircuitState, stateOfWord } from './state.js';
 // Atomics.waitAsync is ES2024; the package compiles against ES2022's declarations.
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const AtomicsWithWaitAsync = Atomics as unknown as {
-  waitAsync(typedArray: Int32Array, index: number, value: number): WaitAsyncResult;
+  waitAsync(typedArray: Int32Array, index: number, value: number, timeout: number): WaitAsyncResult;
 };
+
+/** Longest a watcher waits on the state word before reading it again (see the essay: a lost notify). */
+export const WATCH_BACKSTOP_MS = 1000;
 
 /** One observed state change. */
 export interface StateChange {
@@ -77,7 +90,7 @@ export class StateWatcher {
         const word = Atomics.load(this.i32, this.index);
         this.deliver(stateOfWord(word));
         if (this.subs.size === 0) break;
-        const wait = AtomicsWithWaitAsync.waitAsync(this.i32, this.index, word);
+        const wait = AtomicsWithWaitAsync.waitAsync(this.i32, this.index, word, WATCH_BACKSTOP_MS);
         if (wait.async) await wait.value;
       }
     } finally {

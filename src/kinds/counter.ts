@@ -25,7 +25,7 @@ import {
   type MetricObject,
   type SeriesSpec,
   checkBool,
-  checkedByMetric,
+  checkedByMetric, reapFamily,
   defineBase,
   negate64,
   openMetric,
@@ -254,6 +254,7 @@ export const counterKind = {
   name: 'counter',
   code: 6,
   dataBytes: checkedByMetric,
+  threadEnded: reapFamily,
   collector: new FamilyCollector((registry, definition): CounterMetric => counterKind.open(registry, definition, true)),
 
   /** The body of `StatsRegistry.counter`; `internal`: the package's own families (see defineBase). */

@@ -11,7 +11,7 @@
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { InvalidLabelsError, InvalidValueError } from './errors.js';
 import type { LabelValues } from './labels.js';
-import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, checkedByMetric, defineBase, openMetric } from './metric-base.js';
+import { BASE_KEYS, type BaseDefinition, Metric, type MetricConfigurationBase, type MetricObject, type SeriesSpec, checkedByMetric, reapFamily, defineBase, openMetric } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
 import { FamilyCollector } from './series.js';
 import type { CollectOption } from '../collect-callbacks.js';
@@ -139,6 +139,7 @@ export const gaugeKind = {
   name: 'gauge',
   code: 7,
   dataBytes: checkedByMetric,
+  threadEnded: reapFamily,
   collector: new FamilyCollector((registry, definition): GaugeMetric => gaugeKind.open(registry, definition, true)),
 
   /** The body of `StatsRegistry.gauge`; `internal`: the package's own families (see defineBase). */

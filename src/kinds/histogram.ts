@@ -55,7 +55,7 @@ import {
   type MetricValue,
   type SeriesSpec,
   checkBool,
-  checkedByMetric,
+  checkedByMetric, reapFamily,
   defineBase,
   negate64,
   openMetric,
@@ -363,6 +363,7 @@ export const histogramKind = {
   name: 'histogram',
   code: 8,
   dataBytes: checkedByMetric,
+  threadEnded: reapFamily,
   collector: new FamilyCollector((registry, definition): HistogramMetric => histogramKind.open(registry, definition, true)),
 
   /** The body of `StatsRegistry.histogram`; `internal`: the package's own families (see defineBase). */

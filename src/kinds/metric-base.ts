@@ -13,43 +13,13 @@
  *                       their label values, not in directory records.
  *
  * Cardinality. A label with unbounded values would fill the registry. The family's count
- * word bounds the series that exist at once: an i32 holding two fields,
- *   bits 0..19   claims: series that exist, plus claims in flight (COUNT_MASK; maxSeries
- *                is at most 1,000,000 < 2^20, so a claim never carries into the next field)
- *   bits 20..31  claims in flight: made and not yet resolved (read unsigned, < 4096)
- * Before creating a series a thread claims with one CAS that adds 1 to both fields, and
- * refuses to take the first past maxSeries. It then inserts the series' node; the node
- * carries the unit from then on, and the thread subtracts 1 from the in-flight field.
- * A node that lost a creation race to another thread's node of the same labels is
- * removed at once, and removing a node, for whatever reason, gives its unit back: 1 from
- * the claims field. So claims = series that exist + (claims in flight not yet resolved)
- * at every instant: with nothing in flight, claims is exactly the number of series.
- *
- * Exact refusals. Two threads creating the same series both claim, and one hands back.
- * Between the two, claims is one more than the series there will be, and a thread that
- * wants one more series just then would see the family full although its series fits:
- * with two threads it happens to about one trial in thirty. So a full count refuses only
- * when nothing is in flight: one load then shows claims = series = maxSeries at one
- * instant (the two fields share a word so that one load reads both; two words read one
- * after the other could each be right at a different moment). With claims in flight the
- * thread waits on the word (Atomics.wait, which Node allows on its main thread too;
- * every resolve notifies, so the wait lasts as long as the claim it waits for) and reads
- * again; each resolution either keeps its series (the limit was real) or hands back
- * (room again). Before a refusal the table is probed once more: the series it was about
- * to create may have been created meanwhile, by the very claim it waited for, and an
- * existing series is always reachable. A waiting thread holds no claim itself, so waits cannot form a cycle.
- *
- * The bound. A thread terminated between its claim and its resolve leaves the in-flight
- * field one high for good, and the claims field too unless its node was inserted (a
- * slot lost, not a series); nothing would ever notify. So a
- * wait ends after CLAIM_WAIT_MS whatever happens, and the create is then refused; the
- * word seen then is remembered per metric object, and a refusal that finds the word
- * exactly as it was refuses at once, so a dead claimer costs each thread one wait per
- * state of the family, not one per create. A live claimer descheduled for longer than
- * the bound makes the same refusal: the one way left to be refused below the limit. Four
- * thousand claims in flight at once (more threads than Node runs) are treated alike.
- * A series that already exists is reachable at the limit too: the table is probed
- * before anything is claimed. Removing a series gives its unit back (series-table.ts).
+ * word bounds the series that exist at once (claims.ts: claims made under tickets that
+ * name the claiming thread, so that a creator terminated in the middle of a create gives
+ * its claim back without its own help). A series that already exists is reachable at
+ * the limit too: the table is probed before anything is claimed, and probed once more
+ * before a refusal, since the series it was about to create may have been created
+ * meanwhile, by the very claim it waited for. Removing a series gives its unit back
+ * (series-table.ts).
  *
  * Children, and what remove leaves behind. A thread's children are cached in its
  * LabelTree and, with the node each holds a reference on, in `held`. remove(), reset()
@@ -82,7 +52,8 @@ import type { Exemplar, MetricSample, MetricType } from '../family.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 import { watchQuiescence } from './quiescence.js';
-import { SeriesTable, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
+import { SeriesTable, claimWords, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
+import { CLAIM_WAIT_MS, Claims, reapTickets } from './claims.js';
 
 /** Default bound on a metric's labelled series. */
 export const DEFAULT_MAX_SERIES = 1000;
@@ -206,13 +177,7 @@ interface Held {
   readonly values: readonly string[];
 }
 
-// The family's count word (see the essay).
-const COUNT_BITS = 20;
-const COUNT_MASK = (1 << COUNT_BITS) - 1;
-const IN_FLIGHT_ONE = 1 << COUNT_BITS;
-const IN_FLIGHT_MAX = 0xfff;
-/** Longest a create waits for claims in flight before it is refused. */
-export const CLAIM_WAIT_MS = 100;
+export { CLAIM_WAIT_MS };
 
 const STALE_HELP =
   'Writes through a child of a removed series, made before its thread learned of the removal: increments (counters), observations (histograms, summaries) or changes (gauges). They are in no series.';
@@ -235,8 +200,8 @@ export abstract class Metric<C, T extends string = string> {
   private readonly tree: LabelTree<C>;
   private readonly single: C | undefined;
   private readonly familyData: number;
-  private readonly countIndex: number;
   private readonly table: SeriesTable | undefined;
+  private readonly claims: Claims | undefined;
   // Every child this thread caches (the tree holds one per label set; a re-bound child a
   // caller kept holds its own entry) and the node it holds.
   private readonly held = new Map<C, Held>();
@@ -248,8 +213,6 @@ export abstract class Metric<C, T extends string = string> {
   private watched = false;
   // Frozen label objects per node, for as long as the node's gen is the same.
   private readonly labelCache = new Map<number, { gen: number; labels: Readonly<Record<string, string>> }>();
-  // The count word a wait for claims in flight last timed out on (see the essay), or 0.
-  private stalled = 0;
 
   /** @internal */
   constructor(registry: RegistryCore, def: BaseDefinition, familyData: number, spec: SeriesSpec<C>) {
@@ -264,10 +227,10 @@ export abstract class Metric<C, T extends string = string> {
     this.order = def.labelNames.map((n) => this.sorted.indexOf(n));
     this.tree = new LabelTree<C>(this.sorted);
     this.familyData = familyData;
-    this.countIndex = (familyData + familyCountOffset(def, spec.bytes)) >>> 2;
     if (def.labelNames.length === 0) {
       this.single = spec.make(familyData);
       this.table = undefined;
+      this.claims = undefined;
     } else {
       this.single = undefined;
       this.table = new SeriesTable(registry, def.name, familyData, def.maxSeries, {
@@ -275,6 +238,8 @@ export abstract class Metric<C, T extends string = string> {
         tally: (at) => spec.tally(at),
         changeOnly: spec.changeOnly === true,
       });
+      const { countIndex, ticket0 } = claimWords(familyData);
+      this.claims = new Claims(registry.views.i32, countIndex, ticket0, def.maxSeries);
       this.lastRemovals = Atomics.load(registry.views.i32, this.table.removalsIndex);
     }
   }
@@ -380,7 +345,9 @@ export abstract class Metric<C, T extends string = string> {
 
   /** Series that exist now, created by any thread and not removed (the shared count that maxSeries bounds). */
   seriesCount(): number {
-    return this.labelNames.length === 0 ? 1 : Atomics.load(this.registry.views.i32, this.countIndex) & COUNT_MASK;
+    if (this.claims === undefined) return 1;
+    this.settleOrphans();
+    return this.claims.claims();
   }
 
   /**
@@ -391,6 +358,7 @@ export abstract class Metric<C, T extends string = string> {
   quiesce(): void {
     const table = this.table;
     if (table === undefined) return;
+    this.settleOrphans();
     const w = Atomics.load(this.registry.views.i32, table.removalsIndex);
     if (w === this.lastRemovals) return;
     this.lastRemovals = w;
@@ -492,24 +460,33 @@ export abstract class Metric<C, T extends string = string> {
     const hash = hashKey(key);
     const found = table.lookup(key, hash);
     if (found !== 0) return found;
-    if (!this.claim()) {
+    const claims = this.claims!;
+    const k = claims.take(table);
+    if (k < 0) {
       // Full, with nothing in flight; but the claim this thread waited for may have
       // created this very series.
       const again = table.lookup(key, hash);
       if (again === 0) throw new CardinalityLimitError(this.name, this.maxSeries);
       return again;
     }
-    let node: number;
+    let made: { node: number; loser: number };
     try {
-      node = table.insert(key, hash).node;
+      made = table.insert(key, hash, (node) => claims.nodeOf(k, node));
     } catch (e) {
-      this.resolve(false);
+      claims.end(k, false);
       throw e;
     }
     // The unit now rides on a node (ours, or ours removed at once when another thread's
-    // won): only the in-flight state ends here.
-    this.resolve(true);
-    return node;
+    // won): only the claim in flight ends here.
+    claims.end(k, true);
+    if (made.loser !== 0) table.release(made.loser);
+    return made.node;
+  }
+
+  // Claims of creators that stopped in the middle of a create (claims.ts): one load when there are none.
+  private settleOrphans(): void {
+    const claims = this.claims;
+    if (claims !== undefined && claims.inFlight()) claims.settleOrphans(this.table!);
   }
 
   // Detaches `child` (its series is gone, or the thread exits): see the essay.
@@ -567,40 +544,6 @@ export abstract class Metric<C, T extends string = string> {
     Object.assign(child as object, fresh);
     this.hold(child, node, values);
     return child;
-  }
-
-  /**
-   * Claims a unit of the count for a new series: true, or false when the family is full
-   * with no claim in flight (or the wait for one ran out; see the essay).
-   */
-  private claim(): boolean {
-    const i32 = this.registry.views.i32;
-    let deadline = -1;
-    for (;;) {
-      const w = Atomics.load(i32, this.countIndex);
-      const claims = w & COUNT_MASK;
-      const inFlight = w >>> COUNT_BITS;
-      if (claims < this.maxSeries && inFlight < IN_FLIGHT_MAX) {
-        if (Atomics.compareExchange(i32, this.countIndex, w, (w + 1 + IN_FLIGHT_ONE) | 0) === w) return true;
-        continue;
-      }
-      // Full. Exact when nothing is in flight; else wait for a resolve, within the bound.
-      if (inFlight === 0 || w === this.stalled) return false;
-      const now = performance.now();
-      if (deadline < 0) deadline = now + CLAIM_WAIT_MS;
-      else if (now >= deadline) {
-        this.stalled = w;
-        return false;
-      }
-      Atomics.wait(i32, this.countIndex, w, deadline - now);
-    }
-  }
-
-  /** Ends a claim: its unit rides on a node now (`kept`), or goes back. Wakes any waiter. */
-  private resolve(kept: boolean): void {
-    const i32 = this.registry.views.i32;
-    Atomics.sub(i32, this.countIndex, kept ? IN_FLIGHT_ONE : IN_FLIGHT_ONE + 1);
-    Atomics.notify(i32, this.countIndex);
   }
 
   // Every live series (labels, value) and the family's stale writes, in one walk.
@@ -721,6 +664,19 @@ export function openMetric<D extends BaseDefinition, C, M>(
   const spec = specOf(registry, def);
   const { name, ...descriptor } = def;
   return registry.openEntry(name, kind, descriptor, familyBytes(def, spec.bytes), (familyData) => new Make(registry, def, familyData, spec));
+}
+
+/**
+ * A metric kind's `threadEnded`: a stopped thread's claims in flight on a labelled family
+ * become orphans for the family's threads to settle (claims.ts). A record whose data is
+ * not a series table of its definition's size (corrupt) is left alone.
+ */
+export function reapFamily(i32: Int32Array, descriptor: Readonly<Record<string, unknown>>, dataOffset: number, dataBytes: number, id: number): void {
+  const { labelNames, maxSeries } = descriptor;
+  if (!Array.isArray(labelNames) || labelNames.length === 0 || typeof maxSeries !== 'number') return;
+  if (!Number.isInteger(maxSeries) || maxSeries < 1 || maxSeries > MAX_MAX_SERIES || dataBytes !== labelledFamilyBytes(maxSeries)) return;
+  const { countIndex, ticket0 } = claimWords(dataOffset);
+  reapTickets(i32, countIndex, ticket0, id);
 }
 
 /** A metric kind's `dataBytes`: the kind checks its own definitions, and its records' sizes when it reads them. */

@@ -12,7 +12,7 @@
  * that this layer reuses.
  *
  * The family's data (a labelled family; an unlabelled one keeps its one series inline):
- *   +0   the count word (metric-base.ts: claims and claims in flight, bounding maxSeries)
+ *   +0   the count word (claims.ts: claims, and a bit per ticket in flight, bounding maxSeries)
  *   +4   removals: how many series were ever removed (a thread compares it with the last
  *        value it saw to learn that some cached child may be stale; see "Stale children")
  *   +8   chain: the newest node this family ever allocated; each node links to the one
@@ -23,12 +23,14 @@
  *        stale-writes family is exported, so that a scrape does not depend on how the
  *        threads' first writes happened to overlap)
  *   +16  free list of small nodes, +24 of large ones: 64-bit words, tag:32 | node:32
- *   +32  B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
+ *   +32  12 claim tickets of 8 bytes (claims.ts: the thread holding each, and its node)
+ *   +128 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
  *        list of nodes, newest first
  *
  * A node: a head block, then the series' cells (the kind's layout, 128-byte aligned so
  * that no two series share a cache line, and striped cells keep their stripe blocks):
- *   +0  state: FREE, LIVE or REMOVED        +4  gen: even at rest, odd while reclaimed
+ *   +0  state: FREE, LIVE, REMOVED or ABANDONED (its creator stopped before publishing it:
+ *       claims.ts)                          +4  gen: even at rest, odd while reclaimed
  *   +8  next in its bucket's list, bit 0 the removal mark
  *   +12 chain (the family's allocation chain, never changed once set)
  *   +16 next on the free list               +20 refs: references held (see below)
@@ -111,6 +113,7 @@ import { CorruptRegistryError } from '../errors.js';
 import { utf8 } from '../directory.js';
 import { alignUp } from '../layout.js';
 import type { RegistryCore } from '../registry-core.js';
+import { TICKETS, TICKET_BYTES, type OrphanNodes } from './claims.js';
 
 /** How the table reads and zeroes a kind's series cells. */
 export interface TableSpec {
@@ -126,6 +129,7 @@ export interface TableSpec {
 const FREE = 0;
 const LIVE = 1;
 const REMOVED = 2;
+const ABANDONED = 3;
 
 // Node words (i32 indexes from the node's first word) and byte offsets.
 const N_STATE = 0;
@@ -151,7 +155,13 @@ const F_CHAIN = 2;
 const F_REMOVED = 3;
 const F_FREE_SMALL = 16;
 const F_FREE_LARGE = 24;
-const F_BUCKETS = 32;
+const F_TICKETS = 32;
+const F_BUCKETS = F_TICKETS + TICKETS * TICKET_BYTES;
+
+/** i32 index of a labelled family's count word and of its first ticket word. */
+export function claimWords(familyData: number): { countIndex: number; ticket0: number } {
+  return { countIndex: (familyData + F_COUNT * 4) >>> 2, ticket0: (familyData + F_TICKETS) >>> 2 };
+}
 
 // A walk that restarts this often has met a list that never settles: corrupt memory.
 const MAX_RESTARTS = 10_000;
@@ -213,7 +223,7 @@ export interface LiveNode<R> {
 const i64Views = new WeakMap<RegistryCore, BigInt64Array>();
 
 /** One thread's handle on one family's table (metric-base.ts makes one per Metric). */
-export class SeriesTable {
+export class SeriesTable implements OrphanNodes {
   private readonly i32: Int32Array;
   private readonly u8: Uint8Array;
   private readonly i64: BigInt64Array;
@@ -223,6 +233,8 @@ export class SeriesTable {
   private readonly cellBytes: number;
   // Most nodes the memory can hold: bounds every walk, whatever the links say.
   private readonly limit: number;
+  // Whether the last walk given a node to seek passed it (see walk).
+  private sought = false;
   // Nodes checked once (offset -> head bytes): a node's place, head and family never
   // change, so a later corrupt write to them is not read again.
   private readonly heads = new Map<number, number>();
@@ -269,11 +281,15 @@ export class SeriesTable {
   /**
    * Creates the series of `key` (the caller holds a claim on the count: see insert's
    * comment), or finds the one another thread created at the same time. Returns its node,
-   * acquired, and whether it is the node this call created.
+   * acquired, and whether it is the node this call created; `claimed` is told the node
+   * allocated before it is published (claims.ts), and `loser`, when set, is a node of this
+   * call that lost the race, removed, whose reference the caller releases once its claim
+   * has ended (until then the claim's ticket names it, so it must not be reused).
    */
-  insert(key: Uint8Array, hash: number): { node: number; created: boolean } {
+  insert(key: Uint8Array, hash: number, claimed: (node: number) => void): { node: number; created: boolean; loser: number } {
     const head = headFor(key.length);
     const p = this.allocate(head);
+    claimed(p);
     const w = p >>> 2;
     const i32 = this.i32;
     Atomics.add(i32, w + N_GEN, 1);
@@ -296,16 +312,49 @@ export class SeriesTable {
     const winner = this.walk(hash & this.mask, key, hash);
     if (winner === p) {
       this.release(p); // the walk's reference; the creator's is the caller's now
-      return { node: p, created: true };
+      return { node: p, created: true, loser: 0 };
     }
     if (winner !== 0) {
       // An older node with this key is the series: ours goes (not a user's removal).
       this.remove(p, false);
-      this.release(p);
-      return { node: winner, created: false };
+      return { node: winner, created: false, loser: p };
     }
     // Ours was removed by another thread already: a series created, then removed.
-    return { node: p, created: true };
+    return { node: p, created: true, loser: 0 };
+  }
+
+  /** Whether `node`, read from the memory (a claim ticket), is a node of this family. */
+  knows(node: number): boolean {
+    return this.check(node);
+  }
+
+  /**
+   * The node of a creator that stopped with its claim in flight (claims.ts): true when it
+   * was published (reachable from its bucket, or marked, which only a linked node ever
+   * is), and then removed if it lost a creation race; false when it never was, and then
+   * it is marked abandoned, so that no scrape or reset takes it for a series. Both facts
+   * are stable once its creator has stopped (it holds a reference, so the node is never
+   * reclaimed), so every thread that settles the same node decides the same.
+   */
+  settleAbandoned(node: number): boolean {
+    const w = node >>> 2;
+    const i32 = this.i32;
+    if ((Atomics.load(i32, w + N_NEXT) & 1) !== 0) return true;
+    const hash = Atomics.load(i32, w + N_HASH);
+    this.walk(hash & this.mask, undefined, 0, node);
+    if (!this.sought) {
+      if ((Atomics.load(i32, w + N_NEXT) & 1) !== 0) return true; // marked since: it was linked
+      Atomics.store(i32, w + N_STATE, ABANDONED);
+      return false;
+    }
+    const len = Atomics.load(i32, w + N_KEYLEN);
+    const head = this.heads.get(node)!;
+    if (len >= 0 && len <= head - N_KEY) {
+      const winner = this.walk(hash & this.mask, this.u8.slice(node + N_KEY, node + N_KEY + len), hash);
+      if (winner !== 0 && winner !== node) this.remove(node, false); // a lost creation race, not a user's removal
+      if (winner !== 0) this.release(winner);
+    }
+    return true;
   }
 
   /**
@@ -458,10 +507,11 @@ export class SeriesTable {
    * Walks bucket `b` from its head, unlinking every marked node it meets, and returns the
    * oldest live node whose key is `key`, acquired, or 0 (always 0 without a key).
    */
-  private walk(b: number, key: Uint8Array | undefined, hash: number): number {
+  private walk(b: number, key: Uint8Array | undefined, hash: number, seek = 0): number {
     const i32 = this.i32;
     const bucket = this.bucket0 + b;
     for (let restart = 0; restart < MAX_RESTARTS; restart++) {
+      this.sought = false;
       let best = 0;
       let pred = 0; // 0: the bucket word
       let curr = Atomics.load(i32, bucket);
@@ -492,6 +542,7 @@ export class SeriesTable {
           settled = false;
           break;
         }
+        if (curr === seek) this.sought = true;
         if (key !== undefined && this.matches(curr, key, hash)) {
           if (best !== 0) this.release(best);
           this.hold(curr);

@@ -62,7 +62,7 @@ import {
   type MetricObject,
   type MetricValue,
   type SeriesSpec,
-  checkedByMetric,
+  checkedByMetric, reapFamily,
   defineBase,
   negate64,
   openMetric,
@@ -329,6 +329,7 @@ export const summaryKind = {
   name: 'summary',
   code: 12,
   dataBytes: checkedByMetric,
+  threadEnded: reapFamily,
   collector: new FamilyCollector((registry, definition): SummaryMetric => summaryKind.open(registry, definition, true)),
 
   /** The body of `StatsRegistry.summary`; `internal`: the package's own families (see defineBase). */
