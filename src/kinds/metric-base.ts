@@ -547,15 +547,21 @@ export abstract class Metric<C, T extends string = string> {
   }
 
   // Every live series (labels, value) and the family's stale writes, in one walk.
+  /** The unlabelled sample of the series whose cells are at `at`. */
+  private sampleAt(at: number): MetricSample {
+    const value = this.spec.read(at);
+    const exemplar = this.spec.exemplar?.(at);
+    return exemplar === undefined ? { labels: NO_LABELS, value } : { labels: NO_LABELS, value, exemplar };
+  }
+
+  /** @internal The series table's reader of this metric's cells (see readSeries). */
+  private readAt: ((at: number) => MetricSample) | undefined = undefined;
+
   private readSeries(): { samples: MetricSample[]; stale: number } {
-    const ex = this.spec.exemplar;
-    const sample = (labels: Readonly<Record<string, string>>, at: number): MetricSample => {
-      const value = this.spec.read(at);
-      const exemplar = ex?.(at);
-      return exemplar === undefined ? { labels, value } : { labels, value, exemplar };
-    };
-    if (this.table === undefined) return { samples: [sample(NO_LABELS, this.familyData)], stale: 0 };
-    const { live, stale } = this.table.read((at) => sample(NO_LABELS, at));
+    if (this.table === undefined) return { samples: [this.sampleAt(this.familyData)], stale: 0 };
+    // One reader per metric object, made at the first scrape: a closure made at every
+    // scrape cost a defineProperty per family (the bundle keeps function names).
+    const { live, stale } = this.table.read((this.readAt ??= (at: number) => this.sampleAt(at)));
     const samples: MetricSample[] = [];
     for (const n of live) {
       const labels = this.labelsOf(n.node, n.gen);
