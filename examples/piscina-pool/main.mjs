@@ -88,7 +88,8 @@ await phase(() => Promise.all(ids(107, 167).map((id) => pool.run({ id, service: 
 // 5. A job holds its pool thread's event loop for 1.5 s. That thread's heartbeat stops,
 //    and the main thread's watcher (polling the thread table from this thread) says so,
 //    once. Stalls are counted for the thread that ran the job only: on Deno, the threads
-//    the pool terminated before keep their slots, and look stalled too.
+//    the pool terminated before keep their slots, and look stalled too (and once they hold
+//    every stripe, a new pool thread gets no slot, is not monitored, and no stall is seen).
 const stalls = [];
 const watch = registry.watchThreads({ stallMs: 500 }, (t) => stalls.push(t.threadId));
 const { threadId: blocked } = await pool.run({ ms: 1500 }, { name: 'block' });
