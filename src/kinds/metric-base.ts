@@ -52,7 +52,8 @@ import type { Exemplar, MetricSample, MetricType } from '../family.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 import { watchQuiescence } from './quiescence.js';
-import { SeriesTable, claimWords, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
+import { SeriesTable, blockFreeList, claimWords, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
+import type { AdaptiveCells } from './adaptive-cells.js';
 import { CLAIM_WAIT_MS, Claims, reapTickets } from './claims.js';
 
 /** Default bound on a metric's labelled series. */
@@ -129,6 +130,24 @@ export function checkBool(o: Record<string, unknown>, key: string): boolean {
   return bool(o, key, false);
 }
 
+/**
+ * How a kind's series are striped: `true` always (a stripe per thread from the start),
+ * `false` never (one shared cell per field), `'adaptive'` once threads contend on the
+ * series (adaptive-cells.ts), the default.
+ */
+export type Striping = boolean | 'adaptive';
+
+/** The `striped` option: omitted or `'adaptive'` is adaptive; otherwise a boolean. */
+export function checkStriping(o: Record<string, unknown>): Striping {
+  if (o.striped === undefined || o.striped === 'adaptive') return 'adaptive';
+  if (typeof o.striped !== 'boolean') throw new InvalidOptionsError('striped', `must be true, false or 'adaptive' (the default), got ${describeValue(o.striped)}`);
+  return o.striped;
+}
+
+function describeValue(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? (v === null ? 'null' : 'an object') : String(v);
+}
+
 /** The unit a family is exported with: the definition's, else one read from the name's suffix. */
 export function unitOf(def: BaseDefinition, type: MetricType): string | undefined {
   if (def.unit !== undefined) return def.unit;
@@ -169,6 +188,8 @@ export interface SeriesSpec<C> {
   readonly changeOnly?: boolean;
   /** A counter's exemplar (kinds/exemplars.ts), when the definition enables them. */
   exemplar?(dataOffset: number): Exemplar | undefined;
+  /** The contention-adaptive series' blocks (adaptive-cells.ts), when the series are adaptive. */
+  readonly adaptive?: AdaptiveCells;
 }
 
 /** A child this thread caches, and the node it holds a reference on. */
@@ -227,6 +248,7 @@ export abstract class Metric<C, T extends string = string> {
     this.order = def.labelNames.map((n) => this.sorted.indexOf(n));
     this.tree = new LabelTree<C>(this.sorted);
     this.familyData = familyData;
+    spec.adaptive?.bindFamily(def.labelNames.length === 0 ? familyData + familyCountOffset(def, spec.bytes) + 8 : blockFreeList(familyData));
     if (def.labelNames.length === 0) {
       this.single = spec.make(familyData);
       this.table = undefined;
@@ -237,6 +259,7 @@ export abstract class Metric<C, T extends string = string> {
         cellBytes: spec.bytes,
         tally: (at) => spec.tally(at),
         changeOnly: spec.changeOnly === true,
+        reclaim: spec.adaptive === undefined ? undefined : (at) => spec.adaptive!.reclaim(at),
       });
       const { countIndex, ticket0 } = claimWords(familyData);
       this.claims = new Claims(registry.views.i32, countIndex, ticket0, def.maxSeries);
@@ -699,9 +722,13 @@ export function familyCountOffset(def: BaseDefinition, seriesBytes: number): num
   return def.labelNames.length === 0 ? alignUp(seriesBytes, 8) : 0;
 }
 
-/** Data bytes of a family record: an unlabelled metric's cells and count, or a labelled one's series table. */
+/**
+ * Data bytes of a family record: an unlabelled metric's cells, its count word and the
+ * free list of its stripe block (8 bytes each; adaptive-cells.ts), or a labelled one's
+ * series table.
+ */
 export function familyBytes(def: BaseDefinition, seriesBytes: number): number {
-  return def.labelNames.length === 0 ? familyCountOffset(def, seriesBytes) + 8 : labelledFamilyBytes(def.maxSeries);
+  return def.labelNames.length === 0 ? familyCountOffset(def, seriesBytes) + 16 : labelledFamilyBytes(def.maxSeries);
 }
 
 /** Zeroes a u64 cell set in place: adds the negation of its total to its shared cell (wraps modulo 2^64 like every read). */

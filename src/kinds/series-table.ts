@@ -24,7 +24,8 @@
  *        threads' first writes happened to overlap)
  *   +16  free list of small nodes, +24 of large ones: 64-bit words, tag:32 | node:32
  *   +32  12 claim tickets of 8 bytes (claims.ts: the thread holding each, and its node)
- *   +128 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
+ *   +128 free list of the stripe blocks of contended series (adaptive-cells.ts), 64-bit
+ *   +136 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
  *        list of nodes, newest first
  *
  * A node: a head block, then the series' cells (the kind's layout, 128-byte aligned so
@@ -123,6 +124,8 @@ export interface TableSpec {
   tally(cells: number): number;
   /** True for gauges: a stale write is a change of the value (1), not an amount. */
   readonly changeOnly: boolean;
+  /** A node's cells are being reclaimed (after their stale writes were counted): give back what they own beyond the node (a stripe block). */
+  reclaim?(cells: number): void;
 }
 
 // Node states.
@@ -156,7 +159,13 @@ const F_REMOVED = 3;
 const F_FREE_SMALL = 16;
 const F_FREE_LARGE = 24;
 const F_TICKETS = 32;
-const F_BUCKETS = F_TICKETS + TICKETS * TICKET_BYTES;
+const F_BLOCKS = F_TICKETS + TICKETS * TICKET_BYTES;
+const F_BUCKETS = F_BLOCKS + 8;
+
+/** Byte offset of a labelled family's free list of stripe blocks (adaptive-cells.ts). */
+export function blockFreeList(familyData: number): number {
+  return familyData + F_BLOCKS;
+}
 
 /** i32 index of a labelled family's count word and of its first ticket word. */
 export function claimWords(familyData: number): { countIndex: number; ticket0: number } {
@@ -606,6 +615,7 @@ export class SeriesTable implements OrphanNodes {
     Atomics.add(i32, w + N_GEN, 1);
     const d = this.difference(p, cells);
     if (d > 0) m.gaugeAdd(p + N_STALE, d);
+    this.spec.reclaim?.(cells);
     this.u8.fill(0, cells, cells + this.cellBytes);
     m.gaugeSet(p + N_V0, 0);
     Atomics.store(i32, w + N_KEYLEN, 0);
