@@ -184,6 +184,18 @@ export class AdaptiveCells {
     this.push(b);
   }
 
+  /** @internal Blocks on the family's free list now (tests: every block allocated is published or here). */
+  freeBlocks(): number {
+    if (this.free < 0) return 0;
+    let n = 0;
+    const limit = Math.floor(this.registry.capacityBytes / this.geometry.blockBytes) + 1;
+    for (let b = Number(Atomics.load(this.i64, this.free) & 0xffffffffn); b !== 0 && n < limit; n++) {
+      if (!this.registry.directory.blockFits(b, this.geometry.blockBytes)) break;
+      b = Atomics.load(this.i32, b >>> 2) >>> 0;
+    }
+    return n;
+  }
+
   // A zeroed block from the free list, or 0. No call after the CAS that takes it: the
   // caller publishes it next (see the header).
   private pop(): number {

@@ -44,7 +44,7 @@
  */
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { utf8 } from '../directory.js';
-import { InvalidOptionsError, NameConflictError } from '../errors.js';
+import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
 import type { FamilyHead, FamilySink } from '../kind.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
 import { bool, checkOptionsObject, intIn } from '../validate.js';
@@ -140,12 +140,8 @@ export type Striping = boolean | 'adaptive';
 /** The `striped` option: omitted or `'adaptive'` is adaptive; otherwise a boolean. */
 export function checkStriping(o: Record<string, unknown>): Striping {
   if (o.striped === undefined || o.striped === 'adaptive') return 'adaptive';
-  if (typeof o.striped !== 'boolean') throw new InvalidOptionsError('striped', `must be true, false or 'adaptive' (the default), got ${describeValue(o.striped)}`);
+  if (typeof o.striped !== 'boolean') throw new InvalidOptionsError('striped', `must be a boolean or "adaptive", got ${describe(o.striped)}`);
   return o.striped;
-}
-
-function describeValue(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? (v === null ? 'null' : 'an object') : String(v);
 }
 
 /** The unit a family is exported with: the definition's, else one read from the name's suffix. */
@@ -667,6 +663,18 @@ export abstract class Metric<C, T extends string = string> {
       const labels = this.labelsOf(n.node, n.gen);
       return labels === undefined ? [] : [{ labels, dataOffset: n.value }];
     });
+  }
+
+  /**
+   * @internal The stripe blocks of an adaptive metric (adaptive-cells.ts): how many live
+   * series have one, how many wait on the family's free list, and a block's bytes; undefined
+   * for a metric that is not adaptive.
+   */
+  stripeBlocks(): { published: number; free: number; blockBytes: number } | undefined {
+    const adaptive = this.spec.adaptive;
+    if (adaptive === undefined) return undefined;
+    const published = this.seriesCells().filter((s) => adaptive.block(s.dataOffset) !== 0).length;
+    return { published, free: adaptive.freeBlocks(), blockBytes: adaptive.geometry.blockBytes };
   }
 
   /** @internal Reads every series once. */
