@@ -244,9 +244,10 @@ export class SeriesTable implements OrphanNodes {
   private readonly limit: number;
   // Whether the last walk given a node to seek passed it (see walk).
   private sought = false;
-  // Nodes checked once (offset -> head bytes): a node's place, head and family never
-  // change, so a later corrupt write to them is not read again.
-  private readonly heads = new Map<number, number>();
+  // No per-node cache: a node's head size and family are read and checked at every use
+  // (two loads), which costs less than a Map entry per series in every thread's heap; a
+  // node whose head words were overwritten since is then refused where it is met, never
+  // followed out of bounds.
   /** i32 index of the family's count word. */
   readonly countIndex: number;
   /** i32 index of the family's removals word. */
@@ -279,7 +280,20 @@ export class SeriesTable implements OrphanNodes {
 
   /** Where the cells of `node` start. */
   cells(node: number): number {
-    return node + this.heads.get(node)!;
+    const head = this.headOf(node);
+    if (head === 0) throw new CorruptRegistryError(this.family, `the head of a series node (at ${node}) was overwritten`);
+    return node + head;
+  }
+
+  // The head bytes of `p` (read from the memory) when it is a node of this family inside
+  // the record area, else 0.
+  private headOf(p: number): number {
+    const dir = this.registry.directory;
+    if (!dir.blockFits(p, SMALL_HEAD)) return 0;
+    const w = p >>> 2;
+    const head = Atomics.load(this.i32, w + N_HEAD);
+    if ((head !== SMALL_HEAD && head !== LARGE_HEAD) || !dir.blockFits(p, head + this.cellBytes)) return 0;
+    return Atomics.load(this.i32, w + N_FAMILY) === this.familyData ? head : 0;
   }
 
   /** The node of the live series with this key, acquired (release it), or 0. */
@@ -357,7 +371,7 @@ export class SeriesTable implements OrphanNodes {
       return false;
     }
     const len = Atomics.load(i32, w + N_KEYLEN);
-    const head = this.heads.get(node)!;
+    const head = this.headOf(node);
     if (len >= 0 && len <= head - N_KEY) {
       const winner = this.walk(hash & this.mask, this.u8.slice(node + N_KEY, node + N_KEY + len), hash);
       if (winner !== 0 && winner !== node) this.remove(node, false); // a lost creation race, not a user's removal
@@ -420,7 +434,7 @@ export class SeriesTable implements OrphanNodes {
   /** The label values of `node`'s key, or undefined when its bytes are not a key of `count` values. */
   decodeKey(node: number, count: number): string[] | undefined {
     const len = Atomics.load(this.i32, (node >>> 2) + N_KEYLEN);
-    const head = this.heads.get(node)!;
+    const head = this.headOf(node);
     if (len < 0 || len > head - N_KEY) return undefined;
     const bytes = this.u8.slice(node + N_KEY, node + N_KEY + len);
     const values: string[] = [];
@@ -492,15 +506,7 @@ export class SeriesTable implements OrphanNodes {
 
   // Whether `p`, read from the memory, is a node of this family inside the record area.
   private check(p: number): boolean {
-    if (this.heads.has(p)) return true;
-    const dir = this.registry.directory;
-    if (!dir.blockFits(p, SMALL_HEAD)) return false;
-    const w = p >>> 2;
-    const head = Atomics.load(this.i32, w + N_HEAD);
-    if ((head !== SMALL_HEAD && head !== LARGE_HEAD) || !dir.blockFits(p, head + this.cellBytes)) return false;
-    if (Atomics.load(this.i32, w + N_FAMILY) !== this.familyData) return false;
-    this.heads.set(p, head);
-    return true;
+    return this.headOf(p) !== 0;
   }
 
   private acquire(p: number): boolean {
@@ -584,7 +590,7 @@ export class SeriesTable implements OrphanNodes {
     for (let n = 0; n < this.limit; n++) {
       const h = Atomics.load(i64, free);
       const p = Number(h & 0xffffffffn);
-      if (p === 0 || !this.check(p) || this.heads.get(p) !== head) break;
+      if (p === 0 || this.headOf(p) !== head) break;
       const next = Atomics.load(this.i32, (p >>> 2) + N_FREE) >>> 0;
       const tagged = BigInt.asIntN(64, (((h >> 32n) + 1n) << 32n) | BigInt(next));
       if (Atomics.compareExchange(i64, free, h, tagged) === h) {
@@ -596,7 +602,6 @@ export class SeriesTable implements OrphanNodes {
     const w = p >>> 2;
     Atomics.store(this.i32, w + N_HEAD, head);
     Atomics.store(this.i32, w + N_FAMILY, this.familyData);
-    this.heads.set(p, head);
     const chain = this.base + F_CHAIN;
     for (;;) {
       const h = Atomics.load(this.i32, chain);
@@ -622,7 +627,7 @@ export class SeriesTable implements OrphanNodes {
     Atomics.store(i32, w + N_NEXT, 0);
     Atomics.store(i32, w + N_STATE, FREE);
     Atomics.add(i32, w + N_GEN, 1);
-    const free = (this.familyData + (this.heads.get(p) === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    const free = (this.familyData + (this.headOf(p) === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
     for (;;) {
       const h = Atomics.load(this.i64, free);
       Atomics.store(i32, w + N_FREE, Number(h & 0xffffffffn) | 0);
