@@ -10,7 +10,7 @@ const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 type Kind = 'counter' | 'gauge' | 'histogram';
 
-/** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384. */
+/** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384; cells of D ≤ 16 bytes inside the head, 128 in all, while K ≤ 56. */
 // `striped` as the option: omitted ('adaptive', the default: the cells and the word naming
 // their stripes once contended), true or false. A gauge has no such option.
 function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean | 'adaptive'; stripes: number; bounds?: number }): number {
@@ -25,6 +25,8 @@ function formula(kind: Kind, _family: string, labels: Record<string, string>, o:
     const c = (o.bounds ?? 11) + 2;
     D = o.striped === true ? up(8 * c) + o.stripes * up(up(4 * c, 8) + 8 * c) : 8 * c + word;
   }
+  // Cells of at most 16 bytes live inside a small head: one 128-byte block while K ≤ 56.
+  if (D <= 16) return K <= 56 ? 128 : 384 + 128;
   return H + up(D);
 }
 
@@ -41,6 +43,8 @@ const LABELS: [string, Record<string, string>][] = [
   ['one short label', { id: 'u1' }],
   ['a value just filling one block', { id: 'x'.repeat(9) }],
   ['one byte more', { id: 'x'.repeat(10) }],
+  ['a key of exactly 56 bytes', { id: 'x'.repeat(54) }],
+  ['a key one byte past an inline node', { id: 'x'.repeat(55) }],
   ['a key of exactly 64 bytes', { id: 'x'.repeat(62) }],
   ['a key one byte past a small head', { id: 'x'.repeat(63) }],
   ['two labels', { route: '/api/users', code: '200' }],

@@ -148,6 +148,7 @@ export function seriesBytesFormula(kind, _family, labels, { striped = 'adaptive'
   const c = bounds + 2;
   const word = striped === 'adaptive' ? 8 : 0;
   const d = kind === 'gauge' ? 8 : kind === 'histogram' ? (striped === true ? up(8 * c) + stripes * up(up(4 * c, 8) + 8 * c) : 8 * c + word) : striped === true ? 128 * (stripes + 1) : 8 + word;
+  if (d <= 16) return k <= 56 ? 128 : 384 + 128; // cells inside a small head (inline node)
   return (k <= 64 ? 128 : 384) + up(d);
 }
 

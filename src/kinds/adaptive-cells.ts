@@ -40,8 +40,9 @@
  *                   a zeroed block (the family's free list first, else a fresh one from the
  *                   registry's bump allocator) and publishes it with one CAS on the word.
  *   NONE -> REFUSED the registry had no room for a block: the series stays as it is, exact
- *                   and contended, and the thread says so once (a process warning, and
- *                   usage().inflationsRefused); the hot path never throws for it.
+ *                   and contended; usage().inflationsRefused counts it, the first refusal
+ *                   of a registry is said once (a process warning), and the hot path never
+ *                   throws for it.
  *   block -> NONE   only when the series' node is reclaimed (series-table.ts: removed, and
  *                   no thread holds it), which puts the block back on the free list.
  * Each thread's child learns the state when it needs it, at its own contention signal:
@@ -157,11 +158,11 @@ export class AdaptiveCells {
         b = this.registry.directory.allocateBlock(this.geometry.blockBytes, `the stripes of a contended series of "${this.metric}"`);
       } catch (e) {
         if (!(e instanceof RegistryFullError)) throw e;
-        if (Atomics.compareExchange(this.i32, w, NONE, REFUSED) === NONE) {
-          Atomics.add(this.i32, H_INFLATIONS_REFUSED, 1);
+        // Said once per registry, by the thread whose refusal is the first: the count says how many followed.
+        if (Atomics.compareExchange(this.i32, w, NONE, REFUSED) === NONE && Atomics.add(this.i32, H_INFLATIONS_REFUSED, 1) === 0) {
           warnOnce(
-            `inflation-refused:${this.metric}`,
-            `atomic-stats: a contended series of "${this.metric}" keeps one shared cell per field (exact, but slower under contention): the registry has no room for its stripes (${this.geometry.blockBytes} bytes). Create the registry with a larger capacityBytes.`,
+            `inflation-refused:${this.registry.capacityBytes}:${w}`,
+            `atomic-stats: contended series stay on their shared cells (exact, but slower under contention): the registry has no room for their stripes (the first, a series of "${this.metric}", needed ${this.geometry.blockBytes} bytes; usage().inflationsRefused counts them). Create the registry with a larger capacityBytes.`,
             'ERR_REGISTRY_FULL',
           );
         }

@@ -29,7 +29,9 @@
  *        list of nodes, newest first
  *
  * A node: a head block, then the series' cells (the kind's layout, 128-byte aligned so
- * that no two series share a cache line, and striped cells keep their stripe blocks):
+ * that no two series share a cache line, and striped cells keep their stripe blocks), or,
+ * for a family whose cells take at most 16 bytes (counters and gauges), a node of 128
+ * bytes in all whose cells lie inside its head (an "inline" node, see below):
  *   +0  state: FREE, LIVE, REMOVED or ABANDONED (its creator stopped before publishing it:
  *       claims.ts)                          +4  gen: even at rest, odd while reclaimed
  *   +8  next in its bucket's list, bit 0 the removal mark
@@ -43,6 +45,10 @@
  *       "small" node), longer keys (up to 320, more than the 256 bytes a series name may
  *       take) a 384-byte head. A size class and the family fix a node's geometry, so a
  *       free node of the same class fits any later series of the same family.
+ *   Inline nodes: the cells at +56 (16 bytes), the key at +72 (up to 56 bytes). A family
+ *       whose cells fit has inline nodes as its small class: a series of a counter or a
+ *       gauge then takes one 128-byte block, shared by no other series, instead of two.
+ *       The head word (+36) holds where the cells start: 56, 128 or 384.
  *
  * Lists, and one series per label set. A bucket is a singly linked list in the manner of
  * Harris' lock-free lists, with one rule of its own: a node is only ever pushed at the
@@ -150,6 +156,10 @@ const N_STALE = 48;
 const N_KEY = 64;
 const SMALL_HEAD = 128;
 const LARGE_HEAD = 384;
+// Inline nodes: cells at +56, the key at +72, 128 bytes in all.
+const INLINE_CELLS = 56;
+const INLINE_KEY = 72;
+const INLINE_MAX_CELLS = 16;
 
 // Family words (i32 indexes from the family's data) and byte offsets.
 const F_COUNT = 0;
@@ -189,12 +199,19 @@ export function labelledFamilyBytes(maxSeries: number): number {
 
 /** Bytes of one node of a family whose series' cells take `cellBytes`, for a key of `keyBytes`. */
 export function nodeBytes(keyBytes: number, cellBytes: number): number {
-  return headFor(keyBytes) + alignUp(cellBytes, 128);
+  const head = headFor(keyBytes, cellBytes);
+  return head === INLINE_CELLS ? SMALL_HEAD : head + alignUp(cellBytes, 128);
 }
 
-function headFor(keyBytes: number): number {
+// Where a node's cells start (its head word): inline, after a small head, or after a large one.
+function headFor(keyBytes: number, cellBytes: number): number {
+  if (cellBytes <= INLINE_MAX_CELLS) return keyBytes <= SMALL_HEAD - INLINE_KEY ? INLINE_CELLS : LARGE_HEAD;
   return keyBytes <= SMALL_HEAD - N_KEY ? SMALL_HEAD : LARGE_HEAD;
 }
+
+// Where a node's key starts, and the most bytes it may take, given its head word.
+const keyAt = (head: number): number => (head === INLINE_CELLS ? INLINE_KEY : N_KEY);
+const keyRoom = (head: number): number => (head === INLINE_CELLS ? SMALL_HEAD - INLINE_KEY : head - N_KEY);
 
 /** The key of a label set: each value (sorted-name order) as a 16-bit length and its UTF-8 bytes. */
 export function encodeKey(values: readonly string[]): Uint8Array {
@@ -240,6 +257,9 @@ export class SeriesTable implements OrphanNodes {
   private readonly bucket0: number;
   private readonly mask: number;
   private readonly cellBytes: number;
+  // The cells' own bytes (what a reclaim zeroes), and whether the family's small nodes are inline.
+  private readonly exactCellBytes: number;
+  private readonly inline: boolean;
   // Most nodes the memory can hold: bounds every walk, whatever the links say.
   private readonly limit: number;
   // Whether the last walk given a node to seek passed it (see walk).
@@ -275,7 +295,9 @@ export class SeriesTable implements OrphanNodes {
     this.bucket0 = (familyData + F_BUCKETS) >>> 2;
     this.mask = buckets - 1;
     this.cellBytes = alignUp(spec.cellBytes, 128);
-    this.limit = Math.floor(registry.capacityBytes / (SMALL_HEAD + 128)) + 1;
+    this.exactCellBytes = spec.cellBytes;
+    this.inline = spec.cellBytes <= INLINE_MAX_CELLS;
+    this.limit = Math.floor(registry.capacityBytes / SMALL_HEAD) + 1;
   }
 
   /** Where the cells of `node` start. */
@@ -292,7 +314,8 @@ export class SeriesTable implements OrphanNodes {
     if (!dir.blockFits(p, SMALL_HEAD)) return 0;
     const w = p >>> 2;
     const head = Atomics.load(this.i32, w + N_HEAD);
-    if ((head !== SMALL_HEAD && head !== LARGE_HEAD) || !dir.blockFits(p, head + this.cellBytes)) return 0;
+    if (head === INLINE_CELLS ? !this.inline : (head !== SMALL_HEAD || this.inline) && head !== LARGE_HEAD) return 0;
+    if (head !== INLINE_CELLS && !dir.blockFits(p, head + this.cellBytes)) return 0;
     return Atomics.load(this.i32, w + N_FAMILY) === this.familyData ? head : 0;
   }
 
@@ -310,7 +333,7 @@ export class SeriesTable implements OrphanNodes {
    * has ended (until then the claim's ticket names it, so it must not be reused).
    */
   insert(key: Uint8Array, hash: number, claimed: (node: number) => void): { node: number; created: boolean; loser: number } {
-    const head = headFor(key.length);
+    const head = headFor(key.length, this.exactCellBytes);
     const p = this.allocate(head);
     claimed(p);
     const w = p >>> 2;
@@ -318,7 +341,7 @@ export class SeriesTable implements OrphanNodes {
     Atomics.add(i32, w + N_GEN, 1);
     Atomics.store(i32, w + N_HASH, hash);
     Atomics.store(i32, w + N_KEYLEN, key.length);
-    this.u8.set(key, p + N_KEY);
+    this.u8.set(key, p + keyAt(head));
     this.registry.ops.metrics.gaugeSet(p + N_V0, 0);
     // The creator's reference and the list's.
     Atomics.store(i32, w + N_REFS, 2);
@@ -372,8 +395,9 @@ export class SeriesTable implements OrphanNodes {
     }
     const len = Atomics.load(i32, w + N_KEYLEN);
     const head = this.headOf(node);
-    if (len >= 0 && len <= head - N_KEY) {
-      const winner = this.walk(hash & this.mask, this.u8.slice(node + N_KEY, node + N_KEY + len), hash);
+    if (head !== 0 && len >= 0 && len <= keyRoom(head)) {
+      const at = node + keyAt(head);
+      const winner = this.walk(hash & this.mask, this.u8.slice(at, at + len), hash);
       if (winner !== 0 && winner !== node) this.remove(node, false); // a lost creation race, not a user's removal
       if (winner !== 0) this.release(winner);
     }
@@ -435,8 +459,8 @@ export class SeriesTable implements OrphanNodes {
   decodeKey(node: number, count: number): string[] | undefined {
     const len = Atomics.load(this.i32, (node >>> 2) + N_KEYLEN);
     const head = this.headOf(node);
-    if (len < 0 || len > head - N_KEY) return undefined;
-    const bytes = this.u8.slice(node + N_KEY, node + N_KEY + len);
+    if (head === 0 || len < 0 || len > keyRoom(head)) return undefined;
+    const bytes = this.u8.slice(node + keyAt(head), node + keyAt(head) + len);
     const values: string[] = [];
     let at = 0;
     try {
@@ -578,7 +602,7 @@ export class SeriesTable implements OrphanNodes {
     const w = p >>> 2;
     if (Atomics.load(this.i32, w + N_STATE) !== LIVE || Atomics.load(this.i32, w + N_HASH) !== hash) return false;
     if (Atomics.load(this.i32, w + N_KEYLEN) !== key.length) return false;
-    const at = p + N_KEY;
+    const at = p + keyAt(this.headOf(p));
     for (let k = 0; k < key.length; k++) if (this.u8[at + k] !== key[k]) return false;
     return true;
   }
@@ -586,7 +610,7 @@ export class SeriesTable implements OrphanNodes {
   // A free node of this head size, or a fresh one linked into the family's chain.
   private allocate(head: number): number {
     const i64 = this.i64;
-    const free = (this.familyData + (head === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    const free = (this.familyData + (head === LARGE_HEAD ? F_FREE_LARGE : F_FREE_SMALL)) >>> 3;
     for (let n = 0; n < this.limit; n++) {
       const h = Atomics.load(i64, free);
       const p = Number(h & 0xffffffffn);
@@ -598,7 +622,7 @@ export class SeriesTable implements OrphanNodes {
         break; // not a free node: the list is corrupt; leave it and allocate afresh
       }
     }
-    const p = this.registry.directory.allocateBlock(head + this.cellBytes, `a series of "${this.family}"`);
+    const p = this.registry.directory.allocateBlock(head === INLINE_CELLS ? SMALL_HEAD : head + this.cellBytes, `a series of "${this.family}"`);
     const w = p >>> 2;
     Atomics.store(this.i32, w + N_HEAD, head);
     Atomics.store(this.i32, w + N_FAMILY, this.familyData);
@@ -621,13 +645,13 @@ export class SeriesTable implements OrphanNodes {
     const d = this.difference(p, cells);
     if (d > 0) m.gaugeAdd(p + N_STALE, d);
     this.spec.reclaim?.(cells);
-    this.u8.fill(0, cells, cells + this.cellBytes);
+    this.u8.fill(0, cells, cells + this.exactCellBytes);
     m.gaugeSet(p + N_V0, 0);
     Atomics.store(i32, w + N_KEYLEN, 0);
     Atomics.store(i32, w + N_NEXT, 0);
     Atomics.store(i32, w + N_STATE, FREE);
     Atomics.add(i32, w + N_GEN, 1);
-    const free = (this.familyData + (this.headOf(p) === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    const free = (this.familyData + (this.headOf(p) === LARGE_HEAD ? F_FREE_LARGE : F_FREE_SMALL)) >>> 3;
     for (;;) {
       const h = Atomics.load(this.i64, free);
       Atomics.store(i32, w + N_FREE, Number(h & 0xffffffffn) | 0);

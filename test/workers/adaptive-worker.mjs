@@ -18,6 +18,12 @@ function waitForStart() {
   Atomics.wait(new Int32Array(d.start), 0, 0);
 }
 
+// The package's warnings this thread emitted (a refused inflation's), reported with the result.
+const warnings = [];
+process.on('warning', (w) => {
+  if (w.name === 'AtomicStatsWarning') warnings.push(`${w.code}: ${w.message}`);
+});
+
 if (d.mode === 'write') {
   const series = d.series.map((s) => ({ i: ints.labels(s), f: floats.labels(s), h: hist.labels(s) }));
   waitForStart();
@@ -26,16 +32,27 @@ if (d.mode === 'write') {
   const running = new Int32Array(d.barrier);
   Atomics.add(running, 0, 1);
   while (Atomics.load(running, 0) < d.writers);
-  // 0.25 per float inc and observations of 0.25 and 0.75: every partial sum is exact in binary.
-  for (let round = 0; round < d.n / 1000; round++) {
+  // 0.25 per float inc and observations of 0.25 and 0.75: every partial sum is exact in
+  // binary. At least d.n / 1000 rounds, and then on until every hammered series has
+  // inflated (the threads did contend: on a busy machine they may at first have taken
+  // turns), for at most 5 s; the test computes the totals from the rounds reported.
+  // d.until 'refused': on until the registry refused a block (it has no room for one).
+  const inflated =
+    d.until === 'refused' ? () => registry.usage().inflationsRefused > 0 : () => [ints, floats, hist].every((m) => m.stripeBlocks().published === d.series.length);
+  const end = Date.now() + 5000;
+  let rounds = 0;
+  while (rounds < d.n / 1000 || (!inflated() && Date.now() < end)) {
     for (const s of series) {
       for (let k = 0; k < 1000; k++) s.i.inc();
       s.i.inc(3);
       for (let k = 0; k < 250; k++) s.f.inc(0.25);
       for (let k = 0; k < 250; k++) s.h.observe(k & 1 ? 0.75 : 0.25);
     }
+    rounds++;
   }
-  parentPort.postMessage({ slot: registry.slot });
+  if (d.done !== undefined) Atomics.add(new Int32Array(d.done), 0, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20)); // a warning arrives on a later tick
+  parentPort.postMessage({ slot: registry.slot, rounds, warnings });
 } else if (d.mode === 'read') {
   // Reads until every writer is done (d.stop), and reports any total that went backwards.
   const stop = new Int32Array(d.stop);
