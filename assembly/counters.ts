@@ -74,6 +74,30 @@ export function sharedAdd(cell: u32, lo: u32, hi: u32): void {
   atomic.add<u64>(cell, (<u64>hi << 32) | <u64>lo);
 }
 
+// ---- base cells -----------------------------------------------------------------------
+// The base cell of a contention-adaptive series (src/kinds/adaptive-cells.ts): a shared
+// cell written with a compare-and-swap instead of an atomic add, because a failed swap is
+// the one signal of contention both backends have. Uncontended, the two cost the same: a
+// load that brings the line in, then one locked instruction on it. On failure the amount
+// still lands exactly once, by an atomic add, and 1 tells the host that another thread
+// wrote the cell between this thread's load and its swap. A thread terminated anywhere in
+// here has added its amount (the swap or the add) or not (before either).
+
+export function baseInc(cell: u32): i32 {
+  const v = atomic.load<u64>(cell);
+  if (atomic.cmpxchg<u64>(cell, v, v + 1) == v) return 0;
+  atomic.add<u64>(cell, 1);
+  return 1;
+}
+
+export function baseAdd(cell: u32, lo: u32, hi: u32): i32 {
+  const n = (<u64>hi << 32) | <u64>lo;
+  const v = atomic.load<u64>(cell);
+  if (atomic.cmpxchg<u64>(cell, v, v + n) == v) return 0;
+  atomic.add<u64>(cell, n);
+  return 1;
+}
+
 // ---- owned cells --------------------------------------------------------------------
 
 // The carry: `t` (< 2^31) is the new low part before reduction, `w` the low word it was
@@ -171,5 +195,5 @@ export function readStriped64(sharedCell: u32, firstLow: u32, firstHigh: u32, st
 // Bumped whenever an export is added or changes meaning, or the host's layout changes; the host
 // refuses a module (e.g. from a handle made by another version) that disagrees.
 export function abiVersion(): i32 {
-  return 7;
+  return 8;
 }

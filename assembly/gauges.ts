@@ -44,6 +44,24 @@ export function gaugeAdd(cell: u32, d: f64): void {
   }
 }
 
+/**
+ * gaugeAdd for the base cell of a contention-adaptive series (src/kinds/adaptive-cells.ts):
+ * the same loop, and 1 when a swap failed, i.e. another thread wrote the cell between this
+ * thread's load and its swap (contention), else 0. The add lands exactly once either way.
+ */
+export function f64BaseAdd(cell: u32, d: f64): i32 {
+  let seen = atomic.load<u64>(cell);
+  let contended: i32 = 0;
+  while (true) {
+    const next = reinterpret<u64>(reinterpret<f64>(seen) + d);
+    const was = atomic.cmpxchg<u64>(cell, seen, next);
+    if (was == seen) break;
+    seen = was;
+    contended = 1;
+  }
+  return contended;
+}
+
 export function f64OwnedAdd(cell: u32, d: f64): void {
   atomic.store<u64>(cell, reinterpret<u64>(reinterpret<f64>(load<u64>(cell)) + d));
 }

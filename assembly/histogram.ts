@@ -19,7 +19,7 @@
  * being atomic: it releases the plain bucket store before it to any reader that sees it.
  */
 import { ownedInc } from './counters';
-import { f64OwnedAdd, gaugeAdd } from './gauges';
+import { f64BaseAdd, f64OwnedAdd, gaugeAdd } from './gauges';
 
 export function histObserveShared(bucket: u32, sum: u32, v: f64): void {
   atomic.add<u64>(bucket, 1);
@@ -29,4 +29,14 @@ export function histObserveShared(bucket: u32, sum: u32, v: f64): void {
 export function histObserveOwned(low: u32, high: u32, sum: u32, v: f64): void {
   ownedInc(low, high);
   f64OwnedAdd(sum, v);
+}
+
+/**
+ * The base cells of a contention-adaptive series (src/kinds/adaptive-cells.ts): as
+ * histObserveShared, and 1 when the sum's swap failed (another thread observed the same
+ * series at the same instant), the signal that inflates the series.
+ */
+export function histObserveBase(bucket: u32, sum: u32, v: f64): i32 {
+  atomic.add<u64>(bucket, 1);
+  return f64BaseAdd(sum, v);
 }

@@ -43,7 +43,10 @@ export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // in nodes that are freed and reused, instead of one directory record per series.
 // 5: a labelled family's claim tickets (kinds/claims.ts) between its free lists and its
 // buckets, and the count word's in-flight field a bit per ticket.
-export const LAYOUT_VERSION = 5;
+// 6: contention-adaptive series (kinds/adaptive-cells.ts): an inflation word after a
+// series' base cells, a family's free list of stripe blocks (labelled: between its claim
+// tickets and its buckets; unlabelled: after its count word), header words 13 and 14.
+export const LAYOUT_VERSION = 6;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */
@@ -74,6 +77,10 @@ export const H_ABANDONED_BYTES = 11;
  * by the slot count (directory.ts).
  */
 export const H_PUBLISHED = 12;
+/** Bytes of stripe blocks allocated for series that inflated under contention (kinds/adaptive-cells.ts). Only grows. */
+export const H_INFLATED_BYTES = 13;
+/** Series that stayed uninflated because the registry had no room for their stripes. Only grows. */
+export const H_INFLATIONS_REFUSED = 14;
 export const HEADER_BYTES = 64;
 
 /**

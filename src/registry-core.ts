@@ -45,6 +45,8 @@ import {
   H_CAPACITY,
   H_DIR_OFFSET,
   H_DIR_SLOTS,
+  H_INFLATED_BYTES,
+  H_INFLATIONS_REFUSED,
   H_MAGIC,
   H_NEXT_SLOT,
   H_RECORDS_START,
@@ -140,6 +142,14 @@ export interface RegistryUsage {
    * Included in `usedBytes`.
    */
   readonly abandonedBytes: number;
+  /**
+   * Bytes of stripe blocks given to series that threads contended on (counters and
+   * histograms whose `striped` is `'adaptive'`, the default): reused when such a series is
+   * removed, never given back to the registry. Included in `usedBytes`.
+   */
+  readonly inflatedBytes: number;
+  /** Contended series that stayed on their shared cells because the registry had no room for their stripes (exact, but slower). */
+  readonly inflationsRefused: number;
   /**
    * Directory entries this attachment found corrupt (bytes in shared memory outside the
    * layout's bounds) and skipped; each is reported once with a process warning.
@@ -496,6 +506,8 @@ export class RegistryCore {
       capacityBytes: this.capacityBytes,
       entries,
       abandonedBytes: this.directory.abandonedBytes(),
+      inflatedBytes: Atomics.load(this.views.i32, H_INFLATED_BYTES) >>> 0,
+      inflationsRefused: Atomics.load(this.views.i32, H_INFLATIONS_REFUSED) >>> 0,
       corruptRecords: this.directory.corruptRecords(),
       ...this.stripeUsage(),
     };

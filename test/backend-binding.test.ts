@@ -12,11 +12,11 @@ import { StatsRegistry } from '../src/index.js';
 import { BACKENDS } from './helpers/backends.js';
 
 const OPS = {
-  cells: ['sharedInc', 'sharedAdd', 'ownedInc', 'ownedAdd', 'readShared', 'readShared64', 'readStriped', 'readStriped64'],
+  cells: ['sharedInc', 'sharedAdd', 'baseInc', 'baseAdd', 'ownedInc', 'ownedAdd', 'readShared', 'readShared64', 'readStriped', 'readStriped64'],
   breaker: ['acquire', 'success', 'successWith', 'failure', 'failureWith', 'force'],
   statsOwned: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
   statsShared: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
-  metrics: ['gaugeSet', 'gaugeGet', 'gaugeAdd', 'f64OwnedAdd', 'f64SumStriped', 'histObserveShared', 'histObserveOwned'],
+  metrics: ['gaugeSet', 'gaugeGet', 'gaugeAdd', 'f64BaseAdd', 'f64OwnedAdd', 'f64SumStriped', 'histObserveShared', 'histObserveOwned', 'histObserveBase'],
 } as const;
 type SetName = keyof typeof OPS;
 

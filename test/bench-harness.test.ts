@@ -325,6 +325,78 @@ describe('scaling tables', () => {
   });
 });
 
+describe('contention tables', () => {
+  const file = new URL('../bench/cases/contention.mjs', import.meta.url).href;
+  const VARIANTS = ['default', 'unstriped', 'striped'];
+
+  it('runs one labelled series under 2 workers and under 1, each variant against the one its target names, with exact totals', async () => {
+    const { runBench } = await load('../bench/harness/bench.mjs');
+    const { renderText } = await load('../bench/report.mjs');
+    const run = await runBench({ files: [file], only: 'contention', quick: true, overrides: TEST_OPTS });
+    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual([2, 1, 2]);
+    const baselines = ['striped', 'unstriped', 'striped'];
+    run.groups.forEach((g: any, i: number) => {
+      const key = ['inc2', 'inc1', 'obs2'][i];
+      expect(g.table).toMatch(/^contention: .*\(target: default ≤ 1\.[15]× striped: (true|false)\)$/);
+      expect(g.variants.map((v: { id: string }) => v.id)).toEqual(VARIANTS.map((v) => `contention/${key}/${v}`));
+      expect(g.variants.find((v: { baseline: boolean }) => v.baseline).id).toBe(`contention/${key}/${baselines[i]}`);
+      for (const v of g.variants) {
+        // verify() passed: the one series holds exactly the operations every thread ran.
+        expect(v.totalOps).toBeGreaterThan(0);
+        expect(v.totalOps % 1000).toBe(0);
+        for (const r of v.reps as Rep[]) {
+          expect(r.ops).toHaveLength(g.threads);
+          if (!r.marked) expect(r.overlap).toBeGreaterThanOrEqual(run.options.minOverlap);
+        }
+      }
+    });
+    const byName = new Map(run.verdicts.map((v: { name: string }) => [v.name, v]));
+    const targets: [string, string][] = [
+      ['bound child inc(), 2 workers on one series: default vs striped: true', '≤ 1.50×'],
+      ['bound child inc(), 1 worker (uncontended): default vs striped: false', '≤ 1.10×'],
+      ['histogram child observe(v), 2 workers on one series: default vs striped: true', '≤ 1.50×'],
+    ];
+    for (const [name, target] of targets) {
+      const v: any = byName.get(name);
+      expect(v).toMatchObject({ target, repetitions: run.options.reps });
+      expect(['met', 'missed', 'inconclusive']).toContain(v.verdict);
+    }
+    // The information rows: a striped series holds its stripes, an unstriped one does not.
+    const bytes = run.verdicts.filter((v: { name: string }) => v.name.startsWith('shared bytes of the one series'));
+    expect(bytes).toHaveLength(3);
+    for (const b of bytes) {
+      const [, unstriped, striped] = (b.measured as string).split(' / ').map((x) => Number.parseInt(x, 10));
+      expect(striped).toBeGreaterThan(unstriped!);
+    }
+    expect(renderText(run)).toContain('== contention: bound child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)');
+  });
+
+  it('refuses a final state that does not match the operations run: a lost or extra count, a wrong bucket or sum', async () => {
+    const mod = await load('../bench/cases/contention.mjs');
+    for (const v of VARIANTS) {
+      const inc = `contention/inc2/${v}`;
+      const data = await mod.setup(inc, 2);
+      (await mod.prepare(inc, data, 0)).run(1000);
+      await expect(mod.verify(inc, data, 1000, [])).resolves.toBeUndefined();
+      await expect(mod.verify(inc, data, 2000, [])).rejects.toThrow(`${inc}: the count is 1000, expected 2000`);
+
+      const obs = `contention/obs2/${v}`;
+      const hdata = await mod.setup(obs, 2);
+      const h = await mod.prepare(obs, hdata, 0);
+      h.run(1000);
+      await expect(mod.verify(obs, hdata, 1000, [])).resolves.toBeUndefined();
+      await expect(mod.verify(obs, hdata, 2000, [])).rejects.toThrow(`${obs}: the count is 1000, expected 2000`);
+      // 8 more observations with the right count and sum, two of them in the wrong bucket.
+      const child = mod.bind(obs, hdata);
+      for (const x of [0.0078125, 0.009765625, 0.03125, 0.0625, 0.375, 0.75, 1.5, 16]) child.observe(x);
+      await expect(mod.verify(obs, hdata, 1008, [])).rejects.toThrow(`${obs}: bucket le=0.005 is 125, expected 126`);
+      // 8 more of the smallest value: the count is right, the sum is not.
+      for (let i = 0; i < 8; i++) child.observe(mod.VALUES[0]);
+      await expect(mod.verify(obs, hdata, 1016, [])).rejects.toThrow(new RegExp(`^${obs}: the sum is`));
+    }
+  });
+});
+
 describe('failures', () => {
   it('stops with the cause when a case thread throws mid-round', async () => {
     const { runBench } = await load('../bench/harness/bench.mjs');

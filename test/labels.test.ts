@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CardinalityLimitError, DEFAULT_MAX_SERIES, InvalidLabelsError, NameConflictError, StatsRegistry } from '../src/index.js';
+import { LabelTree } from '../src/kinds/labels.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectRejected, userFamilies } from './helpers/metrics.js';
 
@@ -153,5 +154,51 @@ describe.each(BACKENDS)('labelled series (%s backend)', (backend) => {
     other.counter(def).inc({ k: 'b' });
     r.counters('late_total{k="c"}', ['n']); // same prefix, another kind: not a series
     expect((await c.get()).values.map((v) => v.labels.k).sort()).toEqual(['a', 'b']);
+  });
+});
+
+describe("a thread's label tree", () => {
+  // The tree's Maps, level by level: how many Maps it holds, the root included.
+  const maps = (tree: LabelTree<object>): number => {
+    const count = (m: Map<string, unknown>, depth: number): number =>
+      1 + (depth === 0 ? 0 : [...m.values()].reduce<number>((n, next) => n + count(next as Map<string, unknown>, depth - 1), 0));
+    return count((tree as unknown as { root: Map<string, unknown> }).root, 2);
+  };
+
+  it('deleting a series drops the levels it leaves empty, and only those', () => {
+    const tree = new LabelTree<object>(['job', 'tenant', 'zone']);
+    const a = {};
+    const b = {};
+    tree.insert(['j', 't1', 'z'], a);
+    tree.insert(['j', 't2', 'z'], b);
+    expect(maps(tree)).toBe(4); // root, j, j/t1, j/t2
+    tree.delete(['j', 't1', 'z']);
+    expect(maps(tree)).toBe(3);
+    expect(tree.findValues(['j', 't2', 'z'])).toBe(b);
+    expect(tree.find({ job: 'j', tenant: 't2', zone: 'z' })).toBe(b);
+    tree.delete(['j', 't2', 'z']);
+    expect(maps(tree)).toBe(1);
+    expect(tree.findValues(['j', 't2', 'z'])).toBeUndefined();
+    // A tenant that comes and goes a thousand times leaves nothing behind.
+    for (let i = 0; i < 1000; i++) {
+      tree.insert(['j', `t${i}`, 'z'], a);
+      tree.delete(['j', `t${i}`, 'z']);
+    }
+    expect(maps(tree)).toBe(1);
+    tree.delete(['nope', 't', 'z']); // absent: nothing happens
+    expect(maps(tree)).toBe(1);
+  });
+
+  it('valuesOf gives the label values of the series asked for, in sorted-name order', () => {
+    const tree = new LabelTree<object>(['a', 'b']);
+    const x = {};
+    const y = {};
+    const z = {};
+    tree.insert(['1', '2'], x);
+    tree.insert(['1', '3'], y);
+    tree.insert(['4', '2'], z);
+    expect(tree.valuesOf(new Set([x, z]))).toEqual(new Map([[x, ['1', '2']], [z, ['4', '2']]]));
+    expect(tree.valuesOf(new Set([{}]))).toEqual(new Map());
+    expect(tree.valuesOf(new Set())).toEqual(new Map());
   });
 });

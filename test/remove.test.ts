@@ -105,6 +105,46 @@ describe.each(BACKENDS)('remove, reset and zero (%s backend)', (backend) => {
     expect(stale(r, 'c_total')).toBe(0);
   });
 
+  it('a kept child re-bound after labels() made a new one for its labels: both write the one series, follow later removals, and give their memory back', async () => {
+    const r = StatsRegistry.create({ backend });
+    const reader = StatsRegistry.attach(r.handle, { backend });
+    const c = r.counter({ name: 'kept_total', help: 'K.', labelNames: ['a', 'b'], maxSeries: 2, striped: true });
+    const first = c.labels({ a: 'x', b: 'y' });
+    first.inc(1);
+    c.remove({ a: 'x', b: 'y' });
+    // A new child for the same labels, while `first` is detached; then `first` re-binds.
+    const second = c.labels({ a: 'x', b: 'y' });
+    expect(second).not.toBe(first);
+    second.inc(2);
+    first.inc(3);
+    expect(values(r, 'kept_total')).toEqual(new Map([[k({ a: 'x', b: 'y' }), 5n]]));
+    expect(c.labels('x', 'y')).toBe(second);
+    // Both detach at the next removal; the first to write again is the cached one after.
+    c.remove('x', 'y');
+    first.inc(4);
+    second.inc(5);
+    expect(values(r, 'kept_total')).toEqual(new Map([[k({ a: 'x', b: 'y' }), 9n]]));
+    expect(c.labels({ b: 'y', a: 'x' })).toBe(first);
+    expect(c.seriesCount()).toBe(1);
+    // Every node they held is reclaimed once removed: churn takes no new memory, nothing is stale.
+    c.reset();
+    const used = r.usage().usedBytes;
+    for (let i = 0; i < 50; i++) {
+      c.inc({ a: `n${i}`, b: 'y' });
+      c.remove({ a: `n${i}`, b: 'y' });
+    }
+    expect(r.usage().usedBytes).toBe(used);
+    expect(stale(r, 'kept_total')).toBe(0);
+    // Handing the stripe back reaches the re-bound children too: they keep counting.
+    first.inc(1);
+    second.inc(1);
+    r.close();
+    first.inc(1);
+    second.inc(1);
+    expect(values(reader, 'kept_total')).toEqual(new Map([[k({ a: 'x', b: 'y' }), 4n]]));
+    reader.close();
+  });
+
   it('writes through a child another registry object cached after a remove are counted as stale, never lost or elsewhere', () => {
     const a = StatsRegistry.create({ backend });
     // Another registry object on the same memory caches the way another thread does.

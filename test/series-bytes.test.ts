@@ -10,17 +10,23 @@ const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 type Kind = 'counter' | 'gauge' | 'histogram';
 
-/** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384. */
-function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean; stripes: number; bounds?: number }): number {
+/** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384; cells of D ≤ 16 bytes inside the head, 128 in all, while K ≤ 56. */
+// `striped` as the option: omitted ('adaptive', the default: the cells and the word naming
+// their stripes once contended), true or false. A gauge has no such option.
+function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean | 'adaptive'; stripes: number; bounds?: number }): number {
   let K = 0;
   for (const v of Object.values(labels)) K += 2 + bytes(v);
   const H = K <= 64 ? 128 : 384;
+  const word = (o.striped ?? 'adaptive') === 'adaptive' ? 8 : 0;
   let D: number;
-  if (kind !== 'histogram') D = o.striped ? 128 * (o.stripes + 1) : 8;
+  if (kind === 'gauge') D = 8;
+  else if (kind === 'counter') D = o.striped === true ? 128 * (o.stripes + 1) : 8 + word;
   else {
     const c = (o.bounds ?? 11) + 2;
-    D = o.striped ? up(8 * c) + o.stripes * up(up(4 * c, 8) + 8 * c) : 8 * c;
+    D = o.striped === true ? up(8 * c) + o.stripes * up(up(4 * c, 8) + 8 * c) : 8 * c + word;
   }
+  // Cells of at most 16 bytes live inside a small head: one 128-byte block while K ≤ 56.
+  if (D <= 16) return K <= 56 ? 128 : 384 + 128;
   return H + up(D);
 }
 
@@ -37,6 +43,8 @@ const LABELS: [string, Record<string, string>][] = [
   ['one short label', { id: 'u1' }],
   ['a value just filling one block', { id: 'x'.repeat(9) }],
   ['one byte more', { id: 'x'.repeat(10) }],
+  ['a key of exactly 56 bytes', { id: 'x'.repeat(54) }],
+  ['a key one byte past an inline node', { id: 'x'.repeat(55) }],
   ['a key of exactly 64 bytes', { id: 'x'.repeat(62) }],
   ['a key one byte past a small head', { id: 'x'.repeat(63) }],
   ['two labels', { route: '/api/users', code: '200' }],
@@ -54,17 +62,21 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
         ['counter', 'c', {}],
         ['counter', 'http_requests_total', {}],
         ['counter', 'http_requests_total', { striped: true }],
+        ['counter', 'http_requests_total', { striped: false }],
         ['counter', 'fractions_total', { float: true, striped: true }],
         ['gauge', 'g', {}],
         ['gauge', 'connections_in_flight', {}],
         ['histogram', 'h', {}],
         ['histogram', 'http_request_duration_seconds', { striped: true }],
         ['histogram', 'd_seconds', { buckets: [1] }],
+        // 16 cells of 8 bytes: exactly one block with striped: false, one more for the adaptive word.
+        ['histogram', 'd_seconds', { buckets: Array.from({ length: 14 }, (_, i) => i + 1) }],
+        ['histogram', 'd_seconds', { buckets: Array.from({ length: 14 }, (_, i) => i + 1), striped: false }],
         ['histogram', 'd_seconds', { buckets: Array.from({ length: 40 }, (_, i) => i + 1), striped: true }],
       ] as [Kind, string, Record<string, unknown>][])(`%s %s %j, ${what}, ${stripes} stripes`, (kind, name, extra) => {
         const def = { name, help: 'Help.', labelNames, ...extra };
         const bounds = (extra.buckets as number[] | undefined)?.length;
-        const want = formula(kind, name, labels, { striped: extra.striped === true, stripes, ...(bounds === undefined ? {} : { bounds }) });
+        const want = formula(kind, name, labels, { striped: extra.striped as boolean | undefined, stripes, ...(bounds === undefined ? {} : { bounds }) });
         expect(measured(kind, def, labels, stripes)).toBe(want);
       });
     }
@@ -81,7 +93,7 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
     for (const row of rows) {
       const cells = row.split('|').map((c) => c.trim());
       const total = Number(cells[4]!.replace(/,/g, ''));
-      let striped = false;
+      let striped: boolean | undefined;
       if (cells[1]!.startsWith('the same')) {
         expect(cells[1]).toMatch(/, striped$/);
         striped = true;
@@ -93,7 +105,7 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
         last = { kind: m![1] as Kind, name: m![2]!, labels };
       }
       const { kind, name, labels } = last!;
-      expect(formula(kind, name, labels, { striped, stripes: 16 }), row).toBe(total);
+      expect(formula(kind, name, labels, { ...(striped ? { striped } : {}), stripes: 16 }), row).toBe(total);
       const def = { name, help: 'Help.', labelNames: Object.keys(labels), ...(striped ? { striped } : {}) };
       expect(measured(kind, def, labels, 16), row).toBe(total);
     }

@@ -137,9 +137,7 @@ describe('one check, one message', () => {
     const bad: [unknown, string][] = [[noProto, '[object Object]'], [hostile, '[object Object]'], ['yes', '"yes"'], [1, '1'], [0, '0'], [null, 'null'], [10n, '10n']];
     const options: [string, (v: unknown) => unknown][] = [
       ['striped', (v) => r.counters('c', ['a'], { striped: v as never })],
-      ['striped', (v) => r.counter({ name: 'c_total', help: 'C.', striped: v as never })],
       ['float', (v) => r.counter({ name: 'c_total', help: 'C.', float: v as never })],
-      ['striped', (v) => r.histogram({ name: 'h', help: 'H.', buckets: [1], striped: v as never })],
       ['striped', (v) => r.stepExecutionStats('steps', { striped: v as never })],
       ['striped', (v) => r.eventBusStats('buses', { striped: v as never })],
       ['durations', (v) => r.stepExecutionStats('steps', { durations: v as never })],
@@ -153,6 +151,14 @@ describe('one check, one message', () => {
         const err = rejected(r, () => call(value), InvalidOptionsError) as InvalidOptionsError;
         expect(err.option).toBe(option);
         expect(err.message).toBe(`${option}: must be a boolean, got ${text}`);
+      }
+    }
+    // A metric's `striped` also takes "adaptive" (its default), and says so.
+    for (const call of [(v: unknown) => r.counter({ name: 'c_total', help: 'C.', striped: v as never }), (v: unknown) => r.histogram({ name: 'h', help: 'H.', buckets: [1], striped: v as never })]) {
+      for (const [value, text] of bad) {
+        const err = rejected(r, () => call(value), InvalidOptionsError) as InvalidOptionsError;
+        expect(err.option).toBe('striped');
+        expect(err.message).toBe(`striped: must be a boolean or "adaptive", got ${text}`);
       }
     }
   });

@@ -141,11 +141,14 @@ function fullGc() {
 const up = (n, to = 128) => Math.ceil(n / to) * to;
 const utf8Bytes = (s) => Buffer.byteLength(s, 'utf8');
 /** docs/metrics.md: bytes = H + ⌈D⌉ for one labelled series (H = 128 while Σ (2 + v) ≤ 64, else 384). */
-export function seriesBytesFormula(kind, _family, labels, { striped = false, stripes, bounds = 11 }) {
+// `striped`: true, false, or 'adaptive' (the default: the cells and one word; a series not inflated).
+export function seriesBytesFormula(kind, _family, labels, { striped = 'adaptive', stripes, bounds = 11 }) {
   let k = 0;
   for (const v of Object.values(labels)) k += 2 + utf8Bytes(v);
   const c = bounds + 2;
-  const d = kind === 'histogram' ? (striped ? up(8 * c) + stripes * up(up(4 * c, 8) + 8 * c) : 8 * c) : striped ? 128 * (stripes + 1) : 8;
+  const word = striped === 'adaptive' ? 8 : 0;
+  const d = kind === 'gauge' ? 8 : kind === 'histogram' ? (striped === true ? up(8 * c) + stripes * up(up(4 * c, 8) + 8 * c) : 8 * c + word) : striped === true ? 128 * (stripes + 1) : 8 + word;
+  if (d <= 16) return k <= 56 ? 128 : 384 + 128; // cells inside a small head (inline node)
   return (k <= 64 ? 128 : 384) + up(d);
 }
 
@@ -165,7 +168,7 @@ export function bytesPerSeries() {
     for (let i = 0; i < N; i++) m.labels(labelsOf(i));
     const measured = (r.usage().usedBytes - before) / N;
     let sum = 0;
-    for (let i = 0; i < N; i++) sum += seriesBytesFormula(kind, def.name, labelsOf(i), { striped: def.striped === true, stripes: r.stripes, bounds: def.buckets?.length });
+    for (let i = 0; i < N; i++) sum += seriesBytesFormula(kind, def.name, labelsOf(i), { striped: def.striped ?? 'adaptive', stripes: r.stripes, bounds: def.buckets?.length });
     return { measured, formula: sum / N };
   };
   const heap = (make) => {

@@ -4,14 +4,19 @@
  * Cells of one series. An integer counter (the default) is the one-field counter set of
  * counter-set.ts: a u64 in a shared cell (64-bit atomic add), or with `striped: true` a
  * shared cell plus one owned stripe per attached thread (plain stores of a tagged low
- * word, assembly/counters.ts), summed on read. Values are exact integers up to 2^64.
+ * word, assembly/counters.ts), summed on read. Values are exact integers up to 2^64. By
+ * default (`striped` omitted) a series is adaptive (adaptive-cells.ts): the shared cell,
+ * written by compare-and-swap, until threads contend on it; then a block of stripes.
  *
  * `float: true` counts fractions (prom-client allows `inc(0.5)`): the same geometry, but
  * each cell holds an f64's bits (assembly/gauges.ts): the shared cell takes a CAS add, an
  * owned stripe's high word an owner-only store, and a read sums the stripes in f64. An
  * integer counter refuses fractions rather than round them.
  */
+import { TWO32, checkCount, highWord } from '../count.js';
 import { InvalidCountError } from '../errors.js';
+import type { CellOps } from '../ops/cells.js';
+import { AdaptiveCells } from './adaptive-cells.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { type Counter, makeCounter, retireCounter } from '../sets/counter-set.js';
 import { alignUp, cellAddresses, setGeometry } from '../layout.js';
@@ -24,7 +29,9 @@ import {
   type MetricConfigurationBase,
   type MetricObject,
   type SeriesSpec,
+  type Striping,
   checkBool,
+  checkStriping,
   checkedByMetric, reapFamily,
   defineBase,
   negate64,
@@ -36,8 +43,13 @@ import { FamilyCollector } from './series.js';
 import type { CollectOption } from '../collect-callbacks.js';
 
 export interface CounterConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<CounterMetric<T>> {
-  /** Give each thread its own stripe of every series (LongAdder-style); costs (stripes + 1) × 128 bytes a series. Default false. */
-  striped?: boolean;
+  /**
+   * `true`: each thread its own stripe of every series from the start, (stripes + 1) × 128
+   * bytes a series; `false`: one shared cell a series, for every thread. Default
+   * `'adaptive'`: one shared cell until threads write the series at the same instant, then
+   * a stripe per thread for that series alone (LongAdder's design).
+   */
+  striped?: boolean | 'adaptive';
   /** Count fractional amounts (f64 cells) instead of exact u64 integers. Default false. */
   float?: boolean;
   /**
@@ -48,7 +60,7 @@ export interface CounterConfiguration<T extends string = string> extends MetricC
 }
 
 export interface CounterDefinition extends BaseDefinition {
-  readonly striped: boolean;
+  readonly striped: Striping;
   readonly float: boolean;
   /** Present (true) only when enabled, so definitions without it keep their signature. */
   readonly enableExemplars?: true;
@@ -70,7 +82,7 @@ const KEYS = [...BASE_KEYS, 'striped', 'float', 'enableExemplars'];
 
 export function defineCounter(options: unknown, internal = false): CounterDefinition {
   const { o, base } = defineBase(options, KEYS, [], internal);
-  const def = { ...base, striped: checkBool(o, 'striped'), float: checkBool(o, 'float') };
+  const def = { ...base, striped: checkStriping(o), float: checkBool(o, 'float') };
   return checkBool(o, 'enableExemplars') ? { ...def, enableExemplars: true } : def;
 }
 
@@ -122,6 +134,137 @@ class FloatSeries implements CounterSeries {
   }
 }
 
+/**
+ * A series of an adaptive integer counter (adaptive-cells.ts). `low` is where it writes:
+ * -1 the base cell, probing for contention (a compare-and-swap); -2 the base cell with
+ * atomic adds, probing no more (no stripe of its own, a refused series, or its stripe
+ * handed back); otherwise its own stripe's low word in the series' block. One object,
+ * one branch on a field: the call sites of inc() stay monomorphic through inflation.
+ */
+class AdaptiveIntSeries implements CounterSeries {
+  private low: number;
+  private high = 0;
+  constructor(
+    private readonly ops: CellOps,
+    private readonly adaptive: AdaptiveCells,
+    private readonly stripe: number,
+    readonly dataOffset: number,
+  ) {
+    this.low = stripe < 0 ? -2 : -1;
+  }
+  /** @internal Its stripe is being handed back: atomic adds to the base cell from now on. */
+  retireStripe(): void {
+    this.low = -2;
+  }
+  inc(n?: number): void {
+    if (n !== undefined) {
+      if (typeof n === 'number' && (n >>> 0) === n) this.add(n, 0);
+      else this.slow(n);
+      return;
+    }
+    const low = this.low;
+    if (low >= 0) this.ops.ownedInc(low, this.high);
+    else if (low === -1) {
+      if (this.ops.baseInc(this.dataOffset) !== 0) this.contended();
+    } else this.ops.sharedInc(this.dataOffset);
+  }
+  private add(lo: number, hi: number): void {
+    const low = this.low;
+    // 0x40000000: OWNED_ADD_LIMIT (counter-set.ts), as a literal.
+    if (low >= 0 && hi === 0 && lo < 0x40000000) this.ops.ownedAdd(low, this.high, lo);
+    else if (low === -1) {
+      if (this.ops.baseAdd(this.dataOffset, lo, hi) !== 0) this.contended();
+    } else this.ops.sharedAdd(this.dataOffset, lo, hi);
+  }
+  private slow(n: unknown): void {
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
+      throw new InvalidCountError(n, 'not an integer (create the counter with float: true to count fractions)');
+    }
+    checkCount(n);
+    const hi = highWord(n);
+    this.add(n - hi * TWO32, hi);
+  }
+  // A swap on the base cell failed: the series gets its block (once, by whichever thread
+  // comes first) and this child its stripe of it; or, refused, the base cell for good.
+  private contended(): void {
+    const b = this.adaptive.inflate(this.dataOffset);
+    if (b === 0) {
+      this.low = -2;
+      return;
+    }
+    const at = b + this.stripe * this.adaptive.geometry.stride;
+    this.high = at + this.adaptive.geometry.highOffset;
+    this.low = at;
+  }
+}
+
+/** A series of an adaptive float counter: as AdaptiveIntSeries, `at` its f64 cell (its stripe's high slot once inflated). */
+class AdaptiveFloatSeries implements CounterSeries {
+  private at: number;
+  constructor(
+    private readonly ops: MetricOps,
+    private readonly adaptive: AdaptiveCells,
+    private readonly stripe: number,
+    readonly dataOffset: number,
+  ) {
+    this.at = stripe < 0 ? -2 : -1;
+  }
+  /** @internal Its stripe is being handed back: CAS adds to the base cell from now on. */
+  retireStripe(): void {
+    this.at = -2;
+  }
+  inc(n?: number): void {
+    const d = n === undefined ? 1 : n;
+    if (typeof d !== 'number' || !(d >= 0 && d <= Number.MAX_VALUE)) throw new InvalidCountError(d, 'must be a finite number >= 0');
+    const at = this.at;
+    if (at >= 0) this.ops.f64OwnedAdd(at, d);
+    else if (at === -1) {
+      if (this.ops.f64BaseAdd(this.dataOffset, d) !== 0) this.contended();
+    } else this.ops.gaugeAdd(this.dataOffset, d);
+  }
+  private contended(): void {
+    const b = this.adaptive.inflate(this.dataOffset);
+    this.at = b === 0 ? -2 : b + this.stripe * this.adaptive.geometry.stride + this.adaptive.geometry.highOffset;
+  }
+}
+
+function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
+  const adaptive = new AdaptiveCells(registry, def.name, 1);
+  const g = adaptive.geometry;
+  if (!def.float) {
+    const ops = registry.ops.cells;
+    const read = (dataOffset: number): bigint => {
+      const b = adaptive.block(dataOffset);
+      return b === 0 ? ops.readShared64(dataOffset) : ops.readStriped64(dataOffset, b, b + g.highOffset, g.stride, g.stripes);
+    };
+    return {
+      bytes: g.bytes,
+      adaptive,
+      // The stripe is read when a series is made (see counterCells).
+      make: (dataOffset) => new AdaptiveIntSeries(ops, adaptive, registry.ownedStripe(true), dataOffset),
+      read,
+      tally: (dataOffset) => Number(read(dataOffset)),
+      zero: (dataOffset) => {
+        const n = negate64(read(dataOffset));
+        ops.sharedAdd(dataOffset, n.lo, n.hi);
+      },
+    };
+  }
+  const m = registry.ops.metrics;
+  const read = (dataOffset: number): number => {
+    const b = adaptive.block(dataOffset);
+    return b === 0 ? m.gaugeGet(dataOffset) : m.f64SumStriped(dataOffset, b + g.highOffset, g.stride, g.stripes);
+  };
+  return {
+    bytes: g.bytes,
+    adaptive,
+    make: (dataOffset) => new AdaptiveFloatSeries(m, adaptive, registry.ownedStripe(true), dataOffset),
+    read,
+    tally: read,
+    zero: (dataOffset) => m.gaugeAdd(dataOffset, -read(dataOffset)),
+  };
+}
+
 // The spec with an exemplar slot after the cells, when the definition enables them (exemplars.ts).
 function withExemplarSlot<C>(registry: RegistryCore, def: { enableExemplars?: true }, spec: SeriesSpec<C>): SeriesSpec<C> {
   if (def.enableExemplars !== true) return spec;
@@ -136,7 +279,9 @@ function counterSpec(registry: RegistryCore, def: CounterDefinition): SeriesSpec
 }
 
 function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
-  const geometry = setGeometry(1, def.striped, registry.stripes);
+  if (def.striped === 'adaptive') return adaptiveCounterCells(registry, def);
+  const striped = def.striped;
+  const geometry = setGeometry(1, striped, registry.stripes);
   const ops = registry.ops.cells;
   // The owned stripe is read when a series is made, not when the metric is opened: once
   // the registry object has handed its stripe back, new series are made shared.
@@ -149,7 +294,7 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
     return {
       bytes: geometry.dataBytes,
       make: (dataOffset) =>
-        new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(def.striped) }, 0, 'value'), dataOffset),
+        new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) }, 0, 'value'), dataOffset),
       read,
       tally: (dataOffset) => Number(read(dataOffset)),
       // The shared cell is the set's first cell (dataOffset) in both geometries.
@@ -168,7 +313,7 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
   return {
     bytes: geometry.dataBytes,
     make: (dataOffset) => {
-      const stripe = registry.ownedStripe(def.striped);
+      const stripe = registry.ownedStripe(striped);
       return stripe >= 0
         ? new FloatSeries(m, cellAddresses(geometry, dataOffset, 0, stripe).high, true, dataOffset)
         : new FloatSeries(m, dataOffset, false, dataOffset);
@@ -186,8 +331,8 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
  */
 export class CounterMetric<T extends string = string> extends Metric<CounterSeries, T> {
   readonly type = 'counter' as const;
-  /** Whether each series is striped per thread. */
-  readonly striped: boolean;
+  /** How each series is striped per thread: always (true), never (false), or once contended ('adaptive', the default). */
+  readonly striped: Striping;
   /** Whether the counter counts fractions (f64) rather than exact integers. */
   readonly float: boolean;
 

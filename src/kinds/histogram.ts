@@ -8,8 +8,11 @@
  *   field B      the sum, an f64's bits (assembly/gauges.ts)
  * The count is the sum of the bucket cells, so count and buckets always agree.
  *
- * Unstriped (the default), every thread adds to the shared cells: an atomic add on the
- * bucket and a CAS add on the sum (assembly/histogram.ts). With `striped: true` each
+ * With `striped: false`, every thread adds to the shared cells: an atomic add on the
+ * bucket and a CAS add on the sum (assembly/histogram.ts). By default a series is
+ * adaptive (adaptive-cells.ts): the same shared cells, whose sum's CAS failing is the
+ * signal of contention that gives the series a block of stripes, each laid out as an
+ * owned stripe below, once threads observe it at the same instant. With `striped: true` each
  * attached thread also owns a stripe: its bucket cells follow the owned-cell protocol of
  * assembly/counters.ts (a plain store of a tagged low word) and its sum is the high-word
  * slot of field B, which only it writes (an atomic store, no CAS). A read adds the shared
@@ -54,21 +57,30 @@ import {
   type MetricObject,
   type MetricValue,
   type SeriesSpec,
+  type Striping,
   checkBool,
+  checkStriping,
   checkedByMetric, reapFamily,
   defineBase,
   negate64,
   openMetric,
 } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
+import type { CellOps } from '../ops/cells.js';
+import { AdaptiveCells } from './adaptive-cells.js';
 import { FamilyCollector } from './series.js';
 import type { CollectOption } from '../collect-callbacks.js';
 
 export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<HistogramMetric<T>> {
   /** Upper bounds (finite, strictly increasing; +Inf is added). Default prom-client's: 0.005 … 10 (seconds). */
   buckets?: readonly number[];
-  /** Give each thread its own stripe of every series; costs (stripes + 1) blocks of the bucket cells a series. Default false. */
-  striped?: boolean;
+  /**
+   * `true`: each thread its own stripe of every series from the start, (stripes + 1)
+   * blocks of the bucket cells a series; `false`: one set of shared cells a series.
+   * Default `'adaptive'`: shared cells until threads observe the series at the same
+   * instant, then a stripe per thread for that series alone.
+   */
+  striped?: boolean | 'adaptive';
   /**
    * Keep an exemplar per bucket of each series (OpenMetrics output):
    * `observe({ labels, value, exemplarLabels })`, as prom-client's; every object passed to
@@ -79,7 +91,7 @@ export interface HistogramConfiguration<T extends string = string> extends Metri
 
 export interface HistogramDefinition extends BaseDefinition {
   readonly buckets: number[];
-  readonly striped: boolean;
+  readonly striped: Striping;
   /** Present (true) only when enabled, so definitions without it keep their signature. */
   readonly enableExemplars?: true;
 }
@@ -102,7 +114,7 @@ const KEYS = [...BASE_KEYS, 'buckets', 'striped', 'enableExemplars'];
 
 export function defineHistogram(options: unknown, internal = false): HistogramDefinition {
   const { o, base } = defineBase(options, KEYS, ['le'], internal);
-  const def = { ...base, buckets: checkBuckets(o.buckets), striped: checkBool(o, 'striped') };
+  const def = { ...base, buckets: checkBuckets(o.buckets), striped: checkStriping(o) };
   return checkBool(o, 'enableExemplars') ? { ...def, enableExemplars: true } : def;
 }
 
@@ -164,6 +176,64 @@ class OwnedSeries implements HistogramSeries {
   }
 }
 
+/**
+ * A series of an adaptive histogram (adaptive-cells.ts). `low` is where it writes, as in
+ * counter.ts's AdaptiveIntSeries: -1 the base cells, probing (the sum's CAS); -2 the base
+ * cells, probing no more; otherwise its own stripe's first low word, with `high` its
+ * first high word and `sum` its sum's slot.
+ */
+class AdaptiveSeries implements HistogramSeries {
+  private low: number;
+  private high = 0;
+  private sum = 0;
+  constructor(
+    private readonly ops: MetricOps,
+    private readonly bounds: Float64Array,
+    private readonly adaptive: AdaptiveCells,
+    private readonly stripe: number,
+    private readonly metric: string,
+    readonly dataOffset: number,
+  ) {
+    this.low = stripe < 0 ? -2 : -1;
+  }
+  /** @internal Its stripe is being handed back: the base cells from now on. */
+  retireStripe(): void {
+    this.low = -2;
+  }
+  observe(v: number): void {
+    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.metric, v, 'must be a finite number');
+    const i = bucketIndex(this.bounds, v);
+    const low = this.low;
+    if (low >= 0) this.ops.histObserveOwned(low + i * 4, this.high + i * 8, this.sum, v);
+    else {
+      const at = this.dataOffset;
+      const sum = at + (this.bounds.length + 1) * 8;
+      if (low !== -1) this.ops.histObserveShared(at + i * 8, sum, v);
+      else if (this.ops.histObserveBase(at + i * 8, sum, v) !== 0) this.contended();
+    }
+  }
+  startTimer(): () => number {
+    const t0 = performance.now();
+    return () => {
+      const s = (performance.now() - t0) / 1000;
+      this.observe(s);
+      return s;
+    };
+  }
+  private contended(): void {
+    const b = this.adaptive.inflate(this.dataOffset);
+    if (b === 0) {
+      this.low = -2;
+      return;
+    }
+    const g = this.adaptive.geometry;
+    const at = b + this.stripe * g.stride;
+    this.high = at + g.highOffset;
+    this.sum = this.high + (this.bounds.length + 1) * 8;
+    this.low = at;
+  }
+}
+
 // With exemplars, one slot per bucket after the cells (exemplars.ts); each bucket of a read carries its own.
 function histogramSpec(registry: RegistryCore, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
   const spec = histogramCells(registry, def);
@@ -188,39 +258,54 @@ function histogramSpec(registry: RegistryCore, def: HistogramDefinition): Series
 
 function histogramCells(registry: RegistryCore, def: HistogramDefinition): SeriesSpec<HistogramSeries> {
   const B = def.buckets.length + 1;
-  const geometry = setGeometry(B + 1, def.striped, registry.stripes);
+  const adaptive = def.striped === 'adaptive' ? new AdaptiveCells(registry, def.name, B + 1) : undefined;
+  const geometry = setGeometry(B + 1, def.striped === true, registry.stripes);
   const bounds = Float64Array.from(def.buckets);
   const m = registry.ops.metrics;
-  const cells = registry.ops.cells;
+  const cells: CellOps = registry.ops.cells;
   const les = [...def.buckets, Infinity];
+  // The stripes a read sums for a series: none, the striped geometry's, or an adaptive
+  // series' block (read once per read of the series: adaptive-cells.ts says why that is enough).
+  const stripesOf = (dataOffset: number): { first: number; highOffset: number; stride: number; stripes: number } | undefined => {
+    if (geometry.striped) return { first: dataOffset + geometry.sharedBlockBytes, highOffset: geometry.highOffset, stride: geometry.stride, stripes: geometry.stripes };
+    if (adaptive === undefined) return undefined;
+    const b = adaptive.block(dataOffset);
+    const g = adaptive.geometry;
+    return b === 0 ? undefined : { first: b, highOffset: g.highOffset, stride: g.stride, stripes: g.stripes };
+  };
+  type Stripes = ReturnType<typeof stripesOf>;
+  // Field i's total: its shared cell, plus its cell in every stripe there is.
+  const count = (dataOffset: number, s: Stripes, i: number): number =>
+    s === undefined ? cells.readShared(dataOffset + i * 8) : cells.readStriped(dataOffset + i * 8, s.first + i * 4, s.first + s.highOffset + i * 8, s.stride, s.stripes);
+  const count64 = (dataOffset: number, s: Stripes, i: number): bigint =>
+    s === undefined ? cells.readShared64(dataOffset + i * 8) : cells.readStriped64(dataOffset + i * 8, s.first + i * 4, s.first + s.highOffset + i * 8, s.stride, s.stripes);
   // The buckets as exact u64s, cumulative, wrapping at 2^64 like the cells.
-  const exactBuckets = (dataOffset: number): { buckets: { le: number; count: bigint }[]; count: bigint } => {
+  const exactBuckets = (dataOffset: number, s = stripesOf(dataOffset)): { buckets: { le: number; count: bigint }[]; count: bigint } => {
     const buckets: { le: number; count: bigint }[] = [];
     let total = 0n;
     for (let i = 0; i < B; i++) {
-      if (geometry.striped) {
-        const a = cellAddresses(geometry, dataOffset, i, 0);
-        total += cells.readStriped64(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
-      } else total += cells.readShared64(dataOffset + i * 8);
+      total += count64(dataOffset, s, i);
       buckets.push({ le: les[i]!, count: BigInt.asUintN(64, total) });
     }
     return { buckets, count: BigInt.asUintN(64, total) };
   };
-  const readSum = (dataOffset: number): number => {
-    const s = cellAddresses(geometry, dataOffset, B, 0);
-    return geometry.striped ? m.f64SumStriped(s.shared, s.high, geometry.stride, geometry.stripes) : m.gaugeGet(s.shared);
+  const readSum = (dataOffset: number, s = stripesOf(dataOffset)): number => {
+    const at = dataOffset + B * 8;
+    return s === undefined ? m.gaugeGet(at) : m.f64SumStriped(at, s.first + s.highOffset + B * 8, s.stride, s.stripes);
   };
   return {
-    bytes: geometry.dataBytes,
+    bytes: adaptive === undefined ? geometry.dataBytes : adaptive.geometry.bytes,
+    ...(adaptive === undefined ? {} : { adaptive }),
     tally(dataOffset) {
       return Number(exactBuckets(dataOffset).count);
     },
     // The sum first, then the buckets, as a read takes them; each cell's total is added
     // negated to its shared cell (metric-base.ts, "Zeroing in place").
     zero(dataOffset) {
-      m.gaugeAdd(cellAddresses(geometry, dataOffset, B, 0).shared, -readSum(dataOffset));
+      const s = stripesOf(dataOffset);
+      m.gaugeAdd(cellAddresses(geometry, dataOffset, B, 0).shared, -readSum(dataOffset, s));
       let previous = 0n;
-      const { buckets } = exactBuckets(dataOffset);
+      const { buckets } = exactBuckets(dataOffset, s);
       for (let i = 0; i < B; i++) {
         const n = negate64(buckets[i]!.count - previous);
         previous = buckets[i]!.count;
@@ -229,14 +314,16 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
     },
     make(dataOffset) {
       // Read at make time, as for counters: a series made after the stripe was handed back is shared.
-      const stripe = registry.ownedStripe(def.striped);
+      if (adaptive !== undefined) return new AdaptiveSeries(m, bounds, adaptive, registry.ownedStripe(true), def.name, dataOffset);
+      const stripe = registry.ownedStripe(def.striped === true);
       if (stripe < 0) return new SharedSeries(m, bounds, dataOffset + B * 8, def.name, dataOffset);
       const mine = cellAddresses(geometry, dataOffset, 0, stripe);
       return new OwnedSeries(m, bounds, mine.low, mine.high, cellAddresses(geometry, dataOffset, B, stripe).high, def.name, dataOffset);
     },
     read(dataOffset): HistogramValue {
       // The sum first, then the buckets: the header says why this order bounds the read.
-      const sum = readSum(dataOffset);
+      const s = stripesOf(dataOffset);
+      const sum = readSum(dataOffset, s);
       // Counts are summed as numbers while they stay below 2^53 (a number read returns -1
       // above): one BigInt per bucket instead of the four of a 64-bit read and sum, which
       // were most of a scrape of many histograms. Past 2^53, the buckets are read again
@@ -244,13 +331,9 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
       const buckets: { le: number; count: bigint }[] = [];
       let total = 0;
       for (let i = 0; i < B; i++) {
-        let c: number;
-        if (geometry.striped) {
-          const a = cellAddresses(geometry, dataOffset, i, 0);
-          c = cells.readStriped(a.shared, a.low, a.high, geometry.stride, geometry.stripes);
-        } else c = cells.readShared(dataOffset + i * 8);
+        const c = count(dataOffset, s, i);
         if (c < 0 || total + c > Number.MAX_SAFE_INTEGER) {
-          const exact = exactBuckets(dataOffset);
+          const exact = exactBuckets(dataOffset, s);
           return { buckets: exact.buckets, sum, count: exact.count };
         }
         total += c;
@@ -271,7 +354,8 @@ export class HistogramMetric<T extends string = string> extends Metric<Histogram
   readonly type = 'histogram' as const;
   /** The finite upper bounds (+Inf is implicit). */
   readonly buckets: readonly number[];
-  readonly striped: boolean;
+  /** How each series is striped per thread: always (true), never (false), or once contended ('adaptive', the default). */
+  readonly striped: Striping;
 
   /** @internal */
   constructor(registry: RegistryCore, def: HistogramDefinition, familyData: number, spec: SeriesSpec<HistogramSeries>) {

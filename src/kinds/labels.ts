@@ -212,26 +212,43 @@ export class LabelTree<C> {
     return node as C;
   }
 
-  /** Calls `f` on every series cached here (slow: a walk of every level). */
-  forEach(f: (child: C) => void): void {
-    const walk = (node: Map<string, unknown>, depth: number): void => {
-      for (const next of node.values()) {
-        if (depth === this.sorted.length - 1) f(next as C);
-        else walk(next as Map<string, unknown>, depth + 1);
+  /**
+   * The label values (sorted-name order) of each series of `wanted` cached here, in one
+   * walk of every level: slow, for the rare paths that need them (metric-base.ts keeps no
+   * copy of its children's values, so that a cached series costs its thread less).
+   */
+  valuesOf(wanted: ReadonlySet<C>): Map<C, readonly string[]> {
+    const out = new Map<C, readonly string[]>();
+    const depth = this.sorted.length;
+    const path: string[] = [];
+    const walk = (node: Map<string, unknown>): void => {
+      const last = path.length === depth - 1;
+      for (const [value, next] of node) {
+        path.push(value);
+        if (!last) walk(next as Map<string, unknown>);
+        else if (wanted.has(next as C)) out.set(next as C, [...path]);
+        path.pop();
+        if (out.size === wanted.size) return;
       }
     };
-    if (this.sorted.length > 0) walk(this.root, 0);
+    if (depth > 0 && wanted.size > 0) walk(this.root);
+    return out;
   }
 
-  /** Forgets the series of `values` (already checked, sorted-name order). */
+  /**
+   * Forgets the series of `values` (already checked, sorted-name order), and every level
+   * left empty by it: a label value that comes and goes (a tenant) leaves no empty Map
+   * behind in each thread that cached it.
+   */
   delete(values: readonly string[]): void {
-    let node = this.root;
+    const path: Map<string, unknown>[] = [this.root];
     for (let i = 0; i < values.length - 1; i++) {
-      const n = node.get(values[i]!) as Map<string, unknown> | undefined;
+      const n = path[i]!.get(values[i]!) as Map<string, unknown> | undefined;
       if (n === undefined) return;
-      node = n;
+      path.push(n);
     }
-    node.delete(values[values.length - 1]!);
+    path[values.length - 1]!.delete(values[values.length - 1]!);
+    for (let i = values.length - 1; i > 0 && path[i]!.size === 0; i--) path[i - 1]!.delete(values[i - 1]!);
   }
 
   insert(values: readonly string[], child: C): void {

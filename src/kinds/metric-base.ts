@@ -22,7 +22,7 @@
  * (series-table.ts).
  *
  * Children, and what remove leaves behind. A thread's children are cached in its
- * LabelTree and, with the node each holds a reference on, in `held`. remove(), reset()
+ * LabelTree, and listed with the node each holds a reference on (see `children`). remove(), reset()
  * and zero() are prom-client's: remove drops a series (every thread's scrape stops showing
  * it at once), reset drops every labelled series and zeroes an unlabelled one (a summary's
  * reset zeroes its series and keeps them, as prom-client's does), zero makes a series
@@ -44,7 +44,7 @@
  */
 import type { Kind, RegistryCore } from '../registry-core.js';
 import { utf8 } from '../directory.js';
-import { InvalidOptionsError, NameConflictError } from '../errors.js';
+import { InvalidOptionsError, NameConflictError, describe } from '../errors.js';
 import type { FamilyHead, FamilySink } from '../kind.js';
 import { MAX_NAME_BYTES, alignUp } from '../layout.js';
 import { bool, checkOptionsObject, intIn } from '../validate.js';
@@ -52,7 +52,8 @@ import type { Exemplar, MetricSample, MetricType } from '../family.js';
 import { CardinalityLimitError, InvalidLabelsError } from './errors.js';
 import { type LabelValues, type Labels, LabelTree, RESERVED_PREFIX, checkHelp, checkLabelNames, checkLabels, checkMetricName, seriesName } from './labels.js';
 import { watchQuiescence } from './quiescence.js';
-import { SeriesTable, claimWords, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
+import { SeriesTable, blockFreeList, claimWords, encodeKey, hashKey, labelledFamilyBytes } from './series-table.js';
+import type { AdaptiveCells } from './adaptive-cells.js';
 import { CLAIM_WAIT_MS, Claims, reapTickets } from './claims.js';
 
 /** Default bound on a metric's labelled series. */
@@ -129,6 +130,20 @@ export function checkBool(o: Record<string, unknown>, key: string): boolean {
   return bool(o, key, false);
 }
 
+/**
+ * How a kind's series are striped: `true` always (a stripe per thread from the start),
+ * `false` never (one shared cell per field), `'adaptive'` once threads contend on the
+ * series (adaptive-cells.ts), the default.
+ */
+export type Striping = boolean | 'adaptive';
+
+/** The `striped` option: omitted or `'adaptive'` is adaptive; otherwise a boolean. */
+export function checkStriping(o: Record<string, unknown>): Striping {
+  if (o.striped === undefined || o.striped === 'adaptive') return 'adaptive';
+  if (typeof o.striped !== 'boolean') throw new InvalidOptionsError('striped', `must be a boolean or "adaptive", got ${describe(o.striped)}`);
+  return o.striped;
+}
+
 /** The unit a family is exported with: the definition's, else one read from the name's suffix. */
 export function unitOf(def: BaseDefinition, type: MetricType): string | undefined {
   if (def.unit !== undefined) return def.unit;
@@ -169,12 +184,8 @@ export interface SeriesSpec<C> {
   readonly changeOnly?: boolean;
   /** A counter's exemplar (kinds/exemplars.ts), when the definition enables them. */
   exemplar?(dataOffset: number): Exemplar | undefined;
-}
-
-/** A child this thread caches, and the node it holds a reference on. */
-interface Held {
-  readonly node: number;
-  readonly values: readonly string[];
+  /** The contention-adaptive series' blocks (adaptive-cells.ts), when the series are adaptive. */
+  readonly adaptive?: AdaptiveCells;
 }
 
 export { CLAIM_WAIT_MS };
@@ -202,9 +213,16 @@ export abstract class Metric<C, T extends string = string> {
   private readonly familyData: number;
   private readonly table: SeriesTable | undefined;
   private readonly claims: Claims | undefined;
-  // Every child this thread caches (the tree holds one per label set; a re-bound child a
-  // caller kept holds its own entry) and the node it holds.
-  private readonly held = new Map<C, Held>();
+  // Every child this thread holds a node for, and that node, at the same index: the tree's
+  // child of each label set, and any re-bound child a caller kept while the tree held
+  // another for its labels (a "stray", whose label values are kept in `strays`; the
+  // tree's children have theirs in the tree). Two packed arrays cost 16 bytes a child in
+  // each thread that caches it, where a Map to a { node, values } record cost about 125.
+  // Only slow paths read them (a quiescent point after a removal, the thread's exit, a
+  // stripe handed back), and each of those walks every child anyway.
+  private readonly children: C[] = [];
+  private readonly nodes: number[] = [];
+  private readonly strays = new Map<C, readonly string[]>();
   // Detached children (see the essay): the label values each re-binds to.
   private readonly detached = new WeakMap<object, readonly string[]>();
   private readonly detachedProtos = new Map<object, object>();
@@ -227,6 +245,7 @@ export abstract class Metric<C, T extends string = string> {
     this.order = def.labelNames.map((n) => this.sorted.indexOf(n));
     this.tree = new LabelTree<C>(this.sorted);
     this.familyData = familyData;
+    spec.adaptive?.bindFamily(def.labelNames.length === 0 ? familyData + familyCountOffset(def, spec.bytes) + 8 : blockFreeList(familyData));
     if (def.labelNames.length === 0) {
       this.single = spec.make(familyData);
       this.table = undefined;
@@ -237,6 +256,7 @@ export abstract class Metric<C, T extends string = string> {
         cellBytes: spec.bytes,
         tally: (at) => spec.tally(at),
         changeOnly: spec.changeOnly === true,
+        reclaim: spec.adaptive === undefined ? undefined : (at) => spec.adaptive!.reclaim(at),
       });
       const { countIndex, ticket0 } = claimWords(familyData);
       this.claims = new Claims(registry.views.i32, countIndex, ticket0, def.maxSeries);
@@ -313,7 +333,19 @@ export abstract class Metric<C, T extends string = string> {
   zero(labels?: LabelValues<T>): void;
   zero(...values: (string | number)[]): void;
   zero(...args: unknown[]): void {
-    this.spec.zero(this.cellsOf(this.valuesOf(args)));
+    const values = this.valuesOf(args);
+    const table = this.table;
+    if (table === undefined) {
+      this.spec.zero(this.familyData);
+      return;
+    }
+    this.quiesce();
+    const node = this.openNode(values);
+    try {
+      this.spec.zero(table.cells(node));
+    } finally {
+      table.release(node);
+    }
   }
 
   /** @internal Zeroes every series in place, keeping them (a summary's reset). */
@@ -340,7 +372,7 @@ export abstract class Metric<C, T extends string = string> {
    */
   retireStripe(): void {
     if (this.single !== undefined) retireSeries(this.single);
-    for (const child of this.held.keys()) retireSeries(child);
+    for (const child of this.children) retireSeries(child);
   }
 
   /** Series that exist now, created by any thread and not removed (the shared count that maxSeries bounds). */
@@ -362,12 +394,12 @@ export abstract class Metric<C, T extends string = string> {
     const w = Atomics.load(this.registry.views.i32, table.removalsIndex);
     if (w === this.lastRemovals) return;
     this.lastRemovals = w;
-    for (const [child, h] of this.held) if (!table.isLive(h.node)) this.detach(child, h);
+    this.detachWhere((node) => !table.isLive(node));
   }
 
   /** @internal Detaches every cached child (this thread is exiting; quiescence.ts). */
   detachAll(): void {
-    for (const [child, h] of this.held) this.detach(child, h);
+    this.detachWhere(() => true);
   }
 
   /** @internal The hot lookup: this thread's cache first, then the slow path. */
@@ -422,27 +454,32 @@ export abstract class Metric<C, T extends string = string> {
     return checkLabels(this.name, this.sorted, labels);
   }
 
-  // The cells of the series of `values`, created if need be.
-  private cellsOf(values: readonly string[]): number {
-    if (this.table === undefined) return this.familyData;
-    this.quiesce();
-    const child = this.seriesOf(values);
-    return this.table.cells(this.held.get(child)!.node);
-  }
-
   // This thread's child for `values`, created (and cached) if need be.
   private seriesOf(values: readonly string[]): C {
     const known = this.tree.findValues(values);
     if (known !== undefined) return known;
     const node = this.openNode(values);
-    const c = this.spec.make(this.table!.cells(node));
+    const c = this.made(node);
     this.tree.insert(values, c);
-    this.hold(c, node, values);
+    this.hold(c, node, undefined);
     return c;
   }
 
-  private hold(child: C, node: number, values: readonly string[]): void {
-    this.held.set(child, { node, values });
+  // A writer of `node` (acquired by the caller, and released here if the kind throws).
+  private made(node: number): C {
+    try {
+      return this.spec.make(this.table!.cells(node));
+    } catch (e) {
+      this.table!.release(node);
+      throw e;
+    }
+  }
+
+  // `strayValues`: the child's label values when the tree holds another child for them.
+  private hold(child: C, node: number, strayValues: readonly string[] | undefined): void {
+    this.children.push(child);
+    this.nodes.push(node);
+    if (strayValues !== undefined) this.strays.set(child, strayValues);
     if (!this.watched) {
       this.watched = true;
       watchQuiescence(this.registry, this);
@@ -489,13 +526,53 @@ export abstract class Metric<C, T extends string = string> {
     if (claims !== undefined && claims.inFlight()) claims.settleOrphans(this.table!);
   }
 
-  // Detaches `child` (its series is gone, or the thread exits): see the essay.
-  private detach(child: C, h: Held): void {
-    this.held.delete(child);
-    if (this.tree.findValues(h.values) === child) this.tree.delete(h.values);
-    this.detached.set(child as object, h.values);
+  // Detaches every held child whose node is `gone` (its series was removed, or the thread
+  // exits), and keeps the others in place. The label values of the children detached come
+  // from one walk of the tree, made only when there is one to detach.
+  private detachWhere(gone: (node: number) => boolean): void {
+    const { children, nodes } = this;
+    const leaving: number[] = [];
+    for (let i = 0; i < children.length; i++) if (gone(nodes[i]!)) leaving.push(i);
+    if (leaving.length === 0) return;
+    const values = this.tree.valuesOf(new Set(leaving.map((i) => children[i]!)));
+    let kept = 0;
+    let next = 0;
+    let i = 0;
+    try {
+      for (; i < children.length; i++) {
+        const child = children[i]!;
+        if (leaving[next] === i) {
+          next++;
+          // Every held child is the tree's or a stray; one that were neither would stay
+          // held rather than be detached without the labels it re-binds to.
+          const v = values.get(child) ?? this.strays.get(child);
+          if (v !== undefined) {
+            this.detach(child, nodes[i]!, v);
+            continue;
+          }
+        }
+        children[kept] = child;
+        nodes[kept] = nodes[i]!;
+        kept++;
+      }
+    } finally {
+      // A detach that threw leaves its child, and those not visited, held.
+      for (; i < children.length; i++, kept++) {
+        children[kept] = children[i]!;
+        nodes[kept] = nodes[i]!;
+      }
+      children.length = kept;
+      nodes.length = kept;
+    }
+  }
+
+  // Detaches `child` from `node`, its reference released last: see the essay.
+  private detach(child: C, node: number, values: readonly string[]): void {
+    if (this.tree.findValues(values) === child) this.tree.delete(values);
+    this.strays.delete(child);
+    this.detached.set(child as object, values);
     Object.setPrototypeOf(child, this.detachedProto(Object.getPrototypeOf(child) as object));
-    this.table!.release(h.node);
+    this.table!.release(node);
   }
 
   // A prototype whose every method re-binds the child first, then runs the method it had.
@@ -522,27 +599,22 @@ export abstract class Metric<C, T extends string = string> {
     return d;
   }
 
-  // A detached child takes the cells of its series as it is now (found or created again).
+  // A detached child takes the cells of its series as it is now (found or created again):
+  // a writer made for the node the table has for its labels now, copied into the child in
+  // place. The tree keeps the child it holds for those labels, if any (this one is then a
+  // stray of the same node, holding its own reference).
   private rebind(child: C): C {
     const values = this.detached.get(child as object);
     if (values === undefined) return child;
     this.quiesce();
-    const known = this.tree.findValues(values);
-    let fresh: C;
-    let node: number;
-    if (known !== undefined) {
-      fresh = known;
-      node = this.held.get(known)!.node;
-      this.table!.hold(node);
-    } else {
-      node = this.openNode(values);
-      fresh = this.spec.make(this.table!.cells(node));
-      this.tree.insert(values, child);
-    }
+    const node = this.openNode(values);
+    const fresh = this.made(node);
+    const inTree = this.tree.findValues(values) === undefined;
+    if (inTree) this.tree.insert(values, child);
     this.detached.delete(child as object);
     Object.setPrototypeOf(child, Object.getPrototypeOf(fresh) as object);
     Object.assign(child as object, fresh);
-    this.hold(child, node, values);
+    this.hold(child, node, inTree ? undefined : values);
     return child;
   }
 
@@ -646,6 +718,18 @@ export abstract class Metric<C, T extends string = string> {
     });
   }
 
+  /**
+   * @internal The stripe blocks of an adaptive metric (adaptive-cells.ts): how many live
+   * series have one, how many wait on the family's free list, and a block's bytes; undefined
+   * for a metric that is not adaptive.
+   */
+  stripeBlocks(): { published: number; free: number; blockBytes: number } | undefined {
+    const adaptive = this.spec.adaptive;
+    if (adaptive === undefined) return undefined;
+    const published = this.seriesCells().filter((s) => adaptive.block(s.dataOffset) !== 0).length;
+    return { published, free: adaptive.freeBlocks(), blockBytes: adaptive.geometry.blockBytes };
+  }
+
   /** @internal Reads every series once. */
   protected readAll(): MetricSample[] {
     this.quiesce();
@@ -699,9 +783,13 @@ export function familyCountOffset(def: BaseDefinition, seriesBytes: number): num
   return def.labelNames.length === 0 ? alignUp(seriesBytes, 8) : 0;
 }
 
-/** Data bytes of a family record: an unlabelled metric's cells and count, or a labelled one's series table. */
+/**
+ * Data bytes of a family record: an unlabelled metric's cells, its count word and the
+ * free list of its stripe block (8 bytes each; adaptive-cells.ts), or a labelled one's
+ * series table.
+ */
 export function familyBytes(def: BaseDefinition, seriesBytes: number): number {
-  return def.labelNames.length === 0 ? familyCountOffset(def, seriesBytes) + 8 : labelledFamilyBytes(def.maxSeries);
+  return def.labelNames.length === 0 ? familyCountOffset(def, seriesBytes) + 16 : labelledFamilyBytes(def.maxSeries);
 }
 
 /** Zeroes a u64 cell set in place: adds the negation of its total to its shared cell (wraps modulo 2^64 like every read). */

@@ -24,11 +24,14 @@
  *        threads' first writes happened to overlap)
  *   +16  free list of small nodes, +24 of large ones: 64-bit words, tag:32 | node:32
  *   +32  12 claim tickets of 8 bytes (claims.ts: the thread holding each, and its node)
- *   +128 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
+ *   +128 free list of the stripe blocks of contended series (adaptive-cells.ts), 64-bit
+ *   +136 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
  *        list of nodes, newest first
  *
  * A node: a head block, then the series' cells (the kind's layout, 128-byte aligned so
- * that no two series share a cache line, and striped cells keep their stripe blocks):
+ * that no two series share a cache line, and striped cells keep their stripe blocks), or,
+ * for a family whose cells take at most 16 bytes (counters and gauges), a node of 128
+ * bytes in all whose cells lie inside its head (an "inline" node, see below):
  *   +0  state: FREE, LIVE, REMOVED or ABANDONED (its creator stopped before publishing it:
  *       claims.ts)                          +4  gen: even at rest, odd while reclaimed
  *   +8  next in its bucket's list, bit 0 the removal mark
@@ -42,6 +45,10 @@
  *       "small" node), longer keys (up to 320, more than the 256 bytes a series name may
  *       take) a 384-byte head. A size class and the family fix a node's geometry, so a
  *       free node of the same class fits any later series of the same family.
+ *   Inline nodes: the cells at +56 (16 bytes), the key at +72 (up to 56 bytes). A family
+ *       whose cells fit has inline nodes as its small class: a series of a counter or a
+ *       gauge then takes one 128-byte block, shared by no other series, instead of two.
+ *       The head word (+36) holds where the cells start: 56, 128 or 384.
  *
  * Lists, and one series per label set. A bucket is a singly linked list in the manner of
  * Harris' lock-free lists, with one rule of its own: a node is only ever pushed at the
@@ -123,6 +130,8 @@ export interface TableSpec {
   tally(cells: number): number;
   /** True for gauges: a stale write is a change of the value (1), not an amount. */
   readonly changeOnly: boolean;
+  /** A node's cells are being reclaimed (after their stale writes were counted): give back what they own beyond the node (a stripe block). */
+  reclaim?(cells: number): void;
 }
 
 // Node states.
@@ -147,6 +156,10 @@ const N_STALE = 48;
 const N_KEY = 64;
 const SMALL_HEAD = 128;
 const LARGE_HEAD = 384;
+// Inline nodes: cells at +56, the key at +72, 128 bytes in all.
+const INLINE_CELLS = 56;
+const INLINE_KEY = 72;
+const INLINE_MAX_CELLS = 16;
 
 // Family words (i32 indexes from the family's data) and byte offsets.
 const F_COUNT = 0;
@@ -156,7 +169,13 @@ const F_REMOVED = 3;
 const F_FREE_SMALL = 16;
 const F_FREE_LARGE = 24;
 const F_TICKETS = 32;
-const F_BUCKETS = F_TICKETS + TICKETS * TICKET_BYTES;
+const F_BLOCKS = F_TICKETS + TICKETS * TICKET_BYTES;
+const F_BUCKETS = F_BLOCKS + 8;
+
+/** Byte offset of a labelled family's free list of stripe blocks (adaptive-cells.ts). */
+export function blockFreeList(familyData: number): number {
+  return familyData + F_BLOCKS;
+}
 
 /** i32 index of a labelled family's count word and of its first ticket word. */
 export function claimWords(familyData: number): { countIndex: number; ticket0: number } {
@@ -180,12 +199,19 @@ export function labelledFamilyBytes(maxSeries: number): number {
 
 /** Bytes of one node of a family whose series' cells take `cellBytes`, for a key of `keyBytes`. */
 export function nodeBytes(keyBytes: number, cellBytes: number): number {
-  return headFor(keyBytes) + alignUp(cellBytes, 128);
+  const head = headFor(keyBytes, cellBytes);
+  return head === INLINE_CELLS ? SMALL_HEAD : head + alignUp(cellBytes, 128);
 }
 
-function headFor(keyBytes: number): number {
+// Where a node's cells start (its head word): inline, after a small head, or after a large one.
+function headFor(keyBytes: number, cellBytes: number): number {
+  if (cellBytes <= INLINE_MAX_CELLS) return keyBytes <= SMALL_HEAD - INLINE_KEY ? INLINE_CELLS : LARGE_HEAD;
   return keyBytes <= SMALL_HEAD - N_KEY ? SMALL_HEAD : LARGE_HEAD;
 }
+
+// Where a node's key starts, and the most bytes it may take, given its head word.
+const keyAt = (head: number): number => (head === INLINE_CELLS ? INLINE_KEY : N_KEY);
+const keyRoom = (head: number): number => (head === INLINE_CELLS ? SMALL_HEAD - INLINE_KEY : head - N_KEY);
 
 /** The key of a label set: each value (sorted-name order) as a 16-bit length and its UTF-8 bytes. */
 export function encodeKey(values: readonly string[]): Uint8Array {
@@ -231,13 +257,17 @@ export class SeriesTable implements OrphanNodes {
   private readonly bucket0: number;
   private readonly mask: number;
   private readonly cellBytes: number;
+  // The cells' own bytes (what a reclaim zeroes), and whether the family's small nodes are inline.
+  private readonly exactCellBytes: number;
+  private readonly inline: boolean;
   // Most nodes the memory can hold: bounds every walk, whatever the links say.
   private readonly limit: number;
   // Whether the last walk given a node to seek passed it (see walk).
   private sought = false;
-  // Nodes checked once (offset -> head bytes): a node's place, head and family never
-  // change, so a later corrupt write to them is not read again.
-  private readonly heads = new Map<number, number>();
+  // No per-node cache: a node's head size and family are read and checked at every use
+  // (two loads), which costs less than a Map entry per series in every thread's heap; a
+  // node whose head words were overwritten since is then refused where it is met, never
+  // followed out of bounds.
   /** i32 index of the family's count word. */
   readonly countIndex: number;
   /** i32 index of the family's removals word. */
@@ -265,12 +295,28 @@ export class SeriesTable implements OrphanNodes {
     this.bucket0 = (familyData + F_BUCKETS) >>> 2;
     this.mask = buckets - 1;
     this.cellBytes = alignUp(spec.cellBytes, 128);
-    this.limit = Math.floor(registry.capacityBytes / (SMALL_HEAD + 128)) + 1;
+    this.exactCellBytes = spec.cellBytes;
+    this.inline = spec.cellBytes <= INLINE_MAX_CELLS;
+    this.limit = Math.floor(registry.capacityBytes / SMALL_HEAD) + 1;
   }
 
   /** Where the cells of `node` start. */
   cells(node: number): number {
-    return node + this.heads.get(node)!;
+    const head = this.headOf(node);
+    if (head === 0) throw new CorruptRegistryError(this.family, `the head of a series node (at ${node}) was overwritten`);
+    return node + head;
+  }
+
+  // The head bytes of `p` (read from the memory) when it is a node of this family inside
+  // the record area, else 0.
+  private headOf(p: number): number {
+    const dir = this.registry.directory;
+    if (!dir.blockFits(p, SMALL_HEAD)) return 0;
+    const w = p >>> 2;
+    const head = Atomics.load(this.i32, w + N_HEAD);
+    if (head === INLINE_CELLS ? !this.inline : (head !== SMALL_HEAD || this.inline) && head !== LARGE_HEAD) return 0;
+    if (head !== INLINE_CELLS && !dir.blockFits(p, head + this.cellBytes)) return 0;
+    return Atomics.load(this.i32, w + N_FAMILY) === this.familyData ? head : 0;
   }
 
   /** The node of the live series with this key, acquired (release it), or 0. */
@@ -287,7 +333,7 @@ export class SeriesTable implements OrphanNodes {
    * has ended (until then the claim's ticket names it, so it must not be reused).
    */
   insert(key: Uint8Array, hash: number, claimed: (node: number) => void): { node: number; created: boolean; loser: number } {
-    const head = headFor(key.length);
+    const head = headFor(key.length, this.exactCellBytes);
     const p = this.allocate(head);
     claimed(p);
     const w = p >>> 2;
@@ -295,7 +341,7 @@ export class SeriesTable implements OrphanNodes {
     Atomics.add(i32, w + N_GEN, 1);
     Atomics.store(i32, w + N_HASH, hash);
     Atomics.store(i32, w + N_KEYLEN, key.length);
-    this.u8.set(key, p + N_KEY);
+    this.u8.set(key, p + keyAt(head));
     this.registry.ops.metrics.gaugeSet(p + N_V0, 0);
     // The creator's reference and the list's.
     Atomics.store(i32, w + N_REFS, 2);
@@ -348,9 +394,10 @@ export class SeriesTable implements OrphanNodes {
       return false;
     }
     const len = Atomics.load(i32, w + N_KEYLEN);
-    const head = this.heads.get(node)!;
-    if (len >= 0 && len <= head - N_KEY) {
-      const winner = this.walk(hash & this.mask, this.u8.slice(node + N_KEY, node + N_KEY + len), hash);
+    const head = this.headOf(node);
+    if (head !== 0 && len >= 0 && len <= keyRoom(head)) {
+      const at = node + keyAt(head);
+      const winner = this.walk(hash & this.mask, this.u8.slice(at, at + len), hash);
       if (winner !== 0 && winner !== node) this.remove(node, false); // a lost creation race, not a user's removal
       if (winner !== 0) this.release(winner);
     }
@@ -411,9 +458,9 @@ export class SeriesTable implements OrphanNodes {
   /** The label values of `node`'s key, or undefined when its bytes are not a key of `count` values. */
   decodeKey(node: number, count: number): string[] | undefined {
     const len = Atomics.load(this.i32, (node >>> 2) + N_KEYLEN);
-    const head = this.heads.get(node)!;
-    if (len < 0 || len > head - N_KEY) return undefined;
-    const bytes = this.u8.slice(node + N_KEY, node + N_KEY + len);
+    const head = this.headOf(node);
+    if (head === 0 || len < 0 || len > keyRoom(head)) return undefined;
+    const bytes = this.u8.slice(node + keyAt(head), node + keyAt(head) + len);
     const values: string[] = [];
     let at = 0;
     try {
@@ -483,15 +530,7 @@ export class SeriesTable implements OrphanNodes {
 
   // Whether `p`, read from the memory, is a node of this family inside the record area.
   private check(p: number): boolean {
-    if (this.heads.has(p)) return true;
-    const dir = this.registry.directory;
-    if (!dir.blockFits(p, SMALL_HEAD)) return false;
-    const w = p >>> 2;
-    const head = Atomics.load(this.i32, w + N_HEAD);
-    if ((head !== SMALL_HEAD && head !== LARGE_HEAD) || !dir.blockFits(p, head + this.cellBytes)) return false;
-    if (Atomics.load(this.i32, w + N_FAMILY) !== this.familyData) return false;
-    this.heads.set(p, head);
-    return true;
+    return this.headOf(p) !== 0;
   }
 
   private acquire(p: number): boolean {
@@ -563,7 +602,7 @@ export class SeriesTable implements OrphanNodes {
     const w = p >>> 2;
     if (Atomics.load(this.i32, w + N_STATE) !== LIVE || Atomics.load(this.i32, w + N_HASH) !== hash) return false;
     if (Atomics.load(this.i32, w + N_KEYLEN) !== key.length) return false;
-    const at = p + N_KEY;
+    const at = p + keyAt(this.headOf(p));
     for (let k = 0; k < key.length; k++) if (this.u8[at + k] !== key[k]) return false;
     return true;
   }
@@ -571,11 +610,11 @@ export class SeriesTable implements OrphanNodes {
   // A free node of this head size, or a fresh one linked into the family's chain.
   private allocate(head: number): number {
     const i64 = this.i64;
-    const free = (this.familyData + (head === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    const free = (this.familyData + (head === LARGE_HEAD ? F_FREE_LARGE : F_FREE_SMALL)) >>> 3;
     for (let n = 0; n < this.limit; n++) {
       const h = Atomics.load(i64, free);
       const p = Number(h & 0xffffffffn);
-      if (p === 0 || !this.check(p) || this.heads.get(p) !== head) break;
+      if (p === 0 || this.headOf(p) !== head) break;
       const next = Atomics.load(this.i32, (p >>> 2) + N_FREE) >>> 0;
       const tagged = BigInt.asIntN(64, (((h >> 32n) + 1n) << 32n) | BigInt(next));
       if (Atomics.compareExchange(i64, free, h, tagged) === h) {
@@ -583,11 +622,10 @@ export class SeriesTable implements OrphanNodes {
         break; // not a free node: the list is corrupt; leave it and allocate afresh
       }
     }
-    const p = this.registry.directory.allocateBlock(head + this.cellBytes, `a series of "${this.family}"`);
+    const p = this.registry.directory.allocateBlock(head === INLINE_CELLS ? SMALL_HEAD : head + this.cellBytes, `a series of "${this.family}"`);
     const w = p >>> 2;
     Atomics.store(this.i32, w + N_HEAD, head);
     Atomics.store(this.i32, w + N_FAMILY, this.familyData);
-    this.heads.set(p, head);
     const chain = this.base + F_CHAIN;
     for (;;) {
       const h = Atomics.load(this.i32, chain);
@@ -606,13 +644,14 @@ export class SeriesTable implements OrphanNodes {
     Atomics.add(i32, w + N_GEN, 1);
     const d = this.difference(p, cells);
     if (d > 0) m.gaugeAdd(p + N_STALE, d);
-    this.u8.fill(0, cells, cells + this.cellBytes);
+    this.spec.reclaim?.(cells);
+    this.u8.fill(0, cells, cells + this.exactCellBytes);
     m.gaugeSet(p + N_V0, 0);
     Atomics.store(i32, w + N_KEYLEN, 0);
     Atomics.store(i32, w + N_NEXT, 0);
     Atomics.store(i32, w + N_STATE, FREE);
     Atomics.add(i32, w + N_GEN, 1);
-    const free = (this.familyData + (this.heads.get(p) === SMALL_HEAD ? F_FREE_SMALL : F_FREE_LARGE)) >>> 3;
+    const free = (this.familyData + (this.headOf(p) === LARGE_HEAD ? F_FREE_LARGE : F_FREE_SMALL)) >>> 3;
     for (;;) {
       const h = Atomics.load(this.i64, free);
       Atomics.store(i32, w + N_FREE, Number(h & 0xffffffffn) | 0);

@@ -67,6 +67,8 @@ type Impls<S> = { readonly [K in keyof S]: OpImpl };
 const CELLS: Needs<CellOps> = {
   sharedInc: 'atomic',
   sharedAdd: 'atomic',
+  baseInc: 'atomic',
+  baseAdd: 'atomic',
   ownedInc: 'plain',
   ownedAdd: 'plain',
   readShared: 'atomic',
@@ -106,10 +108,12 @@ const METRICS: Needs<MetricOps> = {
   gaugeSet: 'atomic',
   gaugeGet: 'atomic',
   gaugeAdd: 'atomic',
+  f64BaseAdd: 'atomic',
   f64OwnedAdd: 'atomic',
   f64SumStriped: 'atomic',
   histObserveShared: 'atomic',
   histObserveOwned: 'atomic',
+  histObserveBase: 'atomic',
 };
 
 /** A registry object's op sets, bound once for this thread. */

@@ -37,6 +37,25 @@ class JsCellOps implements CellOps {
     Atomics.add(this.u64, cell >>> 3, hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));
   }
 
+  // BigInt arithmetic for the swap's new value: the 'js' backend only ('auto' takes these
+  // from the core, bind.ts), and the same 64-bit cell the core's atomics write.
+  baseInc(cell: number): number {
+    const i = cell >>> 3;
+    const v = Atomics.load(this.u64, i);
+    if (Atomics.compareExchange(this.u64, i, v, BigInt.asUintN(64, v + 1n)) === v) return 0;
+    Atomics.add(this.u64, i, 1n);
+    return 1;
+  }
+
+  baseAdd(cell: number, lo: number, hi: number): number {
+    const i = cell >>> 3;
+    const n = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    const v = Atomics.load(this.u64, i);
+    if (Atomics.compareExchange(this.u64, i, v, BigInt.asUintN(64, v + n)) === v) return 0;
+    Atomics.add(this.u64, i, n);
+    return 1;
+  }
+
   ownedInc(low: number, high: number): void {
     const i = low >>> 2;
     const w = this.u32[i]!;

@@ -11,6 +11,8 @@ export function wasmCellOps(x: CellExports): CellOps {
   return {
     sharedInc: x.sharedInc,
     sharedAdd: x.sharedAdd,
+    baseInc: x.baseInc,
+    baseAdd: x.baseAdd,
     ownedInc: x.ownedInc,
     ownedAdd: x.ownedAdd,
     readShared: x.readShared,

@@ -13,6 +13,13 @@
 export interface CellOps {
   sharedInc(cell: number): void;
   sharedAdd(cell: number, lo: number, hi: number): void;
+  /**
+   * Adds 1 to the base cell of a contention-adaptive series by compare-and-swap: 1 when
+   * the swap failed (contention; the add then lands by an atomic add), else 0.
+   */
+  baseInc(cell: number): number;
+  /** As baseInc, adding `hi * 2^32 + lo`. */
+  baseAdd(cell: number, lo: number, hi: number): number;
   ownedInc(low: number, high: number): void;
   /** `n` < 2^30 (OWNED_ADD_LIMIT). */
   ownedAdd(low: number, high: number, n: number): void;

@@ -47,6 +47,20 @@ class JsMetricOps implements MetricOps {
     }
   }
 
+  f64BaseAdd(cell: number, d: number): number {
+    const i = cell >>> 3;
+    let seen = Atomics.load(this.i64, i);
+    let contended = 0;
+    for (;;) {
+      this.bits[0] = seen;
+      this.f[0] = this.f[0]! + d;
+      const was = Atomics.compareExchange(this.i64, i, seen, this.bits[0]!);
+      if (was === seen) return contended;
+      seen = was;
+      contended = 1;
+    }
+  }
+
   f64OwnedAdd(cell: number, d: number): void {
     const i = cell >>> 3;
     // Only this thread writes the cell, so a plain read sees its own last store.
@@ -64,6 +78,11 @@ class JsMetricOps implements MetricOps {
   histObserveShared(bucket: number, sum: number, v: number): void {
     this.cells.sharedInc(bucket);
     this.gaugeAdd(sum, v);
+  }
+
+  histObserveBase(bucket: number, sum: number, v: number): number {
+    this.cells.sharedInc(bucket);
+    return this.f64BaseAdd(sum, v);
   }
 
   histObserveOwned(low: number, high: number, sum: number, v: number): void {

@@ -9,9 +9,11 @@ export function wasmMetricOps(x: MetricExports): MetricOps {
     gaugeSet: x.gaugeSet,
     gaugeGet: x.gaugeGet,
     gaugeAdd: x.gaugeAdd,
+    f64BaseAdd: x.f64BaseAdd,
     f64OwnedAdd: x.f64OwnedAdd,
     f64SumStriped: x.f64SumStriped,
     histObserveShared: x.histObserveShared,
     histObserveOwned: x.histObserveOwned,
+    histObserveBase: x.histObserveBase,
   };
 }

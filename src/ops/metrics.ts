@@ -13,9 +13,13 @@ export interface MetricOps {
   gaugeGet(cell: number): number;
   /** Exact atomic add (CAS loop on the bits). */
   gaugeAdd(cell: number, d: number): void;
+  /** gaugeAdd on the base cell of a contention-adaptive series: 1 when a swap failed (contention), else 0. */
+  f64BaseAdd(cell: number, d: number): number;
   /** Owner-only add to this thread's own stripe: plain load, atomic store. */
   f64OwnedAdd(cell: number, d: number): void;
   f64SumStriped(shared: number, firstOwned: number, stride: number, stripes: number): number;
   histObserveShared(bucket: number, sum: number, v: number): void;
   histObserveOwned(low: number, high: number, sum: number, v: number): void;
+  /** histObserveShared on the base cells of a contention-adaptive series: 1 when the sum's swap failed (contention), else 0. */
+  histObserveBase(bucket: number, sum: number, v: number): number;
 }

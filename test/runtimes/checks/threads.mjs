@@ -1,7 +1,9 @@
 // Real worker threads counting at once, exact totals, on every backend: each run has the
 // main thread and four workers on one backend, and a last run mixes all three (the
 // backends share the same cells). Counter sets (striped and not), a labelled counter, a
-// gauge and a histogram, all updated concurrently from every thread.
+// gauge and histograms, all updated concurrently from every thread. The labelled counter
+// and the `latency` histogram are adaptive (the default): their hammered series inflate
+// while the threads count.
 import assert from 'node:assert/strict';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { StatsRegistry } from 'atomic-stats';
@@ -18,6 +20,7 @@ function open(registry) {
     requests: registry.counter({ name: 'requests_total', help: 'Requests.', labelNames: ['route'] }),
     busy: registry.gauge({ name: 'busy_threads', help: 'Threads counting.' }),
     seconds: registry.histogram({ name: 'job_seconds', help: 'Job time.', labelNames: ['route'], buckets: [0.25, 1], striped: true }),
+    latency: registry.histogram({ name: 'job_latency_seconds', help: 'Job latency.', buckets: [0.25, 1] }),
   };
 }
 
@@ -49,6 +52,8 @@ if (isMainThread) {
     assert.equal(value('job_seconds_bucket', 0.25), 0, where);
     assert.equal(value('job_seconds_bucket', 1), THREADS * (N / 2), where);
     assert.equal(value('job_seconds_bucket', '+Inf'), THREADS * N, where);
+    const latency = Object.fromEntries((await m.latency.get()).values.map((v) => [`${v.metricName}${v.labels.le ?? ''}`, v.value]));
+    assert.deepEqual(latency, { 'job_latency_seconds_bucket0.25': 0, job_latency_seconds_bucket1: THREADS * (N / 2), 'job_latency_seconds_bucket+Inf': THREADS * N, job_latency_seconds_sum: THREADS * (N / 2) * 2.5, job_latency_seconds_count: THREADS * N }, where);
     // Every worker had an owned stripe of its own (1 + 4 threads on the default stripes).
     const slots = reports.map((r) => r.slot);
     assert.equal(new Set(slots).size, THREADS, `${where}: stripes ${slots}`);
@@ -64,6 +69,7 @@ if (isMainThread) {
   const n = m.plain.counter('n');
   const routes = ROUTES.map((r) => m.requests.labels({ route: r }));
   const a = m.seconds.labels({ route: '/a' });
+  const latency = m.latency;
   parentPort.postMessage('ready');
   waitForStart(workerData.flag);
   m.busy.inc();
@@ -73,6 +79,7 @@ if (isMainThread) {
     n.inc();
     routes[(workerData.index + i) % 3].inc();
     a.observe(i % 2 === 0 ? 0.5 : 2);
+    latency.observe(i % 2 === 0 ? 0.5 : 2);
   }
   m.busy.dec();
   parentPort.postMessage({ slot: registry.slot });
