@@ -1,12 +1,13 @@
 /*
- * What a cached labelled series costs its thread's heap, besides the child itself. Every
- * thread that touches a series keeps a child for it, so a per-child record multiplies by
- * the threads: the metric once kept, for each child, a { node, values } record and an
- * array of its label values (about 125 bytes a child in every thread). It now keeps the
- * node in a packed array and reads the values from its label tree when it needs them.
- * Structural, not a byte count: a heap snapshot of a fresh process, taken before and
- * after N series are cached, must show no plain object and no array per series (the
- * child is an instance of its kind's class; the label tree's Map entries are not objects).
+ * What a labelled series costs the heap of each thread that touches it, besides the child
+ * itself. Every thread that writes a series keeps a child for it, so a per-child record
+ * multiplies by the threads: the metric once kept, for each child, a { node, values }
+ * record and an array of its label values (about 125 bytes a child in every thread). It
+ * now keeps the node in a packed array and reads the values from its label tree when it
+ * needs them. Structural: heap snapshots of a fresh process, taken before and after N
+ * series are cached, must show no plain object and no array per series (the child is an
+ * instance of its kind's class; the label tree's Map entries are not objects). And a
+ * thread that scrapes keeps one labels object per series, sized to its properties.
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +55,41 @@ if (c.seriesCount() !== ${N + 8}) throw new Error('series: ' + c.seriesCount());
 console.log(JSON.stringify(perSeries));
 `;
 
+// The scraping thread keeps each series' labels object (the same object at every scrape
+// while the series lives): their sizes, found in a heap snapshot as the plain objects whose
+// properties are exactly the label names.
+const SCRAPE = (backend: string) => `
+import { getHeapSnapshot } from 'node:v8';
+const S = await import(${JSON.stringify(DIST)});
+const main = S.StatsRegistry.create({ backend: ${JSON.stringify(backend)}, capacityBytes: 64 << 20 });
+const writer = S.StatsRegistry.attach(main.handle, { backend: ${JSON.stringify(backend)} });
+const def = { name: 'tenant_requests_total', help: 'T.', labelNames: ['tenant', 'route'], maxSeries: ${N} };
+main.counter(def);
+const c = writer.counter(def);
+for (let i = 0; i < ${N}; i++) c.inc({ route: '/r', tenant: 't' + i });
+if (main.collect().find((f) => f.name === def.name).samples.length !== ${N}) throw new Error('samples');
+const chunks = [];
+const stream = getHeapSnapshot();
+for (let c; (c = stream.read()) !== null; ) chunks.push(c);
+const snap = JSON.parse(Buffer.concat(chunks).toString());
+const { node_fields: nf, edge_fields: ef, node_types, edge_types } = snap.snapshot.meta;
+const [type, name, size, edges] = ['type', 'name', 'self_size', 'edge_count'].map((x) => nf.indexOf(x));
+const [etype, ename] = ['type', 'name_or_index'].map((x) => ef.indexOf(x));
+const sizes = [];
+for (let i = 0, e = 0; i < snap.nodes.length; i += nf.length) {
+  const n = snap.nodes[i + edges];
+  if (node_types[0][snap.nodes[i + type]] === 'object' && snap.strings[snap.nodes[i + name]] === 'Object') {
+    const props = [];
+    for (let k = e; k < e + n; k++) {
+      if (edge_types[0][snap.edges[k * ef.length + etype]] === 'property') props.push(snap.strings[snap.edges[k * ef.length + ename]]);
+    }
+    if (props.filter((p) => p !== '__proto__').sort().join() === 'route,tenant') sizes.push(snap.nodes[i + size]);
+  }
+  e += n;
+}
+console.log(JSON.stringify({ count: sizes.length, max: Math.max(...sizes) }));
+`;
+
 describe.each(BACKENDS)('heap per cached labelled series (%s backend)', (backend) => {
   it('a cached child costs its thread no plain object and no array beside the child', () => {
     const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT(backend)], { encoding: 'utf8', maxBuffer: 16 << 20 });
@@ -65,5 +101,15 @@ describe.each(BACKENDS)('heap per cached labelled series (%s backend)', (backend
     expect(perSeries.Array?.count ?? 0, shown).toBeLessThan(0.01);
     // The child itself is there: the census sees the series it should.
     expect(Object.values(perSeries).some((e) => e.count >= 1), shown).toBe(true);
+  });
+
+  it("the labels object a scrape keeps per series is no bigger than its properties need", () => {
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRAPE(backend)], { encoding: 'utf8', maxBuffer: 16 << 20 });
+    expect(p.status, p.stderr).toBe(0);
+    const { count, max } = JSON.parse(p.stdout) as { count: number; max: number };
+    expect(count).toBeGreaterThanOrEqual(N);
+    // A header of three pointers and one a label (less where V8 compresses pointers); an
+    // object made as {} and filled takes 56 bytes for up to four labels.
+    expect(max).toBeLessThanOrEqual(8 * (3 + 2));
   });
 });

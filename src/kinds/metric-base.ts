@@ -649,9 +649,12 @@ export abstract class Metric<C, T extends string = string> {
     if (known !== undefined && known.gen === gen) return known.labels;
     const values = this.table!.decodeKey(node, this.sorted.length);
     if (values === undefined) return undefined;
-    const labels: Record<string, string> = {};
-    for (let i = 0; i < values.length; i++) labels[this.sorted[i]!] = values[i]!;
-    const frozen = Object.freeze(labels);
+    // Parsed from JSON text, an object has exactly its properties (24 bytes and 8 a label),
+    // where `{}` filled by assignment takes 56 up to four labels and a property array past
+    // them; the object lives as long as its series, in every thread that scrapes.
+    let text = '{';
+    for (let i = 0; i < values.length; i++) text += `${i === 0 ? '' : ','}${JSON.stringify(this.sorted[i])}:${JSON.stringify(values[i])}`;
+    const frozen = Object.freeze(JSON.parse(`${text}}`) as Record<string, string>);
     this.labelCache.set(node, { gen, labels: frozen });
     return frozen;
   }
