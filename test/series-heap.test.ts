@@ -59,8 +59,9 @@ console.log(JSON.stringify(perSeries));
 `;
 
 // The scraping thread keeps each series' labels object (the same object at every scrape
-// while the series lives): their sizes, found in a heap snapshot as the plain objects whose
-// properties are exactly the label names.
+// while the series lives): the plain objects a scrape leaves behind, and the sizes of the
+// labels objects, found in a heap snapshot as the plain objects whose properties are
+// exactly the label names.
 const SCRAPE = (backend: string) => `
 import { getHeapSnapshot } from 'node:v8';
 const S = await import(${JSON.stringify(DIST)});
@@ -70,27 +71,37 @@ const def = { name: 'tenant_requests_total', help: 'T.', labelNames: ['tenant', 
 main.counter(def);
 const c = writer.counter(def);
 for (let i = 0; i < ${N}; i++) c.inc({ route: '/r', tenant: 't' + i });
-if (main.collect().find((f) => f.name === def.name).samples.length !== ${N}) throw new Error('samples');
-const chunks = [];
-const stream = getHeapSnapshot();
-for (let c; (c = stream.read()) !== null; ) chunks.push(c);
-const snap = JSON.parse(Buffer.concat(chunks).toString());
-const { node_fields: nf, edge_fields: ef, node_types, edge_types } = snap.snapshot.meta;
-const [type, name, size, edges] = ['type', 'name', 'self_size', 'edge_count'].map((x) => nf.indexOf(x));
-const [etype, ename] = ['type', 'name_or_index'].map((x) => ef.indexOf(x));
-const sizes = [];
-for (let i = 0, e = 0; i < snap.nodes.length; i += nf.length) {
-  const n = snap.nodes[i + edges];
-  if (node_types[0][snap.nodes[i + type]] === 'object' && snap.strings[snap.nodes[i + name]] === 'Object') {
-    const props = [];
-    for (let k = e; k < e + n; k++) {
-      if (edge_types[0][snap.edges[k * ef.length + etype]] === 'property') props.push(snap.strings[snap.edges[k * ef.length + ename]]);
+// The plain objects of the heap, and the sizes of those whose properties are the label
+// names, as JSON text (nothing of one count is alive when the next snapshot is taken).
+function plainObjects() {
+  const chunks = [];
+  const stream = getHeapSnapshot();
+  for (let c; (c = stream.read()) !== null; ) chunks.push(c);
+  const snap = JSON.parse(Buffer.concat(chunks).toString());
+  const { node_fields: nf, edge_fields: ef, node_types, edge_types } = snap.snapshot.meta;
+  const [type, name, size, edges] = ['type', 'name', 'self_size', 'edge_count'].map((x) => nf.indexOf(x));
+  const [etype, ename] = ['type', 'name_or_index'].map((x) => ef.indexOf(x));
+  let objects = 0;
+  const sizes = [];
+  for (let i = 0, e = 0; i < snap.nodes.length; i += nf.length) {
+    const n = snap.nodes[i + edges];
+    if (node_types[0][snap.nodes[i + type]] === 'object' && snap.strings[snap.nodes[i + name]] === 'Object') {
+      objects++;
+      const props = [];
+      for (let k = e; k < e + n; k++) {
+        if (edge_types[0][snap.edges[k * ef.length + etype]] === 'property') props.push(snap.strings[snap.edges[k * ef.length + ename]]);
+      }
+      if (props.filter((p) => p !== '__proto__').sort().join() === 'route,tenant') sizes.push(snap.nodes[i + size]);
     }
-    if (props.filter((p) => p !== '__proto__').sort().join() === 'route,tenant') sizes.push(snap.nodes[i + size]);
+    e += n;
   }
-  e += n;
+  return JSON.stringify({ objects, sizes });
 }
-console.log(JSON.stringify({ count: sizes.length, max: Math.max(...sizes) }));
+plainObjects(); // the snapshot machinery's own objects, made once, before the count
+const before = plainObjects();
+if (main.collect().find((f) => f.name === def.name).samples.length !== ${N}) throw new Error('samples');
+const after = JSON.parse(plainObjects());
+console.log(JSON.stringify({ perSeries: (after.objects - JSON.parse(before).objects) / ${N}, count: after.sizes.length, max: Math.max(...after.sizes) }));
 `;
 
 describe.each(BACKENDS)('heap per cached labelled series (%s backend)', (backend) => {
@@ -107,11 +118,13 @@ describe.each(BACKENDS)('heap per cached labelled series (%s backend)', (backend
     expect(Object.values(perSeries).some((e) => e.count >= 1), shown).toBe(true);
   });
 
-  it("the labels object a scrape keeps per series is no bigger than its properties need", () => {
+  it('a scraping thread keeps one object per series, its labels, no bigger than its properties need', () => {
     const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRAPE(backend)], { encoding: 'utf8', maxBuffer: 16 << 20 });
     expect(p.status, p.stderr).toBe(0);
-    const { count, max } = JSON.parse(p.stdout) as { count: number; max: number };
+    const { perSeries, count, max } = JSON.parse(p.stdout) as { perSeries: number; count: number; max: number };
     expect(count).toBeGreaterThanOrEqual(N);
+    // The labels object, and no record beside it (a { gen, labels } record per series once).
+    expect(perSeries).toBeLessThan(1.05);
     // A header of three pointers and one a label (less where V8 compresses pointers); an
     // object made as {} and filled takes 56 bytes for up to four labels.
     expect(max).toBeLessThanOrEqual(8 * (3 + 2));
