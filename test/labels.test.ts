@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CardinalityLimitError, DEFAULT_MAX_SERIES, InvalidLabelsError, NameConflictError, StatsRegistry } from '../src/index.js';
 import { LabelTree } from '../src/kinds/labels.js';
@@ -158,11 +159,12 @@ describe.each(BACKENDS)('labelled series (%s backend)', (backend) => {
 });
 
 describe("a thread's label tree", () => {
-  // The tree's Maps, level by level: how many Maps it holds, the root included.
+  // How many Maps the tree holds, the root included (a tree of k label names has k levels of Maps).
   const maps = (tree: LabelTree<object>): number => {
-    const count = (m: Map<string, unknown>, depth: number): number =>
-      1 + (depth === 0 ? 0 : [...m.values()].reduce<number>((n, next) => n + count(next as Map<string, unknown>, depth - 1), 0));
-    return count((tree as unknown as { root: Map<string, unknown> }).root, 2);
+    const { root, sorted } = tree as unknown as { root: Map<string, unknown>; sorted: readonly string[] };
+    const count = (m: Map<string, unknown>, below: number): number =>
+      1 + (below === 0 ? 0 : [...m.values()].reduce<number>((n, next) => n + count(next as Map<string, unknown>, below - 1), 0));
+    return count(root, sorted.length - 1);
   };
 
   it('deleting a series drops the levels it leaves empty, and only those', () => {
@@ -187,6 +189,60 @@ describe("a thread's label tree", () => {
     expect(maps(tree)).toBe(1);
     tree.delete(['nope', 't', 'z']); // absent: nothing happens
     expect(maps(tree)).toBe(1);
+  });
+
+  it('a label with one value per series at the top level is moved down: a Map per value of the first level only', () => {
+    // Sorted order puts `path` (one value per series) above `status` (two values).
+    const tree = new LabelTree<{ i: number }>(['path', 'status']);
+    const kids = Array.from({ length: 1000 }, (_, i) => ({ i }));
+    const status = (i: number) => (i % 3 === 0 ? '500' : '200');
+    for (const kid of kids) tree.insert([`/p${kid.i}`, status(kid.i)], kid);
+    expect(maps(tree)).toBe(3); // root, 200, 500
+    for (const kid of kids) {
+      expect(tree.find({ path: `/p${kid.i}`, status: status(kid.i) })).toBe(kid);
+      expect(tree.find({ status: status(kid.i), path: `/p${kid.i}` })).toBe(kid);
+      expect(tree.findValues([`/p${kid.i}`, status(kid.i)])).toBe(kid);
+    }
+    expect(tree.find({ path: '/p1', status: '500' })).toBeUndefined();
+    expect(tree.valuesOf(new Set([kids[3]!, kids[4]!]))).toEqual(new Map([[kids[3]!, ['/p3', '500']], [kids[4]!, ['/p4', '200']]]));
+    for (const kid of kids) tree.delete([`/p${kid.i}`, status(kid.i)]);
+    expect(maps(tree)).toBe(1);
+    expect(tree.find({ path: '/p1', status: '200' })).toBeUndefined();
+  });
+
+  it('whatever the level order, the tree answers as a map from label values to series', () => {
+    const names = ['a', 'b', 'c'];
+    const value = fc.tuple(fc.integer({ min: 0, max: 11 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 }));
+    // Mostly inserts, so that the tree often grows past the size at which it reorders its
+    // levels (the first label has the most values), and deletes and finds along the way.
+    const op = fc.tuple(fc.constantFrom('insert', 'insert', 'insert', 'delete', 'find'), value);
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 400, size: 'max' }), (ops) => {
+        const tree = new LabelTree<object>(names);
+        const model = new Map<string, object>();
+        for (const [what, [x, y, z]] of ops) {
+          const values = [`x${x}`, `y${y}`, `z${z}`];
+          const key = values.join('|');
+          if (what === 'insert' && !model.has(key)) {
+            const child = {};
+            tree.insert(values, child);
+            model.set(key, child);
+          } else if (what === 'delete') {
+            tree.delete(values);
+            model.delete(key);
+          }
+          const found = model.get(key);
+          if (tree.findValues(values) !== found) return false;
+          if (tree.find({ c: values[2], a: values[0], b: values[1] }) !== found) return false;
+        }
+        const all = new Set(model.values());
+        const got = tree.valuesOf(all);
+        if (got.size !== model.size) return false;
+        for (const [key, child] of model) if (got.get(child)?.join('|') !== key) return false;
+        return true;
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('valuesOf gives the label values of the series asked for, in sorted-name order', () => {

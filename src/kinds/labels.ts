@@ -145,8 +145,9 @@ export function labelValue(metric: string, name: string, v: unknown): string {
 }
 
 /**
- * A thread's cache of series by label values: nested Maps, one level per sorted label
- * name. `find` is the hot path (`inc(labels, n)`): one Map.get per label and a walk of the
+ * A thread's cache of series by label values: nested Maps, one level per label name (in
+ * sorted order, until the tree finds an order that takes fewer Maps: see rebalance).
+ * `find` is the hot path (`inc(labels, n)`): one Map.get per label and a walk of the
  * object's keys, with no allocation. It returns undefined for anything it cannot answer
  * at once -- a new label set, a number value, a missing, extra or inherited key -- and
  * the caller takes the slow path, which checks fully and explains.
@@ -168,14 +169,26 @@ export function labelValue(metric: string, name: string, v: unknown): string {
  * while callers keep building their label objects the same way.
  */
 export class LabelTree<C> {
-  private readonly root = new Map<string, unknown>();
+  private root = new Map<string, unknown>();
+  // The label names in the order of the tree's levels (the first level is keyed by the
+  // value of names[0]), and for each level the position of its name in `sorted`, the order
+  // in which every method but find takes values. See rebalance.
+  private names: readonly string[];
+  private perm: readonly number[];
   private readonly order: string[];
+  // Series cached, Maps below the root, and the series count at which the level order is
+  // looked at again (it doubles each time: log n looks, O(n) work in all).
+  private leaves = 0;
+  private maps = 0;
+  private review = 64;
   constructor(private readonly sorted: readonly string[]) {
+    this.names = sorted;
+    this.perm = sorted.map((_, i) => i);
     this.order = [...sorted];
   }
 
   find(labels: object): C | undefined {
-    const names = this.sorted;
+    const names = this.names;
     const n = names.length;
     let node = this.root;
     let next: unknown;
@@ -204,9 +217,10 @@ export class LabelTree<C> {
 
   /** The series for label values already checked and in sorted-name order. */
   findValues(values: readonly string[]): C | undefined {
+    const perm = this.perm;
     let node: unknown = this.root;
-    for (let i = 0; i < values.length; i++) {
-      node = (node as Map<string, unknown>).get(values[i]!);
+    for (let i = 0; i < perm.length; i++) {
+      node = (node as Map<string, unknown>).get(values[perm[i]!]!);
       if (node === undefined) return undefined;
     }
     return node as C;
@@ -219,19 +233,12 @@ export class LabelTree<C> {
    */
   valuesOf(wanted: ReadonlySet<C>): Map<C, readonly string[]> {
     const out = new Map<C, readonly string[]>();
-    const depth = this.sorted.length;
-    const path: string[] = [];
-    const walk = (node: Map<string, unknown>): void => {
-      const last = path.length === depth - 1;
-      for (const [value, next] of node) {
-        path.push(value);
-        if (!last) walk(next as Map<string, unknown>);
-        else if (wanted.has(next as C)) out.set(next as C, [...path]);
-        path.pop();
-        if (out.size === wanted.size) return;
-      }
-    };
-    if (depth > 0 && wanted.size > 0) walk(this.root);
+    if (wanted.size > 0) {
+      this.walk((values, child) => {
+        if (wanted.has(child)) out.set(child, values());
+        return out.size < wanted.size;
+      });
+    }
     return out;
   }
 
@@ -241,23 +248,94 @@ export class LabelTree<C> {
    * behind in each thread that cached it.
    */
   delete(values: readonly string[]): void {
+    const perm = this.perm;
+    const depth = perm.length;
     const path: Map<string, unknown>[] = [this.root];
-    for (let i = 0; i < values.length - 1; i++) {
-      const n = path[i]!.get(values[i]!) as Map<string, unknown> | undefined;
+    for (let i = 0; i < depth - 1; i++) {
+      const n = path[i]!.get(values[perm[i]!]!) as Map<string, unknown> | undefined;
       if (n === undefined) return;
       path.push(n);
     }
-    path[values.length - 1]!.delete(values[values.length - 1]!);
-    for (let i = values.length - 1; i > 0 && path[i]!.size === 0; i--) path[i - 1]!.delete(values[i - 1]!);
+    if (!path[depth - 1]!.delete(values[perm[depth - 1]!]!)) return;
+    this.leaves--;
+    for (let i = depth - 1; i > 0 && path[i]!.size === 0; i--) {
+      path[i - 1]!.delete(values[perm[i - 1]!]!);
+      this.maps--;
+    }
   }
 
+  /** Caches `child` as the series of `values` (already checked, sorted-name order). */
   insert(values: readonly string[], child: C): void {
+    const perm = this.perm;
+    const depth = perm.length;
     let node = this.root;
-    for (let i = 0; i < values.length - 1; i++) {
-      let n = node.get(values[i]!) as Map<string, unknown> | undefined;
-      if (n === undefined) node.set(values[i]!, (n = new Map()));
+    for (let i = 0; i < depth - 1; i++) {
+      const v = values[perm[i]!]!;
+      let n = node.get(v) as Map<string, unknown> | undefined;
+      if (n === undefined) {
+        node.set(v, (n = new Map()));
+        this.maps++;
+      }
       node = n;
     }
-    node.set(values[values.length - 1]!, child);
+    const leaf = values[perm[depth - 1]!]!;
+    if (!node.has(leaf)) this.leaves++;
+    node.set(leaf, child);
+    if (this.leaves >= this.review) {
+      this.review = 2 * this.leaves;
+      this.rebalance();
+    }
+  }
+
+  /**
+   * Each value of a level's label that has series below it costs a Map (about 180 bytes
+   * in each thread) at the next level, so a label with one value per series at the top
+   * costs that much per series: with labels `path` and `status`, sorted-name order
+   * puts `path` first. When the Maps below the root outnumber half the series, the
+   * levels are put in the order of the labels' distinct values, fewest first, and the tree
+   * is built again. The children are the same objects; only find's name order changes,
+   * which costs it nothing.
+   */
+  private rebalance(): void {
+    const depth = this.perm.length;
+    if (depth < 2 || 2 * this.maps <= this.leaves) return;
+    const entries: [string[], C][] = [];
+    this.walk((values, child) => {
+      entries.push([values(), child]);
+      return true;
+    });
+    const distinct = this.sorted.map((_, k) => new Set(entries.map(([v]) => v[k])).size);
+    const perm = this.sorted.map((_, k) => k).sort((a, b) => distinct[a]! - distinct[b]! || a - b);
+    if (perm.every((k, i) => k === this.perm[i])) return;
+    this.perm = perm;
+    this.names = perm.map((k) => this.sorted[k]!);
+    this.root = new Map();
+    this.leaves = 0;
+    this.maps = 0;
+    for (const [values, child] of entries) this.insert(values, child);
+  }
+
+  // Calls `f` with each series cached here and a function making its label values
+  // (sorted-name order), while `f` returns true.
+  private walk(f: (values: () => string[], child: C) => boolean): void {
+    const perm = this.perm;
+    const depth = perm.length;
+    const path: string[] = [];
+    const values = (): string[] => {
+      const v = new Array<string>(depth);
+      for (let i = 0; i < depth; i++) v[perm[i]!] = path[i]!;
+      return v;
+    };
+    const down = (node: Map<string, unknown>): boolean => {
+      const last = path.length === depth - 1;
+      for (const [value, next] of node) {
+        path.push(value);
+        const more = last ? f(values, next as C) : down(next as Map<string, unknown>);
+        path.pop();
+        if (!more) return false;
+      }
+      return true;
+    };
+    if (depth > 0) down(this.root);
   }
 }
