@@ -25,7 +25,9 @@
  *   +16  free list of small nodes, +24 of large ones: 64-bit words, tag:32 | node:32
  *   +32  12 claim tickets of 8 bytes (claims.ts: the thread holding each, and its node)
  *   +128 free list of the stripe blocks of contended series (adaptive-cells.ts), 64-bit
- *   +136 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
+ *   +136 the creation sequence: taken by every creator before it publishes its node (see
+ *        "Order")
+ *   +140 B bucket words, B a power of two >= maxSeries / 4 (at least 16): the head of a
  *        list of nodes, newest first
  *
  * A node: a head block, then the series' cells (the kind's layout, 128-byte aligned so
@@ -36,7 +38,8 @@
  *       claims.ts)                          +4  gen: even at rest, odd while reclaimed
  *   +8  next in its bucket's list, bit 0 the removal mark
  *   +12 chain (the family's allocation chain, never changed once set)
- *   +16 next on the free list               +20 refs: references held (see below)
+ *   +16 next on the free list (a free node), or its creation sequence (a live one)
+ *                                           +20 refs: references held (see below)
  *   +24 the family record's data offset     +28 hash of the key   +32 key length
  *   +36 head bytes (128 or 384)             +40 the tally at removal (f64)
  *   +48 stale writes counted when reclaimed (f64)
@@ -59,6 +62,14 @@
  * node, it lost, and removes its own. A lookup that runs while both nodes are there gives
  * the older one, the one that will stay. So for every key at most one node is the series
  * at any instant, and which one never changes while it lives.
+ *
+ * Order. A scrape lists a family's series as prom-client lists its own, in the order they
+ * were created. The allocation chain is no such order: when threads create the same series
+ * at once, the losers' nodes are freed, and a series created later may reuse one, older in
+ * the chain than the series that won. So a creator takes a number from the family's
+ * sequence word before it publishes its node and writes it in the node, and a scrape sorts
+ * the live series by it. A series created after another finished creating (its own call,
+ * or a call that found it) always has the larger number, whichever thread made which.
  *
  * Removal, Harris style. A remover sets the mark bit of the node's own next word with a
  * compare-and-swap (the one whose CAS sets it is the one remover; the node is then no
@@ -170,7 +181,8 @@ const F_FREE_SMALL = 16;
 const F_FREE_LARGE = 24;
 const F_TICKETS = 32;
 const F_BLOCKS = F_TICKETS + TICKETS * TICKET_BYTES;
-const F_BUCKETS = F_BLOCKS + 8;
+const F_SEQ = F_BLOCKS + 8;
+const F_BUCKETS = F_SEQ + 4;
 
 /** Byte offset of a labelled family's free list of stripe blocks (adaptive-cells.ts). */
 export function blockFreeList(familyData: number): number {
@@ -244,6 +256,8 @@ export interface LiveNode<R> {
   readonly node: number;
   readonly gen: number;
   readonly value: R;
+  /** Its creation sequence (see "Order"). */
+  readonly seq: number;
 }
 
 const i64Views = new WeakMap<RegistryCore, BigInt64Array>();
@@ -342,6 +356,7 @@ export class SeriesTable implements OrphanNodes {
     Atomics.store(i32, w + N_HASH, hash);
     Atomics.store(i32, w + N_KEYLEN, key.length);
     this.u8.set(key, p + keyAt(head));
+    Atomics.store(i32, w + N_FREE, Atomics.add(i32, this.base + (F_SEQ >>> 2), 1));
     this.registry.ops.metrics.gaugeSet(p + N_V0, 0);
     // The creator's reference and the list's.
     Atomics.store(i32, w + N_REFS, 2);
@@ -501,10 +516,14 @@ export class SeriesTable implements OrphanNodes {
         else if (state === LIVE && !marked) value = read(cells);
         if (Atomics.load(i32, w + N_GEN) !== g1) continue;
         if (s > 0) stale += s;
-        if (value !== undefined) live.push({ node: p, gen: g1, value });
+        if (value !== undefined) live.push({ node: p, gen: g1, value, seq: Atomics.load(i32, w + N_FREE) >>> 0 });
         break;
       }
     }
+    // Creation order; the difference taken modulo 2^32, so the order survives the word's
+    // wrap while the live series span fewer than 2^31 creations. Nearly sorted already
+    // (the chain is allocation order), which the sort handles in one pass.
+    live.sort((a, b) => (a.seq - b.seq) | 0);
     return { live, stale };
   }
 
