@@ -176,6 +176,16 @@ export class AdaptiveCells {
     return this.block(cells);
   }
 
+  /**
+   * Where stripe `stripe` of the series at `cells` starts, its block given first if it has
+   * none (inflate): its low words there, its high words `geometry.highOffset` on; or 0 when
+   * the series stays on its base cells.
+   */
+  stripeOf(cells: number, stripe: number): number {
+    const b = this.inflate(cells);
+    return b === 0 ? 0 : b + stripe * this.geometry.stride;
+  }
+
   /** @internal The series' node is being reclaimed (no thread holds it): its block, zeroed, goes back to the free list. */
   reclaim(cells: number): void {
     const b = this.block(cells);

@@ -187,12 +187,11 @@ class AdaptiveIntSeries implements CounterSeries {
   // A swap on the base cell failed: the series gets its block (once, by whichever thread
   // comes first) and this child its stripe of it; or, refused, the base cell for good.
   private contended(): void {
-    const b = this.adaptive.inflate(this.dataOffset);
-    if (b === 0) {
+    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
+    if (at === 0) {
       this.low = -2;
       return;
     }
-    const at = b + this.stripe * this.adaptive.geometry.stride;
     this.high = at + this.adaptive.geometry.highOffset;
     this.low = at;
   }
@@ -223,8 +222,8 @@ class AdaptiveFloatSeries implements CounterSeries {
     } else this.ops.gaugeAdd(this.dataOffset, d);
   }
   private contended(): void {
-    const b = this.adaptive.inflate(this.dataOffset);
-    this.at = b === 0 ? -2 : b + this.stripe * this.adaptive.geometry.stride + this.adaptive.geometry.highOffset;
+    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
+    this.at = at === 0 ? -2 : at + this.adaptive.geometry.highOffset;
   }
 }
 

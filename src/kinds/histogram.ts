@@ -118,6 +118,16 @@ export function defineHistogram(options: unknown, internal = false): HistogramDe
   return checkBool(o, 'enableExemplars') ? { ...def, enableExemplars: true } : def;
 }
 
+/** A series' startTimer(): the returned function observes the seconds elapsed and returns them. */
+function timerOf(series: HistogramSeries): () => number {
+  const t0 = performance.now();
+  return () => {
+    const s = (performance.now() - t0) / 1000;
+    series.observe(s);
+    return s;
+  };
+}
+
 class SharedSeries implements HistogramSeries {
   constructor(
     private readonly ops: MetricOps,
@@ -131,12 +141,7 @@ class SharedSeries implements HistogramSeries {
     this.ops.histObserveShared(this.dataOffset + bucketIndex(this.bounds, v) * 8, this.sum, v);
   }
   startTimer(): () => number {
-    const t0 = performance.now();
-    return () => {
-      const s = (performance.now() - t0) / 1000;
-      this.observe(s);
-      return s;
-    };
+    return timerOf(this);
   }
 }
 
@@ -167,12 +172,7 @@ class OwnedSeries implements HistogramSeries {
     this.ops.histObserveOwned(this.low + i * 4, this.high + i * 8, this.sum, v);
   }
   startTimer(): () => number {
-    const t0 = performance.now();
-    return () => {
-      const s = (performance.now() - t0) / 1000;
-      this.observe(s);
-      return s;
-    };
+    return timerOf(this);
   }
 }
 
@@ -185,7 +185,8 @@ class OwnedSeries implements HistogramSeries {
 class AdaptiveSeries implements HistogramSeries {
   private low: number;
   private high = 0;
-  private sum = 0;
+  // The sum cell it writes: the base sum, or its stripe's once inflated.
+  private sum: number;
   constructor(
     private readonly ops: MetricOps,
     private readonly bounds: Float64Array,
@@ -195,40 +196,31 @@ class AdaptiveSeries implements HistogramSeries {
     readonly dataOffset: number,
   ) {
     this.low = stripe < 0 ? -2 : -1;
+    this.sum = dataOffset + (bounds.length + 1) * 8;
   }
   /** @internal Its stripe is being handed back: the base cells from now on. */
   retireStripe(): void {
     this.low = -2;
+    this.sum = this.dataOffset + (this.bounds.length + 1) * 8;
   }
   observe(v: number): void {
     if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.metric, v, 'must be a finite number');
     const i = bucketIndex(this.bounds, v);
     const low = this.low;
     if (low >= 0) this.ops.histObserveOwned(low + i * 4, this.high + i * 8, this.sum, v);
-    else {
-      const at = this.dataOffset;
-      const sum = at + (this.bounds.length + 1) * 8;
-      if (low !== -1) this.ops.histObserveShared(at + i * 8, sum, v);
-      else if (this.ops.histObserveBase(at + i * 8, sum, v) !== 0) this.contended();
-    }
+    else if (low !== -1) this.ops.histObserveShared(this.dataOffset + i * 8, this.sum, v);
+    else if (this.ops.histObserveBase(this.dataOffset + i * 8, this.sum, v) !== 0) this.contended();
   }
   startTimer(): () => number {
-    const t0 = performance.now();
-    return () => {
-      const s = (performance.now() - t0) / 1000;
-      this.observe(s);
-      return s;
-    };
+    return timerOf(this);
   }
   private contended(): void {
-    const b = this.adaptive.inflate(this.dataOffset);
-    if (b === 0) {
+    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
+    if (at === 0) {
       this.low = -2;
       return;
     }
-    const g = this.adaptive.geometry;
-    const at = b + this.stripe * g.stride;
-    this.high = at + g.highOffset;
+    this.high = at + this.adaptive.geometry.highOffset;
     this.sum = this.high + (this.bounds.length + 1) * 8;
     this.low = at;
   }
