@@ -80,12 +80,16 @@ export function sharedAdd(cell: u32, lo: u32, hi: u32): void {
 // the one signal of contention both backends have. Uncontended, the two cost the same: a
 // load that brings the line in, then one locked instruction on it. On failure the amount
 // still lands exactly once, by an atomic add, and 1 tells the host that another thread
-// wrote the cell between this thread's load and its swap. A thread terminated anywhere in
-// here has added its amount (the swap or the add) or not (before either).
+// wrote the cell between this thread's load and its swap. It also returns 1 when the
+// series' inflation word, the 8 bytes after the cell, is set: once one thread gave the
+// series its stripes, its base is no longer contended, and this is how every other thread
+// still on the base learns of them at its next write (the word is written once, so its
+// line is only read). A thread terminated anywhere in here has added its amount (the
+// swap or the add) or not (before either).
 
 export function baseInc(cell: u32): i32 {
   const v = atomic.load<u64>(cell);
-  if (atomic.cmpxchg<u64>(cell, v, v + 1) == v) return 0;
+  if (atomic.cmpxchg<u64>(cell, v, v + 1) == v) return <i32>(load<i32>(cell + 8) != 0);
   atomic.add<u64>(cell, 1);
   return 1;
 }
@@ -93,7 +97,7 @@ export function baseInc(cell: u32): i32 {
 export function baseAdd(cell: u32, lo: u32, hi: u32): i32 {
   const n = (<u64>hi << 32) | <u64>lo;
   const v = atomic.load<u64>(cell);
-  if (atomic.cmpxchg<u64>(cell, v, v + n) == v) return 0;
+  if (atomic.cmpxchg<u64>(cell, v, v + n) == v) return <i32>(load<i32>(cell + 8) != 0);
   atomic.add<u64>(cell, n);
   return 1;
 }

@@ -47,7 +47,9 @@ export function gaugeAdd(cell: u32, d: f64): void {
 /**
  * gaugeAdd for the base cell of a contention-adaptive series (src/kinds/adaptive-cells.ts):
  * the same loop, and 1 when a swap failed, i.e. another thread wrote the cell between this
- * thread's load and its swap (contention), else 0. The add lands exactly once either way.
+ * thread's load and its swap (contention), or when the series' inflation word, the 8
+ * bytes after the cell, is set (counters.ts baseInc says why), else 0. The add lands
+ * exactly once either way.
  */
 export function f64BaseAdd(cell: u32, d: f64): i32 {
   let seen = atomic.load<u64>(cell);
@@ -59,7 +61,7 @@ export function f64BaseAdd(cell: u32, d: f64): i32 {
     seen = was;
     contended = 1;
   }
-  return contended;
+  return contended | <i32>(load<i32>(cell + 8) != 0);
 }
 
 export function f64OwnedAdd(cell: u32, d: f64): void {

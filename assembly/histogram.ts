@@ -34,7 +34,8 @@ export function histObserveOwned(low: u32, high: u32, sum: u32, v: f64): void {
 /**
  * The base cells of a contention-adaptive series (src/kinds/adaptive-cells.ts): as
  * histObserveShared, and 1 when the sum's swap failed (another thread observed the same
- * series at the same instant), the signal that inflates the series.
+ * series at the same instant), the signal that inflates the series, or when the series
+ * already has its stripes (the inflation word follows the sum: gauges.ts f64BaseAdd).
  */
 export function histObserveBase(bucket: u32, sum: u32, v: f64): i32 {
   atomic.add<u64>(bucket, 1);

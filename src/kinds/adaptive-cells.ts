@@ -45,8 +45,11 @@
  *                   throws for it.
  *   block -> NONE   only when the series' node is reclaimed (series-table.ts: removed, and
  *                   no thread holds it), which puts the block back on the free list.
- * Each thread's child learns the state when it needs it, at its own contention signal:
- * until then it keeps writing the base cells, which stay part of the series for good.
+ * Each thread's child learns the state at its next write to the base cells: the base ops
+ * also return 1 when the word (the 8 bytes after the last base cell, so the ops find it
+ * without being told) is set. A thread that waited for a failed swap of its own would
+ * never learn: once the first thread writes its stripe, nobody contends on the base. The
+ * base cells stay part of the series for good.
  * A thread without an owned stripe (every slot held), one whose series was refused, and
  * one whose stripe was handed back (close, exit) writes the base cells with plain atomic
  * adds from then on, without probing.

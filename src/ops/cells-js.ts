@@ -42,7 +42,7 @@ class JsCellOps implements CellOps {
   baseInc(cell: number): number {
     const i = cell >>> 3;
     const v = Atomics.load(this.u64, i);
-    if (Atomics.compareExchange(this.u64, i, v, BigInt.asUintN(64, v + 1n)) === v) return 0;
+    if (Atomics.compareExchange(this.u64, i, v, BigInt.asUintN(64, v + 1n)) === v) return this.u32[(cell + 8) >>> 2] !== 0 ? 1 : 0;
     Atomics.add(this.u64, i, 1n);
     return 1;
   }
@@ -51,7 +51,7 @@ class JsCellOps implements CellOps {
     const i = cell >>> 3;
     const n = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
     const v = Atomics.load(this.u64, i);
-    if (Atomics.compareExchange(this.u64, i, v, BigInt.asUintN(64, v + n)) === v) return 0;
+    if (Atomics.compareExchange(this.u64, i, v, BigInt.asUintN(64, v + n)) === v) return this.u32[(cell + 8) >>> 2] !== 0 ? 1 : 0;
     Atomics.add(this.u64, i, n);
     return 1;
   }

@@ -15,7 +15,8 @@ export interface CellOps {
   sharedAdd(cell: number, lo: number, hi: number): void;
   /**
    * Adds 1 to the base cell of a contention-adaptive series by compare-and-swap: 1 when
-   * the swap failed (contention; the add then lands by an atomic add), else 0.
+   * the swap failed (contention; the add then lands by an atomic add) or the series'
+   * inflation word (the 8 bytes after the cell) is set, else 0.
    */
   baseInc(cell: number): number;
   /** As baseInc, adding `hi * 2^32 + lo`. */

@@ -55,7 +55,8 @@ class JsMetricOps implements MetricOps {
       this.bits[0] = seen;
       this.f[0] = this.f[0]! + d;
       const was = Atomics.compareExchange(this.i64, i, seen, this.bits[0]!);
-      if (was === seen) return contended;
+      // Set inflation word (the 8 bytes after the cell): assembly/counters.ts baseInc.
+      if (was === seen) return contended !== 0 || this.i64[i + 1] !== 0n ? 1 : 0;
       seen = was;
       contended = 1;
     }
