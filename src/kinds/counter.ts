@@ -108,6 +108,31 @@ class IntSeries implements CounterSeries {
   }
 }
 
+/**
+ * A series of a `striped: false` integer counter: its one shared cell, with 64-bit atomic
+ * adds. Two fields, where the counter-set object IntSeries wraps would add a third object
+ * of eight (see AdaptiveContext: per-child fields multiply by the threads).
+ */
+class SharedIntSeries implements CounterSeries {
+  constructor(
+    private readonly ops: CellOps,
+    readonly dataOffset: number,
+  ) {}
+  inc(n?: number): void {
+    if (n === undefined) this.ops.sharedInc(this.dataOffset);
+    else if (typeof n === 'number' && (n >>> 0) === n) this.ops.sharedAdd(this.dataOffset, n, 0);
+    else this.slow(n);
+  }
+  private slow(n: unknown): void {
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
+      throw new InvalidCountError(n, 'not an integer (create the counter with float: true to count fractions)');
+    }
+    checkCount(n);
+    const hi = highWord(n);
+    this.ops.sharedAdd(this.dataOffset, n - hi * TWO32, hi);
+  }
+}
+
 class FloatSeries implements CounterSeries {
   constructor(
     private readonly ops: MetricOps,
@@ -135,22 +160,33 @@ class FloatSeries implements CounterSeries {
 }
 
 /**
+ * What the adaptive children of one metric share in one thread, kept once per metric
+ * instead of in every child: each field of a child costs 8 bytes in every thread that
+ * caches it, and a labelled metric may have thousands of children per thread. `stripe` is
+ * the owned stripe slot the children were made under (see adaptiveCounterCells).
+ */
+interface AdaptiveContext<O> {
+  readonly ops: O;
+  readonly adaptive: AdaptiveCells;
+  readonly stripe: number;
+}
+
+/**
  * A series of an adaptive integer counter (adaptive-cells.ts). `low` is where it writes:
  * -1 the base cell, probing for contention (a compare-and-swap); -2 the base cell with
  * atomic adds, probing no more (no stripe of its own, a refused series, or its stripe
- * handed back); otherwise its own stripe's low word in the series' block. One object,
- * one branch on a field: the call sites of inc() stay monomorphic through inflation.
+ * handed back); otherwise its own stripe's low word in the series' block, whose high word
+ * is 8 bytes on (a one-field stripe: layout.ts setGeometry, highOffset = 8). One object of
+ * three fields, one branch on a field: the call sites of inc() stay monomorphic through
+ * inflation.
  */
 class AdaptiveIntSeries implements CounterSeries {
   private low: number;
-  private high = 0;
   constructor(
-    private readonly ops: CellOps,
-    private readonly adaptive: AdaptiveCells,
-    private readonly stripe: number,
+    private readonly ctx: AdaptiveContext<CellOps>,
     readonly dataOffset: number,
   ) {
-    this.low = stripe < 0 ? -2 : -1;
+    this.low = ctx.stripe < 0 ? -2 : -1;
   }
   /** @internal Its stripe is being handed back: atomic adds to the base cell from now on. */
   retireStripe(): void {
@@ -163,18 +199,18 @@ class AdaptiveIntSeries implements CounterSeries {
       return;
     }
     const low = this.low;
-    if (low >= 0) this.ops.ownedInc(low, this.high);
+    if (low >= 0) this.ctx.ops.ownedInc(low, low + 8);
     else if (low === -1) {
-      if (this.ops.baseInc(this.dataOffset) !== 0) this.contended();
-    } else this.ops.sharedInc(this.dataOffset);
+      if (this.ctx.ops.baseInc(this.dataOffset) !== 0) this.contended();
+    } else this.ctx.ops.sharedInc(this.dataOffset);
   }
   private add(lo: number, hi: number): void {
     const low = this.low;
     // 0x40000000: OWNED_ADD_LIMIT (counter-set.ts), as a literal.
-    if (low >= 0 && hi === 0 && lo < 0x40000000) this.ops.ownedAdd(low, this.high, lo);
+    if (low >= 0 && hi === 0 && lo < 0x40000000) this.ctx.ops.ownedAdd(low, low + 8, lo);
     else if (low === -1) {
-      if (this.ops.baseAdd(this.dataOffset, lo, hi) !== 0) this.contended();
-    } else this.ops.sharedAdd(this.dataOffset, lo, hi);
+      if (this.ctx.ops.baseAdd(this.dataOffset, lo, hi) !== 0) this.contended();
+    } else this.ctx.ops.sharedAdd(this.dataOffset, lo, hi);
   }
   private slow(n: unknown): void {
     if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
@@ -187,13 +223,8 @@ class AdaptiveIntSeries implements CounterSeries {
   // A swap on the base cell failed: the series gets its block (once, by whichever thread
   // comes first) and this child its stripe of it; or, refused, the base cell for good.
   private contended(): void {
-    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
-    if (at === 0) {
-      this.low = -2;
-      return;
-    }
-    this.high = at + this.adaptive.geometry.highOffset;
-    this.low = at;
+    const at = this.ctx.adaptive.stripeOf(this.dataOffset, this.ctx.stripe);
+    this.low = at === 0 ? -2 : at;
   }
 }
 
@@ -201,12 +232,10 @@ class AdaptiveIntSeries implements CounterSeries {
 class AdaptiveFloatSeries implements CounterSeries {
   private at: number;
   constructor(
-    private readonly ops: MetricOps,
-    private readonly adaptive: AdaptiveCells,
-    private readonly stripe: number,
+    private readonly ctx: AdaptiveContext<MetricOps>,
     readonly dataOffset: number,
   ) {
-    this.at = stripe < 0 ? -2 : -1;
+    this.at = ctx.stripe < 0 ? -2 : -1;
   }
   /** @internal Its stripe is being handed back: CAS adds to the base cell from now on. */
   retireStripe(): void {
@@ -216,22 +245,34 @@ class AdaptiveFloatSeries implements CounterSeries {
     const d = n === undefined ? 1 : n;
     if (typeof d !== 'number' || !(d >= 0 && d <= Number.MAX_VALUE)) throw new InvalidCountError(d, 'must be a finite number >= 0');
     const at = this.at;
-    if (at >= 0) this.ops.f64OwnedAdd(at, d);
+    if (at >= 0) this.ctx.ops.f64OwnedAdd(at, d);
     else if (at === -1) {
-      if (this.ops.f64BaseAdd(this.dataOffset, d) !== 0) this.contended();
-    } else this.ops.gaugeAdd(this.dataOffset, d);
+      if (this.ctx.ops.f64BaseAdd(this.dataOffset, d) !== 0) this.contended();
+    } else this.ctx.ops.gaugeAdd(this.dataOffset, d);
   }
   private contended(): void {
-    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
-    this.at = at === 0 ? -2 : at + this.adaptive.geometry.highOffset;
+    const at = this.ctx.adaptive.stripeOf(this.dataOffset, this.ctx.stripe);
+    this.at = at === 0 ? -2 : at + 8; // the stripe's high slot (highOffset 8, as above)
   }
+}
+
+/**
+ * The context the next child of an adaptive metric is made with: `last`, unless the
+ * registry's owned stripe changed since (handed back: new children are made on the base
+ * cells, as counterCells makes them shared). The stripe is read when a series is made.
+ */
+function contextFor<O>(last: AdaptiveContext<O>, stripe: number): AdaptiveContext<O> {
+  return last.stripe === stripe ? last : { ops: last.ops, adaptive: last.adaptive, stripe };
 }
 
 function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
   const adaptive = new AdaptiveCells(registry, def.name, 1);
   const g = adaptive.geometry;
+  // The children write a stripe's high word 8 bytes after its low word (one field).
+  if (g.highOffset !== 8) throw new Error(`internal: a one-field stripe's high words are ${g.highOffset} bytes on, not 8`);
   if (!def.float) {
     const ops = registry.ops.cells;
+    let ctx: AdaptiveContext<CellOps> = { ops, adaptive, stripe: registry.ownedStripe(true) };
     const read = (dataOffset: number): bigint => {
       const b = adaptive.block(dataOffset);
       return b === 0 ? ops.readShared64(dataOffset) : ops.readStriped64(dataOffset, b, b + g.highOffset, g.stride, g.stripes);
@@ -240,7 +281,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
       bytes: g.bytes,
       adaptive,
       // The stripe is read when a series is made (see counterCells).
-      make: (dataOffset) => new AdaptiveIntSeries(ops, adaptive, registry.ownedStripe(true), dataOffset),
+      make: (dataOffset) => new AdaptiveIntSeries((ctx = contextFor(ctx, registry.ownedStripe(true))), dataOffset),
       read,
       tally: (dataOffset) => Number(read(dataOffset)),
       zero: (dataOffset) => {
@@ -250,6 +291,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
     };
   }
   const m = registry.ops.metrics;
+  let fctx: AdaptiveContext<MetricOps> = { ops: m, adaptive, stripe: registry.ownedStripe(true) };
   const read = (dataOffset: number): number => {
     const b = adaptive.block(dataOffset);
     return b === 0 ? m.gaugeGet(dataOffset) : m.f64SumStriped(dataOffset, b + g.highOffset, g.stride, g.stripes);
@@ -257,7 +299,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
   return {
     bytes: g.bytes,
     adaptive,
-    make: (dataOffset) => new AdaptiveFloatSeries(m, adaptive, registry.ownedStripe(true), dataOffset),
+    make: (dataOffset) => new AdaptiveFloatSeries((fctx = contextFor(fctx, registry.ownedStripe(true))), dataOffset),
     read,
     tally: read,
     zero: (dataOffset) => m.gaugeAdd(dataOffset, -read(dataOffset)),
@@ -293,7 +335,9 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
     return {
       bytes: geometry.dataBytes,
       make: (dataOffset) =>
-        new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(striped) }, 0, 'value'), dataOffset),
+        striped
+          ? new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(true) }, 0, 'value'), dataOffset)
+          : new SharedIntSeries(ops, dataOffset),
       read,
       tally: (dataOffset) => Number(read(dataOffset)),
       // The shared cell is the set's first cell (dataOffset) in both geometries.

@@ -177,51 +177,64 @@ class OwnedSeries implements HistogramSeries {
 }
 
 /**
+ * What the adaptive children of one histogram share in one thread, kept once per metric
+ * instead of in every child (each field of a child costs 8 bytes in every thread that
+ * caches it). `sumAt`: bytes from a series' or a stripe's first bucket cell to its sum
+ * (the B bucket cells come first); `stripe`: the owned stripe slot the children were made
+ * under (see histogramCells).
+ */
+interface AdaptiveContext {
+  readonly ops: MetricOps;
+  readonly bounds: Float64Array;
+  readonly adaptive: AdaptiveCells;
+  readonly stripe: number;
+  readonly metric: string;
+  readonly highOffset: number;
+  readonly sumAt: number;
+}
+
+/**
  * A series of an adaptive histogram (adaptive-cells.ts). `low` is where it writes, as in
  * counter.ts's AdaptiveIntSeries: -1 the base cells, probing (the sum's CAS); -2 the base
- * cells, probing no more; otherwise its own stripe's first low word, with `high` its
- * first high word and `sum` its sum's slot.
+ * cells, probing no more; otherwise its own stripe's first low word (its first high word
+ * `ctx.highOffset` on). `sum` is the sum cell it writes: the base sum, or its stripe's once
+ * inflated. Four fields: the rest is the metric's (AdaptiveContext).
  */
 class AdaptiveSeries implements HistogramSeries {
   private low: number;
-  private high = 0;
-  // The sum cell it writes: the base sum, or its stripe's once inflated.
   private sum: number;
   constructor(
-    private readonly ops: MetricOps,
-    private readonly bounds: Float64Array,
-    private readonly adaptive: AdaptiveCells,
-    private readonly stripe: number,
-    private readonly metric: string,
+    private readonly ctx: AdaptiveContext,
     readonly dataOffset: number,
   ) {
-    this.low = stripe < 0 ? -2 : -1;
-    this.sum = dataOffset + (bounds.length + 1) * 8;
+    this.low = ctx.stripe < 0 ? -2 : -1;
+    this.sum = dataOffset + ctx.sumAt;
   }
   /** @internal Its stripe is being handed back: the base cells from now on. */
   retireStripe(): void {
     this.low = -2;
-    this.sum = this.dataOffset + (this.bounds.length + 1) * 8;
+    this.sum = this.dataOffset + this.ctx.sumAt;
   }
   observe(v: number): void {
-    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.metric, v, 'must be a finite number');
-    const i = bucketIndex(this.bounds, v);
+    const ctx = this.ctx;
+    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(ctx.metric, v, 'must be a finite number');
+    const i = bucketIndex(ctx.bounds, v);
     const low = this.low;
-    if (low >= 0) this.ops.histObserveOwned(low + i * 4, this.high + i * 8, this.sum, v);
-    else if (low !== -1) this.ops.histObserveShared(this.dataOffset + i * 8, this.sum, v);
-    else if (this.ops.histObserveBase(this.dataOffset + i * 8, this.sum, v) !== 0) this.contended();
+    if (low >= 0) ctx.ops.histObserveOwned(low + i * 4, low + ctx.highOffset + i * 8, this.sum, v);
+    else if (low !== -1) ctx.ops.histObserveShared(this.dataOffset + i * 8, this.sum, v);
+    else if (ctx.ops.histObserveBase(this.dataOffset + i * 8, this.sum, v) !== 0) this.contended();
   }
   startTimer(): () => number {
     return timerOf(this);
   }
   private contended(): void {
-    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
+    const ctx = this.ctx;
+    const at = ctx.adaptive.stripeOf(this.dataOffset, ctx.stripe);
     if (at === 0) {
       this.low = -2;
       return;
     }
-    this.high = at + this.adaptive.geometry.highOffset;
-    this.sum = this.high + (this.bounds.length + 1) * 8;
+    this.sum = at + ctx.highOffset + ctx.sumAt;
     this.low = at;
   }
 }
@@ -266,6 +279,8 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
     return b === 0 ? undefined : { first: b, highOffset: g.highOffset, stride: g.stride, stripes: g.stripes };
   };
   type Stripes = ReturnType<typeof stripesOf>;
+  // The adaptive children's context (AdaptiveSeries), made at the first child.
+  let actx: AdaptiveContext | undefined;
   // Field i's total: its shared cell, plus its cell in every stripe there is.
   const count = (dataOffset: number, s: Stripes, i: number): number =>
     s === undefined ? cells.readShared(dataOffset + i * 8) : cells.readStriped(dataOffset + i * 8, s.first + i * 4, s.first + s.highOffset + i * 8, s.stride, s.stripes);
@@ -306,7 +321,13 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
     },
     make(dataOffset) {
       // Read at make time, as for counters: a series made after the stripe was handed back is shared.
-      if (adaptive !== undefined) return new AdaptiveSeries(m, bounds, adaptive, registry.ownedStripe(true), def.name, dataOffset);
+      if (adaptive !== undefined) {
+        const stripe = registry.ownedStripe(true);
+        if (actx === undefined || actx.stripe !== stripe) {
+          actx = { ops: m, bounds, adaptive, stripe, metric: def.name, highOffset: adaptive.geometry.highOffset, sumAt: B * 8 };
+        }
+        return new AdaptiveSeries(actx, dataOffset);
+      }
       const stripe = registry.ownedStripe(def.striped === true);
       if (stripe < 0) return new SharedSeries(m, bounds, dataOffset + B * 8, def.name, dataOffset);
       const mine = cellAddresses(geometry, dataOffset, 0, stripe);

@@ -242,6 +242,16 @@ export class LabelTree<C> {
     return out;
   }
 
+  /** Every series cached here (slow: the rare paths that visit each child). */
+  children(): C[] {
+    const out: C[] = [];
+    this.walk((_, child) => {
+      out.push(child);
+      return true;
+    });
+    return out;
+  }
+
   /**
    * Forgets the series of `values` (already checked, sorted-name order), and every level
    * left empty by it: a label value that comes and goes (a tenant) leaves no empty Map

@@ -213,16 +213,18 @@ export abstract class Metric<C, T extends string = string> {
   private readonly familyData: number;
   private readonly table: SeriesTable | undefined;
   private readonly claims: Claims | undefined;
-  // Every child this thread holds a node for, and that node, at the same index: the tree's
-  // child of each label set, and any re-bound child a caller kept while the tree held
-  // another for its labels (a "stray", whose label values are kept in `strays`; the
-  // tree's children have theirs in the tree). Two packed arrays cost 16 bytes a child in
-  // each thread that caches it, where a Map to a { node, values } record cost about 125.
-  // Only slow paths read them (a quiescent point after a removal, the thread's exit, a
-  // stripe handed back), and each of those walks every child anyway.
-  private readonly children: C[] = [];
-  private readonly nodes: number[] = [];
+  // The children this thread holds a node for are the tree's (one per label set) and the
+  // strays: re-bound children a caller kept while the tree held another for their labels,
+  // with the label values each re-binds to (the tree's children have theirs in the tree).
+  // The node a child holds is found from its cells: they start `table.smallHead` bytes into
+  // the node, unless the node's key made it a large one (series-table.ts), and those few
+  // are kept in `largeNodes`. So a cached child costs its thread the tree's Map entry and
+  // the child itself, nothing more: a list of children and their nodes cost 16 bytes more a
+  // child in each thread that caches it, a Map to { node, values } records about 125.
+  // Only slow paths need the list (a quiescent point after a removal, the thread's exit,
+  // a stripe handed back), and each of those walks every child anyway.
   private readonly strays = new Map<C, readonly string[]>();
+  private readonly largeNodes = new Map<C, number>();
   // Detached children (see the essay): the label values each re-binds to.
   private readonly detached = new WeakMap<object, readonly string[]>();
   private readonly detachedProtos = new Map<object, object>();
@@ -376,7 +378,7 @@ export abstract class Metric<C, T extends string = string> {
    */
   retireStripe(): void {
     if (this.single !== undefined) retireSeries(this.single);
-    for (const child of this.children) retireSeries(child);
+    for (const child of this.held()) retireSeries(child);
   }
 
   /** Series that exist now, created by any thread and not removed (the shared count that maxSeries bounds). */
@@ -481,8 +483,7 @@ export abstract class Metric<C, T extends string = string> {
 
   // `strayValues`: the child's label values when the tree holds another child for them.
   private hold(child: C, node: number, strayValues: readonly string[] | undefined): void {
-    this.children.push(child);
-    this.nodes.push(node);
+    if (cellsOf(child) !== node + this.table!.smallHead) this.largeNodes.set(child, node);
     if (strayValues !== undefined) this.strays.set(child, strayValues);
     if (!this.watched) {
       this.watched = true;
@@ -530,43 +531,32 @@ export abstract class Metric<C, T extends string = string> {
     if (claims !== undefined && claims.inFlight()) claims.settleOrphans(this.table!);
   }
 
+  // Every child this thread holds a node for: the tree's, then the strays.
+  private held(): C[] {
+    const out = this.table === undefined ? [] : this.tree.children();
+    for (const c of this.strays.keys()) out.push(c);
+    return out;
+  }
+
+  // The node `child` holds a reference on (see `strays`).
+  private nodeOf(child: C): number {
+    return this.largeNodes.get(child) ?? cellsOf(child) - this.table!.smallHead;
+  }
+
   // Detaches every held child whose node is `gone` (its series was removed, or the thread
-  // exits), and keeps the others in place. The label values of the children detached come
-  // from one walk of the tree, made only when there is one to detach.
+  // exits), and keeps the others. The label values of the children detached come from one
+  // walk of the tree, made only when there is one to detach. A detach that throws (a
+  // corrupt node) stops the walk: the children not visited stay held.
   private detachWhere(gone: (node: number) => boolean): void {
-    const { children, nodes } = this;
-    const leaving: number[] = [];
-    for (let i = 0; i < children.length; i++) if (gone(nodes[i]!)) leaving.push(i);
+    if (this.table === undefined) return;
+    const leaving = this.held().filter((child) => gone(this.nodeOf(child)));
     if (leaving.length === 0) return;
-    const values = this.tree.valuesOf(new Set(leaving.map((i) => children[i]!)));
-    let kept = 0;
-    let next = 0;
-    let i = 0;
-    try {
-      for (; i < children.length; i++) {
-        const child = children[i]!;
-        if (leaving[next] === i) {
-          next++;
-          // Every held child is the tree's or a stray; one that were neither would stay
-          // held rather than be detached without the labels it re-binds to.
-          const v = values.get(child) ?? this.strays.get(child);
-          if (v !== undefined) {
-            this.detach(child, nodes[i]!, v);
-            continue;
-          }
-        }
-        children[kept] = child;
-        nodes[kept] = nodes[i]!;
-        kept++;
-      }
-    } finally {
-      // A detach that threw leaves its child, and those not visited, held.
-      for (; i < children.length; i++, kept++) {
-        children[kept] = children[i]!;
-        nodes[kept] = nodes[i]!;
-      }
-      children.length = kept;
-      nodes.length = kept;
+    const values = this.tree.valuesOf(new Set(leaving));
+    for (const child of leaving) {
+      // Every held child is the tree's or a stray; one that were neither would stay held
+      // rather than be detached without the labels it re-binds to.
+      const v = values.get(child) ?? this.strays.get(child);
+      if (v !== undefined) this.detach(child, this.nodeOf(child), v);
     }
   }
 
@@ -574,6 +564,7 @@ export abstract class Metric<C, T extends string = string> {
   private detach(child: C, node: number, values: readonly string[]): void {
     if (this.tree.findValues(values) === child) this.tree.delete(values);
     this.strays.delete(child);
+    this.largeNodes.delete(child);
     this.detached.set(child as object, values);
     Object.setPrototypeOf(child, this.detachedProto(Object.getPrototypeOf(child) as object));
     this.table!.release(node);
@@ -789,6 +780,11 @@ export const checkedByMetric = (): undefined => undefined;
 
 // A series that writes an owned stripe has an internal retireStripe() (counter.ts,
 // histogram.ts); a shared one (a gauge's, an unstriped one's) has none.
+// Where a child's cells start: every kind's child keeps the address in `dataOffset`.
+function cellsOf(child: unknown): number {
+  return (child as { dataOffset: number }).dataOffset;
+}
+
 function retireSeries(c: unknown): void {
   (c as { retireStripe?: () => void }).retireStripe?.();
 }

@@ -314,6 +314,15 @@ export class SeriesTable implements OrphanNodes {
     this.limit = Math.floor(registry.capacityBytes / SMALL_HEAD) + 1;
   }
 
+  /**
+   * Bytes from a node to its cells for every node but those whose keys needed a large
+   * head (longer than a small head has room for): the inline cells' offset when the
+   * family's cells are small enough to be inline, else the small head's.
+   */
+  get smallHead(): number {
+    return this.inline ? INLINE_CELLS : SMALL_HEAD;
+  }
+
   /** Where the cells of `node` start. */
   cells(node: number): number {
     const head = this.headOf(node);
