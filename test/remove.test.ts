@@ -76,6 +76,38 @@ describe.each(BACKENDS)('remove, reset and zero (%s backend)', (backend) => {
     expect(stale(r, 'tenant_seconds')).toBe(0);
   });
 
+  it('children of short and long label values (a small or a large node head) alike: removed, re-bound and churned, every node they held is given back', async () => {
+    const r = StatsRegistry.create({ backend });
+    // A counter's cells are inline in a node of a short key; a histogram's follow a small
+    // head. A key longer than the small head holds takes a large head (series-table.ts):
+    // the thread finds the node each child holds from the child's cells and that head.
+    const long = 'v'.repeat(90);
+    const c = r.counter({ name: 'heads_total', help: 'H.', labelNames: ['a'], maxSeries: 4 });
+    const h = r.histogram({ name: 'heads_seconds', help: 'H.', labelNames: ['a'], buckets: [1], maxSeries: 4 });
+    const kept = [c.labels({ a: 's' }), c.labels({ a: long })];
+    const keptH = [h.labels({ a: 's' }), h.labels({ a: long })];
+    for (const k of kept) k.inc(2);
+    for (const k of keptH) k.observe(0.5);
+    const used = r.usage().usedBytes;
+    for (let round = 0; round < 30; round++) {
+      for (const a of ['s', long]) {
+        c.remove({ a });
+        h.remove({ a });
+      }
+      // The kept children re-bind: the series come back with only these writes.
+      for (const k of kept) k.inc(1);
+      for (const k of keptH) k.observe(2);
+    }
+    expect(values(r, 'heads_total')).toEqual(new Map([[k({ a: 's' }), 1n], [k({ a: long }), 1n]]));
+    const hv = (await h.get()).values.filter((v) => v.metricName === 'heads_seconds_count');
+    expect(hv.map((v) => [v.labels.a, v.value])).toEqual([['s', 1], [long, 1]]);
+    // Nodes reused round after round: every reference the children held was released.
+    expect(r.usage().usedBytes).toBe(used);
+    expect(stale(r, 'heads_total')).toBe(0);
+    expect(stale(r, 'heads_seconds')).toBe(0);
+    expect(c.labels({ a: long })).toBe(kept[1]);
+  });
+
   it('a child this thread cached keeps working after remove: its next write creates the series again', async () => {
     const r = StatsRegistry.create({ backend });
     const c = r.counter({ name: 'c_total', help: 'C.', labelNames: ['a'] });

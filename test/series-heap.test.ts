@@ -3,8 +3,8 @@
  * itself. Every thread that writes a series keeps a child for it, so a per-child record
  * multiplies by the threads: the metric once kept, for each child, a { node, values }
  * record and an array of its label values (about 125 bytes a child in every thread). It
- * now keeps the node in a packed array and reads the values from its label tree when it
- * needs them. And its label tree once kept a Map per value of the first label in sorted
+ * now finds the node from the child's cells and reads the values from its label tree when
+ * it needs them. And its label tree once kept a Map per value of the first label in sorted
  * order, one per series when that label has a value per series. Structural: heap
  * snapshots of a fresh process, taken before and after N series are cached, must show no
  * plain object, no array and no Map per series (the child is an instance of its kind's
