@@ -163,34 +163,56 @@ class FloatSeries implements CounterSeries {
  * What the adaptive children of one metric share in one thread, kept once per metric
  * instead of in every child: each field of a child costs 8 bytes in every thread that
  * caches it, and a labelled metric may have thousands of children per thread. `stripe` is
- * the owned stripe slot the children were made under (see adaptiveCounterCells).
+ * the owned stripe slot the children were made under (see adaptiveCounterCells);
+ * `inflated` holds the cells' address of each child that writes its stripe (few: the
+ * contended series), which its one field no longer names.
  */
 interface AdaptiveContext<O> {
   readonly ops: O;
   readonly adaptive: AdaptiveCells;
   readonly stripe: number;
+  readonly inflated: WeakMap<object, number>;
 }
 
-/**
- * A series of an adaptive integer counter (adaptive-cells.ts). `low` is where it writes:
- * -1 the base cell, probing for contention (a compare-and-swap); -2 the base cell with
- * atomic adds, probing no more (no stripe of its own, a refused series, or its stripe
- * handed back); otherwise its own stripe's low word in the series' block, whose high word
- * is 8 bytes on (a one-field stripe: layout.ts setGeometry, highOffset = 8). One object of
- * three fields, one branch on a field: the call sites of inc() stay monomorphic through
- * inflation.
+/*
+ * Where an adaptive child writes, in one number, `w`:
+ *   w >= 0   its own stripe: the low word's address (integer counter; the high word is 8
+ *            bytes on, a one-field stripe: layout.ts setGeometry, highOffset = 8), or the
+ *            f64 slot's (float counter);
+ *   w < 0    the base cell, at ~w with its low bit cleared: w odd (the bit clear) probes
+ *            for contention with a compare-and-swap; w even (the bit set) adds atomically
+ *            and probes no more (no stripe of its own, a refused series, or its stripe
+ *            handed back).
+ * Cells are 8-byte aligned, so the bit is free. Two fields (the metric's context and w)
+ * instead of four: a child is cached in every thread that uses its labels. One object, one
+ * branch on a field: the call sites stay monomorphic through inflation.
  */
+const probing = (cells: number): number => ~cells;
+const settled = (cells: number): number => ~(cells | 1);
+// The cells' address of a child whose w is negative.
+const baseOf = (w: number): number => ~w & ~7;
+function checkAligned(cells: number): void {
+  if ((cells & 7) !== 0) throw new Error(`internal: a series' cells at ${cells} are not 8-byte aligned`);
+}
+
+/** A series of an adaptive integer counter (adaptive-cells.ts): `w` as above. */
 class AdaptiveIntSeries implements CounterSeries {
-  private low: number;
+  private w: number;
   constructor(
     private readonly ctx: AdaptiveContext<CellOps>,
-    readonly dataOffset: number,
+    dataOffset: number,
   ) {
-    this.low = ctx.stripe < 0 ? -2 : -1;
+    checkAligned(dataOffset);
+    this.w = ctx.stripe < 0 ? settled(dataOffset) : probing(dataOffset);
+  }
+  /** Where the series' cells start. */
+  get dataOffset(): number {
+    const w = this.w;
+    return w < 0 ? baseOf(w) : this.ctx.inflated.get(this)!;
   }
   /** @internal Its stripe is being handed back: atomic adds to the base cell from now on. */
   retireStripe(): void {
-    this.low = -2;
+    this.w = settled(this.dataOffset);
   }
   inc(n?: number): void {
     if (n !== undefined) {
@@ -198,19 +220,21 @@ class AdaptiveIntSeries implements CounterSeries {
       else this.slow(n);
       return;
     }
-    const low = this.low;
-    if (low >= 0) this.ctx.ops.ownedInc(low, low + 8);
-    else if (low === -1) {
-      if (this.ctx.ops.baseInc(this.dataOffset) !== 0) this.contended();
-    } else this.ctx.ops.sharedInc(this.dataOffset);
+    const w = this.w;
+    if (w >= 0) this.ctx.ops.ownedInc(w, w + 8);
+    else if ((w & 1) !== 0) {
+      if (this.ctx.ops.baseInc(~w) !== 0) this.contended();
+    } else this.ctx.ops.sharedInc(~w - 1);
   }
   private add(lo: number, hi: number): void {
-    const low = this.low;
+    const w = this.w;
     // 0x40000000: OWNED_ADD_LIMIT (counter-set.ts), as a literal.
-    if (low >= 0 && hi === 0 && lo < 0x40000000) this.ctx.ops.ownedAdd(low, low + 8, lo);
-    else if (low === -1) {
-      if (this.ctx.ops.baseAdd(this.dataOffset, lo, hi) !== 0) this.contended();
-    } else this.ctx.ops.sharedAdd(this.dataOffset, lo, hi);
+    if (w >= 0) {
+      if (hi === 0 && lo < 0x40000000) this.ctx.ops.ownedAdd(w, w + 8, lo);
+      else this.ctx.ops.sharedAdd(this.dataOffset, lo, hi);
+    } else if ((w & 1) !== 0) {
+      if (this.ctx.ops.baseAdd(~w, lo, hi) !== 0) this.contended();
+    } else this.ctx.ops.sharedAdd(~w - 1, lo, hi);
   }
   private slow(n: unknown): void {
     if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
@@ -223,36 +247,52 @@ class AdaptiveIntSeries implements CounterSeries {
   // A swap on the base cell failed: the series gets its block (once, by whichever thread
   // comes first) and this child its stripe of it; or, refused, the base cell for good.
   private contended(): void {
-    const at = this.ctx.adaptive.stripeOf(this.dataOffset, this.ctx.stripe);
-    this.low = at === 0 ? -2 : at;
+    const cells = baseOf(this.w);
+    const at = this.ctx.adaptive.stripeOf(cells, this.ctx.stripe);
+    if (at === 0) this.w = settled(cells);
+    else {
+      this.ctx.inflated.set(this, cells);
+      this.w = at;
+    }
   }
 }
 
-/** A series of an adaptive float counter: as AdaptiveIntSeries, `at` its f64 cell (its stripe's high slot once inflated). */
+/** A series of an adaptive float counter: as AdaptiveIntSeries, `w` >= 0 its stripe's f64 cell (the stripe's high slot). */
 class AdaptiveFloatSeries implements CounterSeries {
-  private at: number;
+  private w: number;
   constructor(
     private readonly ctx: AdaptiveContext<MetricOps>,
-    readonly dataOffset: number,
+    dataOffset: number,
   ) {
-    this.at = ctx.stripe < 0 ? -2 : -1;
+    checkAligned(dataOffset);
+    this.w = ctx.stripe < 0 ? settled(dataOffset) : probing(dataOffset);
+  }
+  /** Where the series' cells start. */
+  get dataOffset(): number {
+    const w = this.w;
+    return w < 0 ? baseOf(w) : this.ctx.inflated.get(this)!;
   }
   /** @internal Its stripe is being handed back: CAS adds to the base cell from now on. */
   retireStripe(): void {
-    this.at = -2;
+    this.w = settled(this.dataOffset);
   }
   inc(n?: number): void {
     const d = n === undefined ? 1 : n;
     if (typeof d !== 'number' || !(d >= 0 && d <= Number.MAX_VALUE)) throw new InvalidCountError(d, 'must be a finite number >= 0');
-    const at = this.at;
-    if (at >= 0) this.ctx.ops.f64OwnedAdd(at, d);
-    else if (at === -1) {
-      if (this.ctx.ops.f64BaseAdd(this.dataOffset, d) !== 0) this.contended();
-    } else this.ctx.ops.gaugeAdd(this.dataOffset, d);
+    const w = this.w;
+    if (w >= 0) this.ctx.ops.f64OwnedAdd(w, d);
+    else if ((w & 1) !== 0) {
+      if (this.ctx.ops.f64BaseAdd(~w, d) !== 0) this.contended();
+    } else this.ctx.ops.gaugeAdd(~w - 1, d);
   }
   private contended(): void {
-    const at = this.ctx.adaptive.stripeOf(this.dataOffset, this.ctx.stripe);
-    this.at = at === 0 ? -2 : at + 8; // the stripe's high slot (highOffset 8, as above)
+    const cells = baseOf(this.w);
+    const at = this.ctx.adaptive.stripeOf(cells, this.ctx.stripe);
+    if (at === 0) this.w = settled(cells);
+    else {
+      this.ctx.inflated.set(this, cells);
+      this.w = at + 8; // the stripe's high slot (highOffset 8, as above)
+    }
   }
 }
 
@@ -262,7 +302,7 @@ class AdaptiveFloatSeries implements CounterSeries {
  * cells, as counterCells makes them shared). The stripe is read when a series is made.
  */
 function contextFor<O>(last: AdaptiveContext<O>, stripe: number): AdaptiveContext<O> {
-  return last.stripe === stripe ? last : { ops: last.ops, adaptive: last.adaptive, stripe };
+  return last.stripe === stripe ? last : { ...last, stripe };
 }
 
 function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpec<CounterSeries> {
@@ -272,7 +312,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
   if (g.highOffset !== 8) throw new Error(`internal: a one-field stripe's high words are ${g.highOffset} bytes on, not 8`);
   if (!def.float) {
     const ops = registry.ops.cells;
-    let ctx: AdaptiveContext<CellOps> = { ops, adaptive, stripe: registry.ownedStripe(true) };
+    let ctx: AdaptiveContext<CellOps> = { ops, adaptive, stripe: registry.ownedStripe(true), inflated: new WeakMap() };
     const read = (dataOffset: number): bigint => {
       const b = adaptive.block(dataOffset);
       return b === 0 ? ops.readShared64(dataOffset) : ops.readStriped64(dataOffset, b, b + g.highOffset, g.stride, g.stripes);
@@ -291,7 +331,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
     };
   }
   const m = registry.ops.metrics;
-  let fctx: AdaptiveContext<MetricOps> = { ops: m, adaptive, stripe: registry.ownedStripe(true) };
+  let fctx: AdaptiveContext<MetricOps> = { ops: m, adaptive, stripe: registry.ownedStripe(true), inflated: new WeakMap() };
   const read = (dataOffset: number): number => {
     const b = adaptive.block(dataOffset);
     return b === 0 ? m.gaugeGet(dataOffset) : m.f64SumStriped(dataOffset, b + g.highOffset, g.stride, g.stripes);
