@@ -18,7 +18,6 @@ import { InvalidCountError } from '../errors.js';
 import type { CellOps } from '../ops/cells.js';
 import { AdaptiveCells } from './adaptive-cells.js';
 import type { Kind, RegistryCore } from '../registry-core.js';
-import { type Counter, makeCounter, retireCounter } from '../sets/counter-set.js';
 import { alignUp, cellAddresses, setGeometry } from '../layout.js';
 import { EXEMPLAR_SLOT, encodeExemplarLabels, readExemplar, writeExemplar } from './exemplars.js';
 import { InvalidLabelsError } from './errors.js';
@@ -86,28 +85,6 @@ export function defineCounter(options: unknown, internal = false): CounterDefini
   return checkBool(o, 'enableExemplars') ? { ...def, enableExemplars: true } : def;
 }
 
-class IntSeries implements CounterSeries {
-  constructor(
-    private readonly c: Counter,
-    readonly dataOffset: number,
-  ) {}
-  /** @internal Its stripe is being handed back: the counter it wraps turns shared in place. */
-  retireStripe(): void {
-    retireCounter(this.c);
-  }
-  inc(n?: number): void {
-    if (n === undefined) this.c.inc();
-    else if (typeof n === 'number' && (n >>> 0) === n) this.c.add(n);
-    else this.slow(n);
-  }
-  private slow(n: unknown): void {
-    if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
-      throw new InvalidCountError(n, 'not an integer (create the counter with float: true to count fractions)');
-    }
-    this.c.add(n as number); // validates: throws InvalidCountError for anything else, adds a large integer exactly
-  }
-}
-
 /**
  * A series of a `striped: false` integer counter: its one shared cell, with 64-bit atomic
  * adds. Two fields, where the counter-set object IntSeries wraps would add a third object
@@ -120,6 +97,42 @@ class SharedIntSeries implements CounterSeries {
   ) {}
   inc(n?: number): void {
     if (n === undefined) this.ops.sharedInc(this.dataOffset);
+    else if (typeof n === 'number' && (n >>> 0) === n) this.ops.sharedAdd(this.dataOffset, n, 0);
+    else this.slow(n);
+  }
+  private slow(n: unknown): void {
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0 && !Number.isInteger(n)) {
+      throw new InvalidCountError(n, 'not an integer (create the counter with float: true to count fractions)');
+    }
+    checkCount(n);
+    const hi = highWord(n);
+    this.ops.sharedAdd(this.dataOffset, n - hi * TWO32, hi);
+  }
+}
+
+/**
+ * A series of a `striped: true` integer counter, in a thread that owns a stripe: its own
+ * stripe's low word (the high word 8 bytes on: a one-field stripe, layout.ts setGeometry),
+ * plain stores by the owned-cell protocol (assembly/counters.ts). An add of 2^30 or more
+ * goes to the shared cell, which keeps every owned step of the high word small enough
+ * for readers to place the low word exactly (counter-set.ts). When its stripe is handed
+ * back it becomes a SharedIntSeries in place (its prototype swapped: `ops` and
+ * `dataOffset` mean the same in both), so inc() never tests anything.
+ */
+class OwnedIntSeries implements CounterSeries {
+  constructor(
+    private readonly ops: CellOps,
+    readonly dataOffset: number,
+    private readonly low: number,
+  ) {}
+  /** @internal Its stripe is being handed back: atomic adds to the shared cell from now on. */
+  retireStripe(): void {
+    Object.setPrototypeOf(this, SharedIntSeries.prototype);
+  }
+  inc(n?: number): void {
+    if (n === undefined) this.ops.ownedInc(this.low, this.low + 8);
+    // 0x40000000: OWNED_ADD_LIMIT (counter-set.ts), as a literal.
+    else if (typeof n === 'number' && (n >>> 0) === n && n < 0x40000000) this.ops.ownedAdd(this.low, this.low + 8, n);
     else if (typeof n === 'number' && (n >>> 0) === n) this.ops.sharedAdd(this.dataOffset, n, 0);
     else this.slow(n);
   }
@@ -372,12 +385,14 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
       const first = cellAddresses(geometry, dataOffset, 0, 0);
       return ops.readStriped64(first.shared, first.low, first.high, geometry.stride, geometry.stripes);
     };
+    // The children write a stripe's high word 8 bytes after its low word (one field).
+    if (striped && geometry.highOffset !== 8) throw new Error(`internal: a one-field stripe's high words are ${geometry.highOffset} bytes on, not 8`);
     return {
       bytes: geometry.dataBytes,
-      make: (dataOffset) =>
-        striped
-          ? new IntSeries(makeCounter(ops, { setName: def.name, dataOffset, geometry, ownedStripe: registry.ownedStripe(true) }, 0, 'value'), dataOffset)
-          : new SharedIntSeries(ops, dataOffset),
+      make: (dataOffset) => {
+        const stripe = registry.ownedStripe(striped);
+        return stripe < 0 ? new SharedIntSeries(ops, dataOffset) : new OwnedIntSeries(ops, dataOffset, cellAddresses(geometry, dataOffset, 0, stripe).low);
+      },
       read,
       tally: (dataOffset) => Number(read(dataOffset)),
       // The shared cell is the set's first cell (dataOffset) in both geometries.
