@@ -129,7 +129,8 @@ export class AdaptiveCells {
 
   constructor(
     private readonly registry: RegistryCore,
-    private readonly metric: string,
+    /** The metric's name (its children's error messages take it from here). */
+    readonly metric: string,
     fields: number,
   ) {
     this.geometry = adaptiveGeometry(fields, registry.stripes);
