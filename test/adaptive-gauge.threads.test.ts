@@ -114,14 +114,21 @@ describe('a set on an inflated gauge series', () => {
   ] as [string, BackendKind[], BackendKind][])('%s, racing: every add begun after the set ended is kept, none finished before it began', async (_, adders, setter) => {
     const registry = StatsRegistry.create({ backend: 'auto', stripes: 16, capacityBytes: 8 << 20 });
     const g = open(registry);
+    const SETS = 1000;
     const progress = new SharedArrayBuffer(4 * adders.length);
+    const announced = new SharedArrayBuffer(4 * SETS);
     const stop = new SharedArrayBuffer(4);
     const reports = await run(registry, [
       ...adders.map((backend) => ({ backend, data: { mode: 'add', progress, stop } })),
-      { backend: setter, data: { mode: 'set', progress, stop, sets: 20 } },
+      { backend: setter, data: { mode: 'set', progress, announced, stop, sets: SETS } },
+      { backend: 'auto' as BackendKind, data: { mode: 'watch', progress, announced, stop } },
     ]);
     const { last, inflatedAtSet } = reports[adders.length] as { last: { x: number; p0: number; p1: number }; inflatedAtSet: boolean };
     expect(inflatedAtSet).toBe(true);
+    // No read saw a set's value with stripes it had not cleared yet (the set clears the stripes before it stores the base).
+    const watcher = reports[adders.length + 1] as { seen: number; over: unknown[] };
+    expect(watcher.over).toEqual([]);
+    expect(watcher.seen).toBeGreaterThan(0);
     const end = adders.reduce((sum, _, i) => sum + (reports[i]!.adds as number), 0);
     const kept = (await valueOf(g, 'race'))! - last.x;
     // Adds of 1: what survived the last set is a whole number of them, between the adds

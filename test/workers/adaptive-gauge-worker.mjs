@@ -8,6 +8,8 @@
 //   add         adds 1 at a time, recording its progress after each add, until told to stop
 //   set         waits for the series to inflate, then sets it now and then, reading the
 //               adders' progress around each set
+//   watch       reads the series while it is set and added to: a read that sees a set's
+//               value holds no add finished before that set began
 //   killable    adds 1 at a time with its progress recorded after each, until terminated
 import { parentPort, workerData } from 'node:worker_threads';
 import { StatsRegistry } from '../../dist/index.js';
@@ -16,6 +18,8 @@ const d = workerData;
 const registry = StatsRegistry.attach(d.handle, { backend: d.backend });
 const gauge = registry.gauge({ name: 'adaptive_gauge', help: 'h', labelNames: ['s'] });
 const published = () => gauge.stripeBlocks().published;
+// The values a setter sets: multiples of this, far above every sum of adds in the test.
+const SET_STEP = 1_000_000_000;
 
 function waitForStart() {
   parentPort.postMessage('ready');
@@ -112,17 +116,21 @@ if (d.mode === 'hammer') {
   const s = gauge.labels('race');
   const progress = new Int32Array(d.progress);
   const stop = new Int32Array(d.stop);
+  const announced = new Int32Array(d.announced);
   const total = () => progress.reduce((sum, _, i) => sum + Atomics.load(progress, i), 0);
   waitForStart();
   const end = Date.now() + 5000;
   while (published() === 0 && Date.now() < end);
   const inflatedAtSet = published() === 1;
   let last;
-  for (let i = 0; i < d.sets; i++) {
-    const wait = total() + 200 + Math.floor(Math.random() * 2000);
+  // d.sets sets, or as many as 3 s allow on a busy machine.
+  const until = Date.now() + 3000;
+  for (let i = 0; i < d.sets && (i === 0 || Date.now() < until); i++) {
+    const wait = total() + 50 + Math.floor(Math.random() * 500);
     while (total() < wait);
-    const x = 1_000_000 * (i + 1);
+    const x = SET_STEP * (i + 1);
     const p0 = total();
+    Atomics.store(announced, i, p0);
     s.set(x);
     const p1 = total();
     last = { x, p0, p1 };
@@ -132,6 +140,34 @@ if (d.mode === 'hammer') {
   while (total() < more);
   Atomics.store(stop, 0, 1);
   parentPort.postMessage({ last, inflatedAtSet });
+} else if (d.mode === 'watch') {
+  // A value v read in [x, x + SET_STEP) was read after set x began (the adds never reach
+  // SET_STEP), so what it holds beyond x are adds not finished before that set began (at
+  // most those not counted in its p0, plus one in flight per adder): more means the read
+  // saw the set's value with stripes the set had not cleared yet.
+  const progress = new Int32Array(d.progress);
+  const stop = new Int32Array(d.stop);
+  const announced = new Int32Array(d.announced);
+  const total = () => progress.reduce((sum, _, i) => sum + Atomics.load(progress, i), 0);
+  waitForStart();
+  let reads = 0;
+  let seen = 0;
+  const over = [];
+  while (Atomics.load(stop, 0) === 0) {
+    for (const f of registry.collect()) {
+      if (f.name !== 'adaptive_gauge') continue;
+      for (const x of f.samples) {
+        if (x.labels.s !== 'race') continue;
+        const i = Math.floor(x.value / SET_STEP) - 1;
+        if (i < 0) continue;
+        seen++;
+        const bound = total() - Atomics.load(announced, i) + progress.length;
+        if (x.value - SET_STEP * (i + 1) > bound) over.push({ set: i, value: x.value, bound });
+      }
+    }
+    reads++;
+  }
+  parentPort.postMessage({ reads, seen, over: over.slice(0, 5) });
 } else if (d.mode === 'killable') {
   const progress = new Int32Array(d.progress);
   const s = gauge.labels(d.series);
