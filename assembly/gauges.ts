@@ -21,6 +21,8 @@
  *   f64OwnedAdd  the owner-only form for a thread's own stripe (histogram sums, striped
  *              fractional counters): a plain load of the owner's own last store, then an
  *              atomic store. One writer, so no CAS; readers see the old or the new sum.
+ *   f64BaseSet  `set` on the base cell of a contention-adaptive gauge series: the store
+ *              of gaugeSet while the series' inflation word is clear, else no store and 1.
  *   f64SetStriped  `set` on a gauge series that has stripes (src/kinds/gauge.ts): an
  *              atomic store of 0 into every stripe, then of the value into the base cell.
  *              The stripes of a gauge are written with gaugeAdd (a CAS), never with
@@ -72,6 +74,18 @@ export function f64BaseAdd(cell: u32, d: f64): i32 {
 
 export function f64OwnedAdd(cell: u32, d: f64): void {
   atomic.store<u64>(cell, reinterpret<u64>(reinterpret<f64>(load<u64>(cell)) + d));
+}
+
+/**
+ * gaugeSet on the base cell of a contention-adaptive gauge series: when its inflation word
+ * (the 8 bytes after the cell) is clear, stores `v` and returns 0; otherwise stores nothing
+ * and returns 1, and the host clears the series' stripes, if the word names a block it
+ * trusts, before it stores (f64SetStriped).
+ */
+export function f64BaseSet(cell: u32, v: f64): i32 {
+  if (atomic.load<i32>(cell + 8) != 0) return 1;
+  atomic.store<u64>(cell, reinterpret<u64>(v));
+  return 0;
 }
 
 /**

@@ -19,7 +19,9 @@
  * Why a set can clear stripes, and why a stripe takes a CAS. Stripes summed on read are
  * additive and `set` is not (two threads' set(5) on their own stripes would read 10), so a
  * set on a series with stripes clears them: it stores 0 into every stripe's cell, then v
- * into the base cell (f64SetStriped, one call into the core). Another thread's stripe is
+ * into the base cell (f64SetStriped, one call into the core). A set first tries
+ * f64BaseSet, which stores v at once while the series' word is clear: the cost of a
+ * `striped: false` set, for every series that has no stripes. Another thread's stripe is
  * then written by two threads, its owner and the setter, so the owner may not use the
  * owner-only plain load-then-store of a counter's stripe (a load before the set's 0 and a
  * store after it would bring back what the set erased): a gauge's stripe takes the CAS add
@@ -149,10 +151,12 @@ class SharedSeries implements GaugeSeries {
 }
 
 // A set of the adaptive series at `cells`: its stripes cleared first, if it has any, then
-// the base cell stored (the header says why in that order).
+// the base cell stored (the header says why in that order). While the series' word is
+// clear, one call stores (f64BaseSet); otherwise the word is read and checked here.
 function setAdaptive(ops: MetricOps, adaptive: AdaptiveCells, cells: number, v: number): void {
+  if (ops.f64BaseSet(cells, v) === 0) return;
   const b = adaptive.block(cells);
-  if (b === 0) ops.gaugeSet(cells, v);
+  if (b === 0) ops.gaugeSet(cells, v); // refused, or a word that names no block
   else {
     const g = adaptive.geometry;
     ops.f64SetStriped(cells, v, b + g.highOffset, g.stride, g.stripes);
