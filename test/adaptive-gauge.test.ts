@@ -160,6 +160,30 @@ describe.each(BACKENDS)('an adaptive gauge series (%s)', (backend) => {
     other.close();
   });
 
+  it("a child whose registry object hands its stripe back adds to the base cell from then on; its stripe's adds stay", async () => {
+    const r = StatsRegistry.create({ backend, stripes: 4 });
+    const other = StatsRegistry.attach(r.handle, { backend });
+    const def = { name: 'g', help: 'h', labelNames: ['s'] };
+    const g = r.gauge(def);
+    const child = other.gauge(def).labels('a');
+    const mine = other.slot;
+    child.inc(1);
+    const a = adaptiveOf(g);
+    const at = cellsOf(g, 'a');
+    const b = a.inflate(at);
+    child.inc(1); // learns of the block
+    child.inc(2);
+    expect(f64Of(r)[stripeCell(a, b, mine)]).toBe(2);
+    other.close();
+    child.inc(4);
+    child.dec(0.5);
+    expect(f64Of(r)[stripeCell(a, b, mine)]).toBe(2);
+    expect(f64Of(r)[at >>> 3]).toBe(5.5);
+    expect((await g.get()).values[0]!.value).toBe(7.5);
+    child.set(1);
+    expect((await g.get()).values[0]!.value).toBe(1);
+  });
+
   it('zero() and the reset of an unlabelled gauge clear the stripes too', async () => {
     const r = StatsRegistry.create({ backend, stripes: 2 });
     const g = r.gauge({ name: 'g', help: 'h', labelNames: ['s'] });
