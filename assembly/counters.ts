@@ -199,5 +199,5 @@ export function readStriped64(sharedCell: u32, firstLow: u32, firstHigh: u32, st
 // Bumped whenever an export is added or changes meaning, or the host's layout changes; the host
 // refuses a module (e.g. from a handle made by another version) that disagrees.
 export function abiVersion(): i32 {
-  return 8;
+  return 9;
 }

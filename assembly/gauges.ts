@@ -21,6 +21,14 @@
  *   f64OwnedAdd  the owner-only form for a thread's own stripe (histogram sums, striped
  *              fractional counters): a plain load of the owner's own last store, then an
  *              atomic store. One writer, so no CAS; readers see the old or the new sum.
+ *   f64BaseSet  `set` on the base cell of a contention-adaptive gauge series: the store
+ *              of gaugeSet while the series' inflation word is clear, else no store and 1.
+ *   f64SetStriped  `set` on a gauge series that has stripes (src/kinds/gauge.ts): an
+ *              atomic store of 0 into every stripe, then of the value into the base cell.
+ *              The stripes of a gauge are written with gaugeAdd (a CAS), never with
+ *              f64OwnedAdd, so that this store of 0 cannot be undone by an owner's plain
+ *              load-and-store; src/kinds/gauge.ts says why the order is the one that makes
+ *              a set exact.
  *
  * No NaN is ever stored (the host refuses NaN and infinities before calling), so the
  * bit patterns compared by the CAS are the values' own.
@@ -66,6 +74,27 @@ export function f64BaseAdd(cell: u32, d: f64): i32 {
 
 export function f64OwnedAdd(cell: u32, d: f64): void {
   atomic.store<u64>(cell, reinterpret<u64>(reinterpret<f64>(load<u64>(cell)) + d));
+}
+
+/**
+ * gaugeSet on the base cell of a contention-adaptive gauge series: when its inflation word
+ * (the 8 bytes after the cell) is clear, stores `v` and returns 0; otherwise stores nothing
+ * and returns 1, and the host clears the series' stripes, if the word names a block it
+ * trusts, before it stores (f64SetStriped).
+ */
+export function f64BaseSet(cell: u32, v: f64): i32 {
+  if (atomic.load<i32>(cell + 8) != 0) return 1;
+  atomic.store<u64>(cell, reinterpret<u64>(v));
+  return 0;
+}
+
+/**
+ * A gauge's set on a series with stripes (`firstStripe`, then every `stride` bytes): each
+ * stripe's cell atomically zeroed, then `v` stored into the base cell, in that order.
+ */
+export function f64SetStriped(base: u32, v: f64, firstStripe: u32, stride: u32, stripes: u32): void {
+  for (let i: u32 = 0; i < stripes; i++) atomic.store<u64>(firstStripe + i * stride, 0);
+  atomic.store<u64>(base, reinterpret<u64>(v));
 }
 
 /**

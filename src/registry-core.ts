@@ -143,8 +143,8 @@ export interface RegistryUsage {
    */
   readonly abandonedBytes: number;
   /**
-   * Bytes of stripe blocks given to series that threads contended on (counters and
-   * histograms whose `striped` is `'adaptive'`, the default): reused when such a series is
+   * Bytes of stripe blocks given to series that threads contended on (counters, gauges
+   * and histograms whose `striped` is `'adaptive'`, the default): reused when such a series is
    * removed, never given back to the registry. Included in `usedBytes`.
    */
   readonly inflatedBytes: number;

@@ -16,7 +16,7 @@ const OPS = {
   breaker: ['acquire', 'success', 'successWith', 'failure', 'failureWith', 'force'],
   statsOwned: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
   statsShared: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
-  metrics: ['gaugeSet', 'gaugeGet', 'gaugeAdd', 'f64BaseAdd', 'f64OwnedAdd', 'f64SumStriped', 'histObserveShared', 'histObserveOwned', 'histObserveBase'],
+  metrics: ['gaugeSet', 'gaugeGet', 'gaugeAdd', 'f64BaseAdd', 'f64OwnedAdd', 'f64SumStriped', 'f64BaseSet', 'f64SetStriped', 'histObserveShared', 'histObserveOwned', 'histObserveBase'],
 } as const;
 type SetName = keyof typeof OPS;
 

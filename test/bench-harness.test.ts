@@ -328,18 +328,26 @@ describe('scaling tables', () => {
 describe('contention tables', () => {
   const file = new URL('../bench/cases/contention.mjs', import.meta.url).href;
   const VARIANTS = ['default', 'unstriped', 'striped'];
+  // Each table: its key, threads, variants and baseline (a gauge has no striped: true; its
+  // 2-worker baseline is a series per worker).
+  const TABLES: [string, number, string[], string][] = [
+    ['inc2', 2, VARIANTS, 'striped'],
+    ['inc1', 1, VARIANTS, 'unstriped'],
+    ['obs2', 2, VARIANTS, 'striped'],
+    ['ginc2', 2, ['default', 'unstriped', 'own'], 'own'],
+    ['ginc1', 1, ['default', 'unstriped'], 'unstriped'],
+  ];
 
   it('runs one labelled series under 2 workers and under 1, each variant against the one its target names, with exact totals', async () => {
     const { runBench } = await load('../bench/harness/bench.mjs');
     const { renderText } = await load('../bench/report.mjs');
     const run = await runBench({ files: [file], only: 'contention', quick: true, overrides: TEST_OPTS });
-    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual([2, 1, 2]);
-    const baselines = ['striped', 'unstriped', 'striped'];
+    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual(TABLES.map((t) => t[1]));
     run.groups.forEach((g: any, i: number) => {
-      const key = ['inc2', 'inc1', 'obs2'][i];
-      expect(g.table).toMatch(/^contention: .*\(target: default ≤ 1\.[15]× striped: (true|false)\)$/);
-      expect(g.variants.map((v: { id: string }) => v.id)).toEqual(VARIANTS.map((v) => `contention/${key}/${v}`));
-      expect(g.variants.find((v: { baseline: boolean }) => v.baseline).id).toBe(`contention/${key}/${baselines[i]}`);
+      const [key, , variants, baseline] = TABLES[i]!;
+      expect(g.table).toMatch(/^contention: .*\(target: default ≤ 1\.[15]× (striped: (true|false)|a series per worker)\)$/);
+      expect(g.variants.map((v: { id: string }) => v.id)).toEqual(variants.map((v) => `contention/${key}/${v}`));
+      expect(g.variants.find((v: { baseline: boolean }) => v.baseline).id).toBe(`contention/${key}/${baseline}`);
       for (const v of g.variants) {
         // verify() passed: the one series holds exactly the operations every thread ran.
         expect(v.totalOps).toBeGreaterThan(0);
@@ -355,18 +363,25 @@ describe('contention tables', () => {
       ['bound child inc(), 2 workers on one series: default vs striped: true', '≤ 1.50×'],
       ['bound child inc(), 1 worker (uncontended): default vs striped: false', '≤ 1.10×'],
       ['histogram child observe(v), 2 workers on one series: default vs striped: true', '≤ 1.50×'],
+      ['gauge child inc(), 2 workers on one series: default vs a series per worker', '≤ 1.50×'],
+      ['gauge child inc(), 1 worker (uncontended): default vs striped: false', '≤ 1.10×'],
     ];
     for (const [name, target] of targets) {
       const v: any = byName.get(name);
       expect(v).toMatchObject({ target, repetitions: run.options.reps });
       expect(['met', 'missed', 'inconclusive']).toContain(v.verdict);
     }
-    // The information rows: a striped series holds its stripes, an unstriped one does not.
+    // The information rows: a striped series holds its stripes, an unstriped one does not;
+    // a gauge's (default / striped: false) at least its one node.
     const bytes = run.verdicts.filter((v: { name: string }) => v.name.startsWith('shared bytes of the one series'));
-    expect(bytes).toHaveLength(3);
+    expect(bytes).toHaveLength(5);
     for (const b of bytes) {
-      const [, unstriped, striped] = (b.measured as string).split(' / ').map((x) => Number.parseInt(x, 10));
-      expect(striped).toBeGreaterThan(unstriped!);
+      const [first, unstriped, striped] = (b.measured as string).split(' / ').map((x) => Number.parseInt(x, 10));
+      if (b.name.includes('gauge')) {
+        expect(b.name).toMatch(/\(default \/ striped: false\)$/);
+        expect(first).toBeGreaterThanOrEqual(unstriped!);
+        expect(unstriped).toBe(128);
+      } else expect(striped).toBeGreaterThan(unstriped!);
     }
     expect(renderText(run)).toContain('== contention: bound child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)');
   });
@@ -393,6 +408,14 @@ describe('contention tables', () => {
       // 8 more of the smallest value: the count is right, the sum is not.
       for (let i = 0; i < 8; i++) child.observe(mod.VALUES[0]);
       await expect(mod.verify(obs, hdata, 1016, [])).rejects.toThrow(new RegExp(`^${obs}: the sum is`));
+    }
+    for (const v of ['default', 'unstriped', 'own']) {
+      const inc = `contention/ginc2/${v}`;
+      const data = await mod.setup(inc, 2);
+      (await mod.prepare(inc, data, 0)).run(1000);
+      (await mod.prepare(inc, data, 1)).run(500);
+      await expect(mod.verify(inc, data, 1500, [])).resolves.toBeUndefined();
+      await expect(mod.verify(inc, data, 2000, [])).rejects.toThrow(`${inc}: the count is 1500, expected 2000`);
     }
   });
 });

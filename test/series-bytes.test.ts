@@ -12,14 +12,14 @@ type Kind = 'counter' | 'gauge' | 'histogram';
 
 /** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384; cells of D ≤ 16 bytes inside the head, 128 in all, while K ≤ 56. */
 // `striped` as the option: omitted ('adaptive', the default: the cells and the word naming
-// their stripes once contended), true or false. A gauge has no such option.
+// their stripes once contended), true or false (a gauge: omitted or false).
 function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean | 'adaptive'; stripes: number; bounds?: number }): number {
   let K = 0;
   for (const v of Object.values(labels)) K += 2 + bytes(v);
   const H = K <= 64 ? 128 : 384;
   const word = (o.striped ?? 'adaptive') === 'adaptive' ? 8 : 0;
   let D: number;
-  if (kind === 'gauge') D = 8;
+  if (kind === 'gauge') D = 8 + word;
   else if (kind === 'counter') D = o.striped === true ? 128 * (o.stripes + 1) : 8 + word;
   else {
     const c = (o.bounds ?? 11) + 2;
@@ -66,6 +66,7 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
         ['counter', 'fractions_total', { float: true, striped: true }],
         ['gauge', 'g', {}],
         ['gauge', 'connections_in_flight', {}],
+        ['gauge', 'connections_in_flight', { striped: false }],
         ['histogram', 'h', {}],
         ['histogram', 'http_request_duration_seconds', { striped: true }],
         ['histogram', 'd_seconds', { buckets: [1] }],

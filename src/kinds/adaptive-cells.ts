@@ -1,7 +1,7 @@
 /*
  * Contention-adaptive cells: a series that stripes itself once threads collide on it.
  *
- * A series of a counter or a histogram is written by whichever threads use its labels.
+ * A series of a counter, a gauge or a histogram is written by whichever threads use its labels.
  * One shared cell per field is the smallest layout and, as long as one thread at a time
  * writes it, the fastest: one atomic instruction. When two threads write it at the same
  * instant, the cache line that holds it moves between their cores at every write, and an
@@ -22,13 +22,15 @@
  * the tagged low words, then the high words, in 128-byte blocks of their own), `stride`
  * bytes apart. Stripe k is written only by the thread holding stripe slot k (slots.ts),
  * with the owned-cell protocol of assembly/counters.ts (plain stores of tagged low words)
- * or, for an f64 field, the owner-only store of assembly/gauges.ts.
+ * or, for an f64 field, the owner-only store of assembly/gauges.ts. A gauge's stripe is
+ * the one exception: a set clears it from any thread (gauge.ts), so its owner adds to it
+ * with the CAS of gaugeAdd, and only its f64 slot (the high one) is used.
  *
  * The signal. LongAdder inflates when a compare-and-swap on its base fails, and that is
  * the one signal of contention that both backends have: the base cells are written by
  * `baseInc`/`baseAdd` (a CAS on the u64, an atomic add after a failure, so the amount
  * lands once either way) and `f64BaseAdd`/`histObserveBase` (the f64 CAS loop that a sum
- * already needed), each returning whether a swap failed. A swap fails only when another
+ * or a gauge's add already needed), each returning whether a swap failed. A swap fails only when another
  * thread wrote the cell between this thread's load and its swap, a window of a few
  * nanoseconds: two threads that take turns on a series, or write it now and then, never
  * inflate it; two that hammer it together do so within a few writes. Uncontended, a CAS
@@ -57,7 +59,8 @@
  * Reads sum the base cells and, when the word names a block, every stripe of the block,
  * with the orders the kinds already state for striped sets (counter-set.ts: each cell
  * only grows, so the sum lies between the totals when the read began and ended; a
- * histogram reads its sum before its buckets, histogram.ts). A reader trusts the word
+ * histogram reads its sum before its buckets, histogram.ts; a gauge's value moves both
+ * ways, and gauge.ts says what a read during a set sees). A reader trusts the word
  * only if it names a block inside the record area (Directory.blockFits); anything else
  * reads as the base cells alone.
  *
@@ -79,6 +82,14 @@
  *   - A thread ending with its child in striped mode: its stripe is handed back
  *     (registry-core.ts) after its children retire to the base cells, or, terminated,
  *     when its creator sees the exit; either way the stripe's counts stay in the block.
+ *   - A gauge's set racing an inflation: a set reads the word, then clears the stripes of
+ *     the block it names (none if none) and stores the base (gauge.ts). An add to a
+ *     stripe that finished before the set began was made on a block published before the
+ *     set read the word, so the set clears it (an add to the base, the set overwrites); a
+ *     block published after that read holds only adds that began after the set did,
+ *     racing it, and they are kept, each once (gauge.ts says why that is a set's meaning
+ *     under adds that race it). Whether a set or an add saw the block first, the word
+ *     moves NONE -> block once, so no add is counted twice.
  *   - Reclaim racing a scrape: the node's gen is odd while it is reclaimed (series-table.ts),
  *     and a reader of a node whose gen moved reads it again, so a block zeroed and reused
  *     under a reader is never summed into the old series.
@@ -129,7 +140,8 @@ export class AdaptiveCells {
 
   constructor(
     private readonly registry: RegistryCore,
-    private readonly metric: string,
+    /** The metric's name (its children's error messages take it from here). */
+    readonly metric: string,
     fields: number,
   ) {
     this.geometry = adaptiveGeometry(fields, registry.stripes);

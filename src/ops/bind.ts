@@ -111,6 +111,8 @@ const METRICS: Needs<MetricOps> = {
   f64BaseAdd: 'atomic',
   f64OwnedAdd: 'atomic',
   f64SumStriped: 'atomic',
+  f64BaseSet: 'atomic',
+  f64SetStriped: 'atomic',
   histObserveShared: 'atomic',
   histObserveOwned: 'atomic',
   histObserveBase: 'atomic',

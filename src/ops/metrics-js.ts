@@ -76,6 +76,19 @@ class JsMetricOps implements MetricOps {
     return total;
   }
 
+  f64BaseSet(cell: number, v: number): number {
+    // The inflation word: the 8 bytes after the cell (assembly/gauges.ts f64BaseSet).
+    if (Atomics.load(this.i64, (cell >>> 3) + 1) !== 0n) return 1;
+    this.gaugeSet(cell, v);
+    return 0;
+  }
+
+  f64SetStriped(base: number, v: number, firstStripe: number, stride: number, stripes: number): void {
+    // Stripes first, base last (src/kinds/gauge.ts says why); +0's bits are 0.
+    for (let k = 0; k < stripes; k++) Atomics.store(this.i64, (firstStripe + k * stride) >>> 3, 0n);
+    this.gaugeSet(base, v);
+  }
+
   histObserveShared(bucket: number, sum: number, v: number): void {
     this.cells.sharedInc(bucket);
     this.gaugeAdd(sum, v);

@@ -12,6 +12,8 @@ export function wasmMetricOps(x: MetricExports): MetricOps {
     f64BaseAdd: x.f64BaseAdd,
     f64OwnedAdd: x.f64OwnedAdd,
     f64SumStriped: x.f64SumStriped,
+    f64BaseSet: x.f64BaseSet,
+    f64SetStriped: x.f64SetStriped,
     histObserveShared: x.histObserveShared,
     histObserveOwned: x.histObserveOwned,
     histObserveBase: x.histObserveBase,

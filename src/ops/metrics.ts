@@ -18,6 +18,10 @@ export interface MetricOps {
   /** Owner-only add to this thread's own stripe: plain load, atomic store. */
   f64OwnedAdd(cell: number, d: number): void;
   f64SumStriped(shared: number, firstOwned: number, stride: number, stripes: number): number;
+  /** gaugeSet on the base cell of a contention-adaptive gauge series: 0 once stored, or 1 (nothing stored) when its inflation word is set. */
+  f64BaseSet(cell: number, v: number): number;
+  /** A gauge's set on a series with stripes: atomic stores of 0 into every stripe's cell, then of `v` into the base cell. */
+  f64SetStriped(base: number, v: number, firstStripe: number, stride: number, stripes: number): void;
   histObserveShared(bucket: number, sum: number, v: number): void;
   histObserveOwned(low: number, high: number, sum: number, v: number): void;
   /** histObserveShared on the base cells of a contention-adaptive series: 1 when the sum's swap failed (contention), else 0. */
