@@ -170,54 +170,69 @@ function setAdaptive(ops: MetricOps, adaptive: AdaptiveCells, cells: number, v: 
  * stripe handed back). One object, one branch on a field: the call sites stay monomorphic
  * through inflation.
  */
+/**
+ * What the adaptive children of one gauge share in one thread, kept once per metric
+ * instead of in every child (a child's fields cost 8 bytes each in every thread that
+ * caches it). `stripe`: the owned stripe slot the children were made under (gaugeSpec).
+ */
+interface AdaptiveContext {
+  readonly ops: MetricOps;
+  readonly adaptive: AdaptiveCells;
+  readonly stripe: number;
+}
+
+/**
+ * A series of an adaptive gauge. `at` is -1 while it adds to the base cell by f64BaseAdd
+ * (probing), else the cell it adds to with gaugeAdd: its stripe's f64 cell, or the base
+ * cell for good (no stripe of its own, refused, or handed back). Three fields.
+ */
 class AdaptiveSeries implements GaugeSeries {
   private at: number;
   constructor(
-    private readonly ops: MetricOps,
-    private readonly adaptive: AdaptiveCells,
-    private readonly stripe: number,
+    private readonly ctx: AdaptiveContext,
     readonly dataOffset: number,
   ) {
-    this.at = stripe < 0 ? dataOffset : -1;
+    this.at = ctx.stripe < 0 ? dataOffset : -1;
   }
   /** @internal Its stripe is being handed back: CAS adds to the base cell from now on. */
   retireStripe(): void {
     this.at = this.dataOffset;
   }
   set(v: number): void {
-    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.adaptive.metric, v, 'must be a finite number');
-    setAdaptive(this.ops, this.adaptive, this.dataOffset, v);
+    if (typeof v !== 'number' || v - v !== 0) throw new InvalidValueError(this.ctx.adaptive.metric, v, 'must be a finite number');
+    setAdaptive(this.ctx.ops, this.ctx.adaptive, this.dataOffset, v);
   }
   inc(n?: number): void {
     const d = n === undefined ? 1 : n;
-    if (typeof d !== 'number' || d - d !== 0) throw new InvalidValueError(this.adaptive.metric, d, 'must be a finite number');
+    if (typeof d !== 'number' || d - d !== 0) throw new InvalidValueError(this.ctx.adaptive.metric, d, 'must be a finite number');
     const at = this.at;
-    if (at !== -1) this.ops.gaugeAdd(at, d);
-    else if (this.ops.f64BaseAdd(this.dataOffset, d) !== 0) this.contended();
+    if (at !== -1) this.ctx.ops.gaugeAdd(at, d);
+    else if (this.ctx.ops.f64BaseAdd(this.dataOffset, d) !== 0) this.contended();
   }
   dec(n?: number): void {
     const d = n === undefined ? 1 : n;
-    if (typeof d !== 'number' || d - d !== 0) throw new InvalidValueError(this.adaptive.metric, d, 'must be a finite number');
+    if (typeof d !== 'number' || d - d !== 0) throw new InvalidValueError(this.ctx.adaptive.metric, d, 'must be a finite number');
     const at = this.at;
-    if (at !== -1) this.ops.gaugeAdd(at, -d);
-    else if (this.ops.f64BaseAdd(this.dataOffset, -d) !== 0) this.contended();
+    if (at !== -1) this.ctx.ops.gaugeAdd(at, -d);
+    else if (this.ctx.ops.f64BaseAdd(this.dataOffset, -d) !== 0) this.contended();
   }
   setToCurrentTime(): void {
-    setAdaptive(this.ops, this.adaptive, this.dataOffset, Date.now() / 1000);
+    setAdaptive(this.ctx.ops, this.ctx.adaptive, this.dataOffset, Date.now() / 1000);
   }
   startTimer(): () => number {
     const t0 = performance.now();
     return () => {
       const s = (performance.now() - t0) / 1000;
-      setAdaptive(this.ops, this.adaptive, this.dataOffset, s);
+      setAdaptive(this.ctx.ops, this.ctx.adaptive, this.dataOffset, s);
       return s;
     };
   }
   // An add on the base cell saw contention or the series' block: this child's stripe of
   // the block (given first if the series has none), or, refused, the base cell for good.
   private contended(): void {
-    const at = this.adaptive.stripeOf(this.dataOffset, this.stripe);
-    this.at = at === 0 ? this.dataOffset : at + this.adaptive.geometry.highOffset;
+    const a = this.ctx.adaptive;
+    const at = a.stripeOf(this.dataOffset, this.ctx.stripe);
+    this.at = at === 0 ? this.dataOffset : at + a.geometry.highOffset;
   }
 }
 
@@ -236,6 +251,7 @@ function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<Gau
   }
   const adaptive = new AdaptiveCells(registry, def.name, 1);
   const g = adaptive.geometry;
+  let ctx: AdaptiveContext = { ops: m, adaptive, stripe: registry.ownedStripe(true) };
   const read = (dataOffset: number): number => {
     const b = adaptive.block(dataOffset);
     return b === 0 ? m.gaugeGet(dataOffset) : m.f64SumStriped(dataOffset, b + g.highOffset, g.stride, g.stripes);
@@ -244,7 +260,12 @@ function gaugeSpec(registry: RegistryCore, def: GaugeDefinition): SeriesSpec<Gau
     bytes: g.bytes,
     adaptive,
     // The stripe is read when a series is made (counter.ts says why).
-    make: (dataOffset) => new AdaptiveSeries(m, adaptive, registry.ownedStripe(true), dataOffset),
+    // The stripe is read when a series is made: one made after the stripe was handed back adds to the base.
+    make: (dataOffset) => {
+      const stripe = registry.ownedStripe(true);
+      if (ctx.stripe !== stripe) ctx = { ops: m, adaptive, stripe };
+      return new AdaptiveSeries(ctx, dataOffset);
+    },
     read,
     tally: read,
     // A set of 0: the stripes cleared, then the base.
