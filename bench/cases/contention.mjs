@@ -22,6 +22,15 @@
 // and count only when the threads overlapped (harness/group.mjs): that overlap is the
 // contention being measured.
 //
+// The summary table is another shape: its variants are thread counts and series
+// (mixThreads: they run interleaved in one group, so the ratios are same-run), all with
+// default options, every thread observing the same value, so that every observation of
+// every thread lands in the same word of the same time slice (the worst case for the
+// slice counts, which stay shared). ns/op is the aggregate figure (a round's wall time
+// over every thread's operations): 2 workers on two series, which share nothing, show what
+// 2 workers cost when nothing is contended (about half the 1-worker figure on 2 free
+// CPUs); 2 workers on one series show what contention still costs on top of that.
+//
 // verify() requires the exact final state: the counter's one series equals the operations
 // run; the histogram's count does too, and so do every bucket and the sum, which are
 // exact because each chunk observes each of 8 dyadic values (exact in binary) equally
@@ -32,6 +41,7 @@ import { StatsRegistry } from '../../dist/index.js';
 const INC2 = 'contention: bound child inc(), 2 workers on one series (target: default ≤ 1.5× striped: true)';
 const INC1 = 'contention: bound child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)';
 const OBS2 = 'contention: histogram child observe(v), 2 workers on one series (target: default ≤ 1.5× striped: true)';
+const SUM = 'contention: summary child observe(v), default options, every thread the same value (information: 2 workers on one series vs on two)';
 
 /** The options of each variant: `{}` omits `striped`, so it gets the package's default. */
 const OPTIONS = {
@@ -51,15 +61,32 @@ const TABLES = [
   { key: 'obs2', table: OBS2, kind: 'histogram', threads: 2, baseline: 'striped' },
 ];
 
-export const cases = TABLES.flatMap((t) =>
-  Object.keys(OPTIONS).map((v) => ({
-    id: `contention/${t.key}/${v}`,
-    table: t.table,
-    variant: VARIANT[v],
-    threads: [t.threads],
-    ...(v === t.baseline ? { baseline: true } : {}),
+// The summary's variants: [key, label, threads, one series for every thread].
+const SUMMARY = [
+  ['one', '1 worker', 1, true],
+  ['apart', '2 workers, each its own series (nothing shared)', 2, false],
+  ['shared', '2 workers on one series (contended)', 2, true],
+];
+
+export const cases = [
+  ...TABLES.flatMap((t) =>
+    Object.keys(OPTIONS).map((v) => ({
+      id: `contention/${t.key}/${v}`,
+      table: t.table,
+      variant: VARIANT[v],
+      threads: [t.threads],
+      ...(v === t.baseline ? { baseline: true } : {}),
+    })),
+  ),
+  ...SUMMARY.map(([key, variant, threads]) => ({
+    id: `contention/sum/${key}`,
+    table: SUM,
+    variant,
+    threads: [threads],
+    mixThreads: true,
+    ...(key === 'apart' ? { baseline: true } : {}),
   })),
-);
+];
 
 const LABELS = { k: 'x' };
 // Dyadic values (exact in binary, so any order of adding them gives the same sum), one in
@@ -67,36 +94,55 @@ const LABELS = { k: 'x' };
 export const VALUES = [0.001953125, 0.015625, 0.03125, 0.0625, 0.375, 0.75, 1.5, 16];
 const DEFAULT_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+// What every thread observes in the summary table: dyadic, so the sum is exact in any order.
+const SUM_VALUE = 0.375;
+
 function parse(id) {
   const [, key, variant] = id.split('/');
+  if (key === 'sum') {
+    const v = SUMMARY.find((x) => x[0] === variant);
+    if (!v) throw new Error(`contention: unknown case ${id}`);
+    return { kind: 'summary', options: {}, shared: v[3] };
+  }
   const t = TABLES.find((x) => x.key === key);
   if (!t || !(variant in OPTIONS)) throw new Error(`contention: unknown case ${id}`);
   return { kind: t.kind, options: OPTIONS[variant] };
 }
 
 function open(registry, kind, options) {
+  if (kind === 'summary') return registry.summary({ name: 'bench_contended_summary_seconds', help: 'Contended.', labelNames: ['k'], ...options });
   if (kind === 'counter') return registry.counter({ name: 'bench_contended_total', help: 'Contended.', labelNames: ['k'], ...options });
   return registry.histogram({ name: 'bench_contended_seconds', help: 'Contended.', labelNames: ['k'], ...options });
 }
 
-export async function setup(id) {
-  const { kind, options } = parse(id);
+// The series thread `index` writes: the one series, or in the summary's 'apart' variant its own.
+const labelsOf = (shared, index) => (shared === false ? { k: `x${index}` } : LABELS);
+
+export async function setup(id, threads) {
+  const { kind, options, shared } = parse(id);
   const registry = StatsRegistry.create();
   const metric = open(registry, kind, options);
   const before = registry.usage().usedBytes;
-  metric.labels(LABELS);
+  for (let i = 0; i < (shared === false ? threads : 1); i++) metric.labels(labelsOf(shared, i));
   return { handle: registry.handle, before };
 }
 
 /** The case's series, bound in a new attachment of the variant's registry, as a worker binds it. */
-export function bind(id, data) {
-  const { kind, options } = parse(id);
-  return open(StatsRegistry.attach(data.handle), kind, options).labels(LABELS);
+export function bind(id, data, index = 0) {
+  const { kind, options, shared } = parse(id);
+  return open(StatsRegistry.attach(data.handle), kind, options).labels(labelsOf(shared, index));
 }
 
-export async function prepare(id, data) {
+export async function prepare(id, data, index) {
   const { kind } = parse(id);
-  const child = bind(id, data);
+  const child = bind(id, data, index);
+  if (kind === 'summary') {
+    return {
+      run(n) {
+        for (let i = 0; i < n; i++) child.observe(SUM_VALUE);
+      },
+    };
+  }
   if (kind === 'counter') {
     return {
       run(n) {
@@ -121,6 +167,17 @@ export async function verify(id, data, totalOps) {
   const fail = (what, value, want) => {
     if (value !== want) throw new Error(`${id}: ${what} is ${value}, expected ${want}`);
   };
+  if (kind === 'summary') {
+    // Every series' count and sum, added up; each series' percentiles are the value's bucket.
+    const of = (suffix) => got.values.filter((v) => v.metricName?.endsWith(suffix));
+    fail('the count', of('_count').reduce((a, v) => a + v.value, 0), totalOps);
+    fail('the sum', of('_sum').reduce((a, v) => a + v.value, 0), totalOps * SUM_VALUE);
+    const p = got.values.filter((v) => v.metricName === undefined).map((v) => v.value);
+    fail('the percentiles that differ', new Set(p).size, 1);
+    if (Math.abs(p[0] - SUM_VALUE) > SUM_VALUE * 0.0433) throw new Error(`${id}: a percentile is ${p[0]}, expected about ${SUM_VALUE}`);
+    seriesBytes.set(id, registry.usage().usedBytes - data.before);
+    return;
+  }
   const mine = got.values.filter((v) => v.labels.k === LABELS.k);
   fail('the number of values of other series', got.values.length - mine.length, 0);
   if (kind === 'counter') {
@@ -158,6 +215,15 @@ export function targets(results) {
   ratio('bound child inc(), 2 workers on one series: default vs striped: true', 'inc2', 'striped', 1.5);
   ratio('bound child inc(), 1 worker (uncontended): default vs striped: false', 'inc1', 'unstriped', 1.1);
   ratio('histogram child observe(v), 2 workers on one series: default vs striped: true', 'obs2', 'striped', 1.5);
+  const sum = (v) => ns('sum', v);
+  if (sum('shared') !== undefined && sum('apart') !== undefined) {
+    const value = sum('shared') / sum('apart');
+    out.push({ name: 'summary child observe(v), 2 workers on one series vs on two series (the same value)', target: 'info', measured: fmt(value), value, pass: true });
+  }
+  const sb = SUMMARY.map(([v]) => seriesBytes.get(`contention/sum/${v}`));
+  if (sb.every((b) => b !== undefined)) {
+    out.push({ name: `shared bytes after the run, summary (${SUMMARY.map((x) => x[1]).join(' / ')})`, target: 'info', measured: sb.map((b) => `${b} B`).join(' / '), pass: true });
+  }
   for (const t of TABLES) {
     const bytes = Object.keys(OPTIONS).map((v) => seriesBytes.get(`contention/${t.key}/${v}`));
     if (bytes.some((b) => b === undefined)) continue;
