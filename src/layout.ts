@@ -46,7 +46,9 @@ export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // 6: contention-adaptive series (kinds/adaptive-cells.ts): an inflation word after a
 // series' base cells, a family's free list of stripe blocks (labelled: between its claim
 // tickets and its buckets; unlabelled: after its count word), header words 13 and 14.
-export const LAYOUT_VERSION = 6;
+// 7: a summary series' count and sum are adaptive (kinds/summary.ts): its inflation word
+// at +16, its slices from +24, each slice's second word its reset generation.
+export const LAYOUT_VERSION = 7;
 export const PAGE_BYTES = 65536;
 
 /** Header words, as indexes into an Int32Array of the memory. */

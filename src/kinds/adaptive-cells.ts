@@ -93,7 +93,7 @@
  */
 import { RegistryFullError } from '../errors.js';
 import { warnOnce } from '../export/warn.js';
-import { H_INFLATED_BYTES, H_INFLATIONS_REFUSED, setGeometry } from '../layout.js';
+import { BLOCK, H_INFLATED_BYTES, H_INFLATIONS_REFUSED, alignUp, setGeometry } from '../layout.js';
 import type { RegistryCore } from '../registry-core.js';
 
 const NONE = 0;
@@ -111,12 +111,17 @@ export interface AdaptiveGeometry {
   readonly stride: number;
   /** Bytes from a stripe's low words to its high words. */
   readonly highOffset: number;
+  /** Bytes from a stripe's low words to the kind's own bytes of the stripe (after its high words). */
+  readonly extraOffset: number;
   readonly blockBytes: number;
 }
 
-export function adaptiveGeometry(fields: number, stripes: number): AdaptiveGeometry {
+/** `extraBytes`: bytes of each stripe after its cells that the kind uses as it likes (a summary's slice caches). */
+export function adaptiveGeometry(fields: number, stripes: number, extraBytes = 0): AdaptiveGeometry {
   const g = setGeometry(fields, true, stripes);
-  return { fields, wordAt: fields * 8, bytes: fields * 8 + 8, stripes, stride: g.stride, highOffset: g.highOffset, blockBytes: stripes * g.stride };
+  const extraOffset = g.highOffset + fields * 8;
+  const stride = alignUp(extraOffset + extraBytes, BLOCK);
+  return { fields, wordAt: fields * 8, bytes: fields * 8 + 8, stripes, stride, highOffset: g.highOffset, extraOffset, blockBytes: stripes * stride };
 }
 
 /** One thread's view of one family's adaptive series (a kind's spec makes one per metric object). */
@@ -131,8 +136,9 @@ export class AdaptiveCells {
     private readonly registry: RegistryCore,
     private readonly metric: string,
     fields: number,
+    extraBytes = 0,
   ) {
-    this.geometry = adaptiveGeometry(fields, registry.stripes);
+    this.geometry = adaptiveGeometry(fields, registry.stripes, extraBytes);
     this.i32 = registry.views.i32;
     this.i64 = new BigInt64Array(this.i32.buffer);
   }
