@@ -24,12 +24,14 @@
 //
 // The summary table is another shape: its variants are thread counts and series
 // (mixThreads: they run interleaved in one group, so the ratios are same-run), all with
-// default options, every thread observing the same value, so that every observation of
-// every thread lands in the same word of the same time slice (the worst case for the
-// slice counts, which stay shared). ns/op is the aggregate figure (a round's wall time
-// over every thread's operations): 2 workers on two series, which share nothing, show what
-// 2 workers cost when nothing is contended (about half the 1-worker figure on 2 free
-// CPUs); 2 workers on one series show what contention still costs on top of that.
+// default options but one `striped: false` row, every thread observing the same value:
+// the worst case, where every observation of every thread lands in the same bucket of
+// the same time slice (without caches in its stripes, a contended summary shared that
+// word still). ns/op is the aggregate figure (a round's wall time over every thread's
+// operations): 2 workers on two series, which share nothing, show what 2 workers cost
+// when nothing is contended (about half the 1-worker figure on 2 free CPUs); 2 workers on
+// one series show what contention still costs on top of that, and `striped: false` what
+// it cost without stripes.
 //
 // verify() requires the exact final state: the counter's one series equals the operations
 // run; the histogram's count does too, and so do every bucket and the sum, which are
@@ -41,7 +43,7 @@ import { StatsRegistry } from '../../dist/index.js';
 const INC2 = 'contention: bound child inc(), 2 workers on one series (target: default ≤ 1.5× striped: true)';
 const INC1 = 'contention: bound child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)';
 const OBS2 = 'contention: histogram child observe(v), 2 workers on one series (target: default ≤ 1.5× striped: true)';
-const SUM = 'contention: summary child observe(v), default options, every thread the same value (information: 2 workers on one series vs on two)';
+const SUM = 'contention: summary child observe(v), every thread the same value (information: 2 workers on one series vs on two)';
 
 /** The options of each variant: `{}` omits `striped`, so it gets the package's default. */
 const OPTIONS = {
@@ -61,11 +63,12 @@ const TABLES = [
   { key: 'obs2', table: OBS2, kind: 'histogram', threads: 2, baseline: 'striped' },
 ];
 
-// The summary's variants: [key, label, threads, one series for every thread].
+// The summary's variants: [key, label, threads, one series for every thread, options].
 const SUMMARY = [
-  ['one', '1 worker', 1, true],
-  ['apart', '2 workers, each its own series (nothing shared)', 2, false],
-  ['shared', '2 workers on one series (contended)', 2, true],
+  ['one', '1 worker', 1, true, {}],
+  ['apart', '2 workers, each its own series (nothing shared)', 2, false, {}],
+  ['shared', '2 workers on one series (contended)', 2, true, {}],
+  ['unstriped', '2 workers on one series, striped: false', 2, true, { striped: false }],
 ];
 
 export const cases = [
@@ -102,7 +105,7 @@ function parse(id) {
   if (key === 'sum') {
     const v = SUMMARY.find((x) => x[0] === variant);
     if (!v) throw new Error(`contention: unknown case ${id}`);
-    return { kind: 'summary', options: {}, shared: v[3] };
+    return { kind: 'summary', options: v[4], shared: v[3] };
   }
   const t = TABLES.find((x) => x.key === key);
   if (!t || !(variant in OPTIONS)) throw new Error(`contention: unknown case ${id}`);
@@ -219,6 +222,10 @@ export function targets(results) {
   if (sum('shared') !== undefined && sum('apart') !== undefined) {
     const value = sum('shared') / sum('apart');
     out.push({ name: 'summary child observe(v), 2 workers on one series vs on two series (the same value)', target: 'info', measured: fmt(value), value, pass: true });
+  }
+  if (sum('shared') !== undefined && sum('unstriped') !== undefined) {
+    const value = sum('shared') / sum('unstriped');
+    out.push({ name: 'summary child observe(v), 2 workers on one series: default vs striped: false', target: 'info', measured: fmt(value), value, pass: true });
   }
   const sb = SUMMARY.map(([v]) => seriesBytes.get(`contention/sum/${v}`));
   if (sb.every((b) => b !== undefined)) {

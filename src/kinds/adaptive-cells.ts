@@ -1,7 +1,7 @@
 /*
  * Contention-adaptive cells: a series that stripes itself once threads collide on it.
  *
- * A series of a counter or a histogram is written by whichever threads use its labels.
+ * A series of a counter, a histogram or a summary is written by whichever threads use its labels.
  * One shared cell per field is the smallest layout and, as long as one thread at a time
  * writes it, the fastest: one atomic instruction. When two threads write it at the same
  * instant, the cache line that holds it moves between their cores at every write, and an
@@ -22,7 +22,10 @@
  * the tagged low words, then the high words, in 128-byte blocks of their own), `stride`
  * bytes apart. Stripe k is written only by the thread holding stripe slot k (slots.ts),
  * with the owned-cell protocol of assembly/counters.ts (plain stores of tagged low words)
- * or, for an f64 field, the owner-only store of assembly/gauges.ts.
+ * or, for an f64 field, the owner-only store of assembly/gauges.ts. A kind may ask for
+ * bytes of its own after each stripe's cells (`extraBytes`), written by the same owner
+ * only and zeroed with the block: a summary keeps its stripe's caches of its time slices
+ * there (summary.ts, "Contention"), whose count per bucket is too large to stripe.
  *
  * The signal. LongAdder inflates when a compare-and-swap on its base fails, and that is
  * the one signal of contention that both backends have: the base cells are written by
