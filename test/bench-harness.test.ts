@@ -333,9 +333,15 @@ describe('contention tables', () => {
     const { runBench } = await load('../bench/harness/bench.mjs');
     const { renderText } = await load('../bench/report.mjs');
     const run = await runBench({ files: [file], only: 'contention', quick: true, overrides: TEST_OPTS });
-    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual([2, 1, 2]);
+    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual([2, 1, 2, 2]);
     const baselines = ['striped', 'unstriped', 'striped'];
-    run.groups.forEach((g: any, i: number) => {
+    // The summary's table: thread counts and series as variants, in one group.
+    const sum = run.groups[3];
+    expect(sum.table).toMatch(/^contention: summary child observe\(v\)/);
+    expect(sum.variants.map((v: { id: string }) => v.id)).toEqual(['one', 'apart', 'shared', 'unstriped'].map((v) => `contention/sum/${v}`));
+    expect(sum.variants.find((v: { baseline: boolean }) => v.baseline).id).toBe('contention/sum/apart');
+    for (const v of sum.variants) expect(v.totalOps).toBeGreaterThan(0);
+    run.groups.slice(0, 3).forEach((g: any, i: number) => {
       const key = ['inc2', 'inc1', 'obs2'][i];
       expect(g.table).toMatch(/^contention: .*\(target: default ≤ 1\.[15]× striped: (true|false)\)$/);
       expect(g.variants.map((v: { id: string }) => v.id)).toEqual(VARIANTS.map((v) => `contention/${key}/${v}`));
@@ -369,6 +375,7 @@ describe('contention tables', () => {
       expect(striped).toBeGreaterThan(unstriped!);
     }
     expect(renderText(run)).toContain('== contention: bound child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)');
+    expect(byName.get('summary child observe(v), 2 workers on one series vs on two series (the same value)')).toMatchObject({ target: 'info' });
   });
 
   it('refuses a final state that does not match the operations run: a lost or extra count, a wrong bucket or sum', async () => {
@@ -393,6 +400,14 @@ describe('contention tables', () => {
       // 8 more of the smallest value: the count is right, the sum is not.
       for (let i = 0; i < 8; i++) child.observe(mod.VALUES[0]);
       await expect(mod.verify(obs, hdata, 1016, [])).rejects.toThrow(new RegExp(`^${obs}: the sum is`));
+    }
+    // The summary's variants: two threads' series, one run each; a count short of the operations is refused.
+    for (const v of ['apart', 'shared', 'unstriped']) {
+      const id = `contention/sum/${v}`;
+      const data = await mod.setup(id, 2);
+      for (const index of [0, 1]) (await mod.prepare(id, data, index)).run(1000);
+      await expect(mod.verify(id, data, 2000, [])).resolves.toBeUndefined();
+      await expect(mod.verify(id, data, 3000, [])).rejects.toThrow(`${id}: the count is 2000, expected 3000`);
     }
   });
 });
