@@ -1,9 +1,9 @@
 /*
  * Contention-adaptive cells: a series that stripes itself once threads collide on it.
  *
- * A series of a counter, a histogram or a summary is written by whichever threads use its labels.
- * One shared cell per field is the smallest layout and, as long as one thread at a time
- * writes it, the fastest: one atomic instruction. When two threads write it at the same
+ * A series of a counter, a histogram or a summary is written by whichever threads use its
+ * labels. One shared cell per field is the smallest layout and, as long as one thread at a
+ * time writes it, the fastest: one atomic instruction. When two threads write it at the same
  * instant, the cache line that holds it moves between their cores at every write, and an
  * increment costs ten times as much. Striping (a cell per thread, summed on read) removes
  * that cost but multiplies the memory by the stripe count, for every series, contended or
