@@ -46,8 +46,10 @@ export const MAGIC = 0x53544131; // "1ATS" little-endian: atomic-stats
 // 6: contention-adaptive series (kinds/adaptive-cells.ts): an inflation word after a
 // series' base cells, a family's free list of stripe blocks (labelled: between its claim
 // tickets and its buckets; unlabelled: after its count word), header words 13 and 14.
-// 7: gauges are contention-adaptive too: a gauge series is its f64 cell and the inflation
-// word (16 bytes, was 8).
+// 7: gauges and summaries are contention-adaptive too: a gauge series is its f64 cell and
+// the inflation word (16 bytes, was 8); a summary series' count and sum are adaptive
+// (kinds/summary.ts): its inflation word at +16, its slices from +24, each slice's second
+// word its reset generation.
 export const LAYOUT_VERSION = 7;
 export const PAGE_BYTES = 65536;
 

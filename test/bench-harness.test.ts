@@ -342,8 +342,15 @@ describe('contention tables', () => {
     const { runBench } = await load('../bench/harness/bench.mjs');
     const { renderText } = await load('../bench/report.mjs');
     const run = await runBench({ files: [file], only: 'contention', quick: true, overrides: TEST_OPTS });
-    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual(TABLES.map((t) => t[1]));
-    run.groups.forEach((g: any, i: number) => {
+    const counted = run.groups.slice(0, TABLES.length);
+    expect(run.groups.map((g: { threads: number }) => g.threads)).toEqual([...TABLES.map((t) => t[1]), 2]);
+    // The summary's table, last: thread counts and series as variants, in one group.
+    const sum = run.groups[TABLES.length];
+    expect(sum.table).toMatch(/^contention: summary child observe\(v\)/);
+    expect(sum.variants.map((v: { id: string }) => v.id)).toEqual(['one', 'apart', 'shared', 'unstriped'].map((v) => `contention/sum/${v}`));
+    expect(sum.variants.find((v: { baseline: boolean }) => v.baseline).id).toBe('contention/sum/apart');
+    for (const v of sum.variants) expect(v.totalOps).toBeGreaterThan(0);
+    counted.forEach((g: any, i: number) => {
       const [key, , variants, baseline] = TABLES[i]!;
       expect(g.table).toMatch(/^contention: .*\(target: default ≤ 1\.[15]× (striped: (true|false)|a series per worker)\)$/);
       expect(g.variants.map((v: { id: string }) => v.id)).toEqual(variants.map((v) => `contention/${key}/${v}`));
@@ -384,6 +391,7 @@ describe('contention tables', () => {
       } else expect(striped).toBeGreaterThan(unstriped!);
     }
     expect(renderText(run)).toContain('== contention: bound child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)');
+    expect(byName.get('summary child observe(v), 2 workers on one series vs on two series (the same value)')).toMatchObject({ target: 'info' });
   });
 
   it('refuses a final state that does not match the operations run: a lost or extra count, a wrong bucket or sum', async () => {
@@ -416,6 +424,14 @@ describe('contention tables', () => {
       (await mod.prepare(inc, data, 1)).run(500);
       await expect(mod.verify(inc, data, 1500, [])).resolves.toBeUndefined();
       await expect(mod.verify(inc, data, 2000, [])).rejects.toThrow(`${inc}: the count is 1500, expected 2000`);
+    }
+    // The summary's variants: two threads' series, one run each; a count short of the operations is refused.
+    for (const v of ['apart', 'shared', 'unstriped']) {
+      const id = `contention/sum/${v}`;
+      const data = await mod.setup(id, 2);
+      for (const index of [0, 1]) (await mod.prepare(id, data, index)).run(1000);
+      await expect(mod.verify(id, data, 2000, [])).resolves.toBeUndefined();
+      await expect(mod.verify(id, data, 3000, [])).rejects.toThrow(`${id}: the count is 2000, expected 3000`);
     }
   });
 });

@@ -8,18 +8,19 @@ import { StatsRegistry } from '../src/index.js';
 const up = (n: number, to = 128) => Math.ceil(n / to) * to;
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
-type Kind = 'counter' | 'gauge' | 'histogram';
+type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 /** The documented formula: H + ⌈D⌉, H = 128 while K = Σ (2 + v) ≤ 64, else 384; cells of D ≤ 16 bytes inside the head, 128 in all, while K ≤ 56. */
 // `striped` as the option: omitted ('adaptive', the default: the cells and the word naming
-// their stripes once contended), true or false (a gauge: omitted or false).
-function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean | 'adaptive'; stripes: number; bounds?: number }): number {
+// their stripes once contended), true or false (a gauge and a summary: omitted or false).
+function formula(kind: Kind, _family: string, labels: Record<string, string>, o: { striped?: boolean | 'adaptive'; stripes: number; bounds?: number; slices?: number }): number {
   let K = 0;
   for (const v of Object.values(labels)) K += 2 + bytes(v);
   const H = K <= 64 ? 128 : 384;
   const word = (o.striped ?? 'adaptive') === 'adaptive' ? 8 : 0;
   let D: number;
   if (kind === 'gauge') D = 8 + word;
+  else if (kind === 'summary') D = 24 + 4112 * (o.slices ?? 1);
   else if (kind === 'counter') D = o.striped === true ? 128 * (o.stripes + 1) : 8 + word;
   else {
     const c = (o.bounds ?? 11) + 2;
@@ -74,10 +75,15 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
         ['histogram', 'd_seconds', { buckets: Array.from({ length: 14 }, (_, i) => i + 1) }],
         ['histogram', 'd_seconds', { buckets: Array.from({ length: 14 }, (_, i) => i + 1), striped: false }],
         ['histogram', 'd_seconds', { buckets: Array.from({ length: 40 }, (_, i) => i + 1), striped: true }],
+        ['summary', 's_seconds', {}],
+        ['summary', 's_seconds', { striped: false }],
+        ['summary', 's_seconds', { maxAgeSeconds: 60, ageBuckets: 5 }],
+        ['summary', 's_seconds', { maxAgeSeconds: 60, ageBuckets: 3, striped: false }],
       ] as [Kind, string, Record<string, unknown>][])(`%s %s %j, ${what}, ${stripes} stripes`, (kind, name, extra) => {
         const def = { name, help: 'Help.', labelNames, ...extra };
         const bounds = (extra.buckets as number[] | undefined)?.length;
-        const want = formula(kind, name, labels, { striped: extra.striped as boolean | undefined, stripes, ...(bounds === undefined ? {} : { bounds }) });
+        const slices = extra.ageBuckets as number | undefined;
+        const want = formula(kind, name, labels, { striped: extra.striped as boolean | undefined, stripes, ...(bounds === undefined ? {} : { bounds }), ...(slices === undefined ? {} : { slices }) });
         expect(measured(kind, def, labels, stripes)).toBe(want);
       });
     }
@@ -88,8 +94,8 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
     // | the same <kind>, striped | ... | for the row above it, striped.
     const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
     const section = doc.slice(doc.indexOf('## Memory per series'), doc.indexOf('## Errors'));
-    const rows = section.split('\n').filter((l) => /^\| (counter|gauge|histogram|the same)/.test(l));
-    expect(rows.length).toBeGreaterThanOrEqual(6);
+    const rows = section.split('\n').filter((l) => /^\| (counter|gauge|histogram|summary|the same)/.test(l));
+    expect(rows.length).toBeGreaterThanOrEqual(7);
     let last: { kind: Kind; name: string; labels: Record<string, string> } | undefined;
     for (const row of rows) {
       const cells = row.split('|').map((c) => c.trim());
@@ -99,7 +105,7 @@ describe('bytes per series: the formula of docs/metrics.md against usage().usedB
         expect(cells[1]).toMatch(/, striped$/);
         striped = true;
       } else {
-        const m = /^(counter|gauge|histogram) `([a-z_]+)\{(.*)\}`/.exec(cells[1]!);
+        const m = /^(counter|gauge|histogram|summary) `([a-z_]+)\{(.*)\}`/.exec(cells[1]!);
         expect(m, row).not.toBeNull();
         const labels: Record<string, string> = {};
         for (const [, l, v] of m![3]!.matchAll(/([a-z_]+)="([^"]*)"/g)) labels[l!] = v!;

@@ -28,6 +28,17 @@
 // and count only when the threads overlapped (harness/group.mjs): that overlap is the
 // contention being measured.
 //
+// The summary table is another shape: its variants are thread counts and series
+// (mixThreads: they run interleaved in one group, so the ratios are same-run), all with
+// default options but one `striped: false` row, every thread observing the same value:
+// the worst case, where every observation of every thread lands in the same bucket of
+// the same time slice (without caches in its stripes, a contended summary shared that
+// word still). ns/op is the aggregate figure (a round's wall time over every thread's
+// operations): 2 workers on two series, which share nothing, show what 2 workers cost
+// when nothing is contended (about half the 1-worker figure on 2 free CPUs); 2 workers on
+// one series show what contention still costs on top of that, and `striped: false` what
+// it cost without stripes.
+//
 // verify() requires the exact final state: the counter's one series equals the operations
 // run; the histogram's count does too, and so do every bucket and the sum, which are
 // exact because each chunk observes each of 8 dyadic values (exact in binary) equally
@@ -40,6 +51,7 @@ const INC1 = 'contention: bound child inc(), 1 worker, uncontended (target: defa
 const OBS2 = 'contention: histogram child observe(v), 2 workers on one series (target: default ≤ 1.5× striped: true)';
 const GINC2 = 'contention: gauge child inc(), 2 workers on one series (target: default ≤ 1.5× a series per worker)';
 const GINC1 = 'contention: gauge child inc(), 1 worker, uncontended (target: default ≤ 1.1× striped: false)';
+const SUM = 'contention: summary child observe(v), every thread the same value (information: 2 workers on one series vs on two)';
 
 /** The options of each variant: `{}` omits `striped`, so it gets the package's default. */
 const OPTIONS = {
@@ -67,24 +79,49 @@ const TABLES = [
   { key: 'ginc1', table: GINC1, kind: 'gauge', threads: 1, variants: ['default', 'unstriped'], baseline: 'unstriped' },
 ];
 
-export const cases = TABLES.flatMap((t) =>
-  t.variants.map((v) => ({
-    id: `contention/${t.key}/${v}`,
-    table: t.table,
-    variant: VARIANT[v],
-    threads: [t.threads],
-    ...(v === t.baseline ? { baseline: true } : {}),
+// The summary's variants: [key, label, threads, one series for every thread, options].
+const SUMMARY = [
+  ['one', '1 worker', 1, true, {}],
+  ['apart', '2 workers, each its own series (nothing shared)', 2, false, {}],
+  ['shared', '2 workers on one series (contended)', 2, true, {}],
+  ['unstriped', '2 workers on one series, striped: false', 2, true, { striped: false }],
+];
+
+export const cases = [
+  ...TABLES.flatMap((t) =>
+    t.variants.map((v) => ({
+      id: `contention/${t.key}/${v}`,
+      table: t.table,
+      variant: VARIANT[v],
+      threads: [t.threads],
+      ...(v === t.baseline ? { baseline: true } : {}),
+    })),
+  ),
+  ...SUMMARY.map(([key, variant, threads]) => ({
+    id: `contention/sum/${key}`,
+    table: SUM,
+    variant,
+    threads: [threads],
+    mixThreads: true,
+    ...(key === 'apart' ? { baseline: true } : {}),
   })),
-);
+];
 
 const LABELS = { k: 'x' };
 // Dyadic values (exact in binary, so any order of adding them gives the same sum), one in
 // each of 8 regions of the default buckets, the last above every bound (+Inf only).
 export const VALUES = [0.001953125, 0.015625, 0.03125, 0.0625, 0.375, 0.75, 1.5, 16];
 const DEFAULT_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// What every thread observes in the summary table: dyadic, so the sum is exact in any order.
+const SUM_VALUE = 0.375;
 
 function parse(id) {
   const [, key, variant] = id.split('/');
+  if (key === 'sum') {
+    const v = SUMMARY.find((x) => x[0] === variant);
+    if (!v) throw new Error(`contention: unknown case ${id}`);
+    return { kind: 'summary', options: v[4], own: !v[3] };
+  }
   const t = TABLES.find((x) => x.key === key);
   if (!t || !t.variants.includes(variant)) throw new Error(`contention: unknown case ${id}`);
   return { kind: t.kind, options: OPTIONS[variant], own: OWN.has(variant) };
@@ -92,6 +129,7 @@ function parse(id) {
 
 function open(registry, kind, options) {
   if (kind === 'counter') return registry.counter({ name: 'bench_contended_total', help: 'Contended.', labelNames: ['k'], ...options });
+  if (kind === 'summary') return registry.summary({ name: 'bench_contended_summary_seconds', help: 'Contended.', labelNames: ['k'], ...options });
   if (kind === 'gauge') return registry.gauge({ name: 'bench_contended', help: 'Contended.', labelNames: ['k'], ...options });
   return registry.histogram({ name: 'bench_contended_seconds', help: 'Contended.', labelNames: ['k'], ...options });
 }
@@ -117,6 +155,13 @@ export function bind(id, data, index = 0) {
 export async function prepare(id, data, index = 0) {
   const { kind } = parse(id);
   const child = bind(id, data, index);
+  if (kind === 'summary') {
+    return {
+      run(n) {
+        for (let i = 0; i < n; i++) child.observe(SUM_VALUE);
+      },
+    };
+  }
   if (kind !== 'histogram') {
     return {
       run(n) {
@@ -141,6 +186,17 @@ export async function verify(id, data, totalOps) {
   const fail = (what, value, want) => {
     if (value !== want) throw new Error(`${id}: ${what} is ${value}, expected ${want}`);
   };
+  if (kind === 'summary') {
+    // Every series' count and sum, added up; each series' percentiles are the value's bucket.
+    const of = (suffix) => got.values.filter((v) => v.metricName?.endsWith(suffix));
+    fail('the count', of('_count').reduce((a, v) => a + v.value, 0), totalOps);
+    fail('the sum', of('_sum').reduce((a, v) => a + v.value, 0), totalOps * SUM_VALUE);
+    const p = got.values.filter((v) => v.metricName === undefined).map((v) => v.value);
+    fail('the percentiles that differ', new Set(p).size, 1);
+    if (Math.abs(p[0] - SUM_VALUE) > SUM_VALUE * 0.0433) throw new Error(`${id}: a percentile is ${p[0]}, expected about ${SUM_VALUE}`);
+    seriesBytes.set(id, registry.usage().usedBytes - data.before);
+    return;
+  }
   const mine = got.values.filter((v) => (own ? v.labels.k.startsWith(LABELS.k) : v.labels.k === LABELS.k));
   fail('the number of values of other series', got.values.length - mine.length, 0);
   if (kind !== 'histogram') {
@@ -181,6 +237,19 @@ export function targets(results) {
   ratio('histogram child observe(v), 2 workers on one series: default vs striped: true', 'obs2', 'striped', 1.5);
   ratio('gauge child inc(), 2 workers on one series: default vs a series per worker', 'ginc2', 'own', 1.5);
   ratio('gauge child inc(), 1 worker (uncontended): default vs striped: false', 'ginc1', 'unstriped', 1.1);
+  const sum = (v) => ns('sum', v);
+  if (sum('shared') !== undefined && sum('apart') !== undefined) {
+    const value = sum('shared') / sum('apart');
+    out.push({ name: 'summary child observe(v), 2 workers on one series vs on two series (the same value)', target: 'info', measured: fmt(value), value, pass: true });
+  }
+  if (sum('shared') !== undefined && sum('unstriped') !== undefined) {
+    const value = sum('shared') / sum('unstriped');
+    out.push({ name: 'summary child observe(v), 2 workers on one series: default vs striped: false', target: 'info', measured: fmt(value), value, pass: true });
+  }
+  const sb = SUMMARY.map(([v]) => seriesBytes.get(`contention/sum/${v}`));
+  if (sb.every((b) => b !== undefined)) {
+    out.push({ name: `shared bytes after the run, summary (${SUMMARY.map((x) => x[1]).join(' / ')})`, target: 'info', measured: sb.map((b) => `${b} B`).join(' / '), pass: true });
+  }
   for (const t of TABLES) {
     const variants = t.variants.filter((v) => !OWN.has(v));
     const bytes = variants.map((v) => seriesBytes.get(`contention/${t.key}/${v}`));

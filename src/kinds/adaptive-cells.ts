@@ -1,9 +1,9 @@
 /*
  * Contention-adaptive cells: a series that stripes itself once threads collide on it.
  *
- * A series of a counter, a gauge or a histogram is written by whichever threads use its labels.
- * One shared cell per field is the smallest layout and, as long as one thread at a time
- * writes it, the fastest: one atomic instruction. When two threads write it at the same
+ * A series of a counter, a gauge, a histogram or a summary is written by whichever threads
+ * use its labels. One shared cell per field is the smallest layout and, as long as one
+ * thread at a time writes it, the fastest: one atomic instruction. When two threads write it at the same
  * instant, the cache line that holds it moves between their cores at every write, and an
  * increment costs ten times as much. Striping (a cell per thread, summed on read) removes
  * that cost but multiplies the memory by the stripe count, for every series, contended or
@@ -24,7 +24,10 @@
  * with the owned-cell protocol of assembly/counters.ts (plain stores of tagged low words)
  * or, for an f64 field, the owner-only store of assembly/gauges.ts. A gauge's stripe is
  * the one exception: a set clears it from any thread (gauge.ts), so its owner adds to it
- * with the CAS of gaugeAdd, and only its f64 slot (the high one) is used.
+ * with the CAS of gaugeAdd, and only its f64 slot (the high one) is used. A kind may ask
+ * for bytes of its own after each stripe's cells (`extraBytes`), written by the same
+ * owner only and zeroed with the block: a summary keeps its stripe's caches of its time
+ * slices there (summary.ts, "Contention"), whose count per bucket is too large to stripe.
  *
  * The signal. LongAdder inflates when a compare-and-swap on its base fails, and that is
  * the one signal of contention that both backends have: the base cells are written by
@@ -104,7 +107,7 @@
  */
 import { RegistryFullError } from '../errors.js';
 import { warnOnce } from '../export/warn.js';
-import { H_INFLATED_BYTES, H_INFLATIONS_REFUSED, setGeometry } from '../layout.js';
+import { BLOCK, H_INFLATED_BYTES, H_INFLATIONS_REFUSED, alignUp, setGeometry } from '../layout.js';
 import type { RegistryCore } from '../registry-core.js';
 
 const NONE = 0;
@@ -122,12 +125,17 @@ export interface AdaptiveGeometry {
   readonly stride: number;
   /** Bytes from a stripe's low words to its high words. */
   readonly highOffset: number;
+  /** Bytes from a stripe's low words to the kind's own bytes of the stripe (after its high words). */
+  readonly extraOffset: number;
   readonly blockBytes: number;
 }
 
-export function adaptiveGeometry(fields: number, stripes: number): AdaptiveGeometry {
+/** `extraBytes`: bytes of each stripe after its cells that the kind uses as it likes (a summary's slice caches). */
+export function adaptiveGeometry(fields: number, stripes: number, extraBytes = 0): AdaptiveGeometry {
   const g = setGeometry(fields, true, stripes);
-  return { fields, wordAt: fields * 8, bytes: fields * 8 + 8, stripes, stride: g.stride, highOffset: g.highOffset, blockBytes: stripes * g.stride };
+  const extraOffset = g.highOffset + fields * 8;
+  const stride = alignUp(extraOffset + extraBytes, BLOCK);
+  return { fields, wordAt: fields * 8, bytes: fields * 8 + 8, stripes, stride, highOffset: g.highOffset, extraOffset, blockBytes: stripes * stride };
 }
 
 /** One thread's view of one family's adaptive series (a kind's spec makes one per metric object). */
@@ -143,8 +151,9 @@ export class AdaptiveCells {
     /** The metric's name (its children's error messages take it from here). */
     readonly metric: string,
     fields: number,
+    extraBytes = 0,
   ) {
-    this.geometry = adaptiveGeometry(fields, registry.stripes);
+    this.geometry = adaptiveGeometry(fields, registry.stripes, extraBytes);
     this.i32 = registry.views.i32;
     this.i64 = new BigInt64Array(this.i32.buffer);
   }
