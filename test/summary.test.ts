@@ -168,3 +168,49 @@ describe.each(BACKENDS)('summary (%s backend)', (backend) => {
     }
   });
 });
+
+// reset() racing another thread's write to a slice count: a rotation's zeroing of the
+// slice, or a second reset(), landing between this reset's read of the count and its own
+// write. Threads cannot be made to meet inside those few instructions on demand, so the
+// other thread's write is made at that instant by this one, from a wrapper of
+// Atomics.load that fires once, on the load of that word, after it returned the count.
+describe.each(BACKENDS)('summary reset() racing a write to a slice count (%s backend)', (backend) => {
+  const racing = {
+    "a rotation's zeroing": (i32: Int32Array, w: number) => Atomics.store(i32, w, 0),
+    'a second reset': (i32: Int32Array, w: number) => Atomics.exchange(i32, w, 0),
+  };
+  it.each(Object.keys(racing))('%s between its read and its write leaves the count at zero, never negative', async (name) => {
+    const r = StatsRegistry.create({ backend });
+    const s = r.summary({ name: 'race_seconds', help: 'h', labelNames: ['s'], percentiles: [0.5, 1], striped: false });
+    for (let i = 0; i < 3; i++) s.observe({ s: 'a' }, 4);
+    const buffer = r.handle.memory.buffer;
+    const [[bucket, count]] = s.windowCounts({ s: 'a' })!;
+    expect(count).toBe(3);
+    // The series' slice word of that bucket: the one word of the memory that holds 3 and
+    // is read by the reset (the count and sum cells are read as 64-bit values).
+    const at = (s as unknown as { seriesCells(): { dataOffset: number }[] }).seriesCells()[0]!.dataOffset;
+    const word = ((at + 24) >>> 2) + 2 + bucket!;
+    expect(new Int32Array(buffer)[word]).toBe(3);
+    const load = Atomics.load;
+    let fired = 0;
+    Atomics.load = ((a: Int32Array, i: number) => {
+      const v = load(a, i);
+      if (fired === 0 && a.buffer === buffer && i === word && v === 3) {
+        fired++;
+        racing[name as keyof typeof racing](a, i);
+      }
+      return v;
+    }) as typeof Atomics.load;
+    try {
+      s.reset();
+    } finally {
+      Atomics.load = load;
+    }
+    expect(fired).toBe(1);
+    expect(new Int32Array(buffer)[word]).toBe(0);
+    expect(s.windowCounts({ s: 'a' })).toEqual([]);
+    s.observe({ s: 'a' }, 4);
+    expect(s.windowCounts({ s: 'a' })).toEqual([[bucket, 1]]);
+    expect(await quantiles(s, { s: 'a' })).toEqual([[0.5, expect.closeTo(4, 0)], [1, expect.closeTo(4, 0)]]);
+  });
+});

@@ -86,9 +86,11 @@
  * observation, as prom-client's default.
  *
  * Reset. prom-client's summary reset() zeroes its series and keeps them; so does this one:
- * the count, the sum and each shared slice count by adding its negated total (base and
- * stripes together, added to the base cell), so no observation racing with it is lost
- * from the count or the sum; and each slice's generation goes up by one, which makes
+ * the count and the sum by adding its negated total (base and stripes together, added to
+ * the base cell), so no observation racing with it is lost from the count or the sum;
+ * each shared slice count by swapping it to zero (an observation racing with it lands
+ * before the swap or after it; a negated read would turn negative under a rotation's
+ * zeroing or a second reset); and each slice's generation goes up by one, which makes
  * every stripe's cache of it count for nothing until its owner empties it. An
  * observation whose owner read the generation just before the reset raised it goes to a
  * cache that no longer counts: it is in the count and the sum, and missing from the
@@ -471,10 +473,10 @@ function summarySpec(registry: RegistryCore, def: SummaryDefinition): SummarySpe
       for (let k = 0; k < def.ageBuckets; k++) {
         const s = ((at + SLICES_AT) >>> 2) + k * SLICE_WORDS;
         Atomics.add(i32, s + 1, 1);
-        for (let w = s + 2, end = s + 2 + BUCKETS; w < end; w++) {
-          const c = Atomics.load(i32, w);
-          if (c !== 0) Atomics.sub(i32, w, c);
-        }
+        // Swapped to zero, not decremented by what was read: a rotation's zeroing, or
+        // another reset, between the read and the write would leave the count negative,
+        // a bucket of some 4e9 observations until its slice rotates.
+        for (let w = s + 2, end = s + 2 + BUCKETS; w < end; w++) if (Atomics.load(i32, w) !== 0) Atomics.exchange(i32, w, 0);
       }
     },
   };
