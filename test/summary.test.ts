@@ -184,12 +184,12 @@ describe.each(BACKENDS)('summary reset() racing a write to a slice count (%s bac
     const s = r.summary({ name: 'race_seconds', help: 'h', labelNames: ['s'], percentiles: [0.5, 1], striped: false });
     for (let i = 0; i < 3; i++) s.observe({ s: 'a' }, 4);
     const buffer = r.handle.memory.buffer;
-    const [[bucket, count]] = s.windowCounts({ s: 'a' })!;
+    const [bucket, count] = s.windowCounts({ s: 'a' })![0]!;
     expect(count).toBe(3);
     // The series' slice word of that bucket: the one word of the memory that holds 3 and
     // is read by the reset (the count and sum cells are read as 64-bit values).
     const at = (s as unknown as { seriesCells(): { dataOffset: number }[] }).seriesCells()[0]!.dataOffset;
-    const word = ((at + 24) >>> 2) + 2 + bucket!;
+    const word = ((at + 24) >>> 2) + 2 + bucket;
     expect(new Int32Array(buffer)[word]).toBe(3);
     const load = Atomics.load;
     let fired = 0;

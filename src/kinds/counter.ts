@@ -33,12 +33,12 @@ import {
   checkStriping,
   checkedByMetric, reapFamily,
   defineBase,
-  negate64,
   openMetric,
 } from './metric-base.js';
 import type { LabelValues } from './labels.js';
 import type { MetricOps } from '../ops/metrics.js';
 import { FamilyCollector } from './series.js';
+import { zeroF64, zeroU64 } from './zeroing.js';
 import type { CollectOption } from '../collect-callbacks.js';
 
 export interface CounterConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<CounterMetric<T>> {
@@ -325,6 +325,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
   if (g.highOffset !== 8) throw new Error(`internal: a one-field stripe's high words are ${g.highOffset} bytes on, not 8`);
   if (!def.float) {
     const ops = registry.ops.cells;
+    const buffer = registry.views.i32.buffer;
     let ctx: AdaptiveContext<CellOps> = { ops, adaptive, stripe: registry.ownedStripe(true), inflated: new WeakMap() };
     const read = (dataOffset: number): bigint => {
       const b = adaptive.block(dataOffset);
@@ -338,8 +339,8 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
       read,
       tally: (dataOffset) => Number(read(dataOffset)),
       zero: (dataOffset) => {
-        const n = negate64(read(dataOffset));
-        ops.sharedAdd(dataOffset, n.lo, n.hi);
+        const b = adaptive.block(dataOffset);
+        zeroU64(buffer, dataOffset, b === 0 ? undefined : { firstLow: b, firstHigh: b + g.highOffset, stride: g.stride, stripes: g.stripes });
       },
     };
   }
@@ -355,7 +356,10 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
     make: (dataOffset) => new AdaptiveFloatSeries((fctx = contextFor(fctx, registry.ownedStripe(true))), dataOffset),
     read,
     tally: read,
-    zero: (dataOffset) => m.gaugeAdd(dataOffset, -read(dataOffset)),
+    zero: (dataOffset) => {
+      const b = adaptive.block(dataOffset);
+      zeroF64(m, dataOffset, b + g.highOffset, g.stride, b === 0 ? 0 : g.stripes);
+    },
   };
 }
 
@@ -380,6 +384,7 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
   // The owned stripe is read when a series is made, not when the metric is opened: once
   // the registry object has handed its stripe back, new series are made shared.
   if (!def.float) {
+    const buffer = registry.views.i32.buffer;
     const read = (dataOffset: number): bigint => {
       if (!geometry.striped) return ops.readShared64(dataOffset);
       const first = cellAddresses(geometry, dataOffset, 0, 0);
@@ -395,10 +400,10 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
       },
       read,
       tally: (dataOffset) => Number(read(dataOffset)),
-      // The shared cell is the set's first cell (dataOffset) in both geometries.
       zero: (dataOffset) => {
-        const n = negate64(read(dataOffset));
-        ops.sharedAdd(dataOffset, n.lo, n.hi);
+        if (!geometry.striped) return zeroU64(buffer, dataOffset, undefined);
+        const first = cellAddresses(geometry, dataOffset, 0, 0);
+        zeroU64(buffer, first.shared, { firstLow: first.low, firstHigh: first.high, stride: geometry.stride, stripes: geometry.stripes });
       },
     };
   }
@@ -418,7 +423,10 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
     },
     read,
     tally: read,
-    zero: (dataOffset) => m.gaugeAdd(dataOffset, -read(dataOffset)),
+    zero: (dataOffset) => {
+      if (!geometry.striped) return zeroF64(m, dataOffset, 0, 0, 0);
+      zeroF64(m, dataOffset, cellAddresses(geometry, dataOffset, 0, 0).high, geometry.stride, geometry.stripes);
+    },
   };
 }
 

@@ -62,13 +62,13 @@ import {
   checkStriping,
   checkedByMetric, reapFamily,
   defineBase,
-  negate64,
   openMetric,
 } from './metric-base.js';
 import type { MetricOps } from '../ops/metrics.js';
 import type { CellOps } from '../ops/cells.js';
 import { AdaptiveCells } from './adaptive-cells.js';
 import { FamilyCollector } from './series.js';
+import { zeroF64, zeroU64 } from './zeroing.js';
 import type { CollectOption } from '../collect-callbacks.js';
 
 export interface HistogramConfiguration<T extends string = string> extends MetricConfigurationBase<T>, CollectOption<HistogramMetric<T>> {
@@ -269,6 +269,7 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
   const m = registry.ops.metrics;
   const cells: CellOps = registry.ops.cells;
   const les = [...def.buckets, Infinity];
+  const buffer = registry.views.i32.buffer;
   // The stripes a read sums for a series: none, the striped geometry's, or an adaptive
   // series' block (read once per read of the series: adaptive-cells.ts says why that is enough).
   const stripesOf = (dataOffset: number): { first: number; highOffset: number; stride: number; stripes: number } | undefined => {
@@ -306,17 +307,14 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
     tally(dataOffset) {
       return Number(exactBuckets(dataOffset).count);
     },
-    // The sum first, then the buckets, as a read takes them; each cell's total is added
-    // negated to its shared cell (metric-base.ts, "Zeroing in place").
+    // The sum first, then the buckets, as a read takes them; each shared cell set to minus
+    // its stripes (zeroing.ts).
     zero(dataOffset) {
       const s = stripesOf(dataOffset);
-      m.gaugeAdd(cellAddresses(geometry, dataOffset, B, 0).shared, -readSum(dataOffset, s));
-      let previous = 0n;
-      const { buckets } = exactBuckets(dataOffset, s);
+      if (s === undefined) zeroF64(m, dataOffset + B * 8, 0, 0, 0);
+      else zeroF64(m, dataOffset + B * 8, s.first + s.highOffset + B * 8, s.stride, s.stripes);
       for (let i = 0; i < B; i++) {
-        const n = negate64(buckets[i]!.count - previous);
-        previous = buckets[i]!.count;
-        cells.sharedAdd(cellAddresses(geometry, dataOffset, i, 0).shared, n.lo, n.hi);
+        zeroU64(buffer, dataOffset + i * 8, s === undefined ? undefined : { firstLow: s.first + i * 4, firstHigh: s.first + s.highOffset + i * 8, stride: s.stride, stripes: s.stripes });
       }
     },
     make(dataOffset) {

@@ -34,11 +34,10 @@
  * cells in place), so a reference the application holds keeps working.
  *
  * Zeroing in place. zero() and the reset of an unlabelled series (or of a summary's)
- * must not lose a write racing with them, and a striped series' owned stripes are written
- * with plain stores by their owners only. So nothing is overwritten: the kind reads each
- * cell's total and adds its negation to the shared stripe (a u64 add wraps modulo 2^64,
- * as every read sums; an f64 sum is compensated by a CAS add), and a write that raced is
- * either in the total read (and zeroed with it) or after it (and kept). Each cell is
+ * must not lose a write racing with them, nor subtract twice when two of them overlap,
+ * and a striped series' owned stripes are written with plain stores by their owners only.
+ * So each cell's shared cell is set to minus its stripes' total (zeroing.ts says why that
+ * is exact), and a write that raced lands whole on one side of the zeroing. Each cell is
  * exact; the series as a whole is not a snapshot, so a histogram zeroed under concurrent
  * observations may keep a sum off by the observations in flight.
  */
@@ -801,12 +800,6 @@ export function familyCountOffset(def: BaseDefinition, seriesBytes: number): num
  */
 export function familyBytes(def: BaseDefinition, seriesBytes: number): number {
   return def.labelNames.length === 0 ? familyCountOffset(def, seriesBytes) + 16 : labelledFamilyBytes(def.maxSeries);
-}
-
-/** Zeroes a u64 cell set in place: adds the negation of its total to its shared cell (wraps modulo 2^64 like every read). */
-export function negate64(v: bigint): { lo: number; hi: number } {
-  const n = BigInt.asUintN(64, -v);
-  return { lo: Number(n & 0xffffffffn), hi: Number(n >> 32n) };
 }
 
 export type { Labels, LabelValues };

@@ -113,11 +113,11 @@ import {
   type SeriesSpec,
   checkedByMetric, reapFamily,
   defineBase,
-  negate64,
   openMetric,
 } from './metric-base.js';
 import { AdaptiveCells } from './adaptive-cells.js';
 import { FamilyCollector } from './series.js';
+import { zeroF64, zeroU64 } from './zeroing.js';
 import type { CollectOption } from '../collect-callbacks.js';
 
 /** prom-client's default percentiles. */
@@ -462,14 +462,13 @@ function summarySpec(registry: RegistryCore, def: SummaryDefinition): SummarySpe
       return out;
     },
     tally: (at) => Number(count(at, blockOf(at))),
-    // The sum first, then the count, as a read takes them; each added negated to its base
-    // cell (metric-base.ts, "Zeroing in place"). Then each slice: its caches first (the
-    // generation), then its shared counts.
+    // The sum first, then the count, as a read takes them; each base cell set to minus its
+    // stripes (zeroing.ts). Then each slice: its caches first (the generation), then its
+    // shared counts.
     zero(at) {
       const b = blockOf(at);
-      m.gaugeAdd(at + SUM_AT, -readSum(at, b));
-      const n = negate64(count(at, b));
-      cells.sharedAdd(at, n.lo, n.hi);
+      zeroF64(m, at + SUM_AT, b + (g?.highOffset ?? 0) + 8, g?.stride ?? 0, b === 0 ? 0 : g!.stripes);
+      zeroU64(i32.buffer, at, b === 0 ? undefined : { firstLow: b, firstHigh: b + g!.highOffset, stride: g!.stride, stripes: g!.stripes });
       for (let k = 0; k < def.ageBuckets; k++) {
         const s = ((at + SLICES_AT) >>> 2) + k * SLICE_WORDS;
         Atomics.add(i32, s + 1, 1);

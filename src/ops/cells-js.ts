@@ -83,16 +83,7 @@ class JsCellOps implements CellOps {
   }
 
   private readOwned(low: number, high: number): bigint {
-    const j = high >>> 3;
-    let h = 0n;
-    let w = 0;
-    for (let tries = 0; tries < READ_RETRIES; tries++) {
-      h = Atomics.load(this.u64, j);
-      w = Atomics.load(this.u32, low >>> 2);
-      if (Atomics.load(this.u64, j) === h) break;
-    }
-    const d = (((w >>> 24) - Number(h & 0xffn) + 128) & 0xff) - 128;
-    return ((h + BigInt(d)) << 24n) + BigInt(w & LOW_MASK);
+    return readOwned64(this.u32, this.u64, low, high);
   }
 
   readShared(cell: number): number {
@@ -114,6 +105,24 @@ class JsCellOps implements CellOps {
     for (let k = 0; k < stripes; k++) total += this.readOwned(firstLow + k * stride, firstHigh + k * stride);
     return BigInt.asUintN(64, total);
   }
+}
+
+/**
+ * An owned cell's total: its high word, corrected by the tag of its low word, and the low
+ * word's 24 bits (assembly/counters.ts: the high word is stored before the low word it
+ * tags, so a high word read twice around the low word pairs with it).
+ */
+export function readOwned64(u32: Uint32Array, u64: BigUint64Array, low: number, high: number): bigint {
+  const j = high >>> 3;
+  let h = 0n;
+  let w = 0;
+  for (let tries = 0; tries < READ_RETRIES; tries++) {
+    h = Atomics.load(u64, j);
+    w = Atomics.load(u32, low >>> 2);
+    if (Atomics.load(u64, j) === h) break;
+  }
+  const d = (((w >>> 24) - Number(h & 0xffn) + 128) & 0xff) - 128;
+  return ((h + BigInt(d)) << 24n) + BigInt(w & LOW_MASK);
 }
 
 /**
