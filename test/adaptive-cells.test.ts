@@ -7,6 +7,7 @@ import { InvalidOptionsError, NameConflictError, StatsRegistry } from '../src/in
 import type { AdaptiveCells } from '../src/kinds/adaptive-cells.js';
 import { BACKENDS } from './helpers/backends.js';
 import { bytesOf, i32Of } from './helpers/memory.js';
+import { captureWarnings } from './helpers/warnings.js';
 
 const adaptiveOf = (m: object): AdaptiveCells => (m as unknown as { spec: { adaptive: AdaptiveCells } }).spec.adaptive;
 const cellsOf = (m: { seriesCells(): { labels: Readonly<Record<string, string>>; dataOffset: number }[] }, s: string): number =>
@@ -133,5 +134,35 @@ describe.each(BACKENDS)('an adaptive series (%s)', (backend) => {
     expect(r.usage().inflatedBytes).toBe(0);
     c.labels('a').inc();
     expect((await c.get()).values[0]!.value).toBe(4);
+  });
+});
+
+describe('a refused inflation', () => {
+  // Two registries of one process, alike in capacity and layout: the refusal of each is
+  // said once, by its own first refusal (the shared count decides), never silenced by the other's.
+  it('is said once per registry, by each of two registries of the same capacity', () => {
+    const warned = captureWarnings();
+    const refuse = () => {
+      const r = StatsRegistry.create({ backend: 'js', stripes: 8, capacityBytes: 1 << 16 });
+      const c = r.counter({ name: 'c_total', help: 'h', labelNames: ['s'] });
+      c.labels('a').inc();
+      c.labels('b').inc();
+      const filler = r.counter({ name: 'filler_total', help: 'h', labelNames: ['i'], maxSeries: 10_000, striped: false });
+      for (let i = 0; ; i++) {
+        try {
+          filler.labels(String(i)).inc();
+        } catch {
+          break;
+        }
+      }
+      expect(adaptiveOf(c).inflate(cellsOf(c, 'a'))).toBe(0);
+      expect(adaptiveOf(c).inflate(cellsOf(c, 'b'))).toBe(0);
+      expect(r.usage().inflationsRefused).toBe(2);
+    };
+    refuse();
+    expect(warned.codes()).toEqual(['ERR_REGISTRY_FULL']);
+    refuse();
+    expect(warned.codes()).toEqual(['ERR_REGISTRY_FULL', 'ERR_REGISTRY_FULL']);
+    expect(warned.warnings.every((w) => w.type === 'AtomicStatsWarning')).toBe(true);
   });
 });

@@ -106,7 +106,6 @@
  * learned of it, plain stores to its own stripe: the cost of `striped: true`.
  */
 import { RegistryFullError } from '../errors.js';
-import { warnOnce } from '../export/warn.js';
 import { BLOCK, H_INFLATED_BYTES, H_INFLATIONS_REFUSED, alignUp, setGeometry } from '../layout.js';
 import type { RegistryCore } from '../registry-core.js';
 
@@ -182,12 +181,13 @@ export class AdaptiveCells {
         b = this.registry.directory.allocateBlock(this.geometry.blockBytes, `the stripes of a contended series of "${this.metric}"`);
       } catch (e) {
         if (!(e instanceof RegistryFullError)) throw e;
-        // Said once per registry, by the thread whose refusal is the first: the count says how many followed.
+        // Said once per registry, by the thread whose refusal is the first: the count says
+        // how many followed. The count decides, not a process-wide set keyed by what two
+        // registries of one process may share (a capacity, an address): each says it once.
         if (Atomics.compareExchange(this.i32, w, NONE, REFUSED) === NONE && Atomics.add(this.i32, H_INFLATIONS_REFUSED, 1) === 0) {
-          warnOnce(
-            `inflation-refused:${this.registry.capacityBytes}:${w}`,
+          process.emitWarning(
             `atomic-stats: contended series stay on their shared cells (exact, but slower under contention): the registry has no room for their stripes (the first, a series of "${this.metric}", needed ${this.geometry.blockBytes} bytes; usage().inflationsRefused counts them). Create the registry with a larger capacityBytes.`,
-            'ERR_REGISTRY_FULL',
+            { type: 'AtomicStatsWarning', code: 'ERR_REGISTRY_FULL' },
           );
         }
         return this.block(cells);
