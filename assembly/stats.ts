@@ -128,17 +128,6 @@ export function busPublishShared(a: u32, b: u32, flags: u32, errors: u32, lagged
   if (lagged != 0) sadd(a, BUS_LAGGED, <u64>lagged);
 }
 
-/** The broadcast step of a publish completed later than its first step (async handlers). */
-export function busBroadcastStepOwned(a: u32, b: u32, flags: u32, lagged: u32): void {
-  inc(a, b, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
-  if (lagged != 0) add(a, b, BUS_LAGGED, lagged);
-}
-
-export function busBroadcastStepShared(a: u32, b: u32, flags: u32, lagged: u32): void {
-  sinc(a, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
-  if (lagged != 0) sadd(a, BUS_LAGGED, <u64>lagged);
-}
-
 // ---- WorkerSubscriberStats: completions_received, successful_completions, failed_completions,
 //      conversion_errors, unmatched_correlations
 const SUB_RECEIVED: u32 = 0;

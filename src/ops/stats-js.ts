@@ -131,19 +131,6 @@ class JsOwnedKernels implements StatsKernels {
       if (lagged !== 0) u[i + 5] = (w5 & -16777216) | t5;
     } else ownedRecordCarrying(u, this.u64, a, b, [0, 1, 3, f, 5], [1, handled, e, 1, lagged]);
   }
-  busBroadcastStep(a: number, b: number, flags: number, lagged: number): void {
-    const u = this.u32;
-    const i = a >>> 2;
-    const f = (flags & 2) !== 0 ? 2 : 4;
-    const wf = u[i + f]!;
-    const w5 = u[i + 5]!;
-    const tf = (wf & 0xffffff) + 1;
-    const t5 = (w5 & 0xffffff) + lagged;
-    if ((tf | t5) <= 0xffffff) {
-      u[i + f] = (wf & -16777216) | tf;
-      if (lagged !== 0) u[i + 5] = (w5 & -16777216) | t5;
-    } else ownedRecordCarrying(u, this.u64, a, b, [f, 5], [1, lagged]);
-  }
   subCompletion(a: number, b: number, flags: number): void {
     const u = this.u32;
     const i = a >>> 2;
@@ -201,12 +188,6 @@ class JsSharedKernels implements StatsKernels {
       Atomics.add(u, i + BUS_HANDLED, 1n);
       if (errors !== 0) Atomics.add(u, i + BUS_ERRORS, BigInt(errors));
     }
-    Atomics.add(u, i + ((flags & PUB_BROADCAST) !== 0 ? BUS_BROADCAST : BUS_DROPS), 1n);
-    if (lagged !== 0) Atomics.add(u, i + BUS_LAGGED, BigInt(lagged));
-  }
-  busBroadcastStep(a: number, _b: number, flags: number, lagged: number): void {
-    const u = this.u64;
-    const i = a >>> 3;
     Atomics.add(u, i + ((flags & PUB_BROADCAST) !== 0 ? BUS_BROADCAST : BUS_DROPS), 1n);
     if (lagged !== 0) Atomics.add(u, i + BUS_LAGGED, BigInt(lagged));
   }
