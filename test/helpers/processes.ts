@@ -71,15 +71,33 @@ const KEEP = 64 * 1024;
 const KILL_WAIT_MS = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
+export interface ProcessOptions extends Omit<SpawnOptions, 'stdio' | 'detached'> {
+  /** Written to its stdin, which is then closed (otherwise stdin is ignored). */
+  input?: string;
+  /**
+   * It starts processes of its own (a test runner with its workers): run it in a process
+   * group of its own, and kill the whole group, leftovers of a normal exit included.
+   */
+  group?: boolean;
+}
+
 /**
  * Spawns `file` with stdout and stderr piped (stdin ignored unless `input` is given) and
  * tracks it until it exits: anything still running after the test is killed by
  * killChildren(). Never throws: a program that cannot be started resolves `exit` with
  * `error` set.
  */
-export function startProcess(file: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Started {
-  const { input, ...spawnOptions } = options;
-  const child = spawn(file, args, { ...spawnOptions, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+export function startProcess(file: string, args: readonly string[], options: ProcessOptions = {}): Started {
+  const { input, group = false, ...spawnOptions } = options;
+  const child = spawn(file, args, { ...spawnOptions, detached: group, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const killAll = () => {
+    if (!group || child.pid === undefined) return void child.kill('SIGKILL');
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* the group is gone already */
+    }
+  };
   let out = '';
   let err = '';
   let both = '';
@@ -107,6 +125,8 @@ export function startProcess(file: string, args: readonly string[], options: Spa
     // spawns one) can hold them for good: so 'close' is awaited for a moment only, then
     // the pipes are let go.
     child.once('exit', (code, signal) => {
+      // Whatever it started and left behind goes with it.
+      if (group) killAll();
       const late = setTimeout(() => {
         child.stdout!.destroy();
         child.stderr!.destroy();
@@ -164,7 +184,7 @@ export function startProcess(file: string, args: readonly string[], options: Spa
     },
     async kill(): Promise<void> {
       if (ended) return;
-      child.kill('SIGKILL');
+      killAll();
       await within(exit, KILL_WAIT_MS, `${file} (pid ${child.pid}) to exit after SIGKILL`);
     },
   };
@@ -187,13 +207,13 @@ export async function killChildren(): Promise<void> {
 export async function runProcess(
   file: string,
   args: readonly string[],
-  { timeoutMs, ...options }: SpawnOptions & { input?: string; timeoutMs: number },
+  { timeoutMs, ...options }: ProcessOptions & { timeoutMs: number },
 ): Promise<Exit & { stdout: string; stderr: string; timedOut: boolean }> {
   const p = startProcess(file, args, options);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    p.child.kill('SIGKILL');
+    void p.kill().catch(() => {});
   }, timeoutMs);
   try {
     const e = await p.exit;
@@ -202,4 +222,15 @@ export async function runProcess(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * runProcess() for a program that must succeed: resolves with its output when it exits
+ * with 0, rejects otherwise, saying how it ended (a timeout included) and what it printed.
+ */
+export async function runOk(file: string, args: readonly string[], options: ProcessOptions & { timeoutMs: number }): Promise<{ stdout: string; stderr: string }> {
+  const r = await runProcess(file, args, options);
+  if (r.code === 0 && r.signal === null) return { stdout: r.stdout, stderr: r.stderr };
+  const how = r.timedOut ? `was killed after ${options.timeoutMs} ms (timeout)` : `exited with code ${r.code}, signal ${r.signal}`;
+  throw Object.assign(new Error(`${file} ${args.join(' ')} ${how}\n--- stderr ---\n${r.stderr.slice(-4000)}`), { stdout: r.stdout, stderr: r.stderr, code: r.code });
 }
