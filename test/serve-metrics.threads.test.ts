@@ -58,7 +58,12 @@ afterEach(async () => {
   if (errors.length > 0) throw errors[0];
 });
 async function serve(registry: StatsRegistry, options?: Parameters<typeof serveMetrics>[1]): Promise<MetricsServer> {
-  const server = await within(serveMetrics(registry, options), START_MS, 'serveMetrics() to start its thread');
+  const starting = serveMetrics(registry, options);
+  // A server that starts after all, past the bound, is closed then.
+  const server = await within(starting, START_MS, 'serveMetrics() to start its thread').catch((err: unknown) => {
+    void starting.then((late) => late.close(), () => {});
+    throw err;
+  });
   open.push(server);
   return server;
 }

@@ -23,6 +23,8 @@ export interface Sample {
 export interface PrometheusServer {
   /** `http://127.0.0.1:PORT` */
   readonly base: string;
+  /** Its process id. */
+  readonly pid: number | undefined;
   /** Its log so far (the end of it). */
   log(): string;
   /** An instant query; rejects (naming the query) on an error or after 10 s. */
@@ -81,6 +83,7 @@ export async function startPrometheus(config: readonly string[], args: readonly 
   };
   return {
     base,
+    pid: p.child.pid,
     log: () => p.stderr(),
     query,
     getJson,
