@@ -103,8 +103,9 @@ function eventIdOf(event: DomainEvent): string | undefined {
  * never complete: had the event been counted when it started waiting, it would stay
  * counted without its dispatch or drop for good. Counted by one record at its completion,
  * a publish that never completes is simply not counted: it reached no receiver and
- * finished no handler step either. The record is whole or absent in a thread terminated
- * at any instant (see src/ops/stats-js.ts; the Wasm kernel makes no call).
+ * finished no handler step either. That record's own counts (total, the handler dispatch,
+ * the broadcast dispatch or drop) are whole or absent in a thread terminated at any
+ * instant, on every backend and placement (src/ops/stats-js.ts explains how).
  *
  * Backlog. Each publish awaiting handlers holds its event, its thenables and a timer
  * (about 1.2 KB) for up to `dispatchTimeoutMs`. At most `maxPendingDispatches` of them
