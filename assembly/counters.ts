@@ -196,8 +196,8 @@ export function readStriped64(sharedCell: u32, firstLow: u32, firstHigh: u32, st
 }
 
 // ---- ABI ----------------------------------------------------------------------------
-// Bumped whenever an export is added or changes meaning, or the host's layout changes; the host
+// Bumped whenever an export is added, removed or changes meaning, or the host's layout changes; the host
 // refuses a module (e.g. from a handle made by another version) that disagrees.
 export function abiVersion(): i32 {
-  return 9;
+  return 10;
 }

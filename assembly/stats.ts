@@ -79,13 +79,17 @@ export function stepFailureShared(a: u32, b: u32): void {
 }
 
 // ---- EventBusStats: total_events_dispatched, handler_dispatches, broadcast_dispatches,
-//      handler_errors, broadcast_drops, broadcast_lagged_events
+//      handler_errors, broadcast_drops, broadcast_lagged_events, handler_sheds, then the
+//      four outcome cells (publish_dropped, publish_handled_dropped, publish_broadcast,
+//      publish_handled_broadcast: BUS_OUTCOME + the PUB_* flags), each of which a snapshot
+//      folds into total, the handler dispatches and the broadcast dispatches or drops.
 const BUS_TOTAL: u32 = 0;
 const BUS_HANDLED: u32 = 1;
 const BUS_BROADCAST: u32 = 2;
 const BUS_ERRORS: u32 = 3;
 const BUS_DROPS: u32 = 4;
 const BUS_LAGGED: u32 = 5;
+const BUS_OUTCOME: u32 = 7;
 
 /** Flags of busPublish: what the publish did besides counting itself. */
 const PUB_HANDLED: u32 = 1; // handlers were registered: one handler dispatch (+ `errors`)
@@ -103,10 +107,10 @@ export function busHandlerStepShared(a: u32, b: u32, errLo: u32, errHi: u32): vo
 }
 
 /**
- * One publish whose steps all completed synchronously, in one call: total += 1, then the
- * handler step when PUB_HANDLED is set, then one broadcast dispatch or one drop, plus `lagged`
- * events that receivers lost. `errors`, `lagged` < 2^30 (bounded by one bus's handler and
- * receiver counts).
+ * One whole publish, once it has completed (its handlers settled), in one call: total += 1,
+ * then the handler step when PUB_HANDLED is set, then one broadcast dispatch or one drop,
+ * plus `lagged` events that receivers lost. `errors`, `lagged` < 2^30 (bounded by one bus's
+ * handler and receiver counts).
  */
 export function busPublishOwned(a: u32, b: u32, flags: u32, errors: u32, lagged: u32): void {
   inc(a, b, BUS_TOTAL);
@@ -118,24 +122,13 @@ export function busPublishOwned(a: u32, b: u32, flags: u32, errors: u32, lagged:
   if (lagged != 0) add(a, b, BUS_LAGGED, lagged);
 }
 
+// The shared form counts the publish itself (total, the handler dispatch, the broadcast
+// dispatch or drop) with one add to its outcome cell, as the JS twin must (stats-js.ts:
+// there a thread can be terminated between two atomic adds, and this keeps
+// `total == dispatches + drops` whole); the errors and the lagged events follow.
 export function busPublishShared(a: u32, b: u32, flags: u32, errors: u32, lagged: u32): void {
-  sinc(a, BUS_TOTAL);
-  if (flags & PUB_HANDLED) {
-    sinc(a, BUS_HANDLED);
-    if (errors != 0) sadd(a, BUS_ERRORS, <u64>errors);
-  }
-  sinc(a, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
-  if (lagged != 0) sadd(a, BUS_LAGGED, <u64>lagged);
-}
-
-/** The broadcast step of a publish completed later than its first step (async handlers). */
-export function busBroadcastStepOwned(a: u32, b: u32, flags: u32, lagged: u32): void {
-  inc(a, b, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
-  if (lagged != 0) add(a, b, BUS_LAGGED, lagged);
-}
-
-export function busBroadcastStepShared(a: u32, b: u32, flags: u32, lagged: u32): void {
-  sinc(a, flags & PUB_BROADCAST ? BUS_BROADCAST : BUS_DROPS);
+  sinc(a, BUS_OUTCOME + (flags & (PUB_HANDLED | PUB_BROADCAST)));
+  if ((flags & PUB_HANDLED) && errors != 0) sadd(a, BUS_ERRORS, <u64>errors);
   if (lagged != 0) sadd(a, BUS_LAGGED, <u64>lagged);
 }
 

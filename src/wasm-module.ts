@@ -28,7 +28,7 @@
 import { WASM_BASE64, WASM_BUILD_ID, WASM_BUILD_SECTION, WASM_EXPORTS, WASM_IMPORTS } from './generated/wasm-bytes.js';
 
 /** Must equal `abiVersion()` of the module: the host and the module agree on every export. */
-export const CORE_ABI_VERSION = 9;
+export const CORE_ABI_VERSION = 10;
 
 let compiled: WebAssembly.Module | undefined;
 

@@ -14,8 +14,8 @@ import { BACKENDS } from './helpers/backends.js';
 const OPS = {
   cells: ['sharedInc', 'sharedAdd', 'baseInc', 'baseAdd', 'ownedInc', 'ownedAdd', 'readShared', 'readShared64', 'readStriped', 'readStriped64'],
   breaker: ['acquire', 'success', 'successWith', 'failure', 'failureWith', 'force'],
-  statsOwned: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
-  statsShared: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'busBroadcastStep', 'subCompletion'],
+  statsOwned: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'subCompletion'],
+  statsShared: ['stepSuccess', 'stepFailure', 'busHandlerStep', 'busPublish', 'subCompletion'],
   metrics: ['gaugeSet', 'gaugeGet', 'gaugeAdd', 'f64BaseAdd', 'f64OwnedAdd', 'f64SumStriped', 'f64BaseSet', 'f64SetStriped', 'histObserveShared', 'histObserveOwned', 'histObserveBase'],
 } as const;
 type SetName = keyof typeof OPS;

@@ -492,7 +492,7 @@ describe('where a run is written', () => {
     const { KEPT, LOCAL } = await load('../bench/harness/outputs.mjs');
     const ignored = readFileSync(new URL('.gitignore', root), 'utf8').split('\n');
     expect(ignored).toContain(`bench/results/${LOCAL}`);
-    const tracked = execFileSync('git', ['ls-files', 'bench/results'], { cwd: fileURLToPath(root), encoding: 'utf8' }).split('\n').filter(Boolean);
+    const tracked = execFileSync('git', ['ls-files', 'bench/results'], { cwd: fileURLToPath(root), encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' }).split('\n').filter(Boolean);
     expect(tracked.sort()).toEqual(KEPT.map((f: string) => `bench/results/${f}`).sort());
     const docs = ['README.md', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
     const cited = docs.flatMap((f) => [...readFileSync(new URL(f, root), 'utf8').matchAll(/bench\/results\/([^\s`),]*)/g)].map((m) => m[1]!));

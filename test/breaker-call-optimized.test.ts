@@ -23,8 +23,8 @@ if (b.metrics().success_count !== 200000) throw new Error('recorded ' + b.metric
 
 describe('a call with a timeout reaches optimized code', () => {
   it('V8 completes optimizing it and does not keep aborting', () => {
-    const p = spawnSync(process.execPath, ['--trace-opt', '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    expect(p.status, p.stderr).toBe(0);
+    const p = spawnSync(process.execPath, ['--trace-opt', '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(p.status, `${p.error?.message ?? ''}\n${p.stderr}`).toBe(0);
     const aborted = p.stdout.split('\n').filter((l) => /aborted optimizing .*<JSFunction (callScoped|GuardedCall) /.test(l));
     expect(aborted.length, aborted.slice(0, 3).join('\n')).toBeLessThanOrEqual(3);
     expect(p.stdout).toMatch(/completed optimizing .*<JSFunction callScoped /);

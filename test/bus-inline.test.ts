@@ -22,8 +22,8 @@ if (handled !== 400000) throw new Error('handled ' + handled);
 `;
 
 function run(flags: string[]): string {
-  const p = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  expect(p.status, p.stderr).toBe(0);
+  const p = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60_000, killSignal: 'SIGKILL' });
+  expect(p.status, `${p.error?.message ?? ''}\n${p.stderr}`).toBe(0);
   return p.stdout;
 }
 

@@ -69,8 +69,9 @@ describe.each(BACKENDS)('re-entrant publishes and throws inside publish (%s back
     // the bound reached: their thenables are not awaited, and they complete at once.
     expect(returned.filter((r) => r instanceof Promise)).toHaveLength(10);
     expect(returned.filter((r) => r === undefined)).toHaveLength(31);
+    // The ten waiting ones are counted when they complete.
     expect(bus.getStatistics()).toMatchObject({
-      total_events_dispatched: 41,
+      total_events_dispatched: 31,
       rust_handler_dispatches: 31,
       rust_handler_errors: 31,
       rust_handler_shed: 31,

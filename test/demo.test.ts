@@ -1,7 +1,8 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: the demo is plain JavaScript (view.mjs: pure functions, no I/O).
 import { checks, colors, frameLines, plainLine, summaryLines, threadsLine } from '../demo/view.mjs';
+import { startProcess } from './helpers/processes.js';
 
 // The `npm start` demo, run as a user would run it with its output piped (not a TTY):
 // plain lines, a /metrics server while it runs, a summary whose checks compare the shared
@@ -9,45 +10,24 @@ import { checks, colors, frameLines, plainLine, summaryLines, threadsLine } from
 // `npm test` builds first.
 
 interface Run {
-  child: ChildProcessWithoutNullStreams;
+  child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  /** Resolves with the first stdout line matching `re`. */
+  /** Resolves with the first stdout line matching `re`; rejects if it exits first or after 60 s. */
   line: (re: RegExp) => Promise<string>;
-  exit: Promise<number | null>;
+  /** Resolves with its exit code; rejects after 60 s (it is killed after the test anyway). */
+  exit: () => Promise<number | null>;
 }
 
 function startDemo(args: string[]): Run {
-  const child = spawn(process.execPath, ['demo/main.mjs', ...args], { stdio: 'pipe' });
-  let out = '';
-  let err = '';
-  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      const hit = out.split('\n').find((l) => w.re.test(l));
-      if (hit !== undefined) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(hit);
-      }
-    }
-  };
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    check();
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  // Killed (SIGKILL) after the test if still running, whatever happened (test/setup/children.ts).
+  const p = startProcess(process.execPath, ['demo/main.mjs', ...args]);
   return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    line: (re) =>
-      new Promise((resolve, reject) => {
-        waiters.push({ re, resolve });
-        check();
-        void exit.then(() => reject(new Error(`exited before printing ${re}:\n${out}\n${err}`)));
-      }),
-    exit,
+    child: p.child,
+    stdout: () => p.stdout(),
+    stderr: () => p.stderr(),
+    line: (re) => p.waitFor(() => p.stdout().split('\n').find((l) => re.test(l)), 60_000, `a line matching ${re}`),
+    exit: async () => (await p.exited(60_000, 'the demo to end')).code,
   };
 }
 
@@ -137,7 +117,7 @@ describe('demo (npm start)', () => {
     expect(text).toMatch(/^process_resident_memory_bytes [1-9]\d*$/m);
     expect((await fetch(url!.replace(/\/metrics$/, '/other'))).status).toBe(404);
 
-    expect(await run.exit).toBe(0);
+    expect(await run.exit()).toBe(0);
     const out = run.stdout();
     expect(out).toMatch(/^summary: ran [\d.]+ s with 2 workers, stopped by --duration$/m);
     const published = /^ {2}events published +(\d+) +\(worker-1 (\d+) \+ worker-2 (\d+)\)$/m.exec(out);
@@ -167,16 +147,16 @@ describe('demo (npm start)', () => {
     expect(run.stderr()).toBe('');
     // The server lives only as long as the demo.
     await expect(fetch(url!)).rejects.toThrow();
-  });
+  }, 120_000);
 
   it('stops cleanly on SIGINT: summary, exit 0', async () => {
     const run = startDemo(['--duration', '60', '--workers', '2']);
     await run.line(/^\[ *\d+\.\d s\] events /);
     run.child.kill('SIGINT');
-    expect(await run.exit).toBe(0);
+    expect(await run.exit()).toBe(0);
     expect(run.stdout()).toMatch(/^summary: ran [\d.]+ s with 2 workers, stopped by SIGINT$/m);
     expectChecksHold(run.stdout());
-  });
+  }, 120_000);
 
   it('the live frame shows the labelled counts and each step\'s p50 / p99, in lines under 80 columns', () => {
     const labelled = { 'order.placed': 1200, 'payment.requested': 1100, 'shipment.requested': 900, 'order.cancelled': 40 };
@@ -262,13 +242,13 @@ describe('demo (npm start)', () => {
   it('rejects a bad flag with the usage on stderr and exit code 2; --help prints it', async () => {
     for (const args of [['--bogus'], ['--duration', 'soon'], ['--workers', '0']]) {
       const run = startDemo(args);
-      expect(await run.exit, args.join(' ')).toBe(2);
+      expect(await run.exit(), args.join(' ')).toBe(2);
       expect(run.stderr()).toMatch(/^error: /);
       expect(run.stderr()).toContain('usage:');
       expect(run.stdout()).toBe('');
     }
     const help = startDemo(['--help']);
-    expect(await help.exit).toBe(0);
+    expect(await help.exit()).toBe(0);
     expect(help.stdout()).toContain('--duration SECONDS');
-  });
+  }, 120_000);
 });

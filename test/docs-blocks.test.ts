@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CODE_LANGS, pageBlocks, type SourceFile, type Unit } from './helpers/doc-blocks.js';
+import { runProcess } from './helpers/processes.js';
 
 // Every js/ts block of README.md and docs/*.md runs here, as a reader pastes it, against
 // the built package resolved by its name: each program or fragment is written to a
@@ -110,12 +110,10 @@ interface Run {
   stderr: string;
 }
 
-function run(dir: string, entry: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [entry], { cwd: dir, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
+/** Runs a block's program to its end: killed after 30 s, which its result then says. */
+async function run(dir: string, entry: string): Promise<Run> {
+  const r = await runProcess(process.execPath, [entry], { cwd: dir, timeoutMs: 30_000 });
+  return { code: r.code, stdout: r.stdout, stderr: r.timedOut ? `${r.stderr}\n(killed: still running after 30 s)` : r.stderr };
 }
 
 describe('the block conventions, on small pages', () => {
@@ -200,7 +198,7 @@ describe.concurrent('every js/ts block of the docs runs against the built packag
     expect(code, `${id}: exit code`).toBe(0);
     // A program prints exactly the ```text block that follows it (nothing without one).
     if (unit.kind === 'program') expect(stdout.trimEnd(), `${id}: output`).toBe((unit.output ?? '').trimEnd());
-  });
+  }, 120_000);
 });
 
 // A run only meets the names on the paths it takes. This finds, on every path, a name used

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runOk } from './helpers/processes.js';
 
 // Every example under examples/ is run here as a user runs it (`node main.mjs`, output piped),
 // against the build `npm test` makes first, and its output compared exactly. Each one is a
@@ -23,12 +23,7 @@ interface Output {
 
 /** Runs an example's main.mjs; rejects on a non-zero exit or after 60 s (the child is killed). */
 function run(example: string, args: string[] = []): Promise<Output> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [`examples/${example}/main.mjs`, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stdout, stderr }));
-      else resolve({ stdout, stderr });
-    });
-  });
+  return runOk(process.execPath, [`examples/${example}/main.mjs`, ...args], { timeoutMs: 60_000 });
 }
 
 const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -39,7 +34,7 @@ describe('examples', () => {
     // The README's quick start, verbatim: four workers, 100 calls each through one breaker.
     expect(stdout.trim()).toBe('{ ok: 400, failed: 0 }\n400');
     expect(stderr).toBe('');
-  });
+  }, 120_000);
 
   it('the quick start is the README\'s, verbatim (after the first comment line)', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -82,7 +77,7 @@ describe('examples', () => {
         monitoredAfterDestroy: 0,
       },
     });
-  });
+  }, 120_000);
 
   it('Prometheus HTTP: prom-client default metrics and every worker\'s counts on /metrics, with a Content-Type', async () => {
     const { stdout, stderr } = await run('prometheus-http', ['--once']);
@@ -118,7 +113,7 @@ describe('examples', () => {
     // The histogram's samples come in this order, one block.
     const at = body.indexOf(ours[5]!);
     expect(body.slice(at, at + 6)).toEqual(ours.slice(5, 11));
-  });
+  }, 120_000);
 
   it('OpenTelemetry: a periodic reader exports every worker\'s counter and histogram values', async () => {
     const { stdout, stderr } = await run('opentelemetry');
@@ -131,7 +126,7 @@ describe('examples', () => {
       '  checkout-service orders (1) {"region":"eu"} 2000',
       '  checkout-service orders (1) {"region":"us"} 1000',
     ]);
-  });
+  }, 120_000);
 });
 
 describe('example projects', () => {
@@ -194,17 +189,14 @@ describe('example projects', () => {
       mkdirSync(join(clone, 'examples'));
       const example = join(clone, 'examples', 'quickstart');
       cpSync(join(ROOT, 'examples', 'quickstart'), example, { recursive: true });
-      const exec = (file: string, args: string[]) =>
-        new Promise<string>((done, fail) =>
-          execFile(file, args, { cwd: example, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => (err ? fail(Object.assign(err, { stderr })) : done(stdout))),
-        );
+      const exec = async (file: string, args: string[]) => (await runOk(file, args, { cwd: example, timeoutMs: 120_000, group: true })).stdout;
       await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts']);
       expect(realpathSync(join(example, 'node_modules', 'atomic-stats'))).toBe(realpathSync(clone));
       expect((await exec(process.execPath, ['main.mjs'])).trim()).toBe('{ ok: 400, failed: 0 }\n400');
     } finally {
       rmSync(clone, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('the stand-in for the installed package has every entry point of the package, re-exporting the build', () => {
     const standIn = readJson('examples/node_modules/atomic-stats/package.json');

@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { defaultStripes } from '../src/layout.js';
 import { BACKENDS } from './helpers/backends.js';
+import { runOk } from './helpers/processes.js';
 
 // A real piscina pool on a registry, in a process of its own (test/fixtures/pool-stripes):
 // the pool's threads all start, then every one's task is cancelled (piscina terminates the
@@ -19,19 +19,10 @@ interface Report {
   jobs: number;
 }
 
-function pool(backend: string, maxThreads: number | 'default', stripes: number | 'default'): Promise<Report> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['test/fixtures/pool-stripes/main.mjs', backend, String(maxThreads), String(stripes), 'cancel'],
-      { encoding: 'utf8', timeout: 60_000 },
-      (err, stdout, stderr) => {
-        if (err) return reject(Object.assign(err, { stderr }));
-        if (stderr !== '') return reject(new Error(`stderr: ${stderr}`));
-        resolve(JSON.parse(stdout) as Report);
-      },
-    );
-  });
+async function pool(backend: string, maxThreads: number | 'default', stripes: number | 'default'): Promise<Report> {
+  const { stdout, stderr } = await runOk(process.execPath, ['test/fixtures/pool-stripes/main.mjs', backend, String(maxThreads), String(stripes), 'cancel'], { timeoutMs: 60_000 });
+  if (stderr !== '') throw new Error(`stderr: ${stderr}`);
+  return JSON.parse(stdout) as Report;
 }
 
 /** The stripes a registry must have for a pool of `maxThreads` that replaces its threads, per docs/worker-pools.md. */
@@ -49,7 +40,7 @@ describe.concurrent('stripes for a piscina pool whose threads are replaced', () 
     expect(r.usage.attachmentsWithoutStripe).toBe(0);
     expect(r.done).toBe(r.jobs);
     expect(r.usage.slotsInUse).toBe(1);
-  });
+  }, 120_000);
 
   it('without room for the replacements, each of them goes without a stripe (still exact)', async () => {
     // 4 stripes: the pool plus the main thread on a 2-core machine, the default before.
@@ -57,7 +48,7 @@ describe.concurrent('stripes for a piscina pool whose threads are replaced', () 
     expect(r.usage.attachmentsWithoutStripe).toBe(Math.max(0, 1 + 2 * r.maxThreads - 4));
     expect(r.usage.attachmentsWithoutStripe).toBeGreaterThan(0);
     expect(r.done).toBe(r.jobs);
-  });
+  }, 120_000);
 
   it('a pool of another size (maxThreads: 4) on the stripes docs/worker-pools.md gives it', async () => {
     const maxThreads = 4;
@@ -66,5 +57,5 @@ describe.concurrent('stripes for a piscina pool whose threads are replaced', () 
     expect(r.usage.attachments).toBeGreaterThanOrEqual(1 + 2 * maxThreads);
     expect(r.usage.attachmentsWithoutStripe).toBe(0);
     expect(r.done).toBe(r.jobs);
-  });
+  }, 120_000);
 });

@@ -2,7 +2,6 @@
 // @prometheus-io/client (which the cross-runtime suite scrapes on the Node versions it
 // supports: test/runtimes/checks/prometheus.mjs). prom-client is loaded only for its
 // global Registry, the default `register`.
-import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { register as globalRegister } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
 import { registerAtomicStats } from '../src/prometheus.js';
+import { runOk } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -49,9 +49,7 @@ const after = JSON.stringify(stats.collect(), (k, v) => (typeof v === 'bigint' ?
 console.log(JSON.stringify({ promClient, error, unchanged: before === after }));
 `,
       );
-      const out = await new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, ['main.mjs'], { cwd: dir, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(Object.assign(err, { stderr })) : resolve(stdout))),
-      );
+      const { stdout: out } = await runOk(process.execPath, ['main.mjs'], { cwd: dir, timeoutMs: 30_000 });
       expect(JSON.parse(out)).toEqual({
         promClient: 'ERR_MODULE_NOT_FOUND',
         error: {
@@ -65,5 +63,5 @@ console.log(JSON.stringify({ promClient, error, unchanged: before === after }));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

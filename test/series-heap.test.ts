@@ -106,8 +106,8 @@ console.log(JSON.stringify({ perSeries: (after.objects - JSON.parse(before).obje
 
 describe.each(BACKENDS)('heap per cached labelled series (%s backend)', (backend) => {
   it('a cached child costs its thread no plain object, no array and no Map beside the child', () => {
-    const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT(backend)], { encoding: 'utf8', maxBuffer: 16 << 20 });
-    expect(p.status, p.stderr).toBe(0);
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT(backend)], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(p.status, `${p.error?.message ?? ''}\n${p.stderr}`).toBe(0);
     const perSeries = JSON.parse(p.stdout) as Record<string, { count: number; bytes: number }>;
     const shown = JSON.stringify(perSeries);
     // Counts per series: 1 would be one per child. A few objects of the run itself are allowed.
@@ -119,8 +119,8 @@ describe.each(BACKENDS)('heap per cached labelled series (%s backend)', (backend
   });
 
   it('a scraping thread keeps one object per series, its labels, no bigger than its properties need', () => {
-    const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRAPE(backend)], { encoding: 'utf8', maxBuffer: 16 << 20 });
-    expect(p.status, p.stderr).toBe(0);
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', SCRAPE(backend)], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(p.status, `${p.error?.message ?? ''}\n${p.stderr}`).toBe(0);
     const { perSeries, count, max } = JSON.parse(p.stdout) as { perSeries: number; count: number; max: number };
     expect(count).toBeGreaterThanOrEqual(N);
     // The labels object, and no record beside it (a { gen, labels } record per series once).

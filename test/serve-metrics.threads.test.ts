@@ -3,7 +3,7 @@
  * raw sockets and from other processes. Everything here runs the built package (dist/),
  * as the server thread is a file of the build.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,21 +23,47 @@ import { wantsOpenMetrics } from '../src/serve/negotiate.js';
 import { BACKENDS } from './helpers/backends.js';
 import { startWorkers } from './helpers/workers.js';
 import { parseScrape } from './helpers/exporters.js';
+import { startPrometheus } from './helpers/prometheus.js';
+import { fetchText, runProcess, startProcess, within } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const TEXT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const OPENMETRICS_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-// Every server a test starts is closed after it, whatever happened.
+// Bounds of the waits below, generous for a loaded machine. Each failure says what it
+// waited for. (close() itself terminates its thread 5 s after asking it to close.)
+const START_MS = 30_000;
+const CLOSE_MS = 20_000;
+// The timeout of a test that starts another process (prometheus, node).
+const PROCESS_TEST_MS = 120_000;
+
+// After each test, whatever happened: every cleanup runs (a failing one does not stop the
+// others), then every server it started is closed, within a bound. The cleanups come first
+// so that a client process (a Prometheus scraping every second) is gone before the server
+// closes. Child processes the tests start are also killed by test/setup/children.ts.
 const open: MetricsServer[] = [];
-const cleanups: (() => void)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((s) => s.close()));
-  for (const c of cleanups.splice(0).reverse()) c();
+  const errors: unknown[] = [];
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  const servers = open.splice(0);
+  await within(Promise.all(servers.map((s) => s.close())), CLOSE_MS, `close() of ${servers.length} metrics server(s)`).catch((err: unknown) => errors.push(err));
+  if (errors.length > 0) throw errors[0];
 });
 async function serve(registry: StatsRegistry, options?: Parameters<typeof serveMetrics>[1]): Promise<MetricsServer> {
-  const server = await serveMetrics(registry, options);
+  const starting = serveMetrics(registry, options);
+  // A server that starts after all, past the bound, is closed then.
+  const server = await within(starting, START_MS, 'serveMetrics() to start its thread').catch((err: unknown) => {
+    void starting.then((late) => late.close(), () => {});
+    throw err;
+  });
   open.push(server);
   return server;
 }
@@ -57,27 +83,15 @@ async function expectRejectedUnchanged(r: StatsRegistry, call: () => Promise<unk
   return err as Error;
 }
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function promtool(input: string): { status: number | null; problems: string[] } {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input, encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync('promtool', ['check', 'metrics'], { input, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
   if (r.error) throw new Error(`promtool is required (Debian: apt-get install prometheus; .ci/run installs it): ${r.error.message}`);
   return { status: r.status, problems: `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.trim() !== '') };
 }
 
-/** Runs a node program to its end (bounded: killed after 30 s). */
-function runNode(args: string[], cwd: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, args, { cwd, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: child.exitCode, signal: child.signalCode ?? ((err as { signal?: NodeJS.Signals } | null)?.signal ?? null), stdout, stderr });
-    });
-  });
+/** Runs a node program to its end (bounded: killed after 30 s, which the result shows). */
+function runNode(args: string[], cwd: string) {
+  return runProcess(process.execPath, args, { cwd, timeoutMs: 30_000 });
 }
 
 describe('which format a scrape gets (Accept)', () => {
@@ -230,39 +244,21 @@ describe('serveMetrics', () => {
     const registry = StatsRegistry.create();
     registry.counters('jobs', ['done']).counter('done').add(42);
     const server = await serve(registry, { port: 0 });
-    const dir = mkdtempSync(join(tmpdir(), 'atomic-stats-serve-prom-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      ['global:', '  scrape_interval: 1s', '  scrape_timeout: 900ms', 'scrape_configs:', '  - job_name: serve', `    static_configs: [{ targets: ['127.0.0.1:${server.port}'] }]`, ''].join('\n'),
-    );
-    const webPort = await freePort();
-    const base = `http://127.0.0.1:${webPort}`;
-    let log = '';
-    const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`, '--log.level=warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    prom.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-    const spawnError = new Promise<Error>((resolve) => prom.once('error', resolve));
-    cleanups.push(() => prom.kill('SIGKILL'));
-    const query = async (promql: string) => {
-      const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      return ((await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
-    };
-    // Bounded wait until the counter is in (the test's timeout bounds it too).
-    const deadline = Date.now() + 40_000;
-    let result: Awaited<ReturnType<typeof query>> = [];
-    while (result.length === 0 && Date.now() < deadline) {
-      const failed = await Promise.race([spawnError, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
-      if (failed) throw new Error(`prometheus is required (Debian: apt-get install prometheus; .ci/run installs it): ${failed.message}`);
-      if (prom.exitCode !== null) throw new Error(`prometheus exited with ${prom.exitCode}: ${log}`);
-      result = await query('atomic_stats_set_jobs_total').catch(() => []);
-    }
-    expect(result.map((r) => [r.metric.set, r.metric.field, r.value[1]]), log).toEqual([['jobs', 'done', '42']]);
-    expect((await query('up{job="serve"}')).map((r) => r.value[1])).toEqual(['1']);
-    const meta = (await (await fetch(`${base}/api/v1/metadata`)).json()) as { data: Record<string, { type: string }[]> };
+    const prom = await startPrometheus([
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 900ms',
+      'scrape_configs:',
+      '  - job_name: serve',
+      `    static_configs: [{ targets: ['127.0.0.1:${server.port}'] }]`,
+    ]);
+    cleanups.push(() => prom.stop());
+    const result = await prom.waitFor('atomic_stats_set_jobs_total', (r) => r.length > 0, 60_000);
+    expect(result.map((r) => [r.metric.set, r.metric.field, r.value[1]]), prom.log()).toEqual([['jobs', 'done', '42']]);
+    expect((await prom.query('up{job="serve"}')).map((r) => r.value[1])).toEqual(['1']);
+    const meta = await prom.getJson<{ data: Record<string, { type: string }[]> }>('/api/v1/metadata');
     expect(meta.data.atomic_stats_set_jobs?.[0]?.type ?? meta.data.atomic_stats_set_jobs_total?.[0]?.type).toBe('counter');
-  });
+  }, PROCESS_TEST_MS);
 
   it('two servers on one registry serve the same counts; closing one leaves the other serving', async () => {
     const registry = StatsRegistry.create();
@@ -286,18 +282,9 @@ describe('serveMetrics', () => {
     const phase = registry.gauge({ name: 'serve_block_phase', help: 'Where the test thread is: 0 before its block, 1 in it, 2 after.' });
     const server = await serve(registry, { port: 0 });
 
-    const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'test/workers/scrape-while-blocked.mjs'), server.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanups.push(() => child.kill('SIGKILL'));
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    // Bounded by the test's timeout: the scraper is up and has had an answer.
-    while (!out.includes('ready\n')) {
-      if (child.exitCode !== null) throw new Error(`the scraper exited early: ${out} ${err}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const scraper = startProcess(process.execPath, [join(ROOT, 'test/workers/scrape-while-blocked.mjs'), server.url]);
+    // The scraper is up and has had an answer.
+    await scraper.waitFor((out) => out.includes('ready\n'), START_MS, 'the scraper to print "ready" (its first scrape answered)');
 
     const blockStart = Date.now();
     phase.set(1);
@@ -307,15 +294,17 @@ describe('serveMetrics', () => {
     const blockEnd = Date.now();
     phase.set(2);
 
-    expect(await exited, err).toBe(0);
-    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { during: number; firstAt?: number; firstBody?: string };
+    // It ends once it has read phase 2 (and gives up by itself after 60 s).
+    const exit = await scraper.exited(90_000, 'the scraper to read phase 2 and exit');
+    expect(exit.code, scraper.stderr()).toBe(0);
+    const result = JSON.parse(scraper.stdout().trim().split('\n').at(-1)!) as { during: number; firstAt?: number; firstBody?: string };
     // Answered while this thread was in its loop: the body says phase 1, and it arrived
     // (the scraper's clock, this machine's) before the loop ended.
     expect(result.during).toBeGreaterThanOrEqual(1);
     expect(result.firstAt).toBeGreaterThanOrEqual(blockStart);
     expect(result.firstAt).toBeLessThan(blockEnd);
     expect(parseScrape(result.firstBody!).get('atomic_stats_set_jobs_total{set="jobs",field="done"}')).toBe(11);
-  });
+  }, PROCESS_TEST_MS);
 
   describe('close()', () => {
     it('resolves once the thread is gone: the port refuses, the thread has let go of its stripe; it is idempotent', async () => {
@@ -435,14 +424,14 @@ describe('serveMetrics', () => {
       expect(r.code, script).toBe(0);
       expect(r.stdout.trim(), script).toBe('atomic_stats_set_alone_total{set="alone",field="n"} 7');
     }
-  });
+  }, PROCESS_TEST_MS);
 
   it('a program that awaits close() last gets there (the thread is held while it closes)', async () => {
     const r = await runNode([join(ROOT, 'test/workers/serve-alone.mjs'), 'close'], ROOT);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(['atomic_stats_set_alone_total{set="alone",field="n"} 7', 'closed']);
-  });
+  }, PROCESS_TEST_MS);
 
   describe('errors', () => {
     it('a port in use rejects with ServeMetricsError (cause EADDRINUSE), and changes nothing', async () => {
@@ -539,7 +528,7 @@ describe('serveMetrics', () => {
         'true ERR_METRICS_SERVER serveMetrics renders with prom-client, an optional peer dependency that is not installed: npm install prom-client',
         'ERR_MODULE_NOT_FOUND true',
       ]);
-    });
+    }, PROCESS_TEST_MS);
 
     it('a package whose server-thread file is missing (a bundle that left it out): ServeMetricsError, nothing left running', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'atomic-stats-no-thread-'));
@@ -563,6 +552,6 @@ describe('serveMetrics', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toBe('true ERR_METRICS_SERVER MODULE_NOT_FOUND true');
-    });
+    }, PROCESS_TEST_MS);
   });
 });

@@ -321,7 +321,7 @@ describe('what a scrape exports', () => {
     monitor(r);
     const prom = new Registry();
     registerAtomicStats(r, { register: prom });
-    const res = spawnSync('promtool', ['check', 'metrics'], { input: await prom.metrics(), encoding: 'utf8' });
+    const res = spawnSync('promtool', ['check', 'metrics'], { input: await prom.metrics(), encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
     expect(res.error).toBeUndefined();
     expect(`${res.stdout}${res.stderr}`).toBe('');
     expect(res.status).toBe(0);
@@ -342,7 +342,7 @@ describe('what a scrape exports', () => {
     // prom-client's own, without a thread label; ours that no default metric has, with one.
     expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+$/m);
     expect(text).toMatch(/^atomic_stats_thread_heartbeat_age_seconds\{thread="0"\} /m);
-    const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
     // prom-client's own gauges named like counters are promtool's only remark.
     const remarks = `${res.stdout}${res.stderr}`.split('\n').filter((l) => l.trim() !== '');
     expect(remarks.filter((l) => !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(l))).toEqual([]);

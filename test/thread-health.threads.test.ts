@@ -3,7 +3,7 @@
  * which imports the built package), scraped from the main thread, from a serveMetrics
  * thread and from another process.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type BackendKind, type HistogramValue, type MetricFamily, type MetricsServer, StatsRegistry, type ThreadInfo, type ThreadMonitor, serveMetrics } from '../dist/index.js';
 import { registerAtomicStats } from '../dist/prometheus.js';
 import { BACKENDS } from './helpers/backends.js';
+import { startProcess, within } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCRIPT = new URL('./workers/health-worker.mjs', import.meta.url);
@@ -25,10 +26,20 @@ interface Started {
   readonly exited: Promise<number>;
 }
 
-// Everything a test starts is stopped after it, whatever happened.
+// Everything a test starts is stopped after it, whatever happened: every cleanup runs
+// (a failing one does not skip the others). Child processes are killed by
+// test/setup/children.ts.
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  const errors: unknown[] = [];
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
 });
 
 async function startWorker(registry: StatsRegistry, name: string, mode: Mode = 'idle', { intervalMs = 100, backend = 'auto' as BackendKind } = {}): Promise<Started> {
@@ -51,11 +62,16 @@ function monitorMain(registry: StatsRegistry, name = 'main', intervalMs = 100): 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `read` until `done` holds of its value (bounded by the test's timeout). */
-async function until<T>(read: () => T, done: (v: T) => boolean, everyMs = 20): Promise<T> {
+/** Polls `read` until `done` holds of its value; fails after `ms`, quoting the condition and the last value. */
+async function until<T>(read: () => T, done: (v: T) => boolean, everyMs = 20, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const v = read();
     if (done(v)) return v;
+    if (Date.now() > deadline) {
+      const last = JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
+      throw new Error(`timed out after ${ms} ms waiting for ${String(done)}; last value: ${last?.slice(0, 1000)}`);
+    }
     await sleep(everyMs);
   }
 }
@@ -270,19 +286,10 @@ describe('thread health across threads', () => {
     const registry = StatsRegistry.create();
     const main = monitorMain(registry, 'main', 100);
     const phase = registry.gauge({ name: 'serve_block_phase', help: 'Where the test thread is: 0 before its block, 1 in it, 2 after.' });
-    const server: MetricsServer = await serveMetrics(registry, { port: 0 });
-    cleanups.push(() => server.close());
-    const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'test/workers/scrape-heartbeat.mjs'), server.url, String(main.slot)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanups.push(() => child.kill('SIGKILL'));
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    while (!out.includes('ready\n')) {
-      if (child.exitCode !== null) throw new Error(`the scraper exited early: ${out} ${err}`);
-      await sleep(10);
-    }
+    const server: MetricsServer = await within(serveMetrics(registry, { port: 0 }), 30_000, 'serveMetrics() to start its thread');
+    cleanups.push(() => within(server.close(), 20_000, 'the metrics server to close'));
+    const scraper = startProcess(process.execPath, [join(ROOT, 'test/workers/scrape-heartbeat.mjs'), server.url, String(main.slot)]);
+    await scraper.waitFor((out) => out.includes('ready\n'), 30_000, 'the scraper to print "ready" (its first scrape answered)');
 
     phase.set(1);
     const blockStart = Date.now();
@@ -291,12 +298,13 @@ describe('thread health across threads', () => {
     }
     phase.set(2);
 
-    expect(await exited, err).toBe(0);
-    const { ages } = JSON.parse(out.trim().split('\n').at(-1)!) as { ages: number[] };
+    // It ends once it has read phase 2 (and gives up by itself after 60 s).
+    expect((await scraper.exited(90_000, 'the scraper to read phase 2 and exit')).code, scraper.stderr()).toBe(0);
+    const { ages } = JSON.parse(scraper.stdout().trim().split('\n').at(-1)!) as { ages: number[] };
     // Scrapes were answered during the block: every one but the last of those that read
     // phase 1 was answered before the next one read it (they are sequential), so while
     // this thread was still blocked. One of those showed its heartbeat at least 1 s old.
     expect(ages.length).toBeGreaterThanOrEqual(3);
     expect(Math.max(...ages.slice(0, -1))).toBeGreaterThanOrEqual(1);
-  });
+  }, 120_000);
 });

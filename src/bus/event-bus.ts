@@ -39,8 +39,6 @@ interface AwaitedPublish {
   done: boolean;
   /** settle() is still calling the thenables' `then`: a callback then must not complete the publish. */
   calling: boolean;
-  /** total_events_dispatched was recorded when the publish started waiting. */
-  counted: boolean;
   /** When dispatchTimeoutMs has passed, on monotonicClock (DispatchDeadlines). */
   readonly deadline: number;
   resolve: () => void;
@@ -92,10 +90,22 @@ function eventIdOf(event: DomainEvent): string | undefined {
  * and returns `undefined`: no Promise is created. Its counters are recorded in one
  * backend call after its handlers returned, so a handler that reads the stats during the
  * publish sees them as they were before it (no ordering between counters is promised
- * anyway). If a handler returns a thenable, `publish()` counts the event at once and
- * returns a Promise (which never rejects) that settles when every handler has settled or
- * `dispatchTimeoutMs` has passed; the handler step is counted then, and the event goes to
- * the broadcast receivers then: receivers see an event after its handlers have run.
+ * anyway). If a handler returns a thenable, `publish()` returns a Promise (which never
+ * rejects) that settles when every handler has settled or `dispatchTimeoutMs` has passed;
+ * the event goes to the broadcast receivers then (receivers see an event after its
+ * handlers have run), and the whole publish is counted then, in one backend call, as a
+ * synchronous one is.
+ *
+ * Why a publish is counted when it completes, never in part before. The counters must add
+ * up, `total_events_dispatched == ffi_channel_dispatches + ffi_channel_drops` (and, with
+ * handlers, `== rust_handler_dispatches`), once no publish is in flight. A thread can be
+ * terminated (worker.terminate()) while publishes await their handlers, and then they
+ * never complete: had the event been counted when it started waiting, it would stay
+ * counted without its dispatch or drop for good. Counted by one record at its completion,
+ * a publish that never completes is simply not counted: it reached no receiver and
+ * finished no handler step either. That record's own counts (total, the handler dispatch,
+ * the broadcast dispatch or drop) are whole or absent in a thread terminated at any
+ * instant, on every backend and placement (src/ops/stats-js.ts explains how).
  *
  * Backlog. Each publish awaiting handlers holds its event, its thenables and a timer
  * (about 1.2 KB) for up to `dispatchTimeoutMs`. At most `maxPendingDispatches` of them
@@ -107,7 +117,8 @@ function eventIdOf(event: DomainEvent): string | undefined {
  *
  * Throws. Whatever throws inside a publish, a stack overflow included, the counters stay
  * consistent: a publish that throws has counted nothing and holds no slot, one that
- * returns is counted exactly once (settle() explains the order that ensures it).
+ * returns is counted exactly once, when it completes (settle() explains the order that
+ * ensures it).
  *
  * Nothing a handler returns can make `publish()` throw: a thenable's `then` is read once,
  * inside the handler's failure isolation, and called once; its first callback decides.
@@ -407,14 +418,14 @@ export class InProcessEventBus {
    * Throws. A publish may run at the end of the stack (a chain of publishes from handlers
    * that recurses until RangeError), where any call can throw. So this is ordered to leave
    * the bus consistent whatever throws where:
-   *  1. the record, the Promise and the deadline are made first: a throw there has changed
+   *  1. the AwaitedPublish, the Promise and the deadline are made first: a throw there has changed
    *     nothing, and publish() throws;
    *  2. the slot is taken right after the deadline is queued, with no call in between:
    *     from then on the dispatch timer completes the publish even if nothing else below
    *     runs, so the slot is always given back and the publish always counted whole;
-   *  3. the rest (counting the event, calling each `then`) is best effort: a throw there is
-   *     swallowed, a thenable not reached counts as a timeout, an event not yet counted is
-   *     counted with the rest of the publish when it completes.
+   *  3. the rest (calling each `then`) is best effort: a throw there is swallowed, and a
+   *     thenable not reached counts as a timeout.
+   * Nothing is counted here: the publish is counted whole when it completes (see the class).
    * The publish is completed (finishAwaited) only on a fresh stack: by the dispatch timer,
    * or by a microtask queued when the last thenable settles. Never inside a `then` or a
    * callback, which a thenable may make from any depth: completing touches several
@@ -431,7 +442,7 @@ export class InProcessEventBus {
       return this.completeShedding(event, eventName, syncErrors, pending.length);
     }
     const deadlines = this.deadlines;
-    const a: AwaitedPublish = { event, eventName, pending, errors: syncErrors, left: pending.length, done: false, calling: true, counted: false, deadline: deadlines.deadline(), resolve: noop };
+    const a: AwaitedPublish = { event, eventName, pending, errors: syncErrors, left: pending.length, done: false, calling: true, deadline: deadlines.deadline(), resolve: noop };
     const promise = new Promise<void>((r) => {
       a.resolve = r;
     });
@@ -448,10 +459,6 @@ export class InProcessEventBus {
     // The slot (step 2 above), with no call since add() returned.
     this.inFlight++;
     try {
-      if (this.record) {
-        this.stats.recordDispatch();
-        a.counted = true;
-      }
       for (let i = 0; i < pending.length; i++) {
         const call = pending[i]!;
         this.asyncHandlers.add(call.handler);
@@ -516,15 +523,8 @@ export class InProcessEventBus {
     const errors = a.errors;
     if (errors > 0 && !this.logSubscriberErrors) this.reportAggregate(eventName, event, errors);
     const lagged = this.broadcaster.publish(event);
-    if (this.record) {
-      const broadcast = lagged >= 0 ? PUB_BROADCAST : 0;
-      if (a.counted) {
-        this.stats.recordHandlerDispatch(errors);
-        this.stats.recordBroadcastStep(broadcast, lagged > 0 ? lagged : 0);
-      } else {
-        this.stats.recordPublish(PUB_HANDLED | broadcast, errors, lagged > 0 ? lagged : 0);
-      }
-    }
+    // The whole publish in one record (see the class comment).
+    if (this.record) this.stats.recordPublish(lagged >= 0 ? PUB_HANDLED | PUB_BROADCAST : PUB_HANDLED, errors, lagged > 0 ? lagged : 0);
     a.resolve();
   }
 

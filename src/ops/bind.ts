@@ -91,7 +91,6 @@ const STATS_OWNED: Needs<StatsKernels> = {
   stepFailure: 'plain',
   busHandlerStep: 'plain',
   busPublish: 'plain',
-  busBroadcastStep: 'plain',
   subCompletion: 'plain',
 };
 
@@ -100,7 +99,6 @@ const STATS_SHARED: Needs<StatsKernels> = {
   stepFailure: 'atomic',
   busHandlerStep: 'atomic',
   busPublish: 'atomic',
-  busBroadcastStep: 'atomic',
   subCompletion: 'atomic',
 };
 

@@ -10,8 +10,6 @@ export interface StatsExports {
   busHandlerStepShared: StatsKernels['busHandlerStep'];
   busPublishOwned: StatsKernels['busPublish'];
   busPublishShared: StatsKernels['busPublish'];
-  busBroadcastStepOwned: StatsKernels['busBroadcastStep'];
-  busBroadcastStepShared: StatsKernels['busBroadcastStep'];
   subCompletionOwned: StatsKernels['subCompletion'];
   subCompletionShared: StatsKernels['subCompletion'];
 }
@@ -27,7 +25,6 @@ export function wasmStatsOps(x: StatsExports): StatsOps {
       stepFailure: x.stepFailureOwned,
       busHandlerStep: x.busHandlerStepOwned,
       busPublish: x.busPublishOwned,
-      busBroadcastStep: x.busBroadcastStepOwned,
       subCompletion: x.subCompletionOwned,
     },
     shared: {
@@ -35,7 +32,6 @@ export function wasmStatsOps(x: StatsExports): StatsOps {
       stepFailure: x.stepFailureShared,
       busHandlerStep: x.busHandlerStepShared,
       busPublish: x.busPublishShared,
-      busBroadcastStep: x.busBroadcastStepShared,
       subCompletion: x.subCompletionShared,
     },
   };

@@ -18,7 +18,6 @@ export interface StatsKernels {
   stepFailure(a: number, b: number): void;
   busHandlerStep(a: number, b: number, errLo: number, errHi: number): void;
   busPublish(a: number, b: number, flags: number, errors: number, lagged: number): void;
-  busBroadcastStep(a: number, b: number, flags: number, lagged: number): void;
   subCompletion(a: number, b: number, flags: number): void;
 }
 

@@ -73,7 +73,12 @@ function checkLive(live: unknown): EventBusLiveCounts {
  * Counters are independent u64 cells: no ordering between them is promised and a
  * snapshot is a set of individually atomic reads, not a transaction. So
  * `total_events_dispatched == ffi_channel_dispatches + ffi_channel_drops` holds whenever
- * no publish is in flight, not necessarily in a snapshot taken during one.
+ * no publish is being recorded, not necessarily in a snapshot taken during a record.
+ * InProcessEventBus records each publish in one call once it has completed (a publish
+ * awaiting its handlers is not counted yet), and that call is whole or absent in a thread
+ * terminated at any instant: its counts add up for good, whatever becomes of its threads.
+ * A bus of your own that records a publish through several of the methods below has it
+ * in flight between them.
  */
 export class EventBusStats extends StatsStruct<BusField> {
   private readonly c: Readonly<Record<BusCountField, Counter>>;
@@ -219,12 +224,6 @@ export class EventBusStats extends StatsStruct<BusField> {
   recordPublish(flags: number, errors: number, lagged: number): void {
     if ((errors | lagged) < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busPublish(this.a, this.b, flags, errors, lagged);
     else this.sharedK.busPublish(this.sharedA, 0, flags, errors, lagged);
-  }
-
-  /** @internal The broadcast step of a publish that finished after its handlers settled. */
-  recordBroadcastStep(flags: number, lagged: number): void {
-    if (lagged < 0x40000000 /* OWNED_ADD_LIMIT */) this.k.busBroadcastStep(this.a, this.b, flags, lagged);
-    else this.sharedK.busBroadcastStep(this.sharedA, 0, flags, lagged);
   }
 
   /**
