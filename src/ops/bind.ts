@@ -190,7 +190,7 @@ export function bindOps(backend: BackendKind, memory: WebAssembly.Memory): OpSet
   const cells = compose(backend, CELLS, () => jsCellOps(buffer), x && wasmCellOps(x));
   const i32 = new Int32Array(buffer);
   const wasmBreaker = x && wasmBreakerOps(x);
-  const breaker = compose(backend, BREAKER, () => jsBreakerOps(i32, cells.ops), wasmBreaker, wasmBreaker && { success: splitSuccess(wasmBreaker.success, i32, cells.ops) });
+  const breaker = compose(backend, BREAKER, () => jsBreakerOps(i32, cells.ops), wasmBreaker, wasmBreaker && { success: splitSuccess(wasmBreaker.success, i32) });
   let jsStats: StatsOps | undefined;
   const jsStatsTwin = (): StatsOps => (jsStats ??= jsStatsOps(cells.ops, buffer));
   const wasmStats = x && wasmStatsOps(x);

@@ -1,4 +1,5 @@
 import type { CellOps } from './cells.js';
+import { ownedRecordCarrying } from './cells-js.js';
 import {
   ADMITTED,
   CHANGED,
@@ -117,22 +118,31 @@ function inPeriod(word: number, permit: number): boolean {
  * Fields: total_calls 0, success_count 1, total_duration_nanos 3 (breaker-layout.ts F_*); a low
  * word at stripe + 4 * field, its high word at stripe + 24 (OWNED_HIGH_OFFSET) + 8 * field.
  */
-function countOwnedSuccess(u: Uint32Array, cellOps: CellOps, stripe: number, durationNanos: number): void {
+function countOwnedSuccess(u: Uint32Array, u64: BigUint64Array, stripe: number, durationNanos: number): void {
+  countOwned(u, u64, stripe, 1, durationNanos);
+}
+
+// A call's record on an owned stripe: total_calls, `field` (success_count 1, failure_count
+// 2) and total_duration_nanos (3), whole or absent in a thread terminated at any instant,
+// as the stats records are (stats-js.ts says why): no call between the first store and
+// the last, and a record that carries goes whole, before any store, to
+// ownedRecordCarrying. Each t is below 2^31, so the OR is at most 0xffffff exactly when
+// every t is.
+function countOwned(u: Uint32Array, u64: BigUint64Array, stripe: number, field: number, durationNanos: number): void {
   const i = stripe >>> 2;
-  let w = u[i]!; // total_calls
-  let t = (w & 0xffffff) + 1;
-  if (t <= 0xffffff) u[i] = (w & -16777216) | t;
-  else cellOps.ownedInc(stripe, stripe + 24);
-  w = u[i + 1]!; // success_count
-  t = (w & 0xffffff) + 1;
-  if (t <= 0xffffff) u[i + 1] = (w & -16777216) | t;
-  else cellOps.ownedInc(stripe + 4, stripe + 32);
   // Truncated like i64.trunc_sat_f64_u; 0 <= d < 2^30 (checked by the caller).
   const d = Math.floor(durationNanos);
-  w = u[i + 3]!; // total_duration_nanos
-  t = (w & 0xffffff) + d;
-  if (t <= 0xffffff) u[i + 3] = (w & -16777216) | t;
-  else cellOps.ownedAdd(stripe + 12, stripe + 48, d);
+  const w0 = u[i]!;
+  const w1 = u[i + field]!;
+  const w3 = u[i + 3]!;
+  const t0 = (w0 & 0xffffff) + 1;
+  const t1 = (w1 & 0xffffff) + 1;
+  const t3 = (w3 & 0xffffff) + d;
+  if ((t0 | t1 | t3) <= 0xffffff) {
+    u[i] = (w0 & -16777216) | t0;
+    u[i + field] = (w1 & -16777216) | t1;
+    if (d !== 0) u[i + 3] = (w3 & -16777216) | t3;
+  } else ownedRecordCarrying(u, u64, stripe, stripe + 24, [0, field, 3], [1, 1, d]);
 }
 
 /**
@@ -175,12 +185,14 @@ class JsBreakerOps implements BreakerOps {
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
   private readonly u32: Uint32Array;
+  private readonly u64: BigUint64Array;
   private readonly cellOps: CellOps;
 
   constructor(i32: Int32Array, cellOps: CellOps) {
     this.i32 = i32;
     this.i64 = new BigInt64Array(i32.buffer);
     this.u32 = new Uint32Array(i32.buffer);
+    this.u64 = new BigUint64Array(i32.buffer);
     this.cellOps = cellOps;
   }
 
@@ -205,7 +217,14 @@ class JsBreakerOps implements BreakerOps {
     Atomics.notify(this.i32, ctl >>> 2);
   }
 
+  // A record on the owned stripe is whole or absent (countOwned); one on the shared stripe
+  // (a thread without a stripe) is three atomic adds, and a thread terminated between two
+  // of them leaves it cut.
   private record(ctl: number, stripe: number, durationNanos: number, field: number): void {
+    if (stripe !== 0 && durationNanos < 1073741824) {
+      countOwned(this.u32, this.u64, stripe, field, durationNanos);
+      return;
+    }
     this.bump(ctl, stripe, F_TOTAL_CALLS);
     this.bump(ctl, stripe, field);
     this.addDuration(ctl, stripe, durationNanos);
@@ -261,7 +280,7 @@ class JsBreakerOps implements BreakerOps {
   // owned stripe and a duration below 2^30 (nearly always), the three counters are
   // updated inline (countOwnedSuccess); otherwise through the cell operations.
   success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
-    if (stripe !== 0 && durationNanos < 1073741824) countOwnedSuccess(this.u32, this.cellOps, stripe, durationNanos);
+    if (stripe !== 0 && durationNanos < 1073741824) countOwnedSuccess(this.u32, this.u64, stripe, durationNanos);
     else this.record(ctl, stripe, durationNanos, F_SUCCESS);
     const word = this.i32[ctl >>> 2]!;
     return word === 0 ? 0 : successState(this.i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
@@ -410,13 +429,14 @@ export function jsBreakerOps(i32: Int32Array, cellOps: CellOps): BreakerOps {
  * nothing to decide in the common case, which inlined into the caller costs less than the
  * crossing into Wasm alone); otherwise `core`, the Wasm export, where the atomic adds to
  * the shared stripe are one call instead of the three a JS record makes through the cell
- * operations. `cellOps` must be the registry's bound cell operations (a carry goes there).
+ * operations.
  */
-export function splitSuccess(core: BreakerOps['success'], i32: Int32Array, cellOps: CellOps): BreakerOps['success'] {
+export function splitSuccess(core: BreakerOps['success'], i32: Int32Array): BreakerOps['success'] {
   const u32 = new Uint32Array(i32.buffer);
+  const u64 = new BigUint64Array(i32.buffer);
   return (ctl, stripe, durationNanos, successThreshold) => {
     if (stripe === 0 || !(durationNanos < 1073741824)) return core(ctl, stripe, durationNanos, successThreshold);
-    countOwnedSuccess(u32, cellOps, stripe, durationNanos);
+    countOwnedSuccess(u32, u64, stripe, durationNanos);
     const word = i32[ctl >>> 2]!;
     return word === 0 ? 0 : successState(i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
   };
