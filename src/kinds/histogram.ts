@@ -28,7 +28,10 @@
  * on the writer, and for an owned stripe's plain bucket store the release of the sum's
  * atomic store, which the reader's atomic load acquires), and the buckets are loaded
  * after the sum, so they include it too: the sum never counts an observation the count
- * lacks. The other way, the count may include observations whose add to the sum the read
+ * lacks. (The 'js' backend stores an owned stripe's sum with a plain store, so that a
+ * terminated thread cannot keep a bucket without its sum: ops/metrics-js.ts. Where a CPU
+ * reorders stores, a read may then see a sum lead its count by the one observation each
+ * such writer has in flight.) The other way, the count may include observations whose add to the sum the read
  * missed: those in flight while it ran (at most the observations that overlapped the
  * read in time; none once writers are quiet). The opposite order allowed a sum ahead of
  * its count by every observation made during the read -- unbounded when the reading
