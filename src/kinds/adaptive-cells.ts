@@ -77,11 +77,16 @@
  *     before. No total ever goes backwards: the word goes NONE -> block once, and every
  *     cell read after it only grows.
  *   - A thread ending while it inflates: a thread is terminated at a function's entry or
- *     a loop's back edge (V8), and between the allocator's (or the free list's) CAS that
- *     gives this thread its block and the CAS that publishes it there is neither: the
- *     block is published or, by a loser, pushed back. A terminated thread that published
- *     a block and then wrote its stripe left counts that every read includes, and its
- *     stripe's next owner continues those cells, as with striped sets.
+ *     a loop's back edge (V8), and in code not yet optimized an Atomics call is a function
+ *     entry too (a builtin's): a thread stopped there with its CAS on the free list or the
+ *     allocator won, before its CAS on the word, holds a block nobody can name, and that
+ *     block is lost (its bytes stay used; counted in inflatedBytes if it came from the
+ *     allocator and the count was added). That costs memory only, one block per thread
+ *     stopped in that window (the series' first contention, a few instructions), never a
+ *     count: the add that saw the contention had landed on the base cells before. A
+ *     terminated thread that published a block and then wrote its stripe left counts that
+ *     every read includes, and its stripe's next owner continues those cells, as with
+ *     striped sets.
  *   - A thread ending with its child in striped mode: its stripe is handed back
  *     (registry-core.ts) after its children retire to the base cells, or, terminated,
  *     when its creator sees the exit; either way the stripe's counts stay in the block.
@@ -192,7 +197,8 @@ export class AdaptiveCells {
         }
         return this.block(cells);
       }
-      // No call between the allocator's CAS and this one (see "A thread ending while it inflates").
+      // Between the allocator's CAS and the word's, only Atomics calls: a thread stopped at
+      // one of them loses this block (see "A thread ending while it inflates").
       Atomics.add(this.i32, H_INFLATED_BYTES, this.geometry.blockBytes);
     }
     if (Atomics.compareExchange(this.i32, w, NONE, b) === NONE) return b;
