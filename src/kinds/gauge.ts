@@ -61,6 +61,11 @@
  * others not yet: a value between the old and the new that the series never held. As a
  * counter's, a read is a sum of individually atomic loads, not a snapshot.
  *
+ * A thread terminated during a set (its stores are a loop in the core, and one Atomics
+ * call per stripe in the JS twin: points where V8 acts on a termination) leaves that set
+ * half done for good: some stripes cleared and the old base, a value no thread set. The
+ * next set (or a removal) ends it. Adds are one CAS each and are never cut.
+ *
  * Inflation itself (the block, its publication, a refused one, a corrupt word, reclaim of
  * a removed series' block): adaptive-cells.ts, the same for every kind.
  */
