@@ -6,10 +6,10 @@
 // point where V8 can act on a termination. One registry serves every round, so each
 // round's writers take over the stripes the writers of the round before left, carries in
 // flight included.
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
 import { BACKENDS } from './helpers/backends.js';
+import { killRounds } from './helpers/workers.js';
 
 const ROUNDS = 25;
 const PER_ROUND = 4;
@@ -19,30 +19,18 @@ describe.each(BACKENDS)('breaker call records of terminated writers (%s)', (back
   it(`${ROUNDS * PER_ROUND} writers terminated at random points leave every record whole`, async () => {
     const registry = StatsRegistry.create({ backend, stripes: 8 });
     const breaker = registry.circuitBreaker('killed.breaker');
-    const progress = new Int32Array(new SharedArrayBuffer(4 * PER_ROUND));
-    let turns = 0;
-    let broken = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      progress.fill(0);
-      const workers = Array.from(
-        { length: PER_ROUND },
-        (_, index) =>
-          new Worker(new URL('./workers/breaker-record-kill.mjs', import.meta.url), {
-            workerData: { handle: registry.handle, backend, progress: progress.buffer, index, nanos: NANOS },
-          }),
-      );
-      const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
-      for (let i = 0; i < PER_ROUND; i++) {
-        // Wait until it records, then give it a few more turns, a different number each time.
-        const target = 1 + Math.floor(Math.random() * 400);
-        while (Atomics.load(progress, i) < target) await new Promise((r) => setImmediate(r));
-        void workers[i]!.terminate();
-      }
-      await Promise.all(exited);
-      for (let i = 0; i < PER_ROUND; i++) turns += Atomics.load(progress, i);
-      const m = breaker.metricsBigInt();
-      if (m.total_calls !== m.success_count + m.failure_count || m.total_duration_nanos !== BigInt(NANOS) * m.total_calls) broken++;
-    }
+    const { turns, broken } = await killRounds({
+      rounds: ROUNDS,
+      perRound: PER_ROUND,
+      script: 'breaker-record-kill.mjs',
+      data: { handle: registry.handle, backend, nanos: NANOS },
+      // Wait until it records, then give it a few more turns, a different number each time.
+      maxTurns: 400,
+      afterRound: () => {
+        const m = breaker.metricsBigInt();
+        return m.total_calls !== m.success_count + m.failure_count || m.total_duration_nanos !== BigInt(NANOS) * m.total_calls;
+      },
+    });
     const m = breaker.metricsBigInt();
     expect({ broken, calls: m.total_calls, duration: m.total_duration_nanos }).toEqual({
       broken: 0,

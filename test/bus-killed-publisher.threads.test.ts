@@ -11,11 +11,10 @@
 // One registry serves every round, with fewer stripes than threads: each round's workers
 // take over the stripes the previous round's left, and half the workers of each round have
 // none (they record into the shared cells).
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
 import { BACKENDS } from './helpers/backends.js';
-import { within } from './helpers/processes.js';
+import { killRounds } from './helpers/workers.js';
 
 const ROUNDS = 20;
 const PER_ROUND = 6;
@@ -25,35 +24,21 @@ describe.each(BACKENDS)('event bus publishes of terminated threads (%s)', (backe
     // 4 stripes: the creator's and three writers'; the other three writers have none.
     const registry = StatsRegistry.create({ backend, stripes: 4 });
     const stats = registry.eventBusStats('killed.bus');
-    const progress = new Int32Array(new SharedArrayBuffer(4 * PER_ROUND));
-    let batches = 0;
-    let broken = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      progress.fill(0);
-      const workers = Array.from(
-        { length: PER_ROUND },
-        (_, index) => new Worker(new URL('./workers/bus-kill.mjs', import.meta.url), { workerData: { handle: registry.handle, backend, progress: progress.buffer, index } }),
-      );
-      const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
-      for (let i = 0; i < PER_ROUND; i++) {
-        // Wait until it publishes, then a few batches more (a different number each time),
-        // then a moment more, so that the termination lands anywhere in a batch.
-        const target = 1 + Math.floor(Math.random() * 10);
-        const deadline = Date.now() + 30_000;
-        while (Atomics.load(progress, i) < target) {
-          if (Date.now() > deadline) throw new Error(`worker ${i} of round ${round} did not reach ${target} batches in 30 s (at ${Atomics.load(progress, i)})`);
-          await new Promise((r) => setImmediate(r));
-        }
-        const spin = Date.now() + Math.random() * 3;
-        while (Date.now() < spin) await new Promise((r) => setImmediate(r));
-        void workers[i]!.terminate();
-      }
-      await within(Promise.all(exited), 30_000, `the ${PER_ROUND} terminated workers of round ${round} to exit`);
-      for (let i = 0; i < PER_ROUND; i++) batches += Atomics.load(progress, i);
+    const { turns: batches, broken } = await killRounds({
+      rounds: ROUNDS,
+      perRound: PER_ROUND,
+      script: 'bus-kill.mjs',
+      data: { handle: registry.handle, backend },
+      // Wait until it publishes, then a few batches more (a different number each time),
+      // then a moment more, so that the termination lands anywhere in a batch.
+      maxTurns: 10,
+      spinMs: 3,
       // Rounds after which an identity no longer holds (a publish counted in part stays so).
-      const s = stats.snapshotBigInt();
-      if (s.total_events_dispatched !== s.ffi_channel_dispatches + s.ffi_channel_drops || s.total_events_dispatched !== s.rust_handler_dispatches) broken++;
-    }
+      afterRound: () => {
+        const s = stats.snapshotBigInt();
+        return s.total_events_dispatched !== s.ffi_channel_dispatches + s.ffi_channel_drops || s.total_events_dispatched !== s.rust_handler_dispatches;
+      },
+    });
     const s = stats.snapshotBigInt();
     registry.close();
     expect(broken).toBe(0);

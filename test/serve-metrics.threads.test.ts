@@ -24,7 +24,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { startWorkers } from './helpers/workers.js';
 import { parseScrape } from './helpers/exporters.js';
 import { startPrometheus } from './helpers/prometheus.js';
-import { fetchText, runProcess, startProcess, within } from './helpers/processes.js';
+import { fetchText, runCleanups, runProcess, startProcess, within } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -45,14 +45,7 @@ const PROCESS_TEST_MS = 120_000;
 const open: MetricsServer[] = [];
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
+  const errors = await runCleanups(cleanups);
   const servers = open.splice(0);
   await within(Promise.all(servers.map((s) => s.close())), CLOSE_MS, `close() of ${servers.length} metrics server(s)`).catch((err: unknown) => errors.push(err));
   if (errors.length > 0) throw errors[0];

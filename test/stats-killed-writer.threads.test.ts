@@ -7,10 +7,10 @@
 // each step here adds 2^20 ms, so the time cell carries every 16 successes, and one
 // registry serves every round, so each round's writers take over the stripes of the
 // writers terminated in the round before, cells (and carries in flight) as they left them.
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { StatsRegistry } from '../src/index.js';
 import { BACKENDS } from './helpers/backends.js';
+import { killRounds } from './helpers/workers.js';
 
 const ROUNDS = 25;
 const PER_ROUND = 4;
@@ -25,31 +25,19 @@ describe.each(BACKENDS)('stats records of terminated writers (%s)', (backend) =>
     const registry = StatsRegistry.create({ backend, stripes: 8 });
     const steps = registry.stepExecutionStats('killed.steps');
     const subs = registry.workerSubscriberStats('killed.subs');
-    const progress = new Int32Array(new SharedArrayBuffer(4 * PER_ROUND));
-    let turns = 0;
-    let broken = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      progress.fill(0);
-      const workers = Array.from(
-        { length: PER_ROUND },
-        (_, index) =>
-          new Worker(new URL('./workers/stats-kill.mjs', import.meta.url), {
-            workerData: { handle: registry.handle, backend, progress: progress.buffer, index, ms: MS },
-          }),
-      );
-      const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
-      for (let i = 0; i < PER_ROUND; i++) {
-        // Wait until it records, then give it a few more turns, a different number each time.
-        const target = 1 + Math.floor(Math.random() * 400);
-        while (Atomics.load(progress, i) < target) await new Promise((r) => setImmediate(r));
-        void workers[i]!.terminate();
-      }
-      await Promise.all(exited);
-      for (let i = 0; i < PER_ROUND; i++) turns += Atomics.load(progress, i);
+    const { turns, broken } = await killRounds({
+      rounds: ROUNDS,
+      perRound: PER_ROUND,
+      script: 'stats-kill.mjs',
+      data: { handle: registry.handle, backend, ms: MS },
+      // Wait until it records, then give it a few more turns, a different number each time.
+      maxTurns: 400,
       // Rounds after which an identity no longer holds (a cut record stays cut).
-      const s = steps.snapshotBigInt();
-      if (s.total_executed !== s.total_succeeded + s.total_failed || steps.totalExecutionTimeMs() !== BigInt(MS) * s.total_succeeded) broken++;
-    }
+      afterRound: () => {
+        const s = steps.snapshotBigInt();
+        return s.total_executed !== s.total_succeeded + s.total_failed || steps.totalExecutionTimeMs() !== BigInt(MS) * s.total_succeeded;
+      },
+    });
     const s = steps.snapshotBigInt();
     const c = subs.snapshotBigInt();
     const totals = {

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type BackendKind, type HistogramValue, type MetricFamily, type MetricsServer, StatsRegistry, type ThreadInfo, type ThreadMonitor, serveMetrics } from '../dist/index.js';
 import { registerAtomicStats } from '../dist/prometheus.js';
 import { BACKENDS } from './helpers/backends.js';
-import { startProcess, within } from './helpers/processes.js';
+import { runCleanups, startProcess, within } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCRIPT = new URL('./workers/health-worker.mjs', import.meta.url);
@@ -31,14 +31,7 @@ interface Started {
 // test/setup/children.ts.
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
+  const errors = await runCleanups(cleanups);
   if (errors.length > 0) throw errors[0];
 });
 

@@ -358,7 +358,7 @@ function adaptiveCounterCells(registry: RegistryCore, def: CounterDefinition): S
     tally: read,
     zero: (dataOffset) => {
       const b = adaptive.block(dataOffset);
-      zeroF64(m, dataOffset, b + g.highOffset, g.stride, b === 0 ? 0 : g.stripes);
+      zeroF64(m, dataOffset, b === 0 ? undefined : { first: b + g.highOffset, stride: g.stride, stripes: g.stripes });
     },
   };
 }
@@ -424,8 +424,7 @@ function counterCells(registry: RegistryCore, def: CounterDefinition): SeriesSpe
     read,
     tally: read,
     zero: (dataOffset) => {
-      if (!geometry.striped) return zeroF64(m, dataOffset, 0, 0, 0);
-      zeroF64(m, dataOffset, cellAddresses(geometry, dataOffset, 0, 0).high, geometry.stride, geometry.stripes);
+      zeroF64(m, dataOffset, geometry.striped ? { first: cellAddresses(geometry, dataOffset, 0, 0).high, stride: geometry.stride, stripes: geometry.stripes } : undefined);
     },
   };
 }

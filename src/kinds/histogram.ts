@@ -314,8 +314,7 @@ function histogramCells(registry: RegistryCore, def: HistogramDefinition): Serie
     // its stripes (zeroing.ts).
     zero(dataOffset) {
       const s = stripesOf(dataOffset);
-      if (s === undefined) zeroF64(m, dataOffset + B * 8, 0, 0, 0);
-      else zeroF64(m, dataOffset + B * 8, s.first + s.highOffset + B * 8, s.stride, s.stripes);
+      zeroF64(m, dataOffset + B * 8, s === undefined ? undefined : { first: s.first + s.highOffset + B * 8, stride: s.stride, stripes: s.stripes });
       for (let i = 0; i < B; i++) {
         zeroU64(buffer, dataOffset + i * 8, s === undefined ? undefined : { firstLow: s.first + i * 4, firstHigh: s.first + s.highOffset + i * 8, stride: s.stride, stripes: s.stripes });
       }

@@ -467,7 +467,7 @@ function summarySpec(registry: RegistryCore, def: SummaryDefinition): SummarySpe
     // shared counts.
     zero(at) {
       const b = blockOf(at);
-      zeroF64(m, at + SUM_AT, b + (g?.highOffset ?? 0) + 8, g?.stride ?? 0, b === 0 ? 0 : g!.stripes);
+      zeroF64(m, at + SUM_AT, b === 0 ? undefined : { first: b + g!.highOffset + 8, stride: g!.stride, stripes: g!.stripes });
       zeroU64(i32.buffer, at, b === 0 ? undefined : { firstLow: b, firstHigh: b + g!.highOffset, stride: g!.stride, stripes: g!.stripes });
       for (let k = 0; k < def.ageBuckets; k++) {
         const s = ((at + SLICES_AT) >>> 2) + k * SLICE_WORDS;

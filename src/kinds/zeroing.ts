@@ -54,9 +54,16 @@ export function zeroU64(buffer: ArrayBufferLike, shared: number, owned: OwnedStr
   Atomics.store(u64, shared >>> 3, BigInt.asUintN(64, -stripes));
 }
 
-/** Zeroes the f64 cell whose shared cell is at byte `shared` and whose stripe cells are at `first` + k `stride` (k < `stripes`). */
-export function zeroF64(m: MetricOps, shared: number, first: number, stride: number, stripes: number): void {
+/** Where a series' f64 cell lies in each stripe: the first stripe's cell, and the stride. */
+export interface F64Stripes {
+  readonly first: number;
+  readonly stride: number;
+  readonly stripes: number;
+}
+
+/** Zeroes the f64 cell whose shared cell is at byte `shared` and whose stripe cells are `owned` (none: undefined). */
+export function zeroF64(m: MetricOps, shared: number, owned: F64Stripes | undefined): void {
   let total = 0;
-  for (let k = 0; k < stripes; k++) total += m.gaugeGet(first + k * stride);
+  if (owned !== undefined) for (let k = 0; k < owned.stripes; k++) total += m.gaugeGet(owned.first + k * owned.stride);
   m.gaugeSet(shared, total === 0 ? 0 : -total);
 }

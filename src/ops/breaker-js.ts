@@ -76,17 +76,22 @@ function inPeriod(word: number, permit: number): boolean {
 }
 
 /*
- * The guard's record of a success, as small as the Wasm export's (cbSuccess in
- * assembly/breaker.ts).
+ * A call's record on this thread's owned stripe (the guard's success as small as the Wasm
+ * export's, cbSuccess in assembly/breaker.ts; a failure, or a success with a permit, the
+ * same way).
  *
- * Counters: this thread's owned stripe takes the three updates (total_calls,
- * success_count, total_duration_nanos) as plain loads and stores of tagged low words,
+ * Counters: the owned stripe takes the three updates (total_calls, `field`: success_count
+ * 1 or failure_count 2, total_duration_nanos) as plain loads and stores of tagged low words,
  * the common case of the owned-cell protocol of assembly/counters.ts, written out here
  * as in stats-js.ts (JsOwnedKernels) so that TurboFan inlines them into the
  * caller instead of making three calls into the cell operations, each reloading its
- * typed-array view. A carry out of the 24-bit low part (once per 2^24 units) is handed to
- * the cell operations, which re-read the word and do the whole protocol. The caller sends
- * here only durations below 2^30 (OWNED_ADD_LIMIT), so `t` stays below 2^31.
+ * typed-array view. The record is whole or absent in a thread terminated at any instant,
+ * as the stats records are (stats-js.ts says why): every cell is loaded and summed first,
+ * and stored with no call between the first store and the last; a record in which a cell
+ * carries out of its 24-bit low part (once per 2^24 units) goes whole, before any store,
+ * to ownedRecordCarrying. The caller sends here only durations below 2^30
+ * (OWNED_ADD_LIMIT), so each t stays below 2^31 and the OR of them is at most 0xffffff
+ * exactly when every one is.
  *
  * State: like the Wasm export, the counters first, then the state word. A Closed breaker
  * with no consecutive failures and the rate window off has the word 0, and a success then
@@ -115,19 +120,10 @@ function inPeriod(word: number, permit: number): boolean {
  *
  * Field offsets and masks are literals, not the layout's named constants: the bundler
  * turns module constants into `var`s that V8 reloads on every use (see stats-js.ts).
- * Fields: total_calls 0, success_count 1, total_duration_nanos 3 (breaker-layout.ts F_*); a low
- * word at stripe + 4 * field, its high word at stripe + 24 (OWNED_HIGH_OFFSET) + 8 * field.
+ * Fields: total_calls 0, success_count 1, failure_count 2, total_duration_nanos 3
+ * (breaker-layout.ts F_*); a low word at stripe + 4 * field, its high word at stripe + 24
+ * (OWNED_HIGH_OFFSET) + 8 * field.
  */
-function countOwnedSuccess(u: Uint32Array, u64: BigUint64Array, stripe: number, durationNanos: number): void {
-  countOwned(u, u64, stripe, 1, durationNanos);
-}
-
-// A call's record on an owned stripe: total_calls, `field` (success_count 1, failure_count
-// 2) and total_duration_nanos (3), whole or absent in a thread terminated at any instant,
-// as the stats records are (stats-js.ts says why): no call between the first store and
-// the last, and a record that carries goes whole, before any store, to
-// ownedRecordCarrying. Each t is below 2^31, so the OR is at most 0xffffff exactly when
-// every t is.
 function countOwned(u: Uint32Array, u64: BigUint64Array, stripe: number, field: number, durationNanos: number): void {
   const i = stripe >>> 2;
   // Truncated like i64.trunc_sat_f64_u; 0 <= d < 2^30 (checked by the caller).
@@ -278,12 +274,12 @@ class JsBreakerOps implements BreakerOps {
 
   // successWith(..., no permit, window off), written out: the guard's hot path. With an
   // owned stripe and a duration below 2^30 (nearly always), the three counters are
-  // updated inline (countOwnedSuccess); otherwise through the cell operations.
+  // updated inline (countOwned); otherwise through the cell operations.
   success(ctl: number, stripe: number, durationNanos: number, successThreshold: number): number {
-    if (stripe !== 0 && durationNanos < 1073741824) countOwnedSuccess(this.u32, this.u64, stripe, durationNanos);
+    if (stripe !== 0 && durationNanos < 1073741824) countOwned(this.u32, this.u64, stripe, 1, durationNanos);
     else this.record(ctl, stripe, durationNanos, F_SUCCESS);
     const word = this.i32[ctl >>> 2]!;
-    return word === 0 ? 0 : successState(this.i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
+    return word === 0 ? 0 : successState(this.i32, ctl >>> 2, successThreshold); // see countOwned: the plain read
   }
 
   successWith(ctl: number, stripe: number, durationNanos: number, successThreshold: number, permit: number, rate: number, minimumCalls: number, windowMs: number, now: number): number {
@@ -436,8 +432,8 @@ export function splitSuccess(core: BreakerOps['success'], i32: Int32Array): Brea
   const u64 = new BigUint64Array(i32.buffer);
   return (ctl, stripe, durationNanos, successThreshold) => {
     if (stripe === 0 || !(durationNanos < 1073741824)) return core(ctl, stripe, durationNanos, successThreshold);
-    countOwnedSuccess(u32, u64, stripe, durationNanos);
+    countOwned(u32, u64, stripe, 1, durationNanos);
     const word = i32[ctl >>> 2]!;
-    return word === 0 ? 0 : successState(i32, ctl >>> 2, successThreshold); // see countOwnedSuccess: the plain read
+    return word === 0 ? 0 : successState(i32, ctl >>> 2, successThreshold); // see countOwned: the plain read
   };
 }

@@ -234,3 +234,19 @@ export async function runOk(file: string, args: readonly string[], options: Proc
   const how = r.timedOut ? `was killed after ${options.timeoutMs} ms (timeout)` : `exited with code ${r.code}, signal ${r.signal}`;
   throw Object.assign(new Error(`${file} ${args.join(' ')} ${how}\n--- stderr ---\n${r.stderr.slice(-4000)}`), { stdout: r.stdout, stderr: r.stderr, code: r.code });
 }
+
+/**
+ * Runs every cleanup, newest first, each even when one before it failed, and empties the
+ * list: the errors, in that order (a test's afterEach throws the first).
+ */
+export async function runCleanups(cleanups: (() => unknown)[]): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  return errors;
+}

@@ -2,6 +2,7 @@
 // imports the built package: worker threads cannot load .ts, so run `npm run build` after
 // changing src/). A test file about threads is named *.threads.test.ts.
 import { Worker } from 'node:worker_threads';
+import { within } from './processes.js';
 
 /**
  * Starts `count` workers running `script` (a .mjs under test/workers/), waits until all of
@@ -117,4 +118,54 @@ export function readyCount(workers: Worker[], n = workers.length): Promise<void>
       w.on('message', onMessage);
     }
   });
+}
+
+/** What killRounds runs: workers terminated at random points, round after round. */
+export interface KillRounds {
+  readonly rounds: number;
+  readonly perRound: number;
+  /** A .mjs under test/workers/; it gets `progress` (a SharedArrayBuffer of an i32 per worker) and `index` besides `data`, and stores its finished turns in progress[index]. */
+  readonly script: string;
+  readonly data: Record<string, unknown>;
+  /** Each worker is terminated once it has finished 1 to this many turns (at random). */
+  readonly maxTurns: number;
+  /** Up to this many ms more after that (at random), so the termination lands anywhere in a turn (default 0). */
+  readonly spinMs?: number;
+  /** Called after each round's workers have exited: true when the round left an identity broken. */
+  afterRound(): boolean;
+}
+
+/**
+ * Rounds of `perRound` workers, each terminated at a random point of its loop, with every
+ * wait bounded; the writers of each round take over the stripes the terminated writers of
+ * the round before left. Resolves with the turns the workers finished and how many rounds
+ * left an identity broken.
+ */
+export async function killRounds(k: KillRounds): Promise<{ turns: number; broken: number }> {
+  const progress = new Int32Array(new SharedArrayBuffer(4 * k.perRound));
+  let turns = 0;
+  let broken = 0;
+  for (let round = 0; round < k.rounds; round++) {
+    progress.fill(0);
+    const workers = Array.from(
+      { length: k.perRound },
+      (_, index) => new Worker(new URL(`../workers/${k.script}`, import.meta.url), { workerData: { ...k.data, progress: progress.buffer, index } }),
+    );
+    const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    for (let i = 0; i < k.perRound; i++) {
+      const target = 1 + Math.floor(Math.random() * k.maxTurns);
+      const deadline = Date.now() + 30_000;
+      while (Atomics.load(progress, i) < target) {
+        if (Date.now() > deadline) throw new Error(`worker ${i} of round ${round} did not reach ${target} turns in 30 s (at ${Atomics.load(progress, i)})`);
+        await new Promise((r) => setImmediate(r));
+      }
+      const spin = Date.now() + Math.random() * (k.spinMs ?? 0);
+      while (Date.now() < spin) await new Promise((r) => setImmediate(r));
+      void workers[i]!.terminate();
+    }
+    await within(Promise.all(exited), 30_000, `the ${k.perRound} terminated workers of round ${round} to exit`);
+    for (let i = 0; i < k.perRound; i++) turns += Atomics.load(progress, i);
+    if (k.afterRound()) broken++;
+  }
+  return { turns, broken };
 }
